@@ -1,0 +1,132 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DefaultTokenTTL is how long a token lives, as with the original server.
+const DefaultTokenTTL = time.Hour
+
+// Claims are the token claims of SPEC §2. A plain token has only Address;
+// a job token also names the namespace it reads and the keys it may read.
+type Claims struct {
+	Address     string   `json:"address"`
+	UserAddress string   `json:"userAddress,omitempty"`
+	Secrets     []string `json:"secrets,omitempty"`
+	Job         string   `json:"job,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Scoped reports whether the token is job-scoped (reads limited to Secrets
+// in UserAddress's namespace).
+func (c *Claims) Scoped() bool { return c.Job != "" || c.UserAddress != "" }
+
+// ReadNamespace is the owner whose secrets the token reads.
+func (c *Claims) ReadNamespace() string {
+	if c.UserAddress != "" {
+		return c.UserAddress
+	}
+	return c.Address
+}
+
+// Grants reports whether a job token may read key (exact match).
+func (c *Claims) Grants(key string) bool {
+	for _, k := range c.Secrets {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Tokens issues and verifies HS256 tokens under one key.
+type Tokens struct {
+	key    []byte
+	ttl    time.Duration
+	now    func() time.Time
+	parser *jwt.Parser
+}
+
+// NewTokens returns a token issuer for key. now is the clock (nil: time.Now).
+func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, error) {
+	if len(key) == 0 {
+		return nil, errors.New("token key is empty")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if ttl <= 0 {
+		ttl = DefaultTokenTTL
+	}
+	return &Tokens{
+		key: key,
+		ttl: ttl,
+		now: now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithTimeFunc(now),
+			jwt.WithLeeway(5*time.Second),
+		),
+	}, nil
+}
+
+// RandomKey returns 32 random bytes for a per-process token key.
+func RandomKey() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return b
+}
+
+// Issue signs c, filling iat, exp (capped at notAfter when it is set and
+// earlier) and a fresh jti, and returns the token and its expiry.
+func (t *Tokens) Issue(c Claims, notAfter time.Time) (string, time.Time, error) {
+	now := t.now().Truncate(time.Second)
+	exp := now.Add(t.ttl)
+	if !notAfter.IsZero() && notAfter.Before(exp) {
+		exp = notAfter.Truncate(time.Second)
+	}
+	if !exp.After(now) {
+		return "", time.Time{}, errorf("the job's time is up; no token can be issued")
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", time.Time{}, err
+	}
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.ExpiresAt = jwt.NewNumericDate(exp)
+	c.ID = hex.EncodeToString(jti)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// ErrInvalidToken is any token that fails verification; callers answer 403.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Verify checks the signature (HS256 only), expiry and claims of a token.
+func (t *Tokens) Verify(token string) (*Claims, error) {
+	var c Claims
+	if _, err := t.parser.ParseWithClaims(token, &c, t.keyFunc); err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, fmt.Errorf("%w: token expired; log in again", ErrInvalidToken)
+		}
+		return nil, fmt.Errorf("%w: token is malformed or not signed by this server", ErrInvalidToken)
+	}
+	if c.Address == "" {
+		return nil, fmt.Errorf("%w: token has no address", ErrInvalidToken)
+	}
+	return &c, nil
+}
+
+func (t *Tokens) keyFunc(*jwt.Token) (any, error) { return t.key, nil }

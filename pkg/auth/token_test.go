@@ -1,0 +1,111 @@
+package auth
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/nosana-ci/nosana-secrets/internal/vectors"
+)
+
+func TestVectorTokenVerifies(t *testing.T) {
+	v := vectors.Load(t)
+	at := func() time.Time { return time.Unix(v.JWT.Claims.Iat+10, 0) }
+	tk, err := NewTokens([]byte(v.JWT.Secret), 0, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tk.Verify(v.JWT.Token)
+	if err != nil {
+		t.Fatalf("original server's token: %v", err)
+	}
+	if c.Address != v.JWT.Claims.Address || c.Scoped() || c.ReadNamespace() != v.JWT.Claims.Address {
+		t.Errorf("claims = %+v", c)
+	}
+	if c.ExpiresAt.Unix() != v.JWT.Claims.Exp || c.IssuedAt.Unix() != v.JWT.Claims.Iat {
+		t.Errorf("iat/exp = %v/%v", c.IssuedAt, c.ExpiresAt)
+	}
+	// Expired once exp has passed.
+	late, _ := NewTokens([]byte(v.JWT.Secret), 0, func() time.Time { return time.Unix(v.JWT.Claims.Exp+60, 0) })
+	if _, err := late.Verify(v.JWT.Token); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("after exp: err = %v", err)
+	}
+	// Another server's key refuses it.
+	other, _ := NewTokens([]byte("another-secret"), 0, at)
+	if _, err := other.Verify(v.JWT.Token); err == nil {
+		t.Error("token verified under the wrong key")
+	}
+}
+
+func TestIssueVerifyRoundTrip(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	tk, _ := NewTokens([]byte("k"), time.Hour, func() time.Time { return now })
+	tok, exp, err := tk.Issue(Claims{Address: "A", UserAddress: "P", Secrets: []string{"s1"}, Job: "J"}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exp.Equal(now.Add(time.Hour)) {
+		t.Errorf("exp = %v", exp)
+	}
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if string(header) != `{"alg":"HS256","typ":"JWT"}` {
+		t.Errorf("header = %s", header)
+	}
+	c, err := tk.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Scoped() || c.ReadNamespace() != "P" || !c.Grants("s1") || c.Grants("s") || c.Grants("s1 ") || c.ID == "" {
+		t.Errorf("claims = %+v", c)
+	}
+	tok2, _, _ := tk.Issue(Claims{Address: "A"}, time.Time{})
+	c2, _ := tk.Verify(tok2)
+	if c2.ID == c.ID {
+		t.Error("two tokens share a jti")
+	}
+	// A job deadline earlier than the TTL caps exp; a past one refuses.
+	_, exp, _ = tk.Issue(Claims{Address: "A"}, now.Add(10*time.Minute))
+	if !exp.Equal(now.Add(10 * time.Minute)) {
+		t.Errorf("capped exp = %v", exp)
+	}
+	if _, _, err := tk.Issue(Claims{Address: "A"}, now.Add(-time.Second)); err == nil {
+		t.Error("issued a token past its deadline")
+	}
+}
+
+func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	key := []byte("k")
+	tk, _ := NewTokens(key, time.Hour, func() time.Time { return now })
+	claims := Claims{Address: "A", RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}
+
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, claims).SignedString(key)
+	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Address: "A"}).SignedString(key)
+	noAddr, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{RegisteredClaims: claims.RegisteredClaims}).SignedString(key)
+	good, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
+	parts := strings.Split(good, ".")
+	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+
+	for name, tok := range map[string]string{
+		"alg none":                     none,
+		"none header, hs256 signature": noneHeader + "." + parts[1] + "." + parts[2],
+		"none, no signature":           noneHeader + "." + parts[1] + ".",
+		"HS512":                        hs512,
+		"no exp":                       noExp,
+		"no address":                   noAddr,
+		"tampered payload":             parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"address":"B","exp":9999999999}`)) + "." + parts[2],
+		"garbage":                      "not-a-token",
+		"empty":                        "",
+	} {
+		if _, err := tk.Verify(tok); err == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+	if _, err := tk.Verify(good); err != nil {
+		t.Errorf("good token: %v", err)
+	}
+}
