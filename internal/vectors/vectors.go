@@ -13,10 +13,10 @@ import (
 // Vectors mirrors testdata/vectors.json.
 type Vectors struct {
 	Keypair struct {
-		SeedHex          string `json:"seed_hex"`
-		KeygenJSON       []int  `json:"solana_keygen_json"`
-		Address          string `json:"address"`
-		PublicKeyHex     string `json:"public_key_hex"`
+		SeedHex      string `json:"seed_hex"`
+		KeygenJSON   []int  `json:"solana_keygen_json"`
+		Address      string `json:"address"`
+		PublicKeyHex string `json:"public_key_hex"`
 	} `json:"keypair"`
 	LegacyLogin struct {
 		Timestamp       int64  `json:"timestamp"`
