@@ -1,0 +1,256 @@
+package ipfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults of Config.
+const (
+	DefaultGateway   = "https://nosana.mypinata.cloud/ipfs"
+	DefaultTimeout   = 5 * time.Second
+	DefaultMaxSize   = 1 << 20
+	DefaultCacheSize = 1024
+)
+
+// Errors of Fetch, to be matched with errors.Is. ErrNotFound and
+// ErrInvalidDocument are the job poster's fault (the document is missing or
+// is not a JSON object under the size cap); ErrUnavailable is the gateway's.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrInvalidDocument = errors.New("invalid document")
+	ErrUnavailable     = errors.New("gateway unavailable")
+)
+
+// Config configures a Client. Zero fields take the defaults above.
+type Config struct {
+	// Gateway is the base URL; the document is GET <Gateway>/<cid>. A
+	// trailing slash and a query (an access token) are kept in place.
+	Gateway string
+	// Timeout bounds one fetch, body included.
+	Timeout time.Duration
+	// MaxSize is the largest document accepted, in bytes.
+	MaxSize int64
+	// CacheSize is how many documents are kept; negative disables the cache.
+	CacheSize int
+	// HTTPClient sends the requests; nil means a client of our own.
+	HTTPClient *http.Client
+}
+
+// Client fetches documents from a gateway. It is safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	host    string
+	http    *http.Client
+	timeout time.Duration
+	maxSize int64
+	cache   *lru // nil when disabled
+	group   singleflight.Group
+}
+
+// NewClient checks cfg and returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	gw := strings.TrimSpace(cfg.Gateway)
+	if gw == "" {
+		gw = DefaultGateway
+	}
+	u, err := url.Parse(gw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("invalid IPFS gateway URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid IPFS gateway URL: scheme %q, want http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("invalid IPFS gateway URL: no host")
+	}
+	u.Fragment, u.RawFragment = "", ""
+	c := &Client{
+		base:    u,
+		host:    u.Scheme + "://" + u.Host,
+		http:    cfg.HTTPClient,
+		timeout: cfg.Timeout,
+		maxSize: cfg.MaxSize,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          32,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+		}}
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxSize <= 0 {
+		c.maxSize = DefaultMaxSize
+	}
+	switch n := cfg.CacheSize; {
+	case n == 0:
+		c.cache = newLRU(DefaultCacheSize)
+	case n > 0:
+		c.cache = newLRU(n)
+	}
+	return c, nil
+}
+
+// Gateway returns the base URL without its query, for logs.
+func (c *Client) Gateway() string {
+	u := *c.base
+	u.RawQuery, u.User = "", nil
+	return u.String()
+}
+
+// Fetch returns the JSON object stored under cid. Documents fetched before
+// come from the cache; concurrent fetches of one CID share one request,
+// which runs to its own timeout even if the caller that started it leaves.
+func (c *Client) Fetch(ctx context.Context, cid string) (Document, error) {
+	if !validCID(cid) {
+		return nil, fmt.Errorf("%w: %q is not a CID", ErrInvalidDocument, cid)
+	}
+	if c.cache != nil {
+		if doc, ok := c.cache.get(cid); ok {
+			return doc, nil
+		}
+	}
+	ch := c.group.DoChan(cid, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		defer cancel()
+		doc, err := c.fetch(fctx, cid)
+		if err == nil && c.cache != nil {
+			c.cache.add(cid, doc)
+		}
+		return doc, err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(Document), nil
+	case <-ctx.Done():
+		return nil, &unavailableError{
+			msg:   fmt.Sprintf("IPFS document %s: %s (%s): gave up waiting: %v", cid, ErrUnavailable, c.host, ctx.Err()),
+			cause: ctx.Err(),
+		}
+	}
+}
+
+func (c *Client) fetch(ctx context.Context, cid string) (Document, error) {
+	u := c.base.JoinPath(cid)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, c.unavailable(cid, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.unavailable(cid, err)
+	}
+	defer resp.Body.Close()
+
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
+		return nil, c.unavailable(cid, fmt.Errorf("HTTP status %d", code))
+	case code >= 400 && code < 500:
+		return nil, fmt.Errorf("IPFS document %s: %w (gateway answered HTTP %d)", cid, ErrNotFound, code)
+	default:
+		return nil, c.unavailable(cid, fmt.Errorf("HTTP status %d", code))
+	}
+	if resp.ContentLength > c.maxSize {
+		return nil, c.tooLarge(cid)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxSize+1))
+	if err != nil {
+		return nil, c.unavailable(cid, err)
+	}
+	if int64(len(body)) > c.maxSize {
+		return nil, c.tooLarge(cid)
+	}
+	doc, err := ParseDocument(body)
+	if err != nil {
+		return nil, fmt.Errorf("IPFS document %s: %w", cid, err)
+	}
+	return doc, nil
+}
+
+func (c *Client) tooLarge(cid string) error {
+	return fmt.Errorf("IPFS document %s: %w: larger than %s", cid, ErrInvalidDocument, size(c.maxSize))
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// validCID accepts the characters of base58 and base32 CIDs, so a CID can
+// never change the path it is joined to.
+func validCID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+type unavailableError struct {
+	msg   string
+	cause error
+}
+
+func (e *unavailableError) Error() string   { return e.msg }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+
+// unavailable describes a failed fetch without the gateway URL's path or
+// query, which may carry an access token.
+func (c *Client) unavailable(cid string, err error) error {
+	var why string
+	var ue *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		why = fmt.Sprintf("no answer within %s", c.timeout)
+	case errors.Is(err, context.Canceled):
+		why = "request canceled"
+	case errors.As(err, &ue):
+		if ue.Timeout() {
+			why = fmt.Sprintf("no answer within %s", c.timeout)
+		} else {
+			why = ue.Err.Error()
+		}
+	default:
+		why = err.Error()
+	}
+	return &unavailableError{
+		msg:   fmt.Sprintf("IPFS document %s: %s (%s): %s", cid, ErrUnavailable, c.host, why),
+		cause: err,
+	}
+}
