@@ -1,0 +1,141 @@
+package cmdutil
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+)
+
+// EnvName maps a secret key to an environment variable name.
+//
+// A key that already is a portable name ([A-Za-z_][A-Za-z0-9_]*) is used as
+// it is, case kept. In any other key every character outside [A-Za-z0-9_]
+// becomes '_' (so "db/password" is db_password and "api-key.v2" is
+// api_key_v2), and a name that would start with a digit gets a leading '_'.
+// An empty key has no name ("").
+func EnvName(key string) string {
+	if key == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range key {
+		if r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if name[0] >= '0' && name[0] <= '9' {
+		name = "_" + name
+	}
+	return name
+}
+
+// ValidEnvName reports whether s is a portable environment variable name.
+func ValidEnvName(s string) bool { return s != "" && EnvName(s) == s }
+
+// ValueString is a secret value as text: a JSON string as its content, any
+// other value as its compact JSON (42, true, null, {"a":1}).
+func ValueString(raw json.RawMessage) string {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// EnvVar is one secret as an environment variable.
+type EnvVar struct {
+	Name  string // the variable
+	Key   string // the secret's key
+	Value string // ValueString of the secret
+}
+
+// EnvVars maps secrets to environment variables, sorted by name: strip is
+// removed from the front of each key first (run --prefix), then EnvName
+// applies. When keys collide on a name, a key that is the name exactly
+// wins, else the key that sorts first; the others are dropped. Keys whose
+// name is empty and values holding a NUL byte (which no environment can
+// carry) are dropped too. notes says, by key and never by value, what was
+// dropped and why.
+func EnvVars(secrets client.Secrets, strip string) (vars []EnvVar, notes []string) {
+	keys := make([]string, 0, len(secrets))
+	for k := range secrets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	byName := map[string]int{} // name → index in vars
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, strip)
+		name := EnvName(rest)
+		if name == "" {
+			notes = append(notes, "skipped "+strconv.Quote(k)+": nothing is left of the key to name a variable")
+			continue
+		}
+		v := ValueString(secrets[k])
+		if strings.IndexByte(v, 0) >= 0 {
+			notes = append(notes, "skipped "+strconv.Quote(k)+": its value holds a NUL byte, which no environment variable can")
+			continue
+		}
+		if i, ok := byName[name]; ok {
+			kept := vars[i]
+			if strings.TrimPrefix(kept.Key, strip) != name && rest == name {
+				notes = append(notes, collision(name, k, kept.Key))
+				vars[i] = EnvVar{Name: name, Key: k, Value: v}
+			} else {
+				notes = append(notes, collision(name, kept.Key, k))
+			}
+			continue
+		}
+		byName[name] = len(vars)
+		vars = append(vars, EnvVar{Name: name, Key: k, Value: v})
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Name < vars[j].Name })
+	return vars, notes
+}
+
+func collision(name, kept, dropped string) string {
+	return "keys " + strconv.Quote(kept) + " and " + strconv.Quote(dropped) + " both map to $" + name + "; using " + strconv.Quote(kept)
+}
+
+// ShellQuote quotes s for a POSIX shell: 'it'\”s'.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// DotenvQuote quotes s for a .env file in double quotes, escaping
+// backslash, double quote, dollar and the control characters \n \r \t, as
+// `set --from-file` reads them back.
+func DotenvQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '$':
+			b.WriteString(`\$`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,238 @@
+package cmdutil
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/pkg/keypair"
+)
+
+// Environment variables of the client commands (SPEC §4).
+const (
+	EnvEndpoint    = "NOSANA_SECRETS_ENDPOINT"
+	EnvKeypair     = keypair.EnvVar
+	EnvLegacyLogin = "NOSANA_SECRETS_LEGACY_LOGIN"
+)
+
+// TokenMargin is how long a cached token must still be valid to be reused.
+const TokenMargin = 2 * time.Minute
+
+// Factory hands the client commands their dependencies, built lazily and
+// once: the keypair, the API client (with the token cache) and the
+// streams. Tests fill the fields they need.
+type Factory struct {
+	IOStreams *IOStreams
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ConfigDir is where the token cache lives; nil means
+	// os.UserConfigDir()/nosana-secrets.
+	ConfigDir func() (string, error)
+	// HTTPClient, when set, sends the API requests.
+	HTTPClient *http.Client
+
+	// Values of the client flags (AddClientFlags).
+	endpoint string
+	keypair  string
+	legacy   bool
+	noCache  bool
+
+	mu      sync.Mutex
+	kp      *keypair.Keypair
+	kpErr   error
+	kpDone  bool
+	clients map[string]*client.Client
+}
+
+// NewFactory is the factory of the real process on ios.
+func NewFactory(ios *IOStreams) *Factory { return &Factory{IOStreams: ios} }
+
+func (f *Factory) getenv(k string) string {
+	if f.Getenv != nil {
+		return f.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (f *Factory) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+// AddClientFlags adds --endpoint, --keypair, --legacy-login and --no-cache
+// to a command that talks to a server.
+func (f *Factory) AddClientFlags(c *cobra.Command) {
+	fs := c.Flags()
+	fs.StringVar(&f.endpoint, "endpoint", "", "server URL (env "+EnvEndpoint+", default "+client.DefaultEndpoint+")")
+	f.AddKeypairFlag(c)
+	fs.BoolVar(&f.legacy, "legacy-login", false, "sign the legacy nosana_secret_<time> challenge, for servers without Sign-In With Solana (env "+EnvLegacyLogin+"=1)")
+	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the token cache")
+	_ = c.RegisterFlagCompletionFunc("endpoint", cobra.NoFileCompletions)
+}
+
+// AddKeypairFlag adds --keypair alone (keygen).
+func (f *Factory) AddKeypairFlag(c *cobra.Command) {
+	c.Flags().StringVar(&f.keypair, "keypair", "", "Solana keypair file (env "+EnvKeypair+", default ~/.config/solana/id.json)")
+	_ = c.RegisterFlagCompletionFunc("keypair", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
+	})
+}
+
+// Endpoint is --endpoint, else $NOSANA_SECRETS_ENDPOINT, else the default.
+func (f *Factory) Endpoint() string {
+	if f.endpoint != "" {
+		return f.endpoint
+	}
+	if e := strings.TrimSpace(f.getenv(EnvEndpoint)); e != "" {
+		return e
+	}
+	return client.DefaultEndpoint
+}
+
+// KeypairPath is --keypair, else $NOSANA_SECRETS_KEYPAIR, else the default.
+func (f *Factory) KeypairPath() (string, error) {
+	if f.keypair != "" {
+		return expandHome(f.keypair), nil
+	}
+	if p := f.getenv(EnvKeypair); p != "" {
+		return expandHome(p), nil
+	}
+	return keypair.DefaultPath()
+}
+
+// expandHome turns a leading "~/" into the home directory, for paths given
+// where no shell expands them (env files, quoted flags).
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return home + string(os.PathSeparator) + rest
+		}
+	}
+	return p
+}
+
+func (f *Factory) legacyLogin() bool {
+	if f.legacy {
+		return true
+	}
+	b, err := strconv.ParseBool(f.getenv(EnvLegacyLogin))
+	return err == nil && b
+}
+
+// Keypair loads the keypair once, warning on stderr when other users can
+// read the file. Its errors carry exit code 4.
+func (f *Factory) Keypair() (*keypair.Keypair, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kpDone {
+		return f.kp, f.kpErr
+	}
+	f.kpDone = true
+	path, err := f.KeypairPath()
+	if err != nil {
+		f.kpErr = WithCode(ExitAuth, err)
+		return nil, f.kpErr
+	}
+	kp, err := keypair.Load(path)
+	if err != nil {
+		f.kpErr = WithCode(ExitAuth, err)
+		return nil, f.kpErr
+	}
+	if mode, loose := keypair.LooseMode(path); loose {
+		f.IOStreams.Warnf("keypair file %s can be read by other users (mode %04o); run: chmod 600 %s", path, mode, path)
+	}
+	f.kp = kp
+	return kp, nil
+}
+
+// Client returns the API client signed in as the keypair (job-scoped when
+// job is set). It reuses a cached token while it is valid for TokenMargin
+// and caches the tokens it obtains.
+func (f *Factory) Client(job string) (*client.Client, error) {
+	f.mu.Lock()
+	if c, ok := f.clients[job]; ok {
+		f.mu.Unlock()
+		return c, nil
+	}
+	f.mu.Unlock()
+	kp, err := f.Keypair()
+	if err != nil {
+		return nil, err
+	}
+	endpoint := f.Endpoint()
+	u, err := client.ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, Usagef("%v; set --endpoint or %s", err, EnvEndpoint)
+	}
+	endpoint = strings.TrimSuffix(u.String(), "/")
+	cache := f.tokenCache()
+	cfg := client.Config{
+		Endpoint:   endpoint,
+		HTTPClient: f.HTTPClient,
+		Signer:     kp,
+		Job:        job,
+		Legacy:     f.legacyLogin(),
+		Now:        f.Now,
+	}
+	if cache != nil {
+		if tok := cache.Load(endpoint, kp.Address(), job); tok.ValidFor(f.now(), TokenMargin) {
+			cfg.Token = tok.Raw
+		}
+		cfg.OnLogin = func(tok *client.Token) {
+			if err := cache.Save(endpoint, kp.Address(), job, tok); err != nil {
+				f.IOStreams.Warnf("could not cache the token (%v); each command will sign in again", err)
+			}
+		}
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	if f.clients == nil {
+		f.clients = map[string]*client.Client{}
+	}
+	f.clients[job] = c
+	f.mu.Unlock()
+	return c, nil
+}
+
+func (f *Factory) tokenCache() *TokenCache {
+	if f.noCache {
+		return nil
+	}
+	var dir string
+	var err error
+	if f.ConfigDir != nil {
+		dir, err = f.ConfigDir()
+	} else {
+		dir, err = os.UserConfigDir()
+		if err == nil {
+			dir = dir + string(os.PathSeparator) + "nosana-secrets"
+		}
+	}
+	if err != nil || dir == "" {
+		return nil
+	}
+	return &TokenCache{Dir: dir, Now: f.now}
+}
+
+// Warnf prints "warning: …" to stderr, in yellow when colour is enabled.
+func (s *IOStreams) Warnf(format string, args ...any) {
+	label := "warning:"
+	if s.ColorEnabled() {
+		label = "\x1b[33mwarning:\x1b[0m"
+	}
+	fmt.Fprintf(s.ErrOut, "nosana-secrets: %s %s\n", label, fmt.Sprintf(format, args...))
+}

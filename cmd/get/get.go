@@ -1,0 +1,98 @@
+// Package get is `nosana-secrets get KEY`.
+package get
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags and arguments of get.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+
+	Key    string
+	Output string
+}
+
+// NewCmdGet builds the command; runF replaces the work in tests.
+func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print one secret's value",
+		Long: `Print one secret's value on stdout.
+
+A string is printed raw, exactly as stored, with nothing added: no quotes and,
+when stdout is not a terminal, no trailing newline, so $(nosana-secrets get KEY)
+is the value. Any other value (number, object, array, true, false, null) is
+printed as JSON. On a terminal a newline is added if the value lacks one.
+
+Exit code 3 when the key does not exist.`,
+		Example: `  nosana-secrets get DB_PASSWORD
+  export DB_PASSWORD="$(nosana-secrets get DB_PASSWORD)"
+  nosana-secrets get config -o yaml`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cmdutil.Usagef("get takes exactly one KEY, got %d arguments\nRun 'nosana-secrets get --help' for usage.", len(args))
+			}
+			if args[0] == "" {
+				return cmdutil.Usagef("KEY must not be empty")
+			}
+			opts.Key = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run fetches and prints the value.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := opts.Client("")
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	raw, err := c.Get(ctx, opts.Key)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	return WriteValue(opts.IO, opts.Output, opts.Key, raw)
+}
+
+// WriteValue prints one value in format: text and json with nothing added
+// (a newline only on a terminal), the others as whole lines.
+func WriteValue(ios *cmdutil.IOStreams, format, key string, raw json.RawMessage) error {
+	var s string
+	switch format {
+	case cmdutil.FormatText:
+		s = cmdutil.ValueString(raw)
+	case cmdutil.FormatJSON:
+		s = string(raw)
+	case cmdutil.FormatYAML:
+		return cmdutil.WriteYAMLValue(ios.Out, raw)
+	default:
+		return cmdutil.WriteSecrets(ios.Out, ios.ErrOut, format, client.Secrets{key: raw})
+	}
+	if ios.IsStdoutTTY() && !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	_, err := io.WriteString(ios.Out, s)
+	return err
+}

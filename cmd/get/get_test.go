@@ -1,0 +1,151 @@
+package get_test
+
+import (
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/client/clienttest"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/get"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+)
+
+func TestGetParsing(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		key    string
+		output string
+	}{
+		{"key", []string{"K"}, 0, "K", "text"},
+		{"slash key", []string{"a/b"}, 0, "a/b", "text"},
+		{"json", []string{"-o", "json", "K"}, 0, "K", "json"},
+		{"yaml long", []string{"--output=yaml", "K"}, 0, "K", "yaml"},
+		{"no key", nil, 2, "", ""},
+		{"two keys", []string{"A", "B"}, 2, "", ""},
+		{"empty key", []string{""}, 2, "", ""},
+		{"bad format", []string{"-o", "xml", "K"}, 2, "", ""},
+		{"unknown flag", []string{"--nope", "K"}, 2, "", ""},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *get.Options
+				err := cmdtest.Run(get.NewCmdGet(f, func(o *get.Options) error { got = o; return nil }), tc.args...)
+				if code := cmdutil.ExitCode(err); code != tc.code {
+					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+				}
+				if tc.code == 0 && (got.Key != tc.key || got.Output != tc.output) {
+					t.Errorf("options %+v", got)
+				}
+			})
+		}
+	}
+}
+
+func TestGetOutput(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{
+		"S":         "hunter2",
+		"multiline": "line1\nline2\n",
+		"a/b":       "slash",
+		"n":         42.5,
+		"obj":       map[string]any{"user": "u", "list": []any{1, true, nil}},
+		"empty":     "",
+		"quote":     "it's \"quoted\" $HOME",
+	})
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"string", []string{"S"}},
+		{"multiline", []string{"multiline"}},
+		{"slash", []string{"a/b"}},
+		{"number", []string{"n"}},
+		{"object", []string{"obj"}},
+		{"empty", []string{"empty"}},
+		{"json string", []string{"-o", "json", "S"}},
+		{"json object", []string{"-o", "json", "obj"}},
+		{"yaml object", []string{"-o", "yaml", "obj"}},
+		{"yaml multiline", []string{"-o", "yaml", "multiline"}},
+		{"env", []string{"-o", "env", "quote"}},
+		{"env slash key", []string{"-o", "env", "a/b"}},
+		{"dotenv", []string{"-o", "dotenv", "multiline"}},
+		{"missing", []string{"nope"}},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				err := cmdtest.Run(get.NewCmdGet(f, nil), tc.args...)
+				cmdtest.Golden(t, "get_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
+			})
+		}
+	}
+}
+
+// The one promise scripts rely on: a string value comes out byte for byte.
+func TestGetRawString(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	values := []string{"hunter2", "ends with newline\n", "  spaces  ", "ünïcödé", "tab\there", ""}
+	for _, v := range values {
+		srv.Put(cmdtest.Address, map[string]any{"K": v})
+		f, _, out, errOut := cmdtest.Factory(t, false, srv)
+		if err := cmdtest.Run(get.NewCmdGet(f, nil), "K"); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != v || errOut.Len() != 0 {
+			t.Errorf("value %q printed %q, stderr %q", v, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestGetErrors(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	cases := []struct {
+		name string
+		fail []clienttest.Failure
+		code int
+	}{
+		{"server fault", []clienttest.Failure{{}, {Status: 500}}, cmdutil.ExitUnreachable},
+		{"proxy down", []clienttest.Failure{{}, {Status: 502, Body: "<html>bad gateway</html>"}}, cmdutil.ExitUnreachable},
+		{"login refused", []clienttest.Failure{{Status: 400, Body: `{"type":"ValidationError","message":"bad signature"}`}}, cmdutil.ExitAuth},
+		{"forbidden after fresh login", []clienttest.Failure{{}, {Status: 403}}, cmdutil.ExitAuth},
+		{"bad request", []clienttest.Failure{{}, {Status: 400, Body: `{"type":"ValidationError","message":"secret key is 600 bytes; the limit is 512"}`}}, cmdutil.ExitFailure},
+		{"rate limited", []clienttest.Failure{{}, {Status: 429}}, cmdutil.ExitFailure},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.Fail(tc.fail...)
+			f, _, out, errOut := cmdtest.Factory(t, false, srv)
+			err := cmdtest.Run(get.NewCmdGet(f, nil), "K")
+			if code := cmdutil.ExitCode(err); code != tc.code {
+				t.Errorf("exit %d (%v), want %d", code, err, tc.code)
+			}
+			if out.Len() != 0 || errOut.Len() != 0 {
+				t.Errorf("printed %q / %q", out, errOut)
+			}
+			cmdtest.Golden(t, "get_error_"+tc.name, cmdtest.Transcript(err, "", ""))
+		})
+	}
+
+	t.Run("unreachable", func(t *testing.T) {
+		dead := clienttest.NewServer(t)
+		dead.Close()
+		f, _, _, _ := cmdtest.Factory(t, false, dead)
+		err := cmdtest.Run(get.NewCmdGet(f, nil), "K")
+		if cmdutil.ExitCode(err) != cmdutil.ExitUnreachable {
+			t.Errorf("exit %d: %v", cmdutil.ExitCode(err), err)
+		}
+		cmdtest.Golden(t, "get_error_unreachable", cmdtest.Transcript(err, "", ""))
+	})
+	t.Run("no keypair", func(t *testing.T) {
+		f, _, _, _ := cmdtest.Factory(t, false, srv)
+		err := cmdtest.Run(get.NewCmdGet(f, nil), "--keypair", "/nonexistent/id.json", "K")
+		if cmdutil.ExitCode(err) != cmdutil.ExitAuth {
+			t.Errorf("exit %d: %v", cmdutil.ExitCode(err), err)
+		}
+		cmdtest.Golden(t, "get_error_no_keypair", cmdtest.Transcript(err, "", ""))
+	})
+}
