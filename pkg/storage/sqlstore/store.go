@@ -1,0 +1,624 @@
+// Package sqlstore implements storage.Store on SQLite, PostgreSQL and
+// MySQL/MariaDB through gorm.
+//
+// Writes go through gorm (its upsert clauses render each dialect's ON
+// CONFLICT / ON DUPLICATE KEY form); the hot reads use statements prepared
+// once per connection. Writes that hit a deadlock, a serialisation failure
+// or a busy SQLite database are retried, so concurrent writers to one key
+// never see an error.
+//
+// SQLite runs in WAL mode with synchronous=NORMAL and busy_timeout=10s.
+// Writes inside one process are serialised by a semaphore (SQLite has one
+// writer at a time anyway; waiting in Go is fair and cheaper than the busy
+// handler's sleeps), and every write transaction starts with BEGIN
+// IMMEDIATE, so a transaction never has to upgrade a read lock and other
+// processes wait on busy_timeout instead of failing with SQLITE_BUSY.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// Pool sizes. One Store (one pool) per process.
+const (
+	sqliteConns   = 8  // readers run in parallel under WAL; writers take turns
+	networkConns  = 20 // PostgreSQL and MySQL
+	networkIdle   = 10
+	connLifetime  = 5 * time.Minute // below MySQL's and most proxies' idle cut-offs
+	connIdleLimit = 2 * time.Minute
+
+	chunkRows  = 500     // rows per INSERT/IN list: 6 × 500 parameters, under every limit
+	chunkBytes = 8 << 20 // value bytes per INSERT, well under max_allowed_packet
+
+	maxAttempts = 12
+	purgeEvery  = 5 * time.Minute
+	walkPage    = 100
+)
+
+// Store is a storage.Store on an SQL database.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect string
+	qkey    string         // the column name key, quoted for the dialect
+	txOpts  *sql.TxOptions // isolation for write transactions
+	wsem    chan struct{}  // SQLite only: one writer at a time in this process
+
+	get, getMeta *sql.Stmt
+
+	lastPurge atomic.Int64 // unix nanoseconds
+	bgMu      sync.Mutex
+	closed    bool
+	bg        sync.WaitGroup
+	bgCtx     context.Context
+	bgStop    context.CancelFunc
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open parses a STORAGE_CONNECTION URI (see ParseURI) and opens it.
+func Open(ctx context.Context, uri string) (*Store, error) {
+	cfg, err := ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig opens the database, pings it, and creates or migrates the
+// schema. For SQLite the file is created if missing; its directory must
+// exist.
+func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	var dial gorm.Dialector
+	switch cfg.Dialect {
+	case SQLite:
+		if _, err := sqlitePath(cfg.DSN); err != nil {
+			return nil, err
+		}
+		dir := filepath.Dir(cfg.DSN)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("sqlite: directory %q does not exist (create it first; only the database file is created)", dir)
+		}
+		dial = sqlite.Open(cfg.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	case Postgres:
+		dial = postgres.New(postgres.Config{DSN: cfg.DSN})
+	case MySQL:
+		dial = mysql.New(mysql.Config{DSN: cfg.DSN, SkipInitializeWithVersion: true})
+	default:
+		return nil, fmt.Errorf("unknown SQL dialect %q", cfg.Dialect)
+	}
+	db, err := gorm.Open(dial, &gorm.Config{
+		Logger:                 logger.Discard, // never log statements: they carry values
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		DisableAutomaticPing:   true,
+		NowFunc:                now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: cfg.Dialect}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	var q strings.Builder
+	db.Dialector.QuoteTo(&q, "key")
+	s.qkey = q.String()
+
+	switch cfg.Dialect {
+	case SQLite:
+		sqlDB.SetMaxOpenConns(sqliteConns)
+		sqlDB.SetMaxIdleConns(sqliteConns)
+		s.wsem = make(chan struct{}, 1)
+	default:
+		sqlDB.SetMaxOpenConns(networkConns)
+		sqlDB.SetMaxIdleConns(networkIdle)
+		sqlDB.SetConnMaxLifetime(connLifetime)
+		sqlDB.SetConnMaxIdleTime(connIdleLimit)
+	}
+	if cfg.Dialect == MySQL {
+		// REPEATABLE READ adds gap locks that make concurrent upserts
+		// deadlock far more often; nothing here needs more than this.
+		s.txOpts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+
+	if err := s.open(ctx); err != nil {
+		s.bgStop()
+		sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return err
+	}
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	var err error
+	if s.get, err = s.sqlDB.PrepareContext(ctx, s.rebind(
+		`SELECT value, version, created_at, updated_at FROM secrets WHERE owner = ? AND name = ?`)); err != nil {
+		return err
+	}
+	if s.getMeta, err = s.sqlDB.PrepareContext(ctx, s.rebind(
+		`SELECT value FROM meta WHERE `+s.qkey+` = ?`)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Dialect reports SQLite, Postgres or MySQL.
+func (s *Store) Dialect() string { return s.dialect }
+
+// rebind turns ? placeholders into the dialect's ($1, $2, … on PostgreSQL),
+// letting gorm render them.
+func (s *Store) rebind(q string) string {
+	args := make([]any, strings.Count(q, "?"))
+	for i := range args {
+		args[i] = 0
+	}
+	return s.db.Session(&gorm.Session{DryRun: true, NewDB: true}).Raw(q, args...).Statement.SQL.String()
+}
+
+// now is the store's clock: UTC, in microseconds, which every backend keeps
+// exactly.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+type secretRow struct {
+	Owner     string    `gorm:"column:owner;primaryKey"`
+	Name      string    `gorm:"column:name;primaryKey"`
+	Value     []byte    `gorm:"column:value"`
+	Version   int64     `gorm:"column:version"`
+	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+}
+
+func (secretRow) TableName() string { return "secrets" }
+
+type nonceRow struct {
+	Nonce     string    `gorm:"column:nonce;primaryKey"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+}
+
+func (nonceRow) TableName() string { return "nonces" }
+
+type counterRow struct {
+	Key       string    `gorm:"column:key;primaryKey"`
+	N         int64     `gorm:"column:n"`
+	ExpiresAt time.Time `gorm:"column:expires_at"`
+}
+
+func (counterRow) TableName() string { return "counters" }
+
+type metaRow struct {
+	Key   string `gorm:"column:key;primaryKey"`
+	Value []byte `gorm:"column:value"`
+}
+
+func (metaRow) TableName() string { return "meta" }
+
+// upsertSecrets inserts with version 1 or overwrites value and updated_at,
+// bumping version and keeping created_at. The column is qualified so the
+// expression reads the stored row on all three dialects.
+var upsertSecrets = clause.OnConflict{
+	Columns: []clause.Column{{Name: "owner"}, {Name: "name"}},
+	DoUpdates: []clause.Assignment{
+		{Column: clause.Column{Name: "value"}, Value: clause.Column{Table: "excluded", Name: "value"}},
+		{Column: clause.Column{Name: "updated_at"}, Value: clause.Column{Table: "excluded", Name: "updated_at"}},
+		{Column: clause.Column{Name: "version"}, Value: gorm.Expr("secrets.version + 1")},
+	},
+}
+
+// Get implements storage.Store.
+func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
+	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
+		return storage.Secret{}, storage.ErrNotFound
+	}
+	sec := storage.Secret{Name: name}
+	err := s.get.QueryRowContext(ctx, owner, name).Scan(&sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.Secret{}, storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.Secret{}, err
+	}
+	fix(&sec)
+	return sec, nil
+}
+
+func fix(sec *storage.Secret) {
+	if sec.Value == nil {
+		sec.Value = []byte{}
+	}
+	sec.CreatedAt = sec.CreatedAt.UTC()
+	sec.UpdatedAt = sec.UpdatedAt.UTC()
+}
+
+// GetMany implements storage.Store.
+func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]storage.Secret, error) {
+	names = storage.ValidNames(names)
+	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
+		return []storage.Secret{}, nil
+	}
+	out := make([]storage.Secret, 0, len(names))
+	for start := 0; start < len(names); start += chunkRows {
+		part := names[start:min(start+chunkRows, len(names))]
+		rows, err := s.db.WithContext(ctx).Raw(
+			`SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ? AND name IN ?`,
+			owner, part).Rows()
+		if err != nil {
+			return nil, err
+		}
+		if out, err = scanSecrets(rows, out, nil); err != nil {
+			return nil, err
+		}
+	}
+	storage.SortSecrets(out)
+	return out, nil
+}
+
+// List implements storage.Store. The prefix becomes an index range,
+// name >= prefix AND name < PrefixEnd(prefix), so no character is a
+// wildcard and the cost grows with the result.
+func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
+	if storage.CheckName("owner", owner) != nil || !storage.ValidPrefix(prefix) {
+		return []storage.Secret{}, nil
+	}
+	q := `SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ?`
+	args := []any{owner}
+	if prefix != "" {
+		q += ` AND name >= ?`
+		args = append(args, prefix)
+		if end, ok := storage.PrefixEnd(prefix); ok {
+			q += ` AND name < ?`
+			args = append(args, end)
+		}
+	}
+	rows, err := s.db.WithContext(ctx).Raw(q+` ORDER BY name`, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	return scanSecrets(rows, []storage.Secret{}, nil)
+}
+
+// scanSecrets appends the rows (name, value, version, created_at,
+// updated_at), preceded by owner when owners is not nil, and closes rows.
+func scanSecrets(rows *sql.Rows, out []storage.Secret, owners *[]string) ([]storage.Secret, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var sec storage.Secret
+		dest := []any{&sec.Name, &sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt}
+		var owner string
+		if owners != nil {
+			dest = append([]any{&owner}, dest...)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		fix(&sec)
+		out = append(out, sec)
+		if owners != nil {
+			*owners = append(*owners, owner)
+		}
+	}
+	return out, rows.Err()
+}
+
+// Put implements storage.Store: one transaction of batched upserts. A batch
+// with an invalid owner or name is refused before anything is written.
+func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
+	if err := storage.CheckItems(owner, items); err != nil {
+		return err
+	}
+	items = storage.Dedupe(items)
+	if len(items) == 0 {
+		return nil
+	}
+	t := now()
+	rows := make([]secretRow, len(items))
+	for i, it := range items {
+		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t}
+	}
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		for start := 0; start < len(rows); {
+			end, size := start, 0
+			for end < len(rows) && end-start < chunkRows && (end == start || size+len(rows[end].Value) <= chunkBytes) {
+				size += len(rows[end].Value)
+				end++
+			}
+			part := rows[start:end]
+			if err := tx.Clauses(upsertSecrets).Create(&part).Error; err != nil {
+				return err
+			}
+			start = end
+		}
+		return nil
+	})
+}
+
+// Delete implements storage.Store.
+func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
+	names = storage.ValidNames(names)
+	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
+		return nil
+	}
+	del := func(tx *gorm.DB) error {
+		for start := 0; start < len(names); start += chunkRows {
+			part := names[start:min(start+chunkRows, len(names))]
+			if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(names) <= chunkRows {
+		return s.write(ctx, func() error { return del(s.db.WithContext(ctx)) })
+	}
+	return s.inTx(ctx, del)
+}
+
+// Walk implements storage.Store. It reads pages in (owner, name) order and
+// holds no cursor or lock while fn runs, so fn may write.
+func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret) error) error {
+	const cols = `SELECT owner, name, value, version, created_at, updated_at FROM secrets`
+	var lastOwner, lastName string
+	first := true
+	for {
+		var rows *sql.Rows
+		var err error
+		if first {
+			rows, err = s.db.WithContext(ctx).Raw(cols+` ORDER BY owner, name LIMIT ?`, walkPage).Rows()
+		} else {
+			rows, err = s.db.WithContext(ctx).Raw(cols+` WHERE owner > ? OR (owner = ? AND name > ?) ORDER BY owner, name LIMIT ?`,
+				lastOwner, lastOwner, lastName, walkPage).Rows()
+		}
+		if err != nil {
+			return err
+		}
+		var owners []string
+		page, err := scanSecrets(rows, nil, &owners)
+		if err != nil {
+			return err
+		}
+		for i, sec := range page {
+			if err := fn(owners[i], sec); err != nil {
+				return err
+			}
+		}
+		if len(page) < walkPage {
+			return nil
+		}
+		first = false
+		lastOwner, lastName = owners[len(page)-1], page[len(page)-1].Name
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Swap implements storage.Store. version and updated_at stay as they are.
+func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
+	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
+		return false, nil
+	}
+	if old == nil {
+		old = []byte{}
+	}
+	if new == nil {
+		new = []byte{}
+	}
+	if string(old) == string(new) {
+		// MySQL counts only changed rows, so an UPDATE to the same value
+		// would look like a mismatch: check instead.
+		var n int64
+		err := s.db.WithContext(ctx).Raw(`SELECT COUNT(*) FROM secrets WHERE owner = ? AND name = ? AND value = ?`,
+			owner, name, old).Row().Scan(&n)
+		return n == 1, err
+	}
+	var ok bool
+	err := s.write(ctx, func() error {
+		res := s.db.WithContext(ctx).Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND value = ?`,
+			new, owner, name, old)
+		ok = res.RowsAffected == 1
+		return res.Error
+	})
+	return ok, err
+}
+
+// UseNonce implements storage.Store. Expired nonces are purged now and
+// then, after which the same nonce counts as new again.
+func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
+	if err := storage.CheckName("nonce", nonce); err != nil {
+		return false, err
+	}
+	s.maybePurge()
+	var ok bool
+	err := s.write(ctx, func() error {
+		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "nonce"}}, DoNothing: true}).
+			Create(&nonceRow{Nonce: nonce, ExpiresAt: ts(expires)})
+		ok = res.RowsAffected == 1
+		return res.Error
+	})
+	return ok, err
+}
+
+// Incr implements storage.Store: an upsert that restarts an expired
+// counter, then a read of the total inside the same transaction (MySQL has
+// no RETURNING), so concurrent increments add up exactly.
+func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
+	if err := storage.CheckName("counter key", key); err != nil {
+		return 0, err
+	}
+	s.maybePurge()
+	t, exp := now(), ts(expires)
+	// n is assigned before expires_at: MySQL evaluates SET left to right,
+	// so the CASE on expires_at must see the old value.
+	upsert := clause.OnConflict{
+		Columns: []clause.Column{{Name: "key"}},
+		DoUpdates: []clause.Assignment{
+			{Column: clause.Column{Name: "n"}, Value: gorm.Expr(`CASE WHEN counters.expires_at <= ? THEN ? ELSE counters.n + ? END`, t, n, n)},
+			{Column: clause.Column{Name: "expires_at"}, Value: gorm.Expr(`CASE WHEN counters.expires_at <= ? THEN ? ELSE counters.expires_at END`, t, exp)},
+		},
+	}
+	var total int64
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Clauses(upsert).Create(&counterRow{Key: key, N: n, ExpiresAt: exp}).Error; err != nil {
+			return err
+		}
+		return tx.Raw(`SELECT n FROM counters WHERE `+s.qkey+` = ?`, key).Row().Scan(&total)
+	})
+	return total, err
+}
+
+// GetMeta implements storage.Store.
+func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	if storage.CheckName("meta key", key) != nil {
+		return nil, storage.ErrNotFound
+	}
+	var v []byte
+	err := s.getMeta.QueryRowContext(ctx, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, storage.ErrNotFound
+	}
+	if v == nil && err == nil {
+		v = []byte{}
+	}
+	return v, err
+}
+
+// InitMeta implements storage.Store.
+func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
+	if err := storage.CheckName("meta key", key); err != nil {
+		return nil, err
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	var stored []byte
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
+			Create(&metaRow{Key: key, Value: value}).Error
+		if err != nil {
+			return err
+		}
+		return tx.Raw(`SELECT value FROM meta WHERE `+s.qkey+` = ?`, key).Row().Scan(&stored)
+	})
+	if stored == nil && err == nil {
+		stored = []byte{}
+	}
+	return stored, err
+}
+
+// Ping implements storage.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.sqlDB.PingContext(ctx) }
+
+// Close implements storage.Store. It waits for a running purge to stop.
+func (s *Store) Close() error {
+	s.bgMu.Lock()
+	if s.closed {
+		s.bgMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.bgMu.Unlock()
+	s.bgStop()
+	s.bg.Wait()
+	for _, st := range []*sql.Stmt{s.get, s.getMeta} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return s.sqlDB.Close()
+}
+
+// maybePurge deletes expired nonces and counters in the background, at
+// most once per purgeEvery per process.
+func (s *Store) maybePurge() {
+	last := s.lastPurge.Load()
+	t := time.Now().UnixNano()
+	if t-last < int64(purgeEvery) || !s.lastPurge.CompareAndSwap(last, t) {
+		return
+	}
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
+		defer cancel()
+		s.purge(ctx) // best effort: the next purge catches up
+	}()
+}
+
+func (s *Store) purge(ctx context.Context) error {
+	t := now()
+	for _, table := range []string{"nonces", "counters"} {
+		err := s.write(ctx, func() error {
+			return s.db.WithContext(ctx).Exec(`DELETE FROM `+table+` WHERE expires_at < ?`, t).Error
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inTx runs fn in one transaction, retried as a whole (see write).
+func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.write(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn, s.txOpts) })
+}
+
+// write runs a write, holding the SQLite writer slot, and retries it with
+// jittered backoff while it fails with a transient conflict.
+func (s *Store) write(ctx context.Context, fn func() error) error {
+	if s.wsem != nil {
+		select {
+		case s.wsem <- struct{}{}:
+			defer func() { <-s.wsem }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	backoff := 2 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		d := backoff/2 + rand.N(backoff)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 250*time.Millisecond)
+	}
+}

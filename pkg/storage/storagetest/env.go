@@ -1,0 +1,75 @@
+// Package storagetest is the conformance suite that every storage.Store
+// backend runs against a real database, plus helpers that find the test
+// databases.
+//
+// Test databases come from environment variables holding URIs in the
+// STORAGE_CONNECTION form:
+//
+//	NOSANA_TEST_POSTGRES  postgres://postgres@127.0.0.1:5432/nosana_test?sslmode=disable
+//	NOSANA_TEST_MYSQL     mysql://root@127.0.0.1:3306/nosana_test
+//	NOSANA_TEST_REDIS     redis://127.0.0.1:6379/0
+//	NOSANA_TEST_MONGODB   mongodb://127.0.0.1:27017/nosana_test
+//
+// An unset variable skips the test, unless CI is set: then it fails, so a
+// CI run cannot pass by testing nothing. Many packages may share these
+// databases at once; tests isolate themselves with random owners and keys.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// EnvVar returns the variable that names the test database of backend
+// ("postgres", "mysql", "redis" or "mongodb").
+func EnvVar(backend string) string { return "NOSANA_TEST_" + strings.ToUpper(backend) }
+
+// InCI reports whether the environment variable CI is set (non-empty).
+func InCI() bool { return os.Getenv("CI") != "" }
+
+// URI returns the test database URI of backend. When its variable is unset
+// it skips the test, or fails it when running in CI.
+func URI(t testing.TB, backend string) string {
+	t.Helper()
+	name := EnvVar(backend)
+	uri := os.Getenv(name)
+	if uri == "" {
+		if InCI() {
+			t.Fatalf("%s is not set, and CI is: %s tests must run in CI (see .ci/run)", name, backend)
+		}
+		t.Skipf("%s is not set: skipping the %s tests", name, backend)
+	}
+	return uri
+}
+
+// Open opens the test database of backend with open and closes it when the
+// test ends. A database that is configured but unreachable fails the test:
+// whoever set the variable wants it tested.
+func Open(t testing.TB, backend string, open func(ctx context.Context, uri string) (storage.Store, error)) storage.Store {
+	t.Helper()
+	uri := URI(t, backend)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := open(ctx, uri)
+	if err != nil {
+		// err comes from the backend: print the variable, not the URI.
+		t.Fatalf("opening %s from %s: %v", backend, EnvVar(backend), err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Unique returns prefix followed by random hex, for owners and keys that no
+// other test run uses.
+func Unique(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
