@@ -236,3 +236,8 @@ func (s *IOStreams) Warnf(format string, args ...any) {
 	}
 	fmt.Fprintf(s.ErrOut, "nosana-secrets: %s %s\n", label, fmt.Sprintf(format, args...))
 }
+
+// Infof prints a message for the person at the terminal to stderr.
+func (s *IOStreams) Infof(format string, args ...any) {
+	fmt.Fprintf(s.ErrOut, format+"\n", args...)
+}

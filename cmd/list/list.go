@@ -1,0 +1,93 @@
+// Package list is `nosana-secrets list`.
+package list
+
+import (
+	"context"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags of list.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+
+	Prefix     string
+	ShowValues bool
+	Output     string
+}
+
+// NewCmdList builds the command; runF replaces the work in tests.
+func NewCmdList(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:     "list [--prefix P] [--show-values]",
+		Aliases: []string{"ls"},
+		Short:   "List your secrets' keys (and values with --show-values)",
+		Long: `List the keys of your secrets, sorted, one per line; values only with --show-values.
+
+With --show-values, text output is KEY<TAB>VALUE per line (strings raw, other
+values as JSON; text with a newline or other control character is shown
+JSON-quoted). -o env and -o dotenv print NAME='value' / NAME="value" lines
+with the key mapped to a variable name as 'nosana-secrets run' does.`,
+		Example: `  nosana-secrets list
+  nosana-secrets list --prefix prod/ --show-values -o json
+  nosana-secrets list --show-values -o dotenv > .env`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("list takes no arguments, got %q; did you mean --prefix %s?", args[0], args[0])
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if !opts.ShowValues && (opts.Output == cmdutil.FormatEnv || opts.Output == cmdutil.FormatDotenv) {
+				return cmdutil.Usagef("-o %s prints values; add --show-values", opts.Output)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().StringVar(&opts.Prefix, "prefix", "", "only keys that start with this")
+	c.Flags().BoolVar(&opts.ShowValues, "show-values", false, "print the values too")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run lists and prints.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := opts.Client("")
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	secrets, err := c.List(ctx, opts.Prefix)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	if len(secrets) == 0 && opts.IO.IsStderrTTY() && opts.Output == cmdutil.FormatText {
+		if opts.Prefix != "" {
+			opts.IO.Infof("no secrets with prefix %q", opts.Prefix)
+		} else {
+			opts.IO.Infof("no secrets yet; store one with: nosana-secrets set KEY=VALUE")
+		}
+	}
+	if opts.ShowValues {
+		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+	}
+	keys := make([]string, 0, len(secrets))
+	for k := range secrets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
+}

@@ -1,0 +1,90 @@
+package list_test
+
+import (
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/client/clienttest"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+	"github.com/nosana-ci/nosana-secrets/cmd/list"
+)
+
+func TestListParsing(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want list.Options
+	}{
+		{"plain", nil, 0, list.Options{Output: "text"}},
+		{"prefix", []string{"--prefix", "prod/"}, 0, list.Options{Prefix: "prod/", Output: "text"}},
+		{"values json", []string{"--show-values", "-o", "json"}, 0, list.Options{ShowValues: true, Output: "json"}},
+		{"env needs values", []string{"-o", "env"}, 2, list.Options{}},
+		{"dotenv needs values", []string{"-o", "dotenv"}, 2, list.Options{}},
+		{"env with values", []string{"-o", "env", "--show-values"}, 0, list.Options{ShowValues: true, Output: "env"}},
+		{"argument", []string{"prod/"}, 2, list.Options{}},
+		{"bad format", []string{"-o", "csv"}, 2, list.Options{}},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *list.Options
+				err := cmdtest.Run(list.NewCmdList(f, func(o *list.Options) error { got = o; return nil }), tc.args...)
+				if code := cmdutil.ExitCode(err); code != tc.code {
+					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+				}
+				if tc.code == 0 && (got.Prefix != tc.want.Prefix || got.ShowValues != tc.want.ShowValues || got.Output != tc.want.Output) {
+					t.Errorf("options %+v", got)
+				}
+			})
+		}
+	}
+}
+
+func TestListOutput(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{
+		"DB_PASSWORD":   "hunter2",
+		"prod/api-key":  "k-123",
+		"prod/config":   map[string]any{"replicas": 3, "debug": false},
+		"multi":         "line1\nline2",
+		"9lives":        "cat",
+		"quote":         "it's",
+		"prod/api_key":  "collides with prod/api-key under run's mapping",
+		"unicode/ключ":  "значение",
+		"tab\tkey":      "v",
+		"number":        1e21,
+		"null":          nil,
+		"empty":         "",
+		"with$dollar":   "$HOME and `cmd`",
+		"trailing-nl":   "value\n",
+		"prod/list":     []any{"a", 1},
+		"prod/nested/x": "deep",
+	})
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"keys", nil},
+		{"keys prefix", []string{"--prefix", "prod/"}},
+		{"keys no match", []string{"--prefix", "nothing/"}},
+		{"keys json", []string{"-o", "json", "--prefix", "prod/"}},
+		{"keys yaml", []string{"-o", "yaml", "--prefix", "prod/"}},
+		{"keys json empty", []string{"-o", "json", "--prefix", "nothing/"}},
+		{"values", []string{"--show-values"}},
+		{"values json", []string{"--show-values", "-o", "json"}},
+		{"values yaml", []string{"--show-values", "-o", "yaml"}},
+		{"values env", []string{"--show-values", "-o", "env"}},
+		{"values dotenv", []string{"--show-values", "-o", "dotenv"}},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				err := cmdtest.Run(list.NewCmdList(f, nil), tc.args...)
+				cmdtest.Golden(t, "list_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
+			})
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package set_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/client/clienttest"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+	"github.com/nosana-ci/nosana-secrets/cmd/set"
+)
+
+func TestSetParsing(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		code  int
+		pairs []set.Pair
+	}{
+		{"one", []string{"A=1"}, 0, []set.Pair{{Key: "A", Value: "1"}}},
+		{"several", []string{"A=1", "B=x=y", "C="}, 0, []set.Pair{{Key: "A", Value: "1"}, {Key: "B", Value: "x=y"}, {Key: "C", Value: ""}}},
+		{"stdin", []string{"K", "-"}, 0, []set.Pair{{Key: "K", FromStdin: true}}},
+		{"stdin and pair", []string{"A=1", "K", "-"}, 0, []set.Pair{{Key: "A", Value: "1"}, {Key: "K", FromStdin: true}}},
+		{"literal dash", []string{"K=-"}, 0, []set.Pair{{Key: "K", Value: "-"}}},
+		{"from file only", []string{"--from-file", ".env"}, 0, nil},
+		{"nothing", nil, 2, nil},
+		{"key without value", []string{"K"}, 2, nil},
+		{"dash alone", []string{"-"}, 2, nil},
+		{"two stdins", []string{"A", "-", "B", "-"}, 2, nil},
+		{"empty key", []string{"=v"}, 2, nil},
+		{"duplicate", []string{"A=1", "A=2"}, 2, nil},
+		{"stdin twice via file", []string{"--from-file", "-", "K", "-"}, 2, nil},
+		{"bad output", []string{"-o", "yaml", "A=1"}, 2, nil},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *set.Options
+				err := cmdtest.Run(set.NewCmdSet(f, func(o *set.Options) error { got = o; return nil }), tc.args...)
+				if code := cmdutil.ExitCode(err); code != tc.code {
+					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+				}
+				if tc.code == 0 && !reflect.DeepEqual(got.Pairs, tc.pairs) {
+					t.Errorf("pairs %+v, want %+v", got.Pairs, tc.pairs)
+				}
+			})
+		}
+	}
+}
+
+const dotenv = `# app settings
+export DB_URL="postgres://u:p@db/app"
+API_KEY=k-123 # the key
+PEM="-----BEGIN-----
+abc
+-----END-----"
+`
+
+func TestSetOutput(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "app.env")
+	if err := os.WriteFile(envFile, []byte(dotenv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badFile := filepath.Join(t.TempDir(), "bad.env")
+	if err := os.WriteFile(badFile, []byte("A=1\nA=2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		args  []string
+		stdin string
+		want  map[string]string // stored JSON by key; nil: nothing stored
+	}{
+		{"pairs", []string{"B=2", "A=1"}, "", map[string]string{"A": `"1"`, "B": `"2"`}},
+		{"prefix", []string{"--prefix", "prod/", "A=1"}, "", map[string]string{"prod/A": `"1"`}},
+		{"json", []string{"--json", "n=42", "o={\"a\": [1, 2]}", "s=\"text\"", "b=true"}, "", map[string]string{"n": "42", "o": `{"a":[1,2]}`, "s": `"text"`, "b": "true"}},
+		{"json invalid", []string{"--json", "n=not-json-secret"}, "", nil},
+		{"stdin strips one newline", []string{"K", "-"}, "line1\nline2\n\n", map[string]string{"K": `"line1\nline2\n"`}},
+		{"stdin crlf", []string{"K", "-"}, "v\r\n", map[string]string{"K": `"v"`}},
+		{"stdin keep newline", []string{"--keep-newline", "K", "-"}, "v\n", map[string]string{"K": `"v\n"`}},
+		{"stdin json", []string{"--json", "K", "-"}, "{\"a\":1}\n", map[string]string{"K": `{"a":1}`}},
+		{"from file", []string{"--from-file", envFile}, "", map[string]string{"DB_URL": `"postgres://u:p@db/app"`, "API_KEY": `"k-123"`, "PEM": `"-----BEGIN-----\nabc\n-----END-----"`}},
+		{"from stdin file", []string{"--from-file", "-", "--prefix", "x/"}, "A=1\nB='2'\n", map[string]string{"x/A": `"1"`, "x/B": `"2"`}},
+		{"file and arg clash", []string{"--from-file", envFile, "API_KEY=other"}, "", nil},
+		{"file missing", []string{"--from-file", "/nonexistent/.env"}, "", nil},
+		{"file duplicate", []string{"--from-file", badFile}, "", nil},
+		{"json output", []string{"-o", "json", "B=2", "A=1"}, "", map[string]string{"A": `"1"`, "B": `"2"`}},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				if m.TTY && strings.HasPrefix(tc.name, "stdin") {
+					t.Skip("on a terminal stdin is read as one hidden line (TestSetStdinTerminal)")
+				}
+				srv := clienttest.NewServer(t)
+				f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				in.WriteString(tc.stdin)
+				err := cmdtest.Run(set.NewCmdSet(f, nil), tc.args...)
+				cmdtest.Golden(t, "set_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
+				stored := map[string]string{}
+				for k, v := range srv.Secrets(cmdtest.Address) {
+					stored[k] = string(v)
+				}
+				want := tc.want
+				if want == nil {
+					want = map[string]string{}
+				}
+				if !reflect.DeepEqual(stored, want) {
+					t.Errorf("stored %v, want %v", stored, want)
+				}
+				// No value ever shows up in what set prints.
+				for _, v := range []string{"k-123", "postgres://", "not-json-secret", "line1", "abc"} {
+					if strings.Contains(out.String()+errOut.String()+errString(err), v) {
+						t.Errorf("output shows the value %q", v)
+					}
+				}
+			})
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestSetStdinTerminal(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	f, in, out, errOut := cmdtest.Factory(t, true, srv)
+	in.WriteString("typed-secret\n")
+	if err := cmdtest.Run(set.NewCmdSet(f, nil), "K", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(srv.Secrets(cmdtest.Address)["K"]); got != `"typed-secret"` {
+		t.Errorf("stored %s", got)
+	}
+	if strings.Contains(out.String()+errOut.String(), "typed-secret") {
+		t.Error("the typed value was echoed")
+	}
+	if !strings.Contains(errOut.String(), "Value of K (typing is hidden): ") {
+		t.Errorf("no prompt on stderr: %q", errOut.String())
+	}
+}
