@@ -144,6 +144,12 @@ func displayText(s string) string {
 	return s
 }
 
+// WriteJSON prints v as indented JSON and a newline.
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }
+
+// WriteYAML prints v as a YAML document.
+func WriteYAML(w io.Writer, v any) error { return writeYAML(w, v) }
+
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

@@ -1,0 +1,98 @@
+// Package delete is `nosana-secrets delete`.
+package delete
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags and arguments of delete.
+type Options struct {
+	IO       *cmdutil.IOStreams
+	Client   func(job string) (*client.Client, error)
+	Endpoint func() string
+
+	Keys []string
+	Yes  bool
+}
+
+// NewCmdDelete builds the command; runF replaces the work in tests.
+func NewCmdDelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Endpoint: f.Endpoint}
+	c := &cobra.Command{
+		Use:     "delete KEY… [--yes]",
+		Aliases: []string{"rm"},
+		Short:   "Delete secrets",
+		Long: `Delete secrets by key. Keys that do not exist are ignored.
+
+On a terminal you are asked to confirm unless --yes is given. When stdin is
+not a terminal (scripts, CI) --yes is required, and without it nothing is
+deleted (exit code 2).`,
+		Example: `  nosana-secrets delete OLD_TOKEN
+  nosana-secrets delete --yes prod/A prod/B`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmdutil.Usagef("name at least one KEY to delete\nRun 'nosana-secrets delete --help' for usage.")
+			}
+			seen := map[string]bool{}
+			for _, k := range args {
+				if k == "" {
+					return cmdutil.Usagef("KEY must not be empty")
+				}
+				if !seen[k] {
+					seen[k] = true
+					opts.Keys = append(opts.Keys, k)
+				}
+			}
+			if !opts.Yes && !opts.IO.IsStdinTTY() {
+				return cmdutil.Usagef("refusing to delete without --yes: stdin is not a terminal to confirm on\nadd --yes to delete %s", strings.Join(opts.Keys, " "))
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run asks (unless --yes) and deletes.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !opts.Yes {
+		what := "secret " + opts.Keys[0]
+		if len(opts.Keys) > 1 {
+			what = "secrets " + strings.Join(opts.Keys, ", ")
+		}
+		ok, err := opts.IO.Confirm("Delete " + what + " at " + opts.Endpoint() + "?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("nothing deleted"))
+		}
+	}
+	c, err := opts.Client("")
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	if err := c.Delete(ctx, opts.Keys...); err != nil {
+		return cmdutil.APIError(err)
+	}
+	if opts.IO.IsStderrTTY() {
+		opts.IO.Infof("Deleted %s.", strings.Join(opts.Keys, ", "))
+	}
+	return nil
+}

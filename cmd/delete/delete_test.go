@@ -1,0 +1,86 @@
+package delete_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/client/clienttest"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/delete"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+)
+
+func TestDeleteParsing(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		codePipe int
+		codeTTY  int
+		keys     []string
+	}{
+		{"yes", []string{"--yes", "A", "B"}, 0, 0, []string{"A", "B"}},
+		{"short yes", []string{"-y", "A"}, 0, 0, []string{"A"}},
+		{"duplicates folded", []string{"-y", "A", "A"}, 0, 0, []string{"A"}},
+		{"no yes", []string{"A"}, 2, 0, []string{"A"}},
+		{"no keys", []string{"--yes"}, 2, 2, nil},
+		{"empty key", []string{"--yes", ""}, 2, 2, nil},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *delete.Options
+				err := cmdtest.Run(delete.NewCmdDelete(f, func(o *delete.Options) error { got = o; return nil }), tc.args...)
+				want := tc.codePipe
+				if m.TTY {
+					want = tc.codeTTY
+				}
+				if code := cmdutil.ExitCode(err); code != want {
+					t.Fatalf("exit %d (%v), want %d", code, err, want)
+				}
+				if want == 0 && !reflect.DeepEqual(got.Keys, tc.keys) {
+					t.Errorf("keys %v", got.Keys)
+				}
+			})
+		}
+	}
+}
+
+func TestDeleteOutput(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		answer string
+		left   int // secrets left of A, B, C
+	}{
+		{"yes", []string{"--yes", "A", "B"}, "", 1},
+		{"absent key", []string{"--yes", "nope"}, "", 3},
+		{"confirm", []string{"A"}, "y\n", 2},
+		{"confirm yes word", []string{"A", "B", "C"}, "YES\n", 0},
+		{"decline", []string{"A"}, "n\n", 3},
+		{"no answer", []string{"A"}, "", 3},
+		{"no yes", []string{"A"}, "", 3},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				srv := clienttest.NewServer(t)
+				srv.Put(cmdtest.Address, map[string]any{"A": "a", "B": "b", "C": "c"})
+				f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				in.WriteString(tc.answer)
+				err := cmdtest.Run(delete.NewCmdDelete(f, nil), tc.args...)
+				cmdtest.Golden(t, "delete_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
+				left := len(srv.Secrets(cmdtest.Address))
+				if !m.TTY && tc.args[0] != "--yes" {
+					if left != 3 || len(srv.Requests()) != 0 {
+						t.Errorf("deleted without --yes off a terminal")
+					}
+					return
+				}
+				if left != tc.left {
+					t.Errorf("%d secrets left, want %d", left, tc.left)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,102 @@
+// Package login is `nosana-secrets login`.
+package login
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags of login.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+
+	Job    string
+	Output string
+}
+
+// NewCmdLogin builds the command; runF replaces the work in tests.
+func NewCmdLogin(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "login [--job J]",
+		Short: "Sign in with your keypair and cache the token",
+		Long: `Sign in to the server with your Solana keypair and print who you are.
+
+The sign-in message is a Sign-In With Solana text bound to the endpoint, so
+the signature is useless at any other server (--legacy-login signs the old
+nosana_secret_<time> challenge for servers that predate it).
+
+The token is cached per endpoint and address in your user config directory
+(file mode 0600) and reused by every command until two minutes before it
+expires; commands sign in by themselves when there is no valid token, so
+running login first is optional. With --job J the token is job-scoped (the
+node side; see job-fetch) and cached for that job.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("login takes no arguments, got %q", args[0])
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().StringVar(&opts.Job, "job", "", "job address for a job-scoped sign-in")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run signs in (always afresh) and prints the token's identity, never
+// the token.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := opts.Client(opts.Job)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	tok, err := c.Login(ctx)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	info := struct {
+		Address     string    `json:"address" yaml:"address"`
+		Endpoint    string    `json:"endpoint" yaml:"endpoint"`
+		Expires     time.Time `json:"expires" yaml:"expires"`
+		Job         string    `json:"job,omitempty" yaml:"job,omitempty"`
+		UserAddress string    `json:"userAddress,omitempty" yaml:"userAddress,omitempty"`
+		Secrets     []string  `json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	}{tok.Address, c.Endpoint(), tok.Expires.UTC(), opts.Job, tok.UserAddress, tok.Secrets}
+	switch opts.Output {
+	case cmdutil.FormatJSON:
+		return cmdutil.WriteJSON(opts.IO.Out, info)
+	case cmdutil.FormatYAML:
+		return cmdutil.WriteYAML(opts.IO.Out, info)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "address:  %s\nendpoint: %s\nexpires:  %s\n", info.Address, info.Endpoint, info.Expires.Format(time.RFC3339))
+	if opts.Job != "" {
+		fmt.Fprintf(&b, "job:      %s\nreads:    %s\nsecrets:  %s\n", opts.Job, info.UserAddress, strings.Join(info.Secrets, ", "))
+	}
+	if _, err := fmt.Fprint(opts.IO.Out, b.String()); err != nil {
+		return err
+	}
+	if opts.IO.IsStderrTTY() {
+		opts.IO.Infof("Signed in; the token is cached for the other commands until it expires.")
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package login_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/client/clienttest"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/get"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+	"github.com/nosana-ci/nosana-secrets/cmd/login"
+)
+
+func TestLoginParsing(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		job  string
+	}{
+		{"plain", nil, 0, ""},
+		{"job", []string{"--job", "J"}, 0, "J"},
+		{"argument", []string{"x"}, 2, ""},
+		{"bad output", []string{"-o", "env"}, 2, ""},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *login.Options
+				err := cmdtest.Run(login.NewCmdLogin(f, func(o *login.Options) error { got = o; return nil }), tc.args...)
+				if code := cmdutil.ExitCode(err); code != tc.code {
+					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+				}
+				if tc.code == 0 && got.Job != tc.job {
+					t.Errorf("job %q", got.Job)
+				}
+			})
+		}
+	}
+}
+
+func TestLoginOutput(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Grant("JOB1", clienttest.Grant{Node: cmdtest.Address, UserAddress: "PROJECT", Secrets: []string{"A", "B"}})
+	old := clienttest.NewServer(t)
+	old.DisableSIWS()
+	cases := []struct {
+		name string
+		srv  *clienttest.Server
+		args []string
+	}{
+		{"plain", srv, nil},
+		{"json", srv, []string{"-o", "json"}},
+		{"yaml", srv, []string{"-o", "yaml"}},
+		{"job", srv, []string{"--job", "JOB1"}},
+		{"job refused", srv, []string{"--job", "OTHER"}},
+		{"old server", old, nil},
+		{"old server legacy", old, []string{"--legacy-login"}},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, out, errOut := cmdtest.Factory(t, m.TTY, tc.srv)
+				err := cmdtest.Run(login.NewCmdLogin(f, nil), tc.args...)
+				cmdtest.Golden(t, "login_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
+				if strings.Contains(out.String()+errOut.String(), "eyJ") {
+					t.Error("the token was printed")
+				}
+			})
+		}
+	}
+}
+
+// login caches the token (0600 in a 0700 directory) and the next command
+// reuses it without signing in again.
+func TestLoginCachesToken(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{"K": "v"})
+	f, _, _, _ := cmdtest.Factory(t, false, srv)
+	if err := cmdtest.Run(login.NewCmdLogin(f, nil)); err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := f.ConfigDir()
+	files, _ := filepath.Glob(filepath.Join(dir, "tokens", "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v", files)
+	}
+	if runtime.GOOS != "windows" {
+		for p, want := range map[string]os.FileMode{files[0]: 0o600, filepath.Dir(files[0]): 0o700, dir: 0o700} {
+			if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
+				t.Errorf("%s mode %v, want %v", p, st.Mode().Perm(), want)
+			}
+		}
+	}
+
+	// A new process (a new factory) with the same config dir reuses it.
+	g, _, out, _ := cmdtest.Factory(t, false, srv)
+	g.ConfigDir = f.ConfigDir
+	if err := cmdtest.Run(get.NewCmdGet(g, nil), "K"); err != nil || out.String() != "v" {
+		t.Fatalf("get: %q %v", out, err)
+	}
+	if srv.Logins() != 1 {
+		t.Errorf("%d sign-ins, want 1 (the cached token was not reused)", srv.Logins())
+	}
+
+	// A token the server no longer accepts is replaced after one 403.
+	srv.RevokeTokens()
+	waitNextSecond()
+	h, _, out, _ := cmdtest.Factory(t, false, srv)
+	h.ConfigDir = f.ConfigDir
+	if err := cmdtest.Run(get.NewCmdGet(h, nil), "K"); err != nil || out.String() != "v" {
+		t.Fatalf("get after revocation: %q %v", out, err)
+	}
+	if srv.Logins() != 2 {
+		t.Errorf("%d sign-ins, want 2", srv.Logins())
+	}
+
+	// --no-cache neither reads nor writes it.
+	n, _, _, _ := cmdtest.Factory(t, false, srv)
+	n.ConfigDir = f.ConfigDir
+	if err := cmdtest.Run(get.NewCmdGet(n, nil), "--no-cache", "K"); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Logins() != 3 {
+		t.Errorf("--no-cache reused the cache")
+	}
+}
+
+func waitNextSecond() {
+	// Tokens carry whole seconds: a token issued in the second of the
+	// revocation counts as revoked.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+}
