@@ -1,0 +1,108 @@
+// Package jobfetch is `nosana-secrets job-fetch`, the node side of a job.
+package jobfetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/get"
+)
+
+// Options are the parsed flags and arguments of job-fetch.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+
+	Job    string
+	Keys   []string
+	Output string
+}
+
+// NewCmdJobFetch builds the command; runF replaces the work in tests.
+func NewCmdJobFetch(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "job-fetch --job J [KEY…]",
+		Short: "As a job's node, print the secrets the job grants",
+		Long: `Sign in for a job (a job-scoped token) and print the secrets it grants.
+
+While the job runs, its node reads the project's secrets that the job lists;
+once it has finished, its project reads the result secrets the node stored.
+Without KEYs every granted secret that exists is printed (as list
+--show-values prints them); with one KEY its value is printed as get does
+(a string raw, nothing added); with several, those secrets.
+
+Exit code 4 when the server refuses the sign-in or a key is not granted,
+3 when a granted key does not exist.`,
+		Example: `  nosana-secrets job-fetch --job 7nd… -o json
+  nosana-secrets job-fetch --job 7nd… pipeline1-ssh-key > id_ed25519`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if opts.Job == "" {
+				return cmdutil.Usagef("--job is required: the address of the job account\nRun 'nosana-secrets job-fetch --help' for usage.")
+			}
+			for _, k := range args {
+				if k == "" {
+					return cmdutil.Usagef("KEY must not be empty")
+				}
+			}
+			opts.Keys = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().StringVar(&opts.Job, "job", "", "job address (required)")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run signs in for the job and prints the secrets.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := opts.Client(opts.Job)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	if len(opts.Keys) == 0 {
+		secrets, err := c.List(ctx, "")
+		if err != nil {
+			return jobError(err)
+		}
+		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+	}
+	secrets := client.Secrets{}
+	for _, k := range opts.Keys {
+		v, err := c.Get(ctx, k)
+		if err != nil {
+			return jobError(err)
+		}
+		secrets[k] = v
+	}
+	if len(opts.Keys) == 1 {
+		return get.WriteValue(opts.IO, opts.Output, opts.Keys[0], secrets[opts.Keys[0]])
+	}
+	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+}
+
+// jobError: a 400 to a read with a job token means the job does not grant
+// it (a key not in the job, or no grant list), a permission matter.
+func jobError(err error) error {
+	var he *client.HTTPError
+	var le *client.LoginError
+	if errors.As(err, &he) && he.Status == http.StatusBadRequest && !errors.As(err, &le) {
+		return cmdutil.WithCode(cmdutil.ExitAuth, fmt.Errorf("%s\nthe job's JSON lists the keys it grants (state[\"nosana/secrets\"] or secrets)", he.Message))
+	}
+	return cmdutil.APIError(err)
+}
