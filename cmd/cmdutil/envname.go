@@ -68,15 +68,22 @@ type EnvVar struct {
 // carry) are dropped too. notes says, by key and never by value, what was
 // dropped and why.
 func EnvVars(secrets client.Secrets, strip string) (vars []EnvVar, notes []string) {
+	// Keys that are their variable's exact name come first, so they win any
+	// collision; within each group, keys in sorted order.
 	keys := make([]string, 0, len(secrets))
 	for k := range secrets {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
-	byName := map[string]int{} // name → index in vars
+	exact := func(k string) bool { return ValidEnvName(strings.TrimPrefix(k, strip)) }
+	sort.Slice(keys, func(i, j int) bool {
+		if ei, ej := exact(keys[i]), exact(keys[j]); ei != ej {
+			return ei
+		}
+		return keys[i] < keys[j]
+	})
+	byName := map[string]string{} // name → the key that has it
 	for _, k := range keys {
-		rest := strings.TrimPrefix(k, strip)
-		name := EnvName(rest)
+		name := EnvName(strings.TrimPrefix(k, strip))
 		if name == "" {
 			notes = append(notes, "skipped "+strconv.Quote(k)+": nothing is left of the key to name a variable")
 			continue
@@ -86,25 +93,15 @@ func EnvVars(secrets client.Secrets, strip string) (vars []EnvVar, notes []strin
 			notes = append(notes, "skipped "+strconv.Quote(k)+": its value holds a NUL byte, which no environment variable can")
 			continue
 		}
-		if i, ok := byName[name]; ok {
-			kept := vars[i]
-			if strings.TrimPrefix(kept.Key, strip) != name && rest == name {
-				notes = append(notes, collision(name, k, kept.Key))
-				vars[i] = EnvVar{Name: name, Key: k, Value: v}
-			} else {
-				notes = append(notes, collision(name, kept.Key, k))
-			}
+		if kept, ok := byName[name]; ok {
+			notes = append(notes, "keys "+strconv.Quote(kept)+" and "+strconv.Quote(k)+" both map to $"+name+"; using "+strconv.Quote(kept))
 			continue
 		}
-		byName[name] = len(vars)
+		byName[name] = k
 		vars = append(vars, EnvVar{Name: name, Key: k, Value: v})
 	}
 	sort.Slice(vars, func(i, j int) bool { return vars[i].Name < vars[j].Name })
 	return vars, notes
-}
-
-func collision(name, kept, dropped string) string {
-	return "keys " + strconv.Quote(kept) + " and " + strconv.Quote(dropped) + " both map to $" + name + "; using " + strconv.Quote(kept)
 }
 
 // ShellQuote quotes s for a POSIX shell: 'it'\”s'.

@@ -1,0 +1,209 @@
+// Package run is `nosana-secrets run`: a command with secrets in its
+// environment.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Exit codes when the command cannot be started, as env(1) and shells use.
+const (
+	ExitCannotExecute = 126
+	ExitNotFound      = 127
+)
+
+// Options are the parsed flags and arguments of run.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+	// Environ is the environment the command inherits; nil means os.Environ.
+	Environ func() []string
+
+	Job      string
+	Prefix   string
+	Override bool
+	Command  []string
+}
+
+// NewCmdRun builds the command; runF replaces the work in tests.
+func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "run [--job J] [--prefix P] [--override] -- CMD [ARG…]",
+		Short: "Run a command with your secrets as environment variables",
+		Long: `Run CMD with your secrets (or, with --job, the job's granted secrets) added to
+its environment. CMD's stdin, stdout and stderr are this terminal's; its exit
+code becomes nosana-secrets' exit code (128+N when a signal N ended it; 127
+when CMD is not found, 126 when it cannot be executed); SIGINT, SIGTERM and
+SIGHUP are passed on to it.
+
+Variable names: a key that is a valid name ([A-Za-z_][A-Za-z0-9_]*) is used
+as is, case kept. In other keys every other character becomes '_' and a
+leading digit gets a '_' in front: db/password -> db_password,
+api-key.v2 -> api_key_v2, 2fa -> _2fa. With --prefix P only keys starting
+with P are fetched and P is removed first: with --prefix prod/, prod/DB_URL
+-> DB_URL.
+
+Collisions: when several keys map to the same name, a key that is exactly
+the name wins, else the key that sorts first; the others are skipped with a
+note on stderr. Values that are not strings are given as JSON (42, true,
+{"a":1}); values holding a NUL byte are skipped.
+
+Existing variables win: a secret whose name is already set in the
+environment is not applied (stderr says which) unless --override is given.`,
+		Example: `  nosana-secrets run -- ./deploy.sh
+  nosana-secrets run --prefix prod/ -- docker compose up
+  nosana-secrets run --job 7nd… --override -- python train.py`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmdutil.Usagef("name the command to run: nosana-secrets run [flags] -- CMD [ARG…]")
+			}
+			if args[0] == "" {
+				return cmdutil.Usagef("the command to run is empty")
+			}
+			opts.Command = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	// Flags after CMD belong to CMD, with or without "--".
+	c.Flags().SetInterspersed(false)
+	c.Flags().StringVar(&opts.Job, "job", "", "use the secrets this job grants (job-scoped sign-in)")
+	c.Flags().StringVar(&opts.Prefix, "prefix", "", "only keys that start with this, which is removed from the variable names")
+	c.Flags().BoolVar(&opts.Override, "override", false, "let secrets replace variables already set in the environment")
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run fetches the secrets, builds the environment and runs the command.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := opts.Client(opts.Job)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	secrets, err := c.List(ctx, opts.Prefix)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	environ := os.Environ
+	if opts.Environ != nil {
+		environ = opts.Environ
+	}
+	env, notes := BuildEnv(environ(), secrets, opts.Prefix, opts.Override)
+	for _, n := range notes {
+		fmt.Fprintln(opts.IO.ErrOut, "nosana-secrets: "+n)
+	}
+	return execute(opts, env)
+}
+
+// BuildEnv adds secrets to base (KEY=VALUE entries) as EnvVars maps them.
+// Variables already in base are kept unless override; notes say, by name
+// only, what was skipped or kept.
+func BuildEnv(base []string, secrets client.Secrets, prefix string, override bool) (env []string, notes []string) {
+	vars, notes := cmdutil.EnvVars(secrets, prefix)
+	index := map[string]int{}
+	env = make([]string, 0, len(base)+len(vars))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		index[envKey(name)] = len(env)
+		env = append(env, kv)
+	}
+	var kept, replaced []string
+	for _, v := range vars {
+		entry := v.Name + "=" + v.Value
+		i, exists := index[envKey(v.Name)]
+		switch {
+		case !exists:
+			index[envKey(v.Name)] = len(env)
+			env = append(env, entry)
+		case override:
+			env[i] = entry
+			replaced = append(replaced, "$"+v.Name)
+		default:
+			kept = append(kept, "$"+v.Name)
+		}
+	}
+	sort.Strings(kept)
+	if len(kept) > 0 {
+		notes = append(notes, fmt.Sprintf("kept %s from the environment; the %s of the same name %s not applied (use --override to apply)",
+			strings.Join(kept, ", "), plural(len(kept), "secret", "secrets"), plural(len(kept), "was", "were")))
+	}
+	if len(replaced) > 0 {
+		notes = append(notes, "--override: secrets replaced "+strings.Join(replaced, ", ")+" from the environment")
+	}
+	return env, notes
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// execute runs the command with env, passing signals on, and returns an
+// error carrying its exit code.
+func execute(opts *Options, env []string) error {
+	name := opts.Command[0]
+	cmd := exec.Command(name, opts.Command[1:]...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.IO.In, opts.IO.Out, opts.IO.ErrOut
+
+	// Signals sent to nosana-secrets (kill, a supervisor, a CI runner) go
+	// on to the command. A Ctrl-C at the terminal reaches both processes
+	// anyway; the command may see that SIGINT twice.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+
+	if err := cmd.Start(); err != nil {
+		switch {
+		case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
+			return cmdutil.WithCode(ExitNotFound, fmt.Errorf("cannot run %s: command not found", name))
+		case errors.Is(err, fs.ErrPermission):
+			return cmdutil.WithCode(ExitCannotExecute, fmt.Errorf("cannot run %s: permission denied", name))
+		}
+		return cmdutil.WithCode(ExitCannotExecute, fmt.Errorf("cannot run %s: %v", name, err))
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	if err == nil {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return cmdutil.WithCode(exitCode(ee), cmdutil.ErrSilent)
+	}
+	return fmt.Errorf("run %s: %v", name, err)
+}

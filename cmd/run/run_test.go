@@ -1,0 +1,181 @@
+package run_test
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/client/clienttest"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+	"github.com/nosana-ci/nosana-secrets/cmd/run"
+)
+
+// The test binary doubles as the command run runs: with RUN_HELPER set it
+// prints the variables named in RUN_HELPER and exits with RUN_EXIT.
+func TestMain(m *testing.M) {
+	if names, ok := os.LookupEnv("RUN_HELPER"); ok {
+		for _, n := range strings.Split(names, ",") {
+			v, set := os.LookupEnv(n)
+			fmt.Printf("%s set=%v %q\n", n, set, v)
+		}
+		fmt.Fprintln(os.Stderr, "helper stderr")
+		code, _ := strconv.Atoi(os.Getenv("RUN_EXIT"))
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func TestRunParsing(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		command  []string
+		prefix   string
+		override bool
+		job      string
+	}{
+		{"dashdash", []string{"--", "env"}, 0, []string{"env"}, "", false, ""},
+		{"flags then command", []string{"--prefix", "p/", "--override", "--job", "J", "--", "sh", "-c", "x"}, 0, []string{"sh", "-c", "x"}, "p/", true, "J"},
+		{"command flags are its own", []string{"ls", "-la", "--prefix", "x"}, 0, []string{"ls", "-la", "--prefix", "x"}, "", false, ""},
+		{"no command", nil, 2, nil, "", false, ""},
+		{"only dashdash", []string{"--"}, 2, nil, "", false, ""},
+		{"empty command", []string{"--", ""}, 2, nil, "", false, ""},
+		{"unknown flag", []string{"--nope", "--", "env"}, 2, nil, "", false, ""},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *run.Options
+				err := cmdtest.Run(run.NewCmdRun(f, func(o *run.Options) error { got = o; return nil }), tc.args...)
+				if code := cmdutil.ExitCode(err); code != tc.code {
+					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+				}
+				if tc.code == 0 && (!reflect.DeepEqual(got.Command, tc.command) || got.Prefix != tc.prefix || got.Override != tc.override || got.Job != tc.job) {
+					t.Errorf("options %+v", got)
+				}
+			})
+		}
+	}
+}
+
+func secrets(kv map[string]string) client.Secrets {
+	s := client.Secrets{}
+	for k, v := range kv {
+		s[k] = []byte(v)
+	}
+	return s
+}
+
+func TestBuildEnv(t *testing.T) {
+	base := []string{"PATH=/bin", "HOME=/home/u", "API_KEY=from-env"}
+	cases := []struct {
+		name     string
+		secrets  map[string]string
+		prefix   string
+		override bool
+		want     []string // added or changed entries, sorted
+		notes    []string
+	}{
+		{"valid names", map[string]string{"DB_URL": `"pg://x"`, "lower_case": `"v"`}, "", false,
+			[]string{"DB_URL=pg://x", "lower_case=v"}, nil},
+		{"mapped names", map[string]string{"db/password": `"p"`, "api-key.v2": `"k"`, "2fa": `"c"`, "ключ": `"u"`}, "", false,
+			[]string{"_2fa=c", "____=u", "api_key_v2=k", "db_password=p"}, nil},
+		{"json values", map[string]string{"N": `42`, "B": `true`, "O": `{"a": [1, 2]}`, "Z": `null`, "E": `""`}, "", false,
+			[]string{"B=true", "E=", "N=42", `O={"a":[1,2]}`, "Z=null"}, nil},
+		{"multi-line", map[string]string{"PEM": `"a\nb\n"`}, "", false, []string{"PEM=a\nb\n"}, nil},
+		{"prefix stripped", map[string]string{"prod/DB_URL": `"x"`, "prod/": `"empty"`}, "prod/", false,
+			[]string{"DB_URL=x"}, []string{`skipped "prod/": nothing is left of the key to name a variable`}},
+		{"exact name wins", map[string]string{"a-b": `"mapped"`, "a_b": `"exact"`, "a.b": `"other"`}, "", false,
+			[]string{"a_b=exact"}, []string{
+				`keys "a_b" and "a-b" both map to $a_b; using "a_b"`,
+				`keys "a_b" and "a.b" both map to $a_b; using "a_b"`}},
+		{"first key wins", map[string]string{"x.y": `"1"`, "x-y": `"2"`}, "", false,
+			[]string{"x_y=2"}, []string{`keys "x-y" and "x.y" both map to $x_y; using "x-y"`}},
+		{"existing kept", map[string]string{"API_KEY": `"from-secret"`, "HOME": `"/x"`}, "", false,
+			nil, []string{"kept $API_KEY, $HOME from the environment; the secrets of the same name were not applied (use --override to apply)"}},
+		{"override", map[string]string{"API_KEY": `"from-secret"`}, "", true,
+			[]string{"API_KEY=from-secret"}, []string{"--override: secrets replaced $API_KEY from the environment"}},
+		{"nul dropped", map[string]string{"BAD": `"a\u0000b"`}, "", false,
+			nil, []string{`skipped "BAD": its value holds a NUL byte, which no environment variable can`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env, notes := run.BuildEnv(base, secrets(tc.secrets), tc.prefix, tc.override)
+			var changed []string
+			for _, kv := range env {
+				if !contains(base, kv) {
+					changed = append(changed, kv)
+				}
+			}
+			sort.Strings(changed)
+			if !reflect.DeepEqual(changed, tc.want) {
+				t.Errorf("env changes %q, want %q", changed, tc.want)
+			}
+			if !reflect.DeepEqual(notes, tc.notes) {
+				t.Errorf("notes %q, want %q", notes, tc.notes)
+			}
+			for _, n := range notes {
+				for _, v := range tc.secrets {
+					if len(v) > 4 && strings.Contains(n, strings.Trim(v, `"`)) {
+						t.Errorf("note %q shows a value", n)
+					}
+				}
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRunCommand(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("helper process expects a POSIX environment")
+	}
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{"DB_URL": "pg://secret", "prod/TOKEN": "t-1", "KEPT": "from-secret", "db/password": "p"})
+	self, _ := os.Executable()
+	cases := []struct {
+		name string
+		args []string
+		exit string
+	}{
+		{"values", []string{"--", self}, "0"},
+		{"exit code passes", []string{"--", self}, "7"},
+		{"prefix", []string{"--prefix", "prod/", "--", self}, "0"},
+		{"override", []string{"--override", "--", self}, "0"},
+		{"not found", []string{"--", "/nonexistent/cmd"}, "0"},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				c := run.NewCmdRun(f, func(o *run.Options) error {
+					o.Environ = func() []string {
+						return []string{"PATH=" + os.Getenv("PATH"), "KEPT=from-env", "RUN_EXIT=" + tc.exit,
+							"RUN_HELPER=DB_URL,TOKEN,prod_TOKEN,KEPT,db_password"}
+					}
+					return run.Run(nil, o)
+				})
+				err := cmdtest.Run(c, tc.args...)
+				got := strings.ReplaceAll(cmdtest.Transcript(err, out.String(), errOut.String()), self, "<SELF>")
+				cmdtest.Golden(t, "run_"+tc.name+"_"+m.Name, got)
+			})
+		}
+	}
+}
