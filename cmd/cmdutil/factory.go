@@ -1,9 +1,12 @@
 package cmdutil
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,4 +243,32 @@ func (s *IOStreams) Warnf(format string, args ...any) {
 // Infof prints a message for the person at the terminal to stderr.
 func (s *IOStreams) Infof(format string, args ...any) {
 	fmt.Fprintf(s.ErrOut, format+"\n", args...)
+}
+
+// CompleteKeys completes secret keys from the server (at most max
+// arguments; -1 for any number). Failures complete nothing, quietly.
+func (f *Factory) CompleteKeys(max int) cobra.CompletionFunc {
+	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if max >= 0 && len(args) >= max {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cl, err := f.Client("")
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		secrets, err := cl.List(ctx, toComplete)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		keys := make([]string, 0, len(secrets))
+		for k := range secrets {
+			if !slices.Contains(args, k) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		return keys, cobra.ShellCompDirectiveNoFileComp
+	}
 }

@@ -1,0 +1,35 @@
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/delete"
+	"github.com/nosana-ci/nosana-secrets/cmd/get"
+	"github.com/nosana-ci/nosana-secrets/cmd/jobfetch"
+	"github.com/nosana-ci/nosana-secrets/cmd/keygen"
+	"github.com/nosana-ci/nosana-secrets/cmd/list"
+	"github.com/nosana-ci/nosana-secrets/cmd/login"
+	"github.com/nosana-ci/nosana-secrets/cmd/run"
+	"github.com/nosana-ci/nosana-secrets/cmd/set"
+)
+
+// clientCommands are the commands that sign in with a keypair and talk to a
+// server, sharing one factory.
+func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
+	f := cmdutil.NewFactory(ios)
+	getCmd := get.NewCmdGet(f, nil)
+	getCmd.ValidArgsFunction = f.CompleteKeys(1)
+	deleteCmd := delete.NewCmdDelete(f, nil)
+	deleteCmd.ValidArgsFunction = f.CompleteKeys(-1)
+	return []*cobra.Command{
+		keygen.NewCmdKeygen(f, nil),
+		login.NewCmdLogin(f, nil),
+		set.NewCmdSet(f, nil),
+		getCmd,
+		list.NewCmdList(f, nil),
+		deleteCmd,
+		jobfetch.NewCmdJobFetch(f, nil),
+		run.NewCmdRun(f, nil),
+	}
+}
