@@ -14,6 +14,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/set"
 )
 
+//go:generate ../scripts/completions
+
 // clientCommands are the commands that sign in with a keypair and talk to a
 // server, sharing one factory.
 func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {

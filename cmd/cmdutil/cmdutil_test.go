@@ -1,0 +1,189 @@
+package cmdutil_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/internal/vectors"
+)
+
+func TestEnvName(t *testing.T) {
+	for key, want := range map[string]string{
+		"DB_URL":      "DB_URL",
+		"lower":       "lower",
+		"_x":          "_x",
+		"db/password": "db_password",
+		"api-key.v2":  "api_key_v2",
+		"2fa":         "_2fa",
+		"a b":         "a_b",
+		"ключ":        "____",
+		"":            "",
+		"=":           "_",
+	} {
+		if got := cmdutil.EnvName(key); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
+		}
+		if want != "" && !cmdutil.ValidEnvName(want) {
+			t.Errorf("%q is not valid", want)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs sh")
+	}
+	for _, v := range []string{"plain", "", "it's", `"dq"`, "$HOME `id` $(id)", "multi\nline\n", `back\slash`, "'''"} {
+		out, err := exec.Command("sh", "-c", "X="+cmdutil.ShellQuote(v)+"; printf '%s' \"$X\"").Output()
+		if err != nil || string(out) != v {
+			t.Errorf("ShellQuote(%q) evaluates to %q (%v)", v, out, err)
+		}
+	}
+}
+
+func TestValueString(t *testing.T) {
+	for raw, want := range map[string]string{
+		`"text"`:           "text",
+		`"a\nb"`:           "a\nb",
+		`42`:               "42",
+		`{ "a" : [1, 2] }`: `{"a":[1,2]}`,
+		`null`:             "null",
+		`true`:             "true",
+	} {
+		if got := cmdutil.ValueString(json.RawMessage(raw)); got != want {
+			t.Errorf("ValueString(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestAPIError(t *testing.T) {
+	he := func(status int, msg string) error {
+		return &client.HTTPError{Status: status, Type: "X", Message: msg}
+	}
+	cases := []struct {
+		name string
+		err  error
+		code int
+		want string
+	}{
+		{"not found", he(404, "secret K not found"), 3, "secret K not found"},
+		{"forbidden", he(403, "Not authenticated"), 4, "not allowed: Not authenticated"},
+		{"bad request", he(400, "bad key"), 1, "bad key (400)"},
+		{"too large", he(413, "too big"), 1, "request too large"},
+		{"rate limited", &client.HTTPError{Status: 429, Message: "slow", RetryAfter: 3 * time.Second}, 1, "try again in 3s"},
+		{"server", he(500, "internal server error"), 5, "server error (500"},
+		{"unavailable", he(503, "storage down"), 5, "server error (503"},
+		{"network", &client.NetworkError{Endpoint: "http://x", Err: errors.New("boom")}, 5, "cannot reach http://x"},
+		{"login refused", &client.LoginError{Endpoint: "http://x", Err: he(400, "bad signature")}, 4, "sign-in at http://x refused (400): bad signature"},
+		{"login old server", &client.LoginError{Endpoint: "http://x", Err: he(400, "message sign-in is not available yet; send timestamp")}, 4, "--legacy-login"},
+		{"login clock", &client.LoginError{Endpoint: "http://x", Err: he(400, "sign-in message was issued at …, outside the 1m0s window")}, 4, "clock"},
+		{"login server down", &client.LoginError{Endpoint: "http://x", Err: he(503, "down")}, 5, "server error"},
+		{"login unreachable", &client.LoginError{Endpoint: "http://x", Err: &client.NetworkError{Endpoint: "http://x", Err: errors.New("refused")}}, 5, "cannot reach"},
+		{"coded passes", cmdutil.Usagef("usage"), 2, "usage"},
+		{"other", errors.New("plain"), 1, "plain"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := cmdutil.APIError(tc.err)
+			if code := cmdutil.ExitCode(err); code != tc.code {
+				t.Errorf("exit %d, want %d (%v)", code, tc.code, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("message %q lacks %q", err, tc.want)
+			}
+			if n := strings.Count(err.Error(), "\n"); n > 1 {
+				t.Errorf("message has %d lines", n+1)
+			}
+		})
+	}
+	if cmdutil.APIError(nil) != nil {
+		t.Error("nil became an error")
+	}
+}
+
+func TestTokenCache(t *testing.T) {
+	v := vectors.Load(t)
+	dir := filepath.Join(t.TempDir(), "cfg")
+	c := &cmdutil.TokenCache{Dir: dir}
+	tok, err := client.ParseToken(v.JWT.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := v.JWT.Claims.Address
+	if c.Load("http://a", addr, "") != nil {
+		t.Fatal("empty cache returned a token")
+	}
+	if err := c.Save("http://a", addr, "", tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Load("http://a", addr, ""); got == nil || got.Raw != tok.Raw {
+		t.Fatalf("Load = %v", got)
+	}
+	for _, other := range [][3]string{{"http://b", addr, ""}, {"http://a", "other", ""}, {"http://a", addr, "job"}} {
+		if c.Load(other[0], other[1], other[2]) != nil {
+			t.Errorf("token leaked to %v", other)
+		}
+	}
+	if runtime.GOOS != "windows" {
+		files, _ := filepath.Glob(filepath.Join(dir, "tokens", "*"))
+		for _, f := range files {
+			if st, _ := os.Stat(f); st.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode %v", f, st.Mode().Perm())
+			}
+		}
+		if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+			t.Errorf("dir mode %v", st.Mode().Perm())
+		}
+	}
+	c.Remove("http://a", addr, "")
+	if c.Load("http://a", addr, "") != nil {
+		t.Error("Remove kept the token")
+	}
+}
+
+func TestLooseKeypairWarning(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits")
+	}
+	v := vectors.Load(t)
+	b, _ := json.Marshal(v.Keypair.KeygenJSON)
+	p := filepath.Join(t.TempDir(), "id.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tty     bool
+		noColor bool
+		color   bool
+	}{{false, false, false}, {true, false, true}, {true, true, false}} {
+		if tc.noColor {
+			t.Setenv("NO_COLOR", "1")
+		}
+		ios, _, _, errOut := cmdutil.Test(tc.tty)
+		f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string {
+			if k == cmdutil.EnvKeypair {
+				return p
+			}
+			return ""
+		}}
+		if _, err := f.Keypair(); err != nil {
+			t.Fatal(err)
+		}
+		msg := errOut.String()
+		if !strings.Contains(msg, "can be read by other users (mode 0644)") || !strings.Contains(msg, "chmod 600") {
+			t.Errorf("warning %q", msg)
+		}
+		if strings.Contains(msg, "\x1b[") != tc.color {
+			t.Errorf("tty=%v NO_COLOR=%v: colour %q", tc.tty, tc.noColor, msg)
+		}
+	}
+}
