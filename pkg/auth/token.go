@@ -20,6 +20,9 @@ type Claims struct {
 	UserAddress string   `json:"userAddress,omitempty"`
 	Secrets     []string `json:"secrets,omitempty"`
 	Job         string   `json:"job,omitempty"`
+	// Running marks a node's token for a running job: every read re-checks
+	// that the node still runs it.
+	Running bool `json:"running,omitempty"`
 	jwt.RegisteredClaims
 }
 

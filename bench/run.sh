@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Load benchmark: nosana-secrets against a bare net/http handler, same load
+# generator (wrk) and settings, same run. Prints requests/s, p50/p99, the
+# ratio, peak resident memory, and goroutines/fds before and after.
+#
+#   bench/run.sh                     # sqlite, 10 s per scenario
+#   DURATION=30s CONNS=64 bench/run.sh
+#   STORAGE_CONNECTION=postgres://… bench/run.sh   # another backend
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-1}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work/nosana-secrets" .
+go build -o "$work/baseline" ./bench/baseline
+go build -o "$work/benchtool" ./bench/benchtool
+
+wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
+# wrk_run URL [args…] prints "rps p50 p99".
+wrk_run() {
+  local url=$1; shift
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    /Non-2xx/ {bad=$NF}
+    END {if (bad) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%s %s %s\n", rps, p50, p99}'
+}
+metric() { curl -fsS "http://127.0.0.1:4198/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+rss_peak() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
+
+"$work/baseline" -listen 127.0.0.1:4199 & pids+=($!)
+wait_port http://127.0.0.1:4199/
+
+STORAGE_CONNECTION=${STORAGE_CONNECTION:-sqlite://$work/bench.sqlite} \
+JWT_SECRET=bench-secret LOG_LEVEL=${LOG_LEVEL:-info} \
+  "$work/nosana-secrets" serve --listen 127.0.0.1:4198 >"$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
+wait_port http://127.0.0.1:4198/livez
+
+token=$("$work/benchtool" -url http://127.0.0.1:4198 -seed 1000)
+"$work/benchtool" -login-body >"$work/login.json"
+cat >"$work/login.lua" <<LUA
+wrk.method = "POST"
+wrk.body = io.open("$work/login.json"):read("*a")
+wrk.headers["Content-Type"] = "application/json"
+LUA
+curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:4198/secrets/key-500 >/dev/null
+
+g0=$(metric go_goroutines); f0=$(metric process_open_fds)
+read -r base_rps base_p50 base_p99 < <(wrk_run http://127.0.0.1:4199/)
+read -r get_rps get_p50 get_p99 < <(wrk_run http://127.0.0.1:4198/secrets/key-500 -H "Authorization: Bearer $token")
+read -r login_rps login_p50 login_p99 < <(wrk_run http://127.0.0.1:4198/login -s "$work/login.lua")
+sleep 1
+g1=$(metric go_goroutines); f1=$(metric process_open_fds)
+peak=$(rss_peak "$serve")
+
+printf '\n%-34s %12s %10s %10s\n' scenario "requests/s" p50 p99
+printf '%-34s %12s %10s %10s\n' "bare net/http, fixed body" "$base_rps" "$base_p50" "$base_p99"
+printf '%-34s %12s %10s %10s\n' "GET /secrets/:key (1,000 keys)" "$get_rps" "$get_p50" "$get_p99"
+printf '%-34s %12s %10s %10s\n' "POST /login (legacy)" "$login_rps" "$login_p50" "$login_p99"
+awk -v a="$get_rps" -v b="$base_rps" 'BEGIN {printf "\nGET/baseline ratio: %.2f (goal >= 0.50)\n", a/b}'
+echo "peak RSS of serve: ${peak} MiB (goal < 60)"
+echo "goroutines before/after load: $g0 / $g1; open fds: $f0 / $f1"
+echo "storage: ${STORAGE_CONNECTION:-sqlite}; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"

@@ -1,0 +1,231 @@
+// Package testserver builds the real nosana-secrets binary once per test
+// process and starts `serve` on a free loopback port, for end-to-end tests.
+package testserver
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds the nosana-secrets binary (once per test process) and
+// returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "nosana-secrets-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "nosana-secrets")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Server is a running `nosana-secrets serve`.
+type Server struct {
+	URL  string // http://127.0.0.1:port
+	Addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	done chan struct{}
+	err  error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serverEnv are the variables serve reads; they are cleared from the
+// inherited environment so only what a test sets applies.
+var serverEnv = []string{"STORAGE_CONNECTION", "JWT_SECRET", "JWT_SECRET_FILE", "PORT", "LISTEN",
+	"SOLANA_NETWORK", "SOLANA_RPC_URL", "JOBS_PROGRAM_ID", "IPFS_GATEWAY", "LOGIN_WINDOW", "PUBLIC_URL",
+	"MASTER_KEY", "MASTER_KEY_FILE", "LEGACY_LOGIN", "BODY_LIMIT", "LOG_LEVEL", "LOG_FORMAT"}
+
+// Env returns the process environment without serve's settings, plus env.
+func Env(env map[string]string) []string {
+	var out []string
+outer:
+	for _, kv := range os.Environ() {
+		for _, name := range serverEnv {
+			if strings.HasPrefix(kv, name+"=") {
+				continue outer
+			}
+		}
+		out = append(out, kv)
+	}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// Start runs serve with env and extra args, waits until it listens, and
+// stops it (SIGTERM) when the test ends, failing the test if it exits badly.
+func Start(t testing.TB, env map[string]string, args ...string) *Server {
+	t.Helper()
+	s, err := start(t, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("serve did not stop cleanly: %v\nlogs:\n%s", err, s.Logs())
+		}
+	})
+	return s
+}
+
+// StartFail runs serve expecting it to exit before listening, and returns
+// its exit code and stderr.
+func StartFail(t testing.TB, env map[string]string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = Env(env)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("serve kept running; logs:\n%s", stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+func start(t testing.TB, env map[string]string, args ...string) (*Server, error) {
+	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd.Env = Env(env)
+	pr, pw := io.Pipe()
+	s := &Server{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(s.logs, pw)
+	cmd.Stdout = s.logs
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		s.err = cmd.Wait()
+		pw.Close()
+		close(s.done)
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sent := false
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if !sent && json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+				sent = true
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addr:
+		s.Addr = a
+		s.URL = "http://" + a
+		return s, nil
+	case <-s.done:
+		return nil, fmt.Errorf("serve exited before listening (%v); logs:\n%s", s.err, s.logs.String())
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("serve did not listen within 60s; logs:\n%s", s.logs.String())
+	}
+}
+
+// Logs returns everything serve wrote so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// Signal sends sig to the server process.
+func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Done is closed when the process has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// ExitCode is the exit code once Done is closed.
+func (s *Server) ExitCode() int { return s.cmd.ProcessState.ExitCode() }
+
+// Stop sends SIGTERM and waits up to 30 s; it reports a non-zero exit.
+func (s *Server) Stop() error {
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			return fmt.Errorf("still running 30s after SIGTERM")
+		}
+	}
+	if s.err != nil {
+		return s.err
+	}
+	return nil
+}
+
+// TestJWTSecret and TestMasterKey are the fixed keys of test servers, so
+// that every test process sharing a test database agrees on them.
+const (
+	TestJWTSecret = "nosana-secrets-test-jwt"
+	TestMasterKey = "bm9zYW5hLXNlY3JldHMtdGVzdC1tYXN0ZXIta2V5ISE=" // 32 bytes
+)
+
+// Config is the environment of a test server on storage uri.
+func Config(uri string) map[string]string {
+	return map[string]string{
+		"STORAGE_CONNECTION": uri,
+		"JWT_SECRET":         TestJWTSecret,
+		"LOG_LEVEL":          "debug",
+	}
+}

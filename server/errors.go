@@ -1,0 +1,111 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+)
+
+// apiError is an error answered with a status and the legacy error body.
+type apiError struct {
+	Status int
+	Type   string
+	Msg    string
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int
+	// cause is logged, never answered.
+	cause error
+}
+
+func (e *apiError) Error() string { return e.Msg }
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Type: "ValidationError", Msg: fmt.Sprintf(format, args...)}
+}
+
+func forbidden(msg string) *apiError {
+	return &apiError{Status: http.StatusForbidden, Type: "ForbiddenError", Msg: msg}
+}
+
+func notFound(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusNotFound, Type: "NotFoundError", Msg: fmt.Sprintf(format, args...)}
+}
+
+func tooLarge(limit int64) *apiError {
+	return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "PayloadTooLarge",
+		Msg: fmt.Sprintf("request body is larger than the %d-byte limit", limit)}
+}
+
+// unavailable is a 503: a dependency did not answer; cause goes to the log.
+func unavailable(msg string, cause error) *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Type: "InternalServerError", Msg: msg, cause: cause}
+}
+
+var errInternal = &apiError{Status: http.StatusInternalServerError, Type: "InternalServerError", Msg: "internal server error"}
+
+// errorBody is the JSON of an error answer. ValidationError also carries the
+// message as "error", the field the original server's clients read.
+type errorBody struct {
+	Type    string `json:"type"`
+	Error   string `json:"error,omitempty"`
+	Message string `json:"message"`
+}
+
+// handleError is echo's error handler: every error becomes a legacy error
+// body. Unknown errors are logged and answered 500 without detail.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var ae *apiError
+	var he *echo.HTTPError
+	var authErr *auth.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &authErr):
+		ae = badRequest("%s", authErr.Msg)
+	case errors.As(err, &he):
+		ae = fromEcho(he)
+	default:
+		s.log.ErrorContext(c.Request().Context(), "request failed",
+			"request_id", requestID(c), "error", err.Error())
+		ae = errInternal
+	}
+	if ae.cause != nil {
+		setLogError(c, ae.cause)
+	} else if ae.Status >= 500 {
+		setLogError(c, err)
+	}
+	if ae.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", fmt.Sprint(ae.RetryAfter))
+	}
+	body := errorBody{Type: ae.Type, Message: ae.Msg}
+	if ae.Type == "ValidationError" {
+		body.Error = ae.Msg
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(ae.Status)
+		return
+	}
+	_ = c.JSON(ae.Status, body)
+}
+
+// fromEcho maps echo's own errors (no route, wrong method) to legacy bodies.
+func fromEcho(he *echo.HTTPError) *apiError {
+	switch he.Code {
+	case http.StatusNotFound:
+		return notFound("no such route; a key containing '/' must be escaped as %%2F")
+	case http.StatusMethodNotAllowed:
+		return &apiError{Status: he.Code, Type: "MethodNotAllowed", Msg: "method not allowed on this route"}
+	case http.StatusRequestEntityTooLarge:
+		return &apiError{Status: he.Code, Type: "PayloadTooLarge", Msg: "request body is too large"}
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return &apiError{Status: he.Code, Type: "ValidationError", Msg: http.StatusText(he.Code)}
+	}
+	return errInternal
+}

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// storeTimeout bounds each storage call made for a request.
+const storeTimeout = 10 * time.Second
+
+// okBody is the answer of a successful write, the original's "OK" as JSON.
+var okBody = []byte(`"OK"`)
+
+func (s *Server) welcome(c echo.Context) error {
+	return c.JSONBlob(http.StatusOK, []byte(`"Welcome to Nosana Secret Manager"`))
+}
+
+func (s *Server) health(c echo.Context) error { return c.JSONBlob(http.StatusOK, okBody) }
+
+// livez answers while the process runs; it checks no dependency.
+func (s *Server) livez(c echo.Context) error {
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+// readyz pings the store: 503 while it does not answer, 200 again once it does.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		setLogError(c, err)
+		return c.JSONBlob(http.StatusServiceUnavailable,
+			[]byte(`{"status":"unavailable","type":"InternalServerError","message":"storage is not answering"}`))
+	}
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	if !utf8.Valid(body) {
+		return nil, badRequest("request body is not valid UTF-8")
+	}
+	return body, nil
+}
+
+// checkKey enforces the key rules every backend shares (storage.CheckName):
+// 1 to 512 bytes of UTF-8 without NUL.
+func checkKey(key string) error {
+	if err := storage.CheckName("secret key", key); err != nil {
+		return badRequest("%s", strings.TrimPrefix(err.Error(), storage.ErrInvalid.Error()+": "))
+	}
+	return nil
+}
+
+func (s *Server) listSecrets(c echo.Context) error {
+	cl := claimsOf(c)
+	prefix := c.QueryParam("prefix")
+	if !storage.ValidPrefix(prefix) {
+		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
+	defer cancel()
+	var list []storage.Secret
+	var err error
+	if cl.Scoped() {
+		if len(cl.Secrets) == 0 {
+			return badRequest("no secrets in job")
+		}
+		if err := s.checkJobToken(c, cl); err != nil {
+			return err
+		}
+		names := make([]string, 0, len(cl.Secrets))
+		for _, k := range cl.Secrets {
+			if strings.HasPrefix(k, prefix) && checkKey(k) == nil {
+				names = append(names, k)
+			}
+		}
+		list, err = s.store.GetMany(ctx, cl.ReadNamespace(), names)
+	} else {
+		list, err = s.store.List(ctx, cl.Address, prefix)
+	}
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, sec := range list {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		name, _ := json.Marshal(sec.Name)
+		buf.Write(name)
+		buf.WriteByte(':')
+		buf.Write(sec.Value)
+	}
+	buf.WriteByte('}')
+	return c.JSONBlob(http.StatusOK, buf.Bytes())
+}
+
+// pathKey is the :key segment, unescaped once: "a%2Fb" is the key "a/b".
+func pathKey(c echo.Context) (string, error) {
+	seg := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/secrets/")
+	if strings.Contains(seg, "/") {
+		return "", notFound("no such route; a key containing '/' must be escaped as %%2F")
+	}
+	key, err := url.PathUnescape(seg)
+	if err != nil {
+		return "", badRequest("secret key in the path is not validly escaped")
+	}
+	return key, checkKey(key)
+}
+
+func (s *Server) getSecret(c echo.Context) error {
+	cl := claimsOf(c)
+	key, err := pathKey(c)
+	if err != nil {
+		return err
+	}
+	if cl.Scoped() {
+		if !cl.Grants(key) {
+			return badRequest("secret key %s not in job", key)
+		}
+		if err := s.checkJobToken(c, cl); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
+	defer cancel()
+	sec, err := s.store.Get(ctx, cl.ReadNamespace(), key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return notFound("secret %s not found", key)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, sec.Value)
+}
+
+// setSecrets stores {secrets: {k: v}, prefix?} in the caller's own namespace,
+// all or nothing.
+func (s *Server) setSecrets(c echo.Context) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Secrets json.RawMessage `json:"secrets"`
+		Prefix  json.RawMessage `json:"prefix"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return badRequest("body must be a JSON object like {\"secrets\": {\"KEY\": value}, \"prefix\": \"optional/\"}")
+	}
+	prefix := ""
+	if len(req.Prefix) > 0 && string(req.Prefix) != "null" {
+		if err := json.Unmarshal(req.Prefix, &prefix); err != nil {
+			return badRequest("prefix must be a string")
+		}
+	}
+	if len(req.Secrets) == 0 || req.Secrets[0] != '{' {
+		return badRequest("secrets must be an object of key to value")
+	}
+	var secrets map[string]json.RawMessage
+	if err := json.Unmarshal(req.Secrets, &secrets); err != nil {
+		return badRequest("secrets must be an object of key to value")
+	}
+	items := make([]storage.Item, 0, len(secrets))
+	for k, v := range secrets {
+		name := prefix + k
+		if err := checkKey(name); err != nil {
+			return err
+		}
+		var value bytes.Buffer
+		if err := json.Compact(&value, v); err != nil {
+			return badRequest("value of %s is not valid JSON", name)
+		}
+		items = append(items, storage.Item{Name: name, Value: value.Bytes()})
+	}
+	if len(items) == 0 {
+		return c.JSONBlob(http.StatusOK, okBody)
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
+	defer cancel()
+	if err := s.store.Put(ctx, claimsOf(c).Address, items); err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, okBody)
+}
+
+// deleteSecrets removes {key: "k"} or {key: ["k1", "k2"]} from the caller's
+// own namespace; absent keys are not an error.
+func (s *Server) deleteSecrets(c echo.Context) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Key json.RawMessage `json:"key"`
+	}
+	const shape = "body must be {\"key\": \"KEY\"} or {\"key\": [\"KEY1\", \"KEY2\"]}"
+	if err := json.Unmarshal(body, &req); err != nil || len(req.Key) == 0 {
+		return badRequest(shape)
+	}
+	var keys []string
+	if req.Key[0] == '[' {
+		if err := json.Unmarshal(req.Key, &keys); err != nil {
+			return badRequest(shape)
+		}
+	} else {
+		var k string
+		if err := json.Unmarshal(req.Key, &k); err != nil {
+			return badRequest(shape)
+		}
+		keys = []string{k}
+	}
+	if len(keys) == 0 {
+		return badRequest(shape)
+	}
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
+	defer cancel()
+	if err := s.store.Delete(ctx, claimsOf(c).Address, keys); err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, okBody)
+}

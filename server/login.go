@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	sol "github.com/gagliardetto/solana-go"
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+)
+
+// jobTimeout bounds the chain and IPFS lookups of one job login.
+const jobTimeout = 15 * time.Second
+
+// login answers POST /login: a legacy challenge or a Sign-In With Solana
+// message, optionally with a job for a job-scoped token.
+func (s *Server) login(c echo.Context) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := auth.ParseLoginRequest(body)
+	if err != nil {
+		return err
+	}
+	var job sol.PublicKey
+	if req.Job != "" {
+		if job, err = jobs.ParseJob(req.Job); err != nil {
+			return badRequest("%s", err.Error())
+		}
+	}
+	if req.Message != "" {
+		err = s.verifySIWS(c.Request().Context(), req)
+	} else if s.legacyOff {
+		err = badRequest("legacy login (timestamp) is turned off on this server; sign in with a Sign-In With Solana message")
+	} else {
+		err = auth.VerifyLegacy(req, s.now(), s.loginWindow)
+	}
+	if err != nil {
+		return err
+	}
+
+	claims := auth.Claims{Address: req.Address}
+	var notAfter time.Time
+	if req.Job != "" {
+		g, err := s.grantJob(c.Request().Context(), job, req.Address)
+		if err != nil {
+			return err
+		}
+		claims.UserAddress, claims.Secrets, claims.Job, claims.Running = g.UserAddress, g.Secrets, g.Job, g.Running
+		notAfter = g.Deadline
+	}
+	tok, _, err := s.tokens.Issue(claims, notAfter)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"token": tok})
+}
+
+// verifySIWS checks a message against every accepted audience, then burns
+// its nonce so the same message is refused at this and every other replica.
+func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) error {
+	if len(s.audiences) == 0 {
+		return badRequest("message sign-in is not configured on this server (PUBLIC_URL)")
+	}
+	var m auth.SIWS
+	var err error
+	for _, aud := range s.audiences {
+		if m, err = auth.VerifySIWS(req, aud, s.now(), s.loginWindow); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	fresh, err := s.store.UseNonce(ctx, auth.NonceKey(req.Address, m.Nonce), auth.NonceExpiry(m, s.loginWindow))
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return badRequest("this sign-in message was used already; sign a new one with a fresh nonce")
+	}
+	return nil
+}
+
+// grantJob applies the job rules; a refusal is 400 (or 503 when the chain
+// or IPFS cannot be asked), never a token.
+func (s *Server) grantJob(ctx context.Context, job sol.PublicKey, caller string) (jobs.Grant, error) {
+	if s.jobs == nil {
+		return jobs.Grant{}, badRequest("job-scoped login is not configured on this server")
+	}
+	pk, err := sol.PublicKeyFromBase58(caller)
+	if err != nil {
+		return jobs.Grant{}, badRequest("address is not a Solana address")
+	}
+	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
+	defer cancel()
+	g, err := s.jobs.Grant(ctx, job, pk)
+	if err != nil {
+		return jobs.Grant{}, jobError(job, err)
+	}
+	return g, nil
+}
+
+// jobError maps a jobs error to its answer; unavailability is 503 with a
+// message that does not leak the RPC or gateway URL.
+func jobError(job sol.PublicKey, err error) error {
+	var je *jobs.Error
+	if errors.As(err, &je) {
+		switch je.Class {
+		case jobs.BadRequest:
+			return badRequest("%s", je.Message)
+		case jobs.Ended:
+			return forbidden(je.Message)
+		}
+	}
+	return unavailable("could not check job "+job.String()+": the Solana RPC or the IPFS gateway did not answer; try again", err)
+}
+
+// checkJobToken re-checks a running job's token before a read: once the job
+// is finished, stopped or runs on another node, the token reads nothing.
+func (s *Server) checkJobToken(c echo.Context, cl *auth.Claims) error {
+	if !cl.Running || cl.Job == "" || s.jobs == nil {
+		return nil
+	}
+	job, err1 := sol.PublicKeyFromBase58(cl.Job)
+	node, err2 := sol.PublicKeyFromBase58(cl.Address)
+	if err1 != nil || err2 != nil {
+		return forbidden("token names a malformed job or address")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), jobTimeout)
+	defer cancel()
+	if err := s.jobs.StillValid(ctx, job, node); err != nil {
+		return jobError(job, err)
+	}
+	return nil
+}

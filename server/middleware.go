@@ -1,0 +1,228 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+)
+
+// Context keys set by the middleware.
+const (
+	ctxRequestID = "nosana.request_id"
+	ctxClaims    = "nosana.claims"
+	ctxLogError  = "nosana.log_error"
+)
+
+// recoverPanics turns a panic into a 500 without a stack trace in the answer;
+// the log gets the panic's type and request id only, since a panic value
+// could hold request data.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic while serving a request", "request_id", requestID(c), "route", c.Path())
+				err = errInternal
+			}
+		}()
+		return next(c)
+	}
+}
+
+var (
+	idPrefix  = newIDPrefix()
+	idCounter atomic.Uint64
+)
+
+func newIDPrefix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// assignRequestID keeps a caller's X-Request-Id when it is short and plain,
+// otherwise makes one, and echoes it in the answer.
+func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !plainID(id) {
+			id = idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 36)
+		}
+		c.Set(ctxRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(ctxRequestID).(string)
+	return id
+}
+
+func setLogError(c echo.Context, err error) { c.Set(ctxLogError, err) }
+
+// logRequests writes one structured line per request. It logs the route,
+// never the body, the Authorization header or the query string's values.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		res := c.Response()
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.observe(route, c.Request().Method, res.Status, time.Since(start))
+		level := slog.LevelInfo
+		switch {
+		case res.Status >= 500:
+			level = slog.LevelError
+		case res.Status >= 400:
+			level = slog.LevelWarn
+		}
+		ctx := c.Request().Context()
+		if !s.log.Enabled(ctx, level) {
+			return nil
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", route),
+			slog.Int("status", res.Status),
+			slog.Int64("bytes", res.Size),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", c.RealIP()),
+		}
+		if cl := claimsOf(c); cl != nil {
+			attrs = append(attrs, slog.String("address", cl.Address))
+		}
+		if e, ok := c.Get(ctxLogError).(error); ok {
+			attrs = append(attrs, slog.String("error", e.Error()))
+		}
+		s.log.LogAttrs(ctx, level, "request", attrs...)
+		return nil
+	}
+}
+
+// cors answers every origin (SPEC §2): the request Origin is echoed, with
+// Vary: Origin, and a preflight is answered 204 here.
+func cors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		h := c.Response().Header()
+		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		origin := req.Header.Get(echo.HeaderOrigin)
+		if origin == "" {
+			return next(c)
+		}
+		h.Set(echo.HeaderAccessControlAllowOrigin, origin)
+		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After, X-Request-Id")
+		if req.Method != http.MethodOptions || req.Header.Get(echo.HeaderAccessControlRequestMethod) == "" {
+			return next(c)
+		}
+		h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
+		h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
+		h.Set(echo.HeaderAccessControlAllowMethods, "GET, HEAD, POST, DELETE, OPTIONS")
+		if rh := req.Header.Get(echo.HeaderAccessControlRequestHeaders); rh != "" {
+			h.Set(echo.HeaderAccessControlAllowHeaders, rh)
+		}
+		h.Set(echo.HeaderAccessControlMaxAge, "600")
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// limitBody answers 413 for a declared length over the limit and caps what a
+// handler can read of an undeclared one.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.bodyLimit {
+			return tooLarge(s.bodyLimit)
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.bodyLimit)
+		return next(c)
+	}
+}
+
+// readErr maps a body read error: over the limit is 413, anything else 400.
+func (s *Server) readErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(s.bodyLimit)
+	}
+	return badRequest("could not read the request body")
+}
+
+// authenticate verifies a token when one is sent: raw or with the Bearer
+// scheme. A present but invalid token is 403 on every route (SPEC §2).
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		if h == "" {
+			return next(c)
+		}
+		tok := strings.TrimSpace(h)
+		if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
+			tok = strings.TrimSpace(tok[7:])
+		}
+		cl, err := s.verifyToken(c, tok)
+		if err != nil {
+			return err
+		}
+		c.Set(ctxClaims, cl)
+		return next(c)
+	}
+}
+
+// verifyToken checks a token's signature and expiry.
+func (s *Server) verifyToken(c echo.Context, tok string) (*auth.Claims, error) {
+	cl, err := s.tokens.Verify(tok)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
+		return nil, forbidden(msg)
+	}
+	return cl, nil
+}
+
+// requireAuth refuses a request that carries no token.
+func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if claimsOf(c) == nil {
+			return forbidden("Not authenticated")
+		}
+		return next(c)
+	}
+}
+
+func claimsOf(c echo.Context) *auth.Claims {
+	cl, _ := c.Get(ctxClaims).(*auth.Claims)
+	return cl
+}

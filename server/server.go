@@ -1,0 +1,150 @@
+// Package server is the HTTP secret manager: the legacy REST API of SPEC §2
+// over a storage.Store, with health probes and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// DefaultBodyLimit is the largest request body accepted (SPEC §2).
+const DefaultBodyLimit = 1 << 20
+
+// Options configure a Server. Store and Tokens are required.
+type Options struct {
+	Store       storage.Store
+	Tokens      *auth.Tokens
+	Logger      *slog.Logger
+	LoginWindow time.Duration // accepted skew of a legacy timestamp; default 60 s
+	BodyLimit   int64         // default DefaultBodyLimit
+	Now         func() time.Time
+
+	// Audiences are the public URLs a Sign-In With Solana message may
+	// name; without any, message sign-in is refused.
+	Audiences []auth.Audience
+	// DisableLegacyLogin refuses the nosana_secret_<unix> challenge.
+	DisableLegacyLogin bool
+	// Jobs checks job-scoped logins; nil refuses them.
+	Jobs *jobs.Verifier
+}
+
+// Server serves the API. Create it with New.
+type Server struct {
+	store       storage.Store
+	tokens      *auth.Tokens
+	log         *slog.Logger
+	loginWindow time.Duration
+	bodyLimit   int64
+	now         func() time.Time
+	audiences   []auth.Audience
+	legacyOff   bool
+	jobs        *jobs.Verifier
+	metrics     *metrics
+	echo        *echo.Echo
+}
+
+// New builds the handlers; it does not listen.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Tokens == nil {
+		return nil, errors.New("server: Store and Tokens are required")
+	}
+	s := &Server{
+		store:       o.Store,
+		tokens:      o.Tokens,
+		log:         o.Logger,
+		loginWindow: o.LoginWindow,
+		bodyLimit:   o.BodyLimit,
+		now:         o.Now,
+		audiences:   o.Audiences,
+		legacyOff:   o.DisableLegacyLogin,
+		jobs:        o.Jobs,
+		metrics:     newMetrics(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.loginWindow <= 0 {
+		s.loginWindow = 60 * time.Second
+	}
+	if s.bodyLimit <= 0 {
+		s.bodyLimit = DefaultBodyLimit
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.Logger.SetOutput(discard{})
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(s.recoverPanics, assignRequestID, s.logRequests, cors, s.limitBody, s.authenticate)
+
+	e.GET("/", s.welcome)
+	e.GET("/health", s.health)
+	e.GET("/livez", s.livez)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics.handler())
+	e.POST("/login", s.login)
+
+	e.GET("/secrets", s.listSecrets, requireAuth)
+	e.GET("/secrets/", s.listSecrets, requireAuth)
+	e.GET("/secrets/:key", s.getSecret, requireAuth)
+	e.POST("/secrets", s.setSecrets, requireAuth)
+	e.DELETE("/secrets", s.deleteSecrets, requireAuth)
+	return e
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Serve answers on ln until ctx is done, then stops accepting, lets requests
+// in flight finish (up to grace), and returns. It does not close the store.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing requests in flight", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
