@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -96,16 +97,21 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	owner := cl.ReadNamespace()
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for i, sec := range list {
+		value, err := s.open(owner, sec)
+		if err != nil {
+			return err
+		}
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		name, _ := json.Marshal(sec.Name)
 		buf.Write(name)
 		buf.WriteByte(':')
-		buf.Write(sec.Value)
+		buf.Write(value)
 	}
 	buf.WriteByte('}')
 	return c.JSONBlob(http.StatusOK, buf.Bytes())
@@ -147,7 +153,22 @@ func (s *Server) getSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, sec.Value)
+	value, err := s.open(cl.ReadNamespace(), sec)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, value)
+}
+
+// open unseals a stored value. One that does not open (altered, moved to
+// another owner or key, or sealed with a key no longer configured) is a 500
+// that names the key but never any bytes of the value.
+func (s *Server) open(owner string, sec storage.Secret) ([]byte, error) {
+	v, err := s.keyring.Open(owner, sec.Name, sec.Value)
+	if err != nil {
+		return nil, fmt.Errorf("secret %q of %s: %w", sec.Name, owner, err)
+	}
+	return v, nil
 }
 
 // setSecrets stores {secrets: {k: v}, prefix?} in the caller's own namespace,
@@ -177,6 +198,7 @@ func (s *Server) setSecrets(c echo.Context) error {
 	if err := json.Unmarshal(req.Secrets, &secrets); err != nil {
 		return badRequest("secrets must be an object of key to value")
 	}
+	owner := claimsOf(c).Address
 	items := make([]storage.Item, 0, len(secrets))
 	for k, v := range secrets {
 		name := prefix + k
@@ -187,14 +209,18 @@ func (s *Server) setSecrets(c echo.Context) error {
 		if err := json.Compact(&value, v); err != nil {
 			return badRequest("value of %s is not valid JSON", name)
 		}
-		items = append(items, storage.Item{Name: name, Value: value.Bytes()})
+		sealed, err := s.keyring.Seal(owner, name, value.Bytes())
+		if err != nil {
+			return err
+		}
+		items = append(items, storage.Item{Name: name, Value: sealed})
 	}
 	if len(items) == 0 {
 		return c.JSONBlob(http.StatusOK, okBody)
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
 	defer cancel()
-	if err := s.store.Put(ctx, claimsOf(c).Address, items); err != nil {
+	if err := s.store.Put(ctx, owner, items); err != nil {
 		return err
 	}
 	return c.JSONBlob(http.StatusOK, okBody)

@@ -43,6 +43,11 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Counted only once the signature is good, so nobody can lock a wallet
+	// out by sending bad logins in its name.
+	if err := s.allow(c, "login:addr:"+req.Address, s.limits.LoginAddress, "logins for this wallet"); err != nil {
+		return err
+	}
 
 	claims := auth.Claims{Address: req.Address}
 	var notAfter time.Time

@@ -15,15 +15,18 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // DefaultBodyLimit is the largest request body accepted (SPEC §2).
 const DefaultBodyLimit = 1 << 20
 
-// Options configure a Server. Store and Tokens are required.
+// Options configure a Server. Store, Keyring and Tokens are required.
 type Options struct {
 	Store       storage.Store
+	Keyring     *seal.Keyring // seals every value before it reaches Store
 	Tokens      *auth.Tokens
 	Logger      *slog.Logger
 	LoginWindow time.Duration // accepted skew of a legacy timestamp; default 60 s
@@ -37,11 +40,25 @@ type Options struct {
 	DisableLegacyLogin bool
 	// Jobs checks job-scoped logins; nil refuses them.
 	Jobs *jobs.Verifier
+	// Limits are the rate limits; nil means none.
+	Limits *Limits
+	// IPExtractor finds the client IP (rate limits, logs); nil means the
+	// connection's remote address, ignoring X-Forwarded-For.
+	IPExtractor echo.IPExtractor
+}
+
+// Limits are requests allowed per window of Limiter, by client IP and by
+// address, on /login and on /secrets*. Zero turns one off.
+type Limits struct {
+	Limiter                   *ratelimit.Limiter
+	LoginIP, LoginAddress     int64
+	SecretsIP, SecretsAddress int64
 }
 
 // Server serves the API. Create it with New.
 type Server struct {
 	store       storage.Store
+	keyring     *seal.Keyring
 	tokens      *auth.Tokens
 	log         *slog.Logger
 	loginWindow time.Duration
@@ -50,17 +67,19 @@ type Server struct {
 	audiences   []auth.Audience
 	legacyOff   bool
 	jobs        *jobs.Verifier
+	limits      Limits
 	metrics     *metrics
 	echo        *echo.Echo
 }
 
 // New builds the handlers; it does not listen.
 func New(o Options) (*Server, error) {
-	if o.Store == nil || o.Tokens == nil {
-		return nil, errors.New("server: Store and Tokens are required")
+	if o.Store == nil || o.Tokens == nil || o.Keyring == nil {
+		return nil, errors.New("server: Store, Keyring and Tokens are required")
 	}
 	s := &Server{
 		store:       o.Store,
+		keyring:     o.Keyring,
 		tokens:      o.Tokens,
 		log:         o.Logger,
 		loginWindow: o.LoginWindow,
@@ -83,20 +102,26 @@ func New(o Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.echo = s.routes()
+	if o.Limits != nil && o.Limits.Limiter != nil {
+		s.limits = *o.Limits
+	}
+	s.echo = s.routes(o.IPExtractor)
 	return s, nil
 }
 
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-func (s *Server) routes() *echo.Echo {
+func (s *Server) routes(ip echo.IPExtractor) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.Logger.SetOutput(discard{})
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ip
+	if ip == nil {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
 	e.Use(s.recoverPanics, assignRequestID, s.logRequests, cors, s.limitBody, s.authenticate)
 
 	e.GET("/", s.welcome)
@@ -104,13 +129,14 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/livez", s.livez)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metrics.handler())
-	e.POST("/login", s.login)
+	e.POST("/login", s.login, s.limitIP(s.limits.LoginIP, "login"))
 
-	e.GET("/secrets", s.listSecrets, requireAuth)
-	e.GET("/secrets/", s.listSecrets, requireAuth)
-	e.GET("/secrets/:key", s.getSecret, requireAuth)
-	e.POST("/secrets", s.setSecrets, requireAuth)
-	e.DELETE("/secrets", s.deleteSecrets, requireAuth)
+	secrets := []echo.MiddlewareFunc{s.limitIP(s.limits.SecretsIP, "secrets"), requireAuth, s.limitAddress}
+	e.GET("/secrets", s.listSecrets, secrets...)
+	e.GET("/secrets/", s.listSecrets, secrets...)
+	e.GET("/secrets/:key", s.getSecret, secrets...)
+	e.POST("/secrets", s.setSecrets, secrets...)
+	e.DELETE("/secrets", s.deleteSecrets, secrets...)
 	return e
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/server"
@@ -45,12 +46,13 @@ func (s *syncBuffer) String() string {
 }
 
 type env struct {
-	t      *testing.T
-	url    string
-	store  storage.Store
-	tokens *auth.Tokens
-	logs   *syncBuffer
-	now    time.Time
+	t       *testing.T
+	url     string
+	store   storage.Store
+	tokens  *auth.Tokens
+	keyring *seal.Keyring
+	logs    *syncBuffer
+	now     time.Time
 }
 
 func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
@@ -64,8 +66,14 @@ func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 	e := &env{t: t, store: store, logs: &syncBuffer{}, now: time.Now()}
 	clock := func() time.Time { return e.now }
 	e.tokens, _ = auth.NewTokens([]byte("test-jwt-key"), 0, clock)
+	kr, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.keyring = kr
 	o := server.Options{
 		Store:     store,
+		Keyring:   kr,
 		Tokens:    e.tokens,
 		Logger:    slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:       clock,
@@ -297,7 +305,11 @@ func TestVectorTokenAccepted(t *testing.T) {
 	defer store.Close()
 	clock := func() time.Time { return time.Unix(v.JWT.Claims.Iat+60, 0) }
 	tokens, _ := auth.NewTokens([]byte(v.JWT.Secret), 0, clock)
-	srv, _ := server.New(server.Options{Store: store, Tokens: tokens, Now: clock})
+	kr, _ := seal.New(bytes.Repeat([]byte{1}, seal.KeySize))
+	srv, err := server.New(server.Options{Store: store, Keyring: kr, Tokens: tokens, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	for _, h := range []string{v.JWT.Token, "Bearer " + v.JWT.Token} {
@@ -667,3 +679,5 @@ func TestConcurrentWritersOneKey(t *testing.T) {
 		t.Errorf("torn value: %s", r.body)
 	}
 }
+
+func authClaims(addr string) auth.Claims { return auth.Claims{Address: addr} }

@@ -2,9 +2,13 @@ package seal
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 )
 
 func mustRing(t *testing.T, keys ...[]byte) *Keyring {
@@ -144,5 +148,29 @@ func BenchmarkOpen(b *testing.B) {
 	blob, _ := kr.Seal("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF", "pipeline1-ssh-key", []byte(`"a typical secret value of some sixty bytes, like a token"`))
 	for b.Loop() {
 		_, _ = kr.Open("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF", "pipeline1-ssh-key", blob)
+	}
+}
+
+func TestCheckStore(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	k1 := mustRing(t, testKey(1))
+	if old, err := CheckStore(ctx, store, k1); err != nil || old {
+		t.Fatalf("first start: %v %v", old, err)
+	}
+	if _, err := CheckStore(ctx, store, k1); err != nil {
+		t.Fatalf("same key again: %v", err)
+	}
+	_, err = CheckStore(ctx, store, mustRing(t, testKey(2)))
+	if err == nil || !strings.Contains(err.Error(), k1.ActiveID()) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	rotated := mustRing(t, testKey(2), testKey(1))
+	if old, err := CheckStore(ctx, store, rotated); err != nil || !old {
+		t.Fatalf("rotated ring: old=%v %v", old, err)
 	}
 }

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// tooMany is a 429 that says when to come back.
+func tooMany(what string, retry time.Duration) *apiError {
+	secs := int(math.Ceil(retry.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return &apiError{Status: http.StatusTooManyRequests, Type: "TooManyRequestsError",
+		Msg: fmt.Sprintf("too many %s; try again in %d s", what, secs), RetryAfter: secs}
+}
+
+// allow counts one request of key against limit.
+func (s *Server) allow(c echo.Context, key string, limit int64, what string) error {
+	if limit <= 0 || s.limits.Limiter == nil {
+		return nil
+	}
+	if ok, retry := s.limits.Limiter.Allow(c.Request().Context(), key, limit); !ok {
+		return tooMany(what, retry)
+	}
+	return nil
+}
+
+// limitIP limits requests per client IP on a route family.
+func (s *Server) limitIP(limit int64, family string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := s.allow(c, family+":ip:"+c.RealIP(), limit, "requests from this address"); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// limitAddress limits /secrets requests per authenticated address.
+func (s *Server) limitAddress(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.allow(c, "secrets:addr:"+claimsOf(c).Address, s.limits.SecretsAddress, "requests for this wallet"); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
