@@ -53,10 +53,44 @@ func Run(t *testing.T, s storage.Store) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				c.fn(t, s, Unique("test-"))
+				r := &recorder{Store: s, owners: map[string]bool{}}
+				t.Cleanup(func() { r.cleanup(t) })
+				c.fn(t, r, Unique("test-"))
 			})
 		}
 	})
+}
+
+// recorder remembers the owners a case wrote to, so that a case that
+// passed can delete its secrets and leave a shared database as it was.
+type recorder struct {
+	storage.Store
+	mu     sync.Mutex
+	owners map[string]bool
+}
+
+func (r *recorder) Put(ctx context.Context, owner string, items []storage.Item) error {
+	r.mu.Lock()
+	r.owners[owner] = true
+	r.mu.Unlock()
+	return r.Store.Put(ctx, owner, items)
+}
+
+func (r *recorder) cleanup(t *testing.T) {
+	if t.Failed() {
+		return // keep the evidence
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for owner := range r.owners {
+		secs, err := r.Store.List(ctx, owner, "")
+		if err == nil {
+			err = r.Store.Delete(ctx, owner, names(secs))
+		}
+		if err != nil {
+			t.Logf("cleaning up %q: %v", owner, err)
+		}
+	}
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -1,0 +1,660 @@
+// Package mongostore implements storage.Store on MongoDB (driver v2),
+// Amazon DocumentDB and FerretDB.
+//
+// Collections, in the database named by the URI path (default
+// nosana_secrets):
+//
+//	secrets   {_id, owner, name, value (binary), version, created_at, updated_at},
+//	          unique index (owner, name); a prefix listing is a range on it.
+//	          _id is "<len(owner)>:<owner>:<name>", so that point reads and
+//	          writes filter on _id alone (the one filter FerretDB v1 pushes
+//	          down to SQLite instead of scanning the collection)
+//	nonces    {_id: nonce, expires_at}, TTL index on expires_at
+//	counters  {_id: key, n, expires_at}, TTL index on expires_at
+//	meta      {_id: key, value}
+//
+// Put is one ordered BulkWrite of upserts. Without a multi-document
+// transaction (FerretDB has none, and plain MongoDB needs a replica set)
+// a batch that fails half-way for a server or network fault leaves its
+// first items written; invalid input is refused before anything is sent.
+//
+// DocumentDB is the same code path: mongodb://user:pass@host:27017/db?
+// tls=true&tlsCAFile=/path/global-bundle.pem&retryWrites=false — every URI
+// option goes to the driver unchanged, and DocumentDB rejects retryable
+// writes, hence retryWrites=false. FerretDB v1 has no TTL indexes: there,
+// and everywhere as a second line, expired nonces and counters are purged
+// lazily (at most every few minutes, in the background).
+//
+// FerretDB v1 also runs every update as a read followed by a separate
+// write, so concurrent updates of one document lose writes ($inc
+// included). Open detects FerretDB (buildInfo.ferretdbVersion) and then
+// serialises this process's read-modify-write operations (Put, Swap, Incr,
+// InitMeta). Several processes on one FerretDB can still lose updates:
+// run one replica there, or use MongoDB or DocumentDB, where each of these
+// operations is atomic on the server.
+package mongostore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// DefaultDatabase is used when the URI names no database.
+const DefaultDatabase = "nosana_secrets"
+
+const (
+	schemaKey     = "storage.schema_version"
+	schemaVersion = "1"
+
+	inChunk     = 1000 // names per $in
+	walkBatch   = 100
+	maxAttempts = 10
+	purgeEvery  = 5 * time.Minute
+)
+
+// Store is a storage.Store on MongoDB.
+type Store struct {
+	client                           *mongo.Client
+	secrets, nonces, counters, metas *mongo.Collection
+	serial                           chan struct{} // FerretDB only: one read-modify-write at a time
+
+	lastPurge atomic.Int64
+	bgMu      sync.Mutex
+	closed    bool
+	bg        sync.WaitGroup
+	bgCtx     context.Context
+	bgStop    context.CancelFunc
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// ParseURI checks a mongodb:// or mongodb+srv:// URI without any network
+// access and returns the database it names (DefaultDatabase if none). The
+// driver validates the options again when connecting.
+func ParseURI(uri string) (string, error) {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	scheme = strings.ToLower(scheme)
+	if !ok || (scheme != "mongodb" && scheme != "mongodb+srv") {
+		return "", errors.New("not a mongodb:// or mongodb+srv:// URI")
+	}
+	if _, err := url.Parse(uri); err != nil {
+		return "", errors.New("malformed URI (percent-encode special characters such as @ : / ? # % in the user name and password)")
+	}
+	if scheme == "mongodb" {
+		// Parse does no DNS lookups for mongodb:// (it does for +srv).
+		if _, err := connstring.Parse(uri); err != nil {
+			return "", fmt.Errorf("mongodb URI: %s", strings.TrimPrefix(err.Error(), "error parsing uri: "))
+		}
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	_, db, _ := strings.Cut(rest, "/")
+	db, err := url.PathUnescape(db)
+	if err != nil {
+		return "", errors.New("mongodb URI: malformed database name")
+	}
+	if db == "" {
+		return DefaultDatabase, nil
+	}
+	if len(db) > 63 || strings.ContainsAny(db, "/\\. \"$\x00") {
+		return "", fmt.Errorf("mongodb URI: %q is not a valid database name", db)
+	}
+	return db, nil
+}
+
+// Open connects to the URI, pings the server and creates the indexes.
+func Open(ctx context.Context, uri string) (*Store, error) {
+	db, err := ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	opts := options.Client().ApplyURI(uri)
+	if opts.AppName == nil {
+		opts.SetAppName("nosana-secrets")
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, err
+	}
+	d := client.Database(db)
+	s := &Store{
+		client:   client,
+		secrets:  d.Collection("secrets"),
+		nonces:   d.Collection("nonces"),
+		counters: d.Collection("counters"),
+		metas:    d.Collection("meta"),
+	}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	if err := s.init(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	var info bson.M
+	if err := s.secrets.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return fmt.Errorf("buildInfo: %w", err)
+	}
+	if _, ok := info["ferretdbVersion"]; ok {
+		s.serial = make(chan struct{}, 1)
+	}
+	// createIndexes is idempotent, and safe when replicas start together.
+	_, err := s.secrets.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}},
+		Options: options.Index().SetUnique(true).SetName("owner_name"),
+	})
+	if err != nil {
+		return fmt.Errorf("creating index secrets.owner_name: %w", err)
+	}
+	for _, c := range []*mongo.Collection{s.nonces, s.counters} {
+		_, err := c.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    bson.D{{Key: "expires_at", Value: 1}},
+			Options: options.Index().SetExpireAfterSeconds(0).SetName("expires_at_ttl"),
+		})
+		if isNotImplemented(err) {
+			// FerretDB v1: no TTL; the lazy purge does the work.
+			_, err = c.Indexes().CreateOne(ctx, mongo.IndexModel{
+				Keys:    bson.D{{Key: "expires_at", Value: 1}},
+				Options: options.Index().SetName("expires_at"),
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("creating index %s.expires_at: %w", c.Name(), err)
+		}
+	}
+	v, err := s.InitMeta(ctx, schemaKey, []byte(schemaVersion))
+	if err != nil {
+		return err
+	}
+	if string(v) != schemaVersion {
+		return fmt.Errorf("the database has schema version %q; this program knows %s: upgrade nosana-secrets", v, schemaVersion)
+	}
+	return nil
+}
+
+// isNotImplemented reports a server that lacks a feature (code 238,
+// NotImplemented, as FerretDB answers for TTL indexes) or refuses an
+// option (InvalidIndexSpecificationOption, 197).
+func isNotImplemented(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && (se.HasErrorCode(238) || se.HasErrorCode(197))
+}
+
+type secretDoc struct {
+	ID        string    `bson:"_id,omitempty"`
+	Owner     string    `bson:"owner"`
+	Name      string    `bson:"name"`
+	Value     []byte    `bson:"value"`
+	Version   int64     `bson:"version"`
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// id is the _id of a secret: injective, since the length says where the
+// owner ends.
+func id(owner, name string) string { return strconv.Itoa(len(owner)) + ":" + owner + ":" + name }
+
+func byID(owner, name string) bson.D { return bson.D{{Key: "_id", Value: id(owner, name)}} }
+
+// lock takes the read-modify-write slot on FerretDB; elsewhere it is free.
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	if s.serial == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.serial <- struct{}{}:
+		return func() { <-s.serial }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (d *secretDoc) secret() storage.Secret {
+	if d.Value == nil {
+		d.Value = []byte{}
+	}
+	return storage.Secret{Name: d.Name, Value: d.Value, Version: d.Version,
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+}
+
+// now is the store's clock: UTC, in milliseconds, which BSON keeps exactly.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// Get implements storage.Store.
+func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
+	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
+		return storage.Secret{}, storage.ErrNotFound
+	}
+	var d secretDoc
+	err := s.secrets.FindOne(ctx, byID(owner, name)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return storage.Secret{}, storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.Secret{}, err
+	}
+	return d.secret(), nil
+}
+
+func (s *Store) find(ctx context.Context, filter any, sort bson.D, out []storage.Secret) ([]storage.Secret, error) {
+	opts := options.Find()
+	if sort != nil {
+		opts.SetSort(sort)
+	}
+	cur, err := s.secrets.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var d secretDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d.secret())
+	}
+	return out, cur.Err()
+}
+
+var byName = bson.D{{Key: "name", Value: 1}}
+
+// GetMany implements storage.Store.
+func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]storage.Secret, error) {
+	names = storage.ValidNames(names)
+	out := []storage.Secret{}
+	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
+		return out, nil
+	}
+	for start := 0; start < len(names); start += inChunk {
+		part := names[start:min(start+inChunk, len(names))]
+		var err error
+		out, err = s.find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}}, nil, out)
+		if err != nil {
+			return nil, err
+		}
+	}
+	storage.SortSecrets(out)
+	return out, nil
+}
+
+func ids(owner string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = id(owner, n)
+	}
+	return out
+}
+
+// List implements storage.Store: a range on the (owner, name) index,
+// never a regular expression.
+func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
+	if storage.CheckName("owner", owner) != nil || !storage.ValidPrefix(prefix) {
+		return []storage.Secret{}, nil
+	}
+	filter := bson.D{{Key: "owner", Value: owner}}
+	if prefix != "" {
+		r := bson.D{{Key: "$gte", Value: prefix}}
+		if end, ok := storage.PrefixEnd(prefix); ok {
+			r = append(r, bson.E{Key: "$lt", Value: end})
+		}
+		filter = append(filter, bson.E{Key: "name", Value: r})
+	}
+	return s.find(ctx, filter, byName, []storage.Secret{})
+}
+
+// Put implements storage.Store: one ordered BulkWrite of upserts
+// ($inc version, $setOnInsert created_at). Two writers creating one name at
+// once can make the loser fail with a duplicate key; the operations from
+// that one on are sent again, the ones before it having been applied.
+func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
+	if err := storage.CheckItems(owner, items); err != nil {
+		return err
+	}
+	items = storage.Dedupe(items)
+	if len(items) == 0 {
+		return nil
+	}
+	t := now()
+	models := make([]mongo.WriteModel, len(items))
+	for i, it := range items {
+		models[i] = mongo.NewUpdateOneModel().
+			SetFilter(byID(owner, it.Name)).
+			SetUpdate(bson.D{
+				{Key: "$set", Value: bson.D{{Key: "value", Value: it.Value}, {Key: "updated_at", Value: t}}},
+				{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+				{Key: "$setOnInsert", Value: bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: it.Name}, {Key: "created_at", Value: t}}},
+			}).
+			SetUpsert(true)
+	}
+	if s.serial != nil {
+		return s.putSerial(ctx, owner, items, models, t)
+	}
+	for attempt := 1; ; attempt++ {
+		_, err := s.secrets.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
+		if err == nil {
+			return nil
+		}
+		var bwe mongo.BulkWriteException
+		if attempt == maxAttempts || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
+			return err
+		}
+		models = models[bwe.WriteErrors[0].Index:]
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// putSerial is Put on FerretDB, under the lock: one query finds which
+// names exist, new documents go in with one insertMany (FerretDB runs an
+// upsert as a query plus an insert, each scanning the collection), and
+// existing ones are updated by _id.
+func (s *Store) putSerial(ctx context.Context, owner string, items []storage.Item, models []mongo.WriteModel, t time.Time) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.Name
+	}
+	existing, err := s.existing(ctx, owner, names)
+	if err != nil {
+		return err
+	}
+	var updates []mongo.WriteModel
+	var inserts []any
+	for i, it := range items {
+		if existing[it.Name] {
+			updates = append(updates, models[i])
+			continue
+		}
+		inserts = append(inserts, secretDoc{ID: id(owner, it.Name), Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t})
+	}
+	if len(inserts) > 0 {
+		if _, err := s.secrets.InsertMany(ctx, inserts, options.InsertMany().SetOrdered(true)); err != nil {
+			return err
+		}
+	}
+	if len(updates) > 0 {
+		if _, err := s.secrets.BulkWrite(ctx, updates, options.BulkWrite().SetOrdered(true)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// existing reports which of names the owner has.
+func (s *Store) existing(ctx context.Context, owner string, names []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(names))
+	for start := 0; start < len(names); start += inChunk {
+		part := names[start:min(start+inChunk, len(names))]
+		cur, err := s.secrets.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}},
+			options.Find().SetProjection(bson.D{{Key: "name", Value: 1}}))
+		if err != nil {
+			return nil, err
+		}
+		var docs []struct {
+			Name string `bson:"name"`
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			out[d.Name] = true
+		}
+	}
+	return out, nil
+}
+
+func pause(ctx context.Context, attempt int) error {
+	select {
+	case <-time.After(time.Duration(attempt) * time.Millisecond):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Delete implements storage.Store.
+func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
+	names = storage.ValidNames(names)
+	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
+		return nil
+	}
+	_, err := s.secrets.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, names)}}}})
+	return err
+}
+
+// Walk implements storage.Store: one cursor in (owner, name) order, read
+// in batches. fn may write: updates that keep owner and name do not move a
+// document in that order, so nothing is visited twice.
+func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret) error) error {
+	cur, err := s.secrets.Find(ctx, bson.D{}, options.Find().
+		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}}).
+		SetBatchSize(walkBatch))
+	if err != nil {
+		return err
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var d secretDoc
+		if err := cur.Decode(&d); err != nil {
+			return err
+		}
+		if err := fn(d.Owner, d.secret()); err != nil {
+			return err
+		}
+	}
+	return cur.Err()
+}
+
+// Swap implements storage.Store.
+func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
+	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
+		return false, nil
+	}
+	if old == nil {
+		old = []byte{}
+	}
+	if new == nil {
+		new = []byte{}
+	}
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}}
+	if s.serial == nil {
+		res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}), set)
+		if err != nil {
+			return false, err
+		}
+		return res.MatchedCount == 1, nil
+	}
+	// FerretDB: compare here, under the lock, and update by _id alone,
+	// which it finds without a collection scan.
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	cur, err := s.Get(ctx, owner, name)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && !bytes.Equal(cur.Value, old)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	res, err := s.secrets.UpdateOne(ctx, byID(owner, name), set)
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
+}
+
+// UseNonce implements storage.Store: an insert under a unique _id.
+func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
+	if err := storage.CheckName("nonce", nonce); err != nil {
+		return false, err
+	}
+	s.maybePurge()
+	_, err := s.nonces.InsertOne(ctx, bson.D{{Key: "_id", Value: nonce}, {Key: "expires_at", Value: expires.UTC()}})
+	if mongo.IsDuplicateKeyError(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Incr implements storage.Store. An expired counter is deleted first, then
+// an upsert adds n ($inc) and sets the expiry only on insert
+// ($setOnInsert), returning the new document. Racing upserts of a new
+// counter can lose with a duplicate key: the loser tries again and adds to
+// the winner's document.
+func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
+	if err := storage.CheckName("counter key", key); err != nil {
+		return 0, err
+	}
+	s.maybePurge()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		if _, err := s.counters.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now()}}}}); err != nil {
+			return 0, err
+		}
+		var doc struct {
+			N int64 `bson:"n"`
+		}
+		err := s.counters.FindOneAndUpdate(ctx,
+			bson.D{{Key: "_id", Value: key}},
+			bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "n", Value: n}}},
+				{Key: "$setOnInsert", Value: bson.D{{Key: "expires_at", Value: expires.UTC()}}},
+			},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After),
+		).Decode(&doc)
+		if err == nil {
+			return doc.N, nil
+		}
+		if attempt == maxAttempts || !mongo.IsDuplicateKeyError(err) {
+			return 0, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return 0, err
+		}
+	}
+}
+
+type metaDoc struct {
+	Value []byte `bson:"value"`
+}
+
+// GetMeta implements storage.Store.
+func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	if storage.CheckName("meta key", key) != nil {
+		return nil, storage.ErrNotFound
+	}
+	var d metaDoc
+	err := s.metas.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d.Value == nil {
+		d.Value = []byte{}
+	}
+	return d.Value, nil
+}
+
+// InitMeta implements storage.Store: an upsert that sets the value only on
+// insert, then a read.
+func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
+	if err := storage.CheckName("meta key", key); err != nil {
+		return nil, err
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	_, err = s.metas.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "value", Value: value}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil && !mongo.IsDuplicateKeyError(err) { // a racing insert won: read its value
+		return nil, err
+	}
+	return s.GetMeta(ctx, key)
+}
+
+// Ping implements storage.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
+
+// Close implements storage.Store.
+func (s *Store) Close() error {
+	s.bgMu.Lock()
+	if s.closed {
+		s.bgMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.bgMu.Unlock()
+	s.bgStop()
+	s.bg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.client.Disconnect(ctx)
+}
+
+// maybePurge deletes expired nonces and counters in the background, at
+// most once per purgeEvery per process.
+func (s *Store) maybePurge() {
+	last := s.lastPurge.Load()
+	t := time.Now().UnixNano()
+	if t-last < int64(purgeEvery) || !s.lastPurge.CompareAndSwap(last, t) {
+		return
+	}
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
+		defer cancel()
+		filter := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now()}}}}
+		for _, c := range []*mongo.Collection{s.nonces, s.counters} {
+			if _, err := c.DeleteMany(ctx, filter); err != nil {
+				return // best effort: the next purge catches up
+			}
+		}
+	}()
+}
