@@ -1,0 +1,118 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
+	v := viper.New()
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "rekey",
+		Short: "Reseal every stored value with the newest master key",
+		Long: "Reseal every stored value with the newest master key.\n\n" +
+			"To rotate: put the new key first and the old one after it in MASTER_KEY or\n" +
+			"MASTER_KEY_FILE, restart the servers (they read both, write with the new one),\n" +
+			"run rekey, then drop the old key. Safe while servers run: a value written\n" +
+			"meanwhile is left as the server wrote it.",
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := loadStoreConfig(v)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runRekey(ctx, cfg, ios, dryRun)
+		},
+	}
+	bindSettings(v, c.Flags(), storeSettings)
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "count what would be resealed, change nothing")
+	return c
+}
+
+type stale struct {
+	owner string
+	sec   storage.Secret
+}
+
+func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryRun bool) error {
+	log := cfg.logger(ios.ErrOut)
+	store, kr, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	// Collect first: writing while a backend iterates is not safe on all.
+	var todo []stale
+	seen := 0
+	err = store.Walk(ctx, func(owner string, s storage.Secret) error {
+		seen++
+		if kr.NeedsRekey(s.Value) {
+			todo = append(todo, stale{owner, s})
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("read the store: %w", err)
+	}
+	fmt.Fprintf(ios.ErrOut, "%d values, %d sealed with an older key (newest key id %s)\n", seen, len(todo), kr.ActiveID())
+	if dryRun || len(todo) == 0 {
+		return nil
+	}
+	var resealed, changed, broken int
+	last := time.Now()
+	for i, t := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ok, err := reseal(ctx, store, kr, t)
+		switch {
+		case err == seal.ErrOpen:
+			broken++
+			fmt.Fprintf(ios.ErrOut, "cannot open %q of %s: sealed with a key not configured, or altered\n", t.sec.Name, t.owner)
+		case err != nil:
+			return fmt.Errorf("reseal %q of %s: %w", t.sec.Name, t.owner, err)
+		case ok:
+			resealed++
+		default:
+			changed++
+		}
+		if time.Since(last) > time.Second || i == len(todo)-1 {
+			fmt.Fprintf(ios.ErrOut, "resealed %d of %d\n", i+1, len(todo))
+			last = time.Now()
+		}
+	}
+	fmt.Fprintf(ios.ErrOut, "done: %d resealed, %d rewritten by a server meanwhile, %d could not be opened\n", resealed, changed, broken)
+	if broken > 0 {
+		return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("%d values could not be opened with the configured keys", broken))
+	}
+	return nil
+}
+
+// reseal swaps one value for its reseal under the newest key, unless it
+// changed since it was read.
+func reseal(ctx context.Context, store storage.Store, kr *seal.Keyring, t stale) (bool, error) {
+	pt, err := kr.Open(t.owner, t.sec.Name, t.sec.Value)
+	if err != nil {
+		return false, seal.ErrOpen
+	}
+	blob, err := kr.Seal(t.owner, t.sec.Name, pt)
+	if err != nil {
+		return false, err
+	}
+	return store.Swap(ctx, t.owner, t.sec.Name, t.sec.Value, blob)
+}
