@@ -81,7 +81,9 @@ func (l *lockedBuffer) String() string {
 // inherited environment so only what a test sets applies.
 var serverEnv = []string{"STORAGE_CONNECTION", "JWT_SECRET", "JWT_SECRET_FILE", "PORT", "LISTEN",
 	"SOLANA_NETWORK", "SOLANA_RPC_URL", "JOBS_PROGRAM_ID", "IPFS_GATEWAY", "LOGIN_WINDOW", "PUBLIC_URL",
-	"MASTER_KEY", "MASTER_KEY_FILE", "LEGACY_LOGIN", "BODY_LIMIT", "LOG_LEVEL", "LOG_FORMAT"}
+	"MASTER_KEY", "MASTER_KEY_FILE", "LEGACY_LOGIN", "BODY_LIMIT", "LOG_LEVEL", "LOG_FORMAT",
+	"RATE_LIMIT_LOGIN_IP", "RATE_LIMIT_LOGIN_ADDRESS", "RATE_LIMIT_SECRETS_IP", "RATE_LIMIT_SECRETS_ADDRESS",
+	"RATE_LIMIT_WINDOW", "RATE_LIMIT_SYNC", "TRUSTED_PROXIES", "SHUTDOWN_TIMEOUT"}
 
 // Env returns the process environment without serve's settings, plus env.
 func Env(env map[string]string) []string {
@@ -226,6 +228,7 @@ func Config(uri string) map[string]string {
 	return map[string]string{
 		"STORAGE_CONNECTION": uri,
 		"JWT_SECRET":         TestJWTSecret,
+		"MASTER_KEY":         TestMasterKey,
 		"LOG_LEVEL":          "debug",
 	}
 }

@@ -152,6 +152,9 @@ func VerifySignature(address, signature string, msg []byte) (ed25519.PublicKey, 
 // VerifyLegacy checks a legacy challenge: the signature over
 // LegacyPrefix+timestamp, with the timestamp within window of now.
 func VerifyLegacy(r LoginRequest, now time.Time, window time.Duration) error {
+	if _, err := ParseAddress("address", r.Address); err != nil {
+		return err
+	}
 	ts, err := strconv.ParseInt(r.Timestamp, 10, 64)
 	if err != nil {
 		return errorf("timestamp must be an integer number of seconds")

@@ -1,0 +1,133 @@
+// Package e2e drives the real nosana-secrets binary over real HTTP on every
+// storage backend.
+package e2e_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mr-tron/base58"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
+)
+
+// backend names a storage backend and how a test gets its URI.
+type backend struct {
+	name string
+	uri  func(t *testing.T) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "e2e.sqlite") }},
+	{"postgres", func(t *testing.T) string { return storagetest.URI(t, "postgres") }},
+	{"mysql", func(t *testing.T) string { return storagetest.URI(t, "mysql") }},
+	{"redis", func(t *testing.T) string { return storagetest.URI(t, "redis") }},
+	{"mongodb", func(t *testing.T) string { return storagetest.URI(t, "mongodb") }},
+}
+
+type wallet struct {
+	key  ed25519.PrivateKey
+	addr string
+}
+
+func newWallet() wallet {
+	_, k, _ := ed25519.GenerateKey(nil)
+	return wallet{key: k, addr: base58.Encode(k.Public().(ed25519.PublicKey))}
+}
+
+func walletFromSeed(seed []byte) wallet {
+	k := ed25519.NewKeyFromSeed(seed)
+	return wallet{key: k, addr: base58.Encode(k.Public().(ed25519.PublicKey))}
+}
+
+func (w wallet) legacyLogin(ts int64) map[string]any {
+	s := strconv.FormatInt(ts, 10)
+	return map[string]any{
+		"address":   w.addr,
+		"signature": base58.Encode(ed25519.Sign(w.key, []byte("nosana_secret_"+s))),
+		"timestamp": ts,
+	}
+}
+
+type api struct {
+	t   *testing.T
+	url string
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) field(t *testing.T, name string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	s, _ := m[name].(string)
+	return s
+}
+
+func (a api) do(method, path, token string, body any) reply {
+	a.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, a.url+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return reply{res.StatusCode, res.Header, b}
+}
+
+func (a api) login(w wallet) string {
+	a.t.Helper()
+	r := a.do("POST", "/login", "", w.legacyLogin(time.Now().Unix()))
+	if r.status != 200 {
+		a.t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	return "Bearer " + r.field(a.t, "token")
+}
+
+// expect checks a status and, for errors, the legacy body's type and message.
+func (a api) expect(r reply, status int, typ, msg string) {
+	a.t.Helper()
+	if r.status != status {
+		a.t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if typ == "" {
+		return
+	}
+	if got := r.field(a.t, "type"); got != typ {
+		a.t.Errorf("type %q, want %q: %s", got, typ, r.body)
+	}
+	if got := r.field(a.t, "message"); !strings.Contains(got, msg) {
+		a.t.Errorf("message %q, want %q", got, msg)
+	}
+}

@@ -1,0 +1,182 @@
+package e2e_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
+)
+
+// TestGracefulShutdown: a request in flight when SIGTERM arrives finishes
+// and is stored; the process then exits 0 and the data survives a restart.
+func TestGracefulShutdown(t *testing.T) {
+	uri := "sqlite://" + t.TempDir() + "/g.sqlite"
+	srv := testserver.Start(t, testserver.Config(uri))
+	a := api{t, srv.URL}
+	w := newWallet()
+	tok := a.login(w)
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", srv.URL+"/secrets", pr)
+	req.Header.Set("Authorization", tok)
+	done := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("request in flight failed: %v", err)
+			done <- nil
+			return
+		}
+		done <- res
+	}()
+	fmt.Fprint(pw, `{"secrets":{"in-flight":`)
+	time.Sleep(200 * time.Millisecond) // the server is now reading our body
+	if err := srv.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	fmt.Fprint(pw, `"landed"}}`)
+	pw.Close()
+	if res := <-done; res == nil || res.StatusCode != 200 {
+		t.Fatalf("in-flight request: %v", res)
+	}
+	select {
+	case <-srv.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve still running 10s after SIGTERM")
+	}
+	if code := srv.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, srv.Logs())
+	}
+	// New connections are refused once it has stopped.
+	if _, err := net.DialTimeout("tcp", srv.Addr, time.Second); err == nil {
+		t.Error("still accepting connections")
+	}
+	again := testserver.Start(t, testserver.Config(uri))
+	a2 := api{t, again.URL}
+	if r := a2.do("GET", "/secrets/in-flight", a2.login(w), nil); string(r.body) != `"landed"` {
+		t.Errorf("after restart: %d %s", r.status, r.body)
+	}
+}
+
+// TestStartupErrors: a bad STORAGE_CONNECTION stops serve with one line that
+// names the problem and never the password.
+func TestStartupErrors(t *testing.T) {
+	cases := []struct{ uri, want string }{
+		{"ftp://user:hunter2pw@host/db", "ftp"},
+		{"nonsense", "scheme"},
+		{"postgres://postgres:hunter2pw@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "127.0.0.1:1"},
+		{"mysql://root:hunter2pw@127.0.0.1:1/db", "127.0.0.1:1"},
+		{"redis://:hunter2pw@127.0.0.1:1/0", "127.0.0.1:1"},
+		{"mongodb://u:hunter2pw@127.0.0.1:1/db?serverSelectionTimeoutMS=1000", "127.0.0.1:1"},
+		{"sqlite:///nonexistent-dir/sub/db.sqlite", "nonexistent-dir"},
+	}
+	for _, c := range cases {
+		t.Run(c.uri, func(t *testing.T) {
+			code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": c.uri, "JWT_SECRET": "x"})
+			if code == 0 {
+				t.Fatalf("exit code 0; stderr:\n%s", stderr)
+			}
+			last := lastLine(stderr)
+			if !strings.HasPrefix(last, "nosana-secrets: ") || !strings.Contains(last, c.want) {
+				t.Errorf("last line %q, want a one-line error naming %q", last, c.want)
+			}
+			if strings.Contains(stderr, "hunter2pw") {
+				t.Errorf("the password is printed: %s", stderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("a stack trace: %s", stderr)
+			}
+		})
+	}
+	code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": "sqlite://x.sqlite", "LOGIN_WINDOW": "soon"})
+	if code != 2 || !strings.Contains(stderr, "LOGIN_WINDOW") {
+		t.Errorf("bad LOGIN_WINDOW: exit %d, %s", code, stderr)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestReadyzFollowsTheStore runs a Redis of its own, stops it under a
+// running serve and starts it again: /readyz is 503 while it is down and
+// 200 once it is back, with no restart of serve; /livez stays 200.
+func TestReadyzFollowsTheStore(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if storagetest.InCI() {
+			t.Fatal("redis-server is not installed, and CI is set")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	port := freePort(t)
+	startRedis := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitPort(t, port)
+		return cmd
+	}
+	redis := startRedis()
+	defer func() { _ = redis.Process.Kill(); _ = redis.Wait() }()
+
+	srv := testserver.Start(t, testserver.Config(fmt.Sprintf("redis://127.0.0.1:%d/0", port)))
+	a := api{t, srv.URL}
+	a.expect(a.do("GET", "/readyz", "", nil), 200, "", "")
+
+	_ = redis.Process.Signal(os.Interrupt)
+	_ = redis.Wait()
+	eventually(t, func() bool { return a.do("GET", "/readyz", "", nil).status == 503 })
+	a.expect(a.do("GET", "/livez", "", nil), 200, "", "")
+
+	redis = startRedis()
+	eventually(t, func() bool { return a.do("GET", "/readyz", "", nil).status == 200 })
+	// And it serves again.
+	w := newWallet()
+	tok := a.login(w)
+	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`), 200, "", "")
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitPort(t *testing.T, port int) {
+	eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
