@@ -2,6 +2,8 @@
 # Load benchmark: nosana-secrets against a bare net/http handler, same load
 # generator (wrk) and settings, same run. Prints requests/s, p50/p99, the
 # ratio, peak resident memory, and goroutines/fds before and after.
+# Rate limits are off here: one client hammering one wallet is what they
+# exist to stop.
 #
 #   bench/run.sh                     # sqlite, 10 s per scenario
 #   DURATION=30s CONNS=64 bench/run.sh
@@ -39,7 +41,8 @@ rss_peak() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 wait_port http://127.0.0.1:4199/
 
 STORAGE_CONNECTION=${STORAGE_CONNECTION:-sqlite://$work/bench.sqlite} \
-JWT_SECRET=bench-secret LOG_LEVEL=${LOG_LEVEL:-info} \
+JWT_SECRET=bench-secret LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
+RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
   "$work/nosana-secrets" serve --listen 127.0.0.1:4198 >"$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
 wait_port http://127.0.0.1:4198/livez
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/internal/flock"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
@@ -68,14 +69,49 @@ func (c storeConfig) logger(w io.Writer) *slog.Logger {
 
 func (c storeConfig) redacted() string { return backends.Redact(c.URI) }
 
+// sqliteCacheBytes bounds the read cache of an sqlite store.
+const sqliteCacheBytes = 16 << 20
+
+// lockedStore is an sqlite store this process holds the file lock of.
+type lockedStore struct {
+	storage.Store
+	lock *flock.Lock
+}
+
+func (l lockedStore) Close() error {
+	err := l.Store.Close()
+	l.lock.Unlock()
+	return err
+}
+
 // openStore opens the store, loads the keyring and checks that it opens
-// what the store holds.
+// what the store holds. An sqlite file is locked for this process alone,
+// which lets reads be cached; a second process on it is refused.
 func openStore(ctx context.Context, cfg storeConfig, log *slog.Logger) (storage.Store, *seal.Keyring, error) {
+	var lock *flock.Lock
+	if sc, err := sqlstore.ParseURI(cfg.URI); err == nil && sc.Dialect == sqlstore.SQLite {
+		lock, err = flock.TryLock(sc.DSN + ".lock")
+		switch {
+		case errors.Is(err, flock.ErrLocked):
+			return nil, nil, fmt.Errorf("another nosana-secrets process is using %s: sqlite serves one process; "+
+				"stop it first, or use PostgreSQL, MySQL, MongoDB or Redis for several servers", sc.DSN)
+		case errors.Is(err, errors.ErrUnsupported), errors.Is(err, fs.ErrNotExist):
+			lock = nil // no lock on this platform, or no directory: Open says which
+		case err != nil:
+			return nil, nil, fmt.Errorf("lock %s: %w", sc.DSN, err)
+		}
+	}
 	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	store, err := backends.Open(octx, cfg.URI)
 	if err != nil {
+		if lock != nil {
+			lock.Unlock()
+		}
 		return nil, nil, err
+	}
+	if lock != nil {
+		store = lockedStore{Store: storage.NewCache(store, sqliteCacheBytes), lock: lock}
 	}
 	kr, err := keyring(cfg, log)
 	if err == nil {

@@ -46,16 +46,17 @@ func (s *syncBuffer) String() string {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	store   storage.Store
 	tokens  *auth.Tokens
 	keyring *seal.Keyring
 	logs    *syncBuffer
+	handler http.Handler
 	now     time.Time
 }
 
-func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
+func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "test.sqlite"))
@@ -86,7 +87,8 @@ func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	e.handler = srv.Handler()
+	hs := httptest.NewServer(e.handler)
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
 	return e
@@ -108,7 +110,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -54,7 +55,15 @@ type Tokens struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+
+	// verified remembers tokens that passed Verify, so a client that sends
+	// the same token again costs a map lookup, not an HMAC and a JSON parse.
+	mu       sync.Mutex
+	verified map[string]*Claims
 }
+
+// maxVerified bounds the verified-token cache.
+const maxVerified = 10000
 
 // NewTokens returns a token issuer for key. now is the clock (nil: time.Now).
 func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, error) {
@@ -68,9 +77,10 @@ func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, er
 		ttl = DefaultTokenTTL
 	}
 	return &Tokens{
-		key: key,
-		ttl: ttl,
-		now: now,
+		key:      key,
+		ttl:      ttl,
+		now:      now,
+		verified: map[string]*Claims{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -118,7 +128,36 @@ func (t *Tokens) Issue(c Claims, notAfter time.Time) (string, time.Time, error) 
 var ErrInvalidToken = errors.New("invalid token")
 
 // Verify checks the signature (HS256 only), expiry and claims of a token.
+// The Claims returned are shared between calls: do not modify them.
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	t.mu.Lock()
+	c, ok := t.verified[token]
+	t.mu.Unlock()
+	if ok {
+		if t.now().Before(c.ExpiresAt.Time) {
+			return c, nil
+		}
+		t.mu.Lock()
+		delete(t.verified, token)
+		t.mu.Unlock()
+	}
+	c, err := t.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	for k := range t.verified {
+		if len(t.verified) < maxVerified {
+			break
+		}
+		delete(t.verified, k)
+	}
+	t.verified[token] = c
+	t.mu.Unlock()
+	return c, nil
+}
+
+func (t *Tokens) verify(token string) (*Claims, error) {
 	var c Claims
 	if _, err := t.parser.ParseWithClaims(token, &c, t.keyFunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
