@@ -1,0 +1,142 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite"
+	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
+)
+
+// rawRecords reads what the backend at uri holds for owner, bypassing the
+// server: every stored byte of that owner's rows, hashes or documents.
+func rawRecords(t *testing.T, backend, uri, owner string) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	switch backend {
+	case "sqlite", "postgres", "mysql":
+		cfg, err := sqlstore.ParseURI(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		driver := map[string]string{"sqlite": "sqlite", "postgres": "pgx", "mysql": "mysql"}[backend]
+		db, err := sql.Open(driver, cfg.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		q := "SELECT name, value FROM secrets WHERE owner = ?"
+		if backend == "postgres" {
+			q = strings.Replace(q, "?", "$1", 1)
+		}
+		rows, err := db.QueryContext(ctx, q, owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out [][]byte
+		for rows.Next() {
+			var name, value []byte
+			if err := rows.Scan(&name, &value); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, append(name, value...))
+		}
+		return out
+	case "redis":
+		opts, prefix, err := redisstore.ParseURI(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		var out [][]byte
+		iter := c.Scan(ctx, 0, prefix+"*"+owner+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			key := iter.Val()
+			switch c.Type(ctx, key).Val() {
+			case "hash":
+				for f, v := range c.HGetAll(ctx, key).Val() {
+					out = append(out, []byte(f+v))
+				}
+			case "zset":
+				for _, m := range c.ZRange(ctx, key, 0, -1).Val() {
+					out = append(out, []byte(m))
+				}
+			case "string":
+				out = append(out, []byte(c.Get(ctx, key).Val()))
+			}
+		}
+		if err := iter.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	case "mongodb":
+		db, err := mongostore.ParseURI(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := mongo.Connect(options.Client().ApplyURI(uri))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Disconnect(ctx)
+		cur, err := cl.Database(db).Collection("secrets").Find(ctx, bson.M{"owner": owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for cur.Next(ctx) {
+			out = append(out, bytes.Clone(cur.Current))
+		}
+		return out
+	}
+	t.Fatalf("no raw reader for %s", backend)
+	return nil
+}
+
+// TestNoPlaintextAtRest stores recognisable values through the API and
+// then reads the backend's raw rows, keys and documents: the values are not
+// there in clear text, and each raw record still opens through the API.
+func TestNoPlaintextAtRest(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			uri := b.uri(t)
+			srv := testserver.Start(t, testserver.Config(uri))
+			a := api{t, srv.URL}
+			w := newWallet()
+			tok := a.login(w)
+			marker := "PLAINTEXT-MARKER-" + w.addr[:8]
+			body := `{"secrets":{"s":"` + marker + `","o":{"nested":"` + marker + `"},"bin":"` + strings.Repeat(marker, 50) + `"}}`
+			a.expect(a.do("POST", "/secrets", tok, body), 200, "", "")
+
+			recs := rawRecords(t, b.name, uri, w.addr)
+			if len(recs) < 3 {
+				t.Fatalf("found %d raw records of the owner; the reader looks in the wrong place", len(recs))
+			}
+			for _, r := range recs {
+				if bytes.Contains(r, []byte(marker)) || bytes.Contains(r, []byte("PLAINTEXT-MARKER")) {
+					t.Fatalf("a value is stored in clear text: %.80q", r)
+				}
+			}
+			if r := a.do("GET", "/secrets/s", tok, nil); string(r.body) != `"`+marker+`"` {
+				t.Errorf("read back: %s", r.body)
+			}
+		})
+	}
+}
