@@ -47,14 +47,14 @@ func TestRedact(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	good := map[string]string{
-		"sqlite://db.sqlite":                 backends.SQLite,
-		"sqlite:///tmp/x/db.sqlite":          backends.SQLite,
-		"SQLITE://db.sqlite":                 backends.SQLite,
-		"postgres://u:p%40ss@h:5432/db":      backends.Postgres,
-		"postgresql://h/db?sslmode=disable":  backends.Postgres,
-		"mysql://root@127.0.0.1:3306/nosana": backends.MySQL,
-		"mysql://u:p%2F%3F%23@h/db?tls=true": backends.MySQL,
-		"mongodb://h:27017/db":               backends.MongoDB,
+		"sqlite://db.sqlite":                                     backends.SQLite,
+		"sqlite:///tmp/x/db.sqlite":                              backends.SQLite,
+		"SQLITE://db.sqlite":                                     backends.SQLite,
+		"postgres://u:p%40ss@h:5432/db":                          backends.Postgres,
+		"postgresql://h/db?sslmode=disable":                      backends.Postgres,
+		"mysql://root@127.0.0.1:3306/nosana":                     backends.MySQL,
+		"mysql://u:p%2F%3F%23@h/db?tls=true":                     backends.MySQL,
+		"mongodb://h:27017/db":                                   backends.MongoDB,
 		"mongodb+srv://u:p@cluster.example/db?retryWrites=false": backends.MongoDB,
 		"redis://127.0.0.1:6379/0":                               backends.Redis,
 		"rediss://u:p@h:6380/2":                                  backends.Redis,
