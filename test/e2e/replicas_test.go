@@ -1,0 +1,88 @@
+package e2e_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/mr-tron/base58"
+
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+)
+
+const replicaURL = "https://secrets.replicas.test"
+
+func (w wallet) siwsLogin(t *testing.T) map[string]any {
+	n := make([]byte, 10)
+	_, _ = rand.Read(n)
+	u, _ := auth.NewAudience(replicaURL)
+	m := auth.SIWS{Domain: u.Domain, Address: w.addr, Statement: auth.Statement, URI: u.URI, Version: "1",
+		Nonce: hex.EncodeToString(n), IssuedAt: time.Now().UTC()}
+	msg := m.String()
+	return map[string]any{"address": w.addr, "message": msg, "signature": base58.Encode(ed25519.Sign(w.key, []byte(msg)))}
+}
+
+// TestReplicasShareState starts three servers on one PostgreSQL and three
+// on one Redis, as behind a load balancer: a sign-in message used at one is
+// refused at the others, a write at one is read at the others, and rate
+// limits count the requests of all three.
+func TestReplicasShareState(t *testing.T) {
+	for _, b := range backends {
+		if b.name != "postgres" && b.name != "redis" {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			cfg := testserver.Config(b.uri(t))
+			cfg["PUBLIC_URL"] = replicaURL
+			cfg["RATE_LIMIT_SYNC"] = "0"
+			cfg["RATE_LIMIT_LOGIN_ADDRESS"] = "7"
+			cfg["RATE_LIMIT_SECRETS_ADDRESS"] = "9"
+			var rs []api
+			for i := 0; i < 3; i++ {
+				rs = append(rs, api{t, testserver.Start(t, cfg).URL})
+			}
+			w := newWallet()
+
+			// One message, three servers: only the first accepts it.
+			msg := w.siwsLogin(t)
+			r := rs[0].do("POST", "/login", "", msg)
+			if r.status != 200 {
+				t.Fatalf("first use: %d %s", r.status, r.body)
+			}
+			tok := "Bearer " + r.field(t, "token")
+			for _, other := range rs[1:] {
+				other.expect(other.do("POST", "/login", "", msg), 400, "ValidationError", "used already")
+			}
+
+			// Written at one, read at the others (the token too is shared).
+			rs[0].expect(rs[0].do("POST", "/secrets", tok, `{"secrets":{"shared":"yes"}}`), 200, "", "")
+			for _, other := range rs[1:] {
+				if r := other.do("GET", "/secrets/shared", tok, nil); string(r.body) != `"yes"` {
+					t.Errorf("replica read: %d %s", r.status, r.body)
+				}
+			}
+			// 3 /secrets requests so far; 6 more spread over the replicas
+			// reach the limit of 9, and the next one anywhere is refused.
+			for i := 0; i < 6; i++ {
+				rs[i%3].expect(rs[i%3].do("GET", "/secrets", tok, nil), 200, "", "")
+			}
+			for _, x := range rs {
+				x.expect(x.do("GET", "/secrets", tok, nil), 429, "TooManyRequestsError", "")
+			}
+			// Logins: 1 so far; 6 more reach 7; the 8th is refused.
+			for i := 0; i < 6; i++ {
+				if r := rs[(i+1)%3].do("POST", "/login", "", w.siwsLogin(t)); r.status != 200 {
+					t.Fatalf("login %d: %d %s", i, r.status, r.body)
+				}
+			}
+			r = rs[2].do("POST", "/login", "", w.siwsLogin(t))
+			rs[2].expect(r, 429, "TooManyRequestsError", "logins")
+			if r.header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		})
+	}
+}
