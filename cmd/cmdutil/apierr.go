@@ -13,10 +13,10 @@ import (
 // APIError turns an error of the client into one with the exit code of
 // SPEC §4 and a hint of what to do:
 //
-//	sign-in refused (any status below 500)  4
+//	sign-in refused (4xx but 429)           4
 //	403 (after one fresh sign-in)           4
 //	404                                     3
-//	other 4xx (400, 413, 429, …)            1
+//	other 4xx (400, 413, 429 also at sign-in) 1
 //	5xx, unreachable, timeout, not the API  5
 //
 // Errors that already carry a code, and nil, pass unchanged.
@@ -38,7 +38,7 @@ func APIError(err error) error {
 			hint = "the server is slow or unreachable; try again later."
 		}
 		return WithCode(ExitUnreachable, fmt.Errorf("%v\n%s", err, hint))
-	case errors.As(err, &le) && errors.As(err, &he) && he.Status < 500:
+	case errors.As(err, &le) && errors.As(err, &he) && he.Status < 500 && he.Status != http.StatusTooManyRequests:
 		return WithCode(ExitAuth, fmt.Errorf("%v\n%s", err, loginHint(he)))
 	case errors.As(err, &le) && he == nil:
 		return WithCode(ExitAuth, err)
@@ -76,7 +76,7 @@ func httpError(he *client.HTTPError) error {
 		if he.RetryAfter > 0 {
 			wait = he.RetryAfter.String()
 		}
-		return WithCode(ExitFailure, fmt.Errorf("too many requests: %s; try again in %s", he.Message, wait))
+		return WithCode(ExitFailure, fmt.Errorf("rate limited by the server: %s\ntry again in %s", he.Message, wait))
 	case he.Status == http.StatusRequestEntityTooLarge:
 		return WithCode(ExitFailure, fmt.Errorf("request too large: %s; store fewer or smaller secrets at a time", he.Message))
 	case he.Status >= 500:

@@ -86,6 +86,7 @@ func TestAPIError(t *testing.T) {
 		{"login refused", &client.LoginError{Endpoint: "http://x", Err: he(400, "bad signature")}, 4, "sign-in at http://x refused (400): bad signature"},
 		{"login old server", &client.LoginError{Endpoint: "http://x", Err: he(400, "message sign-in is not available yet; send timestamp")}, 4, "--legacy-login"},
 		{"login clock", &client.LoginError{Endpoint: "http://x", Err: he(400, "sign-in message was issued at …, outside the 1m0s window")}, 4, "clock"},
+		{"login rate limited", &client.LoginError{Endpoint: "http://x", Err: &client.HTTPError{Status: 429, Message: "too many logins for this wallet", RetryAfter: 51 * time.Second}}, 1, "try again in 51s"},
 		{"login server down", &client.LoginError{Endpoint: "http://x", Err: he(503, "down")}, 5, "server error"},
 		{"login unreachable", &client.LoginError{Endpoint: "http://x", Err: &client.NetworkError{Endpoint: "http://x", Err: errors.New("refused")}}, 5, "cannot reach"},
 		{"coded passes", cmdutil.Usagef("usage"), 2, "usage"},
