@@ -25,8 +25,9 @@ func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
 		Long: "Reseal every stored value with the newest master key.\n\n" +
 			"To rotate: put the new key first and the old one after it in MASTER_KEY or\n" +
 			"MASTER_KEY_FILE, restart the servers (they read both, write with the new one),\n" +
-			"run rekey, then drop the old key. Safe while servers run: a value written\n" +
-			"meanwhile is left as the server wrote it.",
+			"run rekey, then drop the old key. Safe while servers run on a network store:\n" +
+			"a value written meanwhile is left as the server wrote it. An sqlite file\n" +
+			"serves one process, so stop its server first.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := loadStoreConfig(v)

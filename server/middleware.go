@@ -118,7 +118,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("route", route),
 			slog.Int("status", res.Status),
 			slog.Int64("bytes", res.Size),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("ip", c.RealIP()),
 		}
 		if cl := claimsOf(c); cl != nil {
