@@ -76,9 +76,31 @@ func TestKeygenEnvAndJSON(t *testing.T) {
 }
 
 func TestKeygenParsing(t *testing.T) {
-	f, _, _, _ := cmdtest.Factory(t, false, nil)
-	err := cmdtest.Run(keygen.NewCmdKeygen(f, func(*keygen.Options) error { return nil }), "file.json")
-	if cmdutil.ExitCode(err) != 2 {
-		t.Errorf("positional path: %v", err)
+	cases := []struct {
+		name  string
+		args  []string
+		code  int
+		force bool
+	}{
+		{"plain", nil, 0, false},
+		{"force", []string{"--force"}, 0, true},
+		{"json", []string{"-o", "json"}, 0, false},
+		{"positional path", []string{"file.json"}, 2, false},
+		{"bad output", []string{"-o", "yaml"}, 2, false},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
+				var got *keygen.Options
+				err := cmdtest.Run(keygen.NewCmdKeygen(f, func(o *keygen.Options) error { got = o; return nil }), tc.args...)
+				if code := cmdutil.ExitCode(err); code != tc.code {
+					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+				}
+				if tc.code == 0 && got.Force != tc.force {
+					t.Errorf("options %+v", got)
+				}
+			})
+		}
 	}
 }
