@@ -43,6 +43,11 @@ type Store interface {
 	// by name. Its cost grows with the result, not with the namespace.
 	List(ctx context.Context, owner, prefix string) ([]Secret, error)
 	// Put upserts all items atomically: either every item is written or none.
+	// An owner or name that CheckName refuses fails the whole batch with an
+	// error wrapping ErrInvalid before anything is written. A name given
+	// twice is written once, with its last value. (MongoDB without a
+	// transaction can leave the first items of a batch written if the
+	// server fails half-way; see mongostore.)
 	Put(ctx context.Context, owner string, items []Item) error
 	// Delete removes the names that exist; absent names are not an error.
 	Delete(ctx context.Context, owner string, names []string) error
@@ -55,10 +60,13 @@ type Store interface {
 	Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error)
 
 	// UseNonce records nonce until expires and reports whether it was new.
-	// A nonce already recorded (expired or not) reports false.
+	// A nonce already recorded reports false until it expires; after that
+	// the backend may forget it at any time (purge, TTL), so expires must
+	// outlast the time in which the nonce would be accepted.
 	UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error)
 	// Incr adds n to the counter key, creating it to live until expires, and
-	// returns the new total.
+	// returns the new total. An expired counter starts again from n, with
+	// the new expiry.
 	Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error)
 
 	// GetMeta returns a meta record (schema version, key check), or ErrNotFound.
