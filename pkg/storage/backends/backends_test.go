@@ -144,8 +144,10 @@ func TestOpenSQLiteCreatesFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := os.Stat(path); err != nil {
+	if fi, err := os.Stat(path); err != nil {
 		t.Fatalf("database file not created: %v", err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode %v, want 0600", fi.Mode().Perm())
 	}
 	if err := s.Put(context.Background(), "o", []storage.Item{{Name: "k", Value: []byte("v")}}); err != nil {
 		t.Fatal(err)

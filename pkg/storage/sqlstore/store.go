@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -85,8 +86,8 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 }
 
 // OpenConfig opens the database, pings it, and creates or migrates the
-// schema. For SQLite the file is created if missing; its directory must
-// exist.
+// schema. For SQLite the file is created if missing, with mode 0600; its
+// directory must exist.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	var dial gorm.Dialector
 	switch cfg.Dialect {
@@ -97,6 +98,13 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		dir := filepath.Dir(cfg.DSN)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("sqlite: directory %q does not exist (create it first; only the database file is created)", dir)
+		}
+		// Create the file owner-only; SQLite gives its -wal and -shm files
+		// the same mode.
+		if f, err := os.OpenFile(cfg.DSN, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("sqlite: creating %q: %v", cfg.DSN, err)
 		}
 		dial = sqlite.Open(cfg.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	case Postgres:
