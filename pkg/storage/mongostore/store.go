@@ -29,9 +29,11 @@
 // write, so concurrent updates of one document lose writes ($inc
 // included). Open detects FerretDB (buildInfo.ferretdbVersion) and then
 // serialises this process's read-modify-write operations (Put, Swap, Incr,
-// InitMeta). Several processes on one FerretDB can still lose updates:
-// run one replica there, or use MongoDB or DocumentDB, where each of these
-// operations is atomic on the server.
+// InitMeta). Several processes on one FerretDB can still lose updates (or
+// fail a Put with a duplicate key): run one replica there, or use MongoDB
+// or DocumentDB, where each of these operations is atomic on the server.
+// FerretDB v1 on SQLite also scans the whole collection for every query
+// (its _id index goes unused), so it suits tests and small installations.
 package mongostore
 
 import (
