@@ -62,7 +62,7 @@ func (c *Client) Login(ctx context.Context) (*Token, error) {
 	if c.signer == nil {
 		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: errors.New("no keypair to sign in with")}
 	}
-	body, err := c.loginBody()
+	body, err := c.LoginBody()
 	if err != nil {
 		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: err}
 	}
@@ -89,7 +89,13 @@ func (c *Client) Login(ctx context.Context) (*Token, error) {
 
 // loginBody is the POST /login body: a Sign-In With Solana message bound to
 // the endpoint, or the legacy timestamp challenge.
-func (c *Client) loginBody() ([]byte, error) {
+// LoginBody signs a fresh sign-in message and returns the POST /login body
+// Login would send, for callers that send it themselves (curl, other SDKs).
+// Its signature is valid once (the nonce is spent) and for LOGIN_WINDOW.
+func (c *Client) LoginBody() ([]byte, error) {
+	if c.signer == nil {
+		return nil, errors.New("no keypair to sign in with")
+	}
 	now := c.now().UTC()
 	body := map[string]string{"address": c.address}
 	var msg string

@@ -18,8 +18,9 @@ type Options struct {
 	IO     *cmdutil.IOStreams
 	Client func(job string) (*client.Client, error)
 
-	Job    string
-	Output string
+	Job       string
+	Output    string
+	PrintBody bool
 }
 
 // NewCmdLogin builds the command; runF replaces the work in tests.
@@ -54,6 +55,7 @@ node side; see job-fetch) and cached for that job.`,
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().StringVar(&opts.Job, "job", "", "job address for a job-scoped sign-in")
+	c.Flags().BoolVar(&opts.PrintBody, "print-body", false, "print a signed POST /login body and send nothing (for curl and other clients)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
 	return c
@@ -68,6 +70,14 @@ func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client(opts.Job)
 	if err != nil {
 		return cmdutil.APIError(err)
+	}
+	if opts.PrintBody {
+		body, err := c.LoginBody()
+		if err != nil {
+			return cmdutil.APIError(err)
+		}
+		_, err = fmt.Fprintln(opts.IO.Out, string(body))
+		return err
 	}
 	tok, err := c.Login(ctx)
 	if err != nil {
