@@ -16,6 +16,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/internal/flock"
+	"github.com/nosana-ci/nosana-secrets/internal/logbuf"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
@@ -59,12 +60,16 @@ func loadStoreConfig(v *viper.Viper) (storeConfig, error) {
 	return cfg, nil
 }
 
-func (c storeConfig) logger(w io.Writer) *slog.Logger {
+// logger writes to w in batches (see logbuf); call the returned func to
+// flush before the process says anything else or exits.
+func (c storeConfig) logger(w io.Writer) (*slog.Logger, func()) {
+	buf := logbuf.New(w, 100*time.Millisecond)
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(buf, opts)
 	if c.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(buf, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(h), func() { _ = buf.Close() }
 }
 
 func (c storeConfig) redacted() string { return backends.Redact(c.URI) }
