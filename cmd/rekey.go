@@ -50,7 +50,7 @@ type stale struct {
 }
 
 func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryRun bool) error {
-	log , closeLog := cfg.logger(ios.ErrOut)
+	log, closeLog := cfg.logger(ios.ErrOut)
 	defer closeLog()
 	store, kr, err := openStore(ctx, cfg, log)
 	if err != nil {

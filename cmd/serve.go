@@ -225,7 +225,7 @@ func parseSeconds(name, s string, zeroOK bool) (time.Duration, error) {
 // runServe opens the store, serves until ctx is done, then closes the store
 // after the last request has finished.
 func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
-	log , closeLog := cfg.store.logger(logOut)
+	log, closeLog := cfg.store.logger(logOut)
 	defer closeLog()
 	version, _, _ := buildinfo.Info()
 
