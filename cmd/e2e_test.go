@@ -195,9 +195,9 @@ func TestJourney(t *testing.T) {
 	if st, _ := os.Stat(tokens[0]); st.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode %v", st.Mode().Perm())
 	}
-	logins := strings.Count(srv.Logs(), `"route":"/login"`)
+	logins := srv.Requests(t, "/login")
 	u.expect(0, "line1\nline2", "", "get", "prod/PEM")
-	if n := strings.Count(srv.Logs(), `"route":"/login"`); n != logins {
+	if n := srv.Requests(t, "/login"); n != logins {
 		t.Errorf("get signed in again (%d → %d) despite a cached token", logins, n)
 	}
 

@@ -54,6 +54,7 @@ var serveSettings = []setting{
 	{"solana-rpc-url", "SOLANA_RPC_URL", "", "Solana JSON-RPC endpoint (default: the network's public endpoint)"},
 	{"jobs-program-id", "JOBS_PROGRAM_ID", "", "address of the Nosana jobs program (default: the network's)"},
 	{"ipfs-gateway", "IPFS_GATEWAY", ipfs.DefaultGateway, "IPFS gateway base URL for job documents"},
+	{"job-recheck", "JOB_RECHECK", "15s", "how long a running job's check is trusted before a job token's read asks the chain again (0 to 15s)"},
 	{"rate-limit-login-ip", "RATE_LIMIT_LOGIN_IP", "300", "logins per window from one client IP (0: no limit)"},
 	{"rate-limit-login-address", "RATE_LIMIT_LOGIN_ADDRESS", "60", "verified logins per window of one wallet (0: no limit)"},
 	{"rate-limit-secrets-ip", "RATE_LIMIT_SECRETS_IP", "6000", "/secrets requests per window from one client IP (0: no limit)"},
@@ -85,6 +86,7 @@ type serveConfig struct {
 	LoginWindow     time.Duration
 	Solana          solana.Config
 	IPFSGateway     string
+	JobRecheck      time.Duration
 	Limits          server.Limits
 	LimitWindow     time.Duration
 	LimitSync       time.Duration
@@ -147,6 +149,9 @@ func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 		return cfg, cmdutil.Usagef("%v", err)
 	}
 	cfg.IPFSGateway = v.GetString("ipfs-gateway")
+	if cfg.JobRecheck, err = parseSeconds("JOB_RECHECK", v.GetString("job-recheck"), true); err != nil || cfg.JobRecheck > jobs.DefaultValidFor {
+		return cfg, cmdutil.Usagef("JOB_RECHECK %q must be a duration from 0 to %s", v.GetString("job-recheck"), jobs.DefaultValidFor)
+	}
 	if cfg.LoginWindow, err = parseSeconds("LOGIN_WINDOW", v.GetString("login-window"), false); err != nil {
 		return cfg, err
 	}
@@ -281,7 +286,7 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 		BodyLimit:          cfg.BodyLimit,
 		Audiences:          audiences,
 		DisableLegacyLogin: !cfg.LegacyLogin,
-		Jobs:               &jobs.Verifier{Chain: chain, IPFS: docs},
+		Jobs:               &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: validFor(cfg.JobRecheck)},
 		Limits:             &limits,
 		IPExtractor:        ipExtractor(cfg.TrustedProxies),
 	})
@@ -328,4 +333,13 @@ func signInAudiences(publicURL string, addr net.Addr) ([]auth.Audience, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// validFor maps JOB_RECHECK to jobs.Verifier.ValidFor, where 0 means the
+// default and a negative value means no cache.
+func validFor(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

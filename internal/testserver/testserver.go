@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -231,4 +233,31 @@ func Config(uri string) map[string]string {
 		"MASTER_KEY":         TestMasterKey,
 		"LOG_LEVEL":          "debug",
 	}
+}
+
+// Requests returns how many requests of route (an echo path such as
+// "/login") the server has answered, from its /metrics. Unlike the log it is
+// exact at any moment.
+func (s *Server) Requests(t testing.TB, route string) int {
+	t.Helper()
+	res, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "nosana_secrets_http_requests_total{") || !strings.Contains(line, `route="`+route+`"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q", line)
+		}
+		n += int(v)
+	}
+	return n
 }

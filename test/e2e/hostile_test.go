@@ -137,6 +137,9 @@ func TestHostileInput(t *testing.T) {
 			if !bytes.Equal(gotJSON, want) {
 				t.Errorf("stored secrets changed:\n got %s\nwant %s", gotJSON, want)
 			}
+			if err := srv.Stop(); err != nil { // flushes the log
+				t.Fatal(err)
+			}
 			if strings.Contains(srv.Logs(), "sk-live-123") {
 				t.Error("a secret value reached the log")
 			}
