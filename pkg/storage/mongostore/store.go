@@ -44,8 +44,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -75,12 +73,7 @@ type Store struct {
 	secrets, nonces, counters, metas *mongo.Collection
 	serial                           chan struct{} // FerretDB only: one read-modify-write at a time
 
-	lastPurge atomic.Int64
-	bgMu      sync.Mutex
-	closed    bool
-	bg        sync.WaitGroup
-	bgCtx     context.Context
-	bgStop    context.CancelFunc
+	janitor *storage.Janitor // purges expired nonces and counters
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -143,7 +136,7 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 		counters: d.Collection("counters"),
 		metas:    d.Collection("meta"),
 	}
-	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	s.janitor = storage.NewJanitor(purgeEvery, s.purge)
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -519,7 +512,7 @@ func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 	if err := storage.CheckName("nonce", nonce); err != nil {
 		return false, err
 	}
-	s.maybePurge()
+	s.janitor.Poke()
 	_, err := s.nonces.InsertOne(ctx, bson.D{{Key: "_id", Value: nonce}, {Key: "expires_at", Value: expires.UTC()}})
 	if mongo.IsDuplicateKeyError(err) {
 		return false, nil
@@ -536,7 +529,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 	if err := storage.CheckName("counter key", key); err != nil {
 		return 0, err
 	}
-	s.maybePurge()
+	s.janitor.Poke()
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return 0, err
@@ -620,43 +613,20 @@ func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil)
 
 // Close implements storage.Store.
 func (s *Store) Close() error {
-	s.bgMu.Lock()
-	if s.closed {
-		s.bgMu.Unlock()
+	if !s.janitor.Close() {
 		return nil
 	}
-	s.closed = true
-	s.bgMu.Unlock()
-	s.bgStop()
-	s.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return s.client.Disconnect(ctx)
 }
 
-// maybePurge deletes expired nonces and counters in the background, at
-// most once per purgeEvery per process.
-func (s *Store) maybePurge() {
-	last := s.lastPurge.Load()
-	t := time.Now().UnixNano()
-	if t-last < int64(purgeEvery) || !s.lastPurge.CompareAndSwap(last, t) {
-		return
-	}
-	s.bgMu.Lock()
-	defer s.bgMu.Unlock()
-	if s.closed {
-		return
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
-		defer cancel()
-		filter := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now()}}}}
-		for _, c := range []*mongo.Collection{s.nonces, s.counters} {
-			if _, err := c.DeleteMany(ctx, filter); err != nil {
-				return // best effort: the next purge catches up
-			}
+// purge deletes expired nonces and counters (FerretDB has no TTL index).
+func (s *Store) purge(ctx context.Context) {
+	filter := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: now()}}}}
+	for _, c := range []*mongo.Collection{s.nonces, s.counters} {
+		if _, err := c.DeleteMany(ctx, filter); err != nil {
+			return
 		}
-	}()
+	}
 }

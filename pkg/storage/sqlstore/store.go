@@ -25,8 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -66,12 +64,7 @@ type Store struct {
 
 	get, getMeta *sql.Stmt
 
-	lastPurge atomic.Int64 // unix nanoseconds
-	bgMu      sync.Mutex
-	closed    bool
-	bg        sync.WaitGroup
-	bgCtx     context.Context
-	bgStop    context.CancelFunc
+	janitor *storage.Janitor // purges expired nonces and counters
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -129,7 +122,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, sqlDB: sqlDB, dialect: cfg.Dialect}
-	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	s.janitor = storage.NewJanitor(purgeEvery, func(ctx context.Context) { _ = s.purge(ctx) })
 	var q strings.Builder
 	db.Dialector.QuoteTo(&q, "key")
 	s.qkey = q.String()
@@ -152,7 +145,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	}
 
 	if err := s.open(ctx); err != nil {
-		s.bgStop()
+		s.janitor.Close()
 		sqlDB.Close()
 		return nil, err
 	}
@@ -464,7 +457,7 @@ func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 	if err := storage.CheckName("nonce", nonce); err != nil {
 		return false, err
 	}
-	s.maybePurge()
+	s.janitor.Poke()
 	var ok bool
 	err := s.write(ctx, func() error {
 		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "nonce"}}, DoNothing: true}).
@@ -482,7 +475,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 	if err := storage.CheckName("counter key", key); err != nil {
 		return 0, err
 	}
-	s.maybePurge()
+	s.janitor.Poke()
 	t, exp := now(), ts(expires)
 	// n is assigned before expires_at: MySQL evaluates SET left to right,
 	// so the CASE on expires_at must see the old value.
@@ -547,43 +540,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.sqlDB.PingContext(ctx
 
 // Close implements storage.Store. It waits for a running purge to stop.
 func (s *Store) Close() error {
-	s.bgMu.Lock()
-	if s.closed {
-		s.bgMu.Unlock()
+	if !s.janitor.Close() {
 		return nil
 	}
-	s.closed = true
-	s.bgMu.Unlock()
-	s.bgStop()
-	s.bg.Wait()
 	for _, st := range []*sql.Stmt{s.get, s.getMeta} {
 		if st != nil {
 			st.Close()
 		}
 	}
 	return s.sqlDB.Close()
-}
-
-// maybePurge deletes expired nonces and counters in the background, at
-// most once per purgeEvery per process.
-func (s *Store) maybePurge() {
-	last := s.lastPurge.Load()
-	t := time.Now().UnixNano()
-	if t-last < int64(purgeEvery) || !s.lastPurge.CompareAndSwap(last, t) {
-		return
-	}
-	s.bgMu.Lock()
-	defer s.bgMu.Unlock()
-	if s.closed {
-		return
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
-		defer cancel()
-		s.purge(ctx) // best effort: the next purge catches up
-	}()
 }
 
 func (s *Store) purge(ctx context.Context) error {
