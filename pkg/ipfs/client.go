@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/nosana-ci/nosana-secrets/internal/httpx"
 )
 
 // Defaults of Config.
@@ -86,16 +87,7 @@ func NewClient(cfg Config) (*Client, error) {
 		maxSize: cfg.MaxSize,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          32,
-			MaxIdleConnsPerHost:   16,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
-		}}
+		c.http = &http.Client{Transport: httpx.NewTransport()}
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

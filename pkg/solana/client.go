@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/gagliardetto/solana-go/rpc"
 	"github.com/gagliardetto/solana-go/rpc/jsonrpc"
+
+	"github.com/nosana-ci/nosana-secrets/internal/httpx"
 )
 
 // Chain is what the job checks read from the chain. Errors wrap ErrNotFound,
@@ -56,7 +57,7 @@ func NewClient(cfg Config, httpClient *http.Client) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	hc := &http.Client{Transport: defaultTransport()}
+	hc := &http.Client{Transport: httpx.NewTransport()}
 	if httpClient != nil {
 		c := *httpClient
 		hc = &c
@@ -145,19 +146,6 @@ func (c *Client) RunOf(ctx context.Context, job sol.PublicKey) (Run, error) {
 		return Run{}, fmt.Errorf("job %s: %w: no run account (no node has claimed the job)", job, ErrNotFound)
 	}
 	return best, nil
-}
-
-func defaultTransport() http.RoundTripper {
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          32,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}
 }
 
 // limitedTransport fails a response body that grows past max bytes, so a
