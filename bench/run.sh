@@ -8,6 +8,7 @@
 #   bench/run.sh                     # sqlite, 10 s per scenario
 #   DURATION=30s CONNS=64 bench/run.sh
 #   STORAGE_CONNECTION=postgres://… bench/run.sh   # another backend
+#   BIN=/path/to/nosana-secrets bench/run.sh        # another build (A/B)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
@@ -20,7 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-go build -o "$work/nosana-secrets" .
+if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/nosana-secrets"; else go build -o "$work/nosana-secrets" .; fi
 go build -o "$work/baseline" ./bench/baseline
 go build -o "$work/benchtool" ./bench/benchtool
 
