@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -58,8 +59,10 @@ type Tokens struct {
 
 	// verified remembers tokens that passed Verify, so a client that sends
 	// the same token again costs a map lookup, not an HMAC and a JSON parse.
+	// Keys are SHA-256 digests, so a lookup never compares a sent token
+	// with a valid one byte by byte.
 	mu       sync.Mutex
-	verified map[string]*Claims
+	verified map[[sha256.Size]byte]*Claims
 }
 
 // maxVerified bounds the verified-token cache.
@@ -80,7 +83,7 @@ func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, er
 		key:      key,
 		ttl:      ttl,
 		now:      now,
-		verified: map[string]*Claims{},
+		verified: map[[sha256.Size]byte]*Claims{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -130,15 +133,16 @@ var ErrInvalidToken = errors.New("invalid token")
 // Verify checks the signature (HS256 only), expiry and claims of a token.
 // The Claims returned are shared between calls: do not modify them.
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	key := sha256.Sum256([]byte(token))
 	t.mu.Lock()
-	c, ok := t.verified[token]
+	c, ok := t.verified[key]
 	t.mu.Unlock()
 	if ok {
 		if t.now().Before(c.ExpiresAt.Time) {
 			return c, nil
 		}
 		t.mu.Lock()
-		delete(t.verified, token)
+		delete(t.verified, key)
 		t.mu.Unlock()
 	}
 	c, err := t.verify(token)
@@ -152,7 +156,7 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 		}
 		delete(t.verified, k)
 	}
-	t.verified[token] = c
+	t.verified[key] = c
 	t.mu.Unlock()
 	return c, nil
 }
