@@ -7,7 +7,7 @@
 #
 #   bench/run.sh                     # sqlite, 10 s per scenario
 #   DURATION=30s CONNS=64 bench/run.sh
-#   STORAGE_CONNECTION=postgres://… bench/run.sh   # another backend
+#   STORAGE_CONNECTION=postgres://… MASTER_KEY=… bench/run.sh   # another backend
 #   BIN=/path/to/nosana-secrets bench/run.sh        # another build (A/B)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +56,8 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:4198/secrets/key-500 >/dev/null
 
+# Warm up (connection pools fill, caches load), then measure steady state.
+wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer $token" http://127.0.0.1:4198/secrets/key-500 >/dev/null
 g0=$(metric go_goroutines); f0=$(metric process_open_fds)
 read -r base_rps base_p50 base_p99 < <(wrk_run http://127.0.0.1:4199/)
 read -r get_rps get_p50 get_p99 < <(wrk_run http://127.0.0.1:4198/secrets/key-500 -H "Authorization: Bearer $token")
@@ -70,5 +72,5 @@ printf '%-34s %12s %10s %10s\n' "GET /secrets/:key (1,000 keys)" "$get_rps" "$ge
 printf '%-34s %12s %10s %10s\n' "POST /login (legacy)" "$login_rps" "$login_p50" "$login_p99"
 awk -v a="$get_rps" -v b="$base_rps" 'BEGIN {printf "\nGET/baseline ratio: %.2f (goal >= 0.50)\n", a/b}'
 echo "peak RSS of serve: ${peak} MiB (goal < 60)"
-echo "goroutines before/after load: $g0 / $g1; open fds: $f0 / $f1"
+echo "goroutines after warm-up / after load: $g0 / $g1; open fds: $f0 / $f1 (bounded by the connection pools)"
 echo "storage: ${STORAGE_CONNECTION:-sqlite}; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"

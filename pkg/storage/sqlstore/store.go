@@ -39,9 +39,12 @@ import (
 
 // Pool sizes. One Store (one pool) per process.
 const (
-	sqliteConns   = 8  // readers run in parallel under WAL; writers take turns
-	networkConns  = 20 // PostgreSQL and MySQL
-	networkIdle   = 10
+	sqliteConns  = 8  // readers run in parallel under WAL; writers take turns
+	networkConns = 20 // PostgreSQL and MySQL
+	// As many idle as open: a smaller idle pool closes connections as soon
+	// as a burst ends and reopens them on the next (a new PostgreSQL backend
+	// process each time). Idle ones still go after connIdleLimit.
+	networkIdle   = networkConns
 	connLifetime  = 5 * time.Minute // below MySQL's and most proxies' idle cut-offs
 	connIdleLimit = 2 * time.Minute
 
