@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,7 +35,7 @@ func (s *Server) allow(c echo.Context, key string, limit int64, what string) err
 func (s *Server) limitIP(limit int64, family string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := s.allow(c, family+":ip:"+c.RealIP(), limit, "requests from this address"); err != nil {
+			if err := s.allow(c, family+":ip:"+clientNet(c.RealIP()), limit, "requests from this address"); err != nil {
 				return err
 			}
 			return next(c)
@@ -50,4 +51,16 @@ func (s *Server) limitAddress(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// clientNet is what one client is counted as: its IPv4 address, or its
+// IPv6 /64 — one host usually holds a whole /64, and counting each of its
+// addresses apart would let it spread over 2^64 counters.
+func clientNet(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }

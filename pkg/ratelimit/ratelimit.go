@@ -28,6 +28,8 @@ type Limiter struct {
 	sync   time.Duration
 	now    func() time.Time
 	log    *slog.Logger
+	// maxTracked bounds counts; beyond it new keys are counted in the store.
+	maxTracked int
 
 	mu     sync.Mutex
 	counts map[string]*count
@@ -48,18 +50,23 @@ type Options struct {
 	Sync   time.Duration // 0: every hit goes to the store; else flush period
 	Now    func() time.Time
 	Logger *slog.Logger
+	// MaxTracked bounds the keys counted in memory; 0 means DefaultMaxTracked.
+	MaxTracked int
 }
 
 // New returns a Limiter over store. With Sync > 0 it flushes in the
 // background until Close.
 func New(store Counter, o Options) *Limiter {
-	l := &Limiter{store: store, window: o.Window, sync: o.Sync, now: o.Now, log: o.Logger,
+	l := &Limiter{store: store, window: o.Window, sync: o.Sync, now: o.Now, log: o.Logger, maxTracked: o.MaxTracked,
 		counts: map[string]*count{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if l.window <= 0 {
 		l.window = time.Minute
 	}
 	if l.now == nil {
 		l.now = time.Now
+	}
+	if l.maxTracked <= 0 {
+		l.maxTracked = DefaultMaxTracked
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
@@ -95,26 +102,38 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int64) (ok bool, 
 	idx := now.UnixNano() / int64(l.window)
 	end := time.Unix(0, (idx+1)*int64(l.window))
 	retryAfter = end.Sub(now)
-	if l.sync <= 0 {
-		n, err := l.store.Incr(ctx, storeKey(key, idx), 1, end.Add(l.window))
-		if err != nil {
-			l.log.Warn("rate limit counter unavailable; allowing the request", "error", err.Error())
-			return true, 0
+	if l.sync > 0 {
+		l.mu.Lock()
+		c := l.counts[key]
+		if c != nil || len(l.counts) < l.maxTracked {
+			defer l.mu.Unlock()
+			return l.allowLocal(c, key, idx, limit), retryAfter
 		}
-		return n <= limit, retryAfter
+		l.mu.Unlock() // too many keys in memory: count this one in the store
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.counts[key]
+	n, err := l.store.Incr(ctx, storeKey(key, idx), 1, end.Add(l.window))
+	if err != nil {
+		l.log.Warn("rate limit counter unavailable; allowing the request", "error", err.Error())
+		return true, 0
+	}
+	return n <= limit, retryAfter
+}
+
+// DefaultMaxTracked bounds the keys counted in memory in batched mode;
+// hits of further keys (a flood of client addresses) go to the store.
+const DefaultMaxTracked = 100_000
+
+// allowLocal counts a hit in memory; l.mu is held.
+func (l *Limiter) allowLocal(c *count, key string, idx, limit int64) bool {
 	if c == nil || c.window != idx {
 		c = &count{window: idx}
 		l.counts[key] = c
 	}
 	if c.global+c.pending >= limit {
-		return false, retryAfter
+		return false
 	}
 	c.pending++
-	return true, retryAfter
+	return true
 }
 
 func storeKey(key string, idx int64) string { return "rl:" + key + ":" + strconv.FormatInt(idx, 36) }

@@ -109,3 +109,29 @@ func TestStoreDownFailsOpen(t *testing.T) {
 		t.Error("a store fault refused the request")
 	}
 }
+
+// TestFloodOfKeysStaysBounded: past MaxTracked keys in memory, new keys
+// are counted in the store, still exactly.
+func TestFloodOfKeysStaysBounded(t *testing.T) {
+	store := openStore(t)
+	now := time.Unix(1800000000, 0)
+	l := New(store, Options{Now: func() time.Time { return now }, Sync: time.Hour, MaxTracked: 2})
+	defer l.Close()
+	ctx := context.Background()
+	l.Allow(ctx, "ip:a", 5)
+	l.Allow(ctx, "ip:b", 5)
+	for i := 0; i < 3; i++ {
+		if ok, _ := l.Allow(ctx, "ip:c", 3); !ok {
+			t.Fatalf("hit %d of an untracked key refused", i)
+		}
+	}
+	if ok, _ := l.Allow(ctx, "ip:c", 3); ok {
+		t.Error("an untracked key passed its limit")
+	}
+	l.mu.Lock()
+	n := len(l.counts)
+	l.mu.Unlock()
+	if n != 2 {
+		t.Errorf("%d keys in memory, bound 2", n)
+	}
+}
