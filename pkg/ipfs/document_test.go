@@ -2,43 +2,21 @@ package ipfs_test
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 )
 
-type vectors struct {
-	CIDs []struct {
-		OnchainHex string `json:"onchain_hex"`
-		CID        string `json:"cid"`
-	} `json:"ipfs_cid"`
-	JobJSON map[string]json.RawMessage `json:"job_json_examples"`
-}
-
-func loadVectors(t testing.TB) vectors {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func TestCIDVectors(t *testing.T) {
-	v := loadVectors(t)
-	if len(v.CIDs) == 0 {
+	v := vectors.Load(t)
+	if len(v.IPFSCID) == 0 {
 		t.Fatal("vectors.json has no ipfs_cid entries")
 	}
-	for _, tc := range v.CIDs {
+	for _, tc := range v.IPFSCID {
 		b, err := hex.DecodeString(tc.OnchainHex)
 		if err != nil || len(b) != 32 {
 			t.Fatalf("bad vector %q", tc.OnchainHex)
@@ -50,13 +28,13 @@ func TestCIDVectors(t *testing.T) {
 }
 
 func TestGrantsVectors(t *testing.T) {
-	v := loadVectors(t)
+	v := vectors.Load(t)
 	for name, want := range map[string][]string{
 		"job":                {"pipeline1-ssh-key"},
 		"job_top_level_form": {"pipeline1-ssh-key"},
 		"result":             {"<job address>/result"},
 	} {
-		doc, err := ipfs.ParseDocument(v.JobJSON[name])
+		doc, err := ipfs.ParseDocument(v.JobJSONExamples[name])
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

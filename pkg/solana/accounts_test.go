@@ -5,39 +5,18 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 )
 
-type vectors struct {
-	Discriminators map[string]struct {
-		Hex    string `json:"hex"`
-		Base58 string `json:"base58"`
-	} `json:"discriminators"`
-}
-
-func loadVectors(t testing.TB) vectors {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func TestDiscriminatorVectors(t *testing.T) {
-	v := loadVectors(t)
+	v := vectors.Load(t)
 	for name, got := range map[string][8]byte{
 		"JobAccount": solana.JobDiscriminator,
 		"RunAccount": solana.RunDiscriminator,
