@@ -36,14 +36,14 @@ type setting struct{ key, env, def, usage string }
 // rekey both read them.
 var storeSettings = []setting{
 	{"storage-connection", "STORAGE_CONNECTION", "sqlite://db.sqlite", "storage URI: sqlite://, postgres://, mysql://, mongodb://, mongodb+srv://, redis://, rediss://"},
-	{"master-key", "MASTER_KEY", "", "base64 master key(s) for encryption at rest, newest first, comma-separated"},
+	{"master-key", "MASTER_KEY", "", "base64 master key(s) for encryption at rest, newest first, comma-separated; a flag shows in ps, prefer the env or a file"},
 	{"master-key-file", "MASTER_KEY_FILE", "", "file of base64 master keys, one per line, newest first"},
 	{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"log-format", "LOG_FORMAT", "auto", "json, text, or auto (text on a terminal, else json)"},
 }
 
 var serveSettings = []setting{
-	{"jwt-secret", "JWT_SECRET", "", "token signing key; without one a random key is used and tokens die with the process"},
+	{"jwt-secret", "JWT_SECRET", "", "token signing key (same on every replica); without one tokens die with the process; a flag shows in ps"},
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)"},
 	{"port", "PORT", "4124", "port to listen on, on all interfaces"},
 	{"listen", "LISTEN", "", "host:port to listen on; overrides --port"},
