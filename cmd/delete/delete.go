@@ -68,9 +68,6 @@ deleted (exit code 2).`,
 
 // Run asks (unless --yes) and deletes.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if !opts.Yes {
 		what := "secret " + opts.Keys[0]
 		if len(opts.Keys) > 1 {

@@ -62,9 +62,6 @@ Exit code 3 when the key does not exist.`,
 
 // Run fetches and prints the value.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, err := opts.Client("")
 	if err != nil {
 		return cmdutil.APIError(err)

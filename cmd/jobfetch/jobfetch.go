@@ -68,9 +68,6 @@ Exit code 4 when the server refuses the sign-in or a key is not granted,
 
 // Run signs in for the job and prints the secrets.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, err := opts.Client(opts.Job)
 	if err != nil {
 		return cmdutil.APIError(err)

@@ -63,9 +63,6 @@ with the key mapped to a variable name as 'nosana-secrets run' does.`,
 
 // Run lists and prints.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, err := opts.Client("")
 	if err != nil {
 		return cmdutil.APIError(err)

@@ -64,9 +64,6 @@ node side; see job-fetch) and cached for that job.`,
 // Run signs in (always afresh) and prints the token's identity, never
 // the token.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, err := opts.Client(opts.Job)
 	if err != nil {
 		return cmdutil.APIError(err)

@@ -94,9 +94,6 @@ environment is not applied (stderr says which) unless --override is given.`,
 
 // Run fetches the secrets, builds the environment and runs the command.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, err := opts.Client(opts.Job)
 	if err != nil {
 		return cmdutil.APIError(err)

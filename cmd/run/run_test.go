@@ -1,6 +1,7 @@
 package run_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"reflect"
@@ -170,7 +171,7 @@ func TestRunCommand(t *testing.T) {
 						return []string{"PATH=" + os.Getenv("PATH"), "KEPT=from-env", "RUN_EXIT=" + tc.exit,
 							"RUN_HELPER=DB_URL,TOKEN,prod_TOKEN,KEPT,db_password"}
 					}
-					return run.Run(nil, o)
+					return run.Run(context.Background(), o)
 				})
 				err := cmdtest.Run(c, tc.args...)
 				got := strings.ReplaceAll(cmdtest.Transcript(err, out.String(), errOut.String()), self, "<SELF>")

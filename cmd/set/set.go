@@ -141,9 +141,6 @@ func ParseArgs(args []string) ([]Pair, error) {
 
 // Run gathers the values, stores them in one request and prints the keys.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	values, order, err := gather(opts)
 	if err != nil {
 		return err
