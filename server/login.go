@@ -69,16 +69,7 @@ func (s *Server) login(c echo.Context) error {
 // verifySIWS checks a message against every accepted audience, then burns
 // its nonce so the same message is refused at this and every other replica.
 func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) error {
-	if len(s.audiences) == 0 {
-		return badRequest("message sign-in is not configured on this server (PUBLIC_URL)")
-	}
-	var m auth.SIWS
-	var err error
-	for _, aud := range s.audiences {
-		if m, err = auth.VerifySIWS(req, aud, s.now(), s.loginWindow); err == nil {
-			break
-		}
-	}
+	m, err := auth.VerifySIWS(req, s.audiences, s.now(), s.loginWindow)
 	if err != nil {
 		return err
 	}

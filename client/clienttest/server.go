@@ -252,7 +252,7 @@ func (s *Server) login(body []byte) (any, *apiErr) {
 			return nil, bad("message sign-in is not available yet; send timestamp")
 		}
 		aud, _ := auth.NewAudience(s.URL)
-		if _, err := auth.VerifySIWS(req, aud, time.Now(), time.Minute); err != nil {
+		if _, err := auth.VerifySIWS(req, []auth.Audience{aud}, time.Now(), time.Minute); err != nil {
 			return nil, bad("%v", err)
 		}
 	} else {

@@ -210,13 +210,24 @@ func NewAudience(publicURL string) (Audience, error) {
 	return Audience{Domain: u.Host, URI: strings.TrimSuffix(u.String(), "/")}, nil
 }
 
-// VerifySIWS checks a SIWS login: the message's shape, domain and URI
-// against aud, the address line, the time window and the signature. It
-// returns the parsed message; the caller must still burn its nonce.
-func VerifySIWS(r LoginRequest, aud Audience, now time.Time, window time.Duration) (SIWS, error) {
+// VerifySIWS checks a SIWS login: the message's shape, its domain against
+// the audiences and its URI against the one of that domain, the address
+// line, the time window and the signature. It returns the parsed message;
+// the caller must still burn its nonce.
+func VerifySIWS(r LoginRequest, auds []Audience, now time.Time, window time.Duration) (SIWS, error) {
 	m, err := ParseSIWS(r.Message)
 	if err != nil {
 		return m, err
+	}
+	if len(auds) == 0 {
+		return m, errorf("message sign-in is not configured on this server (PUBLIC_URL)")
+	}
+	aud := auds[0]
+	for _, a := range auds {
+		if a.Domain == m.Domain {
+			aud = a
+			break
+		}
 	}
 	switch {
 	case m.Domain != aud.Domain:

@@ -99,7 +99,7 @@ func TestVerifySIWS(t *testing.T) {
 		return LoginRequest{Address: addr, Message: msg, Signature: base58.Encode(ed25519.Sign(key, []byte(msg)))}
 	}
 	base := testMessage(addr)
-	if _, err := VerifySIWS(sign(base), aud, siwsNow.Add(30*time.Second), time.Minute); err != nil {
+	if _, err := VerifySIWS(sign(base), []Audience{aud}, siwsNow.Add(30*time.Second), time.Minute); err != nil {
 		t.Fatalf("valid message: %v", err)
 	}
 	mod := func(f func(*SIWS)) SIWS { m := base; f(&m); return m }
@@ -126,10 +126,26 @@ func TestVerifySIWS(t *testing.T) {
 		}(), siwsNow, "does not match"},
 	}
 	for name, c := range cases {
-		_, err := VerifySIWS(c.req, aud, c.now, time.Minute)
+		_, err := VerifySIWS(c.req, []Audience{aud}, c.now, time.Minute)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", name, err, c.want)
 		}
+	}
+	// Among several audiences the message's own domain decides, so a bad
+	// signature is reported as such, not as another audience's mismatch.
+	other, _ := NewAudience("http://127.0.0.1:4124")
+	tampered := sign(base)
+	tampered.Signature = sign(mod(func(m *SIWS) { m.Nonce = "zzzzzzzzzz" })).Signature
+	for _, auds := range [][]Audience{{aud, other}, {other, aud}} {
+		if _, err := VerifySIWS(sign(base), auds, siwsNow, time.Minute); err != nil {
+			t.Errorf("audiences %v: %v", auds, err)
+		}
+		if _, err := VerifySIWS(tampered, auds, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "does not match") {
+			t.Errorf("audiences %v, bad signature: %v", auds, err)
+		}
+	}
+	if _, err := VerifySIWS(sign(base), nil, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Errorf("no audience: %v", err)
 	}
 }
 
