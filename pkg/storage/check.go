@@ -30,9 +30,18 @@ func CheckName(what, s string) error {
 	return nil
 }
 
-// CheckItems validates owner and every item of a batch before anything is
-// written.
-func CheckItems(owner string, items []Item) error {
+// PrepareBatch is what every Put does first: it validates owner and every
+// item (nothing is written when one is invalid) and returns the items
+// deduplicated and sorted (see Dedupe).
+func PrepareBatch(owner string, items []Item) ([]Item, error) {
+	if err := checkItems(owner, items); err != nil {
+		return nil, err
+	}
+	return Dedupe(items), nil
+}
+
+// checkItems validates owner and every item of a batch.
+func checkItems(owner string, items []Item) error {
 	if err := CheckName("owner", owner); err != nil {
 		return err
 	}

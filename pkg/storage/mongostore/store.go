@@ -324,10 +324,10 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 // once can make the loser fail with a duplicate key; the operations from
 // that one on are sent again, the ones before it having been applied.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	if err := storage.CheckItems(owner, items); err != nil {
+	items, err := storage.PrepareBatch(owner, items)
+	if err != nil {
 		return err
 	}
-	items = storage.Dedupe(items)
 	if len(items) == 0 {
 		return nil
 	}

@@ -270,10 +270,10 @@ return 1
 // Put implements storage.Store: one script, so the batch is applied whole
 // and no other command sees half of it.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	if err := storage.CheckItems(owner, items); err != nil {
+	items, err := storage.PrepareBatch(owner, items)
+	if err != nil {
 		return err
 	}
-	items = storage.Dedupe(items)
 	if len(items) == 0 {
 		return nil
 	}

@@ -336,10 +336,10 @@ func scanSecrets(rows *sql.Rows, out []storage.Secret, owners *[]string) ([]stor
 // Put implements storage.Store: one transaction of batched upserts. A batch
 // with an invalid owner or name is refused before anything is written.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	if err := storage.CheckItems(owner, items); err != nil {
+	items, err := storage.PrepareBatch(owner, items)
+	if err != nil {
 		return err
 	}
-	items = storage.Dedupe(items)
 	if len(items) == 0 {
 		return nil
 	}
