@@ -94,16 +94,18 @@ func (l lockedStore) Close() error {
 // which lets reads be cached; a second process on it is refused.
 func openStore(ctx context.Context, cfg storeConfig, log *slog.Logger) (storage.Store, *seal.Keyring, error) {
 	var lock *flock.Lock
-	if sc, err := sqlstore.ParseURI(cfg.URI); err == nil && sc.Dialect == sqlstore.SQLite {
-		lock, err = flock.TryLock(sc.DSN + ".lock")
+	dbPath := sqlitePath(cfg.URI)
+	if dbPath != "" {
+		var err error
+		lock, err = flock.TryLock(dbPath + ".lock")
 		switch {
 		case errors.Is(err, flock.ErrLocked):
 			return nil, nil, fmt.Errorf("another nosana-secrets process is using %s: sqlite serves one process; "+
-				"stop it first, or use PostgreSQL, MySQL, MongoDB or Redis for several servers", sc.DSN)
+				"stop it first, or use PostgreSQL, MySQL, MongoDB or Redis for several servers", dbPath)
 		case errors.Is(err, errors.ErrUnsupported), errors.Is(err, fs.ErrNotExist):
 			lock = nil // no lock on this platform, or no directory: Open says which
 		case err != nil:
-			return nil, nil, fmt.Errorf("lock %s: %w", sc.DSN, err)
+			return nil, nil, fmt.Errorf("lock %s: %w", dbPath, err)
 		}
 	}
 	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -118,7 +120,7 @@ func openStore(ctx context.Context, cfg storeConfig, log *slog.Logger) (storage.
 	if lock != nil {
 		store = lockedStore{Store: storage.NewCache(store, sqliteCacheBytes), lock: lock}
 	}
-	kr, err := keyring(cfg, log)
+	kr, err := keyring(cfg, dbPath, log)
 	if err == nil {
 		var old bool
 		if old, err = seal.CheckStore(octx, store, kr); old {
@@ -132,19 +134,27 @@ func openStore(ctx context.Context, cfg storeConfig, log *slog.Logger) (storage.
 	return store, kr, nil
 }
 
-// keyring builds the keyring from MASTER_KEY(_FILE), or for sqlite from a
-// key file beside the database, created (mode 0600) on first start.
-func keyring(cfg storeConfig, log *slog.Logger) (*seal.Keyring, error) {
+// sqlitePath is the database file of an sqlite URI, "" for other stores.
+func sqlitePath(uri string) string {
+	if sc, err := sqlstore.ParseURI(uri); err == nil && sc.Dialect == sqlstore.SQLite {
+		return sc.DSN
+	}
+	return ""
+}
+
+// keyring builds the keyring from MASTER_KEY(_FILE), or for an sqlite
+// database at dbPath from a key file beside it, created (mode 0600) on
+// first start.
+func keyring(cfg storeConfig, dbPath string, log *slog.Logger) (*seal.Keyring, error) {
 	if len(cfg.MasterKeys) > 0 {
 		return seal.New(cfg.MasterKeys...)
 	}
-	scheme, _, _ := strings.Cut(cfg.URI, ":")
-	sc, err := sqlstore.ParseURI(cfg.URI)
-	if err != nil || sc.Dialect != sqlstore.SQLite {
+	if dbPath == "" {
+		scheme, _, _ := strings.Cut(cfg.URI, ":")
 		return nil, fmt.Errorf("MASTER_KEY is required with %s storage: make one with `head -c 32 /dev/urandom | base64`, "+
 			"set MASTER_KEY (or MASTER_KEY_FILE) to it and keep a copy safe: without it no secret can be read", scheme)
 	}
-	path := sc.DSN + ".key"
+	path := dbPath + ".key"
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		f, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
