@@ -19,11 +19,11 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 )
 
@@ -67,13 +67,14 @@ type Server struct {
 	// URL is the JSON-RPC endpoint.
 	URL string
 
+	// Injector gives the server SetDelay and SetFailure.
+	fault.Injector[Failure]
+
 	srv *httptest.Server
 
 	mu            sync.Mutex
 	accounts      map[sol.PublicKey]Account
 	calls         []Call
-	delay         time.Duration
-	failure       Failure
 	ignoreFilters bool
 	slot          uint64
 }
@@ -147,20 +148,6 @@ func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = nil
-}
-
-// SetDelay makes every answer wait d (or until the client gives up).
-func (s *Server) SetDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
-
-// SetFailure makes every following request fail as f says.
-func (s *Server) SetFailure(f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failure = f
 }
 
 // SetIgnoreFilters makes getProgramAccounts behave like a broken or hostile
@@ -264,17 +251,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: req.Method, Params: slices.Clone(req.Params)})
-	delay, failure := s.delay, s.failure
 	s.mu.Unlock()
 
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	failure, ok := s.Wait(r.Context(), 0)
+	if !ok {
+		return
 	}
 
 	switch failure {
