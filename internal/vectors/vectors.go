@@ -42,6 +42,12 @@ type Vectors struct {
 		CID        string `json:"cid"`
 	} `json:"ipfs_cid"`
 	JobJSONExamples map[string]json.RawMessage `json:"job_json_examples"`
+	IPFSFileCIDs    struct {
+		Files []struct {
+			Content string `json:"content_utf8"`
+			CID     string `json:"cid"`
+		} `json:"files"`
+	} `json:"ipfs_file_cids"`
 }
 
 // Path is the absolute path of testdata/vectors.json.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mr-tron/base58"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/nosana-ci/nosana-secrets/internal/httpx"
@@ -26,10 +27,13 @@ const (
 // Errors of Fetch, to be matched with errors.Is. ErrNotFound and
 // ErrInvalidDocument are the job poster's fault (the document is missing or
 // is not a JSON object under the size cap); ErrUnavailable is the gateway's.
+// ErrUnverified, a kind of ErrInvalidDocument, is a gateway's answer that is
+// not the document its CID names.
 var (
 	ErrNotFound        = errors.New("not found")
 	ErrInvalidDocument = errors.New("invalid document")
 	ErrUnavailable     = errors.New("gateway unavailable")
+	ErrUnverified      = fmt.Errorf("%w: the gateway's answer does not match the digest on chain", ErrInvalidDocument)
 )
 
 // Config configures a Client. Zero fields take the defaults above.
@@ -45,6 +49,10 @@ type Config struct {
 	CacheSize int
 	// HTTPClient sends the requests; nil means a client of our own.
 	HTTPClient *http.Client
+	// SkipVerify accepts whatever the gateway answers instead of checking
+	// it against its CID (IPFS_VERIFY=false). Only for a gateway that is
+	// trusted and serves documents in a layout FileDigest does not rebuild.
+	SkipVerify bool
 }
 
 // Client fetches documents from a gateway. It is safe for concurrent use.
@@ -54,6 +62,7 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	maxSize int64
+	verify  bool
 	cache   *lru // nil when disabled
 	group   singleflight.Group
 }
@@ -85,6 +94,7 @@ func NewClient(cfg Config) (*Client, error) {
 		http:    cfg.HTTPClient,
 		timeout: cfg.Timeout,
 		maxSize: cfg.MaxSize,
+		verify:  !cfg.SkipVerify,
 	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: httpx.NewTransport()}
@@ -111,12 +121,18 @@ func (c *Client) Gateway() string {
 	return u.String()
 }
 
-// Fetch returns the JSON object stored under cid. Documents fetched before
-// come from the cache; concurrent fetches of one CID share one request,
-// which runs to its own timeout even if the caller that started it leaves.
+// Fetch returns the JSON object stored under cid, a CIDv0, once its bytes
+// are checked to be the file cid names (see FileDigest). Documents fetched
+// before come from the cache, which holds only checked ones; concurrent
+// fetches of one CID share one request, which runs to its own timeout even
+// if the caller that started it leaves.
 func (c *Client) Fetch(ctx context.Context, cid string) (Document, error) {
 	if !validCID(cid) {
 		return nil, fmt.Errorf("%w: %q is not a CID", ErrInvalidDocument, cid)
+	}
+	want, ok := digestOf(cid)
+	if c.verify && !ok {
+		return nil, fmt.Errorf("%w: %s is not a CIDv0, the only form a job account names", ErrInvalidDocument, cid)
 	}
 	if c.cache != nil {
 		if doc, ok := c.cache.get(cid); ok {
@@ -126,7 +142,7 @@ func (c *Client) Fetch(ctx context.Context, cid string) (Document, error) {
 	ch := c.group.DoChan(cid, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 		defer cancel()
-		doc, err := c.fetch(fctx, cid)
+		doc, err := c.fetch(fctx, cid, want)
 		if err == nil && c.cache != nil {
 			c.cache.add(cid, doc)
 		}
@@ -146,7 +162,7 @@ func (c *Client) Fetch(ctx context.Context, cid string) (Document, error) {
 	}
 }
 
-func (c *Client) fetch(ctx context.Context, cid string) (Document, error) {
+func (c *Client) fetch(ctx context.Context, cid string, want [32]byte) (Document, error) {
 	u := c.base.JoinPath(cid)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -178,6 +194,11 @@ func (c *Client) fetch(ctx context.Context, cid string) (Document, error) {
 	if int64(len(body)) > c.maxSize {
 		return nil, c.tooLarge(cid)
 	}
+	if c.verify {
+		if got := FileDigest(body); got != want {
+			return nil, fmt.Errorf("IPFS document %s: %w (it served %d bytes whose CID is %s)", cid, ErrUnverified, len(body), CID(got))
+		}
+	}
 	doc, err := ParseDocument(body)
 	if err != nil {
 		return nil, fmt.Errorf("IPFS document %s: %w", cid, err)
@@ -197,6 +218,15 @@ func size(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// digestOf returns the sha256 digest a CIDv0 holds.
+func digestOf(cid string) ([32]byte, bool) {
+	b, err := base58.Decode(cid)
+	if err != nil || len(b) != 34 || b[0] != 0x12 || b[1] != 0x20 {
+		return [32]byte{}, false
+	}
+	return [32]byte(b[2:]), true
 }
 
 // validCID accepts the characters of base58 and base32 CIDs, so a CID can

@@ -1,10 +1,13 @@
 // Package ipfs fetches job and result documents of Nosana jobs from an IPFS
 // gateway and reads their grant lists.
 //
-// A job account stores the sha256 digest of each document; CID turns it into
-// the CIDv0 a gateway serves. Client fetches with a timeout, a size cap and
-// a status check, accepts only JSON objects, and caches what it fetched by
-// CID (content addressing makes a cached document valid forever).
+// A job account stores the digest of each document's CIDv0: the sha256 of
+// the root dag-pb node an IPFS importer made of the file, not of the file's
+// bytes. CID turns it into the CID a gateway serves; FileDigest rebuilds it
+// from the bytes. Client fetches with a timeout, a size cap and a status
+// check, refuses bytes that do not match the digest and anything but a JSON
+// object, and caches what it fetched by CID (content addressing makes a
+// checked document valid forever).
 package ipfs
 
 import (
@@ -16,7 +19,7 @@ import (
 	"github.com/mr-tron/base58"
 )
 
-// CID returns the CIDv0 of a document whose sha256 digest the chain stores:
+// CID returns the CIDv0 of a document whose digest the chain stores:
 // base58(0x12 0x20 ‖ digest), the multihash of a sha2-256 digest.
 func CID(digest [32]byte) string {
 	b := make([]byte, 0, 34)

@@ -1,10 +1,11 @@
 // Package ipfstest runs a fake IPFS HTTP gateway for tests. It serves
 // documents by CID under /ipfs/, counts requests per CID, and can answer
-// with any status, slowly, oversize or endlessly.
+// with any status, slowly, oversize, endlessly, or with another document
+// than the CID names.
 package ipfstest
 
 import (
-	"crypto/sha256"
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,11 @@ import (
 	"testing"
 	"time"
 
+	chunker "github.com/ipfs/boxo/chunker"
+	mdtest "github.com/ipfs/boxo/ipld/merkledag/test"
+	"github.com/ipfs/boxo/ipld/unixfs/importer"
+
+	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 )
 
@@ -32,14 +38,16 @@ type Gateway struct {
 	// URL is the gateway base, ending in /ipfs (what IPFS_GATEWAY holds).
 	URL string
 
+	// Injector gives the gateway SetDelay, and SetFailure: every answer
+	// the given HTTP status (0 to stop).
+	fault.Injector[int]
+
 	srv *httptest.Server
 
-	mu      sync.Mutex
-	docs    map[string]Response
-	hits    map[string]int
-	total   int
-	delay   time.Duration
-	failure int
+	mu    sync.Mutex
+	docs  map[string]Response
+	hits  map[string]int
+	total int
 }
 
 // NewGateway starts a Gateway that tb closes at cleanup.
@@ -62,15 +70,35 @@ func (g *Gateway) Set(cid string, r Response) {
 	g.docs[cid] = r
 }
 
-// Put serves body with status 200 under cid.
+// Put serves body with status 200 under cid, whatever cid names: Put of
+// another body under a CID that Add returned swaps the document.
 func (g *Gateway) Put(cid string, body []byte) { g.Set(cid, Response{Body: body}) }
 
-// Add serves body under the CID of its sha256 digest and returns the digest,
-// ready to be stored in a job account.
-func (g *Gateway) Add(body []byte) [32]byte {
-	d := sha256.Sum256(body)
-	g.Put(ipfs.CID(d), body)
+// Add serves body under its real CID and returns the digest, ready to be
+// stored in a job account.
+func (g *Gateway) Add(body []byte) [32]byte { return g.AddResponse(Response{Body: body}) }
+
+// AddResponse answers r under the real CID of r.Body and returns the digest.
+func (g *Gateway) AddResponse(r Response) [32]byte {
+	d := Digest(r.Body)
+	g.Set(ipfs.CID(d), r)
 	return d
+}
+
+// Digest returns the digest under which an IPFS importer stores data (the
+// sha256 of its root dag-pb node; ipfs.CID makes the CID of it), computed
+// by the importer of github.com/ipfs/boxo with the defaults of `ipfs add`:
+// 256 KiB chunks, a balanced tree, dag-pb leaves, CIDv0.
+func Digest(data []byte) [32]byte {
+	nd, err := importer.BuildDagFromReader(mdtest.Mock(), chunker.DefaultSplitter(bytes.NewReader(data)))
+	if err != nil {
+		panic("ipfstest: import: " + err.Error()) // an in-memory import does not fail
+	}
+	mh := nd.Cid().Hash()
+	if nd.Cid().Version() != 0 || len(mh) != 34 {
+		panic("ipfstest: import did not make a CIDv0: " + nd.Cid().String())
+	}
+	return [32]byte(mh[2:])
 }
 
 // AddJSON is Add of v marshalled to JSON.
@@ -97,20 +125,6 @@ func (g *Gateway) Total() int {
 	return g.total
 }
 
-// SetDelay makes every answer wait d (or until the client hangs up).
-func (g *Gateway) SetDelay(d time.Duration) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.delay = d
-}
-
-// SetFailure makes every answer the given HTTP status (0 to stop).
-func (g *Gateway) SetFailure(status int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failure = status
-}
-
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	cid, ok := strings.CutPrefix(r.URL.Path, "/ipfs/")
 	if !ok || cid == "" || strings.Contains(cid, "/") {
@@ -125,17 +139,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	g.total++
 	g.hits[cid]++
 	resp, found := g.docs[cid]
-	delay, failure := g.delay+resp.Delay, g.failure
 	g.mu.Unlock()
 
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	failure, ok := g.Wait(r.Context(), resp.Delay)
+	if !ok {
+		return
 	}
 	if failure != 0 {
 		http.Error(w, http.StatusText(failure), failure)
