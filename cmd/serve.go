@@ -54,6 +54,7 @@ var serveSettings = []setting{
 	{"solana-rpc-url", "SOLANA_RPC_URL", "", "Solana JSON-RPC endpoint (default: the network's public endpoint)"},
 	{"jobs-program-id", "JOBS_PROGRAM_ID", "", "address of the Nosana jobs program (default: the network's)"},
 	{"ipfs-gateway", "IPFS_GATEWAY", ipfs.DefaultGateway, "IPFS gateway base URL for job documents"},
+	{"ipfs-verify", "IPFS_VERIFY", "true", "check each job document against the digest on chain (false: trust the gateway)"},
 	{"job-recheck", "JOB_RECHECK", "15s", "how long a running job's check is trusted before a job token's read asks the chain again (0 to 15s)"},
 	{"rate-limit-login-ip", "RATE_LIMIT_LOGIN_IP", "300", "logins per window from one client IP (0: no limit)"},
 	{"rate-limit-login-address", "RATE_LIMIT_LOGIN_ADDRESS", "60", "verified logins per window of one wallet (0: no limit)"},
@@ -86,6 +87,7 @@ type serveConfig struct {
 	LoginWindow     time.Duration
 	Solana          solana.Config
 	IPFSGateway     string
+	IPFSVerify      bool
 	JobRecheck      time.Duration
 	Limits          server.Limits
 	LimitWindow     time.Duration
@@ -149,6 +151,9 @@ func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 		return cfg, cmdutil.Usagef("%v", err)
 	}
 	cfg.IPFSGateway = v.GetString("ipfs-gateway")
+	if cfg.IPFSVerify, err = strconv.ParseBool(v.GetString("ipfs-verify")); err != nil {
+		return cfg, cmdutil.Usagef("IPFS_VERIFY %q must be true or false", v.GetString("ipfs-verify"))
+	}
 	if cfg.JobRecheck, err = parseSeconds("JOB_RECHECK", v.GetString("job-recheck"), true); err != nil || cfg.JobRecheck > jobs.DefaultValidFor {
 		return cfg, cmdutil.Usagef("JOB_RECHECK %q must be a duration from 0 to %s", v.GetString("job-recheck"), jobs.DefaultValidFor)
 	}
@@ -238,7 +243,7 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	docs, err := ipfs.NewClient(ipfs.Config{Gateway: cfg.IPFSGateway})
+	docs, err := ipfs.NewClient(ipfs.Config{Gateway: cfg.IPFSGateway, SkipVerify: !cfg.IPFSVerify})
 	if err != nil {
 		return cmdutil.Usagef("IPFS_GATEWAY: %v", err)
 	}
@@ -273,6 +278,9 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	if cfg.PublicURL == "" {
 		log.Warn("PUBLIC_URL is not set: sign-in messages are accepted only for loopback URLs of this port; set PUBLIC_URL to the URL clients use",
 			"accepted", audiences[0].URI)
+	}
+	if !cfg.IPFSVerify {
+		log.Warn("IPFS_VERIFY is false: job documents are not checked against the chain, so the IPFS gateway decides what each job may read")
 	}
 	if !cfg.LegacyLogin {
 		log.Info("legacy login is off: only Sign-In With Solana messages are accepted")

@@ -24,8 +24,9 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 )
 
-// Documents fetches job and result documents; *ipfs.Client is one. Errors
-// should wrap ipfs.ErrNotFound, ipfs.ErrInvalidDocument or
+// Documents fetches job and result documents; *ipfs.Client is one, and
+// refuses a document that does not match its CID. Errors should wrap
+// ipfs.ErrNotFound, ipfs.ErrInvalidDocument (a mismatch is one) or
 // ipfs.ErrUnavailable; any other error counts as unavailable.
 type Documents interface {
 	Fetch(ctx context.Context, cid string) (ipfs.Document, error)
