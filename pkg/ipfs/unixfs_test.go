@@ -3,6 +3,7 @@ package ipfs_test
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
@@ -57,4 +58,16 @@ func FuzzFileDigest(f *testing.F) {
 			t.Fatalf("%d bytes: FileDigest gives %s, the importer %s", len(b), ipfs.CID(got), ipfs.CID(want))
 		}
 	})
+}
+
+func BenchmarkFileDigest(b *testing.B) {
+	for _, n := range []int{200, 4 << 10, 1 << 20} {
+		data := make([]byte, n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				ipfs.FileDigest(data)
+			}
+		})
+	}
 }
