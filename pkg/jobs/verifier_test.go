@@ -471,14 +471,15 @@ func TestGrantGatewayFailures(t *testing.T) {
 		{"404", ipfstest.Response{Status: 404}, jobs.BadRequest, "not found (gateway answered HTTP 404)"},
 		{"500", ipfstest.Response{Status: 500}, jobs.Unavailable, "HTTP status 500"},
 		{"slow", ipfstest.Response{Body: []byte(`{}`), Delay: 10 * time.Second}, jobs.Unavailable, "no answer within 200ms"},
+		// The chain names the real document; the gateway answers another.
 		{"swapped", ipfstest.Response{Body: []byte(`{"secrets":["pipeline1-ssh-key","prod-db"]}`)}, jobs.BadRequest, "does not match the digest on chain"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, options{ipfsTimeout: 200 * time.Millisecond})
 			if tc.name == "swapped" {
-				e.gw.Set(ipfs.CID(e.jobDigest), tc.resp) // the chain names the real document
+				e.gw.Set(ipfs.CID(e.jobDigest), tc.resp)
 			} else {
-				e.jobDigest = e.gw.AddResponse(tc.resp)
+				e.jobDigest = e.gw.AddResponse(tc.resp) // served under its own CID
 			}
 			e.putJob(e.job(solana.JobQueued))
 			e.putRun(e.run())
