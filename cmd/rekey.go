@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
@@ -44,34 +44,20 @@ func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
 	return c
 }
 
-type stale struct {
-	owner string
-	sec   storage.Secret
-}
-
 func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryRun bool) error {
 	log, closeLog := cfg.logger(ios.ErrOut)
 	defer closeLog()
-	store, kr, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	// Collect first: writing while a backend iterates is not safe on all.
-	var todo []stale
-	seen := 0
-	err = store.Walk(ctx, func(owner string, s storage.Secret) error {
-		seen++
-		if kr.NeedsRekey(s.Value) {
-			todo = append(todo, stale{owner, s})
-		}
-		return ctx.Err()
-	})
+	seen, todo, err := store.FindStale(ctx)
 	if err != nil {
 		return fmt.Errorf("read the store: %w", err)
 	}
-	fmt.Fprintf(ios.ErrOut, "%d values, %d sealed with an older key (newest key id %s)\n", seen, len(todo), kr.ActiveID())
+	fmt.Fprintf(ios.ErrOut, "%d values, %d sealed with an older key (newest key id %s)\n", seen, len(todo), store.ActiveKeyID())
 	if dryRun || len(todo) == 0 {
 		return nil
 	}
@@ -81,13 +67,13 @@ func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryR
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ok, err := reseal(ctx, store, kr, t)
+		ok, err := store.Reseal(ctx, t)
 		switch {
-		case err == seal.ErrOpen:
+		case errors.Is(err, seal.ErrOpen):
 			broken++
-			fmt.Fprintf(ios.ErrOut, "cannot open %q of %s: sealed with a key not configured, or altered\n", t.sec.Name, t.owner)
+			fmt.Fprintf(ios.ErrOut, "cannot open %q of %s: sealed with a key not configured, or altered\n", t.Name, t.Owner)
 		case err != nil:
-			return fmt.Errorf("reseal %q of %s: %w", t.sec.Name, t.owner, err)
+			return fmt.Errorf("reseal %q of %s: %w", t.Name, t.Owner, err)
 		case ok:
 			resealed++
 		default:
@@ -103,18 +89,4 @@ func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryR
 		return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("%d values could not be opened with the configured keys", broken))
 	}
 	return nil
-}
-
-// reseal swaps one value for its reseal under the newest key, unless it
-// changed since it was read.
-func reseal(ctx context.Context, store storage.Store, kr *seal.Keyring, t stale) (bool, error) {
-	pt, err := kr.Open(t.owner, t.sec.Name, t.sec.Value)
-	if err != nil {
-		return false, seal.ErrOpen
-	}
-	blob, err := kr.Seal(t.owner, t.sec.Name, pt)
-	if err != nil {
-		return false, err
-	}
-	return store.Swap(ctx, t.owner, t.sec.Name, t.sec.Value, blob)
 }

@@ -247,7 +247,7 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	if err != nil {
 		return cmdutil.Usagef("IPFS_GATEWAY: %v", err)
 	}
-	store, keyring, err := openStore(ctx, cfg.store, log)
+	store, err := openStore(ctx, cfg.store, log)
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,6 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	}
 	srv, err := server.New(server.Options{
 		Store:              store,
-		Keyring:            keyring,
 		Tokens:             tokens,
 		Logger:             log,
 		LoginWindow:        cfg.LoginWindow,

@@ -2,10 +2,7 @@ package cmd
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,12 +12,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
-	"github.com/nosana-ci/nosana-secrets/internal/flock"
 	"github.com/nosana-ci/nosana-secrets/internal/logbuf"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 )
 
 // storeConfig is where the data lives, how it is sealed and how to log.
@@ -74,115 +68,8 @@ func (c storeConfig) logger(w io.Writer) (*slog.Logger, func()) {
 
 func (c storeConfig) redacted() string { return backends.Redact(c.URI) }
 
-// sqliteCacheBytes bounds the read cache of an sqlite store.
-const sqliteCacheBytes = 16 << 20
-
-// lockedStore is an sqlite store this process holds the file lock of.
-type lockedStore struct {
-	storage.Store
-	lock *flock.Lock
-}
-
-func (l lockedStore) Close() error {
-	err := l.Store.Close()
-	l.lock.Unlock()
-	return err
-}
-
-// openStore opens the store, loads the keyring and checks that it opens
-// what the store holds. An sqlite file is locked for this process alone,
-// which lets reads be cached; a second process on it is refused.
-func openStore(ctx context.Context, cfg storeConfig, log *slog.Logger) (storage.Store, *seal.Keyring, error) {
-	var lock *flock.Lock
-	dbPath := sqlitePath(cfg.URI)
-	if dbPath != "" {
-		var err error
-		lock, err = flock.TryLock(dbPath + ".lock")
-		switch {
-		case errors.Is(err, flock.ErrLocked):
-			return nil, nil, fmt.Errorf("another nosana-secrets process is using %s: sqlite serves one process; "+
-				"stop it first, or use PostgreSQL, MySQL, MongoDB or Redis for several servers", dbPath)
-		case errors.Is(err, errors.ErrUnsupported), errors.Is(err, fs.ErrNotExist):
-			lock = nil // no lock on this platform, or no directory: Open says which
-		case err != nil:
-			return nil, nil, fmt.Errorf("lock %s: %w", dbPath, err)
-		}
-	}
-	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	store, err := backends.Open(octx, cfg.URI)
-	if err != nil {
-		if lock != nil {
-			lock.Unlock()
-		}
-		return nil, nil, err
-	}
-	if lock != nil {
-		store = lockedStore{Store: storage.NewCache(store, sqliteCacheBytes), lock: lock}
-	}
-	kr, err := keyring(cfg, dbPath, log)
-	if err == nil {
-		var old bool
-		if old, err = seal.CheckStore(octx, store, kr); old {
-			log.Warn("some data is sealed with an older master key; run `nosana-secrets rekey` to reseal it with the newest")
-		}
-	}
-	if err != nil {
-		store.Close()
-		return nil, nil, err
-	}
-	return store, kr, nil
-}
-
-// sqlitePath is the database file of an sqlite URI, "" for other stores.
-func sqlitePath(uri string) string {
-	if sc, err := sqlstore.ParseURI(uri); err == nil && sc.Dialect == sqlstore.SQLite {
-		return sc.DSN
-	}
-	return ""
-}
-
-// keyring builds the keyring from MASTER_KEY(_FILE), or for an sqlite
-// database at dbPath from a key file beside it, created (mode 0600) on
-// first start.
-func keyring(cfg storeConfig, dbPath string, log *slog.Logger) (*seal.Keyring, error) {
-	if len(cfg.MasterKeys) > 0 {
-		return seal.New(cfg.MasterKeys...)
-	}
-	if dbPath == "" {
-		scheme, _, _ := strings.Cut(cfg.URI, ":")
-		return nil, fmt.Errorf("MASTER_KEY is required with %s storage: make one with `head -c 32 /dev/urandom | base64`, "+
-			"set MASTER_KEY (or MASTER_KEY_FILE) to it and keep a copy safe: without it no secret can be read", scheme)
-	}
-	path := dbPath + ".key"
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		f, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if cerr != nil {
-			return nil, fmt.Errorf("create master key file: %w", cerr)
-		}
-		key := seal.NewKey()
-		if _, cerr = f.WriteString(key + "\n"); cerr == nil {
-			cerr = f.Sync()
-		}
-		if err := f.Close(); cerr == nil {
-			cerr = err
-		}
-		if cerr != nil {
-			return nil, fmt.Errorf("write master key file %s: %w", path, cerr)
-		}
-		log.Warn("created a master key file beside the database; back it up, without it no secret can be read", "path", path)
-		b, err = []byte(key), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read master key file: %w", err)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn("the master key file is readable by other users; chmod 600 it", "path", path)
-	}
-	keys, err := seal.ParseKeys(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("master key file %s: %w", path, err)
-	}
-	return seal.New(keys...)
+// openStore opens the whole storage stack (see backends.Open): plaintext
+// above, sealed below, the key checked.
+func openStore(ctx context.Context, cfg storeConfig, log *slog.Logger) (*seal.Store, error) {
+	return backends.Open(ctx, cfg.URI, backends.Options{MasterKeys: cfg.MasterKeys, Logger: log})
 }

@@ -16,17 +16,17 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
-	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // DefaultBodyLimit is the largest request body accepted (SPEC §2).
 const DefaultBodyLimit = 1 << 20
 
-// Options configure a Server. Store, Keyring and Tokens are required.
+// Options configure a Server. Store and Tokens are required.
 type Options struct {
+	// Store holds plaintext values: sealing is a layer inside it (see
+	// backends.Open).
 	Store       storage.Store
-	Keyring     *seal.Keyring // seals every value before it reaches Store
 	Tokens      *auth.Tokens
 	Logger      *slog.Logger
 	LoginWindow time.Duration // accepted skew of a legacy timestamp; default 60 s
@@ -58,7 +58,6 @@ type Limits struct {
 // Server serves the API. Create it with New.
 type Server struct {
 	store       storage.Store
-	keyring     *seal.Keyring
 	tokens      *auth.Tokens
 	log         *slog.Logger
 	loginWindow time.Duration
@@ -74,12 +73,11 @@ type Server struct {
 
 // New builds the handlers; it does not listen.
 func New(o Options) (*Server, error) {
-	if o.Store == nil || o.Tokens == nil || o.Keyring == nil {
-		return nil, errors.New("server: Store, Keyring and Tokens are required")
+	if o.Store == nil || o.Tokens == nil {
+		return nil, errors.New("server: Store and Tokens are required")
 	}
 	s := &Server{
 		store:       o.Store,
-		keyring:     o.Keyring,
 		tokens:      o.Tokens,
 		log:         o.Logger,
 		loginWindow: o.LoginWindow,

@@ -24,7 +24,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -49,9 +49,8 @@ func (s *syncBuffer) String() string {
 type env struct {
 	t       testing.TB
 	url     string
-	store   storage.Store
+	store   storage.Store // below the seal layer: values as stored
 	tokens  *auth.Tokens
-	keyring *seal.Keyring
 	logs    *syncBuffer
 	handler http.Handler
 	now     time.Time
@@ -60,22 +59,17 @@ type env struct {
 func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "test.sqlite"))
+	store, err := backends.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "test.sqlite"),
+		backends.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{7}, seal.KeySize)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{t: t, store: store, logs: &syncBuffer{}, now: time.Now()}
+	e := &env{t: t, store: store.Lower(), logs: &syncBuffer{}, now: time.Now()}
 	clock := func() time.Time { return e.now }
 	e.tokens, _ = auth.NewTokens([]byte("test-jwt-key"), 0, clock)
-	kr, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.keyring = kr
 	o := server.Options{
 		Store:     store,
-		Keyring:   kr,
 		Tokens:    e.tokens,
 		Logger:    slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:       clock,
@@ -275,15 +269,14 @@ func TestTokenForms(t *testing.T) {
 
 func TestVectorTokenAccepted(t *testing.T) {
 	v := vectors.Load(t)
-	store, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "v.sqlite"))
+	store, err := backends.Open(context.Background(), "memory://", backends.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	clock := func() time.Time { return time.Unix(v.JWT.Claims.Iat+60, 0) }
 	tokens, _ := auth.NewTokens([]byte(v.JWT.Secret), 0, clock)
-	kr, _ := seal.New(bytes.Repeat([]byte{1}, seal.KeySize))
-	srv, err := server.New(server.Options{Store: store, Keyring: kr, Tokens: tokens, Now: clock})
+	srv, err := server.New(server.Options{Store: store, Tokens: tokens, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/memstore"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
 func mustRing(t *testing.T, keys ...[]byte) *Keyring {
@@ -151,26 +152,111 @@ func BenchmarkOpen(b *testing.B) {
 	}
 }
 
-func TestCheckStore(t *testing.T) {
+func TestKeyCheck(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := memstore.New()
 	defer store.Close()
 	k1 := mustRing(t, testKey(1))
-	if old, err := CheckStore(ctx, store, k1); err != nil || old {
-		t.Fatalf("first start: %v %v", old, err)
+	if s, err := NewStore(ctx, store, k1); err != nil || s.SealedWithOlderKey() {
+		t.Fatalf("first start: %v", err)
 	}
-	if _, err := CheckStore(ctx, store, k1); err != nil {
+	if _, err := NewStore(ctx, store, k1); err != nil {
 		t.Fatalf("same key again: %v", err)
 	}
-	_, err = CheckStore(ctx, store, mustRing(t, testKey(2)))
+	_, err := NewStore(ctx, store, mustRing(t, testKey(2)))
 	if err == nil || !strings.Contains(err.Error(), k1.ActiveID()) {
 		t.Fatalf("wrong key: %v", err)
 	}
 	rotated := mustRing(t, testKey(2), testKey(1))
-	if old, err := CheckStore(ctx, store, rotated); err != nil || !old {
-		t.Fatalf("rotated ring: old=%v %v", old, err)
+	s, err := NewStore(ctx, store, rotated)
+	if err != nil || !s.SealedWithOlderKey() {
+		t.Fatalf("rotated ring: %v", err)
+	}
+	// After a rekey the new key alone opens the store.
+	total, stale, err := s.FindStale(ctx)
+	if err != nil || total != 1 || len(stale) != 1 {
+		t.Fatalf("FindStale = %d, %d, %v; want the key check", total, len(stale), err)
+	}
+	if ok, err := s.Reseal(ctx, stale[0]); !ok || err != nil {
+		t.Fatalf("Reseal of the key check: %v, %v", ok, err)
+	}
+	if s, err := NewStore(ctx, store, mustRing(t, testKey(2))); err != nil || s.SealedWithOlderKey() {
+		t.Fatalf("new key alone after rekey: %v", err)
+	}
+}
+
+// TestLegacyKeyCheck: a store whose check is the secret record of older
+// versions keeps refusing a wrong key.
+func TestLegacyKeyCheck(t *testing.T) {
+	ctx := context.Background()
+	store := storage.Check(memstore.New())
+	k1 := mustRing(t, testKey(1))
+	blob, _ := k1.Seal(SystemOwner, checkName, checkPlain)
+	if err := store.Put(ctx, SystemOwner, []storage.Item{{Name: checkName, Value: blob}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewStore(ctx, store, mustRing(t, testKey(2))); err == nil {
+		t.Fatal("a wrong key opened a store with a legacy check")
+	}
+	if _, err := NewStore(ctx, store, k1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLayerConformance: above the seal layer the store behaves as every
+// backend does, on plaintext; below it no value is plaintext.
+func TestLayerConformance(t *testing.T) {
+	lower := memstore.New()
+	s, err := NewStore(context.Background(), lower, mustRing(t, testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storagetest.Run(t, s)
+	err = lower.Walk(context.Background(), func(owner string, sec storage.Secret) error {
+		if len(sec.Value) == 0 || sec.Value[0] != formatV1 {
+			t.Errorf("%s %q stored unsealed", owner, sec.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRekey(t *testing.T) {
+	ctx := context.Background()
+	lower := storage.Check(memstore.New())
+	old, err := NewStore(ctx, lower, mustRing(t, testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Put(ctx, "o", []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, stale, err := s.FindStale(ctx)
+	if err != nil || total != 3 || len(stale) != 3 {
+		t.Fatalf("FindStale = %d, %d, %v", total, len(stale), err)
+	}
+	// Written meanwhile by a server with the new key: left alone.
+	if err := s.Put(ctx, "o", []storage.Item{{Name: "b", Value: []byte("3")}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false, true} {
+		if ok, err := s.Reseal(ctx, stale[i]); ok != want || err != nil {
+			t.Fatalf("Reseal(%s) = %v, %v; want %v", stale[i].Name, ok, err, want)
+		}
+	}
+	fresh, err := NewStore(ctx, lower, mustRing(t, testKey(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "1", "b": "3"} {
+		if sec, err := fresh.Get(ctx, "o", name); err != nil || string(sec.Value) != want {
+			t.Errorf("%s = %q, %v; want %q", name, sec.Value, err, want)
+		}
 	}
 }

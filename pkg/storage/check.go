@@ -9,7 +9,8 @@ import (
 
 // ErrInvalid is wrapped by the error a write returns for a name, owner or
 // key that no backend can store. The server validates input first; this is
-// the store's own guard, and a batch with one invalid item writes nothing.
+// the store's own guard (see Checked), and a batch with one invalid item
+// writes nothing.
 var ErrInvalid = errors.New("storage: invalid input")
 
 // CheckName reports whether s can be stored as an owner, secret name, nonce,
@@ -30,10 +31,9 @@ func CheckName(what, s string) error {
 	return nil
 }
 
-// PrepareBatch is what every Put does first: it validates owner and every
-// item (nothing is written when one is invalid) and returns the items
-// deduplicated and sorted (see Dedupe).
-func PrepareBatch(owner string, items []Item) ([]Item, error) {
+// prepareBatch validates owner and every item (nothing is written when one
+// is invalid) and returns the items deduplicated and sorted (see Dedupe).
+func prepareBatch(owner string, items []Item) ([]Item, error) {
 	if err := checkItems(owner, items); err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
-// Package storage defines the Store that every backend implements and opens
-// one from a STORAGE_CONNECTION URI.
+// Package storage defines the small contracts a backend implements, the
+// Checked layer that validates input once for every backend, and the read
+// cache of a single-process store.
 //
-// A Store keeps opaque byte values under (owner, name). It never interprets
-// or logs a value: the server seals values before they reach it.
+// A backend keeps opaque byte values under (owner, name). It never
+// interprets or logs a value. Stacks are built by package backends: the
+// backend, then Checked, then (sqlite) the lock and Cache, then the seal
+// layer, above which values are plaintext.
 package storage
 
 import (
@@ -32,9 +35,9 @@ type Item struct {
 	Value []byte
 }
 
-// Store is the persistence contract. Every method is safe for concurrent use.
-// Names are compared byte for byte: case-sensitive, no wildcards, no trimming.
-type Store interface {
+// Secrets is what a request reads and writes. Names are compared byte for
+// byte: case-sensitive, no wildcards, no trimming.
+type Secrets interface {
 	// Get returns the owner's secret name, or ErrNotFound.
 	Get(ctx context.Context, owner, name string) (Secret, error)
 	// GetMany returns those of names that exist, sorted by name.
@@ -51,14 +54,11 @@ type Store interface {
 	Put(ctx context.Context, owner string, items []Item) error
 	// Delete removes the names that exist; absent names are not an error.
 	Delete(ctx context.Context, owner string, names []string) error
+}
 
-	// Walk calls fn for every secret of every owner, in no particular order.
-	// Used by maintenance commands (rekey); not on a request path.
-	Walk(ctx context.Context, fn func(owner string, s Secret) error) error
-	// Swap replaces the value of (owner, name) with new only if it still
-	// equals old, without touching its version. It reports whether it did.
-	Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error)
-
+// Ephemeral holds sign-in nonces and rate-limit counters, records that
+// expire.
+type Ephemeral interface {
 	// UseNonce records nonce until expires and reports whether it was new.
 	// A nonce already recorded reports false until it expires; after that
 	// the backend may forget it at any time (purge, TTL), so expires must
@@ -68,13 +68,42 @@ type Store interface {
 	// returns the new total. An expired counter starts again from n, with
 	// the new expiry.
 	Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error)
+}
 
-	// GetMeta returns a meta record (schema version, key check), or ErrNotFound.
+// Walker is what maintenance (rekey, backup) needs; not on a request path.
+type Walker interface {
+	// Walk calls fn for every secret of every owner, in no particular order.
+	// fn may write.
+	Walk(ctx context.Context, fn func(owner string, s Secret) error) error
+	// Swap replaces the value of (owner, name) with new only if it still
+	// equals old, without touching its version. It reports whether it did.
+	Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error)
+}
+
+// Meta holds the store's own records (schema version, key check).
+type Meta interface {
+	// GetMeta returns a meta record, or ErrNotFound.
 	GetMeta(ctx context.Context, key string) ([]byte, error)
 	// InitMeta stores value under key unless a value is there already, and
-	// returns the value that is stored after the call.
+	// returns the value that is stored after the call. Of racing callers on
+	// one key, all get the same value.
 	InitMeta(ctx context.Context, key string, value []byte) ([]byte, error)
+	// PutMeta stores value under key, replacing any value there.
+	PutMeta(ctx context.Context, key string, value []byte) error
+}
 
+// Store is every contract together: what a backend implements and what
+// each layer of a stack passes on. Every method is safe for concurrent use.
+//
+// A backend may rely on the Checked layer above it: owners, names, nonces,
+// counter and meta keys are valid (CheckName), prefixes are ValidPrefix,
+// name lists are distinct and sorted, batches are non-empty, deduplicated
+// and sorted, and values are non-nil.
+type Store interface {
+	Secrets
+	Ephemeral
+	Walker
+	Meta
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the connection pool.

@@ -1,4 +1,4 @@
-// Package backends opens a storage.Store from a STORAGE_CONNECTION URI:
+// Package backends opens a storage stack from a STORAGE_CONNECTION URI:
 //
 //	sqlite://relative/path.sqlite, sqlite:///absolute/path.sqlite
 //	postgres://user:pass@host:5432/db?sslmode=require (also postgresql://)
@@ -6,6 +6,7 @@
 //	mongodb://user:pass@host:27017/db, mongodb+srv://user:pass@cluster/db
 //	  (DocumentDB: mongodb://…?tls=true&tlsCAFile=…&retryWrites=false)
 //	redis://user:pass@host:6379/0, rediss://… (TLS)
+//	memory:// (in this process only; nothing persists)
 //
 // Special characters in a user name or password must be percent-encoded
 // (@ as %40, / as %2F, ? as %3F, # as %23, % as %25). For SQLite, the
@@ -19,18 +20,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/flock"
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/memstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 )
 
 // Schemes are the URI schemes Open accepts.
-var Schemes = []string{"sqlite", "postgres", "postgresql", "mysql", "mongodb", "mongodb+srv", "redis", "rediss"}
+var Schemes = []string{"sqlite", "postgres", "postgresql", "mysql", "mongodb", "mongodb+srv", "redis", "rediss", "memory"}
 
 // Kinds of backend, as Check reports them.
 const (
@@ -39,15 +45,129 @@ const (
 	MySQL    = "mysql"
 	MongoDB  = "mongodb"
 	Redis    = "redis"
+	Memory   = "memory"
 )
 
-// OpenTimeout bounds connecting, pinging and migrating in Open.
+// OpenTimeout bounds the whole of Open by default: connecting, pinging,
+// migrating and the key check.
 const OpenTimeout = 30 * time.Second
 
-// Open checks uri, connects, pings the store and creates or migrates its
-// schema, within OpenTimeout. An unreachable store is an error, so a
-// server fails at start rather than on its first request.
-func Open(ctx context.Context, uri string) (storage.Store, error) {
+// DefaultCacheBytes bounds the read cache of an sqlite store.
+const DefaultCacheBytes = 16 << 20
+
+// Options configure Open.
+type Options struct {
+	// MasterKeys seal the values, newest first. Without any, an sqlite
+	// store uses a key file beside its database (created on first start),
+	// a memory store a random key, and any other store refuses to open.
+	MasterKeys [][]byte
+	// Logger receives warnings (a key file created, data sealed with an
+	// older key); nil discards them.
+	Logger *slog.Logger
+	// Timeout bounds Open; 0 means OpenTimeout.
+	Timeout time.Duration
+	// CacheBytes bounds the sqlite read cache; 0 means DefaultCacheBytes.
+	CacheBytes int
+}
+
+// Open returns the whole stack over uri: the backend, then storage.Checked,
+// then for sqlite an exclusive file lock and a read cache, then the seal
+// layer, whose key check it runs. Everything above it is plaintext. An
+// unreachable store is an error, so a server fails at start rather than
+// on its first request.
+func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
+	uri = strings.TrimSpace(uri)
+	kind, err := Check(uri)
+	if err != nil {
+		return nil, describe(uri, err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = OpenTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	keys := o.MasterKeys
+	dbPath := sqlitePath(uri)
+	if len(keys) == 0 && kind == Memory {
+		keys, _ = seal.ParseKeys(seal.NewKey()) // nothing outlives the process
+	}
+
+	var lock *flock.Lock
+	if dbPath != "" {
+		lock, err = flock.TryLock(dbPath + ".lock")
+		switch {
+		case errors.Is(err, flock.ErrLocked):
+			return nil, fmt.Errorf("another nosana-secrets process is using %s: sqlite serves one process; "+
+				"stop it first, or use PostgreSQL, MySQL, MongoDB or Redis for several servers", dbPath)
+		case errors.Is(err, errors.ErrUnsupported), errors.Is(err, fs.ErrNotExist):
+			lock = nil // no lock on this platform, or no directory: the backend says which
+		case err != nil:
+			return nil, fmt.Errorf("lock %s: %w", dbPath, err)
+		}
+	}
+	unlock := func() {
+		if lock != nil {
+			lock.Unlock()
+		}
+	}
+
+	var s storage.Store
+	s, err = openBackend(ctx, kind, uri, timeout)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	if lock != nil {
+		// This process is the file's only writer, so reads can be cached.
+		size := o.CacheBytes
+		if size <= 0 {
+			size = DefaultCacheBytes
+		}
+		s = locked{Store: storage.NewCache(s, size), lock: lock}
+	}
+	switch {
+	case len(keys) > 0:
+	case dbPath != "":
+		if keys, err = seal.KeyFile(dbPath+".key", o.Logger); err != nil {
+			s.Close()
+			return nil, err
+		}
+	default:
+		// Checked after connecting, so a store that is down says so first.
+		s.Close()
+		scheme, _, _ := strings.Cut(uri, ":")
+		return nil, fmt.Errorf("MASTER_KEY is required with %s storage: make one with `head -c 32 /dev/urandom | base64`, "+
+			"set MASTER_KEY (or MASTER_KEY_FILE) to it and keep a copy safe: without it no secret can be read", scheme)
+	}
+	kr, err := seal.New(keys...)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	sealed, err := seal.NewStore(ctx, s, kr)
+	if err != nil {
+		s.Close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s: %v", timeout, err)
+			return nil, describe(uri, err)
+		}
+		return nil, err
+	}
+	if sealed.SealedWithOlderKey() {
+		o.Logger.Warn("some data is sealed with an older master key; run `nosana-secrets rekey` to reseal it with the newest")
+	}
+	return sealed, nil
+}
+
+// OpenBackend opens the backend of uri under a storage.Checked layer, with
+// neither lock, cache nor seal layer: values are stored as given. For
+// tests and tools that handle sealed values themselves.
+func OpenBackend(ctx context.Context, uri string) (storage.Store, error) {
 	uri = strings.TrimSpace(uri)
 	kind, err := Check(uri)
 	if err != nil {
@@ -55,7 +175,12 @@ func Open(ctx context.Context, uri string) (storage.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
+	return openBackend(ctx, kind, uri, OpenTimeout)
+}
+
+func openBackend(ctx context.Context, kind, uri string, timeout time.Duration) (storage.Store, error) {
 	var s storage.Store
+	var err error
 	switch kind {
 	case SQLite, Postgres, MySQL:
 		s, err = openSQL(ctx, uri)
@@ -63,14 +188,36 @@ func Open(ctx context.Context, uri string) (storage.Store, error) {
 		s, err = openMongo(ctx, uri)
 	case Redis:
 		s, err = openRedis(ctx, uri)
+	case Memory:
+		s = memstore.New()
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s: %v", OpenTimeout, err)
+			err = fmt.Errorf("no answer within %s: %v", timeout, err)
 		}
 		return nil, describe(uri, err)
 	}
-	return s, nil
+	return storage.Check(s), nil
+}
+
+// locked is an sqlite store this process holds the file lock of.
+type locked struct {
+	storage.Store
+	lock *flock.Lock
+}
+
+func (l locked) Close() error {
+	err := l.Store.Close()
+	l.lock.Unlock()
+	return err
+}
+
+// sqlitePath is the database file of an sqlite URI, "" for other stores.
+func sqlitePath(uri string) string {
+	if sc, err := sqlstore.ParseURI(uri); err == nil && sc.Dialect == sqlstore.SQLite {
+		return sc.DSN
+	}
+	return ""
 }
 
 // The constructors return concrete types; a nil *T must not become a
@@ -119,6 +266,11 @@ func Check(uri string) (string, error) {
 		kind = MongoDB
 	case "redis", "rediss":
 		kind = Redis
+	case "memory":
+		if rest != "" {
+			return "", errors.New("memory:// takes no host or path")
+		}
+		return Memory, nil
 	default:
 		return "", fmt.Errorf("unsupported scheme %q: use one of %s", scheme, strings.Join(Schemes, ", "))
 	}

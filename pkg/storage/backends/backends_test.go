@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -58,6 +60,7 @@ func TestCheck(t *testing.T) {
 		"mongodb+srv://u:p@cluster.example/db?retryWrites=false": backends.MongoDB,
 		"redis://127.0.0.1:6379/0":                               backends.Redis,
 		"rediss://u:p@h:6380/2":                                  backends.Redis,
+		"memory://":                                              backends.Memory,
 	}
 	for uri, want := range good {
 		if got, err := backends.Check(uri); err != nil || got != want {
@@ -116,7 +119,7 @@ func TestOpenErrors(t *testing.T) {
 		{"postgres://u:" + pw + "@h/db", "percent-encode"},
 	}
 	for _, tt := range tests {
-		s, err := backends.Open(context.Background(), tt.uri)
+		s, err := backends.Open(context.Background(), tt.uri, testOptions(t))
 		if err == nil {
 			s.Close()
 			t.Errorf("Open(%s) succeeded", backends.Redact(tt.uri))
@@ -139,7 +142,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestOpenSQLiteCreatesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.sqlite")
-	s, err := backends.Open(context.Background(), "sqlite://"+path)
+	s, err := backends.Open(context.Background(), "sqlite://"+path, backends.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +157,7 @@ func TestOpenSQLiteCreatesFile(t *testing.T) {
 	}
 	// A relative path is relative to the working directory.
 	t.Chdir(t.TempDir())
-	rel, err := backends.Open(context.Background(), "sqlite://rel.sqlite")
+	rel, err := backends.Open(context.Background(), "sqlite://rel.sqlite", backends.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +172,9 @@ func TestOpenSQLiteCreatesFile(t *testing.T) {
 func TestOpenEach(t *testing.T) {
 	for _, b := range []string{"postgres", "mysql", "redis", "mongodb"} {
 		t.Run(b, func(t *testing.T) {
-			s := storagetest.Open(t, b, backends.Open)
+			s := storagetest.Open(t, b, func(ctx context.Context, uri string) (storage.Store, error) {
+				return backends.Open(ctx, uri, testOptions(t))
+			})
 			ctx := context.Background()
 			owner := storagetest.Unique("open-")
 			if err := s.Put(ctx, owner, []storage.Item{{Name: "k", Value: []byte("v")}}); err != nil {
@@ -185,5 +190,79 @@ func TestOpenEach(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// testOptions seal with the key every test sharing a test database uses.
+func testOptions(t *testing.T) backends.Options {
+	keys, err := seal.ParseKeys(testserver.TestMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backends.Options{MasterKeys: keys}
+}
+
+// TestOpenSQLiteStack: the sqlite stack seals below, answers plaintext
+// above, holds the file for this process and finds its key file again.
+func TestOpenSQLiteStack(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.sqlite")
+	s, err := backends.Open(ctx, "sqlite://"+path, backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "o", []storage.Item{{Name: "k", Value: []byte(`"plain"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := s.Get(ctx, "o", "k"); err != nil || string(sec.Value) != `"plain"` {
+		t.Fatalf("Get = %q, %v", sec.Value, err)
+	}
+	raw, err := s.Lower().Get(ctx, "o", "k")
+	if err != nil || strings.Contains(string(raw.Value), "plain") {
+		t.Fatalf("stored value %q, %v: want it sealed", raw.Value, err)
+	}
+	if _, err := backends.Open(ctx, "sqlite://"+path, backends.Options{}); err == nil || !strings.Contains(err.Error(), "another nosana-secrets process") {
+		t.Fatalf("second Open of a held sqlite file: %v", err)
+	}
+	s.Close()
+	if fi, err := os.Stat(path + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v", err)
+	}
+	again, err := backends.Open(ctx, "sqlite://"+path, backends.Options{})
+	if err != nil {
+		t.Fatalf("reopen with the key file: %v", err)
+	}
+	defer again.Close()
+	if sec, err := again.Get(ctx, "o", "k"); err != nil || string(sec.Value) != `"plain"` {
+		t.Fatalf("after reopen: %q, %v", sec.Value, err)
+	}
+	other, _ := seal.ParseKeys(seal.NewKey())
+	if _, err := backends.Open(ctx, "sqlite://"+filepath.Join(filepath.Dir(path), "s.sqlite"), backends.Options{MasterKeys: other}); err == nil {
+		t.Fatal("opened while held")
+	}
+}
+
+func TestOpenNetworkNeedsKey(t *testing.T) {
+	_, err := backends.Open(context.Background(), storagetest.URI(t, "postgres"), backends.Options{})
+	if err == nil || !strings.Contains(err.Error(), "MASTER_KEY is required with postgres storage") {
+		t.Fatalf("Open without a key: %v", err)
+	}
+}
+
+func TestOpenMemory(t *testing.T) {
+	ctx := context.Background()
+	s, err := backends.Open(ctx, "memory://", backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(ctx, "o", []storage.Item{{Name: "k", Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := s.Get(ctx, "o", "k"); err != nil || string(sec.Value) != "v" {
+		t.Fatalf("Get = %q, %v", sec.Value, err)
+	}
+	if _, err := backends.Open(ctx, "memory://x", backends.Options{}); err == nil {
+		t.Fatal("memory://x accepted")
 	}
 }

@@ -239,9 +239,6 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
 // Get implements storage.Store.
 func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
-	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
-		return storage.Secret{}, storage.ErrNotFound
-	}
 	var d secretDoc
 	err := s.secrets.FindOne(ctx, byID(owner, name)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -277,11 +274,7 @@ var byName = bson.D{{Key: "name", Value: 1}}
 
 // GetMany implements storage.Store.
 func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]storage.Secret, error) {
-	names = storage.ValidNames(names)
-	out := []storage.Secret{}
-	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
-		return out, nil
-	}
+	out := make([]storage.Secret, 0, len(names))
 	for start := 0; start < len(names); start += inChunk {
 		part := names[start:min(start+inChunk, len(names))]
 		var err error
@@ -305,9 +298,6 @@ func ids(owner string, names []string) []string {
 // List implements storage.Store: a range on the (owner, name) index,
 // never a regular expression.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	if storage.CheckName("owner", owner) != nil || !storage.ValidPrefix(prefix) {
-		return []storage.Secret{}, nil
-	}
 	filter := bson.D{{Key: "owner", Value: owner}}
 	if prefix != "" {
 		r := bson.D{{Key: "$gte", Value: prefix}}
@@ -324,13 +314,6 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 // once can make the loser fail with a duplicate key; the operations from
 // that one on are sent again, the ones before it having been applied.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	items, err := storage.PrepareBatch(owner, items)
-	if err != nil {
-		return err
-	}
-	if len(items) == 0 {
-		return nil
-	}
 	t := now()
 	models := make([]mongo.WriteModel, len(items))
 	for i, it := range items {
@@ -436,10 +419,6 @@ func pause(ctx context.Context, attempt int) error {
 
 // Delete implements storage.Store.
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	names = storage.ValidNames(names)
-	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
-		return nil
-	}
 	_, err := s.secrets.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, names)}}}})
 	return err
 }
@@ -469,15 +448,6 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 
 // Swap implements storage.Store.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
-		return false, nil
-	}
-	if old == nil {
-		old = []byte{}
-	}
-	if new == nil {
-		new = []byte{}
-	}
 	set := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}}
 	if s.serial == nil {
 		res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}), set)
@@ -509,9 +479,6 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 
 // UseNonce implements storage.Store: an insert under a unique _id.
 func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
-	if err := storage.CheckName("nonce", nonce); err != nil {
-		return false, err
-	}
 	s.janitor.Poke()
 	_, err := s.nonces.InsertOne(ctx, bson.D{{Key: "_id", Value: nonce}, {Key: "expires_at", Value: expires.UTC()}})
 	if mongo.IsDuplicateKeyError(err) {
@@ -526,9 +493,6 @@ func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 // counter can lose with a duplicate key: the loser tries again and adds to
 // the winner's document.
 func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
-	if err := storage.CheckName("counter key", key); err != nil {
-		return 0, err
-	}
 	s.janitor.Poke()
 	unlock, err := s.lock(ctx)
 	if err != nil {
@@ -568,9 +532,6 @@ type metaDoc struct {
 
 // GetMeta implements storage.Store.
 func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
-	if storage.CheckName("meta key", key) != nil {
-		return nil, storage.ErrNotFound
-	}
 	var d metaDoc
 	err := s.metas.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -588,12 +549,6 @@ func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
 // InitMeta implements storage.Store: an upsert that sets the value only on
 // insert, then a read.
 func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
-	if err := storage.CheckName("meta key", key); err != nil {
-		return nil, err
-	}
-	if value == nil {
-		value = []byte{}
-	}
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
@@ -606,6 +561,13 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 		return nil, err
 	}
 	return s.GetMeta(ctx, key)
+}
+
+// PutMeta implements storage.Store.
+func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
+	_, err := s.metas.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: value}}}}, options.UpdateOne().SetUpsert(true))
+	return err
 }
 
 // Ping implements storage.Store.

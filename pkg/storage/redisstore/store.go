@@ -146,9 +146,6 @@ func decode(name, rec string) (storage.Secret, error) {
 
 // Get implements storage.Store: one HGET.
 func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
-	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
-		return storage.Secret{}, storage.ErrNotFound
-	}
 	rec, err := s.c.HGet(ctx, s.dataKey(owner), name).Result()
 	if errors.Is(err, redis.Nil) {
 		return storage.Secret{}, storage.ErrNotFound
@@ -161,10 +158,6 @@ func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, er
 
 // GetMany implements storage.Store: HMGETs in one pipeline.
 func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]storage.Secret, error) {
-	names = storage.ValidNames(names)
-	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
-		return []storage.Secret{}, nil
-	}
 	pipe := s.c.Pipeline()
 	var cmds []*redis.SliceCmd
 	var parts [][]string
@@ -213,9 +206,6 @@ return out
 // List implements storage.Store: ZRANGEBYLEX [prefix (PrefixEnd(prefix),
 // and the records, in one script.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	if storage.CheckName("owner", owner) != nil || !storage.ValidPrefix(prefix) {
-		return []storage.Secret{}, nil
-	}
 	lo, hi := "-", "+"
 	if prefix != "" {
 		lo = "[" + prefix
@@ -270,13 +260,6 @@ return 1
 // Put implements storage.Store: one script, so the batch is applied whole
 // and no other command sees half of it.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	items, err := storage.PrepareBatch(owner, items)
-	if err != nil {
-		return err
-	}
-	if len(items) == 0 {
-		return nil
-	}
 	args := make([]any, 0, 1+2*len(items))
 	args = append(args, micros(time.Now()))
 	for _, it := range items {
@@ -287,10 +270,6 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 
 // Delete implements storage.Store: ZREM and HDEL in one MULTI/EXEC.
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	names = storage.ValidNames(names)
-	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
-		return nil
-	}
 	members := make([]any, len(names))
 	for i, n := range names {
 		members[i] = n
@@ -315,9 +294,6 @@ return 1
 
 // Swap implements storage.Store.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
-		return false, nil
-	}
 	n, err := swapScript.Run(ctx, s.c, []string{s.dataKey(owner)}, name, old, new).Int()
 	return n == 1, err
 }
@@ -390,9 +366,6 @@ func globEscape(s string) string {
 // (at least one second, so an already expired nonce still blocks an
 // immediate replay). Redis drops the key when it expires.
 func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
-	if err := storage.CheckName("nonce", nonce); err != nil {
-		return false, err
-	}
 	ttl := max(time.Until(expires), time.Second)
 	return s.c.SetNX(ctx, s.prefix+"nonce:"+nonce, 1, ttl).Result()
 }
@@ -411,17 +384,11 @@ return v
 
 // Incr implements storage.Store.
 func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
-	if err := storage.CheckName("counter key", key); err != nil {
-		return 0, err
-	}
 	return incrScript.Run(ctx, s.c, []string{s.prefix + "ctr:" + key}, n, expires.UnixMilli()).Int64()
 }
 
 // GetMeta implements storage.Store.
 func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
-	if storage.CheckName("meta key", key) != nil {
-		return nil, storage.ErrNotFound
-	}
 	v, err := s.c.Get(ctx, s.prefix+"meta:"+key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, storage.ErrNotFound
@@ -431,9 +398,6 @@ func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
 
 // InitMeta implements storage.Store: SETNX and GET in one MULTI/EXEC.
 func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
-	if err := storage.CheckName("meta key", key); err != nil {
-		return nil, err
-	}
 	k := s.prefix + "meta:" + key
 	var get *redis.StringCmd
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -445,6 +409,11 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 		return nil, err
 	}
 	return get.Bytes()
+}
+
+// PutMeta implements storage.Store.
+func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
+	return s.c.Set(ctx, s.prefix+"meta:"+key, value, 0).Err()
 }
 
 // Ping implements storage.Store.

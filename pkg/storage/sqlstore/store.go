@@ -240,9 +240,6 @@ var upsertSecrets = clause.OnConflict{
 
 // Get implements storage.Store.
 func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
-	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
-		return storage.Secret{}, storage.ErrNotFound
-	}
 	sec := storage.Secret{Name: name}
 	err := s.get.QueryRowContext(ctx, owner, name).Scan(&sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -265,10 +262,6 @@ func fix(sec *storage.Secret) {
 
 // GetMany implements storage.Store.
 func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]storage.Secret, error) {
-	names = storage.ValidNames(names)
-	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
-		return []storage.Secret{}, nil
-	}
 	out := make([]storage.Secret, 0, len(names))
 	for start := 0; start < len(names); start += chunkRows {
 		part := names[start:min(start+chunkRows, len(names))]
@@ -290,9 +283,6 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 // name >= prefix AND name < PrefixEnd(prefix), so no character is a
 // wildcard and the cost grows with the result.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	if storage.CheckName("owner", owner) != nil || !storage.ValidPrefix(prefix) {
-		return []storage.Secret{}, nil
-	}
 	q := `SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ?`
 	args := []any{owner}
 	if prefix != "" {
@@ -333,16 +323,8 @@ func scanSecrets(rows *sql.Rows, out []storage.Secret, owners *[]string) ([]stor
 	return out, rows.Err()
 }
 
-// Put implements storage.Store: one transaction of batched upserts. A batch
-// with an invalid owner or name is refused before anything is written.
+// Put implements storage.Store: one transaction of batched upserts.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	items, err := storage.PrepareBatch(owner, items)
-	if err != nil {
-		return err
-	}
-	if len(items) == 0 {
-		return nil
-	}
 	t := now()
 	rows := make([]secretRow, len(items))
 	for i, it := range items {
@@ -367,10 +349,6 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 
 // Delete implements storage.Store.
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	names = storage.ValidNames(names)
-	if storage.CheckName("owner", owner) != nil || len(names) == 0 {
-		return nil
-	}
 	del := func(tx *gorm.DB) error {
 		for start := 0; start < len(names); start += chunkRows {
 			part := names[start:min(start+chunkRows, len(names))]
@@ -427,15 +405,6 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 
 // Swap implements storage.Store. version and updated_at stay as they are.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	if storage.CheckName("owner", owner) != nil || storage.CheckName("name", name) != nil {
-		return false, nil
-	}
-	if old == nil {
-		old = []byte{}
-	}
-	if new == nil {
-		new = []byte{}
-	}
 	if string(old) == string(new) {
 		// MySQL counts only changed rows, so an UPDATE to the same value
 		// would look like a mismatch: check instead.
@@ -457,9 +426,6 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 // UseNonce implements storage.Store. Expired nonces are purged now and
 // then, after which the same nonce counts as new again.
 func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
-	if err := storage.CheckName("nonce", nonce); err != nil {
-		return false, err
-	}
 	s.janitor.Poke()
 	var ok bool
 	err := s.write(ctx, func() error {
@@ -475,9 +441,6 @@ func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 // counter, then a read of the total inside the same transaction (MySQL has
 // no RETURNING), so concurrent increments add up exactly.
 func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
-	if err := storage.CheckName("counter key", key); err != nil {
-		return 0, err
-	}
 	s.janitor.Poke()
 	t, exp := now(), ts(expires)
 	// n is assigned before expires_at: MySQL evaluates SET left to right,
@@ -501,9 +464,6 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 
 // GetMeta implements storage.Store.
 func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
-	if storage.CheckName("meta key", key) != nil {
-		return nil, storage.ErrNotFound
-	}
 	var v []byte
 	err := s.getMeta.QueryRowContext(ctx, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -517,12 +477,6 @@ func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
 
 // InitMeta implements storage.Store.
 func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
-	if err := storage.CheckName("meta key", key); err != nil {
-		return nil, err
-	}
-	if value == nil {
-		value = []byte{}
-	}
 	var stored []byte
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
@@ -536,6 +490,14 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 		stored = []byte{}
 	}
 	return stored, err
+}
+
+// PutMeta implements storage.Store.
+func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
+	upsert := clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoUpdates: clause.AssignmentColumns([]string{"value"})}
+	return s.write(ctx, func() error {
+		return s.db.WithContext(ctx).Clauses(upsert).Create(&metaRow{Key: key, Value: value}).Error
+	})
 }
 
 // Ping implements storage.Store.

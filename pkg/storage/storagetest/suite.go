@@ -17,8 +17,11 @@ import (
 
 // Run runs the conformance suite against s, its cases in parallel, and
 // returns when all have finished. Every case works in its own random owners
-// and keys, so several runs may share one database.
+// and keys, so several runs may share one database. s is tested under a
+// storage.Checked layer, as backends.Open stacks it: a backend leaves input
+// validation to that layer.
 func Run(t *testing.T, s storage.Store) {
+	s = storage.Check(s)
 	cases := []struct {
 		name string
 		fn   func(t *testing.T, s storage.Store, owner string)
@@ -828,6 +831,23 @@ func testMeta(t *testing.T, s storage.Store, owner string) {
 	}
 	if got, err := s.GetMeta(ctx, race); err != nil || !bytes.Equal(got, results[0]) {
 		t.Fatalf("GetMeta after race = %q, %v; want %q", got, err, results[0])
+	}
+	// PutMeta replaces; InitMeta then keeps the replacement. It also
+	// creates a record that was absent.
+	if err := s.PutMeta(ctx, key, []byte("replaced")); err != nil {
+		t.Fatalf("PutMeta: %v", err)
+	}
+	if got, err := s.InitMeta(ctx, key, []byte("third")); err != nil || string(got) != "replaced" {
+		t.Fatalf("InitMeta after PutMeta = %q, %v; want replaced", got, err)
+	}
+	if err := s.PutMeta(ctx, key+"-new", nil); err != nil {
+		t.Fatalf("PutMeta of a new key: %v", err)
+	}
+	if got, err := s.GetMeta(ctx, key+"-new"); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("GetMeta after PutMeta(nil) = %q, %v; want empty", got, err)
+	}
+	if err := s.PutMeta(ctx, "", []byte("x")); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("PutMeta with an empty key: %v, want ErrInvalid", err)
 	}
 }
 

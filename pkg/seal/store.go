@@ -1,0 +1,238 @@
+package seal
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// SystemOwner owned the key check before it moved to a meta record; it is
+// not a base58 address, so no token can name it.
+const SystemOwner = "_nosana"
+
+const (
+	checkName = "key-check" // the legacy record under SystemOwner
+	checkMeta = "key-check" // the meta record
+)
+
+var checkPlain = []byte("nosana-secrets key check v1")
+
+// Store is the seal layer of a storage stack (as Vault's barrier over its
+// physical backend): values are sealed on the way down and opened on the
+// way up, so everything above it sees plaintext and never the keyring.
+// Nonces, counters, meta records, Delete, Ping and Close pass through.
+type Store struct {
+	storage.Store // the layer below, which holds sealed values
+	kr            *Keyring
+	olderCheck    bool
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// NewStore puts a seal layer with kr over lower after making sure kr opens what
+// lower holds. The first start stores a check value sealed with the active
+// key, atomically (InitMeta), so of two servers starting with different
+// keys on an empty store exactly one starts; every later start must open
+// it, so a wrong key stops the server instead of serving errors.
+func NewStore(ctx context.Context, lower storage.Store, kr *Keyring) (*Store, error) {
+	blob, err := lower.GetMeta(ctx, checkMeta)
+	if errors.Is(err, storage.ErrNotFound) {
+		var init []byte
+		if init, err = kr.Seal(SystemOwner, checkName, checkPlain); err != nil {
+			return nil, err
+		}
+		// A store from before the meta record keeps its check as a secret.
+		if legacy, lerr := lower.Get(ctx, SystemOwner, checkName); lerr == nil {
+			init = legacy.Value
+		} else if !errors.Is(lerr, storage.ErrNotFound) {
+			return nil, fmt.Errorf("read the key check: %w", lerr)
+		}
+		blob, err = lower.InitMeta(ctx, checkMeta, init)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the key check: %w", err)
+	}
+	if pt, err := kr.Open(SystemOwner, checkName, blob); err != nil || string(pt) != string(checkPlain) {
+		sealedBy := "unknown"
+		if len(blob) > 1+idSize {
+			sealedBy = hex.EncodeToString(blob[1 : 1+idSize])
+		}
+		return nil, fmt.Errorf("the master key does not open this store: its data was sealed with key id %s, "+
+			"and the configured keys are %s; set MASTER_KEY or MASTER_KEY_FILE to the key it was sealed with",
+			sealedBy, strings.Join(kr.IDs(), ", "))
+	}
+	return &Store{Store: lower, kr: kr, olderCheck: kr.NeedsRekey(blob)}, nil
+}
+
+// Lower is the layer below, whose values are sealed (backups, tools).
+func (s *Store) Lower() storage.Store { return s.Store }
+
+// KeyIDs are the hex ids of the configured keys, newest (the one that
+// seals) first.
+func (s *Store) KeyIDs() []string { return s.kr.IDs() }
+
+// SealedWithOlderKey reports whether the key check, and so perhaps other
+// data, was sealed with a key other than the newest: `rekey` cures it.
+func (s *Store) SealedWithOlderKey() bool { return s.olderCheck }
+
+// open unseals one value. One that does not open (altered, moved to
+// another owner or key, or sealed with a key no longer configured) is an
+// error wrapping ErrOpen that names the secret but never any of its bytes.
+func (s *Store) open(owner string, sec storage.Secret) (storage.Secret, error) {
+	v, err := s.kr.Open(owner, sec.Name, sec.Value)
+	if err != nil {
+		return storage.Secret{}, fmt.Errorf("secret %q of %s: %w", sec.Name, owner, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	sec.Value = v
+	return sec, nil
+}
+
+func (s *Store) openAll(owner string, secs []storage.Secret, err error) ([]storage.Secret, error) {
+	if err != nil {
+		return nil, err
+	}
+	for i := range secs {
+		if secs[i], err = s.open(owner, secs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return secs, nil
+}
+
+// Get implements storage.Secrets.
+func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
+	sec, err := s.Store.Get(ctx, owner, name)
+	if err != nil {
+		return sec, err
+	}
+	return s.open(owner, sec)
+}
+
+// GetMany implements storage.Secrets.
+func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]storage.Secret, error) {
+	secs, err := s.Store.GetMany(ctx, owner, names)
+	return s.openAll(owner, secs, err)
+}
+
+// List implements storage.Secrets.
+func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
+	secs, err := s.Store.List(ctx, owner, prefix)
+	return s.openAll(owner, secs, err)
+}
+
+// Put implements storage.Secrets: each value is sealed for its owner and
+// name with the newest key.
+func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
+	sealed := make([]storage.Item, len(items))
+	for i, it := range items {
+		blob, err := s.kr.Seal(owner, it.Name, it.Value)
+		if err != nil {
+			return err
+		}
+		sealed[i] = storage.Item{Name: it.Name, Value: blob}
+	}
+	return s.Store.Put(ctx, owner, sealed)
+}
+
+// Walk implements storage.Walker, with values opened.
+func (s *Store) Walk(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Store.Walk(ctx, func(owner string, sec storage.Secret) error {
+		sec, err := s.open(owner, sec)
+		if err != nil {
+			return err
+		}
+		return fn(owner, sec)
+	})
+}
+
+// Swap implements storage.Walker on plaintext: the stored value is opened
+// and compared with old, and swapped for new, sealed, only if the stored
+// blob is still the one compared.
+func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
+	cur, err := s.Store.Get(ctx, owner, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	pt, err := s.open(owner, cur)
+	if err != nil {
+		return false, err
+	}
+	if string(pt.Value) != string(old) {
+		return false, nil
+	}
+	blob, err := s.kr.Seal(owner, name, new)
+	if err != nil {
+		return false, err
+	}
+	return s.Store.Swap(ctx, owner, name, cur.Value, blob)
+}
+
+// Stale is a value sealed with a key other than the newest.
+type Stale struct {
+	Owner  string
+	Name   string
+	sealed []byte
+	check  bool // the key check, a meta record
+}
+
+// FindStale walks the store and returns how many values it holds and those
+// sealed with an older key, the key check among them (last, so that an
+// interrupted rekey leaves the old key needed). It reads first and writes
+// nothing: writing while a backend iterates is not safe on all.
+func (s *Store) FindStale(ctx context.Context) (total int, stale []Stale, err error) {
+	err = s.Store.Walk(ctx, func(owner string, sec storage.Secret) error {
+		total++
+		if s.kr.NeedsRekey(sec.Value) {
+			stale = append(stale, Stale{Owner: owner, Name: sec.Name, sealed: sec.Value})
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	check, err := s.Store.GetMeta(ctx, checkMeta)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read the key check: %w", err)
+	}
+	total++
+	if s.kr.NeedsRekey(check) {
+		stale = append(stale, Stale{Owner: SystemOwner, Name: checkName, sealed: check, check: true})
+	}
+	return total, stale, nil
+}
+
+// Reseal swaps one stale value for its reseal under the newest key, unless
+// it changed since FindStale read it (then it reports false: a server
+// wrote it, with the newest key). A value no key opens is ErrOpen.
+func (s *Store) Reseal(ctx context.Context, st Stale) (bool, error) {
+	pt, err := s.kr.Open(st.Owner, st.Name, st.sealed)
+	if err != nil {
+		return false, ErrOpen
+	}
+	blob, err := s.kr.Seal(st.Owner, st.Name, pt)
+	if err != nil {
+		return false, err
+	}
+	if st.check {
+		// Only rekey writes the check after its creation.
+		if err := s.Store.PutMeta(ctx, checkMeta, blob); err != nil {
+			return false, fmt.Errorf("reseal the key check: %w", err)
+		}
+		s.olderCheck = false
+		return true, nil
+	}
+	return s.Store.Swap(ctx, st.Owner, st.Name, st.sealed, blob)
+}
+
+// ActiveKeyID is the hex id of the key that seals.
+func (s *Store) ActiveKeyID() string { return s.kr.ActiveID() }
