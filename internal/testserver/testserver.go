@@ -121,6 +121,18 @@ func Start(t testing.TB, env map[string]string, args ...string) *Server {
 	return s
 }
 
+// TryStart runs serve like Start but returns an error, with the logs, when
+// it exits before listening. A server it returns is stopped at cleanup.
+func TryStart(t testing.TB, env map[string]string, args ...string) (*Server, error) {
+	t.Helper()
+	s, err := start(t, env, args...)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = s.Stop() })
+	return s, nil
+}
+
 // StartFail runs serve expecting it to exit before listening, and returns
 // its exit code and stderr.
 func StartFail(t testing.TB, env map[string]string, args ...string) (int, string) {

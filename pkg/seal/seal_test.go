@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -258,5 +260,42 @@ func TestRekey(t *testing.T) {
 		if sec, err := fresh.Get(ctx, "o", name); err != nil || string(sec.Value) != want {
 			t.Errorf("%s = %q, %v; want %q", name, sec.Value, err, want)
 		}
+	}
+}
+
+// barrierMeta holds every GetMeta until n callers have made one, so all
+// of them read the empty store before any writes: the worst interleaving
+// of servers starting at once.
+type barrierMeta struct {
+	storage.Store
+	wg *sync.WaitGroup
+}
+
+func (b barrierMeta) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	v, err := b.Store.GetMeta(ctx, key)
+	b.wg.Done()
+	b.wg.Wait()
+	return v, err
+}
+
+// TestKeyCheckRace: stores with different keys open one empty store at
+// once; exactly one passes the key check.
+func TestKeyCheckRace(t *testing.T) {
+	const n = 8
+	var reads, done sync.WaitGroup
+	reads.Add(n)
+	lower := barrierMeta{Store: memstore.New(), wg: &reads}
+	passed := make([]bool, n)
+	for i := range n {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			_, err := NewStore(context.Background(), lower, mustRing(t, testKey(byte(i+1))))
+			passed[i] = err == nil
+		}()
+	}
+	done.Wait()
+	if got := strings.Count(fmt.Sprint(passed), "true"); got != 1 {
+		t.Fatalf("%d of %d different keys passed the check of one empty store", got, n)
 	}
 }
