@@ -95,10 +95,12 @@ type serveConfig struct {
 	TrustedProxies  []*net.IPNet
 	BodyLimit       int64
 	ShutdownTimeout time.Duration
+	Dev             bool
 }
 
 func newServeCmd(ios *cmdutil.IOStreams) *cobra.Command {
 	v := viper.New()
+	var dev bool
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the secret manager's HTTP API (port 4124)",
@@ -106,9 +108,21 @@ func newServeCmd(ios *cmdutil.IOStreams) *cobra.Command {
 			"Every flag can also be set by the environment variable shown in its help; a flag wins.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if dev {
+				// Configured storage and keys are ignored, not read.
+				for _, k := range []string{"master-key", "master-key-file", "jwt-secret", "jwt-secret-file"} {
+					v.Set(k, "")
+				}
+				v.Set("storage-connection", "memory://")
+			}
 			cfg, err := loadServeConfig(v)
 			if err != nil {
 				return err
+			}
+			if dev {
+				if cfg, err = devConfig(cfg); err != nil {
+					return err
+				}
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -117,8 +131,36 @@ func newServeCmd(ios *cmdutil.IOStreams) *cobra.Command {
 	}
 	bindSettings(v, c.Flags(), storeSettings)
 	bindSettings(v, c.Flags(), serveSettings)
+	c.Flags().BoolVar(&dev, "dev", false, "development server: in-memory storage that nothing persists, random master key and JWT secret, loopback only")
 	return c
 }
+
+// devConfig turns cfg into a development server's: memory storage, a
+// random JWT secret (the memory store makes its own master key), and a
+// loopback address.
+func devConfig(cfg serveConfig) (serveConfig, error) {
+	cfg.Dev = true
+	cfg.JWTSecret = auth.RandomKey()
+	host, port, _ := net.SplitHostPort(cfg.Listen)
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		cfg.Listen = net.JoinHostPort("127.0.0.1", port)
+	case host == "localhost", ip != nil && ip.IsLoopback():
+	default:
+		return cfg, cmdutil.Usagef("--dev listens on loopback only: %q is not a loopback address (use 127.0.0.1, [::1] or localhost)", host)
+	}
+	return cfg, nil
+}
+
+// devBanner is what `serve --dev` says once it listens.
+const devBanner = `
+==> nosana-secrets development server on %s
+    Storage is in memory: NOTHING PERSISTS; every secret is gone when it stops.
+    The master key and JWT secret are random, made for this process.
+    Do not use it for real secrets. Point the CLI at it with:
+        export NOSANA_SECRETS_ENDPOINT=%s
+
+`
 
 func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 	var cfg serveConfig
@@ -302,6 +344,10 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "storage", cfg.store.redacted(),
 		"solana_network", cfg.Solana.Network, "jobs_program", cfg.Solana.JobsProgram.String(), "version", version)
+	if cfg.Dev {
+		log.Warn("development server: storage is in memory and nothing persists")
+		fmt.Fprintf(logOut, devBanner, ln.Addr(), audiences[0].URI)
+	}
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	if errors.Is(err, context.Canceled) {
 		err = nil
