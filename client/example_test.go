@@ -46,11 +46,11 @@ func ExampleConfig_job() {
 	srv := clienttest.Start()
 	defer srv.Close()
 	node := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
-	srv.Put("project-address", map[string]any{"API_KEY": "k-123", "OTHER": "not granted"})
-	srv.Grant("job-address", clienttest.Grant{
-		Node: "4zvwRjXUKGfvwnParsHAS3HuSVzV5cA4McphgmoCtajS", UserAddress: "project-address", Secrets: []string{"API_KEY"}})
+	srv.Put("2cDhka7i433URLVwvR285KVDWe1m4787jhcLW64hUX4V", map[string]any{"API_KEY": "k-123", "OTHER": "not granted"})
+	srv.Grant("7DFKaE1mjYGSR4vfYgeKQb5goUaonEceZ9BA9uZopHwL", clienttest.Grant{
+		Node: "4zvwRjXUKGfvwnParsHAS3HuSVzV5cA4McphgmoCtajS", UserAddress: "2cDhka7i433URLVwvR285KVDWe1m4787jhcLW64hUX4V", Secrets: []string{"API_KEY"}})
 
-	c, err := client.New(client.Config{Endpoint: srv.URL, Signer: node, Job: "job-address"})
+	c, err := client.New(client.Config{Endpoint: srv.URL, Signer: node, Job: "7DFKaE1mjYGSR4vfYgeKQb5goUaonEceZ9BA9uZopHwL"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,25 +1,34 @@
-// Package clienttest runs an in-memory fake of the nosana-secrets REST API
-// for tests of programs that use the client: it checks sign-in signatures
-// (both message forms), issues real HS256 tokens, keeps secrets per owner,
-// answers job-scoped sign-ins from grants set by the test, records every
-// request and can be made to fail.
+// Package clienttest runs the real nosana-secrets server (server.New) in
+// process, over memory storage, for tests of programs that use the client.
+// Around it sits a middleware that records every request and can answer
+// with injected failures instead; job sign-ins are answered from grants the
+// test sets, through the real job rules over an in-process chain and
+// document store.
 package clienttest
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	sol "github.com/gagliardetto/solana-go"
+
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/solana"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+	"github.com/nosana-ci/nosana-secrets/server"
 )
 
 // Request is one recorded request.
@@ -30,33 +39,39 @@ type Request struct {
 	Body                []byte
 }
 
-// Grant is what a job sign-in of a node gets.
+// Grant is what a job sign-in of a node gets: Node runs the job, of the
+// project UserAddress, whose document lists Secrets. Addresses are base58.
 type Grant struct {
 	Node        string   // the caller that may sign in for the job
 	UserAddress string   // the namespace the token reads
 	Secrets     []string // the keys it may read
 }
 
-// Failure is an answer the server gives instead of handling a request. A
-// zero Failure handles its request normally.
+// Failure is an answer given instead of handling a request. A zero Failure
+// handles its request normally.
 type Failure struct {
 	Status int
 	Body   string // "" means a JSON error body of the status
 }
 
-// Server is the fake API. Its methods are safe for concurrent use.
+// tokenTTL is the lifetime of the server's tokens.
+const tokenTTL = time.Hour
+
+// Server is the real API over memory storage. Its methods are safe for
+// concurrent use.
 type Server struct {
 	URL string
 
-	srv    *httptest.Server
-	tokens *auth.Tokens
+	srv     *httptest.Server
+	store   storage.Store
+	tokens  *auth.Tokens
+	skew    atomic.Int64 // added to the token clock: RevokeTokens
+	chain   *chain
+	handler atomic.Pointer[http.Handler]
 
 	mu        sync.Mutex
-	secrets   map[string]map[string]json.RawMessage // owner → key → value
-	grants    map[string]Grant                      // job → grant
 	requests  []Request
 	failures  []Failure // answered in order, one per request
-	revoked   time.Time // tokens issued at or before are refused
 	legacyOff bool
 	siwsOff   bool
 	logins    int
@@ -72,48 +87,84 @@ func NewServer(tb testing.TB) *Server {
 
 // Start starts a Server; the caller must Close it.
 func Start() *Server {
-	tokens, err := auth.NewTokens([]byte("clienttest-key"), time.Hour, nil)
+	store, err := backends.Open(context.Background(), "memory://", backends.Options{})
 	if err != nil {
 		panic(err)
 	}
-	s := &Server{tokens: tokens, secrets: map[string]map[string]json.RawMessage{}, grants: map[string]Grant{}}
+	s := &Server{store: store, chain: &chain{jobs: map[sol.PublicKey]jobEntry{}, docs: map[string]ipfs.Document{}}}
+	s.tokens, err = auth.NewTokens([]byte("clienttest-key-of-at-least-32-bytes"), tokenTTL,
+		func() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) })
+	if err != nil {
+		panic(err)
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
+	s.rebuild()
 	return s
 }
 
+// rebuild makes the server answer with options as they are now.
+func (s *Server) rebuild() {
+	aud, err := auth.NewAudience(s.URL)
+	if err != nil {
+		panic(err)
+	}
+	s.mu.Lock()
+	legacyOff := s.legacyOff
+	s.mu.Unlock()
+	srv, err := server.New(server.Options{
+		Store:              s.store,
+		Tokens:             s.tokens,
+		Audiences:          []auth.Audience{aud},
+		DisableLegacyLogin: legacyOff,
+		Jobs:               &jobs.Verifier{Chain: s.chain, IPFS: s.chain, ValidFor: -1},
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := srv.Handler()
+	s.handler.Store(&h)
+}
+
 // Close stops the server; later requests fail to connect.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.srv.Close()
+	s.store.Close()
+}
 
 // Put stores secrets for owner as if set through the API.
 func (s *Server) Put(owner string, secrets map[string]any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	items := make([]storage.Item, 0, len(secrets))
 	for k, v := range secrets {
 		b, err := json.Marshal(v)
 		if err != nil {
 			panic(err)
 		}
-		s.ns(owner)[k] = b
+		items = append(items, storage.Item{Name: k, Value: b})
+	}
+	if err := s.store.Put(context.Background(), owner, items); err != nil {
+		panic(err)
 	}
 }
 
-// Secrets returns a copy of owner's secrets.
+// Secrets returns owner's secrets.
 func (s *Server) Secrets(owner string) map[string]json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]json.RawMessage{}
-	for k, v := range s.secrets[owner] {
-		out[k] = v
+	list, err := s.store.List(context.Background(), owner, "")
+	if err != nil {
+		panic(err)
+	}
+	out := make(map[string]json.RawMessage, len(list))
+	for _, sec := range list {
+		out[sec.Name] = sec.Value
 	}
 	return out
 }
 
-// Grant makes a job sign-in for job answer g.
+// Grant makes the base58 address job a running job of g.UserAddress on
+// g.Node, whose document grants g.Secrets. It panics on a malformed address.
 func (s *Server) Grant(job string, g Grant) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.grants[job] = g
+	s.chain.put(sol.MustPublicKeyFromBase58(job), sol.MustPublicKeyFromBase58(g.Node),
+		sol.MustPublicKeyFromBase58(g.UserAddress), g.Secrets)
 }
 
 // Fail makes the next requests answer the given failures, one each.
@@ -124,18 +175,20 @@ func (s *Server) Fail(f ...Failure) {
 }
 
 // RevokeTokens makes every token issued so far answer 403, as an expired
-// token does.
-func (s *Server) RevokeTokens() {
+// token does: the server's token clock jumps past their expiry and the
+// 5 s leeway it allows.
+func (s *Server) RevokeTokens() { s.skew.Add(int64(tokenTTL + time.Minute)) }
+
+// DisableLegacy makes the server refuse legacy sign-ins, as LEGACY_LOGIN=false does.
+func (s *Server) DisableLegacy() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.revoked = time.Now()
+	s.legacyOff = true
+	s.mu.Unlock()
+	s.rebuild()
 }
 
-// DisableLegacy makes legacy sign-ins fail with 400; DisableSIWS the same
-// for message sign-ins (as servers that predate them answer).
-func (s *Server) DisableLegacy() { s.mu.Lock(); s.legacyOff = true; s.mu.Unlock() }
-
-// DisableSIWS makes message sign-ins fail with 400.
+// DisableSIWS makes message sign-ins fail with 400, as servers that
+// predate them answer.
 func (s *Server) DisableSIWS() { s.mu.Lock(); s.siwsOff = true; s.mu.Unlock() }
 
 // Logins is how many sign-ins succeeded.
@@ -161,37 +214,11 @@ func (s *Server) Token(address string) string {
 	return tok
 }
 
-func (s *Server) ns(owner string) map[string]json.RawMessage {
-	m := s.secrets[owner]
-	if m == nil {
-		m = map[string]json.RawMessage{}
-		s.secrets[owner] = m
-	}
-	return m
-}
-
-type apiErr struct {
-	status int
-	typ    string
-	msg    string
-}
-
-func writeErr(w http.ResponseWriter, e apiErr) {
-	body := map[string]string{"type": e.typ, "message": e.msg}
-	if e.typ == "ValidationError" {
-		body["error"] = e.msg
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
-func bad(format string, args ...any) *apiErr {
-	return &apiErr{http.StatusBadRequest, "ValidationError", fmt.Sprintf(format, args...)}
-}
-
+// serve is the recorder and fault-injection middleware around the real
+// handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
@@ -202,191 +229,117 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail = &s.failures[0]
 		s.failures = s.failures[1:]
 	}
+	siwsOff := s.siwsOff
 	s.mu.Unlock()
 	if fail != nil && fail.Status != 0 {
 		if fail.Body == "" {
-			writeErr(w, apiErr{fail.Status, "InternalServerError", http.StatusText(fail.Status)})
+			writeErr(w, fail.Status, "InternalServerError", http.StatusText(fail.Status))
 			return
 		}
 		w.WriteHeader(fail.Status)
 		_, _ = io.WriteString(w, fail.Body)
 		return
 	}
-	var out any
-	var e *apiErr
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/login":
-		out, e = s.login(body)
-	case r.URL.Path == "/secrets" || strings.HasPrefix(r.URL.Path, "/secrets/"):
-		claims, err := s.auth(r)
-		if err != nil {
-			e = err
-			break
+	login := r.Method == http.MethodPost && r.URL.Path == "/login"
+	if login && siwsOff {
+		var req struct {
+			Message string `json:"message"`
 		}
-		out, e = s.secretsRoute(r, claims, body)
-	default:
-		e = &apiErr{http.StatusNotFound, "NotFoundError", "no such route"}
+		if json.Unmarshal(body, &req) == nil && req.Message != "" {
+			writeErr(w, http.StatusBadRequest, "ValidationError", "message sign-in is not available yet; send timestamp")
+			return
+		}
 	}
-	if e != nil {
-		writeErr(w, *e)
-		return
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	(*s.handler.Load()).ServeHTTP(rec, r)
+	if login && rec.status == http.StatusOK {
+		s.mu.Lock()
+		s.logins++
+		s.mu.Unlock()
+	}
+}
+
+// writeErr writes an error body of the original server's shape.
+func writeErr(w http.ResponseWriter, status int, typ, msg string) {
+	body := map[string]string{"type": typ, "message": msg}
+	if typ == "ValidationError" {
+		body["error"] = msg
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if raw, ok := out.(json.RawMessage); ok {
-		_, _ = w.Write(raw)
-		return
-	}
-	_ = json.NewEncoder(w).Encode(out)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
 }
 
-func (s *Server) login(body []byte) (any, *apiErr) {
-	req, err := auth.ParseLoginRequest(body)
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	s.mu.Lock()
-	legacyOff, siwsOff := s.legacyOff, s.siwsOff
-	s.mu.Unlock()
-	if req.Message != "" {
-		if siwsOff {
-			return nil, bad("message sign-in is not available yet; send timestamp")
-		}
-		aud, _ := auth.NewAudience(s.URL)
-		if _, err := auth.VerifySIWS(req, []auth.Audience{aud}, time.Now(), time.Minute); err != nil {
-			return nil, bad("%v", err)
-		}
-	} else {
-		if legacyOff {
-			return nil, bad("legacy sign-in is turned off on this server")
-		}
-		if err := auth.VerifyLegacy(req, time.Now(), time.Minute); err != nil {
-			return nil, bad("%v", err)
-		}
-	}
-	claims := auth.Claims{Address: req.Address}
-	if req.Job != "" {
-		s.mu.Lock()
-		g, ok := s.grants[req.Job]
-		s.mu.Unlock()
-		if !ok || g.Node != req.Address {
-			return nil, bad("You did not claim this job:%s", req.Job)
-		}
-		claims.UserAddress, claims.Secrets, claims.Job = g.UserAddress, g.Secrets, req.Job
-	}
-	tok, _, err := s.tokens.Issue(claims, time.Time{})
-	if err != nil {
-		return nil, &apiErr{http.StatusInternalServerError, "InternalServerError", "internal server error"}
-	}
-	s.mu.Lock()
-	s.logins++
-	s.mu.Unlock()
-	return map[string]string{"token": tok}, nil
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
 }
 
-func (s *Server) auth(r *http.Request) (*auth.Claims, *apiErr) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return nil, &apiErr{http.StatusForbidden, "ForbiddenError", "Not authenticated"}
-	}
-	c, err := s.tokens.Verify(strings.TrimPrefix(h, "Bearer "))
-	if err != nil {
-		return nil, &apiErr{http.StatusForbidden, "ForbiddenError", err.Error()}
-	}
-	s.mu.Lock()
-	revoked := s.revoked
-	s.mu.Unlock()
-	if !revoked.IsZero() && !c.IssuedAt.After(revoked.Truncate(time.Second)) {
-		return nil, &apiErr{http.StatusForbidden, "ForbiddenError", "invalid token: token expired; log in again"}
-	}
-	return c, nil
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) secretsRoute(r *http.Request, c *auth.Claims, body []byte) (any, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/secrets":
-		prefix := r.URL.Query().Get("prefix")
-		ns := s.secrets[c.ReadNamespace()]
-		var keys []string
-		if c.Scoped() {
-			if len(c.Secrets) == 0 {
-				return nil, bad("no secrets in job")
-			}
-			for _, k := range c.Secrets {
-				if _, ok := ns[k]; ok && strings.HasPrefix(k, prefix) {
-					keys = append(keys, k)
-				}
-			}
-		} else {
-			for k := range ns {
-				if strings.HasPrefix(k, prefix) {
-					keys = append(keys, k)
-				}
-			}
-		}
-		sort.Strings(keys)
-		var buf bytes.Buffer
-		buf.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			kb, _ := json.Marshal(k)
-			buf.Write(kb)
-			buf.WriteByte(':')
-			buf.Write(ns[k])
-		}
-		buf.WriteByte('}')
-		return json.RawMessage(buf.Bytes()), nil
-	case r.Method == http.MethodGet:
-		key, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/secrets/"))
-		if err != nil || key == "" {
-			return nil, bad("secret key in the path is not validly escaped")
-		}
-		if c.Scoped() && !c.Grants(key) {
-			return nil, bad("secret key %s not in job", key)
-		}
-		v, ok := s.secrets[c.ReadNamespace()][key]
-		if !ok {
-			return nil, &apiErr{http.StatusNotFound, "NotFoundError", "secret " + key + " not found"}
-		}
-		return v, nil
-	case r.Method == http.MethodPost && r.URL.Path == "/secrets":
-		var req struct {
-			Secrets map[string]json.RawMessage `json:"secrets"`
-			Prefix  string                     `json:"prefix"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil || req.Secrets == nil {
-			return nil, bad("secrets must be an object of key to value")
-		}
-		for k, v := range req.Secrets {
-			var cb bytes.Buffer
-			if err := json.Compact(&cb, v); err != nil {
-				return nil, bad("value of %s is not valid JSON", k)
-			}
-			s.ns(c.Address)[req.Prefix+k] = cb.Bytes()
-		}
-		return json.RawMessage(`"OK"`), nil
-	case r.Method == http.MethodDelete && r.URL.Path == "/secrets":
-		var req struct {
-			Key json.RawMessage `json:"key"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil || len(req.Key) == 0 {
-			return nil, bad("body must be {\"key\": \"KEY\"} or {\"key\": [\"KEY1\", \"KEY2\"]}")
-		}
-		var keys []string
-		if req.Key[0] == '[' {
-			_ = json.Unmarshal(req.Key, &keys)
-		} else {
-			var k string
-			_ = json.Unmarshal(req.Key, &k)
-			keys = []string{k}
-		}
-		for _, k := range keys {
-			delete(s.ns(c.Address), k)
-		}
-		return json.RawMessage(`"OK"`), nil
+// chain stands in for the Solana RPC (solana.Chain) and the IPFS gateway
+// (jobs.Documents) in process: each granted job is a running job whose
+// run account names its node.
+type chain struct {
+	mu   sync.Mutex
+	jobs map[sol.PublicKey]jobEntry
+	docs map[string]ipfs.Document
+}
+
+type jobEntry struct {
+	job solana.Job
+	run solana.Run
+}
+
+func (c *chain) put(job, node, project sol.PublicKey, secrets []string) {
+	list := make([]any, len(secrets))
+	for i, k := range secrets {
+		list[i] = k
 	}
-	return nil, &apiErr{http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed on this route"}
+	doc := ipfs.Document{"state": map[string]any{ipfs.GrantsKey: list}}
+	b, _ := json.Marshal(doc)
+	digest := sha256.Sum256(append(b, []byte(job.String())...)) // one document per job
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.docs[ipfs.CID(digest)] = doc
+	c.jobs[job] = jobEntry{
+		job: solana.Job{IPFSJob: digest, Project: project, State: solana.JobQueued},
+		run: solana.Run{Job: job, Node: node, Time: time.Now().Unix()},
+	}
+}
+
+// Job implements solana.Chain.
+func (c *chain) Job(_ context.Context, addr sol.PublicKey) (solana.Job, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.jobs[addr]
+	if !ok {
+		return solana.Job{}, fmt.Errorf("job %s: %w", addr, solana.ErrNotFound)
+	}
+	return e.job, nil
+}
+
+// RunOf implements solana.Chain.
+func (c *chain) RunOf(_ context.Context, job sol.PublicKey) (solana.Run, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.jobs[job]
+	if !ok {
+		return solana.Run{}, fmt.Errorf("run of job %s: %w", job, solana.ErrNotFound)
+	}
+	return e.run, nil
+}
+
+// Fetch implements jobs.Documents.
+func (c *chain) Fetch(_ context.Context, cid string) (ipfs.Document, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	doc, ok := c.docs[cid]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", cid, ipfs.ErrNotFound)
+	}
+	return doc, nil
 }

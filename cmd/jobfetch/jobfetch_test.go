@@ -39,24 +39,33 @@ func TestJobFetchParsing(t *testing.T) {
 	}
 }
 
+// Job and project addresses the test server grants.
+const (
+	job1     = "3uVFAWCy4rqq2QvXeT2xkefn1fZnsNQ45tcbpbjkPYp2"
+	emptyJob = "EjmyyF6rNd78TVTspLUV99UD7aBmTGeuRBMtWf3At67o"
+	otherJob = "2ucLquf9L7Yd3QGC6dsorRmoZZt7v6SkKCFBkGSqWzoC"
+	project  = "F8gR9Ecntg87p44Nf4eSa3rhTN2nfj635HfAhaf4vChx"
+)
+
 func TestJobFetchOutput(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Put("PROJECT", map[string]any{"ssh-key": "-----BEGIN-----\nabc\n-----END-----\n", "TOKEN": "t-1", "config": map[string]any{"a": 1}, "NOT_GRANTED": "x"})
-	srv.Grant("JOB1", clienttest.Grant{Node: cmdtest.Address, UserAddress: "PROJECT", Secrets: []string{"ssh-key", "TOKEN", "config", "MISSING"}})
-	srv.Grant("EMPTY", clienttest.Grant{Node: cmdtest.Address, UserAddress: "PROJECT"})
+	srv.Put(project, map[string]any{"ssh-key": "-----BEGIN-----\nabc\n-----END-----\n", "TOKEN": "t-1", "config": map[string]any{"a": 1}, "NOT_GRANTED": "x"})
+	srv.Grant(job1, clienttest.Grant{Node: cmdtest.Address, UserAddress: project, Secrets: []string{"ssh-key", "TOKEN", "config", "MISSING"}})
+	srv.Grant(emptyJob, clienttest.Grant{Node: cmdtest.Address, UserAddress: project})
+	srv.Grant(otherJob, clienttest.Grant{Node: project, UserAddress: project}) // run by another node
 	cases := []struct {
 		name string
 		args []string
 	}{
-		{"all", []string{"--job", "JOB1"}},
-		{"all json", []string{"--job", "JOB1", "-o", "json"}},
-		{"all env", []string{"--job", "JOB1", "-o", "env"}},
-		{"one raw", []string{"--job", "JOB1", "ssh-key"}},
-		{"two", []string{"--job", "JOB1", "TOKEN", "config"}},
-		{"not granted", []string{"--job", "JOB1", "NOT_GRANTED"}},
-		{"granted but missing", []string{"--job", "JOB1", "MISSING"}},
-		{"no grant list", []string{"--job", "EMPTY"}},
-		{"not my job", []string{"--job", "JOB2"}},
+		{"all", []string{"--job", job1}},
+		{"all json", []string{"--job", job1, "-o", "json"}},
+		{"all env", []string{"--job", job1, "-o", "env"}},
+		{"one raw", []string{"--job", job1, "ssh-key"}},
+		{"two", []string{"--job", job1, "TOKEN", "config"}},
+		{"not granted", []string{"--job", job1, "NOT_GRANTED"}},
+		{"granted but missing", []string{"--job", job1, "MISSING"}},
+		{"no grant list", []string{"--job", emptyJob}},
+		{"not my job", []string{"--job", otherJob}},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {

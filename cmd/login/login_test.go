@@ -44,9 +44,17 @@ func TestLoginParsing(t *testing.T) {
 	}
 }
 
+// Job and project addresses the test server grants.
+const (
+	job1     = "3uVFAWCy4rqq2QvXeT2xkefn1fZnsNQ45tcbpbjkPYp2"
+	otherJob = "2ucLquf9L7Yd3QGC6dsorRmoZZt7v6SkKCFBkGSqWzoC"
+	project  = "F8gR9Ecntg87p44Nf4eSa3rhTN2nfj635HfAhaf4vChx"
+)
+
 func TestLoginOutput(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	srv.Grant("JOB1", clienttest.Grant{Node: cmdtest.Address, UserAddress: "PROJECT", Secrets: []string{"A", "B"}})
+	srv.Grant(job1, clienttest.Grant{Node: cmdtest.Address, UserAddress: project, Secrets: []string{"A", "B"}})
+	srv.Grant(otherJob, clienttest.Grant{Node: project, UserAddress: project}) // run by another node
 	old := clienttest.NewServer(t)
 	old.DisableSIWS()
 	cases := []struct {
@@ -57,8 +65,8 @@ func TestLoginOutput(t *testing.T) {
 		{"plain", srv, nil},
 		{"json", srv, []string{"-o", "json"}},
 		{"yaml", srv, []string{"-o", "yaml"}},
-		{"job", srv, []string{"--job", "JOB1"}},
-		{"job refused", srv, []string{"--job", "OTHER"}},
+		{"job", srv, []string{"--job", job1}},
+		{"job refused", srv, []string{"--job", otherJob}},
 		{"old server", old, nil},
 		{"old server legacy", old, []string{"--legacy-login"}},
 	}
