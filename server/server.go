@@ -22,11 +22,18 @@ import (
 // DefaultBodyLimit is the largest request body accepted (SPEC §2).
 const DefaultBodyLimit = 1 << 20
 
+// Store is what the server needs of storage: secrets, sign-in nonces and
+// rate-limit counters, and a ping for /readyz. Values are plaintext here:
+// sealing is a layer inside it (see backends.Open).
+type Store interface {
+	storage.Secrets
+	storage.Ephemeral
+	Ping(ctx context.Context) error
+}
+
 // Options configure a Server. Store and Tokens are required.
 type Options struct {
-	// Store holds plaintext values: sealing is a layer inside it (see
-	// backends.Open).
-	Store       storage.Store
+	Store       Store
 	Tokens      *auth.Tokens
 	Logger      *slog.Logger
 	LoginWindow time.Duration // accepted skew of a legacy timestamp; default 60 s
@@ -57,7 +64,7 @@ type Limits struct {
 
 // Server serves the API. Create it with New.
 type Server struct {
-	store       storage.Store
+	store       Store
 	tokens      *auth.Tokens
 	log         *slog.Logger
 	loginWindow time.Duration
