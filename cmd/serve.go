@@ -65,6 +65,7 @@ var serveSettings = []setting{
 	{"trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client IP"},
 	{"body-limit", "BODY_LIMIT", strconv.Itoa(server.DefaultBodyLimit), "largest request body in bytes; larger is answered 413"},
 	{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s", "how long requests in flight may finish after SIGINT/SIGTERM"},
+	{"ui", "UI", "true", "serve the web console at /ui/ (false: the API only)"},
 }
 
 // bindSettings adds each setting to fs and binds it to its flag and its
@@ -96,6 +97,7 @@ type serveConfig struct {
 	BodyLimit       int64
 	ShutdownTimeout time.Duration
 	Dev             bool
+	UI              bool
 }
 
 func newServeCmd(ios *cmdutil.IOStreams) *cobra.Command {
@@ -234,6 +236,9 @@ func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 	if cfg.ShutdownTimeout, err = parseSeconds("SHUTDOWN_TIMEOUT", v.GetString("shutdown-timeout"), false); err != nil {
 		return cfg, err
 	}
+	if cfg.UI, err = strconv.ParseBool(v.GetString("ui")); err != nil {
+		return cfg, cmdutil.Usagef("UI %q must be true or false", v.GetString("ui"))
+	}
 	if cfg.BodyLimit, err = strconv.ParseInt(v.GetString("body-limit"), 10, 64); err != nil || cfg.BodyLimit < 1024 {
 		return cfg, cmdutil.Usagef("BODY_LIMIT %q must be a number of bytes, at least 1024", v.GetString("body-limit"))
 	}
@@ -338,6 +343,7 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 		Jobs:               &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: validFor(cfg.JobRecheck)},
 		Limits:             &limits,
 		IPExtractor:        ipExtractor(cfg.TrustedProxies),
+		Console:            cfg.UI,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,9 @@ const storeTimeout = 10 * time.Second
 var okBody = []byte(`"OK"`)
 
 func (s *Server) welcome(c echo.Context) error {
+	if s.wantsConsole(c) {
+		return c.Redirect(http.StatusSeeOther, "/ui/")
+	}
 	return c.JSONBlob(http.StatusOK, []byte(`"Welcome to Nosana Secret Manager"`))
 }
 

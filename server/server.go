@@ -52,6 +52,8 @@ type Options struct {
 	// IPExtractor finds the client IP (rate limits, logs); nil means the
 	// connection's remote address, ignoring X-Forwarded-For.
 	IPExtractor echo.IPExtractor
+	// Console serves the web console at /ui/.
+	Console bool
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -75,6 +77,7 @@ type Server struct {
 	jobs        *jobs.Verifier
 	limits      Limits
 	metrics     *metrics
+	console     bool
 	echo        *echo.Echo
 }
 
@@ -94,6 +97,7 @@ func New(o Options) (*Server, error) {
 		legacyOff:   o.DisableLegacyLogin,
 		jobs:        o.Jobs,
 		metrics:     newMetrics(),
+		console:     o.Console,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -110,14 +114,17 @@ func New(o Options) (*Server, error) {
 	if o.Limits != nil && o.Limits.Limiter != nil {
 		s.limits = *o.Limits
 	}
-	s.echo = s.routes(o.IPExtractor)
+	var err error
+	if s.echo, err = s.routes(o.IPExtractor); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-func (s *Server) routes(ip echo.IPExtractor) *echo.Echo {
+func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -142,7 +149,7 @@ func (s *Server) routes(ip echo.IPExtractor) *echo.Echo {
 	e.GET("/secrets/:key", s.getSecret, secrets...)
 	e.POST("/secrets", s.setSecrets, secrets...)
 	e.DELETE("/secrets", s.deleteSecrets, secrets...)
-	return e
+	return e, s.routeConsole(e)
 }
 
 type discard struct{}

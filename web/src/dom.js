@@ -1,0 +1,63 @@
+// Tiny DOM helpers. Text always goes in as text nodes, never as HTML, so a
+// key or value can hold anything.
+
+/** h('button', {class: 'x', onclick: fn}, 'label', child…) */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'value' || k === 'checked') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+}
+
+/** Replaces el's children. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let statusTimer;
+
+/** Says msg in the live status region (read by screen readers), for a while. */
+export function say(msg, kind = 'ok') {
+  const el = document.getElementById('status');
+  fill(el, h('p', { class: 'toast ' + kind }, msg));
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => el.replaceChildren(), 6000);
+}
+
+export function shortAddress(a) {
+  return a.length > 12 ? a.slice(0, 4) + '…' + a.slice(-4) : a;
+}
+
+export function bytes(n) {
+  if (n < 1024) return n + ' B';
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';
+  return (n / 1024 / 1024).toFixed(1) + ' MiB';
+}
+
+/** A modal <dialog>; resolves with the value passed to close(), or null. */
+export function modal(title, build) {
+  return new Promise((resolve) => {
+    const dlg = h('dialog', { 'aria-labelledby': 'dlg-title' });
+    let result = null;
+    const close = (v) => { result = v; dlg.close(); };
+    fill(dlg, h('h2', { id: 'dlg-title' }, title), build(close));
+    dlg.addEventListener('close', () => { dlg.remove(); resolve(result); });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
