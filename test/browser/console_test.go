@@ -3,6 +3,8 @@ package browser_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -301,8 +303,9 @@ func TestExpiredToken(t *testing.T) {
 		p.shot("expired")
 	})
 	t.Run("while open", func(t *testing.T) {
-		exp := time.Now().Add(8 * time.Second)
-		p := newPage(t, srv, w, storedSession(token(t, jwtSecret, w.addr, exp), w.addr, exp))
+		p := newPage(t, srv, w, "")
+		exp := time.Now().Add(5 * time.Second)
+		p.addInit(storedSession(token(t, jwtSecret, w.addr, exp), w.addr, exp))
 		p.open("/ui/")
 		p.run("signed in", visible("#add"))
 		p.runFor("expired", 15*time.Second, waitText("#notice", "Your session expired."))
@@ -341,7 +344,7 @@ func TestThousandsOfSecrets(t *testing.T) {
 	if first := p.text("tbody tr:first-child .key"); first != "key-0050" {
 		t.Errorf("second page starts at %q", first)
 	}
-	p.shot("many")
+	p.shotTop("many")
 	p.click("#sort")
 	p.run("descending", waitText("#count", "1–50 of 1,234"))
 	if first := p.text("tbody tr:first-child .key"); first != "key-1233" {
@@ -353,5 +356,36 @@ func TestThousandsOfSecrets(t *testing.T) {
 	p.run("search", waitText("#count", "1–34 of 34 matching (234 in all) secrets"))
 	if n := eval[float64](p, "document.querySelectorAll('tbody tr').length"); n != 34 {
 		t.Errorf("%v rows shown", n)
+	}
+}
+
+// TestUISetting: the real binary serves the console by default, and
+// UI=false leaves only the API (GET / answers JSON even to a browser).
+func TestUISetting(t *testing.T) {
+	get := func(url string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	on := startServer(t, nil)
+	if st, _ := get(on.URL + "/ui/"); st != 200 {
+		t.Errorf("default: /ui/ is %d", st)
+	}
+	if st, _ := get(on.URL + "/"); st != http.StatusSeeOther {
+		t.Errorf("default: a browser's GET / is %d, want 303 to the console", st)
+	}
+	off := startServer(t, map[string]string{"UI": "false"})
+	if st, _ := get(off.URL + "/ui/"); st != 404 {
+		t.Errorf("UI=false: /ui/ is %d, want 404", st)
+	}
+	if st, body := get(off.URL + "/"); st != 200 || body != `"Welcome to Nosana Secret Manager"` {
+		t.Errorf("UI=false: GET / is %d %q", st, body)
 	}
 }

@@ -205,6 +205,14 @@ func newPage(t *testing.T, srv *testserver.Server, w *testWallet, init string) *
 	return p
 }
 
+// addInit runs src in the page before its own scripts, from the next load on.
+func (p *page) addInit(src string) {
+	p.t.Helper()
+	if _, err := chromedp.Call(p.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 func scriptOf(w *testWallet) string {
 	if w == nil {
 		return ""
@@ -292,8 +300,13 @@ func (p *page) open(path string) {
 	p.run("open "+path, chromedp.Navigate(p.srv.URL+path), chromedp.WaitVisible(chromedp.CSS("html[data-ready]")))
 }
 
-// shot saves a screenshot of the page at desktop width and at 375 px.
-func (p *page) shot(name string) {
+// shot saves a screenshot of the whole page at desktop width and at 375 px.
+func (p *page) shot(name string) { p.t.Helper(); p.screenshot(name, chromedp.FullScreenshot(100)) }
+
+// shotTop is shot of what fits in the window, for long pages.
+func (p *page) shotTop(name string) { p.t.Helper(); p.screenshot(name, chromedp.CaptureScreenshot()) }
+
+func (p *page) screenshot(name string, capture chromedp.Action[[]byte]) {
 	p.t.Helper()
 	p.seq++
 	for _, v := range []struct {
@@ -309,7 +322,7 @@ func (p *page) shot(name string) {
 			cancel()
 			p.t.Fatalf("viewport: %v", err)
 		}
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		png, err := chromedp.Run(ctx, capture)
 		cancel()
 		if err != nil {
 			p.t.Fatalf("screenshot %s: %v", name, err)

@@ -80,7 +80,7 @@ function renderOutput() {
     missing.length ? h('div', { class: 'alert warn', role: 'alert', id: 'missing' },
       h('p', null, missing.length === 1 ? 'This key does not exist yet:' : 'These keys do not exist yet:'),
       h('ul', null, missing.map((k) => h('li', null, h('code', null, k)))),
-      h('p', null, 'A job that asks for them gets nothing for them until you add them.')) : null,
+      h('p', null, missing.length === 1 ? 'A job that asks for it gets nothing for it until you add it.' : 'A job that asks for them gets nothing for them until you add them.')) : null,
     h('button', { type: 'button', id: 'copy-snippet', class: 'primary', disabled: keys.length === 0,
       onclick: async () => {
         try { await navigator.clipboard.writeText(text); say('Copied the snippet.'); } catch (e) { say('The browser did not allow copying: ' + e.message, 'error'); }

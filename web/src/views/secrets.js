@@ -98,10 +98,17 @@ function renderList() {
       h('tbody', null, shown.map(row))));
   }
   fill(pagerEl, pages > 1 ? [
-    h('button', { type: 'button', id: 'prev', disabled: state.page === 0, onclick: () => { state.page--; renderList(); } }, '← Previous'),
+    h('button', { type: 'button', id: 'prev', disabled: state.page === 0, onclick: () => turn(-1) }, '← Previous'),
     h('span', { id: 'page' }, `Page ${state.page + 1} of ${pages}`),
-    h('button', { type: 'button', id: 'next', disabled: state.page >= pages - 1, onclick: () => { state.page++; renderList(); } }, 'Next →'),
+    h('button', { type: 'button', id: 'next', disabled: state.page >= pages - 1, onclick: () => turn(1) }, 'Next →'),
   ] : null);
+}
+
+// turn goes to the previous or next page and brings its top into view.
+function turn(by) {
+  state.page += by;
+  renderList();
+  countEl.scrollIntoView({ block: 'start' });
 }
 
 function row(item) {
