@@ -223,6 +223,12 @@ func TestSignInWithSignInFeature(t *testing.T) {
 	p.click("#reload")
 	p.run("listed", visible(row("from-cli")))
 	p.shot("signed-in")
+	// A reload of the tab keeps the session without asking the wallet again.
+	p.open("/ui/")
+	p.run("still signed in", visible(row("from-cli")))
+	if n := len(walletCalls(t, p)); n != 0 {
+		t.Errorf("reload asked the wallet %d times", n)
+	}
 }
 
 // TestNoWallet: a browser without a wallet is told what to install.

@@ -24,8 +24,8 @@ export function expiryOf(token) {
   }
 }
 
-/** Starts a session with a fresh token. */
-export function start(token, address, wallet) {
+/** Starts a session with a token; why is 'signed-in' or 'restored'. */
+export function start(token, address, wallet, why = 'signed-in') {
   const s = { token, address, wallet, expires: expiryOf(token) };
   if (!s.expires) throw new Error('The server sent a token without an expiry.');
   if (s.expires <= Date.now()) { end('expired'); return; }
@@ -33,7 +33,7 @@ export function start(token, address, wallet) {
   try { sessionStorage.setItem(KEY, JSON.stringify(s)); } catch { /* private mode: memory only */ }
   clearTimeout(timer);
   timer = setTimeout(() => end('expired'), Math.min(s.expires - Date.now(), 2 ** 31 - 1));
-  notify('signed-in');
+  notify(why);
 }
 
 /** Ends the session; why is 'signed-out', 'expired' or 'refused'. */
@@ -51,5 +51,5 @@ export function restore() {
   try { s = JSON.parse(sessionStorage.getItem(KEY) || 'null'); } catch { s = null; }
   if (!s || typeof s.token !== 'string') return;
   if (s.expires <= Date.now()) { end('expired'); return; }
-  start(s.token, s.address, s.wallet);
+  start(s.token, s.address, s.wallet, 'restored');
 }

@@ -11,7 +11,7 @@ const revealed = new Map(); // key → {text, timer}
 let listEl, countEl, pagerEl;
 let loadSeq = 0;
 
-export async function load() {
+async function load() {
   const seq = ++loadSeq;
   state.error = null;
   try {
@@ -25,9 +25,6 @@ export async function load() {
   }
   renderList();
 }
-
-/** The keys of the last listing (used by the jobs view). */
-export function knownKeys() { return state.items ? state.items.map((i) => i.key) : null; }
 
 function visible() {
   const q = state.search.toLowerCase();
