@@ -118,6 +118,7 @@ func TestSecretsThroughTheConsole(t *testing.T) {
 	p.click(row("db/password") + " button.reveal")
 	p.run("revealed", waitText(row("db/password")+" pre.value", `s3cr3t "value"`))
 	p.shot("secrets-revealed")
+	p.shotDark("secrets-revealed")
 	p.runFor("hidden again", 25*time.Second, notPresent(row("db/password")+" pre.value"))
 
 	// Copy to the clipboard.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
@@ -305,6 +306,21 @@ func (p *page) shot(name string) { p.t.Helper(); p.screenshot(name, chromedp.Ful
 
 // shotTop is shot of what fits in the window, for long pages.
 func (p *page) shotTop(name string) { p.t.Helper(); p.screenshot(name, chromedp.CaptureScreenshot()) }
+
+// shotDark is shot with the system's dark colour scheme.
+func (p *page) shotDark(name string) {
+	p.t.Helper()
+	scheme := func(v string) {
+		if _, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}},
+		}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	scheme("dark")
+	defer scheme("")
+	p.shot(name + "-dark")
+}
 
 func (p *page) screenshot(name string, capture chromedp.Action[[]byte]) {
 	p.t.Helper()
