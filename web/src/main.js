@@ -95,6 +95,7 @@ session.onChange((s, why, detail) => {
   if (why === 'expired') notice = { kind: 'warn', text: 'Your session expired. Sign in again to go on.' };
   else if (why === 'refused') notice = { kind: 'warn', text: `The server ended your session (${detail}). Sign in again.` };
   else if (why === 'signed-out') notice = { kind: 'info', text: 'You are signed out.' };
+  if (!s) document.getElementById('status').replaceChildren();
   render();
   if (why === 'signed-in') say('Signed in as ' + shortAddress(s.address) + '.');
   main.focus();
