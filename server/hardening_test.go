@@ -53,8 +53,7 @@ func TestValuesAreSealed(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
-	var e *env
-	e = newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *server.Options) {
 		o.Limits = &server.Limits{
 			Limiter:   ratelimit.New(o.Store, ratelimit.Options{Now: o.Now}),
 			LoginIP:   5,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -37,6 +38,9 @@ func newMetrics() *metrics {
 	return m
 }
 
+// observe counts one answer. route must be a registered route or
+// "unmatched" and method one of the standard methods or "other", so that
+// nothing a client sends creates a series.
 func (m *metrics) observe(route, method string, code int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
@@ -44,4 +48,15 @@ func (m *metrics) observe(route, method string, code int, d time.Duration) {
 
 func (m *metrics) handler() echo.HandlerFunc {
 	return echo.WrapHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+}
+
+// methodLabel is method when it is one of the methods of RFC 9110 (and
+// PATCH), else "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }

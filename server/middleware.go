@@ -97,10 +97,10 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		res := c.Response()
 		route := c.Path()
-		if route == "" {
+		if !s.routeNames[route] {
 			route = "unmatched"
 		}
-		s.metrics.observe(route, c.Request().Method, res.Status, time.Since(start))
+		s.metrics.observe(route, methodLabel(c.Request().Method), res.Status, time.Since(start))
 		level := slog.LevelInfo
 		switch {
 		case res.Status >= 500:
@@ -114,7 +114,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", requestID(c)),
-			slog.String("method", c.Request().Method),
+			slog.String("method", truncate(c.Request().Method, maxLoggedMethod)),
 			slog.String("route", route),
 			slog.Int("status", res.Status),
 			slog.Int64("bytes", res.Size),
@@ -130,6 +130,17 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(ctx, level, "request", attrs...)
 		return nil
 	}
+}
+
+// maxLoggedMethod is how much of a request method a log line shows.
+const maxLoggedMethod = 16
+
+// truncate cuts s to at most n bytes, marking the cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // cors answers every origin (SPEC §2): the request Origin is echoed, with

@@ -79,6 +79,8 @@ type Server struct {
 	metrics     *metrics
 	console     bool
 	echo        *echo.Echo
+	// routeNames are the registered route paths: the only route labels.
+	routeNames map[string]bool
 }
 
 // New builds the handlers; it does not listen.
@@ -117,6 +119,10 @@ func New(o Options) (*Server, error) {
 	var err error
 	if s.echo, err = s.routes(o.IPExtractor); err != nil {
 		return nil, err
+	}
+	s.routeNames = map[string]bool{}
+	for _, r := range s.echo.Routes() {
+		s.routeNames[r.Path] = true
 	}
 	return s, nil
 }
