@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +229,26 @@ func TestJobLoginUnavailable(t *testing.T) {
 	body := c.legacyBody(node, c.now.Unix())
 	body["job"] = "not-a-job!"
 	wantError(t, c.do("POST", "/login", "", body), 400, "ValidationError", "job")
+}
+
+// TestForgedSmallOrderLogin: the all-zero address (a point of order 4) can
+// be "signed" for by anyone with R = identity, S = 0, for one timestamp in
+// about four; such a login gets a 400, never a token.
+func TestForgedSmallOrderLogin(t *testing.T) {
+	e := newEnv(t)
+	zero := make([]byte, 32)
+	sig := make([]byte, 64)
+	sig[0] = 1 // R = identity, S = 0
+	ts := e.now.Unix()
+	for !ed25519.Verify(zero, []byte(auth.LegacyPrefix+strconv.FormatInt(ts, 10)), sig) {
+		if ts++; ts > e.now.Unix()+50 {
+			t.Fatal("no forgeable timestamp in the window")
+		}
+	}
+	body := map[string]any{"address": "11111111111111111111111111111111", "signature": base58.Encode(sig), "timestamp": ts}
+	r := e.do("POST", "/login", "", body)
+	wantError(t, r, 400, "ValidationError", "small-order")
+	if strings.Contains(string(r.body), "token") {
+		t.Fatalf("a token for a forged signature: %s", r.body)
+	}
 }

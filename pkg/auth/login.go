@@ -143,6 +143,9 @@ func VerifySignature(address, signature string, msg []byte) (ed25519.PublicKey, 
 	if len(sig) != ed25519.SignatureSize {
 		return nil, errorf("signature must decode to %d bytes, got %d", ed25519.SignatureSize, len(sig))
 	}
+	if SmallOrderKey(pub) {
+		return nil, errorf("address is not a usable ed25519 public key (a small-order or non-canonical point); no wallet signs with it")
+	}
 	if !ed25519.Verify(pub, msg, sig) {
 		return nil, errorf("signature does not match the address and message")
 	}

@@ -20,6 +20,7 @@ import (
 	sol "github.com/gagliardetto/solana-go"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 )
@@ -113,6 +114,9 @@ func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant,
 		return Grant{}, chainError(job, err)
 	}
 	if j.Finished() {
+		if err := smallOrder(job, "project", j.Project, "node", j.Node); err != nil {
+			return Grant{}, err
+		}
 		if !j.Project.Equals(caller) {
 			return Grant{}, &Error{Class: BadRequest, Job: job.String(), Message: "You do not own this job:" + job.String()}
 		}
@@ -130,6 +134,9 @@ func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant,
 	}
 	if err != nil {
 		return Grant{}, chainError(job, err)
+	}
+	if err := smallOrder(job, "node", run.Node, "project", j.Project); err != nil {
+		return Grant{}, err
 	}
 	if !run.Node.Equals(caller) {
 		return Grant{}, &Error{Class: BadRequest, Job: job.String(), Message: "You did not claim this job:" + job.String()}
@@ -284,6 +291,22 @@ func (v *Verifier) grants(ctx context.Context, job sol.PublicKey, which string, 
 			Message: fmt.Sprintf("job %s: cannot read its %s document: %v", job, which, err), Err: err}
 	}
 	return ipfs.Grants(doc), nil
+}
+
+// smallOrder refuses a job whose account names a key of small order (see
+// auth.SmallOrderKey) as the party compared with the caller or as the
+// namespace read: anyone can sign in as such a key.
+func smallOrder(job sol.PublicKey, name1 string, k1 sol.PublicKey, name2 string, k2 sol.PublicKey) error {
+	for _, k := range []struct {
+		name string
+		key  sol.PublicKey
+	}{{name1, k1}, {name2, k2}} {
+		if auth.SmallOrderKey(k.key[:]) {
+			return &Error{Class: BadRequest, Job: job.String(),
+				Message: fmt.Sprintf("job %s names a small-order key as its %s; refused", job, k.name)}
+		}
+	}
+	return nil
 }
 
 // chainError classifies an error of solana.Chain.

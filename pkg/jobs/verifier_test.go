@@ -746,3 +746,28 @@ func TestStillValidCallerGivesUp(t *testing.T) {
 	defer cancel()
 	wantError(t, e.v.StillValid(ctx, jobAddr, node), jobs.Unavailable, "gave up")
 }
+
+// TestGrantRefusesSmallOrderKeys: a job whose run account names the
+// all-zero key (a point of order 4, for which signatures can be forged) as
+// node, or whose project is such a key, grants nothing, even to a caller
+// that "is" that key.
+func TestGrantRefusesSmallOrderKeys(t *testing.T) {
+	var zero sol.PublicKey
+	identity := sol.PublicKey{1}
+	for _, weak := range []sol.PublicKey{zero, identity} {
+		e := newEnv(t, options{})
+		e.putJob(e.job(solana.JobQueued))
+		r := e.run()
+		r.Node = weak
+		e.putRun(r)
+		_, err := e.grant(weak)
+		wantError(t, err, jobs.BadRequest, "small-order key as its node")
+
+		e = newEnv(t, options{})
+		j := e.job(solana.JobDone)
+		j.Project = weak
+		e.putJob(j)
+		_, err = e.grant(weak)
+		wantError(t, err, jobs.BadRequest, "small-order key as its project")
+	}
+}
