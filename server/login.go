@@ -43,9 +43,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Counted only once the signature is good, so nobody can lock a wallet
-	// out by sending bad logins in its name.
-	if err := s.allow(c, "login:addr:"+req.Address, s.limits.LoginAddress, "logins for this wallet"); err != nil {
+	if err := s.countLogin(c, req); err != nil {
 		return err
 	}
 
@@ -64,6 +62,29 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"token": tok})
+}
+
+// countLogin counts a verified login against its wallet's limit. Only a
+// good signature counts, so nobody can lock a wallet out by sending bad
+// logins in its name; and a legacy signature counts once, however often it
+// is presented inside its window, so a captured body replayed cannot either.
+// (SIWS messages are single-use already.)
+func (s *Server) countLogin(c echo.Context, req auth.LoginRequest) error {
+	if s.limits.LoginAddress <= 0 || s.limits.Limiter == nil {
+		return nil
+	}
+	if req.Timestamp != "" {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
+		defer cancel()
+		fresh, err := s.store.UseNonce(ctx, auth.LegacyKey(req), auth.LegacyExpiry(req.Timestamp, s.loginWindow))
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return nil
+		}
+	}
+	return s.allow(c, "login:addr:"+req.Address, s.limits.LoginAddress, "logins for this wallet")
 }
 
 // verifySIWS checks a message against every accepted audience, then burns

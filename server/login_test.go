@@ -16,6 +16,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 	"github.com/nosana-ci/nosana-secrets/server"
@@ -251,4 +252,27 @@ func TestForgedSmallOrderLogin(t *testing.T) {
 	if strings.Contains(string(r.body), "token") {
 		t.Fatalf("a token for a forged signature: %s", r.body)
 	}
+}
+
+// TestLegacyReplayCountsOnce: one captured legacy body sent again and again
+// inside its window counts once against its wallet's login limit, so the
+// owner can still sign in; distinct signatures each count.
+func TestLegacyReplayCountsOnce(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) {
+		o.Limits = &server.Limits{Limiter: ratelimit.New(o.Store, ratelimit.Options{Now: o.Now}), LoginAddress: 3}
+	})
+	w := newWallet()
+	captured := e.legacyBody(w, e.now.Unix()-30)
+	for i := 0; i < 10; i++ {
+		if r := e.do("POST", "/login", "", captured); r.status != 200 {
+			t.Fatalf("replay %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := e.do("POST", "/login", "", e.siwsBody(w, nil)); r.status != 200 {
+		t.Fatalf("the owner's fresh sign-in after replays: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())); r.status != 200 {
+		t.Fatalf("a second legacy signature: %d %s", r.status, r.body)
+	}
+	wantError(t, e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix()+1)), 429, "TooManyRequestsError", "wallet")
 }

@@ -172,3 +172,16 @@ func VerifyLegacy(r LoginRequest, now time.Time, window time.Duration) error {
 	_, err = VerifySignature(r.Address, r.Signature, []byte(LegacyPrefix+r.Timestamp))
 	return err
 }
+
+// LegacyKey is the storage key that remembers a verified legacy signature
+// was counted against its wallet's limit.
+func LegacyKey(r LoginRequest) string {
+	return "legacy:" + r.Address + ":" + r.Timestamp + ":" + r.Signature
+}
+
+// LegacyExpiry is how long LegacyKey must be remembered: until no clock
+// within the window would accept the timestamp again.
+func LegacyExpiry(timestamp string, window time.Duration) time.Time {
+	ts, _ := strconv.ParseInt(timestamp, 10, 64)
+	return time.Unix(ts, 0).Add(window + time.Minute)
+}
