@@ -42,7 +42,7 @@ rss_peak() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 wait_port http://127.0.0.1:4199/
 
 STORAGE_CONNECTION=${STORAGE_CONNECTION:-sqlite://$work/bench.sqlite} \
-JWT_SECRET=bench-secret LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
+JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
 RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
   "$work/nosana-secrets" serve --listen 127.0.0.1:4198 >"$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
 wait_port http://127.0.0.1:4198/livez

@@ -43,7 +43,7 @@ var storeSettings = []setting{
 }
 
 var serveSettings = []setting{
-	{"jwt-secret", "JWT_SECRET", "", "token signing key (same on every replica); without one tokens die with the process; a flag shows in ps"},
+	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 bytes (openssl rand -base64 32; same on every replica); without one tokens die with the process; a flag shows in ps"},
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)"},
 	{"port", "PORT", "4124", "port to listen on, on all interfaces"},
 	{"listen", "LISTEN", "", "host:port to listen on; overrides --port"},
@@ -172,6 +172,15 @@ func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 	}
 	if cfg.JWTSecret, err = secretSetting(v, "jwt-secret", "JWT_SECRET"); err != nil {
 		return cfg, err
+	}
+	if len(cfg.JWTSecret) > 0 {
+		if err := auth.CheckKey(cfg.JWTSecret); err != nil {
+			name := "JWT_SECRET"
+			if f := v.GetString("jwt-secret-file"); f != "" {
+				name = "JWT_SECRET_FILE " + f
+			}
+			return cfg, cmdutil.Usagef("%s: %v", name, err)
+		}
 	}
 	cfg.Listen = v.GetString("listen")
 	if cfg.Listen == "" {

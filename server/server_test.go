@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
@@ -67,7 +69,7 @@ func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
 	t.Cleanup(func() { store.Close() })
 	e := &env{t: t, store: store.Lower(), logs: &syncBuffer{}, now: time.Now()}
 	clock := func() time.Time { return e.now }
-	e.tokens, _ = auth.NewTokens([]byte("test-jwt-key"), 0, clock)
+	e.tokens, _ = auth.NewTokens([]byte("test-jwt-key-of-thirty-two-bytes"), 0, clock)
 	o := server.Options{
 		Store:     store,
 		Tokens:    e.tokens,
@@ -267,22 +269,32 @@ func TestTokenForms(t *testing.T) {
 	}
 }
 
+// TestVectorTokenAccepted: a token with the original server's exact header
+// and claims is accepted, raw and with Bearer. (The vector's own secret is
+// shorter than auth.NewTokens accepts, so it is signed again here.)
 func TestVectorTokenAccepted(t *testing.T) {
 	v := vectors.Load(t)
+	key := bytes.Repeat([]byte("k"), auth.MinKeyLen)
+	parts := strings.Split(v.JWT.Token, ".")
+	sig, err := jwt.SigningMethodHS256.Sign(parts[0]+"."+parts[1], key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	original := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 	store, err := backends.Open(context.Background(), "memory://", backends.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	clock := func() time.Time { return time.Unix(v.JWT.Claims.Iat+60, 0) }
-	tokens, _ := auth.NewTokens([]byte(v.JWT.Secret), 0, clock)
+	tokens, _ := auth.NewTokens(key, 0, clock)
 	srv, err := server.New(server.Options{Store: store, Tokens: tokens, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	for _, h := range []string{v.JWT.Token, "Bearer " + v.JWT.Token} {
+	for _, h := range []string{original, "Bearer " + original} {
 		req, _ := http.NewRequest("GET", hs.URL+"/secrets", nil)
 		req.Header.Set("Authorization", h)
 		res, err := http.DefaultClient.Do(req)

@@ -233,7 +233,7 @@ func (s *Server) Stop() error {
 // TestJWTSecret and TestMasterKey are the fixed keys of test servers, so
 // that every test process sharing a test database agrees on them.
 const (
-	TestJWTSecret = "nosana-secrets-test-jwt"
+	TestJWTSecret = "nosana-secrets-test-jwt-thirty-two-bytes"
 	TestMasterKey = "bm9zYW5hLXNlY3JldHMtdGVzdC1tYXN0ZXIta2V5ISE=" // 32 bytes
 )
 

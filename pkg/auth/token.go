@@ -68,11 +68,28 @@ type Tokens struct {
 // maxVerified bounds the verified-token cache.
 const maxVerified = 10000
 
-// NewTokens returns a token issuer for key. now is the clock (nil: time.Now).
-func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, error) {
-	if len(key) == 0 {
-		return nil, errors.New("token key is empty")
+// MinKeyLen is the shortest token signing key accepted: a shorter one can
+// be found from a single token by brute force, and then any token forged.
+const MinKeyLen = 32
+
+// CheckKey reports whether key is long enough to sign tokens.
+func CheckKey(key []byte) error {
+	if len(key) < MinKeyLen {
+		return fmt.Errorf("the token signing key is %d bytes; it must be at least %d random bytes (make one with: openssl rand -base64 32)", len(key), MinKeyLen)
 	}
+	return nil
+}
+
+// NewTokens returns a token issuer for key, which must pass CheckKey. now
+// is the clock (nil: time.Now).
+func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	return newTokens(key, ttl, now), nil
+}
+
+func newTokens(key []byte, ttl time.Duration, now func() time.Time) *Tokens {
 	if now == nil {
 		now = time.Now
 	}
@@ -90,7 +107,7 @@ func NewTokens(key []byte, ttl time.Duration, now func() time.Time) (*Tokens, er
 			jwt.WithTimeFunc(now),
 			jwt.WithLeeway(5*time.Second),
 		),
-	}, nil
+	}
 }
 
 // RandomKey returns 32 random bytes for a per-process token key.

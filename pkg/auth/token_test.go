@@ -14,10 +14,9 @@ import (
 func TestVectorTokenVerifies(t *testing.T) {
 	v := vectors.Load(t)
 	at := func() time.Time { return time.Unix(v.JWT.Claims.Iat+10, 0) }
-	tk, err := NewTokens([]byte(v.JWT.Secret), 0, at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The vector's key is shorter than NewTokens accepts; the token is
+	// checked with the same verifier all the same.
+	tk := newTokens([]byte(v.JWT.Secret), 0, at)
 	c, err := tk.Verify(v.JWT.Token)
 	if err != nil {
 		t.Fatalf("original server's token: %v", err)
@@ -29,12 +28,12 @@ func TestVectorTokenVerifies(t *testing.T) {
 		t.Errorf("iat/exp = %v/%v", c.IssuedAt, c.ExpiresAt)
 	}
 	// Expired once exp has passed.
-	late, _ := NewTokens([]byte(v.JWT.Secret), 0, func() time.Time { return time.Unix(v.JWT.Claims.Exp+60, 0) })
+	late := newTokens([]byte(v.JWT.Secret), 0, func() time.Time { return time.Unix(v.JWT.Claims.Exp+60, 0) })
 	if _, err := late.Verify(v.JWT.Token); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("after exp: err = %v", err)
 	}
 	// Another server's key refuses it.
-	other, _ := NewTokens([]byte("another-secret"), 0, at)
+	other, _ := NewTokens(RandomKey(), 0, at)
 	if _, err := other.Verify(v.JWT.Token); err == nil {
 		t.Error("token verified under the wrong key")
 	}
@@ -42,7 +41,7 @@ func TestVectorTokenVerifies(t *testing.T) {
 
 func TestIssueVerifyRoundTrip(t *testing.T) {
 	now := time.Unix(1700000000, 0)
-	tk, _ := NewTokens([]byte("k"), time.Hour, func() time.Time { return now })
+	tk, _ := NewTokens(RandomKey(), time.Hour, func() time.Time { return now })
 	tok, exp, err := tk.Issue(Claims{Address: "A", UserAddress: "P", Secrets: []string{"s1"}, Job: "J"}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +77,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 
 func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
 	now := time.Unix(1700000000, 0)
-	key := []byte("k")
+	key := RandomKey()
 	tk, _ := NewTokens(key, time.Hour, func() time.Time { return now })
 	claims := Claims{Address: "A", RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}
 
@@ -114,7 +113,8 @@ func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
 // token this key signed — a fuzzer cannot forge one by mutation.
 func FuzzVerifyToken(f *testing.F) {
 	now := time.Unix(1700000000, 0)
-	tk, _ := NewTokens([]byte("fuzz-key"), time.Hour, func() time.Time { return now })
+	key := []byte("fuzz-key-of-thirty-two-bytes-xxx")
+	tk, _ := NewTokens(key, time.Hour, func() time.Time { return now })
 	good, _, _ := tk.Issue(Claims{Address: "A", UserAddress: "P", Secrets: []string{"s"}, Job: "J", Running: true}, time.Time{})
 	f.Add(good)
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhZGRyZXNzIjoiQSIsImV4cCI6OTk5OTk5OTk5OX0.")
@@ -131,9 +131,20 @@ func FuzzVerifyToken(f *testing.F) {
 		// Only a token whose signature the key made can verify: re-signing
 		// its header and payload must give back the same token.
 		parts := strings.Split(tok, ".")
-		sig, err := jwt.SigningMethodHS256.Sign(parts[0]+"."+parts[1], []byte("fuzz-key"))
+		sig, err := jwt.SigningMethodHS256.Sign(parts[0]+"."+parts[1], key)
 		if err != nil || base64.RawURLEncoding.EncodeToString(sig) != strings.TrimRight(parts[2], "=") {
 			t.Fatalf("verified a token not signed with the key: %q", tok)
 		}
 	})
+}
+
+func TestNewTokensRefusesShortKeys(t *testing.T) {
+	for _, key := range []string{"", "x", "nosana-jwt-secret", strings.Repeat("k", MinKeyLen-1)} {
+		if _, err := NewTokens([]byte(key), 0, nil); err == nil || !strings.Contains(err.Error(), "openssl rand -base64 32") {
+			t.Errorf("%d-byte key: err = %v", len(key), err)
+		}
+	}
+	if _, err := NewTokens([]byte(strings.Repeat("k", MinKeyLen)), 0, nil); err != nil {
+		t.Errorf("%d-byte key: %v", MinKeyLen, err)
+	}
 }

@@ -1,11 +1,14 @@
 package e2e_test
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
@@ -126,12 +129,13 @@ func exerciseAPI(t *testing.T, a api) []string {
 }
 
 // TestVectorsThroughBinary checks the shared known-answer values against the
-// real binary: the legacy signature of the vector keypair logs in, and the
-// original server's token verifies under its secret (and is expired).
+// real binary: the legacy signature of the vector keypair logs in, and a
+// token of the original server's exact header and claims verifies (and is
+// expired). The vector's own secret is too short for serve, so the token is
+// signed again under the test secret.
 func TestVectorsThroughBinary(t *testing.T) {
 	v := vectors.Load(t)
 	cfg := testserver.Config("sqlite://" + t.TempDir() + "/v.sqlite")
-	cfg["JWT_SECRET"] = v.JWT.Secret
 	cfg["LOGIN_WINDOW"] = "2000000000" // the vector was signed in 2023
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
@@ -151,6 +155,18 @@ func TestVectorsThroughBinary(t *testing.T) {
 	if w := walletFromSeed(seed); w.addr != v.Keypair.Address {
 		t.Fatalf("vector seed gives %s", w.addr)
 	}
-	a.expect(a.do("GET", "/secrets", v.JWT.Token, nil), 403, "ForbiddenError", "expired")
-	a.expect(a.do("GET", "/secrets", "Bearer "+v.JWT.Token, nil), 403, "ForbiddenError", "expired")
+	original := resign(t, v.JWT.Token, testserver.TestJWTSecret)
+	a.expect(a.do("GET", "/secrets", original, nil), 403, "ForbiddenError", "expired")
+	a.expect(a.do("GET", "/secrets", "Bearer "+original, nil), 403, "ForbiddenError", "expired")
+}
+
+// resign signs a token's header and payload, unchanged, with key (HS256).
+func resign(t *testing.T, token, key string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	sig, err := jwt.SigningMethodHS256.Sign(parts[0]+"."+parts[1], []byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

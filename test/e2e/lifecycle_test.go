@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,7 +84,7 @@ func TestStartupErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.uri, func(t *testing.T) {
-			code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": c.uri, "JWT_SECRET": "x"})
+			code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": c.uri, "JWT_SECRET": testserver.TestJWTSecret})
 			if code == 0 {
 				t.Fatalf("exit code 0; stderr:\n%s", stderr)
 			}
@@ -102,6 +103,36 @@ func TestStartupErrors(t *testing.T) {
 	code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": "sqlite://x.sqlite", "LOGIN_WINDOW": "soon"})
 	if code != 2 || !strings.Contains(stderr, "LOGIN_WINDOW") {
 		t.Errorf("bad LOGIN_WINDOW: exit %d, %s", code, stderr)
+	}
+}
+
+// TestShortJWTSecretRefused: a JWT_SECRET or JWT_SECRET_FILE shorter than
+// 32 bytes (brute-forced from one token in no time) stops serve with one
+// line that says how to make a good one, and never shows the secret.
+func TestShortJWTSecretRefused(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "jwt")
+	if err := os.WriteFile(file, []byte("shortsecret-in-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uri := "sqlite://" + filepath.Join(dir, "j.sqlite")
+	for _, env := range []map[string]string{
+		{"STORAGE_CONNECTION": uri, "JWT_SECRET": "x"},
+		{"STORAGE_CONNECTION": uri, "JWT_SECRET": "shortsecret-31-bytes-long-xxxxx"},
+		{"STORAGE_CONNECTION": uri, "JWT_SECRET_FILE": file},
+	} {
+		code, stderr := testserver.StartFail(t, env)
+		last := lastLine(stderr)
+		if code != 2 || !strings.Contains(last, "JWT_SECRET") || !strings.Contains(last, "openssl rand -base64 32") {
+			t.Errorf("%v: exit %d, last line %q", env, code, last)
+		}
+		if strings.Contains(stderr, "shortsecret") {
+			t.Errorf("the secret is printed: %s", stderr)
+		}
+	}
+	srv := testserver.Start(t, map[string]string{"STORAGE_CONNECTION": uri, "JWT_SECRET": strings.Repeat("k", 32)})
+	if r := testserver.Do(t, "GET", srv.URL+"/health", "", nil); r.Status != 200 {
+		t.Errorf("a 32-byte secret: %d", r.Status)
 	}
 }
 
