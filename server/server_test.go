@@ -663,3 +663,28 @@ func TestConcurrentWritersOneKey(t *testing.T) {
 }
 
 func authClaims(addr string) auth.Claims { return auth.Claims{Address: addr} }
+
+// TestOriginalJobTokenRefused: a token of the original server's job shape
+// (userAddress and secrets, no job claim: nothing would check the job still
+// runs) is 403 on every route; its plain owner token shape still reads.
+func TestOriginalJobTokenRefused(t *testing.T) {
+	e := newEnv(t)
+	project := newWallet()
+	e.do("POST", "/secrets", e.login(project), `{"secrets":{"k":"v"}}`)
+	sign := func(m jwt.MapClaims) string {
+		m["iat"], m["exp"] = e.now.Unix(), e.now.Add(time.Hour).Unix()
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, m).SignedString([]byte("test-jwt-key-of-thirty-two-bytes"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	job := sign(jwt.MapClaims{"address": newWallet().addr, "userAddress": project.addr, "secrets": []string{"k"}})
+	for _, route := range []string{"/secrets", "/secrets/k"} {
+		wantError(t, e.do("GET", route, job, nil), 403, "ForbiddenError", "job token without a job")
+	}
+	owner := sign(jwt.MapClaims{"address": project.addr})
+	if r := e.do("GET", "/secrets/k", owner, nil); r.status != 200 || string(r.body) != `"v"` {
+		t.Errorf("original owner token: %d %s", r.status, r.body)
+	}
+}

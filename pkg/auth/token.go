@@ -189,6 +189,12 @@ func (t *Tokens) verify(token string) (*Claims, error) {
 	if c.Address == "" {
 		return nil, fmt.Errorf("%w: token has no address", ErrInvalidToken)
 	}
+	// The original server's job tokens carry userAddress and secrets but
+	// no job, so nothing could check that the job still runs. Its plain
+	// owner tokens (address only) stay good.
+	if c.Job == "" && (c.Secrets != nil || (c.UserAddress != "" && c.UserAddress != c.Address)) {
+		return nil, fmt.Errorf("%w: job token without a job (from an older server?); log in again with the job", ErrInvalidToken)
+	}
 	return &c, nil
 }
 

@@ -148,3 +148,38 @@ func TestNewTokensRefusesShortKeys(t *testing.T) {
 		t.Errorf("%d-byte key: %v", MinKeyLen, err)
 	}
 }
+
+// TestVerifyRefusesJobTokensWithoutJob: a token of the original server's
+// job shape (userAddress and secrets, no job) is refused; its plain owner
+// token shape is not.
+func TestVerifyRefusesJobTokensWithoutJob(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	key := RandomKey()
+	tk, _ := NewTokens(key, time.Hour, func() time.Time { return now })
+	exp := jwt.NewNumericDate(now.Add(time.Hour))
+	sign := func(m jwt.MapClaims) string {
+		m["exp"], m["iat"] = exp, now.Unix()
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, m).SignedString(key)
+		return s
+	}
+	for _, m := range []jwt.MapClaims{
+		{"address": "NODE", "userAddress": "PROJECT", "secrets": []string{"k"}},
+		{"address": "NODE", "userAddress": "PROJECT", "secrets": []string{}},
+		{"address": "NODE", "userAddress": "PROJECT"},
+		{"address": "NODE", "secrets": []string{"k"}},
+		{"address": "NODE", "userAddress": "NODE", "secrets": []string{"k"}},
+	} {
+		if _, err := tk.Verify(sign(m)); err == nil || !strings.Contains(err.Error(), "job token without a job") {
+			t.Errorf("%v: err = %v", m, err)
+		}
+	}
+	for _, m := range []jwt.MapClaims{
+		{"address": "OWNER"},
+		{"address": "OWNER", "userAddress": "OWNER"},
+		{"address": "NODE", "userAddress": "PROJECT", "secrets": []string{"k"}, "job": "JOB"},
+	} {
+		if _, err := tk.Verify(sign(m)); err != nil {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
+}
