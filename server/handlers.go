@@ -80,7 +80,8 @@ func (s *Server) listSecrets(c echo.Context) error {
 	var list []storage.Secret
 	var err error
 	if cl.Scoped() {
-		if len(cl.Secrets) == 0 {
+		// An empty grant list reads {} (SPEC §2 step 6).
+		if cl.NoGrantList {
 			return badRequest("no secrets in job")
 		}
 		if err := s.checkJobToken(c, cl); err != nil {

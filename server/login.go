@@ -55,6 +55,7 @@ func (s *Server) login(c echo.Context) error {
 			return err
 		}
 		claims.UserAddress, claims.Secrets, claims.Job, claims.Running = g.UserAddress, g.Secrets, g.Job, g.Running
+		claims.NoGrantList = g.NoList
 		notAfter = g.Deadline
 	}
 	tok, _, err := s.tokens.Issue(claims, notAfter)

@@ -276,3 +276,34 @@ func TestLegacyReplayCountsOnce(t *testing.T) {
 	}
 	wantError(t, e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix()+1)), 429, "TooManyRequestsError", "wallet")
 }
+
+// TestJobLoginEmptyGrantList: a result document without "state" (the node
+// writes such documents for Docker jobs) grants an empty list, and
+// GET /secrets answers 200 {} as the original did; a "state" without a
+// list is no grant list and stays 400 "no secrets in job".
+func TestJobLoginEmptyGrantList(t *testing.T) {
+	c := newChainEnv(t)
+	project, node := newWallet(), newWallet()
+	c.do("POST", "/secrets", c.login(node), `{"secrets":{"k":"v"}}`)
+	for _, tc := range []struct {
+		doc    map[string]any
+		status int
+		body   string
+	}{
+		{map[string]any{"finished-at": 1700000100, "results": []string{"nos/secret"}}, 200, `{}`},
+		{map[string]any{"state": map[string]any{"nosana/job": "done"}}, 400, "no secrets in job"},
+	} {
+		job := sol.NewWallet().PublicKey()
+		result := c.gw.AddJSON(t, tc.doc)
+		c.rpc.PutJob(job, c.program, solana.Job{IPFSResult: result, Project: pk(project), Node: pk(node), State: 2})
+		r := c.jobLogin(project, job)
+		if r.status != 200 {
+			t.Fatalf("job login: %d %s", r.status, r.body)
+		}
+		tok := r.json(t)["token"].(string)
+		got := c.do("GET", "/secrets", tok, nil)
+		if got.status != tc.status || !strings.Contains(string(got.body), tc.body) {
+			t.Errorf("%v: %d %s, want %d %s", tc.doc, got.status, got.body, tc.status, tc.body)
+		}
+	}
+}

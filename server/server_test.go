@@ -599,8 +599,13 @@ func TestJobTokenReads(t *testing.T) {
 		t.Errorf("node's own namespace: %s", r.body)
 	}
 
-	empty, _, _ := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: project.addr, Job: "J"}, time.Time{})
-	wantError(t, e.do("GET", "/secrets", empty, nil), 400, "ValidationError", "no secrets in job")
+	// An empty grant list reads nothing; no grant list at all is a 400.
+	empty, _, _ := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: project.addr, Job: "J", Secrets: []string{}}, time.Time{})
+	if r := e.do("GET", "/secrets", empty, nil); r.status != 200 || string(r.body) != `{}` {
+		t.Errorf("empty grant list: %d %s", r.status, r.body)
+	}
+	none, _, _ := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: project.addr, Job: "J", NoGrantList: true}, time.Time{})
+	wantError(t, e.do("GET", "/secrets", none, nil), 400, "ValidationError", "no secrets in job")
 }
 
 func TestCORS(t *testing.T) {

@@ -42,9 +42,11 @@ type Request struct {
 // Grant is what a job sign-in of a node gets: Node runs the job, of the
 // project UserAddress, whose document lists Secrets. Addresses are base58.
 type Grant struct {
-	Node        string   // the caller that may sign in for the job
-	UserAddress string   // the namespace the token reads
-	Secrets     []string // the keys it may read
+	Node        string // the caller that may sign in for the job
+	UserAddress string // the namespace the token reads
+	// Secrets are the keys it may read; nil is a job document whose state
+	// has no grant list (reads answer 400), empty an empty list ({}).
+	Secrets []string
 }
 
 // Failure is an answer given instead of handling a request. A zero Failure
@@ -300,6 +302,9 @@ func (c *chain) put(job, node, project sol.PublicKey, secrets []string) {
 		list[i] = k
 	}
 	doc := ipfs.Document{"state": map[string]any{ipfs.GrantsKey: list}}
+	if secrets == nil {
+		doc = ipfs.Document{"state": map[string]any{}}
+	}
 	b, _ := json.Marshal(doc)
 	digest := sha256.Sum256(append(b, []byte(job.String())...)) // one document per job
 	c.mu.Lock()

@@ -22,6 +22,9 @@ type Claims struct {
 	UserAddress string   `json:"userAddress,omitempty"`
 	Secrets     []string `json:"secrets,omitempty"`
 	Job         string   `json:"job,omitempty"`
+	// NoGrantList marks a job token whose document has no grant list, as
+	// opposed to an empty one: listing answers 400, not {}.
+	NoGrantList bool `json:"noGrantList,omitempty"`
 	// Running marks a node's token for a running job: every read re-checks
 	// that the node still runs it.
 	Running bool `json:"running,omitempty"`

@@ -105,3 +105,20 @@ func stringEntries(list []any) []string {
 	}
 	return out
 }
+
+// HasGrantList reports whether a document grants a list, possibly empty: it
+// has one of the arrays Grants reads, or no "state" at all (the node writes
+// such result documents for Docker jobs; the original server granted them
+// an empty list). A "state" with neither array is no grant list.
+func HasGrantList(doc Document) bool {
+	if doc["state"] == nil {
+		return true
+	}
+	if state, ok := doc["state"].(map[string]any); ok {
+		if _, ok := state[GrantsKey].([]any); ok {
+			return true
+		}
+	}
+	_, ok := doc["secrets"].([]any)
+	return ok
+}

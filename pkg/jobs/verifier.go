@@ -44,7 +44,11 @@ type Grant struct {
 	Job         string   // the job address
 	UserAddress string   // whose namespace the token reads
 	Secrets     []string // the keys it may read there; never nil
-	Running     bool     // the caller is the job's node (else its project)
+	// NoList is set when the document has no grant list at all (a
+	// "state" without one), which a read answers differently from an
+	// empty list (SPEC §2 step 6).
+	NoList  bool
+	Running bool // the caller is the job's node (else its project)
 	// Deadline is when a running job times out: the run's start plus the
 	// job's timeout. Zero for finished jobs and for accounts without a
 	// timeout. (The program writes the job's timeStart only when the job
@@ -120,11 +124,11 @@ func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant,
 		if !j.Project.Equals(caller) {
 			return Grant{}, &Error{Class: BadRequest, Job: job.String(), Message: "You do not own this job:" + job.String()}
 		}
-		secrets, err := v.grants(ctx, job, "result", j.IPFSResult)
+		secrets, noList, err := v.grants(ctx, job, "result", j.IPFSResult)
 		if err != nil {
 			return Grant{}, err
 		}
-		return Grant{Job: job.String(), UserAddress: j.Node.String(), Secrets: secrets}, nil
+		return Grant{Job: job.String(), UserAddress: j.Node.String(), Secrets: secrets, NoList: noList}, nil
 	}
 
 	run, err := v.Chain.RunOf(ctx, job)
@@ -145,7 +149,7 @@ func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant,
 	// the chain again.
 	v.remember(validKey{job, caller}, nil)
 
-	secrets, err := v.grants(ctx, job, "job", j.IPFSJob)
+	secrets, noList, err := v.grants(ctx, job, "job", j.IPFSJob)
 	if err != nil {
 		return Grant{}, err
 	}
@@ -157,6 +161,7 @@ func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant,
 		Job:         job.String(),
 		UserAddress: j.Project.String(),
 		Secrets:     secrets,
+		NoList:      noList,
 		Running:     true,
 		Deadline:    deadline(start, j),
 	}, nil
@@ -275,10 +280,11 @@ func (v *Verifier) remember(key validKey, err error) {
 }
 
 // grants fetches the document whose digest the job stores and returns its
-// grant list.
-func (v *Verifier) grants(ctx context.Context, job sol.PublicKey, which string, digest [32]byte) ([]string, error) {
+// grant list, and whether it has none (ipfs.HasGrantList). No document
+// (a zero digest) grants an empty list.
+func (v *Verifier) grants(ctx context.Context, job sol.PublicKey, which string, digest [32]byte) ([]string, bool, error) {
 	if digest == ([32]byte{}) {
-		return []string{}, nil
+		return []string{}, false, nil
 	}
 	cid := ipfs.CID(digest)
 	doc, err := v.IPFS.Fetch(ctx, cid)
@@ -287,10 +293,10 @@ func (v *Verifier) grants(ctx context.Context, job sol.PublicKey, which string, 
 		if errors.Is(err, ipfs.ErrNotFound) || errors.Is(err, ipfs.ErrInvalidDocument) {
 			class = BadRequest
 		}
-		return nil, &Error{Class: class, Job: job.String(),
+		return nil, false, &Error{Class: class, Job: job.String(),
 			Message: fmt.Sprintf("job %s: cannot read its %s document: %v", job, which, err), Err: err}
 	}
-	return ipfs.Grants(doc), nil
+	return ipfs.Grants(doc), !ipfs.HasGrantList(doc), nil
 }
 
 // smallOrder refuses a job whose account names a key of small order (see

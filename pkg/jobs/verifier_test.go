@@ -430,15 +430,20 @@ func TestGrantLayouts(t *testing.T) {
 func TestGrantLists(t *testing.T) {
 	ex := examples(t)
 	for _, tc := range []struct {
-		name string
-		doc  []byte
-		want []string
+		name   string
+		doc    []byte
+		want   []string
+		noList bool
 	}{
-		{"state form", ex["job"], []string{"pipeline1-ssh-key"}},
-		{"top-level form", ex["job_top_level_form"], []string{"pipeline1-ssh-key"}},
-		{"neither", []byte(`{"type":"Github","url":"https://github.com/nosana-ci/secrets.git"}`), []string{}},
-		{"non-string entries", []byte(`{"state":{"nosana/secrets":["a",7,null,{"b":1},"c"]}}`), []string{"a", "c"}},
-		{"state entry not a list", []byte(`{"state":{"nosana/secrets":"a"},"secrets":["b"]}`), []string{"b"}},
+		{"state form", ex["job"], []string{"pipeline1-ssh-key"}, false},
+		{"top-level form", ex["job_top_level_form"], []string{"pipeline1-ssh-key"}, false},
+		{"no state: empty list", []byte(`{"type":"Github","url":"https://github.com/nosana-ci/secrets.git"}`), []string{}, false},
+		{"null state: empty list", []byte(`{"state":null}`), []string{}, false},
+		{"state without a list", []byte(`{"state":{"nosana/job":"x"}}`), []string{}, true},
+		{"state not an object", []byte(`{"state":"running"}`), []string{}, true},
+		{"empty state list", []byte(`{"state":{"nosana/secrets":[]}}`), []string{}, false},
+		{"non-string entries", []byte(`{"state":{"nosana/secrets":["a",7,null,{"b":1},"c"]}}`), []string{"a", "c"}, false},
+		{"state entry not a list", []byte(`{"state":{"nosana/secrets":"a"},"secrets":["b"]}`), []string{"b"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, options{})
@@ -452,6 +457,9 @@ func TestGrantLists(t *testing.T) {
 			}
 			if g.Secrets == nil || !slices.Equal(g.Secrets, tc.want) {
 				t.Errorf("Secrets = %#v, want %#v", g.Secrets, tc.want)
+			}
+			if g.NoList != tc.noList {
+				t.Errorf("NoList = %v, want %v", g.NoList, tc.noList)
 			}
 		})
 	}
