@@ -63,6 +63,7 @@ var serveSettings = []setting{
 	{"rate-limit-window", "RATE_LIMIT_WINDOW", "60s", "length of a rate-limit window"},
 	{"rate-limit-sync", "RATE_LIMIT_SYNC", "250ms", "how often counts are shared through the store; 0: on every request (exact, slower)"},
 	{"trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client IP"},
+	{"metrics-listen", "METRICS_LISTEN", "", "host:port to serve /metrics on instead of the public port, e.g. 127.0.0.1:9124"},
 	{"body-limit", "BODY_LIMIT", strconv.Itoa(server.DefaultBodyLimit), "largest request body in bytes; larger is answered 413"},
 	{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s", "how long requests in flight may finish after SIGINT/SIGTERM"},
 	{"ui", "UI", "true", "serve the web console at /ui/ (false: the API only)"},
@@ -83,6 +84,7 @@ type serveConfig struct {
 	store           storeConfig
 	JWTSecret       []byte
 	Listen          string
+	MetricsListen   string
 	PublicURL       string
 	LegacyLogin     bool
 	LoginWindow     time.Duration
@@ -191,6 +193,11 @@ func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 		cfg.Listen = ":" + strconv.Itoa(port)
 	} else if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return cfg, cmdutil.Usagef("--listen %q is not host:port", cfg.Listen)
+	}
+	if cfg.MetricsListen = v.GetString("metrics-listen"); cfg.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.MetricsListen); err != nil {
+			return cfg, cmdutil.Usagef("METRICS_LISTEN %q is not host:port", cfg.MetricsListen)
+		}
 	}
 	if cfg.PublicURL = strings.TrimSpace(v.GetString("public-url")); cfg.PublicURL != "" {
 		if _, err := auth.NewAudience(cfg.PublicURL); err != nil {
@@ -353,9 +360,22 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 		Limits:             &limits,
 		IPExtractor:        ipExtractor(cfg.TrustedProxies),
 		Console:            cfg.UI,
+		PrivateMetrics:     cfg.MetricsListen != "",
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen on METRICS_LISTEN %s: %w", cfg.MetricsListen, err)
+		}
+		log.Info("serving /metrics", "addr", mln.Addr().String())
+		go func() {
+			if err := srv.ServeMetrics(ctx, mln); err != nil {
+				log.Error("metrics listener stopped", "error", err.Error())
+			}
+		}()
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "storage", cfg.store.redacted(),
 		"solana_network", cfg.Solana.Network, "jobs_program", cfg.Solana.JobsProgram.String(), "version", version)

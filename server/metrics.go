@@ -46,8 +46,10 @@ func (m *metrics) observe(route, method string, code int, d time.Duration) {
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-func (m *metrics) handler() echo.HandlerFunc {
-	return echo.WrapHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+func (m *metrics) handler() echo.HandlerFunc { return echo.WrapHandler(m.httpHandler()) }
+
+func (m *metrics) httpHandler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
 // methodLabel is method when it is one of the methods of RFC 9110 (and

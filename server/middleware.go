@@ -132,6 +132,20 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// secureHeaders marks every answer nosniff, and every /login and /secrets*
+// answer (errors included) no-store: tokens and secrets must not land in a
+// browser's or proxy's cache.
+func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+		if p := c.Request().URL.Path; p == "/login" || strings.HasPrefix(p, "/secrets") {
+			h.Set(echo.HeaderCacheControl, "no-store")
+		}
+		return next(c)
+	}
+}
+
 // maxLoggedMethod is how much of a request method a log line shows.
 const maxLoggedMethod = 16
 

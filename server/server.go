@@ -49,6 +49,9 @@ type Options struct {
 	Jobs *jobs.Verifier
 	// Limits are the rate limits; nil means none.
 	Limits *Limits
+	// PrivateMetrics leaves /metrics off Handler; serve it with
+	// ServeMetrics on a listener of its own.
+	PrivateMetrics bool
 	// IPExtractor finds the client IP (rate limits, logs); nil means the
 	// connection's remote address, ignoring X-Forwarded-For.
 	IPExtractor echo.IPExtractor
@@ -78,7 +81,9 @@ type Server struct {
 	limits      Limits
 	metrics     *metrics
 	console     bool
-	echo        *echo.Echo
+	// privateMetrics: /metrics is served by ServeMetrics only.
+	privateMetrics bool
+	echo           *echo.Echo
 	// routeNames are the registered route paths: the only route labels.
 	routeNames map[string]bool
 }
@@ -100,6 +105,8 @@ func New(o Options) (*Server, error) {
 		jobs:        o.Jobs,
 		metrics:     newMetrics(),
 		console:     o.Console,
+
+		privateMetrics: o.PrivateMetrics,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -140,13 +147,15 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	if ip == nil {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	e.Use(s.recoverPanics, assignRequestID, s.logRequests, cors, s.limitBody, s.authenticate)
+	e.Use(s.recoverPanics, secureHeaders, assignRequestID, s.logRequests, cors, s.limitBody, s.authenticate)
 
 	e.GET("/", s.welcome)
 	e.GET("/health", s.health)
 	e.GET("/livez", s.livez)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metrics.handler())
+	if !s.privateMetrics {
+		e.GET("/metrics", s.metrics.handler())
+	}
 	e.POST("/login", s.login, s.limitIP(s.limits.LoginIP, "login"))
 
 	secrets := []echo.MiddlewareFunc{s.limitIP(s.limits.SecretsIP, "secrets"), requireAuth, s.limitAddress}
@@ -190,5 +199,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// ServeMetrics answers GET /metrics on ln until ctx is done.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.httpHandler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve metrics: %w", err)
+	case <-ctx.Done():
+	}
+	_ = srv.Close()
+	<-errc
 	return nil
 }

@@ -693,3 +693,29 @@ func TestOriginalJobTokenRefused(t *testing.T) {
 		t.Errorf("original owner token: %d %s", r.status, r.body)
 	}
 }
+
+// TestNoStoreHeaders: every /login and /secrets* answer, errors included,
+// says no-store and nosniff.
+func TestNoStoreHeaders(t *testing.T) {
+	e := newEnv(t)
+	w := newWallet()
+	tok := e.login(w)
+	for _, r := range []resp{
+		e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())),
+		e.do("POST", "/login", "", `{}`),
+		e.do("GET", "/secrets", tok, nil),
+		e.do("GET", "/secrets/", tok, nil),
+		e.do("GET", "/secrets/missing", tok, nil),
+		e.do("GET", "/secrets/a/b", tok, nil),
+		e.do("GET", "/secrets", "", nil),
+		e.do("GET", "/secrets", "Bearer nonsense", nil),
+		e.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`),
+		e.do("POST", "/secrets", tok, strings.Repeat("x", server.DefaultBodyLimit+1)),
+		e.do("DELETE", "/secrets", tok, `{}`),
+		e.do("PUT", "/secrets", tok, nil),
+	} {
+		if cc, n := r.header.Get("Cache-Control"), r.header.Get("X-Content-Type-Options"); cc != "no-store" || n != "nosniff" {
+			t.Errorf("%d %.60s: Cache-Control %q, X-Content-Type-Options %q", r.status, r.body, cc, n)
+		}
+	}
+}

@@ -113,3 +113,22 @@ func metricSeries(t *testing.T, url string) (map[string]bool, int) {
 	}
 	return series, len(body)
 }
+
+// TestMetricsListen: with METRICS_LISTEN, /metrics answers there and not on
+// the public port.
+func TestMetricsListen(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "m.sqlite"))
+	cfg["METRICS_LISTEN"] = addr
+	srv := testserver.Start(t, cfg)
+	if r := testserver.Do(t, "GET", srv.URL+"/health", "", nil); r.Status != 200 {
+		t.Fatalf("/health: %d", r.Status)
+	}
+	if r := testserver.Do(t, "GET", srv.URL+"/metrics", "", nil); r.Status != 404 {
+		t.Errorf("public /metrics: %d, want 404", r.Status)
+	}
+	r := testserver.Do(t, "GET", "http://"+addr+"/metrics", "", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `nosana_secrets_http_requests_total{code="200",method="GET",route="/health"} 1`) {
+		t.Errorf("METRICS_LISTEN /metrics: %d %.300s", r.Status, r.Body)
+	}
+}
