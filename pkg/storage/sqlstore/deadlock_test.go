@@ -13,9 +13,10 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-// TestDeadlockRetried makes a Put deadlock with another transaction: the
-// database aborts one of them, and when it picks the Put, the Put must be
-// retried rather than fail.
+// TestDeadlockRetried makes a Put deadlock with another transaction that the
+// database is made to spare (PostgreSQL: the other waits far longer before
+// it checks for deadlocks; MySQL: the other has changed more rows), so the
+// Put is the one aborted; it must be retried rather than fail.
 func TestDeadlockRetried(t *testing.T) {
 	for _, b := range []struct{ backend, driver string }{{"postgres", "pgx"}, {"mysql", "mysql"}} {
 		t.Run(b.backend, func(t *testing.T) {
@@ -60,6 +61,23 @@ func TestDeadlockRetried(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback()
+			// blocked counts the transactions waiting for a lock tx holds.
+			var blocked string
+			var id int64
+			if b.backend == "postgres" {
+				if _, err := tx.ExecContext(ctx, `SET LOCAL deadlock_timeout = '1min'`); err != nil {
+					t.Fatal(err)
+				}
+				blocked = `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`
+				err = tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&id)
+			} else {
+				blocked = `SELECT count(*) FROM information_schema.innodb_lock_waits w
+					JOIN information_schema.innodb_trx b ON b.trx_id = w.blocking_trx_id WHERE b.trx_mysql_thread_id = ?`
+				err = tx.QueryRowContext(ctx, `SELECT CONNECTION_ID()`).Scan(&id)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			// A heavy transaction (MySQL aborts the lighter one) that
 			// holds b, then wants a.
 			if _, err := tx.ExecContext(ctx, q(`UPDATE secrets SET value = ? WHERE owner = ? AND name LIKE 'f%'`), []byte("raw"), owner); err != nil {
@@ -73,13 +91,27 @@ func TestDeadlockRetried(t *testing.T) {
 				// Takes a, then waits for b.
 				done <- s.Put(ctx, owner, []storage.Item{{Name: "a", Value: []byte("put")}, {Name: "b", Value: []byte("put")}})
 			}()
-			time.Sleep(300 * time.Millisecond)
+			// Wait until the Put holds a and waits for b.
+			for n := 0; n == 0; {
+				if err := raw.QueryRowContext(ctx, blocked, id).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("Put finished while b was locked: %v", err)
+				case <-ctx.Done():
+					t.Fatal("the Put never waited for b")
+				default:
+				}
+			}
+			// This closes the cycle; the database must abort the Put, not us.
 			if _, err := tx.ExecContext(ctx, q(`UPDATE secrets SET value = ? WHERE owner = ? AND name = 'a'`), []byte("raw"), owner); err != nil {
-				t.Logf("the other transaction was the victim: %v", err)
-				tx.Rollback()
-			} else if err := tx.Commit(); err != nil {
+				t.Fatalf("the other transaction was aborted, not the Put: %v", err)
+			}
+			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
+			// The Put, aborted, must have run again after our commit.
 			if err := <-done; err != nil {
 				t.Fatalf("Put in a deadlock: %v", err)
 			}
@@ -87,6 +119,9 @@ func TestDeadlockRetried(t *testing.T) {
 				if sec, err := s.Get(ctx, owner, n); err != nil || string(sec.Value) != "put" || sec.Version != 2 {
 					t.Errorf("%s = %q version %d, %v; want put version 2", n, sec.Value, sec.Version, err)
 				}
+			}
+			if sec, err := s.Get(ctx, owner, "f00"); err != nil || string(sec.Value) != "raw" {
+				t.Errorf("the other transaction's write: %q, %v", sec.Value, err)
 			}
 		})
 	}
