@@ -1,10 +1,12 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,12 +29,18 @@ func TestGracefulShutdown(t *testing.T) {
 	w := newWallet()
 	tok := a.login(w)
 
+	// With Expect: 100-continue the server answers "100 Continue" when the
+	// handler first reads the body: the signal that it is reading ours.
+	reading := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(reading) }}
 	pr, pw := io.Pipe()
-	req, _ := http.NewRequest("POST", srv.URL+"/secrets", pr)
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", srv.URL+"/secrets", pr)
 	req.Header.Set("Authorization", tok)
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
 	done := make(chan *http.Response, 1)
 	go func() {
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Errorf("request in flight failed: %v", err)
 			done <- nil
@@ -40,12 +48,19 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		done <- res
 	}()
+	select {
+	case <-reading:
+	case res := <-done:
+		t.Fatalf("answered before reading the body: %v", res)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server never read the body")
+	}
 	fmt.Fprint(pw, `{"secrets":{"in-flight":`)
-	time.Sleep(200 * time.Millisecond) // the server is now reading our body
 	if err := srv.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The server has begun its shutdown while our request is in flight.
+	eventually(t, func() bool { return strings.Contains(srv.Logs(), "shutting down: finishing requests in flight") })
 	fmt.Fprint(pw, `"landed"}}`)
 	pw.Close()
 	if res := <-done; res == nil || res.StatusCode != 200 {
