@@ -12,9 +12,10 @@ import (
 // Embed it to give a server SetDelay and SetFailure. It is safe for
 // concurrent use; the zero Injector injects nothing.
 type Injector[F comparable] struct {
-	mu      sync.Mutex
-	delay   time.Duration
-	failure F
+	mu        sync.Mutex
+	delay     time.Duration
+	failure   F
+	abandoned int
 }
 
 // SetDelay makes every answer wait d (or until the client gives up).
@@ -32,6 +33,14 @@ func (i *Injector[F]) SetFailure(f F) {
 	i.failure = f
 }
 
+// Abandoned returns how many requests the client gave up on while they
+// waited out the delay.
+func (i *Injector[F]) Abandoned() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.abandoned
+}
+
 // Wait waits out the delay plus extra, then returns the failure to apply.
 // ok is false when ctx ended first: the client has gone, answer nothing.
 func (i *Injector[F]) Wait(ctx context.Context, extra time.Duration) (failure F, ok bool) {
@@ -44,6 +53,9 @@ func (i *Injector[F]) Wait(ctx context.Context, extra time.Duration) (failure F,
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			i.mu.Lock()
+			i.abandoned++
+			i.mu.Unlock()
 			return f, false
 		}
 	}

@@ -28,6 +28,9 @@ func TestInjector(t *testing.T) {
 	if ok := <-done; ok {
 		t.Fatal("Wait returned ok after the context ended")
 	}
+	if n := i.Abandoned(); n != 1 {
+		t.Fatalf("Abandoned = %d, want 1", n)
+	}
 
 	// Delay and extra add up.
 	i.SetDelay(20 * time.Millisecond)
