@@ -67,13 +67,25 @@ func (m SIWS) String() string {
 var siwsFields = []string{"URI", "Version", "Chain ID", "Nonce", "Issued At", "Expiration Time", "Not Before", "Request ID", "Resources"}
 
 // ParseSIWS parses a SIWS message strictly: fixed line order, each field at
-// most once, no unknown lines. It checks shape only; Verify checks meaning.
+// most once, no unknown lines, and in the one form String renders (LF line
+// ends, no final newline, times like 2026-11-28T12:00:00Z), so a signed
+// text has one reading. It checks shape only; Verify checks meaning.
 func ParseSIWS(text string) (SIWS, error) {
+	m, err := parseSIWS(text)
+	if err != nil {
+		return m, err
+	}
+	if m.String() != text {
+		return SIWS{}, errorf("sign-in message is not in the canonical form: LF line ends, no final newline, times in UTC like 2026-11-28T12:00:00Z")
+	}
+	return m, nil
+}
+
+func parseSIWS(text string) (SIWS, error) {
 	var m SIWS
 	if len(text) > maxMessageLen {
 		return m, errorf("sign-in message is longer than %d bytes", maxMessageLen)
 	}
-	text = strings.TrimSuffix(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	lines := strings.Split(text, "\n")
 	bad := func(format string, args ...any) (SIWS, error) {
 		return SIWS{}, errorf("sign-in message: "+format, args...)
@@ -165,10 +177,12 @@ func ParseSIWS(text string) (SIWS, error) {
 	return m, nil
 }
 
+// parseTime accepts an RFC 3339 UTC time in whole seconds, written as
+// String writes it: time.Parse alone also takes one-digit hours.
 func parseTime(name, value string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, value)
-	if err != nil {
-		return time.Time{}, errorf("sign-in message: %s %q is not an RFC 3339 time", name, clip(value))
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil || t.UTC().Format(time.RFC3339) != value {
+		return time.Time{}, errorf("sign-in message: %s %q is not a UTC time like 2026-11-28T12:00:00Z", name, clip(value))
 	}
 	return t, nil
 }
