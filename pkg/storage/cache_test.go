@@ -67,7 +67,10 @@ func TestCacheServesRepeatReadsAndWritesEvict(t *testing.T) {
 	}
 	put(c, "v3")
 	get()
-	cur, _ := inner.Get(ctx, "o", "k")
+	cur, err := inner.Get(ctx, "o", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ok, err := c.Swap(ctx, "o", "k", cur.Value, []byte("swapped")); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
@@ -88,16 +91,27 @@ func TestCacheNeverKeepsARacedRead(t *testing.T) {
 			wg.Add(2)
 			go func(w int) {
 				defer wg.Done()
-				_ = c.Put(ctx, "o", []storage.Item{{Name: "k", Value: []byte(fmt.Sprintf("r%d-w%d", round, w))}})
+				if err := c.Put(ctx, "o", []storage.Item{{Name: "k", Value: []byte(fmt.Sprintf("r%d-w%d", round, w))}}); err != nil {
+					t.Errorf("Put: %v", err)
+				}
 			}(w)
 			go func() {
 				defer wg.Done()
-				_, _ = c.Get(ctx, "o", "k")
+				// Before the first write lands the key may not exist yet.
+				if _, err := c.Get(ctx, "o", "k"); err != nil && !(round == 0 && errors.Is(err, storage.ErrNotFound)) {
+					t.Errorf("Get: %v", err)
+				}
 			}()
 		}
 		wg.Wait()
-		want, _ := inner.Get(ctx, "o", "k")
-		got, _ := c.Get(ctx, "o", "k")
+		want, err := inner.Get(ctx, "o", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Get(ctx, "o", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if string(got.Value) != string(want.Value) {
 			t.Fatalf("round %d: cache %q, store %q", round, got.Value, want.Value)
 		}
