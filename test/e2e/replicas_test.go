@@ -25,13 +25,13 @@ func (w wallet) siwsLogin(t *testing.T) map[string]any {
 	return map[string]any{"address": w.addr, "message": msg, "signature": base58.Encode(ed25519.Sign(w.key, []byte(msg)))}
 }
 
-// TestReplicasShareState starts three servers on one PostgreSQL and three
-// on one Redis, as behind a load balancer: a sign-in message used at one is
+// TestReplicasShareState starts three servers on one PostgreSQL, on one
+// MySQL and on one Redis, as behind a load balancer: a sign-in message used at one is
 // refused at the others, a write at one is read at the others, and rate
 // limits count the requests of all three.
 func TestReplicasShareState(t *testing.T) {
 	for _, b := range backends {
-		if b.name != "postgres" && b.name != "redis" {
+		if b.name != "postgres" && b.name != "mysql" && b.name != "redis" {
 			continue
 		}
 		t.Run(b.name, func(t *testing.T) {
