@@ -317,7 +317,7 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 	for owner := range owners {
 		lo := "-"
 		for {
-			names, err := s.c.ZRangeByLex(ctx, s.namesKey(owner), &redis.ZRangeBy{Min: lo, Max: "+", Count: walkPage}).Result()
+			names, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.namesKey(owner), Start: lo, Stop: "+", ByLex: true, Count: walkPage}).Result()
 			if err != nil {
 				return err
 			}
