@@ -35,6 +35,8 @@ type Options struct {
 	Job      string
 	Prefix   string
 	Override bool
+	// AllowEnv names variables that Unsafe refuses but the user wants set.
+	AllowEnv []string
 	Command  []string
 }
 
@@ -63,10 +65,20 @@ note on stderr. Values that are not strings are given as JSON (42, true,
 {"a":1}); values holding a NUL byte are skipped.
 
 Existing variables win: a secret whose name is already set in the
-environment is not applied (stderr says which) unless --override is given.`,
+environment is not applied (stderr says which) unless --override is given.
+
+Variables that change how programs load or start, or whom they trust, are
+never set from a secret unless named with --allow-env (repeatable): the
+dynamic loader's LD_* and DYLD_*, PATH, the shells' BASH_ENV, ENV, IFS,
+PS4, PROMPT_COMMAND…, interpreter hooks such as NODE_OPTIONS, PYTHON*,
+PERL5OPT, RUBYOPT, JAVA_TOOL_OPTIONS, GIT_*, and TLS trust and proxy
+settings. Each one skipped gets a warning naming it (never its value).
+With --job the project picks the names and values; keep it that way.
+Skipped: ` + strings.Join(UnsafeList(), " "),
 		Example: `  nosana-secrets run -- ./deploy.sh
   nosana-secrets run --prefix prod/ -- docker compose up
-  nosana-secrets run --job 7nd… --override -- python train.py`,
+  nosana-secrets run --job 7nd… --override -- python train.py
+  nosana-secrets run --allow-env PYTHONPATH -- python app.py`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -74,6 +86,11 @@ environment is not applied (stderr says which) unless --override is given.`,
 			}
 			if args[0] == "" {
 				return cmdutil.Usagef("the command to run is empty")
+			}
+			for _, n := range opts.AllowEnv {
+				if !cmdutil.ValidEnvName(n) {
+					return cmdutil.Usagef("--allow-env %q is not a variable name", n)
+				}
 			}
 			opts.Command = args
 			if runF != nil {
@@ -88,6 +105,7 @@ environment is not applied (stderr says which) unless --override is given.`,
 	c.Flags().StringVar(&opts.Job, "job", "", "use the secrets this job grants (job-scoped sign-in)")
 	c.Flags().StringVar(&opts.Prefix, "prefix", "", "only keys that start with this, which is removed from the variable names")
 	c.Flags().BoolVar(&opts.Override, "override", false, "let secrets replace variables already set in the environment")
+	c.Flags().StringSliceVar(&opts.AllowEnv, "allow-env", nil, "set this variable even though it changes how programs load or start (repeatable)")
 	f.AddClientFlags(c)
 	return c
 }
@@ -106,18 +124,30 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Environ != nil {
 		environ = opts.Environ
 	}
-	env, notes := BuildEnv(environ(), secrets, opts.Prefix, opts.Override)
+	env, notes := BuildEnv(environ(), secrets, EnvOptions{Prefix: opts.Prefix, Override: opts.Override, Allow: opts.AllowEnv})
 	for _, n := range notes {
 		fmt.Fprintln(opts.IO.ErrOut, "nosana-secrets: "+n)
 	}
 	return execute(opts, env)
 }
 
+// EnvOptions are how BuildEnv adds secrets.
+type EnvOptions struct {
+	Prefix   string   // removed from the keys (run --prefix)
+	Override bool     // secrets replace variables of base
+	Allow    []string // Unsafe variables to set all the same
+}
+
 // BuildEnv adds secrets to base (KEY=VALUE entries) as EnvVars maps them.
-// Variables already in base are kept unless override; notes say, by name
-// only, what was skipped or kept.
-func BuildEnv(base []string, secrets client.Secrets, prefix string, override bool) (env []string, notes []string) {
-	vars, notes := cmdutil.EnvVars(secrets, prefix)
+// Unsafe variables are skipped unless allowed; variables already in base
+// are kept unless Override. notes say, by name only, what was skipped or
+// kept.
+func BuildEnv(base []string, secrets client.Secrets, o EnvOptions) (env []string, notes []string) {
+	vars, notes := cmdutil.EnvVars(secrets, o.Prefix)
+	allowed := map[string]bool{}
+	for _, n := range o.Allow {
+		allowed[envKey(n)] = true
+	}
 	index := map[string]int{}
 	env = make([]string, 0, len(base)+len(vars))
 	for _, kv := range base {
@@ -127,13 +157,21 @@ func BuildEnv(base []string, secrets client.Secrets, prefix string, override boo
 	}
 	var kept, replaced []string
 	for _, v := range vars {
+		if Unsafe(v.Name) && !allowed[envKey(v.Name)] {
+			from := ""
+			if v.Key != o.Prefix+v.Name {
+				from = " (key " + cmdutil.QuoteKey(v.Key) + ")"
+			}
+			notes = append(notes, fmt.Sprintf("warning: skipped $%s%s: it changes how programs load or start; add --allow-env %s to set it", v.Name, from, v.Name))
+			continue
+		}
 		entry := v.Name + "=" + v.Value
 		i, exists := index[envKey(v.Name)]
 		switch {
 		case !exists:
 			index[envKey(v.Name)] = len(env)
 			env = append(env, entry)
-		case override:
+		case o.Override:
 			env[i] = entry
 			replaced = append(replaced, "$"+v.Name)
 		default:

@@ -110,7 +110,7 @@ func TestBuildEnv(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env, notes := run.BuildEnv(base, secrets(tc.secrets), tc.prefix, tc.override)
+			env, notes := run.BuildEnv(base, secrets(tc.secrets), run.EnvOptions{Prefix: tc.prefix, Override: tc.override})
 			var changed []string
 			for _, kv := range env {
 				if !contains(base, kv) {
@@ -178,5 +178,87 @@ func TestRunCommand(t *testing.T) {
 				cmdtest.Golden(t, "run_"+tc.name+"_"+m.Name, got)
 			})
 		}
+	}
+}
+
+func TestBuildEnvUnsafe(t *testing.T) {
+	hostile := map[string]string{
+		"LD_PRELOAD": `"/tmp/evil.so"`, "BASH_ENV": `"/tmp/evil.sh"`, "NODE_OPTIONS": `"--require /tmp/evil.js"`,
+		"PATH": `"/tmp/evil"`, "ps4": `"$(evil)"`, "GIT_SSH_COMMAND": `"evil"`, "PYTHONSTARTUP": `"/tmp/evil.py"`,
+		"dyld/insert_libraries": `"/tmp/evil.dylib"`, "SAFE": `"ok"`,
+	}
+	base := []string{"HOME=/home/u"}
+	env, notes := run.BuildEnv(base, secrets(hostile), run.EnvOptions{Override: true})
+	if want := []string{"HOME=/home/u", "SAFE=ok"}; !reflect.DeepEqual(env, want) {
+		t.Errorf("env %q, want %q", env, want)
+	}
+	want := []string{
+		"warning: skipped $BASH_ENV: it changes how programs load or start; add --allow-env BASH_ENV to set it",
+		"warning: skipped $GIT_SSH_COMMAND: it changes how programs load or start; add --allow-env GIT_SSH_COMMAND to set it",
+		"warning: skipped $LD_PRELOAD: it changes how programs load or start; add --allow-env LD_PRELOAD to set it",
+		"warning: skipped $NODE_OPTIONS: it changes how programs load or start; add --allow-env NODE_OPTIONS to set it",
+		"warning: skipped $PATH: it changes how programs load or start; add --allow-env PATH to set it",
+		"warning: skipped $PYTHONSTARTUP: it changes how programs load or start; add --allow-env PYTHONSTARTUP to set it",
+		`warning: skipped $dyld_insert_libraries (key "dyld/insert_libraries"): it changes how programs load or start; add --allow-env dyld_insert_libraries to set it`,
+		"warning: skipped $ps4: it changes how programs load or start; add --allow-env ps4 to set it",
+	}
+	if !reflect.DeepEqual(notes, want) {
+		t.Errorf("notes\n%s\nwant\n%s", strings.Join(notes, "\n"), strings.Join(want, "\n"))
+	}
+	for _, n := range notes {
+		if strings.Contains(n, "evil") {
+			t.Errorf("note %q shows a value", n)
+		}
+	}
+
+	// Named with --allow-env, a variable is set; existing ones still need --override.
+	env, notes = run.BuildEnv([]string{"PATH=/bin"}, secrets(map[string]string{"PATH": `"/opt/bin"`, "NODE_OPTIONS": `"--max-old-space-size=4096"`}),
+		run.EnvOptions{Allow: []string{"NODE_OPTIONS", "PATH"}})
+	if want := []string{"PATH=/bin", "NODE_OPTIONS=--max-old-space-size=4096"}; !reflect.DeepEqual(env, want) {
+		t.Errorf("allowed: env %q, want %q", env, want)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "kept $PATH") {
+		t.Errorf("allowed: notes %q", notes)
+	}
+}
+
+// The real command never sees a loader or interpreter hook from a secret.
+func TestRunUnsafeEnv(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("helper process expects a POSIX environment")
+	}
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{"BASH_ENV": "/tmp/evil.sh", "NODE_OPTIONS": "--require /tmp/evil.js", "SAFE": "ok"})
+	self, _ := os.Executable()
+	for _, tc := range []struct {
+		args []string
+		out  string
+		errs int
+	}{
+		{[]string{"--", self}, "BASH_ENV set=false \"\"\nNODE_OPTIONS set=false \"\"\nSAFE set=true \"ok\"\n", 2},
+		{[]string{"--allow-env", "NODE_OPTIONS", "--", self}, "BASH_ENV set=false \"\"\nNODE_OPTIONS set=true \"--require /tmp/evil.js\"\nSAFE set=true \"ok\"\n", 1},
+	} {
+		f, _, out, errOut := cmdtest.Factory(t, false, srv)
+		c := run.NewCmdRun(f, func(o *run.Options) error {
+			o.Environ = func() []string { return []string{"RUN_HELPER=BASH_ENV,NODE_OPTIONS,SAFE"} }
+			return run.Run(context.Background(), o)
+		})
+		if err := cmdtest.Run(c, tc.args...); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.out {
+			t.Errorf("%q: child saw\n%s", tc.args, out)
+		}
+		if n := strings.Count(errOut.String(), "warning: skipped $"); n != tc.errs || strings.Contains(errOut.String(), "evil") {
+			t.Errorf("%q: stderr %q, want %d warnings naming no value", tc.args, errOut, tc.errs)
+		}
+	}
+}
+
+func TestAllowEnvIsAName(t *testing.T) {
+	f, _, _, _ := cmdtest.Factory(t, false, nil)
+	err := cmdtest.Run(run.NewCmdRun(f, func(*run.Options) error { return nil }), "--allow-env", "A=B", "--", "env")
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+		t.Errorf("exit %d (%v), want usage error", cmdutil.ExitCode(err), err)
 	}
 }
