@@ -24,11 +24,16 @@ func Main() int {
 	return cmdutil.ExitCode(err)
 }
 
-// oneLine keeps an error on at most two lines: what went wrong, what to do.
+// oneLine keeps an error on at most two lines, what went wrong and what to
+// do, with anything that could act on the terminal escaped (a server's
+// message is part of many errors).
 func oneLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > 2 {
 		lines = lines[:2]
+	}
+	for i, l := range lines {
+		lines[i] = cmdutil.TerminalSafe(l, false)
 	}
 	return strings.Join(lines, "\n")
 }

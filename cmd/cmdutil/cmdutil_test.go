@@ -1,8 +1,10 @@
 package cmdutil_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 )
 
@@ -186,5 +189,80 @@ func TestLooseKeypairWarning(t *testing.T) {
 		if strings.Contains(msg, "\x1b[") != tc.color {
 			t.Errorf("tty=%v NO_COLOR=%v: colour %q", tc.tty, tc.noColor, msg)
 		}
+	}
+}
+
+// What -o env and -o dotenv print, bash and dash source to the exact
+// bytes stored, and running nothing.
+func TestEnvOutputSourcesExactly(t *testing.T) {
+	secrets := client.Secrets{}
+	names := make([]string, len(cmdtest.HostileValues))
+	for i, v := range cmdtest.HostileValues {
+		names[i] = fmt.Sprintf("V%02d", i)
+		b, _ := json.Marshal(v)
+		secrets[names[i]] = b
+	}
+	for _, sh := range []string{"bash", "dash"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is needed: %v", sh, err)
+			}
+			t.Skipf("no %s: %v", sh, err)
+		}
+		for _, format := range []string{cmdutil.FormatEnv, cmdutil.FormatDotenv} {
+			t.Run(sh+"/"+format, func(t *testing.T) {
+				dir := t.TempDir()
+				var out, notes bytes.Buffer
+				if err := cmdutil.WriteSecrets(&out, &notes, format, secrets); err != nil {
+					t.Fatal(err)
+				}
+				file := filepath.Join(dir, "secrets."+format)
+				if err := os.WriteFile(file, out.Bytes(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				script := "set -e; . " + file + "; printf '%s\\0'"
+				for _, n := range names {
+					script += ` "$` + n + `"`
+				}
+				cmd := exec.Command(path, "-c", script)
+				cmd.Dir = dir
+				cmd.Env = []string{"HOME=/home/u", "A=a"}
+				got, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("sourcing failed: %v\n%s", err, out.String())
+				}
+				vals := strings.Split(string(got), "\x00")
+				if len(vals) != len(names)+1 {
+					t.Fatalf("%d values, want %d", len(vals)-1, len(names))
+				}
+				for i, want := range cmdtest.HostileValues {
+					if vals[i] != want {
+						t.Errorf("$%s = %+q, want %+q", names[i], vals[i], want)
+					}
+				}
+				if _, err := os.Stat(filepath.Join(dir, "PWNED")); err == nil {
+					t.Error("sourcing ran a command")
+				}
+			})
+		}
+	}
+}
+
+func TestTerminalSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain é 日本":                     "plain é 日本",
+		"\x1b]0;title\x07\x1b[2J":        `\x1b]0;title\a\x1b[2J`,
+		"\x1b]8;;http://x\x1b\\link":     `\x1b]8;;http://x\x1b\link`,
+		"abc\u202edef\u2066\u200b\ufeff": `abc\u202edef\u2066\u200b\ufeff`,
+		"a\nb\tc\rd":                     `a\nb\tc\rd`,
+		"\u0085\u009b\x7f\u2028":         `\u0085\u009b\x7f\u2028`,
+	} {
+		if got := cmdutil.TerminalSafe(in, false); got != want {
+			t.Errorf("TerminalSafe(%+q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := cmdutil.TerminalSafe("a\nb\tc\x1b", true); got != "a\nb\tc\\x1b" {
+		t.Errorf("keepLines: %q", got)
 	}
 }

@@ -109,28 +109,28 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// DotenvQuote quotes s for a .env file in double quotes, escaping
-// backslash, double quote, dollar and the control characters \n \r \t, as
-// `set --from-file` reads them back.
+// DotenvQuote quotes s for a .env file that `set --from-file` reads back
+// and that bash and dash can source, both to the same bytes: in double
+// quotes, with a backslash before \ " $ and ` (which alone stay special
+// there) and every other byte as it is, newlines included. A CR before a
+// LF is followed by "" (the quote closed and reopened), so that no CR LF
+// pair, which a reader takes for a line end, is written.
 func DotenvQuote(s string) string {
 	var b strings.Builder
+	b.Grow(len(s) + 2)
 	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '\\':
-			b.WriteString(`\\`)
-		case '"':
-			b.WriteString(`\"`)
-		case '$':
-			b.WriteString(`\$`)
-		case '\n':
-			b.WriteString(`\n`)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '"', '$', '`':
+			b.WriteByte('\\')
+			b.WriteByte(c)
 		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
+			b.WriteByte(c)
+			if i+1 < len(s) && s[i+1] == '\n' {
+				b.WriteString(`""`)
+			}
 		default:
-			b.WriteRune(r)
+			b.WriteByte(c)
 		}
 	}
 	b.WriteByte('"')

@@ -237,12 +237,13 @@ func (s *IOStreams) Warnf(format string, args ...any) {
 	if s.ColorEnabled() {
 		label = "\x1b[33mwarning:\x1b[0m"
 	}
-	fmt.Fprintf(s.ErrOut, "nosana-secrets: %s %s\n", label, fmt.Sprintf(format, args...))
+	fmt.Fprintf(s.ErrOut, "nosana-secrets: %s %s\n", label, TerminalSafe(fmt.Sprintf(format, args...), false))
 }
 
-// Infof prints a message for the person at the terminal to stderr.
+// Infof prints a message for the person at the terminal to stderr, with
+// characters that could act on the terminal escaped.
 func (s *IOStreams) Infof(format string, args ...any) {
-	fmt.Fprintf(s.ErrOut, format+"\n", args...)
+	fmt.Fprintln(s.ErrOut, TerminalSafe(fmt.Sprintf(format, args...), true))
 }
 
 // CompleteKeys completes secret keys from the server (at most max

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -133,13 +132,11 @@ func WriteSecrets(w, errOut io.Writer, format string, secrets client.Secrets) er
 	return err
 }
 
-// displayText is s, or its JSON quoting when it holds a control character
-// (newline, tab, escape…) that would break the line or the terminal.
+// displayText is s, or its Go quoting when it holds a character that would
+// break the line or act on the terminal (newline, ESC, a bidi override…).
 func displayText(s string) string {
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return strconv.Quote(s)
-		}
+	if strings.IndexFunc(s, unsafeRune) >= 0 {
+		return strconv.Quote(s)
 	}
 	return s
 }

@@ -33,7 +33,8 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 A string is printed raw, exactly as stored, with nothing added: no quotes and,
 when stdout is not a terminal, no trailing newline, so $(nosana-secrets get KEY)
 is the value. Any other value (number, object, array, true, false, null) is
-printed as JSON. On a terminal a newline is added if the value lacks one.
+printed as JSON. On a terminal a newline is added if the value lacks one, and
+control, bidi and zero-width characters are shown escaped (\x1b, \u202e).
 
 Exit code 3 when the key does not exist.`,
 		Example: `  nosana-secrets get DB_PASSWORD
@@ -87,8 +88,12 @@ func WriteValue(ios *cmdutil.IOStreams, format, key string, raw json.RawMessage)
 	default:
 		return cmdutil.WriteSecrets(ios.Out, ios.ErrOut, format, client.Secrets{key: raw})
 	}
-	if ios.IsStdoutTTY() && !strings.HasSuffix(s, "\n") {
-		s += "\n"
+	if ios.IsStdoutTTY() {
+		// For the eyes only: escapes shown, not obeyed.
+		s = cmdutil.TerminalSafe(s, true)
+		if !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
 	}
 	_, err := io.WriteString(ios.Out, s)
 	return err

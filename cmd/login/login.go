@@ -97,7 +97,12 @@ func Run(ctx context.Context, opts *Options) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "address:  %s\nendpoint: %s\nexpires:  %s\n", info.Address, info.Endpoint, info.Expires.Format(time.RFC3339))
 	if opts.Job != "" {
-		fmt.Fprintf(&b, "job:      %s\nreads:    %s\nsecrets:  %s\n", opts.Job, info.UserAddress, strings.Join(info.Secrets, ", "))
+		// The grant list is the job document's: shown, never obeyed.
+		granted := make([]string, len(info.Secrets))
+		for i, k := range info.Secrets {
+			granted[i] = cmdutil.TerminalSafe(k, false)
+		}
+		fmt.Fprintf(&b, "job:      %s\nreads:    %s\nsecrets:  %s\n", opts.Job, cmdutil.TerminalSafe(info.UserAddress, false), strings.Join(granted, ", "))
 	}
 	if _, err := fmt.Fprint(opts.IO.Out, b.String()); err != nil {
 		return err

@@ -21,7 +21,9 @@ type Entry struct {
 //     " # comment" cut off;
 //   - a 'single-quoted' value is literal and may span lines;
 //   - a "double-quoted" value may span lines and knows the escapes \n, \r,
-//     \t, \", \\ and \$ (any other backslash stays as it is);
+//     \t, \", \\, \$ and \` (any other backslash stays as it is);
+//   - quoted parts next to each other are one value, as in a shell:
+//     "it's "'"quoted"' is it's "quoted";
 //   - nothing is expanded: $VAR and ${VAR} stay as written.
 //
 // A key given twice is an error, since one of the two values would be
@@ -64,10 +66,14 @@ func ParseDotenv(data string) ([]Entry, error) {
 		var value string
 		var err error
 		switch {
-		case strings.HasPrefix(rest, `"`):
-			value, rest, line, err = quoted(rest[1:], '"', line)
-		case strings.HasPrefix(rest, `'`):
-			value, rest, line, err = quoted(rest[1:], '\'', line)
+		case strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, `'`):
+			var b strings.Builder
+			for err == nil && rest != "" && (rest[0] == '"' || rest[0] == '\'') {
+				var part string
+				part, rest, line, err = quoted(rest[1:], rest[0], line)
+				b.WriteString(part)
+			}
+			value = b.String()
 		default:
 			end := strings.IndexByte(rest, '\n')
 			v := rest
@@ -136,7 +142,7 @@ func quoted(s string, q byte, line int) (value, rest string, endLine int, err er
 				b.WriteByte('\r')
 			case 't':
 				b.WriteByte('\t')
-			case '"', '\\', '$':
+			case '"', '\\', '$', '`':
 				b.WriteByte(s[i])
 			default:
 				b.WriteByte('\\')

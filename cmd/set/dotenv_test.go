@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/set"
 )
 
@@ -83,7 +84,8 @@ func TestParseDotenvErrors(t *testing.T) {
 
 // What list -o dotenv writes, set --from-file reads back unchanged.
 func TestDotenvRoundTrip(t *testing.T) {
-	values := []string{"plain", "", "multi\nline\n", `q"uo'te`, `back\slash`, "$HOME ${X} `cmd`", "tab\there", "cr\rhere", "# not a comment", "  padded  ", "ünï"}
+	values := append([]string{"multi\nline\n", `q"uo'te`, `back\slash`, "$HOME ${X} `cmd`", "tab\there", "cr\rhere", "ünï"},
+		cmdtest.HostileValues...)
 	var b strings.Builder
 	for i, v := range values {
 		b.WriteString("K" + string(rune('a'+i)) + "=" + cmdutil.DotenvQuote(v) + "\n")
@@ -99,16 +101,41 @@ func TestDotenvRoundTrip(t *testing.T) {
 	}
 }
 
+// FuzzParseDotenv checks that whatever ParseDotenv accepts it reads the same
+// again once written out with DotenvQuote (keys, values and order), and
+// that any value written with DotenvQuote reads back exactly.
 func FuzzParseDotenv(f *testing.F) {
-	f.Add("A=1\nB=\"x\\ny\"\nexport C='z'\n# c\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		entries, err := set.ParseDotenv(in)
+	f.Add("A=1\nB=\"x\\ny\"\nexport C='z'\n# c\n", "v")
+	f.Add("A=\"it's \"'\"q\"'\nB='x\r\ny'", "a\r\nb`$\\\"")
+	f.Fuzz(func(t *testing.T, in, value string) {
+		// A value through DotenvQuote comes back byte for byte.
+		entries, err := set.ParseDotenv("K=" + cmdutil.DotenvQuote(value) + "\n")
+		if err != nil || len(entries) != 1 || entries[0].Key != "K" || entries[0].Value != value {
+			t.Fatalf("DotenvQuote(%+q) read back as %+v, %v", value, entries, err)
+		}
+
+		entries, err = set.ParseDotenv(in)
 		if err != nil {
 			return
 		}
+		var b strings.Builder
+		b.WriteString("# written again\n")
 		for _, e := range entries {
 			if e.Key == "" || strings.ContainsAny(e.Key, " \t\n=") {
 				t.Fatalf("bad key %q", e.Key)
+			}
+			b.WriteString(e.Key + "=" + cmdutil.DotenvQuote(e.Value) + "\n")
+		}
+		again, err := set.ParseDotenv(b.String())
+		if err != nil {
+			t.Fatalf("%+q parsed, but written again as %+q it does not: %v", in, b.String(), err)
+		}
+		if len(again) != len(entries) {
+			t.Fatalf("%+q: %d entries, written again %d", in, len(entries), len(again))
+		}
+		for i := range entries {
+			if again[i].Key != entries[i].Key || again[i].Value != entries[i].Value {
+				t.Fatalf("%+q: entry %d %+q=%+q came back as %+q=%+q", in, i, entries[i].Key, entries[i].Value, again[i].Key, again[i].Value)
 			}
 		}
 	})

@@ -141,3 +141,13 @@ var Modes = []struct {
 	Name string
 	TTY  bool
 }{{"pipe", false}, {"tty", true}}
+
+// HostileValues are secret values that try to break out of quoting, run a
+// command when sourced, or act on a terminal.
+var HostileValues = []string{
+	"plain", "", "`touch PWNED`", "$(touch PWNED)", "${HOME}", "$HOME", "\\", "\\\\\"", "'", "\"", "'\\''",
+	"a\nb", "a\r\nb", "\r\n", "\r", "\n", "end\\", "\\\n", "x\ty", "!!", "#not a comment", "  padded  ",
+	"a'b\"c`d$e\\f", "\"; touch PWNED; \"", "'; touch PWNED; '", "\x1b]0;title\x07\x1b[2J", "\u202eevil\u200b",
+	"\ufeffbom", "${A:-$(touch PWNED)}", "\\$(touch PWNED)", "\\`touch PWNED\\`", "é日本", "EOF\nB=2",
+	"-----BEGIN KEY-----\nMIIB\n-----END KEY-----\n", "\x01\x7f\u0085", "$'\\x41'",
+}
