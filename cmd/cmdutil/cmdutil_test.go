@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
@@ -264,5 +266,66 @@ func TestTerminalSafe(t *testing.T) {
 	}
 	if got := cmdutil.TerminalSafe("a\nb\tc\x1b", true); got != "a\nb\tc\\x1b" {
 		t.Errorf("keepLines: %q", got)
+	}
+}
+
+// The keypair comes from --keypair -, $NOSANA_SECRETS_KEYPAIR_JSON or a
+// file; a key put where the file's path belongs is never shown.
+func TestKeypairSources(t *testing.T) {
+	v := vectors.Load(t)
+	b, _ := json.Marshal(v.Keypair.KeygenJSON)
+	file := filepath.Join(t.TempDir(), "id.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	short := strings.Repeat("1,", 63) + "1"
+	cases := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		stdin string
+		ok    bool
+	}{
+		{"stdin", nil, []string{"--keypair", "-"}, string(b) + "\n", true},
+		{"env json", map[string]string{cmdutil.EnvKeypairJSON: string(b)}, nil, "", true},
+		{"flag wins over env json", map[string]string{cmdutil.EnvKeypairJSON: "[1]"}, []string{"--keypair", file}, "", true},
+		{"env json wins over env path", map[string]string{cmdutil.EnvKeypairJSON: string(b), cmdutil.EnvKeypair: "/nonexistent"}, nil, "", true},
+		{"json in the path variable", map[string]string{cmdutil.EnvKeypair: string(b)}, nil, "", false},
+		{"json in the flag", nil, []string{"--keypair", string(b)}, "", false},
+		{"bad env json", map[string]string{cmdutil.EnvKeypairJSON: "[" + short + "]"}, nil, "", false},
+		{"bad stdin", nil, []string{"--keypair", "-"}, string(b[:len(b)-1]), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ios, in, _, _ := cmdutil.Test(false)
+			in.WriteString(tc.stdin)
+			f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string { return tc.env[k] }}
+			var kpErr error
+			c := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error {
+				kp, err := f.Keypair()
+				if err == nil && kp.Address() != v.Keypair.Address {
+					t.Errorf("address %s", kp.Address())
+				}
+				kpErr = err
+				return nil
+			}}
+			f.AddKeypairFlag(c)
+			c.SetArgs(tc.args)
+			if err := c.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if (kpErr == nil) != tc.ok {
+				t.Fatalf("err %v, want ok=%v", kpErr, tc.ok)
+			}
+			if kpErr != nil {
+				if cmdutil.ExitCode(kpErr) != cmdutil.ExitAuth {
+					t.Errorf("exit %d", cmdutil.ExitCode(kpErr))
+				}
+				msg := fmt.Sprintf("%v %+v", kpErr, kpErr)
+				if strings.Contains(msg, string(b[1:12])) || strings.Contains(msg, short[:12]) {
+					t.Errorf("error shows the key: %s", msg)
+				}
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 const (
 	EnvEndpoint    = "NOSANA_SECRETS_ENDPOINT"
 	EnvKeypair     = keypair.EnvVar
+	EnvKeypairJSON = keypair.EnvJSON
 	EnvLegacyLogin = "NOSANA_SECRETS_LEGACY_LOGIN"
 )
 
@@ -86,7 +87,7 @@ func (f *Factory) AddClientFlags(c *cobra.Command) {
 
 // AddKeypairFlag adds --keypair alone (keygen).
 func (f *Factory) AddKeypairFlag(c *cobra.Command) {
-	c.Flags().StringVar(&f.keypair, "keypair", "", "Solana keypair file (env "+EnvKeypair+", default ~/.config/solana/id.json)")
+	c.Flags().StringVar(&f.keypair, "keypair", "", "Solana keypair file, - to read it from stdin (env "+EnvKeypair+", or the JSON itself in "+EnvKeypairJSON+"; default ~/.config/solana/id.json)")
 	_ = c.RegisterFlagCompletionFunc("keypair", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 	})
@@ -103,8 +104,16 @@ func (f *Factory) Endpoint() string {
 	return client.DefaultEndpoint
 }
 
-// KeypairPath is --keypair, else $NOSANA_SECRETS_KEYPAIR, else the default.
+// KeypairFromStdin reports whether --keypair - takes the keypair from stdin,
+// which then cannot feed anything else.
+func (f *Factory) KeypairFromStdin() bool { return f.keypair == "-" }
+
+// KeypairPath is --keypair, else $NOSANA_SECRETS_KEYPAIR, else the default:
+// the file keygen writes.
 func (f *Factory) KeypairPath() (string, error) {
+	if f.keypair == "-" {
+		return "", Usagef("keygen writes a file: give --keypair a path (- reads a keypair from stdin)")
+	}
 	if f.keypair != "" {
 		return expandHome(f.keypair), nil
 	}
@@ -133,8 +142,11 @@ func (f *Factory) legacyLogin() bool {
 	return err == nil && b
 }
 
-// Keypair loads the keypair once, warning on stderr when other users can
-// read the file. Its errors carry exit code 4.
+// Keypair loads the keypair once: from stdin with --keypair -, else the
+// file of --keypair, else the JSON in $NOSANA_SECRETS_KEYPAIR_JSON, else the
+// file of $NOSANA_SECRETS_KEYPAIR or the default path. It warns on stderr
+// when other users can read the file. Its errors carry exit code 4 and
+// never show a key.
 func (f *Factory) Keypair() (*keypair.Keypair, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -142,6 +154,21 @@ func (f *Factory) Keypair() (*keypair.Keypair, error) {
 		return f.kp, f.kpErr
 	}
 	f.kpDone = true
+	if f.keypair == "-" || f.keypair == "" && f.getenv(EnvKeypairJSON) != "" {
+		var kp *keypair.Keypair
+		var err error
+		if f.keypair == "-" {
+			kp, err = keypair.Read("the keypair on stdin (--keypair -)", f.IOStreams.In)
+		} else {
+			kp, err = keypair.Parse("the keypair in $"+EnvKeypairJSON, []byte(f.getenv(EnvKeypairJSON)))
+		}
+		if err != nil {
+			f.kpErr = WithCode(ExitAuth, err)
+			return nil, f.kpErr
+		}
+		f.kp = kp
+		return kp, nil
+	}
 	path, err := f.KeypairPath()
 	if err != nil {
 		f.kpErr = WithCode(ExitAuth, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -78,6 +79,9 @@ in the process list; prefer KEY - or --from-file for real secrets.`,
 			}
 			if len(pairs) == 0 && opts.FromFile == "" {
 				return cmdutil.Usagef("nothing to store: give KEY=VALUE, KEY - or --from-file FILE\nRun 'nosana-secrets set --help' for usage.")
+			}
+			if f.KeypairFromStdin() && (opts.FromFile == "-" || slices.ContainsFunc(pairs, func(p Pair) bool { return p.FromStdin })) {
+				return cmdutil.Usagef("stdin can feed either --keypair - or the values (KEY -, --from-file -), not both; give the keypair in a file or in $%s", cmdutil.EnvKeypairJSON)
 			}
 			if opts.FromFile == "-" {
 				for _, p := range pairs {

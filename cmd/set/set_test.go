@@ -34,6 +34,9 @@ func TestSetParsing(t *testing.T) {
 		{"duplicate", []string{"A=1", "A=2"}, 2, nil},
 		{"stdin twice via file", []string{"--from-file", "-", "K", "-"}, 2, nil},
 		{"bad output", []string{"-o", "yaml", "A=1"}, 2, nil},
+		{"keypair from stdin", []string{"--keypair", "-", "A=1"}, 0, []set.Pair{{Key: "A", Value: "1"}}},
+		{"keypair and value from stdin", []string{"--keypair", "-", "K", "-"}, 2, nil},
+		{"keypair and file from stdin", []string{"--keypair", "-", "--from-file", "-"}, 2, nil},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {

@@ -19,12 +19,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/mr-tron/base58"
 )
 
 // EnvVar is the environment variable that names the keypair file.
 const EnvVar = "NOSANA_SECRETS_KEYPAIR"
+
+// EnvJSON is the environment variable that holds the keypair itself, the
+// 64-number JSON array, for CI systems that hand secrets over as variables.
+const EnvJSON = "NOSANA_SECRETS_KEYPAIR_JSON"
 
 // maxFileSize bounds what Load reads: a keypair file is about 250 bytes.
 const maxFileSize = 64 << 10
@@ -125,9 +130,38 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrNotFound is wrapped by the Error of a missing keypair file.
 var ErrNotFound = fs.ErrNotExist
 
+// LooksLikeKey reports whether s, given where a path is expected, is more
+// likely a key than a file name: a JSON array, or a run of 40 or more
+// letters and digits alone (a base58 or hex private key). No message ever
+// shows such a string.
+func LooksLikeKey(s string) bool {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		return true
+	}
+	if len(s) < 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// errKeyAsPath is the error for a key given where its file's path belongs.
+func errKeyAsPath() error {
+	return &Error{Msg: fmt.Sprintf("the keypair path holds what looks like the key itself, not a file name (it is not shown); "+
+		"put the JSON array in %s, or the file's path in --keypair or %s", EnvJSON, EnvVar)}
+}
+
 // Load reads a solana-keygen keypair file and checks that its public half
 // belongs to its seed.
 func Load(path string) (*Keypair, error) {
+	if LooksLikeKey(path) {
+		return nil, errKeyAsPath()
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -149,49 +183,63 @@ func Load(path string) (*Keypair, error) {
 		return nil, &Error{Path: path, Err: err, Msg: fmt.Sprintf("cannot read the keypair file %s: %v", path, pathless(err))}
 	}
 	if len(b) > maxFileSize {
-		return nil, invalid(path, "is far too large for a keypair file")
+		return nil, invalid("keypair file "+path, "is far too large for a keypair file")
 	}
-	return parse(path, b)
+	return parse("keypair file "+path, b)
 }
 
-// Parse decodes the content of a keypair file; name is used in errors.
-func Parse(name string, b []byte) (*Keypair, error) { return parse(name, b) }
+// Read reads a keypair from r (at most 64 KiB); src says where from in
+// errors, e.g. "the keypair on stdin".
+func Read(src string, r io.Reader) (*Keypair, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read %s: %v", src, err)}
+	}
+	if len(b) > maxFileSize {
+		return nil, invalid(src, "is far too large for a keypair")
+	}
+	return parse(src, b)
+}
 
-func parse(path string, b []byte) (*Keypair, error) {
+// Parse decodes a keypair in the solana-keygen format; src says where it
+// comes from in errors, e.g. "the keypair in $NOSANA_SECRETS_KEYPAIR_JSON".
+func Parse(src string, b []byte) (*Keypair, error) { return parse(src, b) }
+
+func parse(src string, b []byte) (*Keypair, error) {
 	var nums []json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&nums); err != nil {
-		return nil, invalid(path, "is not a JSON array of numbers")
+		return nil, invalid(src, "is not a JSON array of numbers")
 	}
 	if dec.More() {
-		return nil, invalid(path, "has data after the JSON array")
+		return nil, invalid(src, "has data after the JSON array")
 	}
 	for _, n := range nums {
 		if len(n) == 0 || !(n[0] == '-' || n[0] >= '0' && n[0] <= '9') {
-			return nil, invalid(path, "is not a JSON array of numbers")
+			return nil, invalid(src, "is not a JSON array of numbers")
 		}
 	}
 	if len(nums) != ed25519.PrivateKeySize {
-		return nil, invalid(path, fmt.Sprintf("holds %d numbers; a keypair has %d (seed and public key)", len(nums), ed25519.PrivateKeySize))
+		return nil, invalid(src, fmt.Sprintf("holds %d numbers; a keypair has %d (seed and public key)", len(nums), ed25519.PrivateKeySize))
 	}
 	raw := make([]byte, ed25519.PrivateKeySize)
 	for i, n := range nums {
 		v, err := strconv.ParseInt(string(n), 10, 64)
 		if err != nil || v < 0 || v > 255 {
-			return nil, invalid(path, fmt.Sprintf("entry %d is not an integer from 0 to 255", i+1))
+			return nil, invalid(src, fmt.Sprintf("entry %d is not an integer from 0 to 255", i+1))
 		}
 		raw[i] = byte(v)
 	}
 	priv := ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize])
 	if !bytes.Equal(priv[ed25519.SeedSize:], raw[ed25519.SeedSize:]) {
-		return nil, invalid(path, "has a public key that does not belong to its seed; the file is damaged")
+		return nil, invalid(src, "has a public key that does not belong to its seed; the file is damaged")
 	}
 	clear(raw)
 	return &Keypair{priv: priv}, nil
 }
 
-func invalid(path, what string) error {
-	return &Error{Path: path, Msg: fmt.Sprintf("keypair file %s %s; it must be the 64-number JSON array of solana-keygen", path, what)}
+func invalid(src, what string) error {
+	return &Error{Msg: fmt.Sprintf("%s %s; it must be the 64-number JSON array of solana-keygen", src, what)}
 }
 
 // pathless drops the path from an *fs.PathError, which the message already names.
@@ -220,6 +268,9 @@ var ErrExists = fs.ErrExist
 // creating missing parent directories with mode 0700. It refuses to replace
 // an existing file unless force is set; a replacement is atomic.
 func (k *Keypair) WriteFile(path string, force bool) error {
+	if LooksLikeKey(path) {
+		return errKeyAsPath()
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create the directory of %s: %w", path, pathless(err))
 	}

@@ -230,3 +230,53 @@ func TestFromSeed(t *testing.T) {
 		t.Error("short seed accepted")
 	}
 }
+
+// A key given where a path belongs (the keypair JSON put in
+// NOSANA_SECRETS_KEYPAIR, a base58 private key) is never shown.
+func TestKeyAsPathNeverShown(t *testing.T) {
+	t.Chdir(t.TempDir()) // where a broken WriteFile would create the "path"
+	v := vectors.Load(t)
+	b, _ := json.Marshal(v.Keypair.KeygenJSON)
+	seed, _ := hex.DecodeString(v.Keypair.SeedHex)
+	kp, _ := keypair.FromSeed(seed)
+	full, _ := kp.MarshalJSON()
+	b58 := base58.Encode(append(seed, kp.PublicKey()...))
+	secretParts := []string{string(b[1:20]), b58[:12], v.Keypair.SeedHex[:12]}
+	for _, path := range []string{string(b), " " + string(full) + "\n", b58, v.Keypair.SeedHex, "[1,2,3"} {
+		_, lerr := keypair.Load(path)
+		werr := kp.WriteFile(path, false)
+		for _, err := range []error{lerr, werr} {
+			if err == nil {
+				t.Fatalf("%.8s…: no error", path)
+			}
+			msg := fmt.Sprintf("%v %+v %#v", err, err, err)
+			for _, s := range append(secretParts, path) {
+				if strings.Contains(msg, s) {
+					t.Errorf("error shows the key: %s", msg)
+				}
+			}
+			if !strings.Contains(err.Error(), keypair.EnvJSON) {
+				t.Errorf("error does not point to %s: %v", keypair.EnvJSON, err)
+			}
+		}
+	}
+	// Ordinary paths, even long ones, are still named.
+	long := filepath.Join(t.TempDir(), strings.Repeat("a", 50)+".json")
+	if _, err := keypair.Load(long); err == nil || !strings.Contains(err.Error(), long) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestReadAndParse(t *testing.T) {
+	v := vectors.Load(t)
+	b, _ := json.Marshal(v.Keypair.KeygenJSON)
+	kp, err := keypair.Read("the keypair on stdin", strings.NewReader(string(b)+"\n"))
+	if err != nil || kp.Address() != v.Keypair.Address {
+		t.Fatalf("Read: %v %v", kp, err)
+	}
+	bad := strings.Replace(string(b), "[", "[256,", 1)
+	_, err = keypair.Parse("the keypair in $X", []byte(bad))
+	if err == nil || !strings.HasPrefix(err.Error(), "the keypair in $X ") || strings.Contains(err.Error(), string(b[1:20])) {
+		t.Errorf("Parse of a bad array: %v", err)
+	}
+}
