@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
 // apiError is an error answered with a status and the legacy error body.
@@ -15,6 +16,9 @@ type apiError struct {
 	Status int
 	Type   string
 	Msg    string
+	// Code is the stable code of package errcode; "" means the default of
+	// Type (defaultCode).
+	Code string
 	// RetryAfter, in seconds, is sent as Retry-After when positive.
 	RetryAfter int
 	// cause is logged, never answered.
@@ -22,6 +26,37 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string { return e.Msg }
+
+// withCode is a copy of e with a more specific code than its type's.
+func (e *apiError) withCode(code string) *apiError {
+	c := *e
+	c.Code = code
+	return &c
+}
+
+// defaultCode is the code of an error whose site gave none.
+func defaultCode(typ string, status int) string {
+	switch typ {
+	case "ValidationError":
+		return errcode.InvalidRequest
+	case "ForbiddenError":
+		return errcode.TokenInvalid
+	case "NotFoundError":
+		return errcode.NotFound
+	case "MethodNotAllowed":
+		return errcode.MethodNotAllowed
+	case "PayloadTooLarge":
+		return errcode.PayloadTooLarge
+	case "QuotaExceededError":
+		return errcode.QuotaExceeded
+	case "TooManyRequestsError":
+		return errcode.RateLimited
+	}
+	if status == http.StatusServiceUnavailable {
+		return errcode.Unavailable
+	}
+	return errcode.Internal
+}
 
 func badRequest(format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Type: "ValidationError", Msg: fmt.Sprintf(format, args...)}
@@ -48,11 +83,13 @@ func unavailable(msg string, cause error) *apiError {
 var errInternal = &apiError{Status: http.StatusInternalServerError, Type: "InternalServerError", Msg: "internal server error"}
 
 // errorBody is the JSON of an error answer. ValidationError also carries the
-// message as "error", the field the original server's clients read.
+// message as "error", the field the original server's clients read; code is
+// the stable code of package errcode, for programs.
 type errorBody struct {
 	Type    string `json:"type"`
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message"`
+	Code    string `json:"code"`
 }
 
 // handleError is echo's error handler: every error becomes a legacy error
@@ -67,7 +104,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &authErr):
-		ae = badRequest("%s", authErr.Msg)
+		ae = badRequest("%s", authErr.Msg).withCode(authErr.Code)
 	case errors.As(err, &he):
 		ae = fromEcho(he)
 	default:
@@ -83,7 +120,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if ae.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(ae.RetryAfter))
 	}
-	body := errorBody{Type: ae.Type, Message: ae.Msg}
+	body := errorBody{Type: ae.Type, Message: ae.Msg, Code: ae.Code}
+	if body.Code == "" {
+		body.Code = defaultCode(ae.Type, ae.Status)
+	}
 	if ae.Type == "ValidationError" {
 		body.Error = ae.Msg
 	}
@@ -98,7 +138,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 func fromEcho(he *echo.HTTPError) *apiError {
 	switch he.Code {
 	case http.StatusNotFound:
-		return notFound("no such route; a key containing '/' must be escaped as %%2F")
+		return notFound("no such route; a key containing '/' must be escaped as %%2F").withCode(errcode.NoRoute)
 	case http.StatusMethodNotAllowed:
 		return &apiError{Status: he.Code, Type: "MethodNotAllowed", Msg: "method not allowed on this route"}
 	case http.StatusRequestEntityTooLarge:

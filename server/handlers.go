@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
@@ -44,7 +45,7 @@ func (s *Server) readyz(c echo.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		setLogError(c, err)
 		return c.JSONBlob(http.StatusServiceUnavailable,
-			[]byte(`{"status":"unavailable","type":"InternalServerError","message":"storage is not answering"}`))
+			[]byte(`{"status":"unavailable","type":"InternalServerError","message":"storage is not answering","code":"unavailable"}`))
 	}
 	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
 }
@@ -82,7 +83,7 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if cl.Scoped() {
 		// An empty grant list reads {} (SPEC §2 step 6).
 		if cl.NoGrantList {
-			return badRequest("no secrets in job")
+			return badRequest("no secrets in job").withCode(errcode.NoGrantList)
 		}
 		if err := s.checkJobToken(c, cl); err != nil {
 			return err
@@ -120,7 +121,7 @@ func (s *Server) listSecrets(c echo.Context) error {
 func pathKey(c echo.Context) (string, error) {
 	seg := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/secrets/")
 	if strings.Contains(seg, "/") {
-		return "", notFound("no such route; a key containing '/' must be escaped as %%2F")
+		return "", notFound("no such route; a key containing '/' must be escaped as %%2F").withCode(errcode.NoRoute)
 	}
 	key, err := url.PathUnescape(seg)
 	if err != nil {
@@ -137,7 +138,7 @@ func (s *Server) getSecret(c echo.Context) error {
 	}
 	if cl.Scoped() {
 		if !cl.Grants(key) {
-			return badRequest("secret key %s not in job", key)
+			return badRequest("secret key %s not in job", key).withCode(errcode.KeyNotGranted)
 		}
 		if err := s.checkJobToken(c, cl); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) login(c echo.Context) error {
 	if req.Message != "" {
 		err = s.verifySIWS(c.Request().Context(), req)
 	} else if s.legacyOff {
-		err = badRequest("legacy login (timestamp) is turned off on this server; sign in with a Sign-In With Solana message")
+		err = badRequest("legacy login (timestamp) is turned off on this server; sign in with a Sign-In With Solana message").withCode(errcode.LegacyLoginDisabled)
 	} else {
 		err = auth.VerifyLegacy(req, s.now(), s.loginWindow)
 	}
@@ -102,7 +103,7 @@ func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) error {
 		return err
 	}
 	if !fresh {
-		return badRequest("this sign-in message was used already; sign a new one with a fresh nonce")
+		return badRequest("this sign-in message was used already; sign a new one with a fresh nonce").withCode(errcode.NonceUsed)
 	}
 	return nil
 }
@@ -111,7 +112,7 @@ func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) error {
 // or IPFS cannot be asked), never a token.
 func (s *Server) grantJob(ctx context.Context, job sol.PublicKey, caller string) (jobs.Grant, error) {
 	if s.jobs == nil {
-		return jobs.Grant{}, badRequest("job-scoped login is not configured on this server")
+		return jobs.Grant{}, badRequest("job-scoped login is not configured on this server").withCode(errcode.JobLoginUnavailable)
 	}
 	pk, err := sol.PublicKeyFromBase58(caller)
 	if err != nil {
@@ -133,9 +134,9 @@ func jobError(job sol.PublicKey, err error) error {
 	if errors.As(err, &je) {
 		switch je.Class {
 		case jobs.BadRequest:
-			return badRequest("%s", je.Message)
+			return badRequest("%s", je.Message).withCode(errcode.JobRefused)
 		case jobs.Ended:
-			return forbidden(je.Message)
+			return forbidden(je.Message).withCode(errcode.JobEnded)
 		}
 	}
 	return unavailable("could not check job "+job.String()+": the Solana RPC or the IPFS gateway did not answer; try again", err)

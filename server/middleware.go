@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
 // Context keys set by the middleware.
@@ -236,6 +237,9 @@ func (s *Server) verifyToken(c echo.Context, tok string) (*auth.Claims, error) {
 	cl, err := s.tokens.Verify(tok)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), auth.ErrInvalidToken.Error()+": ")
+		if errors.Is(err, auth.ErrTokenExpired) {
+			return nil, forbidden(msg).withCode(errcode.TokenExpired)
+		}
 		return nil, forbidden(msg)
 	}
 	return cl, nil
@@ -245,7 +249,7 @@ func (s *Server) verifyToken(c echo.Context, tok string) (*auth.Claims, error) {
 func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if claimsOf(c) == nil {
-			return forbidden("Not authenticated")
+			return forbidden("Not authenticated").withCode(errcode.NotAuthenticated)
 		}
 		return next(c)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mr-tron/base58"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
 // LegacyPrefix starts every legacy challenge: the signed message is
@@ -134,20 +136,20 @@ func VerifySignature(address, signature string, msg []byte) (ed25519.PublicKey, 
 		return nil, err
 	}
 	if len(signature) > maxSignatureLen {
-		return nil, errorf("signature is too long for an ed25519 signature")
+		return nil, errorc(errcode.InvalidSignature, "signature is too long for an ed25519 signature")
 	}
 	sig, err := base58.Decode(signature)
 	if err != nil {
-		return nil, errorf("signature is not valid base58")
+		return nil, errorc(errcode.InvalidSignature, "signature is not valid base58")
 	}
 	if len(sig) != ed25519.SignatureSize {
-		return nil, errorf("signature must decode to %d bytes, got %d", ed25519.SignatureSize, len(sig))
+		return nil, errorc(errcode.InvalidSignature, "signature must decode to %d bytes, got %d", ed25519.SignatureSize, len(sig))
 	}
 	if SmallOrderKey(pub) {
 		return nil, errorf("address is not a usable ed25519 public key (a small-order or non-canonical point); no wallet signs with it")
 	}
 	if !ed25519.Verify(pub, msg, sig) {
-		return nil, errorf("signature does not match the address and message")
+		return nil, errorc(errcode.InvalidSignature, "signature does not match the address and message")
 	}
 	return pub, nil
 }
@@ -167,7 +169,7 @@ func VerifyLegacy(r LoginRequest, now time.Time, window time.Duration) error {
 		skew = -skew
 	}
 	if skew > int64(window/time.Second) {
-		return errorf("timestamp %s is outside the %s login window of the server clock (%d); sign a fresh one", r.Timestamp, window, now.Unix())
+		return errorc(errcode.LoginWindow, "timestamp %s is outside the %s login window of the server clock (%d); sign a fresh one", r.Timestamp, window, now.Unix())
 	}
 	_, err = VerifySignature(r.Address, r.Signature, []byte(LegacyPrefix+r.Timestamp))
 	return err

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
 // SIWS is a Sign-In With Solana message (the EIP-4361 text with a Solana
@@ -234,7 +236,7 @@ func VerifySIWS(r LoginRequest, auds []Audience, now time.Time, window time.Dura
 		return m, err
 	}
 	if len(auds) == 0 {
-		return m, errorf("message sign-in is not configured on this server (PUBLIC_URL)")
+		return m, errorc(errcode.SIWSUnavailable, "message sign-in is not configured on this server (PUBLIC_URL)")
 	}
 	aud := auds[0]
 	for _, a := range auds {
@@ -245,23 +247,23 @@ func VerifySIWS(r LoginRequest, auds []Audience, now time.Time, window time.Dura
 	}
 	switch {
 	case m.Domain != aud.Domain:
-		return m, errorf("sign-in message is for %q, but this server is %q", clip(m.Domain), aud.Domain)
+		return m, errorc(errcode.WrongAudience, "sign-in message is for %q, but this server is %q", clip(m.Domain), aud.Domain)
 	case strings.TrimSuffix(m.URI, "/") != aud.URI:
-		return m, errorf("sign-in message URI %q is not this server's %q", clip(m.URI), aud.URI)
+		return m, errorc(errcode.WrongAudience, "sign-in message URI %q is not this server's %q", clip(m.URI), aud.URI)
 	case m.Address != r.Address:
 		return m, errorf("sign-in message is for another address than the one sent")
 	case !validNonce(m.Nonce):
 		return m, errorf("sign-in message Nonce must be %d to 128 letters or digits", MinNonceLen)
 	}
 	if d := now.Sub(m.IssuedAt); d > window || d < -window {
-		return m, errorf("sign-in message was issued at %s, outside the %s window of the server clock (%s); sign a fresh one",
+		return m, errorc(errcode.LoginWindow, "sign-in message was issued at %s, outside the %s window of the server clock (%s); sign a fresh one",
 			m.IssuedAt.UTC().Format(time.RFC3339), window, now.UTC().Format(time.RFC3339))
 	}
 	if !m.ExpirationTime.IsZero() && !now.Before(m.ExpirationTime) {
-		return m, errorf("sign-in message expired at %s", m.ExpirationTime.UTC().Format(time.RFC3339))
+		return m, errorc(errcode.LoginWindow, "sign-in message expired at %s", m.ExpirationTime.UTC().Format(time.RFC3339))
 	}
 	if !m.NotBefore.IsZero() && now.Before(m.NotBefore) {
-		return m, errorf("sign-in message is not valid before %s", m.NotBefore.UTC().Format(time.RFC3339))
+		return m, errorc(errcode.LoginWindow, "sign-in message is not valid before %s", m.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if _, err := VerifySignature(r.Address, r.Signature, []byte(r.Message)); err != nil {
 		return m, err

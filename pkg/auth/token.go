@@ -150,6 +150,10 @@ func (t *Tokens) Issue(c Claims, notAfter time.Time) (string, time.Time, error) 
 // ErrInvalidToken is any token that fails verification; callers answer 403.
 var ErrInvalidToken = errors.New("invalid token")
 
+// ErrTokenExpired is wrapped, beside ErrInvalidToken, by the error for a
+// token past its expiry.
+var ErrTokenExpired = errors.New("token expired; log in again")
+
 // Verify checks the signature (HS256 only), expiry and claims of a token.
 // The Claims returned are shared between calls: do not modify them.
 func (t *Tokens) Verify(token string) (*Claims, error) {
@@ -185,7 +189,7 @@ func (t *Tokens) verify(token string) (*Claims, error) {
 	var c Claims
 	if _, err := t.parser.ParseWithClaims(token, &c, t.keyFunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return nil, fmt.Errorf("%w: token expired; log in again", ErrInvalidToken)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrTokenExpired)
 		}
 		return nil, fmt.Errorf("%w: token is malformed or not signed by this server", ErrInvalidToken)
 	}

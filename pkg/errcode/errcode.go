@@ -1,0 +1,42 @@
+// Package errcode holds the stable error codes of the HTTP API: the "code"
+// of every error body, for programs to switch on. Messages are for people
+// and may change; a code keeps its meaning once published.
+package errcode
+
+// The codes, by the status they come with.
+const (
+	// 400
+	InvalidRequest      = "invalid_request"       // a malformed body, key, prefix or value
+	InvalidSignature    = "invalid_signature"     // the signature is malformed or does not match the address and message
+	LoginWindow         = "login_window"          // the sign-in's time is outside the server's window, or the message expired
+	WrongAudience       = "wrong_audience"        // the sign-in message names another server (domain or URI)
+	NonceUsed           = "nonce_used"            // the sign-in message's nonce was used already
+	LegacyLoginDisabled = "legacy_login_disabled" // the server takes Sign-In With Solana messages only
+	SIWSUnavailable     = "siws_unavailable"      // the server takes the legacy challenge only (no PUBLIC_URL)
+	JobLoginUnavailable = "job_login_unavailable" // the server is not set up for job sign-in
+	JobRefused          = "job_refused"           // the job checks failed: not a job, not its node or project
+	KeyNotGranted       = "key_not_granted"       // a job token asked for a key its job does not grant
+	NoGrantList         = "no_grant_list"         // the job's document lists no secrets at all
+
+	// 403
+	NotAuthenticated = "not_authenticated" // no token
+	TokenInvalid     = "token_invalid"     // a token that is malformed or not signed by this server
+	TokenExpired     = "token_expired"     // a token past its expiry: sign in again
+	JobEnded         = "job_ended"         // the job token's job is no longer running on this node
+
+	// 404, 405
+	NotFound         = "not_found"          // the secret does not exist
+	NoRoute          = "no_route"           // no such route
+	MethodNotAllowed = "method_not_allowed" // the route exists, the method does not
+
+	// 413
+	PayloadTooLarge = "payload_too_large" // the body is over the server's limit
+	QuotaExceeded   = "quota_exceeded"    // the write would pass the owner's quota
+
+	// 429
+	RateLimited = "rate_limited" // see Retry-After
+
+	// 500, 503
+	Internal    = "internal"    // a fault of the server
+	Unavailable = "unavailable" // the storage, the Solana RPC or the IPFS gateway did not answer
+)
