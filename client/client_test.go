@@ -229,7 +229,7 @@ func TestHTTPErrors(t *testing.T) {
 		{"legacy error field", clienttest.Failure{Status: 400, Body: `{"type":"ValidationError","error":"old"}`}, 400, "ValidationError", "old"},
 		{"proxy page", clienttest.Failure{Status: 502, Body: "<html>\n<b>Bad Gateway</b></html>"}, 502, "", "Bad Gateway"},
 		{"server fault", clienttest.Failure{Status: 500, Body: `{"type":"InternalServerError"}`}, 500, "InternalServerError", "Internal Server Error"},
-		{"not found", clienttest.Failure{Status: 404, Body: `{"type":"NotFoundError","message":"secret K not found"}`}, 404, "NotFoundError", "secret K not found"},
+		{"not found", clienttest.Failure{Status: 404, Body: `{"type":"NotFoundError","message":"secret K not found","code":"not_found"}`}, 404, "NotFoundError", "secret K not found"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,6 +243,9 @@ func TestHTTPErrors(t *testing.T) {
 			}
 			if he.Status != tc.status || he.Type != tc.typ || !strings.Contains(he.Message, tc.message) {
 				t.Errorf("got %+v", he)
+			}
+			if wantCode := map[string]string{"not found": "not_found"}[tc.name]; he.Code != wantCode || he.FromAPI() != (tc.typ != "") {
+				t.Errorf("code %q, FromAPI %v", he.Code, he.FromAPI())
 			}
 			if strings.Contains(err.Error(), "\n") || client.IsNetwork(err) {
 				t.Errorf("error %q", err)

@@ -12,16 +12,24 @@ import (
 	"time"
 )
 
-// HTTPError is an answer with an error status. Type and Message come from
-// the server's JSON error body (SPEC §2); for a body that is not one (a
-// proxy's page), Type is "" and Message the status text.
+// HTTPError is an answer with an error status. Type, Message and Code come
+// from the server's JSON error body (SPEC §2); for a body that is not one
+// (a proxy's page, another service), Type is "" and Message the status text.
 type HTTPError struct {
 	Status  int
 	Type    string
 	Message string
+	// Code is the stable error code (package errcode: "not_found",
+	// "key_not_granted"…) that programs switch on; "" from servers older
+	// than the codes, such as the original Nosana secret manager.
+	Code string
 	// RetryAfter is the server's Retry-After on a 429 or 503 (0 if none).
 	RetryAfter time.Duration
 }
+
+// FromAPI reports whether the body was an error of the API (it had a
+// type); false means something else answered: a proxy or another service.
+func (e *HTTPError) FromAPI() bool { return e.Type != "" }
 
 func (e *HTTPError) Error() string {
 	msg := e.Message
@@ -40,9 +48,11 @@ func newHTTPError(resp *http.Response, body []byte) *HTTPError {
 		Type    string `json:"type"`
 		Message string `json:"message"`
 		Error   string `json:"error"`
+		Code    string `json:"code"`
 	}
 	if json.Unmarshal(body, &eb) == nil {
-		e.Type = eb.Type
+		e.Type = oneLine(eb.Type)
+		e.Code = oneLine(eb.Code)
 		e.Message = eb.Message
 		if e.Message == "" {
 			e.Message = eb.Error
@@ -125,7 +135,9 @@ func unwrapSyscall(err error) string {
 type LoginError struct {
 	Endpoint string
 	Job      string
-	Err      error
+	// Legacy is set when the legacy challenge was signed (Config.Legacy).
+	Legacy bool
+	Err    error
 }
 
 func (e *LoginError) Error() string {

@@ -60,25 +60,25 @@ func (t *Token) ValidFor(now time.Time, margin time.Duration) bool {
 // keeps the token for later requests, calls OnLogin and returns it.
 func (c *Client) Login(ctx context.Context) (*Token, error) {
 	if c.signer == nil {
-		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: errors.New("no keypair to sign in with")}
+		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Legacy: c.legacy, Err: errors.New("no keypair to sign in with")}
 	}
 	body, err := c.LoginBody()
 	if err != nil {
-		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: err}
+		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Legacy: c.legacy, Err: err}
 	}
 	b, err := c.send(ctx, http.MethodPost, "/login", body, "")
 	if err != nil {
-		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: err}
+		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Legacy: c.legacy, Err: err}
 	}
 	var answer struct {
 		Token string `json:"token"`
 	}
 	if json.Unmarshal(b, &answer) != nil || answer.Token == "" {
-		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: c.badAnswer(http.MethodPost, "/login", "a token")}
+		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Legacy: c.legacy, Err: c.badAnswer(http.MethodPost, "/login", "a token")}
 	}
 	tok, err := ParseToken(answer.Token)
 	if err != nil {
-		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Err: err}
+		return nil, &LoginError{Endpoint: c.endpoint, Job: c.job, Legacy: c.legacy, Err: err}
 	}
 	c.SetToken(tok.Raw)
 	if c.onLogin != nil {

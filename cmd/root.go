@@ -17,7 +17,8 @@ import (
 func Main() int {
 	ios := cmdutil.System()
 	root := NewRoot(ios)
-	err := root.Execute()
+	// The one place where errors become exit codes and hints.
+	err := cmdutil.APIError(root.Execute())
 	if err != nil && !errors.Is(err, cmdutil.ErrSilent) {
 		fmt.Fprintln(ios.ErrOut, "nosana-secrets: "+oneLine(err.Error()))
 	}

@@ -5,21 +5,66 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
+// outcome is what an API error means at the prompt: its exit code and a
+// line that says what to do ("" for none).
+type outcome struct {
+	exit int
+	hint string
+}
+
+const hintLogin = "run 'nosana-secrets login' for a fresh token; a job token (--job) only reads the secrets its job grants"
+
+// byCode maps the server's stable error codes to exit codes and hints. A
+// refused sign-in is 4 whatever its code, unless the code is in retryable.
+var byCode = map[string]outcome{
+	errcode.InvalidRequest:      {ExitFailure, ""},
+	errcode.InvalidSignature:    {ExitAuth, "check --keypair: the signature does not match the address."},
+	errcode.LoginWindow:         {ExitAuth, "check this computer's clock (it must be within a minute of the server's)."},
+	errcode.WrongAudience:       {ExitAuth, "use the server's public URL as --endpoint (its PUBLIC_URL setting)."},
+	errcode.NonceUsed:           {ExitAuth, "try again: every sign-in needs a fresh message."},
+	errcode.LegacyLoginDisabled: {ExitAuth, "this server takes Sign-In With Solana only: drop --legacy-login (and " + EnvLegacyLogin + ")."},
+	errcode.SIWSUnavailable:     {ExitAuth, "this server takes only the legacy challenge; if you trust it, add --legacy-login (or set " + EnvLegacyLogin + "=1)."},
+	errcode.JobLoginUnavailable: {ExitAuth, "this server is not set up for job sign-in (--job)."},
+	errcode.JobRefused:          {ExitAuth, "check the job address and that this keypair is the job's node (or, once it finished, its project)."},
+	errcode.KeyNotGranted:       {ExitAuth, "a job token reads only the keys its job lists (state[\"nosana/secrets\"])."},
+	errcode.NoGrantList:         {ExitAuth, "the job's document lists no secrets (state[\"nosana/secrets\"])."},
+	errcode.NotAuthenticated:    {ExitAuth, hintLogin},
+	errcode.TokenInvalid:        {ExitAuth, hintLogin},
+	errcode.TokenExpired:        {ExitAuth, "the token expired; run 'nosana-secrets login'."},
+	errcode.JobEnded:            {ExitAuth, "the job no longer runs on this node: a job token lives only as long as its job."},
+	errcode.NotFound:            {ExitNotFound, ""},
+	errcode.NoRoute:             {ExitUnreachable, "is --endpoint the server's base URL (without a path)?"},
+	errcode.MethodNotAllowed:    {ExitUnreachable, "is --endpoint the server's base URL (without a path)?"},
+	errcode.PayloadTooLarge:     {ExitFailure, "store fewer or smaller secrets at a time."},
+	errcode.QuotaExceeded:       {ExitFailure, "delete secrets you no longer need, or ask the server's operator about its quota."},
+	errcode.RateLimited:         {ExitFailure, ""}, // the wait is added from Retry-After
+	errcode.Internal:            {ExitUnreachable, "try again later, or ask the server's operator to check its logs"},
+	errcode.Unavailable:         {ExitUnreachable, "try again later, or ask the server's operator to check its logs"},
+}
+
+// retryable codes keep their own exit code at sign-in.
+var retryable = map[string]bool{
+	errcode.RateLimited: true, errcode.Internal: true, errcode.Unavailable: true,
+}
+
 // APIError turns an error of the client into one with the exit code of
-// SPEC §4 and a hint of what to do:
+// SPEC §4 and a hint of what to do. Main applies it once to what a command
+// returns. It switches on the server's error code; answers without one
+// (the original server, older versions) fall back to their status:
 //
 //	sign-in refused (4xx but 429)           4
-//	403 (after one fresh sign-in)           4
+//	403                                     4
 //	404                                     3
 //	other 4xx (400, 413, 429 also at sign-in) 1
-//	5xx, unreachable, timeout, not the API  5
+//	5xx, unreachable, timeout               5
+//	not a nosana-secrets server             5
 //
-// Errors that already carry a code, and nil, pass unchanged.
+// Errors that already carry an exit code, and nil, pass unchanged.
 func APIError(err error) error {
 	if err == nil {
 		return nil
@@ -31,56 +76,91 @@ func APIError(err error) error {
 	var le *client.LoginError
 	var he *client.HTTPError
 	var ne *client.NetworkError
+	login := errors.As(err, &le)
 	switch {
+	case errors.As(err, &he):
+		return httpError(he, le)
 	case errors.As(err, &ne):
 		hint := "is the server running? Set --endpoint or " + EnvEndpoint + " to its URL."
 		if ne.Timeout() {
 			hint = "the server is slow or unreachable; try again later."
 		}
 		return WithCode(ExitUnreachable, fmt.Errorf("%v\n%s", err, hint))
-	case errors.As(err, &le) && errors.As(err, &he) && he.Status < 500 && he.Status != http.StatusTooManyRequests:
-		return WithCode(ExitAuth, fmt.Errorf("%v\n%s", err, loginHint(he)))
-	case errors.As(err, &le) && he == nil:
+	case login:
 		return WithCode(ExitAuth, err)
-	case errors.As(err, &he):
-		return httpError(he)
 	case errors.Is(err, context.Canceled):
 		return WithCode(ExitFailure, errors.New("interrupted"))
 	}
 	return err
 }
 
-func loginHint(he *client.HTTPError) string {
-	msg := strings.ToLower(he.Message)
-	switch {
-	case strings.Contains(msg, "not available") || strings.Contains(msg, "timestamp is required"):
-		return "this server predates Sign-In With Solana; if you trust it, add --legacy-login (or set " + EnvLegacyLogin + "=1)."
-	case strings.Contains(msg, "window") || strings.Contains(msg, "expired") || strings.Contains(msg, "clock"):
-		return "check this computer's clock (it must be within a minute of the server's)."
-	case strings.Contains(msg, "sign-in message is for") || strings.Contains(msg, "uri"):
-		return "use the server's public URL as --endpoint (its PUBLIC_URL setting)."
-	case strings.Contains(msg, "job"):
-		return "check the job address and that this keypair is the job's node (or, once it finished, its project)."
+// httpError explains an error answer; le is set when it refused a sign-in.
+func httpError(he *client.HTTPError, le *client.LoginError) error {
+	// A proxy's 413 and 429 mean what they say; other 4xx pages come from
+	// something that is not this API (a wrong path, another service).
+	if !he.FromAPI() && he.Status < 500 && he.Status != http.StatusTooManyRequests && he.Status != http.StatusRequestEntityTooLarge {
+		return WithCode(ExitUnreachable, fmt.Errorf("the server answered %d %s, which is not an answer of nosana-secrets\nis --endpoint (or %s) the URL of a nosana-secrets server?",
+			he.Status, http.StatusText(he.Status), EnvEndpoint))
 	}
-	return "check --keypair and --endpoint."
-}
-
-func httpError(he *client.HTTPError) error {
-	switch {
-	case he.Status == http.StatusNotFound:
-		return WithCode(ExitNotFound, errors.New(he.Message))
-	case he.Status == http.StatusForbidden || he.Status == http.StatusUnauthorized:
-		return WithCode(ExitAuth, fmt.Errorf("not allowed: %s\nrun 'nosana-secrets login' for a fresh token; a job token (--job) only reads the secrets its job grants", he.Message))
-	case he.Status == http.StatusTooManyRequests:
+	o, known := byCode[he.Code]
+	if !known {
+		o = byStatus(he, le)
+	}
+	if le != nil && he.Status < 500 && !retryable[he.Code] && he.Status != http.StatusTooManyRequests {
+		o.exit = ExitAuth
+	}
+	if he.Code == errcode.RateLimited || !known && he.Status == http.StatusTooManyRequests {
 		wait := "a moment"
 		if he.RetryAfter > 0 {
 			wait = he.RetryAfter.String()
 		}
-		return WithCode(ExitFailure, fmt.Errorf("rate limited by the server: %s\ntry again in %s", he.Message, wait))
-	case he.Status == http.StatusRequestEntityTooLarge:
-		return WithCode(ExitFailure, fmt.Errorf("request too large: %s; store fewer or smaller secrets at a time", he.Message))
-	case he.Status >= 500:
-		return WithCode(ExitUnreachable, fmt.Errorf("server error (%d %s): %s\ntry again later, or ask the server's operator to check its logs", he.Status, http.StatusText(he.Status), he.Message))
+		o.hint = "try again in " + wait
 	}
-	return WithCode(ExitFailure, fmt.Errorf("%s (%d)", he.Message, he.Status))
+	msg := describe(he, le)
+	if o.hint != "" {
+		msg += "\n" + o.hint
+	}
+	return WithCode(o.exit, errors.New(msg))
+}
+
+// byStatus is the outcome of an answer without a known code.
+func byStatus(he *client.HTTPError, le *client.LoginError) outcome {
+	switch {
+	case he.Status >= 500:
+		return byCode[errcode.Internal]
+	case he.Status == http.StatusTooManyRequests:
+		return byCode[errcode.RateLimited]
+	case le != nil && le.Job != "":
+		return byCode[errcode.JobRefused]
+	case le != nil && he.Code == "" && !le.Legacy:
+		return outcome{ExitAuth, "check --keypair and --endpoint; if this is the original Nosana secret manager (its answers carry no error code), add --legacy-login."}
+	case le != nil:
+		return outcome{ExitAuth, "check --keypair and --endpoint."}
+	case he.Status == http.StatusNotFound:
+		return byCode[errcode.NotFound]
+	case he.Status == http.StatusForbidden || he.Status == http.StatusUnauthorized:
+		return outcome{ExitAuth, hintLogin}
+	case he.Status == http.StatusRequestEntityTooLarge:
+		return byCode[errcode.PayloadTooLarge]
+	}
+	return outcome{ExitFailure, ""}
+}
+
+// describe is the first line: what the server said, and to what.
+func describe(he *client.HTTPError, le *client.LoginError) string {
+	switch {
+	case he.Status >= 500:
+		return fmt.Sprintf("server error (%d %s): %s", he.Status, http.StatusText(he.Status), he.Message)
+	case le != nil:
+		return le.Error()
+	case he.Status == http.StatusNotFound:
+		return he.Message
+	case he.Status == http.StatusForbidden || he.Status == http.StatusUnauthorized:
+		return "not allowed: " + he.Message
+	case he.Status == http.StatusTooManyRequests:
+		return "rate limited by the server: " + he.Message
+	case he.Status == http.StatusRequestEntityTooLarge:
+		return "request too large: " + he.Message
+	}
+	return fmt.Sprintf("%s (%d)", he.Message, he.Status)
 }

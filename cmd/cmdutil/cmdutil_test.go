@@ -74,6 +74,10 @@ func TestAPIError(t *testing.T) {
 	he := func(status int, msg string) error {
 		return &client.HTTPError{Status: status, Type: "X", Message: msg}
 	}
+	coded := func(status int, code, msg string) error {
+		return &client.HTTPError{Status: status, Type: "X", Code: code, Message: msg}
+	}
+	login := func(err error) error { return &client.LoginError{Endpoint: "http://x", Err: err} }
 	cases := []struct {
 		name string
 		err  error
@@ -90,7 +94,22 @@ func TestAPIError(t *testing.T) {
 		{"network", &client.NetworkError{Endpoint: "http://x", Err: errors.New("boom")}, 5, "cannot reach http://x"},
 		{"login refused", &client.LoginError{Endpoint: "http://x", Err: he(400, "bad signature")}, 4, "sign-in at http://x refused (400): bad signature"},
 		{"login old server", &client.LoginError{Endpoint: "http://x", Err: he(400, "message sign-in is not available yet; send timestamp")}, 4, "--legacy-login"},
-		{"login clock", &client.LoginError{Endpoint: "http://x", Err: he(400, "sign-in message was issued at …, outside the 1m0s window")}, 4, "clock"},
+		{"login clock", login(coded(400, "login_window", "sign-in message was issued at …")), 4, "clock"},
+		{"login legacy only", login(coded(400, "siws_unavailable", "message sign-in is not configured")), 4, "--legacy-login"},
+		{"login other server", login(coded(400, "wrong_audience", "sign-in message is for")), 4, "PUBLIC_URL"},
+		{"login bad signature", login(coded(400, "invalid_signature", "signature does not match")), 4, "check --keypair"},
+		{"login job refused", login(coded(400, "job_refused", "You did not claim this job:J")), 4, "this keypair is the job's node"},
+		{"login coded rate limit", login(&client.HTTPError{Status: 429, Type: "X", Code: "rate_limited", Message: "slow", RetryAfter: 2 * time.Second}), 1, "try again in 2s"},
+		{"job key not granted", coded(400, "key_not_granted", "secret key K not in job"), 4, "reads only the keys its job lists"},
+		{"job ended", coded(403, "job_ended", "job has ended"), 4, "no longer runs on this node"},
+		{"token expired", coded(403, "token_expired", "token expired"), 4, "nosana-secrets login"},
+		{"quota", coded(413, "quota_exceeded", "over quota"), 1, "quota"},
+		{"coded not found", coded(404, "not_found", "secret K not found"), 3, "secret K not found"},
+		{"wrong path", coded(404, "no_route", "no such route"), 5, "base URL"},
+		{"unknown code", coded(400, "from_the_future", "new"), 1, "new (400)"},
+		{"wrong code words", coded(400, "invalid_request", "security uri job window"), 1, "security uri job window (400)"},
+		{"not our server", &client.HTTPError{Status: 404, Message: "Not Found"}, 5, "not an answer of nosana-secrets"},
+		{"not our server at login", login(&client.HTTPError{Status: 405, Message: "Method Not Allowed"}), 5, "not an answer of nosana-secrets"},
 		{"login rate limited", &client.LoginError{Endpoint: "http://x", Err: &client.HTTPError{Status: 429, Message: "too many logins for this wallet", RetryAfter: 51 * time.Second}}, 1, "try again in 51s"},
 		{"login server down", &client.LoginError{Endpoint: "http://x", Err: he(503, "down")}, 5, "server error"},
 		{"login unreachable", &client.LoginError{Endpoint: "http://x", Err: &client.NetworkError{Endpoint: "http://x", Err: errors.New("refused")}}, 5, "cannot reach"},

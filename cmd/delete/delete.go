@@ -83,10 +83,10 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	c, err := opts.Client("")
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	if err := c.Delete(ctx, opts.Keys...); err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	if opts.IO.IsStderrTTY() {
 		opts.IO.Infof("Deleted %s.", strings.Join(opts.Keys, ", "))

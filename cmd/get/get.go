@@ -65,11 +65,11 @@ Exit code 3 when the key does not exist.`,
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client("")
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	raw, err := c.Get(ctx, opts.Key)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	return WriteValue(opts.IO, opts.Output, opts.Key, raw)
 }

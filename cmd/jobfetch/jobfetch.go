@@ -70,7 +70,7 @@ Exit code 4 when the server refuses the sign-in or a key is not granted,
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client(opts.Job)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	if len(opts.Keys) == 0 {
 		secrets, err := c.List(ctx, "")
@@ -93,13 +93,14 @@ func Run(ctx context.Context, opts *Options) error {
 	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
 }
 
-// jobError: a 400 to a read with a job token means the job does not grant
-// it (a key not in the job, or no grant list), a permission matter.
+// jobError: from a server without error codes, a 400 to a read with a job
+// token means the job does not grant it (a key not in the job, or no grant
+// list), a permission matter. Coded answers are Main's to explain.
 func jobError(err error) error {
 	var he *client.HTTPError
 	var le *client.LoginError
-	if errors.As(err, &he) && he.Status == http.StatusBadRequest && !errors.As(err, &le) {
+	if errors.As(err, &he) && he.Code == "" && he.Status == http.StatusBadRequest && !errors.As(err, &le) {
 		return cmdutil.WithCode(cmdutil.ExitAuth, fmt.Errorf("%s\nthe job's JSON lists the keys it grants (state[\"nosana/secrets\"] or secrets)", he.Message))
 	}
-	return cmdutil.APIError(err)
+	return err
 }

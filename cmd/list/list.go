@@ -65,11 +65,11 @@ with the key mapped to a variable name as 'nosana-secrets run' does.`,
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client("")
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	secrets, err := c.List(ctx, opts.Prefix)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	if len(secrets) == 0 && opts.IO.IsStderrTTY() && opts.Output == cmdutil.FormatText {
 		if opts.Prefix != "" {

@@ -66,19 +66,19 @@ node side; see job-fetch) and cached for that job.`,
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client(opts.Job)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	if opts.PrintBody {
 		body, err := c.LoginBody()
 		if err != nil {
-			return cmdutil.APIError(err)
+			return err
 		}
 		_, err = fmt.Fprintln(opts.IO.Out, string(body))
 		return err
 	}
 	tok, err := c.Login(ctx)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	info := struct {
 		Address     string    `json:"address" yaml:"address"`

@@ -114,11 +114,11 @@ Skipped: ` + strings.Join(UnsafeList(), " "),
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client(opts.Job)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	secrets, err := c.List(ctx, opts.Prefix)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	environ := os.Environ
 	if opts.Environ != nil {

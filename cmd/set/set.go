@@ -167,10 +167,10 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	c, err := opts.Client("")
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	if err := c.Set(ctx, secrets, opts.Prefix); err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	stored := make([]string, 0, len(order))
 	for _, k := range order {

@@ -62,7 +62,8 @@ func Factory(t testing.TB, tty bool, srv *clienttest.Server) (*cmdutil.Factory, 
 	return f, in, out, errOut
 }
 
-// Run executes c with args and returns its error.
+// Run executes c with args and returns its error as Main would explain it
+// (cmdutil.APIError).
 func Run(c *cobra.Command, args ...string) error {
 	if args == nil {
 		args = []string{}
@@ -73,7 +74,7 @@ func Run(c *cobra.Command, args ...string) error {
 	c.SilenceErrors = true
 	c.SilenceUsage = true
 	_, err := c.ExecuteC()
-	return err
+	return cmdutil.APIError(err)
 }
 
 var volatile = []struct {
