@@ -33,6 +33,9 @@ import (
 // DefaultEndpoint is where a local `nosana-secrets serve` listens.
 const DefaultEndpoint = "http://localhost:4124"
 
+// MaxKeyLen is the longest key the server accepts, in bytes.
+const MaxKeyLen = 512
+
 // DefaultTimeout bounds each request, from dialling to the last body byte.
 const DefaultTimeout = 30 * time.Second
 

@@ -59,7 +59,35 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		newVersionCmd(ios),
 	)
 	root.AddCommand(clientCommands(ios)...)
+	root.InitDefaultCompletionCmd()
+	groupCommands(root)
 	return root
+}
+
+// groupCommands makes every command that only groups others (the root,
+// completion) refuse an unknown subcommand as a usage error (exit 2) that
+// keeps cobra's suggestion, and print its help when called bare.
+func groupCommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupCommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
+	}
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		next := fmt.Sprintf("Run '%s --help' for usage.", c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			next = "Did you mean this? " + strings.Join(s, ", ")
+		}
+		return cmdutil.Usagef("unknown command %q for %q\n%s", args[0], c.CommandPath(), next)
+	}
+	c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
 }
 
 // noArgs is cobra.NoArgs as a usage error (exit 2).

@@ -29,7 +29,8 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Use:     "delete KEY… [--yes]",
 		Aliases: []string{"rm"},
 		Short:   "Delete secrets",
-		Long: `Delete secrets by key. Keys that do not exist are ignored.
+		Long: `Delete secrets by key. Keys that do not exist are ignored; on a terminal
+you are told which existed, and only those are asked about.
 
 On a terminal you are asked to confirm unless --yes is given. When stdin is
 not a terminal (scripts, CI) --yes is required, and without it nothing is
@@ -43,8 +44,8 @@ deleted (exit code 2).`,
 			}
 			seen := map[string]bool{}
 			for _, k := range args {
-				if k == "" {
-					return cmdutil.Usagef("KEY must not be empty")
+				if err := cmdutil.CheckKey("KEY", k); err != nil {
+					return err
 				}
 				if !seen[k] {
 					seen[k] = true
@@ -66,12 +67,37 @@ deleted (exit code 2).`,
 	return c
 }
 
-// Run asks (unless --yes) and deletes.
+// Run asks (unless --yes), deletes, and says which of the keys existed.
+// The legacy DELETE answers the same whether a key existed or not, so each
+// key is looked up first; every key asked for is deleted all the same, in
+// case one appears in between.
 func Run(ctx context.Context, opts *Options) error {
+	c, err := opts.Client("")
+	if err != nil {
+		return err
+	}
+	var existed, absent []string
+	for _, k := range opts.Keys {
+		_, err := c.Get(ctx, k)
+		switch {
+		case err == nil:
+			existed = append(existed, k)
+		case client.IsNotFound(err):
+			absent = append(absent, k)
+		default:
+			return err
+		}
+	}
+	if len(existed) == 0 {
+		if opts.IO.IsStderrTTY() {
+			opts.IO.Infof("Nothing to delete: no secret %s.", strings.Join(absent, ", "))
+		}
+		return nil
+	}
 	if !opts.Yes {
-		what := "secret " + opts.Keys[0]
-		if len(opts.Keys) > 1 {
-			what = "secrets " + strings.Join(opts.Keys, ", ")
+		what := "secret " + existed[0]
+		if len(existed) > 1 {
+			what = "secrets " + strings.Join(existed, ", ")
 		}
 		ok, err := opts.IO.Confirm("Delete " + what + " at " + opts.Endpoint() + "?")
 		if err != nil {
@@ -81,15 +107,14 @@ func Run(ctx context.Context, opts *Options) error {
 			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("nothing deleted"))
 		}
 	}
-	c, err := opts.Client("")
-	if err != nil {
-		return err
-	}
 	if err := c.Delete(ctx, opts.Keys...); err != nil {
 		return err
 	}
 	if opts.IO.IsStderrTTY() {
-		opts.IO.Infof("Deleted %s.", strings.Join(opts.Keys, ", "))
+		opts.IO.Infof("Deleted %s.", strings.Join(existed, ", "))
+		if len(absent) > 0 {
+			opts.IO.Infof("No secret %s (nothing to delete).", strings.Join(absent, ", "))
+		}
 	}
 	return nil
 }

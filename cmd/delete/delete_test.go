@@ -2,6 +2,7 @@ package delete_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
@@ -24,6 +25,7 @@ func TestDeleteParsing(t *testing.T) {
 		{"no yes", []string{"A"}, 2, 0, []string{"A"}},
 		{"no keys", []string{"--yes"}, 2, 2, nil},
 		{"empty key", []string{"--yes", ""}, 2, 2, nil},
+		{"key over the limit", []string{"--yes", "A", strings.Repeat("k", 513)}, 2, 2, nil},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {
@@ -55,6 +57,8 @@ func TestDeleteOutput(t *testing.T) {
 	}{
 		{"yes", []string{"--yes", "A", "B"}, "", 1},
 		{"absent key", []string{"--yes", "nope"}, "", 3},
+		{"some absent", []string{"--yes", "A", "nope"}, "", 2},
+		{"confirm only existing", []string{"A", "nope"}, "y\n", 2},
 		{"confirm", []string{"A"}, "y\n", 2},
 		{"confirm yes word", []string{"A", "B", "C"}, "YES\n", 0},
 		{"decline", []string{"A"}, "n\n", 3},

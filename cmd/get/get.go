@@ -45,8 +45,8 @@ Exit code 3 when the key does not exist.`,
 			if len(args) != 1 {
 				return cmdutil.Usagef("get takes exactly one KEY, got %d arguments\nRun 'nosana-secrets get --help' for usage.", len(args))
 			}
-			if args[0] == "" {
-				return cmdutil.Usagef("KEY must not be empty")
+			if err := cmdutil.CheckKey("KEY", args[0]); err != nil {
+				return err
 			}
 			opts.Key = args[0]
 			if runF != nil {

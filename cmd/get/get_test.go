@@ -1,6 +1,7 @@
 package get_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
@@ -24,6 +25,9 @@ func TestGetParsing(t *testing.T) {
 		{"no key", nil, 2, "", ""},
 		{"two keys", []string{"A", "B"}, 2, "", ""},
 		{"empty key", []string{""}, 2, "", ""},
+		{"key at the limit", []string{strings.Repeat("k", 512)}, 0, strings.Repeat("k", 512), "text"},
+		{"key over the limit", []string{strings.Repeat("k", 513)}, 2, "", ""},
+		{"key with NUL", []string{"a\x00b"}, 2, "", ""},
 		{"bad format", []string{"-o", "xml", "K"}, 2, "", ""},
 		{"unknown flag", []string{"--nope", "K"}, 2, "", ""},
 	}

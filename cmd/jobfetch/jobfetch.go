@@ -47,9 +47,12 @@ Exit code 4 when the server refuses the sign-in or a key is not granted,
 			if opts.Job == "" {
 				return cmdutil.Usagef("--job is required: the address of the job account\nRun 'nosana-secrets job-fetch --help' for usage.")
 			}
+			if err := cmdutil.CheckJob(opts.Job); err != nil {
+				return err
+			}
 			for _, k := range args {
-				if k == "" {
-					return cmdutil.Usagef("KEY must not be empty")
+				if err := cmdutil.CheckKey("KEY", k); err != nil {
+					return err
 				}
 			}
 			opts.Keys = args

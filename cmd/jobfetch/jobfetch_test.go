@@ -2,6 +2,7 @@ package jobfetch_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
@@ -17,10 +18,12 @@ func TestJobFetchParsing(t *testing.T) {
 		code int
 		keys []string
 	}{
-		{"all", []string{"--job", "J"}, 0, []string{}},
-		{"keys", []string{"--job", "J", "A", "B"}, 0, []string{"A", "B"}},
+		{"all", []string{"--job", job1}, 0, []string{}},
+		{"keys", []string{"--job", job1, "A", "B"}, 0, []string{"A", "B"}},
 		{"no job", []string{"A"}, 2, nil},
-		{"empty key", []string{"--job", "J", ""}, 2, nil},
+		{"empty key", []string{"--job", job1, ""}, 2, nil},
+		{"malformed job", []string{"--job", "not-an-address"}, 2, nil},
+		{"key over the limit", []string{"--job", job1, strings.Repeat("k", 513)}, 2, nil},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {
@@ -31,7 +34,7 @@ func TestJobFetchParsing(t *testing.T) {
 				if code := cmdutil.ExitCode(err); code != tc.code {
 					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
 				}
-				if tc.code == 0 && (got.Job != "J" || !reflect.DeepEqual(got.Keys, tc.keys)) {
+				if tc.code == 0 && (got.Job != job1 || !reflect.DeepEqual(got.Keys, tc.keys)) {
 					t.Errorf("options %+v", got)
 				}
 			})

@@ -47,6 +47,9 @@ with the key mapped to a variable name as 'nosana-secrets run' does.`,
 			if !opts.ShowValues && (opts.Output == cmdutil.FormatEnv || opts.Output == cmdutil.FormatDotenv) {
 				return cmdutil.Usagef("-o %s prints values; add --show-values", opts.Output)
 			}
+			if err := cmdutil.CheckPrefix("--prefix", opts.Prefix); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}

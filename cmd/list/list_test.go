@@ -1,6 +1,7 @@
 package list_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
@@ -24,6 +25,7 @@ func TestListParsing(t *testing.T) {
 		{"env with values", []string{"-o", "env", "--show-values"}, 0, list.Options{ShowValues: true, Output: "env"}},
 		{"argument", []string{"prod/"}, 2, list.Options{}},
 		{"bad format", []string{"-o", "csv"}, 2, list.Options{}},
+		{"prefix over the limit", []string{"--prefix", strings.Repeat("p", 513)}, 2, list.Options{}},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {

@@ -47,6 +47,9 @@ node side; see job-fetch) and cached for that job.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := cmdutil.CheckJob(opts.Job); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}

@@ -23,8 +23,10 @@ func TestLoginParsing(t *testing.T) {
 		job  string
 	}{
 		{"plain", nil, 0, ""},
-		{"job", []string{"--job", "J"}, 0, "J"},
+		{"job", []string{"--job", job1}, 0, job1},
 		{"argument", []string{"x"}, 2, ""},
+		{"malformed job", []string{"--job", "JOB1"}, 2, ""},
+		{"short job", []string{"--job", "11111111"}, 2, ""},
 		{"bad output", []string{"-o", "env"}, 2, ""},
 	}
 	for _, tc := range cases {

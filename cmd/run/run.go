@@ -87,6 +87,12 @@ Skipped: ` + strings.Join(UnsafeList(), " "),
 			if args[0] == "" {
 				return cmdutil.Usagef("the command to run is empty")
 			}
+			if err := cmdutil.CheckJob(opts.Job); err != nil {
+				return err
+			}
+			if err := cmdutil.CheckPrefix("--prefix", opts.Prefix); err != nil {
+				return err
+			}
 			for _, n := range opts.AllowEnv {
 				if !cmdutil.ValidEnvName(n) {
 					return cmdutil.Usagef("--allow-env %q is not a variable name", n)

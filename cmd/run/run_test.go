@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testJob is a job address, for parsing only.
+const testJob = "3uVFAWCy4rqq2QvXeT2xkefn1fZnsNQ45tcbpbjkPYp2"
+
 func TestRunParsing(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -44,12 +47,13 @@ func TestRunParsing(t *testing.T) {
 		job      string
 	}{
 		{"dashdash", []string{"--", "env"}, 0, []string{"env"}, "", false, ""},
-		{"flags then command", []string{"--prefix", "p/", "--override", "--job", "J", "--", "sh", "-c", "x"}, 0, []string{"sh", "-c", "x"}, "p/", true, "J"},
+		{"flags then command", []string{"--prefix", "p/", "--override", "--job", testJob, "--", "sh", "-c", "x"}, 0, []string{"sh", "-c", "x"}, "p/", true, testJob},
 		{"command flags are its own", []string{"ls", "-la", "--prefix", "x"}, 0, []string{"ls", "-la", "--prefix", "x"}, "", false, ""},
 		{"no command", nil, 2, nil, "", false, ""},
 		{"only dashdash", []string{"--"}, 2, nil, "", false, ""},
 		{"empty command", []string{"--", ""}, 2, nil, "", false, ""},
 		{"unknown flag", []string{"--nope", "--", "env"}, 2, nil, "", false, ""},
+		{"malformed job", []string{"--job", "J0B", "--", "env"}, 2, nil, "", false, ""},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {

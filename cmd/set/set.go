@@ -149,6 +149,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	for _, k := range order {
+		if err := cmdutil.CheckKey("KEY", opts.Prefix+k); err != nil {
+			return err
+		}
+	}
 	secrets := make(client.Secrets, len(values))
 	for _, k := range order {
 		v := values[k]

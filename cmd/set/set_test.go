@@ -150,3 +150,21 @@ func TestSetStdinTerminal(t *testing.T) {
 		t.Errorf("no prompt on stderr: %q", errOut.String())
 	}
 }
+
+// A key the server would refuse is a usage error found before any request.
+func TestSetKeyOverLimitSendsNothing(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	for _, args := range [][]string{
+		{strings.Repeat("k", 513) + "=v"},
+		{"--prefix", strings.Repeat("p", 500), strings.Repeat("k", 13) + "=v"},
+	} {
+		f, _, _, _ := cmdtest.Factory(t, false, srv)
+		err := cmdtest.Run(set.NewCmdSet(f, nil), args...)
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "513 bytes; keys are at most 512") {
+			t.Errorf("exit %d: %v", cmdutil.ExitCode(err), err)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
