@@ -11,7 +11,8 @@
 //	NOSANA_TEST_MONGODB   mongodb://127.0.0.1:27017/nosana_test
 //
 // An unset variable skips the test, unless CI is set: then it fails, so a
-// CI run cannot pass by testing nothing. Many packages may share these
+// CI run cannot pass by testing nothing; a package whose TestMain is Main
+// names the skipped backends. Many packages may share these
 // databases at once; tests isolate themselves with random owners and keys.
 package storagetest
 
@@ -44,6 +45,7 @@ func URI(t testing.TB, backend string) string {
 		if InCI() {
 			t.Fatalf("%s is not set, and CI is: %s tests must run in CI (see .ci/run)", name, backend)
 		}
+		noteSkip(backend)
 		t.Skipf("%s is not set: skipping the %s tests", name, backend)
 	}
 	return uri
