@@ -18,6 +18,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/keypair"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 func testKey(t *testing.T) (*keypair.Keypair, string) {
@@ -368,3 +369,9 @@ func TestParseToken(t *testing.T) {
 type badSigner struct{ ed25519.PrivateKey }
 
 func (badSigner) Public() crypto.PublicKey { return "rsa" }
+
+func TestMaxKeyLenIsTheServers(t *testing.T) {
+	if client.MaxKeyLen != storage.MaxNameLen {
+		t.Errorf("client.MaxKeyLen %d, the server's limit %d", client.MaxKeyLen, storage.MaxNameLen)
+	}
+}

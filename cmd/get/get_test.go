@@ -58,6 +58,7 @@ func TestGetOutput(t *testing.T) {
 		"obj":       map[string]any{"user": "u", "list": []any{1, true, nil}},
 		"empty":     "",
 		"quote":     "it's \"quoted\" $HOME",
+		"escapes":   "\x1b]0;title\x07\x1b[2J\u202eevil\nline 2",
 	})
 	cases := []struct {
 		name string
@@ -77,6 +78,7 @@ func TestGetOutput(t *testing.T) {
 		{"env slash key", []string{"-o", "env", "a/b"}},
 		{"dotenv", []string{"-o", "dotenv", "multiline"}},
 		{"missing", []string{"nope"}},
+		{"escapes", []string{"escapes"}}, // shown escaped on a terminal only
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {

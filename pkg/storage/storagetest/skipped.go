@@ -27,23 +27,26 @@ func noteSkip(backend string) {
 // else to stderr (seen with -v or when a package fails).
 func Main(m *testing.M) {
 	code := m.Run()
+	var w io.Writer = os.Stderr
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		w = tty
+	}
+	pkg, _ := os.Getwd()
+	WriteSkipped(w, pkg)
+	os.Exit(code)
+}
+
+// WriteSkipped writes one line per backend that URI skipped so far.
+func WriteSkipped(w io.Writer, pkg string) {
 	skipMu.Lock()
 	var names []string
 	for b := range skipped {
 		names = append(names, b)
 	}
 	skipMu.Unlock()
-	if len(names) > 0 {
-		sort.Strings(names)
-		var w io.Writer = os.Stderr
-		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-			defer tty.Close()
-			w = tty
-		}
-		pkg, _ := os.Getwd()
-		for _, b := range names {
-			fmt.Fprintf(w, "skipped the %s tests in %s: %s is not set (see README, Development)\n", b, pkg, EnvVar(b))
-		}
+	sort.Strings(names)
+	for _, b := range names {
+		fmt.Fprintf(w, "skipped the %s tests in %s: %s is not set (see README, Development)\n", b, pkg, EnvVar(b))
 	}
-	os.Exit(code)
 }
