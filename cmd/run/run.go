@@ -44,7 +44,7 @@ type Options struct {
 func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Client: f.Client}
 	c := &cobra.Command{
-		Use:   "run [--job J] [--prefix P] [--override] -- CMD [ARG…]",
+		Use:   "run [--job J] [--prefix P] [--override] [--allow-env NAME] -- CMD [ARG…]",
 		Short: "Run a command with your secrets as environment variables",
 		Long: `Run CMD with your secrets (or, with --job, the job's granted secrets) added to
 its environment. CMD's stdin, stdout and stderr are this terminal's; its exit
@@ -73,8 +73,10 @@ dynamic loader's LD_* and DYLD_*, PATH, the shells' BASH_ENV, ENV, IFS,
 PS4, PROMPT_COMMAND…, interpreter hooks such as NODE_OPTIONS, PYTHON*,
 PERL5OPT, RUBYOPT, JAVA_TOOL_OPTIONS, GIT_*, and TLS trust and proxy
 settings. Each one skipped gets a warning naming it (never its value).
-With --job the project picks the names and values; keep it that way.
-Skipped: ` + strings.Join(UnsafeList(), " "),
+With --job the project picks the names and values: these would run its
+code here.
+The full list:
+` + wrap(strings.Join(UnsafeList(), " "), 76, "  "),
 		Example: `  nosana-secrets run -- ./deploy.sh
   nosana-secrets run --prefix prod/ -- docker compose up
   nosana-secrets run --job 7nd… --override -- python train.py
@@ -193,6 +195,24 @@ func BuildEnv(base []string, secrets client.Secrets, o EnvOptions) (env []string
 		notes = append(notes, "--override: secrets replaced "+strings.Join(replaced, ", ")+" from the environment")
 	}
 	return env, notes
+}
+
+// wrap breaks s into lines of at most width, each starting with indent.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range strings.Fields(s) {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 func plural(n int, one, many string) string {
