@@ -50,7 +50,8 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 its environment. CMD's stdin, stdout and stderr are this terminal's; its exit
 code becomes nosana-secrets' exit code (128+N when a signal N ended it; 127
 when CMD is not found, 126 when it cannot be executed); SIGINT, SIGTERM and
-SIGHUP are passed on to it.
+SIGHUP are passed on to it. With --keypair - the keypair is read from stdin
+first, and CMD gets what is left of it.
 
 Variable names: a key that is a valid name ([A-Za-z_][A-Za-z0-9_]*) is used
 as is, case kept. In other keys every other character becomes '_' and a
