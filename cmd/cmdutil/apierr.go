@@ -17,34 +17,41 @@ type outcome struct {
 	hint string
 }
 
-const hintLogin = "run 'nosana-secrets login' for a fresh token; a job token (--job) only reads the secrets its job grants"
+// Hints shared by several codes (their wording predates the codes).
+const (
+	hintLogin    = "run 'nosana-secrets login' for a fresh token; a job token (--job) only reads the secrets its job grants"
+	hintSignIn   = "check --keypair and --endpoint."
+	hintJob      = "check the job address and that this keypair is the job's node (or, once it finished, its project)."
+	hintGrants   = "the job's JSON lists the keys it grants (state[\"nosana/secrets\"] or secrets)"
+	hintOperator = "try again later, or ask the server's operator to check its logs"
+)
 
 // byCode maps the server's stable error codes to exit codes and hints. A
 // refused sign-in is 4 whatever its code, unless the code is in retryable.
 var byCode = map[string]outcome{
 	errcode.InvalidRequest:      {ExitFailure, ""},
-	errcode.InvalidSignature:    {ExitAuth, "check --keypair: the signature does not match the address."},
+	errcode.InvalidSignature:    {ExitAuth, hintSignIn},
 	errcode.LoginWindow:         {ExitAuth, "check this computer's clock (it must be within a minute of the server's)."},
 	errcode.WrongAudience:       {ExitAuth, "use the server's public URL as --endpoint (its PUBLIC_URL setting)."},
 	errcode.NonceUsed:           {ExitAuth, "try again: every sign-in needs a fresh message."},
 	errcode.LegacyLoginDisabled: {ExitAuth, "this server takes Sign-In With Solana only: drop --legacy-login (and " + EnvLegacyLogin + ")."},
-	errcode.SIWSUnavailable:     {ExitAuth, "this server takes only the legacy challenge; if you trust it, add --legacy-login (or set " + EnvLegacyLogin + "=1)."},
+	errcode.SIWSUnavailable:     {ExitAuth, "this server predates Sign-In With Solana; if you trust it, add --legacy-login (or set " + EnvLegacyLogin + "=1)."},
 	errcode.JobLoginUnavailable: {ExitAuth, "this server is not set up for job sign-in (--job)."},
-	errcode.JobRefused:          {ExitAuth, "check the job address and that this keypair is the job's node (or, once it finished, its project)."},
-	errcode.KeyNotGranted:       {ExitAuth, "a job token reads only the keys its job lists (state[\"nosana/secrets\"])."},
-	errcode.NoGrantList:         {ExitAuth, "the job's document lists no secrets (state[\"nosana/secrets\"])."},
+	errcode.JobRefused:          {ExitAuth, hintJob},
+	errcode.KeyNotGranted:       {ExitAuth, hintGrants},
+	errcode.NoGrantList:         {ExitAuth, hintGrants},
 	errcode.NotAuthenticated:    {ExitAuth, hintLogin},
 	errcode.TokenInvalid:        {ExitAuth, hintLogin},
-	errcode.TokenExpired:        {ExitAuth, "the token expired; run 'nosana-secrets login'."},
+	errcode.TokenExpired:        {ExitAuth, hintLogin},
 	errcode.JobEnded:            {ExitAuth, "the job no longer runs on this node: a job token lives only as long as its job."},
 	errcode.NotFound:            {ExitNotFound, ""},
 	errcode.NoRoute:             {ExitUnreachable, "is --endpoint the server's base URL (without a path)?"},
 	errcode.MethodNotAllowed:    {ExitUnreachable, "is --endpoint the server's base URL (without a path)?"},
-	errcode.PayloadTooLarge:     {ExitFailure, "store fewer or smaller secrets at a time."},
+	errcode.PayloadTooLarge:     {ExitFailure, ""}, // said on the first line
 	errcode.QuotaExceeded:       {ExitFailure, "delete secrets you no longer need, or ask the server's operator about its quota."},
 	errcode.RateLimited:         {ExitFailure, ""}, // the wait is added from Retry-After
-	errcode.Internal:            {ExitUnreachable, "try again later, or ask the server's operator to check its logs"},
-	errcode.Unavailable:         {ExitUnreachable, "try again later, or ask the server's operator to check its logs"},
+	errcode.Internal:            {ExitUnreachable, hintOperator},
+	errcode.Unavailable:         {ExitUnreachable, hintOperator},
 }
 
 // retryable codes keep their own exit code at sign-in.
@@ -108,6 +115,9 @@ func httpError(he *client.HTTPError, le *client.LoginError) error {
 	}
 	if le != nil && he.Status < 500 && !retryable[he.Code] && he.Status != http.StatusTooManyRequests {
 		o.exit = ExitAuth
+		if o.hint == "" {
+			o.hint = hintSignIn
+		}
 	}
 	if he.Code == errcode.RateLimited || !known && he.Status == http.StatusTooManyRequests {
 		wait := "a moment"
@@ -135,7 +145,7 @@ func byStatus(he *client.HTTPError, le *client.LoginError) outcome {
 	case le != nil && he.Code == "" && !le.Legacy:
 		return outcome{ExitAuth, "check --keypair and --endpoint; if this is the original Nosana secret manager (its answers carry no error code), add --legacy-login."}
 	case le != nil:
-		return outcome{ExitAuth, "check --keypair and --endpoint."}
+		return outcome{ExitAuth, hintSignIn}
 	case he.Status == http.StatusNotFound:
 		return byCode[errcode.NotFound]
 	case he.Status == http.StatusForbidden || he.Status == http.StatusUnauthorized:
@@ -153,14 +163,14 @@ func describe(he *client.HTTPError, le *client.LoginError) string {
 		return fmt.Sprintf("server error (%d %s): %s", he.Status, http.StatusText(he.Status), he.Message)
 	case le != nil:
 		return le.Error()
-	case he.Status == http.StatusNotFound:
+	case he.Status == http.StatusNotFound, he.Code == errcode.KeyNotGranted, he.Code == errcode.NoGrantList:
 		return he.Message
 	case he.Status == http.StatusForbidden || he.Status == http.StatusUnauthorized:
 		return "not allowed: " + he.Message
 	case he.Status == http.StatusTooManyRequests:
 		return "rate limited by the server: " + he.Message
 	case he.Status == http.StatusRequestEntityTooLarge:
-		return "request too large: " + he.Message
+		return "request too large: " + he.Message + "; store fewer or smaller secrets at a time"
 	}
 	return fmt.Sprintf("%s (%d)", he.Message, he.Status)
 }

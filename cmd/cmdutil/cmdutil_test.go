@@ -100,7 +100,7 @@ func TestAPIError(t *testing.T) {
 		{"login bad signature", login(coded(400, "invalid_signature", "signature does not match")), 4, "check --keypair"},
 		{"login job refused", login(coded(400, "job_refused", "You did not claim this job:J")), 4, "this keypair is the job's node"},
 		{"login coded rate limit", login(&client.HTTPError{Status: 429, Type: "X", Code: "rate_limited", Message: "slow", RetryAfter: 2 * time.Second}), 1, "try again in 2s"},
-		{"job key not granted", coded(400, "key_not_granted", "secret key K not in job"), 4, "reads only the keys its job lists"},
+		{"job key not granted", coded(400, "key_not_granted", "secret key K not in job"), 4, "the job's JSON lists the keys it grants"},
 		{"job ended", coded(403, "job_ended", "job has ended"), 4, "no longer runs on this node"},
 		{"token expired", coded(403, "token_expired", "token expired"), 4, "nosana-secrets login"},
 		{"quota", coded(413, "quota_exceeded", "over quota"), 1, "quota"},
