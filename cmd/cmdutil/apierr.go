@@ -143,7 +143,9 @@ func byStatus(he *client.HTTPError, le *client.LoginError) outcome {
 	case le != nil && le.Job != "":
 		return byCode[errcode.JobRefused]
 	case le != nil && he.Code == "" && !le.Legacy:
-		return outcome{ExitAuth, "check --keypair and --endpoint; if this is the original Nosana secret manager (its answers carry no error code), add --legacy-login."}
+		// No code: a server older than them, so older than Sign-In With
+		// Solana too (the original Nosana secret manager).
+		return byCode[errcode.SIWSUnavailable]
 	case le != nil:
 		return outcome{ExitAuth, hintSignIn}
 	case he.Status == http.StatusNotFound:

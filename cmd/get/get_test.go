@@ -116,7 +116,7 @@ func TestGetErrors(t *testing.T) {
 	}{
 		{"server fault", []clienttest.Failure{{}, {Status: 500}}, cmdutil.ExitUnreachable},
 		{"proxy down", []clienttest.Failure{{}, {Status: 502, Body: "<html>bad gateway</html>"}}, cmdutil.ExitUnreachable},
-		{"login refused", []clienttest.Failure{{Status: 400, Body: `{"type":"ValidationError","message":"bad signature"}`}}, cmdutil.ExitAuth},
+		{"login refused", []clienttest.Failure{{Status: 400, Body: `{"type":"ValidationError","message":"bad signature","code":"invalid_signature"}`}}, cmdutil.ExitAuth},
 		{"forbidden after fresh login", []clienttest.Failure{{}, {Status: 403}}, cmdutil.ExitAuth},
 		{"bad request", []clienttest.Failure{{}, {Status: 400, Body: `{"type":"ValidationError","message":"secret key is 600 bytes; the limit is 512"}`}}, cmdutil.ExitFailure},
 		{"rate limited", []clienttest.Failure{{}, {Status: 429}}, cmdutil.ExitFailure},
