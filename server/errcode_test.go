@@ -21,7 +21,7 @@ func TestErrorCodes(t *testing.T) {
 	badSig := e.legacyBody(w, e.now.Unix())
 	badSig["signature"] = e.legacyBody(newWallet(), e.now.Unix())["signature"]
 	job, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr, UserAddress: w.addr, Secrets: []string{"a"}, Job: "J"}, time.Time{})
-	noGrants, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr, UserAddress: w.addr, Job: "J"}, time.Time{})
+	noGrants, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr, UserAddress: w.addr, Job: "J", NoGrantList: true}, time.Time{})
 	old, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr}, time.Time{})
 
 	cases := []struct {
