@@ -99,6 +99,9 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = 10 * time.Second
 	}
+	// Without this, go-redis ignores context deadlines and waits out
+	// ReadTimeout (10 s) on a hung server: /readyz gives 2 s.
+	opts.ContextTimeoutEnabled = true
 	// No CLIENT SETINFO / MAINT_NOTIFICATIONS handshakes: they only produce
 	// log lines on servers that lack them.
 	opts.DisableIdentity = true
