@@ -1,5 +1,7 @@
 // Command ferretdb runs an embedded FerretDB (MongoDB wire protocol on top of
-// SQLite) for the storage tests, so CI needs no MongoDB server.
+// SQLite) for the storage tests, so CI needs no MongoDB server. FerretDB
+// listens on a loopback port of its own; -listen is a front that makes
+// each write command atomic, as on MongoDB (see serial.go; -raw: none).
 //
 //	go run . -listen 127.0.0.1:27017 -dir /tmp/ferretdb
 //
@@ -31,6 +33,7 @@ func main() {
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (loopback)")
 	dir := flag.String("dir", "", "directory for the SQLite files (default: a new temporary directory, removed on exit)")
+	raw := flag.Bool("raw", false, "serve FerretDB itself on -listen, without the front that makes each write atomic")
 	verbose := flag.Bool("v", false, "log at info level (default: errors only)")
 	flag.Parse()
 
@@ -60,8 +63,22 @@ func run() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	inner := *listen
+	var fl net.Listener
+	if !*raw {
+		fl, err = net.Listen("tcp", *listen)
+		if err != nil {
+			return err
+		}
+		defer fl.Close()
+		inner, err = freeLoopbackAddr()
+		if err != nil {
+			return err
+		}
+	}
+
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  ferretdb.ListenerConfig{TCP: inner},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dataDir + "/",
@@ -79,7 +96,7 @@ func run() error {
 	// Announce readiness only once the port accepts connections.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", *listen, time.Second)
+		c, err := net.DialTimeout("tcp", inner, time.Second)
 		if err == nil {
 			c.Close()
 			break
@@ -87,7 +104,7 @@ func run() error {
 		if time.Now().After(deadline) {
 			stop()
 			<-done
-			return fmt.Errorf("not listening on %s after 30s: %v", *listen, err)
+			return fmt.Errorf("not listening on %s after 30s: %v", inner, err)
 		}
 		select {
 		case err := <-done:
@@ -95,7 +112,25 @@ func run() error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	if fl != nil {
+		go func() {
+			if err := front(fl, inner); err != nil {
+				logger.Error("front", "err", err)
+				stop()
+			}
+		}()
+	}
 	fmt.Printf("ready mongodb://%s/\n", *listen)
 
 	return <-done
+}
+
+// freeLoopbackAddr returns a loopback address with a port nobody listens on.
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
