@@ -13,31 +13,30 @@
 //	counters  {_id: key, n, expires_at}, TTL index on expires_at
 //	meta      {_id: key, value}
 //
-// Put is one ordered BulkWrite of upserts. Without a multi-document
-// transaction (FerretDB has none, and plain MongoDB needs a replica set)
-// a batch that fails half-way for a server or network fault leaves its
-// first items written; invalid input is refused before anything is sent.
+// Put is an insertMany of the new names and one ordered BulkWrite of
+// upserts for the others. Without a multi-document transaction (FerretDB
+// has none, and plain MongoDB needs a replica set) a batch that fails
+// half-way for a server or network fault leaves its first items written;
+// invalid input is refused before anything is sent.
 //
 // DocumentDB is the same code path: mongodb://user:pass@host:27017/db?
 // tls=true&tlsCAFile=/path/global-bundle.pem&retryWrites=false — every URI
 // option goes to the driver unchanged, and DocumentDB rejects retryable
-// writes, hence retryWrites=false. FerretDB v1 has no TTL indexes: there,
-// and everywhere as a second line, expired nonces and counters are purged
-// lazily (at most every few minutes, in the background).
+// writes, hence retryWrites=false.
 //
-// FerretDB v1 also runs every update as a read followed by a separate
-// write, so concurrent updates of one document lose writes ($inc
-// included). Open detects FerretDB (buildInfo.ferretdbVersion) and then
-// serialises this process's read-modify-write operations (Put, Swap, Incr,
-// InitMeta). Several processes on one FerretDB can still lose updates (or
-// fail a Put with a duplicate key): run one replica there, or use MongoDB
-// or DocumentDB, where each of these operations is atomic on the server.
-// FerretDB v1 on SQLite also scans the whole collection for every query
-// (its _id index goes unused), so it suits tests and small installations.
+// FerretDB v1 runs the same queries, with three differences, each where
+// it lacks an operation. It has no TTL indexes: there, and everywhere as a
+// second line, expired nonces and counters are purged lazily (at most
+// every few minutes, in the background). It has no atomic update (see
+// lock): Open detects it (buildInfo.ferretdbVersion) and then runs this
+// process's Put, Swap and Incr one at a time. And it does not say which
+// statement of a bulk update failed, so Put does not retry there. Several processes on one FerretDB can still lose
+// updates: run one replica there, or use MongoDB or DocumentDB. FerretDB
+// v1 on SQLite also scans the whole collection for most queries (it pushes
+// only an _id filter down), so it suits tests and small installations.
 package mongostore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +70,8 @@ const (
 type Store struct {
 	client                           *mongo.Client
 	secrets, nonces, counters, metas *mongo.Collection
-	serial                           chan struct{} // FerretDB only: one read-modify-write at a time
+	serial                           chan struct{} // FerretDB only: one update at a time (see lock)
+	ferret                           bool          // the server is FerretDB
 
 	janitor *storage.Janitor // purges expired nonces and counters
 }
@@ -153,6 +153,7 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("buildInfo: %w", err)
 	}
 	if _, ok := info["ferretdbVersion"]; ok {
+		s.ferret = true
 		s.serial = make(chan struct{}, 1)
 	}
 	// createIndexes is idempotent, and safe when replicas start together.
@@ -213,7 +214,12 @@ func id(owner, name string) string { return strconv.Itoa(len(owner)) + ":" + own
 
 func byID(owner, name string) bson.D { return bson.D{{Key: "_id", Value: id(owner, name)}} }
 
-// lock takes the read-modify-write slot on FerretDB; elsewhere it is free.
+// lock takes this process's update slot on FerretDB; elsewhere it is free.
+// FerretDB v1 lacks an atomic single-document update (it runs update and
+// findAndModify as a read and then a separate write), so concurrent $inc
+// or conditional updates of one document lose writes. Put, Swap and Incr
+// take it; inserts (UseNonce, InitMeta) need no lock, the unique _id
+// decides there.
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	if s.serial == nil {
 		return func() {}, nil
@@ -309,47 +315,13 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 	return s.find(ctx, filter, byName, []storage.Secret{})
 }
 
-// Put implements storage.Store: one ordered BulkWrite of upserts
-// ($inc version, $setOnInsert created_at). Two writers creating one name at
-// once can make the loser fail with a duplicate key; the operations from
-// that one on are sent again, the ones before it having been applied.
+// Put implements storage.Store. One query finds which names exist; the
+// new ones go in with one ordered insertMany (version 1), the others are
+// upserts ($inc version) in one ordered BulkWrite. A writer that creates
+// one of the names first makes the insert fail with a duplicate key at
+// that item: it and the items after it become upserts. Every server runs
+// this; FerretDB v1, which has no atomic update, under s.lock.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	t := now()
-	models := make([]mongo.WriteModel, len(items))
-	for i, it := range items {
-		models[i] = mongo.NewUpdateOneModel().
-			SetFilter(byID(owner, it.Name)).
-			SetUpdate(bson.D{
-				{Key: "$set", Value: bson.D{{Key: "value", Value: it.Value}, {Key: "updated_at", Value: t}}},
-				{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
-				{Key: "$setOnInsert", Value: bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: it.Name}, {Key: "created_at", Value: t}}},
-			}).
-			SetUpsert(true)
-	}
-	if s.serial != nil {
-		return s.putSerial(ctx, owner, items, models, t)
-	}
-	for attempt := 1; ; attempt++ {
-		_, err := s.secrets.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
-		if err == nil {
-			return nil
-		}
-		var bwe mongo.BulkWriteException
-		if attempt == maxAttempts || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
-			return err
-		}
-		models = models[bwe.WriteErrors[0].Index:]
-		if err := pause(ctx, attempt); err != nil {
-			return err
-		}
-	}
-}
-
-// putSerial is Put on FerretDB, under the lock: one query finds which
-// names exist, new documents go in with one insertMany (FerretDB runs an
-// upsert as a query plus an insert, each scanning the collection), and
-// existing ones are updated by _id.
-func (s *Store) putSerial(ctx context.Context, owner string, items []storage.Item, models []mongo.WriteModel, t time.Time) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
@@ -363,26 +335,76 @@ func (s *Store) putSerial(ctx context.Context, owner string, items []storage.Ite
 	if err != nil {
 		return err
 	}
-	var updates []mongo.WriteModel
-	var inserts []any
-	for i, it := range items {
+	t := now()
+	var fresh []storage.Item
+	var upserts []mongo.WriteModel
+	for _, it := range items {
 		if existing[it.Name] {
-			updates = append(updates, models[i])
-			continue
+			upserts = append(upserts, upsert(owner, it, t))
+		} else {
+			fresh = append(fresh, it)
 		}
-		inserts = append(inserts, secretDoc{ID: id(owner, it.Name), Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t})
 	}
-	if len(inserts) > 0 {
-		if _, err := s.secrets.InsertMany(ctx, inserts, options.InsertMany().SetOrdered(true)); err != nil {
+	if len(fresh) > 0 {
+		docs := make([]any, len(fresh))
+		for i, it := range fresh {
+			docs[i] = secretDoc{ID: id(owner, it.Name), Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t}
+		}
+		_, err := s.secrets.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
+		var bwe mongo.BulkWriteException
+		switch {
+		case err == nil:
+		case errors.As(err, &bwe) && len(bwe.WriteErrors) == 1 && mongo.IsDuplicateKeyError(bwe.WriteErrors[0]):
+			for _, it := range fresh[bwe.WriteErrors[0].Index:] {
+				upserts = append(upserts, upsert(owner, it, t))
+			}
+		default:
 			return err
 		}
 	}
-	if len(updates) > 0 {
-		if _, err := s.secrets.BulkWrite(ctx, updates, options.BulkWrite().SetOrdered(true)); err != nil {
+	if len(upserts) == 0 {
+		return nil
+	}
+	return s.bulkUpsert(ctx, upserts)
+}
+
+// upsert sets it.Value, adds one to its version and, if it is new,
+// sets owner, name and created_at.
+func upsert(owner string, it storage.Item, t time.Time) mongo.WriteModel {
+	return mongo.NewUpdateOneModel().
+		SetFilter(byID(owner, it.Name)).
+		SetUpdate(bson.D{
+			{Key: "$set", Value: bson.D{{Key: "value", Value: it.Value}, {Key: "updated_at", Value: t}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
+			{Key: "$setOnInsert", Value: bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: it.Name}, {Key: "created_at", Value: t}}},
+		}).
+		SetUpsert(true)
+}
+
+// bulkUpsert sends models as one ordered BulkWrite. Two upserts creating
+// one document at once can make the loser fail with a duplicate key (on
+// DocumentDB, and MongoDB before 4.2); the operations from that one on are
+// sent again, the ones before it having been applied.
+func (s *Store) bulkUpsert(ctx context.Context, models []mongo.WriteModel) error {
+	for attempt := 1; ; attempt++ {
+		_, err := s.secrets.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
+		if err == nil {
+			return nil
+		}
+		var bwe mongo.BulkWriteException
+		if attempt == maxAttempts || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
+			return err
+		}
+		if s.ferret {
+			// FerretDB v1 reports a failed update statement at index 0,
+			// whichever it was, so what was applied is unknown: give up.
+			return err
+		}
+		models = models[bwe.WriteErrors[0].Index:]
+		if err := pause(ctx, attempt); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // existing reports which of names the owner has.
@@ -446,31 +468,16 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 	return cur.Err()
 }
 
-// Swap implements storage.Store.
+// Swap implements storage.Store: an update whose filter holds the old
+// value, so the server compares.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	set := bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}}
-	if s.serial == nil {
-		res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}), set)
-		if err != nil {
-			return false, err
-		}
-		return res.MatchedCount == 1, nil
-	}
-	// FerretDB: compare here, under the lock, and update by _id alone,
-	// which it finds without a collection scan.
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	cur, err := s.Get(ctx, owner, name)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && !bytes.Equal(cur.Value, old)) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	res, err := s.secrets.UpdateOne(ctx, byID(owner, name), set)
+	res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}})
 	if err != nil {
 		return false, err
 	}
@@ -549,12 +556,7 @@ func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
 // InitMeta implements storage.Store: an upsert that sets the value only on
 // insert, then a read.
 func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	_, err = s.metas.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+	_, err := s.metas.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
 		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "value", Value: value}}}},
 		options.UpdateOne().SetUpsert(true))
 	if err != nil && !mongo.IsDuplicateKeyError(err) { // a racing insert won: read its value
