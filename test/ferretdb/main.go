@@ -120,7 +120,11 @@ func run() error {
 			}
 		}()
 	}
-	fmt.Printf("ready mongodb://%s/\n", *listen)
+	addr := *listen
+	if fl != nil {
+		addr = fl.Addr().String() // the port chosen, when -listen asked for :0
+	}
+	fmt.Printf("ready mongodb://%s/\n", addr)
 
 	return <-done
 }
