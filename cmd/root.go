@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
 )
 
 // Main runs the command line with the process's streams and returns the
@@ -57,6 +58,7 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		newServeCmd(ios),
 		newRekeyCmd(ios),
 		newVersionCmd(ios),
+		migrate.NewCmdMigrate(storeFactory(ios), nil),
 	)
 	root.AddCommand(clientCommands(ios)...)
 	root.InitDefaultCompletionCmd()

@@ -1,0 +1,39 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+)
+
+// storeFactory opens the store of serve's settings for migrate, backup and
+// restore; each command gets its own flags and viper.
+func storeFactory(ios *cmdutil.IOStreams) *cmdutil.StoreFactory {
+	return &cmdutil.StoreFactory{
+		IOStreams: ios,
+		Bind: func(c *cobra.Command) func(context.Context) (*cmdutil.Store, error) {
+			v := viper.New()
+			bindSettings(v, c.Flags(), storeSettings)
+			return func(ctx context.Context) (*cmdutil.Store, error) {
+				cfg, err := loadStoreConfig(v)
+				if err != nil {
+					return nil, err
+				}
+				log, closeLog := cfg.logger(ios.ErrOut)
+				store, err := openStore(ctx, cfg, log)
+				if err != nil {
+					closeLog()
+					return nil, err
+				}
+				return &cmdutil.Store{Plain: store, URI: cfg.URI, Snapshot: backends.Snapshot(store.Lower()), Close: func() {
+					store.Close()
+					closeLog()
+				}}, nil
+			}
+		},
+	}
+}
