@@ -9,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
+	"github.com/nosana-ci/nosana-secrets/cmd/restore"
 )
 
 // Main runs the command line with the process's streams and returns the
@@ -59,6 +61,8 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		newRekeyCmd(ios),
 		newVersionCmd(ios),
 		migrate.NewCmdMigrate(storeFactory(ios), nil),
+		backup.NewCmdBackup(storeFactory(ios), nil),
+		restore.NewCmdRestore(storeFactory(ios), nil),
 	)
 	root.AddCommand(clientCommands(ios)...)
 	root.InitDefaultCompletionCmd()
