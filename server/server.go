@@ -164,6 +164,7 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	e.GET("/secrets/:key", s.getSecret, secrets...)
 	e.POST("/secrets", s.setSecrets, secrets...)
 	e.DELETE("/secrets", s.deleteSecrets, secrets...)
+	s.v1Routes(e, secrets)
 	return e, s.routeConsole(e)
 }
 

@@ -56,6 +56,7 @@ type env struct {
 	logs    *syncBuffer
 	handler http.Handler
 	now     time.Time
+	api     *apiSeen // answers checked against openapi.json
 }
 
 func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
@@ -85,7 +86,12 @@ func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
 		t.Fatal(err)
 	}
 	e.handler = srv.Handler()
-	hs := httptest.NewServer(e.handler)
+	e.api = &apiSeen{}
+	h := e.handler
+	if tt, ok := t.(*testing.T); ok {
+		h = checkAPI(tt, h, e.api)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
 	return e

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// v1Routes adds the versioned API (issue 11) beside the legacy routes;
+// authed are the middlewares of the legacy /secrets routes (rate limits,
+// a token required).
+func (s *Server) v1Routes(e *echo.Echo, authed []echo.MiddlewareFunc) {
+	e.GET("/v1/openapi.json", s.openAPI)
+	e.GET("/v1/whoami", s.whoami, authed...)
+}
+
+// whoamiBody is the answer of GET /v1/whoami.
+type whoamiBody struct {
+	Address   string    `json:"address"`
+	Scope     string    `json:"scope"` // "owner" or "job"
+	Namespace string    `json:"namespace"`
+	Job       string    `json:"job,omitempty"`
+	Keys      []string  `json:"keys,omitzero"` // a job token's grants, [] when none
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// whoami describes the caller's token. It reads no secret, so a running
+// job's token is not re-checked against the chain here.
+func (s *Server) whoami(c echo.Context) error {
+	cl := claimsOf(c)
+	b := whoamiBody{Address: cl.Address, Scope: "owner", Namespace: cl.ReadNamespace()}
+	if cl.ExpiresAt != nil {
+		b.ExpiresAt = cl.ExpiresAt.UTC()
+	}
+	if cl.Scoped() {
+		b.Scope, b.Job = "job", cl.Job
+		b.Keys = append([]string{}, cl.Secrets...)
+	}
+	return c.JSON(http.StatusOK, b)
+}
