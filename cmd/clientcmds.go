@@ -12,6 +12,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/login"
 	"github.com/nosana-ci/nosana-secrets/cmd/run"
 	"github.com/nosana-ci/nosana-secrets/cmd/set"
+	"github.com/nosana-ci/nosana-secrets/cmd/whoami"
 )
 
 //go:generate ../scripts/completions
@@ -33,5 +34,6 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		deleteCmd,
 		jobfetch.NewCmdJobFetch(f, nil),
 		run.NewCmdRun(f, nil),
+		whoami.NewCmdWhoami(f, nil),
 	}
 }

@@ -1,0 +1,82 @@
+// Package whoami is `nosana-secrets whoami`.
+package whoami
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags of whoami.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+
+	Job    string
+	Output string
+}
+
+// NewCmdWhoami builds the command; runF replaces the work in tests.
+func NewCmdWhoami(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "whoami [--job J]",
+		Short: "Show who the server takes you for",
+		Long: `Ask the server who your token speaks for: your address, its scope (owner:
+your own namespace; job: the secrets a job grants in another's), the
+namespace it reads, the job and its keys, and when it expires.
+
+Signs in first when no valid token is cached. The token itself is never
+printed.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("whoami takes no arguments, got %q", args[0])
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().StringVar(&opts.Job, "job", "", "ask about a job-scoped token for job J")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run asks the server and prints the answer.
+func Run(ctx context.Context, opts *Options) error {
+	c, err := opts.Client(opts.Job)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	w, err := c.Whoami(ctx)
+	if err != nil {
+		return cmdutil.APIError(err)
+	}
+	w.ExpiresAt = w.ExpiresAt.UTC()
+	switch opts.Output {
+	case cmdutil.FormatJSON:
+		return cmdutil.WriteJSON(opts.IO.Out, w)
+	case cmdutil.FormatYAML:
+		return cmdutil.WriteYAML(opts.IO.Out, w)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "address:   %s\nscope:     %s\nnamespace: %s\n", w.Address, w.Scope, w.Namespace)
+	if w.Scope == "job" {
+		fmt.Fprintf(&b, "job:       %s\nkeys:      %s\n", w.Job, strings.Join(w.Keys, ", "))
+	}
+	fmt.Fprintf(&b, "expires:   %s\n", w.ExpiresAt.Format(time.RFC3339))
+	_, err = fmt.Fprint(opts.IO.Out, b.String())
+	return err
+}
