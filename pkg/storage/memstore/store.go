@@ -29,6 +29,7 @@ type Store struct {
 	counters map[string]counter
 	meta     map[string][]byte
 	writes   int // nonce and counter writes since the last sweep
+	hist     history
 }
 
 type namespace struct {
