@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
@@ -122,4 +124,9 @@ type HistoryStore interface {
 	Store
 	History
 	AuditLog
+}
+
+// SortVersions sorts versions by name, byte-wise.
+func SortVersions(v []Version) {
+	slices.SortFunc(v, func(a, b Version) int { return strings.Compare(a.Name, b.Name) })
 }

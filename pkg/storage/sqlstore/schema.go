@@ -11,7 +11,7 @@ import (
 // schemaVersion is the newest schema this code knows. It is kept in the
 // meta table under schemaKey.
 const (
-	schemaVersion = 1
+	schemaVersion = 2
 	schemaKey     = "storage.schema_version"
 )
 
@@ -83,6 +83,7 @@ var migrations = []map[string][]string{
 				") ENGINE=InnoDB",
 		},
 	},
+	historyMigration, // history.go
 }
 
 // metaDDL creates the meta table, which holds the schema version and so

@@ -1,0 +1,604 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+var _ storage.HistoryStore = (*Store)(nil)
+
+// historyMigration (schema version 2) adds the versions of every secret
+// and the owners' audit logs. Their primary keys are what makes racing
+// writers safe: two that compute the same next version (or audit seq)
+// collide on it, and the loser's transaction runs again (see raced).
+var historyMigration = map[string][]string{
+	SQLite: {
+		`CREATE TABLE IF NOT EXISTS secret_versions (
+			owner TEXT NOT NULL,
+			name TEXT NOT NULL,
+			version INTEGER NOT NULL,
+			value BLOB NOT NULL,
+			deleted INTEGER NOT NULL,
+			created_at DATETIME NOT NULL,
+			by_address TEXT NOT NULL,
+			by_job TEXT NOT NULL,
+			PRIMARY KEY (owner, name, version))`,
+		`CREATE INDEX IF NOT EXISTS secret_versions_created_at ON secret_versions (created_at)`,
+		`CREATE TABLE IF NOT EXISTS audit_events (
+			owner TEXT NOT NULL,
+			seq INTEGER NOT NULL,
+			time DATETIME NOT NULL,
+			hash TEXT NOT NULL,
+			data BLOB NOT NULL,
+			PRIMARY KEY (owner, seq))`,
+		`CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time)`,
+	},
+	Postgres: {
+		`CREATE TABLE IF NOT EXISTS secret_versions (
+			owner text COLLATE "C" NOT NULL,
+			name text COLLATE "C" NOT NULL,
+			version bigint NOT NULL,
+			value bytea NOT NULL,
+			deleted boolean NOT NULL,
+			created_at timestamptz NOT NULL,
+			by_address text NOT NULL,
+			by_job text NOT NULL,
+			PRIMARY KEY (owner, name, version))`,
+		`CREATE INDEX IF NOT EXISTS secret_versions_created_at ON secret_versions (created_at)`,
+		`CREATE TABLE IF NOT EXISTS audit_events (
+			owner text COLLATE "C" NOT NULL,
+			seq bigint NOT NULL,
+			time timestamptz NOT NULL,
+			hash text NOT NULL,
+			data bytea NOT NULL,
+			PRIMARY KEY (owner, seq))`,
+		`CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time)`,
+	},
+	MySQL: {
+		"CREATE TABLE IF NOT EXISTS secret_versions (" +
+			"owner VARBINARY(512) NOT NULL," +
+			"name VARBINARY(512) NOT NULL," +
+			"version BIGINT NOT NULL," +
+			"value LONGBLOB NOT NULL," +
+			"deleted BOOLEAN NOT NULL," +
+			"created_at DATETIME(6) NOT NULL," +
+			"by_address VARBINARY(512) NOT NULL," +
+			"by_job VARBINARY(512) NOT NULL," +
+			"PRIMARY KEY (owner, name, version)," +
+			"INDEX secret_versions_created_at (created_at)" +
+			") ENGINE=InnoDB",
+		"CREATE TABLE IF NOT EXISTS audit_events (" +
+			"owner VARBINARY(512) NOT NULL," +
+			"seq BIGINT NOT NULL," +
+			"time DATETIME(6) NOT NULL," +
+			"hash VARBINARY(64) NOT NULL," +
+			"data LONGBLOB NOT NULL," +
+			"PRIMARY KEY (owner, seq)," +
+			"INDEX audit_events_time (time)" +
+			") ENGINE=InnoDB",
+	},
+}
+
+type versionRow struct {
+	Owner     string    `gorm:"column:owner;primaryKey"`
+	Name      string    `gorm:"column:name;primaryKey"`
+	Version   int64     `gorm:"column:version;primaryKey"`
+	Value     []byte    `gorm:"column:value"`
+	Deleted   bool      `gorm:"column:deleted"`
+	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	ByAddress string    `gorm:"column:by_address"`
+	ByJob     string    `gorm:"column:by_job"`
+}
+
+func (versionRow) TableName() string { return "secret_versions" }
+
+type auditRow struct {
+	Owner string    `gorm:"column:owner;primaryKey"`
+	Seq   uint64    `gorm:"column:seq;primaryKey"`
+	Time  time.Time `gorm:"column:time"`
+	Hash  string    `gorm:"column:hash"`
+	Data  []byte    `gorm:"column:data"`
+}
+
+func (auditRow) TableName() string { return "audit_events" }
+
+// upsertCurrent writes the newest live version into secrets, keeping
+// created_at of a row that exists.
+var upsertCurrent = clause.OnConflict{
+	Columns: []clause.Column{{Name: "owner"}, {Name: "name"}},
+	DoUpdates: []clause.Assignment{
+		{Column: clause.Column{Name: "value"}, Value: clause.Column{Table: "excluded", Name: "value"}},
+		{Column: clause.Column{Name: "updated_at"}, Value: clause.Column{Table: "excluded", Name: "updated_at"}},
+		{Column: clause.Column{Name: "version"}, Value: clause.Column{Table: "excluded", Name: "version"}},
+	},
+}
+
+// errRaced is a transaction that lost a race on a primary key to another
+// writer; it runs again and then sees that writer's row.
+var errRaced = errors.New("sqlstore: raced another writer")
+
+// raceAttempts bounds the reruns of a transaction that keeps losing races.
+const raceAttempts = 50
+
+// inHistoryTx runs fn in a transaction, again after a jittered pause
+// while it loses a race, so racing writers spread out and each gets in.
+func (s *Store) inHistoryTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	backoff := time.Millisecond
+	for range raceAttempts {
+		err = s.inTx(ctx, func(tx *gorm.DB) error {
+			err := fn(tx)
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return errRaced
+			}
+			return err
+		})
+		if !errors.Is(err, errRaced) {
+			return err
+		}
+		select {
+		case <-time.After(backoff/2 + rand.N(backoff)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+	return err
+}
+
+// state is what a name's history and current row say: the newest live
+// version (0 when absent or deleted) and the newest version of any kind.
+func state(tx *gorm.DB, owner, name string) (live, last int64, err error) {
+	var v sql.NullInt64
+	var deleted sql.NullBool
+	err = tx.Raw(`SELECT version, deleted FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1`,
+		owner, name).Row().Scan(&v, &deleted)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	if v.Valid {
+		last = v.Int64
+		if !deleted.Bool {
+			live = last
+		}
+	}
+	var cur sql.NullInt64
+	err = tx.Raw(`SELECT version FROM secrets WHERE owner = ? AND name = ?`, owner, name).Row().Scan(&cur)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	if cur.Valid && cur.Int64 > last {
+		live, last = cur.Int64, cur.Int64
+	}
+	return live, last, nil
+}
+
+// Commit implements storage.History in one transaction.
+func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
+	t := now()
+	out := make([]int64, len(c.Changes))
+	err := s.inHistoryTx(ctx, func(tx *gorm.DB) error {
+		clear(out)
+		type plan struct{ live, last int64 }
+		plans := make([]plan, len(c.Changes))
+		for i, ch := range c.Changes {
+			live, last, err := state(tx, c.Owner, ch.Name)
+			if err != nil {
+				return err
+			}
+			if ch.CAS != storage.NoCAS && live != ch.CAS {
+				return &storage.ConflictError{Name: ch.Name, Current: live}
+			}
+			plans[i] = plan{live, last}
+		}
+		for i, ch := range c.Changes {
+			p := plans[i]
+			if ch.Delete && p.live == 0 {
+				continue
+			}
+			v := p.last + 1
+			row := versionRow{Owner: c.Owner, Name: ch.Name, Version: v, Value: ch.Value, Deleted: ch.Delete,
+				CreatedAt: t, ByAddress: c.By.Address, ByJob: c.By.Job}
+			if ch.Delete || row.Value == nil {
+				row.Value = []byte{}
+			}
+			if err := tx.Create(&row).Error; err != nil {
+				return err
+			}
+			if ch.Delete {
+				if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name = ?`, c.Owner, ch.Name).Error; err != nil {
+					return err
+				}
+			} else {
+				cur := secretRow{Owner: c.Owner, Name: ch.Name, Value: row.Value, Version: v, CreatedAt: t, UpdatedAt: t}
+				if err := tx.Clauses(upsertCurrent).Create(&cur).Error; err != nil {
+					return err
+				}
+			}
+			if c.Keep > 0 && v > int64(c.Keep) {
+				if err := tx.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`,
+					c.Owner, ch.Name, v-int64(c.Keep)).Error; err != nil {
+					return err
+				}
+			}
+			out[i] = v
+		}
+		if c.Event != nil {
+			return appendAudit(tx, c.Owner, []audit.Event{*c.Event})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func scanVersions(rows *sql.Rows, withValue bool) ([]storage.Version, error) {
+	defer rows.Close()
+	var out []storage.Version
+	for rows.Next() {
+		var v storage.Version
+		var value []byte
+		if err := rows.Scan(&v.Name, &v.Version, &value, &v.Deleted, &v.CreatedAt, &v.By.Address, &v.By.Job); err != nil {
+			return nil, err
+		}
+		v.CreatedAt = v.CreatedAt.UTC()
+		if withValue && !v.Deleted {
+			v.Value = value
+			if v.Value == nil {
+				v.Value = []byte{}
+			}
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+const versionCols = `SELECT name, version, value, deleted, created_at, by_address, by_job FROM secret_versions`
+
+// current returns a secret that Put wrote outside the history, as a
+// version, when it is newer than every kept version (last).
+func (s *Store) current(ctx context.Context, owner, name string, last int64) (storage.Version, bool, error) {
+	sec, err := s.Get(ctx, owner, name)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && sec.Version <= last {
+		return storage.Version{}, false, nil
+	}
+	if err != nil {
+		return storage.Version{}, false, err
+	}
+	return storage.Version{Name: name, Version: sec.Version, Value: sec.Value, CreatedAt: sec.UpdatedAt}, true, nil
+}
+
+// GetVersion implements storage.History.
+func (s *Store) GetVersion(ctx context.Context, owner, name string, v int64) (storage.Version, error) {
+	db := s.db.WithContext(ctx)
+	var rows *sql.Rows
+	var err error
+	if v == 0 {
+		rows, err = db.Raw(versionCols+` WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1`, owner, name).Rows()
+	} else {
+		rows, err = db.Raw(versionCols+` WHERE owner = ? AND name = ? AND version = ?`, owner, name, v).Rows()
+	}
+	if err != nil {
+		return storage.Version{}, err
+	}
+	vs, err := scanVersions(rows, true)
+	if err != nil {
+		return storage.Version{}, err
+	}
+	if v == 0 {
+		var last int64
+		if len(vs) > 0 {
+			last = vs[0].Version
+		}
+		cur, ok, err := s.current(ctx, owner, name, last)
+		if err != nil {
+			return storage.Version{}, err
+		}
+		if ok {
+			return cur, nil
+		}
+		if len(vs) > 0 && vs[0].Deleted {
+			return storage.Version{}, storage.ErrDeleted
+		}
+	}
+	if len(vs) == 0 {
+		if cur, ok, err := s.current(ctx, owner, name, v-1); err != nil || ok && cur.Version == v {
+			return cur, err
+		}
+		return storage.Version{}, storage.ErrNotFound
+	}
+	return vs[0], nil
+}
+
+// Versions implements storage.History.
+func (s *Store) Versions(ctx context.Context, owner, name string) ([]storage.Version, error) {
+	rows, err := s.db.WithContext(ctx).Raw(versionCols+` WHERE owner = ? AND name = ? ORDER BY version DESC`, owner, name).Rows()
+	if err != nil {
+		return nil, err
+	}
+	vs, err := scanVersions(rows, false)
+	if err != nil {
+		return nil, err
+	}
+	var last int64
+	if len(vs) > 0 {
+		last = vs[0].Version
+	}
+	cur, ok, err := s.current(ctx, owner, name, last)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		cur.Value = nil
+		vs = append([]storage.Version{cur}, vs...)
+	}
+	if len(vs) == 0 {
+		return nil, storage.ErrNotFound
+	}
+	return vs, nil
+}
+
+// prefixRange is the SQL condition and arguments of name under prefix.
+func prefixRange(prefix string) (string, []any) {
+	if prefix == "" {
+		return "", nil
+	}
+	q, args := ` AND name >= ?`, []any{prefix}
+	if end, ok := storage.PrefixEnd(prefix); ok {
+		q += ` AND name < ?`
+		args = append(args, end)
+	}
+	return q, args
+}
+
+// AsOf implements storage.History: per name, the newest version written
+// by t, and a secret Put wrote by t outside the history when it is newer.
+func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) ([]storage.Version, error) {
+	db := s.db.WithContext(ctx)
+	rng, rargs := prefixRange(prefix)
+	at := ts(t)
+	args := append(append([]any{owner}, rargs...), at, at)
+	rows, err := db.Raw(versionCols+` v WHERE owner = ?`+rng+` AND created_at <= ?
+		AND version = (SELECT MAX(version) FROM secret_versions w WHERE w.owner = v.owner AND w.name = v.name AND w.created_at <= ?)
+		ORDER BY name`, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	vs, err := scanVersions(rows, true)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]int{}
+	for i, v := range vs {
+		byName[v.Name] = i
+	}
+	// Secrets written by Put outside the history (their version is newer
+	// than any kept one).
+	rows, err = db.Raw(`SELECT s.name, s.value, s.version, s.created_at, s.updated_at FROM secrets s
+		WHERE s.owner = ?`+rng+` AND s.updated_at <= ?
+		AND s.version > COALESCE((SELECT MAX(version) FROM secret_versions w WHERE w.owner = s.owner AND w.name = s.name), 0)`,
+		append(append([]any{owner}, rargs...), at)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	secs, err := scanSecrets(rows, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, sec := range secs {
+		v := storage.Version{Name: sec.Name, Version: sec.Version, Value: sec.Value, CreatedAt: sec.UpdatedAt}
+		if i, ok := byName[sec.Name]; ok {
+			vs[i] = v
+		} else {
+			vs = append(vs, v)
+		}
+	}
+	if len(secs) > 0 {
+		storage.SortVersions(vs)
+	}
+	if vs == nil {
+		vs = []storage.Version{}
+	}
+	return vs, nil
+}
+
+// Destroy implements storage.History.
+func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *audit.Event) error {
+	return s.inHistoryTx(ctx, func(tx *gorm.DB) error {
+		for start := 0; start < len(names); start += chunkRows {
+			part := names[start:min(start+chunkRows, len(names))]
+			if err := tx.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+				return err
+			}
+		}
+		if ev != nil {
+			return appendAudit(tx, owner, []audit.Event{*ev})
+		}
+		return nil
+	})
+}
+
+// PurgeHistory implements storage.History. It finds what to remove with
+// one query each and removes it by primary key, which every dialect
+// (MySQL included) can do without a subquery on the table it deletes from.
+func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
+	db := s.db.WithContext(ctx)
+	cut := ts(before)
+	type key struct {
+		Owner, Name string
+		Version     int64
+	}
+	scan := func(q string) ([]key, error) {
+		rows, err := db.Raw(q, cut).Rows()
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []key
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.Owner, &k.Name, &k.Version); err != nil {
+				return nil, err
+			}
+			out = append(out, k)
+		}
+		return out, rows.Err()
+	}
+	gone, err := scan(`SELECT owner, name, version FROM secret_versions v WHERE deleted AND created_at < ?
+		AND version = (SELECT MAX(version) FROM secret_versions w WHERE w.owner = v.owner AND w.name = v.name)`)
+	if err != nil {
+		return err
+	}
+	for _, k := range gone {
+		err := s.write(ctx, func() error {
+			return db.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`, k.Owner, k.Name, k.Version).Error
+		})
+		if err != nil {
+			return err
+		}
+	}
+	old, err := scan(`SELECT owner, name, version FROM secret_versions v WHERE created_at < ?
+		AND version < (SELECT MAX(version) FROM secret_versions w WHERE w.owner = v.owner AND w.name = v.name)`)
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		err := s.write(ctx, func() error {
+			return db.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version = ?`, k.Owner, k.Name, k.Version).Error
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendAudit links events after the owner's newest and inserts them; a
+// writer that raced to the same seq collides on the primary key.
+func appendAudit(tx *gorm.DB, owner string, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var head audit.Head
+	var seq sql.NullInt64
+	var hash sql.NullString
+	err := tx.Raw(`SELECT seq, hash FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`, owner).Row().Scan(&seq, &hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if seq.Valid {
+		head = audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}
+	}
+	rows := make([]auditRow, len(events))
+	for i, e := range events {
+		e, head = audit.Link(head, e)
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		rows[i] = auditRow{Owner: owner, Seq: e.Seq, Time: e.Time, Hash: e.Hash, Data: data}
+	}
+	return tx.CreateInBatches(rows, chunkRows).Error
+}
+
+// AppendAudit implements storage.AuditLog.
+func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
+	return s.inHistoryTx(ctx, func(tx *gorm.DB) error { return appendAudit(tx, owner, events) })
+}
+
+// Audit implements storage.AuditLog.
+func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+	q, args := `SELECT data FROM audit_events WHERE owner = ?`, []any{owner}
+	if before > 0 {
+		q += ` AND seq < ?`
+		args = append(args, before)
+	}
+	rows, err := s.db.WithContext(ctx).Raw(q+` ORDER BY seq DESC LIMIT ?`, append(args, limit)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []audit.Event{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var e audit.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// TrimAudit implements storage.AuditLog: per owner, one transaction that
+// removes the events before the first one kept and records the trim.
+func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
+	db := s.db.WithContext(ctx)
+	rows, err := db.Raw(`SELECT owner, MAX(seq) FROM audit_events WHERE time < ? GROUP BY owner`, ts(before)).Rows()
+	if err != nil {
+		return err
+	}
+	type cut struct {
+		owner string
+		last  uint64 // newest event older than before
+	}
+	var cuts []cut
+	for rows.Next() {
+		var c cut
+		if err := rows.Scan(&c.owner, &c.last); err != nil {
+			rows.Close()
+			return err
+		}
+		cuts = append(cuts, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range cuts {
+		err := s.inHistoryTx(ctx, func(tx *gorm.DB) error {
+			var first, newest uint64
+			if err := tx.Raw(`SELECT MIN(seq), MAX(seq) FROM audit_events WHERE owner = ?`, c.owner).Row().Scan(&first, &newest); err != nil {
+				return err
+			}
+			keep := min(c.last+1, newest) // the newest event always stays
+			if keep <= first {
+				return nil
+			}
+			var data []byte
+			if err := tx.Raw(`SELECT data FROM audit_events WHERE owner = ? AND seq = ?`, c.owner, keep).Row().Scan(&data); err != nil {
+				return err
+			}
+			var kept audit.Event
+			if err := json.Unmarshal(data, &kept); err != nil {
+				return err
+			}
+			if err := tx.Exec(`DELETE FROM audit_events WHERE owner = ? AND seq < ?`, c.owner, keep).Error; err != nil {
+				return err
+			}
+			return appendAudit(tx, c.owner, []audit.Event{audit.TrimEvent(now(), keep, kept.PrevHash)})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
