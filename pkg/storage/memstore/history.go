@@ -328,3 +328,6 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 		}
 	})
 }
+
+// KeepsHistory reports that the store implements storage.HistoryStore.
+func (s *Store) KeepsHistory() bool { return true }

@@ -602,3 +602,6 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
+
+// KeepsHistory reports that the store implements storage.HistoryStore.
+func (s *Store) KeepsHistory() bool { return true }

@@ -1,0 +1,70 @@
+package backends_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
+)
+
+// TestStackHistory runs the history cases through the whole stack that
+// serve uses (seal, sqlite lock and cache, Checked), and checks what each
+// layer adds: versions sealed below the seal layer, the cache evicted by
+// a Commit, bad input refused once.
+func TestStackHistory(t *testing.T) {
+	key := [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}
+	for _, uri := range []string{"sqlite://" + filepath.Join(t.TempDir(), "h.sqlite"), "memory://"} {
+		t.Run(uri[:6], func(t *testing.T) {
+			ctx := context.Background()
+			s, err := backends.Open(ctx, uri, backends.Options{MasterKeys: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if !storage.KeepsHistory(s) {
+				t.Fatal("the stack does not keep history")
+			}
+			storagetest.RunHistory(t, s)
+
+			owner := storagetest.Unique("stack-")
+			if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{
+				{Name: "k", Value: []byte("plain one"), CAS: storage.NoCAS}}}); err != nil {
+				t.Fatal(err)
+			}
+			if sec, err := s.Get(ctx, owner, "k"); err != nil || string(sec.Value) != "plain one" {
+				t.Fatalf("Get = %q, %v", sec.Value, err)
+			}
+			// A cached read must not survive the next commit.
+			if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{
+				{Name: "k", Value: []byte("plain two"), CAS: 1}}}); err != nil {
+				t.Fatal(err)
+			}
+			if sec, err := s.Get(ctx, owner, "k"); err != nil || string(sec.Value) != "plain two" || sec.Version != 2 {
+				t.Fatalf("Get after commit = %q v%d, %v", sec.Value, sec.Version, err)
+			}
+			lower := s.Lower().(storage.HistoryStore)
+			v1, err := lower.GetVersion(ctx, owner, "k", 1)
+			if err != nil || bytes.Contains(v1.Value, []byte("plain")) {
+				t.Fatalf("version 1 below the seal layer: %q, %v", v1.Value, err)
+			}
+			if got, err := s.GetVersion(ctx, owner, "k", 1); err != nil || string(got.Value) != "plain one" {
+				t.Fatalf("version 1 through the stack: %q, %v", got.Value, err)
+			}
+			_, err = s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{
+				{Name: "a", CAS: storage.NoCAS}, {Name: "a", CAS: storage.NoCAS}}})
+			if !errors.Is(err, storage.ErrInvalid) {
+				t.Errorf("a name twice in a commit: %v", err)
+			}
+			_, err = s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{{Name: "", CAS: storage.NoCAS}}})
+			if !errors.Is(err, storage.ErrInvalid) {
+				t.Errorf("an empty name: %v", err)
+			}
+		})
+	}
+}
