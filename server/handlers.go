@@ -102,6 +102,7 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordList(c, cl.ReadNamespace(), list)
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for i, sec := range list {
@@ -138,6 +139,7 @@ func (s *Server) getSecret(c echo.Context) error {
 	}
 	if cl.Scoped() {
 		if !cl.Grants(key) {
+			s.recordDenied(c, cl.ReadNamespace(), key)
 			return badRequest("secret key %s not in job", key).withCode(errcode.KeyNotGranted)
 		}
 		if err := s.checkJobToken(c, cl); err != nil {
@@ -153,6 +155,7 @@ func (s *Server) getSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordRead(c, cl.ReadNamespace(), key)
 	return c.JSONBlob(http.StatusOK, sec.Value)
 }
 
@@ -201,7 +204,7 @@ func (s *Server) setSecrets(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
 	defer cancel()
-	if err := s.store.Put(ctx, owner, items); err != nil {
+	if err := s.writeItems(c, ctx, owner, items); err != nil {
 		return err
 	}
 	return c.JSONBlob(http.StatusOK, okBody)
@@ -243,7 +246,7 @@ func (s *Server) deleteSecrets(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
 	defer cancel()
-	if err := s.store.Delete(ctx, claimsOf(c).Address, keys); err != nil {
+	if err := s.deleteNames(c, ctx, claimsOf(c).Address, keys); err != nil {
 		return err
 	}
 	return c.JSONBlob(http.StatusOK, okBody)

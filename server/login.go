@@ -63,6 +63,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.recordLogin(c, claims)
 	return c.JSON(http.StatusOK, map[string]string{"token": tok})
 }
 

@@ -180,7 +180,7 @@ func cors(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
 		h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
-		h.Set(echo.HeaderAccessControlAllowMethods, "GET, HEAD, POST, DELETE, OPTIONS")
+		h.Set(echo.HeaderAccessControlAllowMethods, "GET, HEAD, POST, PUT, DELETE, OPTIONS")
 		if rh := req.Header.Get(echo.HeaderAccessControlRequestHeaders); rh != "" {
 			h.Set(echo.HeaderAccessControlAllowHeaders, rh)
 		}

@@ -57,6 +57,8 @@ type Options struct {
 	IPExtractor echo.IPExtractor
 	// Console serves the web console at /ui/.
 	Console bool
+	// History sets versions and the audit trail (v1_history.go).
+	History HistoryOptions
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -86,6 +88,7 @@ type Server struct {
 	echo           *echo.Echo
 	// routeNames are the registered route paths: the only route labels.
 	routeNames map[string]bool
+	v1State
 }
 
 // New builds the handlers; it does not listen.
@@ -123,6 +126,7 @@ func New(o Options) (*Server, error) {
 	if o.Limits != nil && o.Limits.Limiter != nil {
 		s.limits = *o.Limits
 	}
+	s.initV1(o.History)
 	var err error
 	if s.echo, err = s.routes(o.IPExtractor); err != nil {
 		return nil, err
@@ -186,6 +190,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	defer s.FlushAudit(context.Background())
+	go s.purgeHistory(ctx)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

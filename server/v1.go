@@ -13,6 +13,7 @@ import (
 func (s *Server) v1Routes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.GET("/v1/openapi.json", s.openAPI)
 	e.GET("/v1/whoami", s.whoami, authed...)
+	s.historyRoutes(e, authed)
 }
 
 // whoamiBody is the answer of GET /v1/whoami.

@@ -11,7 +11,7 @@ import (
 // KeepsHistory reports whether the backend under every layer of s keeps
 // versions and audit logs (HistoryStore). Layers implement History by
 // passing down, so asserting the interface says nothing about the backend.
-func KeepsHistory(s Store) bool {
+func KeepsHistory(s any) bool {
 	k, ok := s.(interface{ KeepsHistory() bool })
 	return ok && k.KeepsHistory()
 }

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// auditFlushEvery is the longest a read, listing or login event waits in
+// memory before it is stored. Writes are stored with the write itself; a
+// crash loses at most this window of the others.
+const auditFlushEvery = 250 * time.Millisecond
+
+// auditBatch holds the events that are not stored with a write, per owner,
+// and stores them at most auditFlushEvery later, on Flush and at shutdown.
+type auditBatch struct {
+	log  storage.AuditLog
+	warn func(msg string, args ...any)
+
+	mu      sync.Mutex
+	pending map[string][]audit.Event
+	timer   *time.Timer
+}
+
+func (b *auditBatch) add(owner string, e audit.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[string][]audit.Event{}
+	}
+	b.pending[owner] = append(b.pending[owner], e)
+	if b.timer == nil {
+		b.timer = time.AfterFunc(auditFlushEvery, func() { b.flush(context.Background(), "") })
+	}
+}
+
+// flush stores the pending events of owner ("" for every owner).
+func (b *auditBatch) flush(ctx context.Context, owner string) {
+	b.mu.Lock()
+	var take map[string][]audit.Event
+	if owner == "" {
+		take, b.pending = b.pending, nil
+		if b.timer != nil {
+			b.timer.Stop()
+			b.timer = nil
+		}
+	} else if evs := b.pending[owner]; len(evs) > 0 {
+		take = map[string][]audit.Event{owner: evs}
+		delete(b.pending, owner)
+	}
+	b.mu.Unlock()
+	for o, evs := range take {
+		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		if err := b.log.AppendAudit(ctx, o, evs); err != nil {
+			b.warn("audit events lost: the store did not take them", "owner", o, "events", len(evs), "error", err.Error())
+		}
+		cancel()
+	}
+}
+
+// event is the audit event of the request in c, as its caller made it.
+func (s *Server) event(c echo.Context, action audit.Action, status int, keys ...string) audit.Event {
+	e := audit.Event{Time: s.now(), Action: action, Keys: keys, IP: c.RealIP(), Status: status}
+	if cl := claimsOf(c); cl != nil {
+		e.Actor, e.Job = cl.Address, cl.Job
+	}
+	return e
+}
+
+// record queues an event for the log of owner, when the store keeps logs.
+func (s *Server) record(owner string, e audit.Event) {
+	if s.audit != nil {
+		s.audit.add(owner, e)
+	}
+}
+
+// recordLogin puts a login in the log of the namespace the token reads.
+func (s *Server) recordLogin(c echo.Context, cl auth.Claims) {
+	e := s.event(c, audit.Login, 200)
+	e.Actor, e.Job = cl.Address, cl.Job
+	e.Keys = append([]string{}, cl.Secrets...)
+	s.record(cl.ReadNamespace(), e)
+}
+
+// FlushAudit stores the audit events still in memory; Serve calls it at
+// shutdown, after the last request.
+func (s *Server) FlushAudit(ctx context.Context) {
+	if s.audit != nil {
+		s.audit.flush(ctx, "")
+	}
+}
+
+// recordRead, recordList and recordDenied log the legacy routes' reads.
+func (s *Server) recordRead(c echo.Context, ns, key string) {
+	s.record(ns, s.event(c, audit.Read, http.StatusOK, key))
+}
+
+func (s *Server) recordList(c echo.Context, ns string, list []storage.Secret) {
+	if s.audit == nil {
+		return
+	}
+	keys := make([]string, len(list))
+	for i, sec := range list {
+		keys[i] = sec.Name
+	}
+	s.record(ns, s.event(c, audit.List, http.StatusOK, keys...))
+}
+
+func (s *Server) recordDenied(c echo.Context, ns, key string) {
+	s.record(ns, s.event(c, audit.Denied, http.StatusBadRequest, key))
+}

@@ -1,0 +1,706 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// HistoryOptions are the settings of versions and the audit trail.
+type HistoryOptions struct {
+	// MaxVersions kept per key; 0 means DefaultMaxVersions.
+	MaxVersions int
+	// DeletedRetention is how long deleted keys and old versions are kept
+	// before they are purged; 0 means DefaultDeletedRetention.
+	DeletedRetention time.Duration
+	// AuditRetention is how long audit events are kept; 0 means
+	// DefaultAuditRetention.
+	AuditRetention time.Duration
+}
+
+// Defaults of HistoryOptions (issue 11).
+const (
+	DefaultMaxVersions      = 20
+	DefaultDeletedRetention = 30 * 24 * time.Hour
+	DefaultAuditRetention   = 90 * 24 * time.Hour
+	purgeHistoryEvery       = time.Hour
+)
+
+// v1State is the Server's history: nil hist when the backend keeps none.
+type v1State struct {
+	hist  storage.HistoryStore
+	opts  HistoryOptions
+	audit *auditBatch
+}
+
+func (s *Server) initV1(o HistoryOptions) {
+	if o.MaxVersions <= 0 {
+		o.MaxVersions = DefaultMaxVersions
+	}
+	if o.DeletedRetention <= 0 {
+		o.DeletedRetention = DefaultDeletedRetention
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = DefaultAuditRetention
+	}
+	s.opts = o
+	if h, ok := s.store.(storage.HistoryStore); ok && storage.KeepsHistory(s.store) {
+		s.hist = h
+		s.audit = &auditBatch{log: h, warn: s.log.Warn}
+	}
+}
+
+// purgeHistory removes what the retention settings no longer keep, every
+// purgeHistoryEvery until ctx ends.
+func (s *Server) purgeHistory(ctx context.Context) {
+	if s.hist == nil {
+		return
+	}
+	t := time.NewTicker(purgeHistoryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		if err := s.hist.PurgeHistory(ctx, now.Add(-s.opts.DeletedRetention)); err != nil {
+			s.log.Warn("purging old versions failed", "error", err.Error())
+		}
+		if err := s.hist.TrimAudit(ctx, now.Add(-s.opts.AuditRetention)); err != nil {
+			s.log.Warn("trimming audit logs failed", "error", err.Error())
+		}
+	}
+}
+
+// writer is who a request writes as.
+func writer(cl *auth.Claims) storage.Writer { return storage.Writer{Address: cl.Address, Job: cl.Job} }
+
+// writeItems stores a legacy batch: as new versions with its audit event
+// when the store keeps history, else as before.
+func (s *Server) writeItems(c echo.Context, ctx context.Context, owner string, items []storage.Item) error {
+	if s.hist == nil {
+		return s.store.Put(ctx, owner, items)
+	}
+	changes := make([]storage.Change, len(items))
+	keys := make([]string, len(items))
+	for i, it := range items {
+		changes[i] = storage.Change{Name: it.Name, Value: it.Value, CAS: storage.NoCAS}
+		keys[i] = it.Name
+	}
+	slices.Sort(keys)
+	ev := s.event(c, audit.Write, http.StatusOK, keys...)
+	_, err := s.hist.Commit(ctx, storage.Commit{Owner: owner, By: writer(claimsOf(c)), Changes: changes,
+		Event: &ev, Keep: s.opts.MaxVersions})
+	return err
+}
+
+// deleteNames soft-deletes legacy DELETE names when the store keeps
+// history (a legacy GET of them is 404 as before), else removes them.
+func (s *Server) deleteNames(c echo.Context, ctx context.Context, owner string, names []string) error {
+	if s.hist == nil {
+		return s.store.Delete(ctx, owner, names)
+	}
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	changes := make([]storage.Change, len(names))
+	for i, n := range names {
+		changes[i] = storage.Change{Name: n, Delete: true, CAS: storage.NoCAS}
+	}
+	ev := s.event(c, audit.Delete, http.StatusOK, names...)
+	_, err := s.hist.Commit(ctx, storage.Commit{Owner: owner, By: writer(claimsOf(c)), Changes: changes, Event: &ev})
+	return err
+}
+
+// v1 error answers: the legacy body plus a code, and what a program needs.
+
+type v1ErrorBody struct {
+	Type           string `json:"type"`
+	Message        string `json:"message"`
+	Code           string `json:"code"`
+	CurrentVersion *int64 `json:"current_version,omitempty"`
+}
+
+func v1Error(c echo.Context, status int, typ, code, msg string) error {
+	return c.JSON(status, v1ErrorBody{Type: typ, Message: msg, Code: code})
+}
+
+func v1NotFound(c echo.Context, key string, err error) error {
+	if errors.Is(err, storage.ErrDeleted) {
+		return v1Error(c, http.StatusNotFound, "NotFoundError", "secret_deleted",
+			"secret "+key+" was deleted; restore it with POST /v1/secrets/:key/restore")
+	}
+	return v1Error(c, http.StatusNotFound, "NotFoundError", "secret_not_found", "secret "+key+" not found")
+}
+
+// requireHistory answers 501 when the backend keeps no history.
+func (s *Server) requireHistory(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.hist == nil {
+			return v1Error(c, http.StatusNotImplemented, "NotImplemented", "history_unsupported",
+				"this server's storage backend keeps no version history")
+		}
+		return next(c)
+	}
+}
+
+// ownerOnly refuses job tokens: history and the audit log are the owner's.
+func ownerOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if claimsOf(c).Scoped() {
+			return jobRefused(c)
+		}
+		return next(c)
+	}
+}
+
+func jobRefused(c echo.Context) error {
+	return v1Error(c, http.StatusForbidden, "ForbiddenError", "owner_only",
+		"a job token reads only the current value of the keys its job grants")
+}
+
+func (s *Server) historyRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
+	mw := append(slices.Clone(authed), s.requireHistory)
+	owner := append(slices.Clone(mw), ownerOnly)
+	e.GET("/v1/secrets", s.listV1, mw...)
+	e.GET("/v1/secrets/:key", s.getV1, mw...)
+	e.PUT("/v1/secrets/:key", s.putV1, mw...)
+	e.DELETE("/v1/secrets/:key", s.deleteV1, mw...)
+	e.GET("/v1/secrets/:key/versions", s.versionsV1, owner...)
+	e.POST("/v1/secrets/:key/restore", s.restoreVersionV1, owner...)
+	e.POST("/v1/restore", s.restoreAsOfV1, owner...)
+	e.GET("/v1/audit", s.auditV1, owner...)
+}
+
+// v1Key is the :key segment of a /v1/secrets/:key[/…] path, unescaped once.
+func v1Key(c echo.Context) (string, error) {
+	seg := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/v1/secrets/")
+	seg, _, _ = strings.Cut(seg, "/")
+	key, err := url.PathUnescape(seg)
+	if err != nil {
+		return "", badRequest("secret key in the path is not validly escaped")
+	}
+	return key, checkKey(key)
+}
+
+func storeCtx(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), storeTimeout)
+}
+
+type secretV1 struct {
+	Key       string          `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	Version   int64           `json:"version"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+func (s *Server) getV1(c echo.Context) error {
+	cl := claimsOf(c)
+	key, err := v1Key(c)
+	if err != nil {
+		return err
+	}
+	var version int64
+	if q := c.QueryParam("version"); q != "" {
+		if version, err = strconv.ParseInt(q, 10, 64); err != nil || version < 1 {
+			return badRequest("version must be a whole number from 1")
+		}
+	}
+	ns := cl.ReadNamespace()
+	if cl.Scoped() {
+		if version != 0 {
+			return jobRefused(c)
+		}
+		if !cl.Grants(key) {
+			s.record(ns, s.event(c, audit.Denied, http.StatusBadRequest, key))
+			return badRequest("secret key %s not in job", key)
+		}
+		if err := s.checkJobToken(c, cl); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	var out secretV1
+	if version == 0 {
+		sec, err := s.store.Get(ctx, ns, key)
+		if errors.Is(err, storage.ErrNotFound) {
+			if _, verr := s.hist.GetVersion(ctx, ns, key, 0); errors.Is(verr, storage.ErrDeleted) {
+				err = verr
+			}
+			return v1NotFound(c, key, err)
+		}
+		if err != nil {
+			return err
+		}
+		out = secretV1{Key: key, Value: sec.Value, Version: sec.Version, CreatedAt: sec.CreatedAt, UpdatedAt: sec.UpdatedAt}
+	} else {
+		v, err := s.hist.GetVersion(ctx, ns, key, version)
+		if errors.Is(err, storage.ErrNotFound) {
+			return v1Error(c, http.StatusNotFound, "NotFoundError", "version_not_found",
+				"secret "+key+" has no version "+strconv.FormatInt(version, 10))
+		}
+		if err != nil {
+			return err
+		}
+		if v.Deleted {
+			return v1NotFound(c, key, storage.ErrDeleted)
+		}
+		out = secretV1{Key: key, Value: v.Value, Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.CreatedAt}
+	}
+	s.record(ns, s.event(c, audit.Read, http.StatusOK, key))
+	return c.JSON(http.StatusOK, out)
+}
+
+// readJSON reads the body into v, or answers what shape it should have.
+func (s *Server) readJSON(c echo.Context, v any, shape string) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		return badRequest("body must be a JSON object like %s", shape)
+	}
+	return nil
+}
+
+func (s *Server) putV1(c echo.Context) error {
+	cl := claimsOf(c)
+	key, err := v1Key(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Value json.RawMessage `json:"value"`
+		CAS   *int64          `json:"cas"`
+	}
+	const shape = `{"value": <any JSON>, "cas": <optional version>}`
+	if err := s.readJSON(c, &req, shape); err != nil {
+		return err
+	}
+	if len(req.Value) == 0 {
+		return badRequest("value is required: %s", shape)
+	}
+	var value bytes.Buffer
+	if err := json.Compact(&value, req.Value); err != nil {
+		return badRequest("value is not valid JSON")
+	}
+	change := storage.Change{Name: key, Value: value.Bytes(), CAS: storage.NoCAS}
+	if req.CAS != nil {
+		if *req.CAS < 0 {
+			return badRequest("cas must be 0 (the key must not exist) or a version")
+		}
+		change.CAS = *req.CAS
+	}
+	return s.commitOne(c, cl.Address, change, audit.Write)
+}
+
+// commitOne writes one change as the caller and answers {key, version},
+// or 409 with the current version when its CAS does not hold.
+func (s *Server) commitOne(c echo.Context, owner string, ch storage.Change, action audit.Action) error {
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	ev := s.event(c, action, http.StatusOK, ch.Name)
+	vs, err := s.hist.Commit(ctx, storage.Commit{Owner: owner, By: writer(claimsOf(c)),
+		Changes: []storage.Change{ch}, Event: &ev, Keep: s.opts.MaxVersions})
+	var ce *storage.ConflictError
+	if errors.As(err, &ce) {
+		cur := ce.Current
+		return c.JSON(http.StatusConflict, v1ErrorBody{Type: "ConflictError", Code: "version_conflict", CurrentVersion: &cur,
+			Message: "secret " + ch.Name + " is at version " + strconv.FormatInt(cur, 10) + ", not the one given as cas; read it again"})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"key": ch.Name, "version": vs[0]})
+}
+
+func (s *Server) deleteV1(c echo.Context) error {
+	cl := claimsOf(c)
+	key, err := v1Key(c)
+	if err != nil {
+		return err
+	}
+	destroy := false
+	if q := c.QueryParam("destroy"); q != "" {
+		if destroy, err = strconv.ParseBool(q); err != nil {
+			return badRequest("destroy must be true or false")
+		}
+	}
+	owner := cl.Address
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	if destroy {
+		if _, err := s.hist.Versions(ctx, owner, key); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return v1NotFound(c, key, err)
+			}
+			return err
+		}
+		ev := s.event(c, audit.Delete, http.StatusOK, key)
+		if err := s.hist.Destroy(ctx, owner, []string{key}, &ev); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"key": key, "destroyed": true})
+	}
+	ev := s.event(c, audit.Delete, http.StatusOK, key)
+	vs, err := s.hist.Commit(ctx, storage.Commit{Owner: owner, By: writer(cl),
+		Changes: []storage.Change{{Name: key, Delete: true, CAS: storage.NoCAS}}, Event: &ev})
+	if err != nil {
+		return err
+	}
+	if vs[0] == 0 {
+		_, err := s.hist.GetVersion(ctx, owner, key, 0)
+		return v1NotFound(c, key, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"key": key, "version": vs[0], "destroyed": false})
+}
+
+type writerBody struct {
+	Address string `json:"address"`
+	Job     string `json:"job,omitempty"`
+}
+
+type versionBody struct {
+	Version   int64      `json:"version"`
+	CreatedAt time.Time  `json:"created_at"`
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	By        writerBody `json:"by"`
+}
+
+func (s *Server) versionsV1(c echo.Context) error {
+	key, err := v1Key(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	vs, err := s.hist.Versions(ctx, claimsOf(c).Address, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return v1NotFound(c, key, err)
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]versionBody, len(vs))
+	for i, v := range vs {
+		items[i] = versionBody{Version: v.Version, CreatedAt: v.CreatedAt, By: writerBody{v.By.Address, v.By.Job}}
+		if v.Deleted {
+			t := v.CreatedAt
+			items[i].DeletedAt = &t
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Server) restoreVersionV1(c echo.Context) error {
+	owner := claimsOf(c).Address
+	key, err := v1Key(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Version int64 `json:"version"`
+	}
+	if err := s.readJSON(c, &req, `{"version": 3}`); err != nil {
+		return err
+	}
+	if req.Version < 1 {
+		return badRequest("version must be a whole number from 1")
+	}
+	ctx, cancel := storeCtx(c)
+	v, err := s.hist.GetVersion(ctx, owner, key, req.Version)
+	cancel()
+	if errors.Is(err, storage.ErrNotFound) {
+		return v1Error(c, http.StatusNotFound, "NotFoundError", "version_not_found",
+			"secret "+key+" has no version "+strconv.FormatInt(req.Version, 10))
+	}
+	if err != nil {
+		return err
+	}
+	if v.Deleted {
+		return badRequest("version %d of %s is its deletion; restore the version before it", req.Version, key)
+	}
+	return s.commitOne(c, owner, storage.Change{Name: key, Value: v.Value, CAS: storage.NoCAS}, audit.Restore)
+}
+
+type restoreChange struct {
+	Key     string `json:"key"`
+	Action  string `json:"action"` // "restored" or "deleted"
+	Version int64  `json:"version"`
+}
+
+func (s *Server) restoreAsOfV1(c echo.Context) error {
+	cl := claimsOf(c)
+	var req struct {
+		AsOf   time.Time `json:"as_of"`
+		Prefix string    `json:"prefix"`
+	}
+	if err := s.readJSON(c, &req, `{"as_of": "2026-01-02T15:04:05Z", "prefix": "optional/"}`); err != nil {
+		return err
+	}
+	if req.AsOf.IsZero() {
+		return badRequest("as_of (an RFC 3339 time) is required")
+	}
+	if !storage.ValidPrefix(req.Prefix) {
+		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	}
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	then, err := s.hist.AsOf(ctx, cl.Address, req.Prefix, req.AsOf)
+	if err != nil {
+		return err
+	}
+	now, err := s.store.List(ctx, cl.Address, req.Prefix)
+	if err != nil {
+		return err
+	}
+	current := make(map[string][]byte, len(now))
+	for _, sec := range now {
+		current[sec.Name] = sec.Value
+	}
+	var changes []storage.Change
+	var actions []string
+	live := map[string]bool{}
+	for _, v := range then {
+		if v.Deleted {
+			continue
+		}
+		live[v.Name] = true
+		if cur, ok := current[v.Name]; !ok || !bytes.Equal(cur, v.Value) {
+			changes = append(changes, storage.Change{Name: v.Name, Value: v.Value, CAS: storage.NoCAS})
+			actions = append(actions, "restored")
+		}
+	}
+	for _, sec := range now {
+		if !live[sec.Name] {
+			changes = append(changes, storage.Change{Name: sec.Name, Delete: true, CAS: storage.NoCAS})
+			actions = append(actions, "deleted")
+		}
+	}
+	out := []restoreChange{}
+	if len(changes) > 0 {
+		keys := make([]string, len(changes))
+		for i, ch := range changes {
+			keys[i] = ch.Name
+		}
+		ev := s.event(c, audit.Restore, http.StatusOK, keys...)
+		vs, err := s.hist.Commit(ctx, storage.Commit{Owner: cl.Address, By: writer(cl), Changes: changes,
+			Event: &ev, Keep: s.opts.MaxVersions})
+		if err != nil {
+			return err
+		}
+		for i, ch := range changes {
+			out = append(out, restoreChange{Key: ch.Name, Action: actions[i], Version: vs[i]})
+		}
+	}
+	slices.SortFunc(out, func(a, b restoreChange) int { return strings.Compare(a.Key, b.Key) })
+	return c.JSON(http.StatusOK, map[string]any{"as_of": req.AsOf.UTC(), "changes": out})
+}
+
+type metaBody struct {
+	Key       string    `json:"key"`
+	Version   int64     `json:"version"`
+	Size      int       `json:"size"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Pages of /v1/secrets and /v1/audit.
+const (
+	defaultPage = 100
+	maxPage     = 1000
+)
+
+func pageLimit(c echo.Context) (int, error) {
+	q := c.QueryParam("limit")
+	if q == "" {
+		return defaultPage, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > maxPage {
+		return 0, badRequest("limit must be a whole number from 1 to %d", maxPage)
+	}
+	return n, nil
+}
+
+func parseTime(c echo.Context, name string) (time.Time, error) {
+	q := c.QueryParam(name)
+	if q == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, q)
+	if err != nil {
+		return time.Time{}, badRequest("%s must be an RFC 3339 time like 2026-01-02T15:04:05Z", name)
+	}
+	return t, nil
+}
+
+// listV1 answers the keys with metadata, one page after the cursor (the
+// last key of the page before, opaque to clients).
+func (s *Server) listV1(c echo.Context) error {
+	cl := claimsOf(c)
+	prefix := c.QueryParam("prefix")
+	if !storage.ValidPrefix(prefix) {
+		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	}
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	asOf, err := parseTime(c, "as_of")
+	if err != nil {
+		return err
+	}
+	var after string
+	if q := c.QueryParam("cursor"); q != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q)
+		if err != nil {
+			return badRequest("cursor is not one this server gave")
+		}
+		after = string(b)
+	}
+	ns := cl.ReadNamespace()
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	var items []metaBody
+	switch {
+	case cl.Scoped() && !asOf.IsZero():
+		return jobRefused(c)
+	case cl.Scoped():
+		if len(cl.Secrets) == 0 {
+			return badRequest("no secrets in job")
+		}
+		if err := s.checkJobToken(c, cl); err != nil {
+			return err
+		}
+		var names []string
+		for _, k := range cl.Secrets {
+			if strings.HasPrefix(k, prefix) {
+				names = append(names, k)
+			}
+		}
+		secs, err := s.store.GetMany(ctx, ns, names)
+		if err != nil {
+			return err
+		}
+		items = metas(secs)
+	case !asOf.IsZero():
+		vs, err := s.hist.AsOf(ctx, ns, prefix, asOf)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if !v.Deleted {
+				items = append(items, metaBody{Key: v.Name, Version: v.Version, Size: len(v.Value), CreatedAt: v.CreatedAt, UpdatedAt: v.CreatedAt})
+			}
+		}
+	default:
+		secs, err := s.store.List(ctx, ns, prefix)
+		if err != nil {
+			return err
+		}
+		items = metas(secs)
+	}
+	start, _ := slices.BinarySearchFunc(items, after, func(m metaBody, k string) int { return strings.Compare(m.Key, k) })
+	if start < len(items) && items[start].Key == after {
+		start++
+	}
+	page := items[start:min(start+limit, len(items))]
+	var next *string
+	if start+limit < len(items) {
+		n := base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].Key))
+		next = &n
+	}
+	keys := make([]string, len(page))
+	for i, m := range page {
+		keys[i] = m.Key
+	}
+	s.record(ns, s.event(c, audit.List, http.StatusOK, keys...))
+	if page == nil {
+		page = []metaBody{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next})
+}
+
+func metas(secs []storage.Secret) []metaBody {
+	out := make([]metaBody, len(secs))
+	for i, sec := range secs {
+		out[i] = metaBody{Key: sec.Name, Version: sec.Version, Size: len(sec.Value), CreatedAt: sec.CreatedAt, UpdatedAt: sec.UpdatedAt}
+	}
+	return out
+}
+
+// auditV1 answers the caller's events, newest first, filtered, one page
+// before the cursor (a seq).
+func (s *Server) auditV1(c echo.Context) error {
+	owner := claimsOf(c).Address
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	since, err := parseTime(c, "since")
+	if err != nil {
+		return err
+	}
+	until, err := parseTime(c, "until")
+	if err != nil {
+		return err
+	}
+	key := c.QueryParam("key")
+	var before uint64
+	if q := c.QueryParam("cursor"); q != "" {
+		if before, err = strconv.ParseUint(q, 10, 64); err != nil || before == 0 {
+			return badRequest("cursor is not one this server gave")
+		}
+	}
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	s.audit.flush(ctx, owner) // what this owner did a moment ago is in the answer
+	out := []audit.Event{}
+	var next *string
+	const scan = 500
+scanning:
+	for {
+		evs, err := s.hist.Audit(ctx, owner, before, scan)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			before = e.Seq
+			if !since.IsZero() && e.Time.Before(since) {
+				break scanning
+			}
+			if !until.IsZero() && !e.Time.Before(until) || key != "" && !slices.Contains(e.Keys, key) {
+				continue
+			}
+			if len(out) == limit {
+				n := strconv.FormatUint(out[len(out)-1].Seq, 10)
+				next = &n
+				break scanning
+			}
+			out = append(out, e)
+		}
+		if len(evs) < scan {
+			break
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": out, "next_cursor": next})
+}
