@@ -25,6 +25,7 @@ type HTTPError struct {
 	Code string
 	// RetryAfter is the server's Retry-After on a 429 or 503 (0 if none).
 	RetryAfter time.Duration
+	body       []byte // the answer, for the v1 fields (v1.go)
 }
 
 // FromAPI reports whether the body was an error of the API (it had a
@@ -43,7 +44,7 @@ func (e *HTTPError) Error() string {
 const maxMessage = 300
 
 func newHTTPError(resp *http.Response, body []byte) *HTTPError {
-	e := &HTTPError{Status: resp.StatusCode}
+	e := &HTTPError{Status: resp.StatusCode, body: body}
 	var eb struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
