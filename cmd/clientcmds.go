@@ -3,9 +3,11 @@ package cmd
 import (
 	"github.com/spf13/cobra"
 
+	auditcmd "github.com/nosana-ci/nosana-secrets/cmd/audit"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/delete"
 	"github.com/nosana-ci/nosana-secrets/cmd/get"
+	"github.com/nosana-ci/nosana-secrets/cmd/history"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobfetch"
 	"github.com/nosana-ci/nosana-secrets/cmd/keygen"
 	"github.com/nosana-ci/nosana-secrets/cmd/list"
@@ -35,5 +37,8 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		jobfetch.NewCmdJobFetch(f, nil),
 		run.NewCmdRun(f, nil),
 		whoami.NewCmdWhoami(f, nil),
+		history.NewCmdHistory(f, nil),
+		history.NewCmdUndelete(f, nil),
+		auditcmd.NewCmdAudit(f, nil),
 	}
 }

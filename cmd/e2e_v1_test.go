@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,4 +44,67 @@ func TestWhoamiVerb(t *testing.T) {
 	if r := u.run("", "whoami"); r.code != 5 || strings.Count(r.stderr, "\n") > 2 {
 		t.Errorf("no server: %+v", r)
 	}
+}
+
+// TestHistoryVerbs: versions, check-and-set, delete and undelete, restore
+// and the audit log, through the real binary and server.
+func TestHistoryVerbs(t *testing.T) {
+	srv := startServer(t, nil)
+	u := newUser(t, srv.URL)
+	if r := u.run("", "keygen"); r.code != 0 {
+		t.Fatalf("keygen: %+v", r)
+	}
+	u.expect(0, "A\n", "", "set", "A=one")
+	u.expect(0, "A\n", "", "set", "A=two")
+	u.expect(0, "one", "", "get", "A", "--version", "1")
+	r := u.expect(1, "", "", "set", "--cas", "1", "A=three")
+	if !strings.Contains(r.stderr, "version 2") || !strings.Contains(r.stderr, "nothing written") {
+		t.Errorf("stale --cas: %q", r.stderr)
+	}
+	u.expect(0, "A\n", "", "set", "--cas", "2", "A=three")
+	u.expect(2, "", "", "set", "--cas", "0", "A=x", "B=y")
+
+	r = u.run("", "history", "A")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[1], "3 ") {
+		t.Fatalf("history: %+v", r)
+	}
+	u.expect(0, "", "", "delete", "--yes", "A")
+	u.expect(3, "", "", "get", "A")
+	u.expect(0, "A restored from version 3 as version 5\n", "", "undelete", "A")
+	u.expect(0, "three", "", "get", "A")
+	u.expect(1, "", "", "undelete", "A") // not deleted
+
+	u.expect(0, "A restored from version 1 as version 6\n", "", "restore", "A", "--version", "1")
+	u.expect(2, "", "", "restore", "A", "--version", "0")
+	u.expect(2, "", "", "restore") // neither FILE, nor KEY --version, nor --as-of
+	u.expect(2, "", "", "restore", "--as-of", "yesterday-ish")
+	r = u.run("", "restore", "--as-of", "10d", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"action": "deleted"`) {
+		t.Fatalf("restore --as-of before anything existed: %+v", r)
+	}
+	u.expect(3, "", "", "get", "A")
+	u.expect(0, "A restored from version 6 as version 8\n", "", "undelete", "A")
+
+	r = u.run("", "audit", "--key", "A")
+	if r.code != 0 || !strings.Contains(r.stdout, "\twrite  \t200\t") || !strings.Contains(r.stdout, "\trestore\t") {
+		t.Fatalf("audit: %+v", r)
+	}
+	if strings.Contains(r.stdout, "three") {
+		t.Error("a value in the audit output")
+	}
+	r = u.run("", "audit", "verify")
+	head := regexp.MustCompile(`(?m)^head (\d+:[0-9a-f]{64})$`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || head == nil {
+		t.Fatalf("audit verify: %+v", r)
+	}
+	if r := u.run("", "audit", "verify", "--head", head[1]); r.code != 0 {
+		t.Errorf("verify against its own head: %+v", r)
+	}
+	if r := u.run("", "audit", "verify", "--head", "99999:"+strings.Repeat("0", 64)); r.code == 0 || !strings.Contains(r.stderr, "removed") {
+		t.Errorf("verify against a head the log does not reach: %+v", r)
+	}
+
+	u.expect(0, "", "", "delete", "--yes", "--destroy", "A")
+	u.expect(3, "", "", "history", "A")
+	u.expect(3, "", "", "undelete", "A")
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
-	"github.com/nosana-ci/nosana-secrets/cmd/restore"
 )
 
 // Main runs the command line with the process's streams and returns the
@@ -62,7 +61,7 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		newVersionCmd(ios),
 		migrate.NewCmdMigrate(storeFactory(ios), nil),
 		backup.NewCmdBackup(storeFactory(ios), nil),
-		restore.NewCmdRestore(storeFactory(ios), nil),
+		restoreCommand(ios),
 	)
 	root.AddCommand(clientCommands(ios)...)
 	root.InitDefaultCompletionCmd()

@@ -18,8 +18,9 @@ type Options struct {
 	Client   func(job string) (*client.Client, error)
 	Endpoint func() string
 
-	Keys []string
-	Yes  bool
+	Keys    []string
+	Yes     bool
+	Destroy bool
 }
 
 // NewCmdDelete builds the command; runF replaces the work in tests.
@@ -31,6 +32,10 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Short:   "Delete secrets",
 		Long: `Delete secrets by key. Keys that do not exist are ignored; on a terminal
 you are told which existed, and only those are asked about.
+
+A deleted secret keeps its history on servers that keep versions: bring it
+back with undelete KEY (or restore KEY --version N). --destroy removes every
+version for good instead.
 
 On a terminal you are asked to confirm unless --yes is given. When stdin is
 not a terminal (scripts, CI) --yes is required, and without it nothing is
@@ -63,6 +68,7 @@ deleted (exit code 2).`,
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
+	c.Flags().BoolVar(&opts.Destroy, "destroy", false, "remove every version for good (no undelete)")
 	f.AddClientFlags(c)
 	return c
 }
@@ -78,7 +84,12 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	var existed, absent []string
 	for _, k := range opts.Keys {
-		_, err := c.Get(ctx, k)
+		var err error
+		if opts.Destroy { // a deleted key still has versions to destroy
+			_, err = c.Versions(ctx, k)
+		} else {
+			_, err = c.Get(ctx, k)
+		}
 		switch {
 		case err == nil:
 			existed = append(existed, k)
@@ -99,7 +110,11 @@ func Run(ctx context.Context, opts *Options) error {
 		if len(existed) > 1 {
 			what = "secrets " + strings.Join(existed, ", ")
 		}
-		ok, err := opts.IO.Confirm("Delete " + what + " at " + opts.Endpoint() + "?")
+		verb := "Delete "
+		if opts.Destroy {
+			verb = "Destroy every version of "
+		}
+		ok, err := opts.IO.Confirm(verb + what + " at " + opts.Endpoint() + "?")
 		if err != nil {
 			return err
 		}
@@ -107,7 +122,13 @@ func Run(ctx context.Context, opts *Options) error {
 			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("nothing deleted"))
 		}
 	}
-	if err := c.Delete(ctx, opts.Keys...); err != nil {
+	if opts.Destroy {
+		for _, k := range opts.Keys {
+			if err := c.Destroy(ctx, k); err != nil && !client.IsNotFound(err) {
+				return err
+			}
+		}
+	} else if err := c.Delete(ctx, opts.Keys...); err != nil {
 		return err
 	}
 	if opts.IO.IsStderrTTY() {

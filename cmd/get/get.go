@@ -18,8 +18,9 @@ type Options struct {
 	IO     *cmdutil.IOStreams
 	Client func(job string) (*client.Client, error)
 
-	Key    string
-	Output string
+	Key     string
+	Version int64
+	Output  string
 }
 
 // NewCmdGet builds the command; runF replaces the work in tests.
@@ -56,6 +57,7 @@ Exit code 3 when the key does not exist.`,
 		},
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().Int64Var(&opts.Version, "version", 0, "print this version of KEY instead of the current one (see history KEY)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
 	f.AddClientFlags(c)
 	return c
@@ -67,7 +69,15 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	raw, err := c.Get(ctx, opts.Key)
+	var raw json.RawMessage
+	if opts.Version > 0 {
+		var v *client.SecretVersion
+		if v, err = c.GetVersion(ctx, opts.Key, opts.Version); err == nil {
+			raw = v.Value
+		}
+	} else {
+		raw, err = c.Get(ctx, opts.Key)
+	}
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,10 @@ package list
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -70,11 +73,17 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := c.List(ctx, opts.Prefix)
+	var secrets client.Secrets
+	var keys []string
+	if !opts.ShowValues {
+		keys, err = listKeys(ctx, c, opts.Prefix)
+	} else {
+		secrets, err = c.List(ctx, opts.Prefix)
+	}
 	if err != nil {
 		return err
 	}
-	if len(secrets) == 0 && opts.IO.IsStderrTTY() && opts.Output == cmdutil.FormatText {
+	if len(secrets)+len(keys) == 0 && opts.IO.IsStderrTTY() && opts.Output == cmdutil.FormatText {
 		if opts.Prefix != "" {
 			opts.IO.Infof("no secrets with prefix %q", opts.Prefix)
 		} else {
@@ -84,10 +93,33 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.ShowValues {
 		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
 	}
-	keys := make([]string, 0, len(secrets))
-	for k := range secrets {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
+}
+
+// listKeys lists keys without their values through the v1 listing, or,
+// from a server without it (the original, or one that keeps no history),
+// through GET /secrets.
+func listKeys(ctx context.Context, c *client.Client, prefix string) ([]string, error) {
+	infos, err := c.ListKeys(ctx, prefix, time.Time{})
+	var he *client.HTTPError
+	if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusNotImplemented) {
+		secrets, err := c.List(ctx, prefix)
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]string, 0, len(secrets))
+		for k := range secrets {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return keys, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(infos))
+	for i, k := range infos {
+		keys[i] = k.Key
+	}
+	return keys, nil
 }

@@ -4,6 +4,7 @@ package set
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,7 @@ type Options struct {
 	Prefix      string
 	KeepNewline bool
 	Output      string
+	CAS         int64 // client.NoCAS unless --cas
 }
 
 // NewCmdSet builds the command; runF replaces the work in tests.
@@ -103,6 +105,7 @@ in the process list; prefer KEY - or --from-file for real secrets.`,
 	fs.BoolVar(&opts.JSON, "json", false, "parse each value as JSON instead of storing it as a string")
 	fs.StringVar(&opts.Prefix, "prefix", "", "store each KEY as PREFIX+KEY")
 	fs.BoolVar(&opts.KeepNewline, "keep-newline", false, "keep the trailing newline of a value read from stdin")
+	fs.Int64Var(&opts.CAS, "cas", client.NoCAS, "check-and-set one KEY: write only if its current version is N (0: only if it does not exist)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)
 	f.AddClientFlags(c)
 	return c
@@ -174,7 +177,18 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Set(ctx, secrets, opts.Prefix); err != nil {
+	if opts.CAS != client.NoCAS {
+		if len(order) != 1 || opts.CAS < 0 {
+			return cmdutil.Usagef("--cas N takes exactly one KEY and a version from 0")
+		}
+		if _, err := c.Put(ctx, opts.Prefix+order[0], secrets[order[0]], opts.CAS); err != nil {
+			var ce *client.ConflictError
+			if errors.As(err, &ce) {
+				return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("%v\nnothing written; read it again (nosana-secrets history %s)", ce, opts.Prefix+order[0]))
+			}
+			return err
+		}
+	} else if err := c.Set(ctx, secrets, opts.Prefix); err != nil {
 		return err
 	}
 	stored := make([]string, 0, len(order))

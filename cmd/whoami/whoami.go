@@ -58,11 +58,11 @@ printed.`,
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client(opts.Job)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	w, err := c.Whoami(ctx)
 	if err != nil {
-		return cmdutil.APIError(err)
+		return err
 	}
 	w.ExpiresAt = w.ExpiresAt.UTC()
 	switch opts.Output {

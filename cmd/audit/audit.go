@@ -1,0 +1,244 @@
+// Package auditcmd is `nosana-secrets audit` and `audit verify`.
+package auditcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+)
+
+// Options are the parsed flags of audit.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+	Now    func() time.Time
+
+	Key    string
+	Since  time.Time
+	Limit  int
+	Follow bool
+	Every  time.Duration // how often --follow asks
+	Output string
+}
+
+// NewCmdAudit builds `audit` with its `verify` subcommand; runF replaces
+// the work of `audit` in tests.
+func NewCmdAudit(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Now: time.Now, Every: 2 * time.Second}
+	var since string
+	c := &cobra.Command{
+		Use:   "audit [--key K] [--since 1h] [--follow]",
+		Short: "Show who read, wrote or was refused your secrets",
+		Long: `Show your audit log, newest first: every sign-in, read, listing, write,
+delete and restore in your namespace, and refusals, with who did it (a
+node's address and job when a node read a secret for your job), from
+which IP, and the answer. Values are never in the log.
+
+--follow prints new events as they come (oldest first) until interrupted.
+The log is a hash chain; audit verify checks it.`,
+		Example: `  nosana-secrets audit --since 24h
+  nosana-secrets audit --key DB_PASSWORD -o json
+  nosana-secrets audit --follow
+  nosana-secrets audit verify`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("audit takes no arguments, got %q (did you mean audit verify?)", args[0])
+			}
+			if since != "" {
+				t, err := cmdutil.ParseTimeAgo(since, opts.Now())
+				if err != nil {
+					return cmdutil.Usagef("--since: %v", err)
+				}
+				opts.Since = t
+			}
+			if opts.Limit < 0 {
+				return cmdutil.Usagef("--limit must be positive")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().StringVar(&opts.Key, "key", "", "only events that touch this key")
+	c.Flags().StringVar(&since, "since", "", "only events since this time (RFC 3339, or a duration ago: 90m, 2h, 3d)")
+	c.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many events (without --follow)")
+	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)
+	f.AddClientFlags(c)
+	c.AddCommand(newCmdVerify(f))
+	return c
+}
+
+// Run prints the events.
+func Run(ctx context.Context, opts *Options) error {
+	c, err := opts.Client("")
+	if err != nil {
+		return err
+	}
+	q := client.AuditQuery{Since: opts.Since, Key: opts.Key, Limit: opts.Limit}
+	page, err := c.Audit(ctx, q)
+	if err != nil {
+		return err
+	}
+	if !opts.Follow {
+		if opts.Output == cmdutil.FormatJSON {
+			return cmdutil.WriteJSON(opts.IO.Out, page.Items)
+		}
+		for _, e := range page.Items {
+			if err := writeEvent(opts.IO.Out, opts.Output, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Follow: oldest first, then whatever is newer than the last printed.
+	var last uint64
+	for i := len(page.Items) - 1; i >= 0; i-- {
+		if err := writeEvent(opts.IO.Out, opts.Output, page.Items[i]); err != nil {
+			return err
+		}
+		last = page.Items[i].Seq
+	}
+	t := time.NewTicker(opts.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		var fresh []audit.Event
+		q := client.AuditQuery{Key: opts.Key, Limit: 1000}
+		for {
+			page, err := c.Audit(ctx, q)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			done := page.NextCursor == ""
+			for _, e := range page.Items {
+				if e.Seq <= last {
+					done = true
+					break
+				}
+				fresh = append(fresh, e)
+			}
+			if done {
+				break
+			}
+			q.Cursor = page.NextCursor
+		}
+		for i := len(fresh) - 1; i >= 0; i-- {
+			if err := writeEvent(opts.IO.Out, opts.Output, fresh[i]); err != nil {
+				return err
+			}
+			last = fresh[i].Seq
+		}
+	}
+}
+
+// writeEvent prints one event: a JSON line, or one line of text.
+func writeEvent(w io.Writer, format string, e audit.Event) error {
+	if format == cmdutil.FormatJSON {
+		return cmdutil.WriteJSON(w, e)
+	}
+	who := e.Actor
+	if e.Job != "" {
+		who += " job " + e.Job
+	}
+	if who == "" {
+		who = "-"
+	}
+	keys := strings.Join(e.Keys, ",")
+	if e.Trimmed != nil {
+		keys = "events before " + strconv.FormatUint(e.Trimmed.FirstSeq, 10) + " removed by retention"
+	}
+	_, err := fmt.Fprintf(w, "%d\t%s\t%-7s\t%d\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Action,
+		e.Status, who, orDash(e.IP), cmdutil.DisplayText(keys))
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newCmdVerify(f *cmdutil.Factory) *cobra.Command {
+	var noted string
+	c := &cobra.Command{
+		Use:   "verify [--head SEQ:HASH]",
+		Short: "Check your audit log's hash chain and print its head",
+		Long: `Fetch your whole audit log and check, here rather than on the server, that
+its hash chain holds: no event was edited, removed or reordered. Prints the
+head (the newest event's seq and hash): note it, and pass it as --head later
+to detect a log rewritten since, or shortened at its new end.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.Usagef("audit verify takes no arguments")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			var head audit.Head
+			if noted != "" {
+				seq, hash, ok := strings.Cut(noted, ":")
+				n, err := strconv.ParseUint(seq, 10, 64)
+				if !ok || err != nil || len(hash) != 64 {
+					return cmdutil.Usagef("--head must be SEQ:HASH as audit verify printed it")
+				}
+				head = audit.Head{Seq: n, Hash: hash}
+			}
+			return runVerify(c.Context(), f.IOStreams, f.Client, head)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().StringVar(&noted, "head", "", "a head noted before (SEQ:HASH): fail if the log no longer has it")
+	f.AddClientFlags(c)
+	return c
+}
+
+func runVerify(ctx context.Context, ios *cmdutil.IOStreams, newClient func(string) (*client.Client, error), noted audit.Head) error {
+	c, err := newClient("")
+	if err != nil {
+		return err
+	}
+	log, err := c.AuditLog(ctx)
+	if err != nil {
+		return err
+	}
+	head, err := audit.Verify(log)
+	if err != nil {
+		return err
+	}
+	if err := audit.CheckHead(log, noted); err != nil && !errors.Is(err, audit.ErrHeadTrimmed) {
+		return err
+	} else if err != nil {
+		ios.Infof("The noted head (seq %d) was removed by retention; it cannot be compared.", noted.Seq)
+	}
+	if len(log) == 0 {
+		_, err = fmt.Fprintln(ios.Out, "the audit log is empty")
+		return err
+	}
+	_, err = fmt.Fprintf(ios.Out, "audit log verified: %d events, seq %d to %d\nhead %d:%s\n",
+		len(log), log[0].Seq, head.Seq, head.Seq, head.Hash)
+	return err
+}

@@ -1,0 +1,149 @@
+// Package history is `nosana-secrets history KEY` and `undelete KEY`.
+package history
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags and arguments of history and undelete.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+
+	Key    string
+	Output string
+}
+
+func oneKey(verb string, opts *Options) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != 1 || args[0] == "" {
+			return cmdutil.Usagef("%s takes exactly one KEY\nRun 'nosana-secrets %s --help' for usage.", verb, verb)
+		}
+		opts.Key = args[0]
+		return nil
+	}
+}
+
+// NewCmdHistory builds `history KEY`; runF replaces the work in tests.
+func NewCmdHistory(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "history KEY",
+		Short: "List the kept versions of a secret",
+		Long: `List the versions the server keeps of KEY, newest first: the version, when
+it was written, by whom (and for which job), and which versions are deletes.
+Values are not shown; read one with get KEY --version N.`,
+		Example: `  nosana-secrets history DB_PASSWORD
+  nosana-secrets get DB_PASSWORD --version 3
+  nosana-secrets restore DB_PASSWORD --version 3`,
+		Args: oneKey("history", opts),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return RunHistory(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
+	f.AddClientFlags(c)
+	return c
+}
+
+// RunHistory prints the versions.
+func RunHistory(ctx context.Context, opts *Options) error {
+	c, err := opts.Client("")
+	if err != nil {
+		return err
+	}
+	vs, err := c.Versions(ctx, opts.Key)
+	if err != nil {
+		return err
+	}
+	switch opts.Output {
+	case cmdutil.FormatJSON:
+		return cmdutil.WriteJSON(opts.IO.Out, vs)
+	case cmdutil.FormatYAML:
+		return cmdutil.WriteYAML(opts.IO.Out, vs)
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tWRITTEN\tBY\tNOTE")
+	for _, v := range vs {
+		by := v.By.Address
+		if v.By.Job != "" {
+			by += " (job " + v.By.Job + ")"
+		}
+		note := ""
+		if v.DeletedAt != nil {
+			note = "deleted"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.Version, v.CreatedAt.UTC().Format(time.RFC3339), by, note)
+	}
+	return tw.Flush()
+}
+
+// NewCmdUndelete builds `undelete KEY`; runF replaces the work in tests.
+func NewCmdUndelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	c := &cobra.Command{
+		Use:   "undelete KEY",
+		Short: "Bring back a deleted secret with its last value",
+		Long: `Bring back KEY, deleted with delete (without --destroy), with the value it
+had before: that value is written as its next version. Prints the version.`,
+		Args: oneKey("undelete", opts),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return RunUndelete(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	f.AddClientFlags(c)
+	return c
+}
+
+// RunUndelete restores the newest version before the delete.
+func RunUndelete(ctx context.Context, opts *Options) error {
+	c, err := opts.Client("")
+	if err != nil {
+		return err
+	}
+	vs, err := c.Versions(ctx, opts.Key)
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 || vs[0].DeletedAt == nil {
+		return fmt.Errorf("%s is not deleted; see its versions with: nosana-secrets history %s", opts.Key, shellQuote(opts.Key))
+	}
+	for _, v := range vs[1:] {
+		if v.DeletedAt != nil {
+			continue
+		}
+		n, err := c.Restore(ctx, opts.Key, v.Version)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(opts.IO.Out, "%s restored from version %d as version %d\n", opts.Key, v.Version, n)
+		return err
+	}
+	return fmt.Errorf("%s has no version before its delete left to restore (purged)", opts.Key)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

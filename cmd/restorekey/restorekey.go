@@ -1,0 +1,116 @@
+// Package restorekey is `nosana-secrets restore KEY --version N` and
+// `restore --as-of TIME`: versions brought back through the API. The
+// restore command (cmd/restore_command.go) also loads backup files.
+package restorekey
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nosana-ci/nosana-secrets/client"
+	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+)
+
+// Options are the parsed flags and arguments of restore.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Client func(job string) (*client.Client, error)
+	Now    func() time.Time
+
+	Key     string
+	Version int64
+	AsOf    time.Time
+	Prefix  string
+	Output  string
+}
+
+// NewCmdRestore builds the command; runF replaces the work in tests.
+func NewCmdRestoreKey(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Now: time.Now}
+	var asOf string
+	c := &cobra.Command{
+		Use:   "restore KEY --version N | restore --as-of TIME [--prefix P]",
+		Short: "Bring back an old version of a secret, or of every secret",
+		Long: `restore KEY --version N writes the value of version N of KEY as its next
+version (see history KEY); it also undeletes a deleted key.
+
+restore --as-of TIME gives every key (under --prefix) the value it had at
+TIME, as new versions, and deletes the keys created after it: nothing is
+lost, every change is one more version. TIME is RFC 3339
+(2026-01-02T15:04:05Z) or a duration ago (90m, 2h, 3d). Prints what changed.`,
+		Example: `  nosana-secrets restore DB_PASSWORD --version 3
+  nosana-secrets restore --as-of 2h
+  nosana-secrets restore --as-of 2026-01-02T15:04:05Z --prefix prod/`,
+		Args: func(c *cobra.Command, args []string) error {
+			switch {
+			case len(args) > 1:
+				return cmdutil.Usagef("restore takes at most one KEY")
+			case len(args) == 1 && (opts.Version < 1 || asOf != ""):
+				return cmdutil.Usagef("restore KEY needs --version N (and no --as-of)")
+			case len(args) == 0 && asOf == "":
+				return cmdutil.Usagef("restore needs KEY --version N, or --as-of TIME\nRun 'nosana-secrets restore --help' for usage.")
+			case len(args) == 0 && opts.Version != 0:
+				return cmdutil.Usagef("--version needs a KEY")
+			}
+			if len(args) == 1 {
+				opts.Key = args[0]
+				return nil
+			}
+			t, err := cmdutil.ParseTimeAgo(asOf, opts.Now())
+			if err != nil {
+				return cmdutil.Usagef("--as-of: %v", err)
+			}
+			opts.AsOf = t
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(c.Context(), opts)
+		},
+	}
+	c.SetFlagErrorFunc(cmdutil.FlagError)
+	c.Flags().Int64Var(&opts.Version, "version", 0, "the version of KEY to bring back")
+	c.Flags().StringVar(&asOf, "as-of", "", "restore every key to its value at this time (RFC 3339, or a duration ago)")
+	c.Flags().StringVar(&opts.Prefix, "prefix", "", "with --as-of: only keys under this prefix")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
+	f.AddClientFlags(c)
+	return c
+}
+
+// Run restores and prints what changed.
+func Run(ctx context.Context, opts *Options) error {
+	c, err := opts.Client("")
+	if err != nil {
+		return err
+	}
+	if opts.Key != "" {
+		v, err := c.Restore(ctx, opts.Key, opts.Version)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(opts.IO.Out, "%s restored from version %d as version %d\n", opts.Key, opts.Version, v)
+		return err
+	}
+	changes, err := c.RestoreAsOf(ctx, opts.AsOf, opts.Prefix)
+	if err != nil {
+		return err
+	}
+	switch opts.Output {
+	case cmdutil.FormatJSON:
+		return cmdutil.WriteJSON(opts.IO.Out, changes)
+	case cmdutil.FormatYAML:
+		return cmdutil.WriteYAML(opts.IO.Out, changes)
+	}
+	for _, ch := range changes {
+		fmt.Fprintf(opts.IO.Out, "%-8s %s (version %d)\n", ch.Action, ch.Key, ch.Version)
+	}
+	if len(changes) == 0 {
+		opts.IO.Infof("Nothing to change: every key already has its value as of %s.", opts.AsOf.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
