@@ -67,6 +67,10 @@ var serveSettings = []setting{
 	{"body-limit", "BODY_LIMIT", strconv.Itoa(server.DefaultBodyLimit), "largest request body in bytes; larger is answered 413"},
 	{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s", "how long requests in flight may finish after SIGINT/SIGTERM"},
 	{"ui", "UI", "true", "serve the web console at /ui/ (false: the API only)"},
+	{"history", "HISTORY", "true", "keep versions of every secret and an audit trail per owner (sqlite, PostgreSQL, MySQL, memory); false: overwrites and deletes are final"},
+	{"max-versions", "MAX_VERSIONS", strconv.Itoa(server.DefaultMaxVersions), "versions kept per key"},
+	{"deleted-retention", "DELETED_RETENTION", "720h", "how long deleted keys and old versions are kept before they are purged"},
+	{"audit-retention", "AUDIT_RETENTION", "2160h", "how long audit events are kept"},
 }
 
 // bindSettings adds each setting to fs and binds it to its flag and its
@@ -100,6 +104,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	Dev             bool
 	UI              bool
+	History         server.HistoryOptions
 }
 
 func newServeCmd(ios *cmdutil.IOStreams) *cobra.Command {
@@ -258,6 +263,9 @@ func loadServeConfig(v *viper.Viper) (serveConfig, error) {
 	if cfg.BodyLimit, err = strconv.ParseInt(v.GetString("body-limit"), 10, 64); err != nil || cfg.BodyLimit < 1024 {
 		return cfg, cmdutil.Usagef("BODY_LIMIT %q must be a number of bytes, at least 1024", v.GetString("body-limit"))
 	}
+	if cfg.History, err = historySettings(v); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -361,6 +369,7 @@ func runServe(ctx context.Context, cfg serveConfig, logOut io.Writer) error {
 		IPExtractor:        ipExtractor(cfg.TrustedProxies),
 		Console:            cfg.UI,
 		PrivateMetrics:     cfg.MetricsListen != "",
+		History:            cfg.History,
 	})
 	if err != nil {
 		return err
@@ -430,4 +439,25 @@ func validFor(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// historySettings reads HISTORY, MAX_VERSIONS, DELETED_RETENTION and
+// AUDIT_RETENTION.
+func historySettings(v *viper.Viper) (server.HistoryOptions, error) {
+	var h server.HistoryOptions
+	on, err := strconv.ParseBool(v.GetString("history"))
+	if err != nil {
+		return h, cmdutil.Usagef("HISTORY %q must be true or false", v.GetString("history"))
+	}
+	h.Off = !on
+	if h.MaxVersions, err = strconv.Atoi(v.GetString("max-versions")); err != nil || h.MaxVersions < 1 {
+		return h, cmdutil.Usagef("MAX_VERSIONS %q must be a number of versions, at least 1", v.GetString("max-versions"))
+	}
+	if h.DeletedRetention, err = parseSeconds("DELETED_RETENTION", v.GetString("deleted-retention"), false); err != nil {
+		return h, err
+	}
+	if h.AuditRetention, err = parseSeconds("AUDIT_RETENTION", v.GetString("audit-retention"), false); err != nil {
+		return h, err
+	}
+	return h, nil
 }

@@ -30,6 +30,9 @@ type HistoryOptions struct {
 	// AuditRetention is how long audit events are kept; 0 means
 	// DefaultAuditRetention.
 	AuditRetention time.Duration
+	// Off keeps no history even on a backend that could: writes and
+	// deletes are final, and the v1 history routes answer 501.
+	Off bool
 }
 
 // Defaults of HistoryOptions (issue 11).
@@ -58,7 +61,7 @@ func (s *Server) initV1(o HistoryOptions) {
 		o.AuditRetention = DefaultAuditRetention
 	}
 	s.opts = o
-	if h, ok := s.store.(storage.HistoryStore); ok && storage.KeepsHistory(s.store) {
+	if h, ok := s.store.(storage.HistoryStore); ok && storage.KeepsHistory(s.store) && !o.Off {
 		s.hist = h
 		s.audit = &auditBatch{log: h, warn: s.log.Warn}
 	}
