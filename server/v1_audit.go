@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,21 +21,38 @@ const auditFlushEvery = 250 * time.Millisecond
 
 // auditBatch holds the events that are not stored with a write, per owner,
 // and stores them at most auditFlushEvery later, on Flush and at shutdown.
+// Identical events of one batch (a node reading the same key again and
+// again) are stored once, with their count and the first one's time.
 type auditBatch struct {
 	log  storage.AuditLog
 	warn func(msg string, args ...any)
 
 	mu      sync.Mutex
 	pending map[string][]audit.Event
+	index   map[burstKey]int // position in pending[owner]
 	timer   *time.Timer
 }
 
+// burstKey is what makes two events of one owner's batch the same.
+type burstKey struct {
+	owner, action, keys, actor, job, ip string
+	status                              int
+}
+
 func (b *auditBatch) add(owner string, e audit.Event) {
+	k := burstKey{owner, string(e.Action), strings.Join(e.Keys, "\x00"), e.Actor, e.Job, e.IP, e.Status}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.pending == nil {
 		b.pending = map[string][]audit.Event{}
+		b.index = map[burstKey]int{}
 	}
+	if i, ok := b.index[k]; ok {
+		b.pending[owner][i].Count++
+		return
+	}
+	e.Count = 1
+	b.index[k] = len(b.pending[owner])
 	b.pending[owner] = append(b.pending[owner], e)
 	if b.timer == nil {
 		b.timer = time.AfterFunc(auditFlushEvery, func() { b.flush(context.Background(), "") })
@@ -46,7 +64,7 @@ func (b *auditBatch) flush(ctx context.Context, owner string) {
 	b.mu.Lock()
 	var take map[string][]audit.Event
 	if owner == "" {
-		take, b.pending = b.pending, nil
+		take, b.pending, b.index = b.pending, nil, nil
 		if b.timer != nil {
 			b.timer.Stop()
 			b.timer = nil
@@ -54,6 +72,11 @@ func (b *auditBatch) flush(ctx context.Context, owner string) {
 	} else if evs := b.pending[owner]; len(evs) > 0 {
 		take = map[string][]audit.Event{owner: evs}
 		delete(b.pending, owner)
+		for k := range b.index {
+			if k.owner == owner {
+				delete(b.index, k)
+			}
+		}
 	}
 	b.mu.Unlock()
 	for o, evs := range take {

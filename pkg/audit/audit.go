@@ -59,6 +59,10 @@ type Event struct {
 	Job    string    `json:"job,omitempty"`
 	IP     string    `json:"ip"`
 	Status int       `json:"status"` // HTTP status answered
+	// Count is how many identical requests (same action, keys, actor, job,
+	// IP and status) this event stands for, when a server stored a burst
+	// of them as one; 0 means one.
+	Count uint32 `json:"count,omitempty"`
 	// Trimmed is set on a Trim event only.
 	Trimmed *Trimmed `json:"trimmed,omitempty"`
 
@@ -96,14 +100,14 @@ const domain = "nosana-secrets audit v1\n"
 //	str action
 //	u32 len(keys), then str for each key
 //	str actor · str job · str ip
-//	u32 status
+//	u32 status · u32 count
 //	u8 0, or u8 1 · u64 trimmed.first_seq · str trimmed.anchor
 //
 // Integers are big-endian; str is a u32 byte length followed by the bytes
 // (UTF-8, as stored). Every field has a fixed place and a length, so two
 // different events never encode alike.
 func Canonical(e Event) []byte {
-	n := len(domain) + 8 + 8 + 4 + len(e.Action) + 4 + 4*3 + len(e.Actor) + len(e.Job) + len(e.IP) + 4 + 1
+	n := len(domain) + 8 + 8 + 4 + len(e.Action) + 4 + 4*3 + len(e.Actor) + len(e.Job) + len(e.IP) + 4 + 4 + 1
 	for _, k := range e.Keys {
 		n += 4 + len(k)
 	}
@@ -123,6 +127,7 @@ func Canonical(e Event) []byte {
 	b = appendStr(b, e.Job)
 	b = appendStr(b, e.IP)
 	b = binary.BigEndian.AppendUint32(b, uint32(e.Status))
+	b = binary.BigEndian.AppendUint32(b, e.Count)
 	if e.Trimmed == nil {
 		return append(b, 0)
 	}
@@ -166,8 +171,12 @@ func decodeHash(s string) ([]byte, bool) {
 
 // Link makes e the event after head: it sets Seq, PrevHash and Hash, keeps
 // Time to the millisecond in UTC (what every backend stores exactly) and
-// makes a nil Keys empty. It returns the event and the new head.
+// makes a nil Keys empty and a Count of one 0. It returns the event and
+// the new head.
 func Link(head Head, e Event) (Event, Head) {
+	if e.Count == 1 {
+		e.Count = 0
+	}
 	e.Seq = head.Seq + 1
 	e.PrevHash = head.Hash
 	if head.Seq == 0 {

@@ -29,14 +29,15 @@ const (
 		"0000002b" + "37456344685359477858797363737a59457033354b484e3876767733737641754c4b547a587743464c7456" +
 		"00000000" + // job
 		"0000000b" + "3230332e302e3131332e37" + // ip
-		"000000c8" + "00" // status, no trim
-	kaHash1 = "ede5b285071c4b0cfb0b5f049fdaae1ab232ac0f38ab8e3b87c88851d9245fea"
-	kaHash2 = "e9999941094541b3324759330d616542440542b55d9debd5183dcbadc0f14e2c"
-	kaHash3 = "e75ae9250be717c197401b0caab3760f83bbcf89893a9d347272e34245e1ba23"
+		"000000c8" + "00000000" + "00" // status, count (one), no trim
+	kaHash1 = "41752d4e8cb8b8acd155222f373b5a21147c9db11dd2b6cb90d488513461f6a2"
+	kaHash2 = "dc86c89b772d4d5f57acf33079d43b13281321586e7a091e97455f328b8e5cf2"
+	kaHash3 = "f07cacb73f8b9519a74c6107d379e7655d842ca72b3b52481803f9501860b4a9"
 )
 
-// knownLog is a read, a job write with non-ASCII keys and an IPv6 address,
-// and a trim that keeps events from seq 2.
+// knownLog is a read (Count 1, stored as 0), a burst of three job writes
+// with non-ASCII keys and an IPv6 address, and a trim that keeps events
+// from seq 2.
 func knownLog() []audit.Event {
 	var head audit.Head
 	var log []audit.Event
@@ -45,9 +46,9 @@ func knownLog() []audit.Event {
 		log = append(log, e)
 	}
 	add(audit.Event{Time: t0, Action: audit.Read, Keys: []string{"DB_PASSWORD", "ci/ssh-key"},
-		Actor: node, IP: "203.0.113.7", Status: 200})
+		Actor: node, IP: "203.0.113.7", Status: 200, Count: 1})
 	add(audit.Event{Time: t0.Add(time.Second), Action: audit.Write, Keys: []string{"café/ü"},
-		Actor: node, Job: job, IP: "2001:db8::1", Status: 200})
+		Actor: node, Job: job, IP: "2001:db8::1", Status: 200, Count: 3})
 	add(audit.TrimEvent(t0.Add(2*time.Second), 2, log[0].Hash))
 	return log
 }
@@ -132,6 +133,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		"job":     func(e *audit.Event) { e.Job = job },
 		"ip":      func(e *audit.Event) { e.IP = "10.0.0.1" },
 		"status":  func(e *audit.Event) { e.Status = 403 },
+		"count":   func(e *audit.Event) { e.Count = 2 },
 		"seq":     func(e *audit.Event) { e.Seq = 9 },
 	}
 	for name, edit := range edits {

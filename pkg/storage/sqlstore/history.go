@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -89,29 +91,6 @@ var historyMigration = map[string][]string{
 	},
 }
 
-type versionRow struct {
-	Owner     string    `gorm:"column:owner;primaryKey"`
-	Name      string    `gorm:"column:name;primaryKey"`
-	Version   int64     `gorm:"column:version;primaryKey"`
-	Value     []byte    `gorm:"column:value"`
-	Deleted   bool      `gorm:"column:deleted"`
-	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
-	ByAddress string    `gorm:"column:by_address"`
-	ByJob     string    `gorm:"column:by_job"`
-}
-
-func (versionRow) TableName() string { return "secret_versions" }
-
-type auditRow struct {
-	Owner string    `gorm:"column:owner;primaryKey"`
-	Seq   uint64    `gorm:"column:seq;primaryKey"`
-	Time  time.Time `gorm:"column:time"`
-	Hash  string    `gorm:"column:hash"`
-	Data  []byte    `gorm:"column:data"`
-}
-
-func (auditRow) TableName() string { return "audit_events" }
-
 // upsertCurrent writes the newest live version into secrets, keeping
 // created_at of a row that exists.
 var upsertCurrent = clause.OnConflict{
@@ -156,43 +135,94 @@ func (s *Store) inHistoryTx(ctx context.Context, fn func(tx *gorm.DB) error) err
 	return err
 }
 
+// historyStmts are the statements of a Commit, prepared once per Store:
+// a Commit runs six or seven of them, and through gorm each would be built
+// and parsed again every time.
+type historyStmts struct {
+	once                                                       sync.Once
+	err                                                        error
+	state, insVersion, upsertCur, delCur, keep, head, insAudit *sql.Stmt
+}
+
+func (s *Store) prepareHistory(ctx context.Context) error {
+	h := &s.hist
+	h.once.Do(func() {
+		// The upsert as gorm renders it for the dialect; its arguments are
+		// secretRow's columns in order.
+		up := s.db.Session(&gorm.Session{DryRun: true, NewDB: true}).Clauses(upsertCurrent).
+			Create(&secretRow{CreatedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0)}).Statement
+		if n := len(up.Vars); n != 6 {
+			h.err = fmt.Errorf("sqlstore: the rendered upsert takes %d arguments, not 6", n)
+			return
+		}
+		for _, p := range []struct {
+			dst *(*sql.Stmt)
+			q   string
+		}{
+			{&h.state, s.rebind(`SELECT
+				COALESCE((SELECT version FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1), 0),
+				COALESCE((SELECT deleted FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1), FALSE),
+				COALESCE((SELECT version FROM secrets WHERE owner = ? AND name = ?), 0)`)},
+			{&h.insVersion, s.rebind(`INSERT INTO secret_versions (owner, name, version, value, deleted, created_at, by_address, by_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)},
+			{&h.upsertCur, up.SQL.String()},
+			{&h.delCur, s.rebind(`DELETE FROM secrets WHERE owner = ? AND name = ?`)},
+			{&h.keep, s.rebind(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
+			{&h.head, s.rebind(`SELECT seq, hash FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
+			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES (?, ?, ?, ?, ?)`)},
+		} {
+			if *p.dst, h.err = s.sqlDB.PrepareContext(ctx, p.q); h.err != nil {
+				return
+			}
+		}
+	})
+	return h.err
+}
+
+// sqlTx is the transaction under a gorm transaction.
+func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
+	t, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, errors.New("sqlstore: not in a transaction")
+	}
+	return t, nil
+}
+
 // state is what a name's history and current row say: the newest live
 // version (0 when absent or deleted) and the newest version of any kind.
-func state(tx *gorm.DB, owner, name string) (live, last int64, err error) {
-	var v sql.NullInt64
-	var deleted sql.NullBool
-	err = tx.Raw(`SELECT version, deleted FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1`,
-		owner, name).Row().Scan(&v, &deleted)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+// One statement: SQLite's driver parses each statement on every run.
+func (s *Store) state(ctx context.Context, tx *sql.Tx, owner, name string) (live, last int64, err error) {
+	var cur int64
+	var deleted bool
+	if err := tx.StmtContext(ctx, s.hist.state).QueryRowContext(ctx, owner, name, owner, name, owner, name).
+		Scan(&last, &deleted, &cur); err != nil {
 		return 0, 0, err
 	}
-	if v.Valid {
-		last = v.Int64
-		if !deleted.Bool {
-			live = last
-		}
+	if !deleted {
+		live = last
 	}
-	var cur sql.NullInt64
-	err = tx.Raw(`SELECT version FROM secrets WHERE owner = ? AND name = ?`, owner, name).Row().Scan(&cur)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, err
-	}
-	if cur.Valid && cur.Int64 > last {
-		live, last = cur.Int64, cur.Int64
+	if cur > last {
+		live, last = cur, cur
 	}
 	return live, last, nil
 }
 
 // Commit implements storage.History in one transaction.
 func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
+	if err := s.prepareHistory(ctx); err != nil {
+		return nil, err
+	}
 	t := now()
 	out := make([]int64, len(c.Changes))
-	err := s.inHistoryTx(ctx, func(tx *gorm.DB) error {
+	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
 		clear(out)
+		tx, err := sqlTx(gtx)
+		if err != nil {
+			return err
+		}
 		type plan struct{ live, last int64 }
 		plans := make([]plan, len(c.Changes))
 		for i, ch := range c.Changes {
-			live, last, err := state(tx, c.Owner, ch.Name)
+			live, last, err := s.state(ctx, tx, c.Owner, ch.Name)
 			if err != nil {
 				return err
 			}
@@ -201,40 +231,40 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 			}
 			plans[i] = plan{live, last}
 		}
+		exec := func(st *sql.Stmt, args ...any) error {
+			_, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+			return translate(gtx, err)
+		}
 		for i, ch := range c.Changes {
 			p := plans[i]
 			if ch.Delete && p.live == 0 {
 				continue
 			}
 			v := p.last + 1
-			row := versionRow{Owner: c.Owner, Name: ch.Name, Version: v, Value: ch.Value, Deleted: ch.Delete,
-				CreatedAt: t, ByAddress: c.By.Address, ByJob: c.By.Job}
-			if ch.Delete || row.Value == nil {
-				row.Value = []byte{}
+			value := ch.Value
+			if ch.Delete || value == nil {
+				value = []byte{}
 			}
-			if err := tx.Create(&row).Error; err != nil {
+			if err := exec(s.hist.insVersion, c.Owner, ch.Name, v, value, ch.Delete, t, c.By.Address, c.By.Job); err != nil {
 				return err
 			}
 			if ch.Delete {
-				if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name = ?`, c.Owner, ch.Name).Error; err != nil {
-					return err
-				}
+				err = exec(s.hist.delCur, c.Owner, ch.Name)
 			} else {
-				cur := secretRow{Owner: c.Owner, Name: ch.Name, Value: row.Value, Version: v, CreatedAt: t, UpdatedAt: t}
-				if err := tx.Clauses(upsertCurrent).Create(&cur).Error; err != nil {
-					return err
-				}
+				err = exec(s.hist.upsertCur, c.Owner, ch.Name, value, v, t, t)
+			}
+			if err != nil {
+				return err
 			}
 			if c.Keep > 0 && v > int64(c.Keep) {
-				if err := tx.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`,
-					c.Owner, ch.Name, v-int64(c.Keep)).Error; err != nil {
+				if err := exec(s.hist.keep, c.Owner, ch.Name, v-int64(c.Keep)); err != nil {
 					return err
 				}
 			}
 			out[i] = v
 		}
 		if c.Event != nil {
-			return appendAudit(tx, c.Owner, []audit.Event{*c.Event})
+			return s.appendAuditTx(ctx, gtx, tx, c.Owner, []audit.Event{*c.Event})
 		}
 		return nil
 	})
@@ -427,7 +457,7 @@ func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *a
 			}
 		}
 		if ev != nil {
-			return appendAudit(tx, owner, []audit.Event{*ev})
+			return s.appendAudit(ctx, tx, owner, []audit.Event{*ev})
 		}
 		return nil
 	})
@@ -488,37 +518,63 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-// appendAudit links events after the owner's newest and inserts them; a
-// writer that raced to the same seq collides on the primary key.
-func appendAudit(tx *gorm.DB, owner string, events []audit.Event) error {
+// appendAuditTx links events after the owner's newest and inserts them,
+// in tx; a writer that raced to the same seq collides on the primary key.
+func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	var head audit.Head
 	var seq sql.NullInt64
 	var hash sql.NullString
-	err := tx.Raw(`SELECT seq, hash FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`, owner).Row().Scan(&seq, &hash)
+	err := tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	if seq.Valid {
 		head = audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}
 	}
-	rows := make([]auditRow, len(events))
-	for i, e := range events {
+	ins := tx.StmtContext(ctx, s.hist.insAudit)
+	for _, e := range events {
 		e, head = audit.Link(head, e)
 		data, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
-		rows[i] = auditRow{Owner: owner, Seq: e.Seq, Time: e.Time, Hash: e.Hash, Data: data}
+		if _, err := ins.ExecContext(ctx, owner, e.Seq, e.Time, e.Hash, data); err != nil {
+			return translate(gtx, err)
+		}
 	}
-	return tx.CreateInBatches(rows, chunkRows).Error
+	return nil
+}
+
+// translate maps a driver error the way gorm's TranslateError does, so a
+// raced primary key is gorm.ErrDuplicatedKey here too.
+func translate(tx *gorm.DB, err error) error {
+	if err == nil {
+		return nil
+	}
+	if t, ok := tx.Dialector.(gorm.ErrorTranslator); ok {
+		return t.Translate(err)
+	}
+	return err
+}
+
+// appendAudit is appendAuditTx inside a gorm transaction.
+func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, events []audit.Event) error {
+	if err := s.prepareHistory(ctx); err != nil {
+		return err
+	}
+	tx, err := sqlTx(gtx)
+	if err != nil {
+		return err
+	}
+	return s.appendAuditTx(ctx, gtx, tx, owner, events)
 }
 
 // AppendAudit implements storage.AuditLog.
 func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
-	return s.inHistoryTx(ctx, func(tx *gorm.DB) error { return appendAudit(tx, owner, events) })
+	return s.inHistoryTx(ctx, func(tx *gorm.DB) error { return s.appendAudit(ctx, tx, owner, events) })
 }
 
 // Audit implements storage.AuditLog.
@@ -594,7 +650,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 			if err := tx.Exec(`DELETE FROM audit_events WHERE owner = ? AND seq < ?`, c.owner, keep).Error; err != nil {
 				return err
 			}
-			return appendAudit(tx, c.owner, []audit.Event{audit.TrimEvent(now(), keep, kept.PrevHash)})
+			return s.appendAudit(ctx, tx, c.owner, []audit.Event{audit.TrimEvent(now(), keep, kept.PrevHash)})
 		})
 		if err != nil {
 			return err

@@ -68,6 +68,7 @@ type Store struct {
 	get, getMeta *sql.Stmt
 
 	janitor *storage.Janitor // purges expired nonces and counters
+	hist    historyStmts     // history.go
 }
 
 var _ storage.Store = (*Store)(nil)
