@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 )
 
@@ -30,24 +31,27 @@ func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
 			"serves one process, so stop its server first.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := loadStoreConfig(v)
+			cfg, err := serve.Decode(v, true)
 			if err != nil {
+				return err
+			}
+			if err := cfg.Store.Validate(); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runRekey(ctx, cfg, ios, dryRun)
+			return runRekey(ctx, cfg.Store, ios, dryRun)
 		},
 	}
-	bindSettings(v, c.Flags(), storeSettings)
+	serve.Bind(v, c.Flags(), true)
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "count what would be resealed, change nothing")
 	return c
 }
 
-func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryRun bool) error {
-	log, closeLog := cfg.logger(ios.ErrOut)
+func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams, dryRun bool) error {
+	log, closeLog := cfg.Logger(ios.ErrOut)
 	defer closeLog()
-	store, err := openStore(ctx, cfg, log)
+	store, err := serve.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 )
 
 var (
@@ -79,20 +81,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// serverEnv are the variables serve reads; they are cleared from the
-// inherited environment so only what a test sets applies.
-var serverEnv = []string{"STORAGE_CONNECTION", "JWT_SECRET", "JWT_SECRET_FILE", "PORT", "LISTEN",
-	"SOLANA_NETWORK", "SOLANA_RPC_URL", "JOBS_PROGRAM_ID", "IPFS_GATEWAY", "IPFS_VERIFY", "LOGIN_WINDOW", "PUBLIC_URL",
-	"MASTER_KEY", "MASTER_KEY_FILE", "LEGACY_LOGIN", "BODY_LIMIT", "LOG_LEVEL", "LOG_FORMAT",
-	"RATE_LIMIT_LOGIN_IP", "RATE_LIMIT_LOGIN_ADDRESS", "RATE_LIMIT_SECRETS_IP", "RATE_LIMIT_SECRETS_ADDRESS",
-	"RATE_LIMIT_WINDOW", "RATE_LIMIT_SYNC", "TRUSTED_PROXIES", "SHUTDOWN_TIMEOUT", "UI", "METRICS_LISTEN"}
-
 // Env returns the process environment without serve's settings, plus env.
 func Env(env map[string]string) []string {
 	var out []string
 outer:
 	for _, kv := range os.Environ() {
-		for _, name := range serverEnv {
+		for _, name := range serve.Env() {
 			if strings.HasPrefix(kv, name+"=") {
 				continue outer
 			}
