@@ -43,7 +43,9 @@ type Secrets interface {
 	// GetMany returns those of names that exist, sorted by name.
 	GetMany(ctx context.Context, owner string, names []string) ([]Secret, error)
 	// List returns the owner's secrets whose names start with prefix, sorted
-	// by name. Its cost grows with the result, not with the namespace.
+	// by name: names and values, while Version and the times may be zero (a
+	// listing never shows them). Its cost grows with the result, not with
+	// the namespace.
 	List(ctx context.Context, owner, prefix string) ([]Secret, error)
 	// Put upserts all items atomically: either every item is written or none.
 	// An owner or name that CheckName refuses fails the whole batch with an
