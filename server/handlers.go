@@ -102,19 +102,37 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+	size := 2
+	for _, sec := range list {
+		size += len(sec.Name) + len(sec.Value) + 4
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
 	for i, sec := range list {
 		if i > 0 {
-			buf.WriteByte(',')
+			buf = append(buf, ',')
 		}
-		name, _ := json.Marshal(sec.Name)
-		buf.Write(name)
-		buf.WriteByte(':')
-		buf.Write(sec.Value)
+		buf = appendJSONString(buf, sec.Name)
+		buf = append(buf, ':')
+		buf = append(buf, sec.Value...)
 	}
-	buf.WriteByte('}')
-	return c.JSONBlob(http.StatusOK, buf.Bytes())
+	buf = append(buf, '}')
+	return c.JSONBlob(http.StatusOK, buf)
+}
+
+// appendJSONString appends s as encoding/json writes it. Names of printable
+// ASCII without " \ < > & need no escape and are copied; any other goes
+// through json.Marshal, so the output is the same byte for byte.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 // pathKey is the :key segment, unescaped once: "a%2Fb" is the key "a/b".

@@ -94,14 +94,25 @@ func (s *Store) open(owner string, sec storage.Secret) (storage.Secret, error) {
 	return sec, nil
 }
 
+// openAll opens a listing into one buffer: one allocation, not one per value.
 func (s *Store) openAll(owner string, secs []storage.Secret, err error) ([]storage.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := 0
+	for _, sec := range secs {
+		size += plainSize(sec.Value)
+	}
+	buf := make([]byte, 0, size)
+	var ad []byte
 	for i := range secs {
-		if secs[i], err = s.open(owner, secs[i]); err != nil {
-			return nil, err
+		var out []byte
+		out, ad, err = s.kr.openAppend(buf, ad, owner, secs[i].Name, secs[i].Value)
+		if err != nil {
+			return nil, fmt.Errorf("secret %q of %s: %w", secs[i].Name, owner, err)
 		}
+		secs[i].Value = out[len(buf):len(out):len(out)]
+		buf = out
 	}
 	return secs, nil
 }

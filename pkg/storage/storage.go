@@ -40,7 +40,8 @@ type Item struct {
 type Secrets interface {
 	// Get returns the owner's secret name, or ErrNotFound.
 	Get(ctx context.Context, owner, name string) (Secret, error)
-	// GetMany returns those of names that exist, sorted by name.
+	// GetMany returns those of names that exist, sorted by name; like List,
+	// it may leave Version and the times zero.
 	GetMany(ctx context.Context, owner string, names []string) ([]Secret, error)
 	// List returns the owner's secrets whose names start with prefix, sorted
 	// by name: names and values, while Version and the times may be zero (a

@@ -203,7 +203,7 @@ func (s *Store) inList(n int) string {
 	if q, ok := s.inLists.Load(n); ok {
 		return q.(string)
 	}
-	q := s.rebind(`SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ? AND name IN (?` +
+	q := s.rebind(`SELECT name, value FROM secrets WHERE owner = ? AND name IN (?` +
 		strings.Repeat(", ?", n-1) + `)`)
 	s.inLists.Store(n, q)
 	return q
@@ -309,7 +309,7 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 		if err != nil {
 			return nil, err
 		}
-		if out, err = scanSecrets(rows, out, nil); err != nil {
+		if out, err = scanListing(rows, out); err != nil {
 			return nil, err
 		}
 	}
@@ -335,8 +335,12 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 	if err != nil {
 		return nil, err
 	}
+	return scanListing(rows, []storage.Secret{})
+}
+
+// scanListing appends the rows (name, value) and closes rows.
+func scanListing(rows *sql.Rows, out []storage.Secret) ([]storage.Secret, error) {
 	defer rows.Close()
-	out := []storage.Secret{}
 	for rows.Next() {
 		var sec storage.Secret
 		if err := rows.Scan(&sec.Name, &sec.Value); err != nil {
