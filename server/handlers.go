@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -99,7 +100,7 @@ func (s *Server) listSecrets(c echo.Context) error {
 	} else {
 		list, err = s.store.List(ctx, cl.Address, prefix)
 	}
-	if err != nil {
+	if err = s.noteUnreadable(c, err); err != nil {
 		return err
 	}
 	size := 2
@@ -133,6 +134,28 @@ func appendJSONString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	buf = append(buf, s...)
 	return append(buf, '"')
+}
+
+// HeaderUnreadable counts, on a listing, the secrets left out because their
+// stored value does not open (altered, or sealed with a key not configured).
+const HeaderUnreadable = "X-Unreadable-Secrets"
+
+// noteUnreadable lets a listing answer the secrets that open: each one that
+// does not is logged by name at ERROR, counted in a metric and in the
+// HeaderUnreadable header. Other errors are returned.
+func (s *Server) noteUnreadable(c echo.Context, err error) error {
+	var ue *storage.UnreadableError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	ctx := c.Request().Context()
+	for _, name := range ue.Names {
+		s.log.ErrorContext(ctx, "a stored value does not open; left out of the listing",
+			"request_id", requestID(c), "owner", ue.Owner, "name", name)
+	}
+	s.metrics.unreadable.Add(float64(len(ue.Names)))
+	c.Response().Header().Set(HeaderUnreadable, strconv.Itoa(len(ue.Names)))
+	return nil
 }
 
 // pathKey is the :key segment, unescaped once: "a%2Fb" is the key "a/b".

@@ -174,7 +174,7 @@ func cors(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		h.Set(echo.HeaderAccessControlAllowOrigin, origin)
-		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After, X-Request-Id")
+		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After, X-Request-Id, "+HeaderUnreadable)
 		if req.Method != http.MethodOptions || req.Header.Get(echo.HeaderAccessControlRequestMethod) == "" {
 			return next(c)
 		}

@@ -299,3 +299,38 @@ func TestKeyCheckRace(t *testing.T) {
 		t.Fatalf("%d of %d different keys passed the check of one empty store", got, n)
 	}
 }
+
+// TestListSkipsUnreadable: a value that does not open leaves the others of
+// a listing readable and is named, never shown, in an UnreadableError.
+func TestListSkipsUnreadable(t *testing.T) {
+	ctx := context.Background()
+	lower := storage.Check(memstore.New())
+	s, err := NewStore(ctx, lower, mustRing(t, testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}, {Name: "c", Value: []byte("3")}}
+	if err := s.Put(ctx, "o", items); err != nil {
+		t.Fatal(err)
+	}
+	b, err := lower.Get(ctx, "o", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lower.Put(ctx, "o", []storage.Item{{Name: "b", Value: flip(b.Value, len(b.Value)-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, list := range map[string]func() ([]storage.Secret, error){
+		"List":    func() ([]storage.Secret, error) { return s.List(ctx, "o", "") },
+		"GetMany": func() ([]storage.Secret, error) { return s.GetMany(ctx, "o", []string{"a", "b", "c"}) },
+	} {
+		secs, err := list()
+		var ue *storage.UnreadableError
+		if !errors.As(err, &ue) || len(ue.Names) != 1 || ue.Names[0] != "b" {
+			t.Fatalf("%s: error %v, want an UnreadableError naming b", name, err)
+		}
+		if len(secs) != 2 || secs[0].Name != "a" || string(secs[0].Value) != "1" || secs[1].Name != "c" || string(secs[1].Value) != "3" {
+			t.Fatalf("%s: got %+v, want a=1 and c=3", name, secs)
+		}
+	}
+}

@@ -94,7 +94,10 @@ func (s *Store) open(owner string, sec storage.Secret) (storage.Secret, error) {
 	return sec, nil
 }
 
-// openAll opens a listing into one buffer: one allocation, not one per value.
+// openAll opens a listing into one buffer: one allocation, not one per
+// value. The values that do not open are left out and named in an
+// *storage.UnreadableError returned with the readable ones, so one bad value
+// does not hide an owner's others.
 func (s *Store) openAll(owner string, secs []storage.Secret, err error) ([]storage.Secret, error) {
 	if err != nil {
 		return nil, err
@@ -105,16 +108,23 @@ func (s *Store) openAll(owner string, secs []storage.Secret, err error) ([]stora
 	}
 	buf := make([]byte, 0, size)
 	var ad []byte
-	for i := range secs {
-		var out []byte
-		out, ad, err = s.kr.openAppend(buf, ad, owner, secs[i].Name, secs[i].Value)
+	var bad []string
+	out := secs[:0]
+	for _, sec := range secs {
+		var opened []byte
+		opened, ad, err = s.kr.openAppend(buf, ad, owner, sec.Name, sec.Value)
 		if err != nil {
-			return nil, fmt.Errorf("secret %q of %s: %w", secs[i].Name, owner, err)
+			bad = append(bad, sec.Name)
+			continue
 		}
-		secs[i].Value = out[len(buf):len(out):len(out)]
-		buf = out
+		sec.Value = opened[len(buf):len(opened):len(opened)]
+		buf = opened
+		out = append(out, sec)
 	}
-	return secs, nil
+	if bad != nil {
+		return out, &storage.UnreadableError{Owner: owner, Names: bad}
+	}
+	return out, nil
 }
 
 // Get implements storage.Secrets.
