@@ -19,9 +19,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-// storeTimeout bounds each storage call made for a request.
-const storeTimeout = 10 * time.Second
-
 // okBody is the answer of a successful write, the original's "OK" as JSON.
 var okBody = []byte(`"OK"`)
 
@@ -77,8 +74,7 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if !storage.ValidPrefix(prefix) {
 		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	var list []storage.Secret
 	var err error
 	if cl.Scoped() {
@@ -185,8 +181,7 @@ func (s *Server) getSecret(c echo.Context) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	sec, err := s.store.Get(ctx, cl.ReadNamespace(), key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return notFound("secret %s not found", key)
@@ -240,8 +235,7 @@ func (s *Server) setSecrets(c echo.Context) error {
 	if len(items) == 0 {
 		return c.JSONBlob(http.StatusOK, okBody)
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	if err := s.store.Put(ctx, owner, items); err != nil {
 		return err
 	}
@@ -282,8 +276,7 @@ func (s *Server) deleteSecrets(c echo.Context) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	if err := s.store.Delete(ctx, claimsOf(c).Address, keys); err != nil {
 		return err
 	}

@@ -78,9 +78,7 @@ func (s *Server) countLogin(c echo.Context, req auth.LoginRequest) error {
 		return nil
 	}
 	if req.Timestamp != "" {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-		defer cancel()
-		fresh, err := s.store.UseNonce(ctx, auth.LegacyKey(req), auth.LegacyExpiry(req.Timestamp, s.loginWindow))
+		fresh, err := s.store.UseNonce(c.Request().Context(), auth.LegacyKey(req), auth.LegacyExpiry(req.Timestamp, s.loginWindow))
 		if err != nil {
 			return err
 		}
@@ -98,8 +96,6 @@ func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) (ed25519
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
 	fresh, err := s.store.UseNonce(ctx, auth.NonceKey(req.Address, m.Nonce), auth.NonceExpiry(m, s.loginWindow))
 	if err != nil {
 		return nil, err

@@ -64,6 +64,8 @@ type StoreConfig struct {
 	MasterKeys [][]byte // newest first; empty: a key file beside an sqlite database
 	LogLevel   slog.Level
 	LogJSON    bool
+	// CallTimeout bounds each storage call (storage.Bounded).
+	CallTimeout time.Duration
 
 	secrets secretFiles
 }
@@ -92,6 +94,8 @@ var Settings = []Setting{
 		func(c *Config, s string) error { c.Store.secrets.file = s; return nil }},
 	{"log-level", "LOG_LEVEL", "info", "debug, info, warn or error", true, parseLogLevel},
 	{"log-format", "LOG_FORMAT", "auto", "json, text, or auto (text on a terminal, else json)", true, parseLogFormat},
+	{"store-timeout", "STORE_TIMEOUT", "10s", "longest wait for one storage call; a request whose store does not answer in time gets 503", true,
+		durationField("STORE_TIMEOUT", false, func(c *Config) *time.Duration { return &c.Store.CallTimeout })},
 	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 bytes (openssl rand -base64 32; same on every replica); without one tokens die with the process; a flag shows in ps", false,
 		func(c *Config, s string) error { c.secrets.value = s; return nil }},
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)", false,

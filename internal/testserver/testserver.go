@@ -279,6 +279,15 @@ type Reply struct {
 // JSON; auth, when set, is the Authorization header as given.
 func Do(t testing.TB, method, url, auth string, body any) Reply {
 	t.Helper()
+	r, err := TryDo(http.DefaultClient, method, url, auth, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TryDo is Do with client, returning what fails instead of failing a test.
+func TryDo(client *http.Client, method, url, auth string, body any) (Reply, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -289,13 +298,13 @@ func Do(t testing.TB, method, url, auth string, body any) Reply {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return Reply{}, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -303,14 +312,14 @@ func Do(t testing.TB, method, url, auth string, body any) Reply {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
-	return Reply{res.StatusCode, res.Header, b}
+	return Reply{res.StatusCode, res.Header, b}, nil
 }
