@@ -65,6 +65,10 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 	if dryRun || len(todo) == 0 {
 		return nil
 	}
+	// Until EndRekey, a server without the new key refuses to start.
+	if err := store.BeginRekey(ctx); err != nil {
+		return err
+	}
 	var resealed, changed, broken int
 	last := time.Now()
 	for i, t := range todo {
@@ -87,6 +91,9 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 			fmt.Fprintf(ios.ErrOut, "resealed %d of %d\n", i+1, len(todo))
 			last = time.Now()
 		}
+	}
+	if err := store.EndRekey(ctx); err != nil {
+		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "done: %d resealed, %d rewritten by a server meanwhile, %d could not be opened\n", resealed, changed, broken)
 	if broken > 0 {

@@ -263,7 +263,7 @@ func TestRekey(t *testing.T) {
 	}
 }
 
-// barrierMeta holds every GetMeta until n callers have made one, so all
+// barrierMeta holds every GetMeta of the key check until n callers have made one, so all
 // of them read the empty store before any writes: the worst interleaving
 // of servers starting at once.
 type barrierMeta struct {
@@ -273,8 +273,10 @@ type barrierMeta struct {
 
 func (b barrierMeta) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	v, err := b.Store.GetMeta(ctx, key)
-	b.wg.Done()
-	b.wg.Wait()
+	if key == checkMeta {
+		b.wg.Done()
+		b.wg.Wait()
+	}
 	return v, err
 }
 
@@ -332,5 +334,35 @@ func TestListSkipsUnreadable(t *testing.T) {
 		if len(secs) != 2 || secs[0].Name != "a" || string(secs[0].Value) != "1" || secs[1].Name != "c" || string(secs[1].Value) != "3" {
 			t.Fatalf("%s: got %+v, want a=1 and c=3", name, secs)
 		}
+	}
+}
+
+// TestUnfinishedRekey: while a rekey's record stands, a keyring without its
+// target key does not open the store, and says what to do.
+func TestUnfinishedRekey(t *testing.T) {
+	ctx := context.Background()
+	lower := storage.Check(memstore.New())
+	if _, err := NewStore(ctx, lower, mustRing(t, testKey(1))); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginRekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewStore(ctx, lower, mustRing(t, testKey(1)))
+	if err == nil || !strings.Contains(err.Error(), "rerun `nosana-secrets rekey`") || !strings.Contains(err.Error(), s.ActiveKeyID()) {
+		t.Fatalf("old key alone during a rekey: %v", err)
+	}
+	if _, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1))); err != nil {
+		t.Fatalf("both keys during a rekey: %v", err)
+	}
+	if err := s.EndRekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewStore(ctx, lower, mustRing(t, testKey(1))); err != nil {
+		t.Fatalf("old key after the record is cleared: %v", err)
 	}
 }

@@ -17,6 +17,9 @@ const SystemOwner = "_nosana"
 const (
 	checkName = "key-check" // the legacy record under SystemOwner
 	checkMeta = "key-check" // the meta record
+	// rekeyMeta holds the id of the key a rekey reseals with while it runs,
+	// and is emptied when it finishes.
+	rekeyMeta = "rekey-target"
 )
 
 var checkPlain = []byte("nosana-secrets key check v1")
@@ -65,7 +68,47 @@ func NewStore(ctx context.Context, lower storage.Store, kr *Keyring) (*Store, er
 			"and the configured keys are %s; set MASTER_KEY or MASTER_KEY_FILE to the key it was sealed with",
 			sealedBy, strings.Join(kr.IDs(), ", "))
 	}
+	if err := checkRekey(ctx, lower, kr); err != nil {
+		return nil, err
+	}
 	return &Store{Store: lower, kr: kr, olderCheck: kr.NeedsRekey(blob)}, nil
+}
+
+// checkRekey refuses a keyring without the key of an unfinished rekey:
+// the values it resealed open with that key only.
+func checkRekey(ctx context.Context, lower storage.Store, kr *Keyring) error {
+	target, err := lower.GetMeta(ctx, rekeyMeta)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && len(target) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the rekey record: %w", err)
+	}
+	for _, id := range kr.IDs() {
+		if id == string(target) {
+			return nil
+		}
+	}
+	return fmt.Errorf("a rekey to master key id %s did not finish, and values it resealed open only with that key: "+
+		"add that key to MASTER_KEY or MASTER_KEY_FILE (newest first), or rerun `nosana-secrets rekey` with it; "+
+		"the configured keys are %s", target, strings.Join(kr.IDs(), ", "))
+}
+
+// BeginRekey records, before a rekey writes anything, the key it reseals
+// with, so that until EndRekey no server starts without that key.
+func (s *Store) BeginRekey(ctx context.Context) error {
+	if err := s.Store.PutMeta(ctx, rekeyMeta, []byte(s.kr.ActiveID())); err != nil {
+		return fmt.Errorf("record the rekey: %w", err)
+	}
+	return nil
+}
+
+// EndRekey clears the record of BeginRekey once every value is resealed.
+func (s *Store) EndRekey(ctx context.Context) error {
+	if err := s.Store.PutMeta(ctx, rekeyMeta, []byte{}); err != nil {
+		return fmt.Errorf("clear the rekey record: %w", err)
+	}
+	return nil
 }
 
 // Lower is the layer below, whose values are sealed (backups, tools).
