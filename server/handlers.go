@@ -69,34 +69,12 @@ func checkKey(key string) error {
 }
 
 func (s *Server) listSecrets(c echo.Context) error {
-	cl := claimsOf(c)
 	prefix := c.QueryParam("prefix")
 	if !storage.ValidPrefix(prefix) {
 		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
 	}
-	ctx := c.Request().Context()
-	var list []storage.Secret
-	var err error
-	if cl.Scoped() {
-		// An empty grant list reads {} (SPEC §2 step 6).
-		if cl.NoGrantList {
-			return badRequest("no secrets in job").withCode(errcode.NoGrantList)
-		}
-		if err := s.checkJobToken(c, cl); err != nil {
-			return err
-		}
-		// GetMany skips names no backend can hold (storage.ValidNames).
-		names := make([]string, 0, len(cl.Secrets))
-		for _, k := range cl.Secrets {
-			if strings.HasPrefix(k, prefix) {
-				names = append(names, k)
-			}
-		}
-		list, err = s.store.GetMany(ctx, cl.ReadNamespace(), names)
-	} else {
-		list, err = s.store.List(ctx, cl.Address, prefix)
-	}
-	if err = s.noteUnreadable(c, err); err != nil {
+	list, err := s.readable(c, prefix)
+	if err != nil {
 		return err
 	}
 	size := 2
@@ -130,6 +108,39 @@ func appendJSONString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	buf = append(buf, s...)
 	return append(buf, '"')
+}
+
+// readable returns what the caller's token may list under prefix, sorted
+// by name: an owner's own secrets, or a job token's granted ones. Values
+// that do not open are left out (see noteUnreadable).
+func (s *Server) readable(c echo.Context, prefix string) ([]storage.Secret, error) {
+	cl := claimsOf(c)
+	ctx := c.Request().Context()
+	var list []storage.Secret
+	var err error
+	if cl.Scoped() {
+		// An empty grant list reads {} (SPEC §2 step 6).
+		if cl.NoGrantList {
+			return nil, badRequest("no secrets in job").withCode(errcode.NoGrantList)
+		}
+		if err := s.checkJobToken(c, cl); err != nil {
+			return nil, err
+		}
+		// GetMany skips names no backend can hold (storage.ValidNames).
+		names := make([]string, 0, len(cl.Secrets))
+		for _, k := range cl.Secrets {
+			if strings.HasPrefix(k, prefix) {
+				names = append(names, k)
+			}
+		}
+		list, err = s.store.GetMany(ctx, cl.ReadNamespace(), names)
+	} else {
+		list, err = s.store.List(ctx, cl.Address, prefix)
+	}
+	if err = s.noteUnreadable(c, err); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // HeaderUnreadable counts, on a listing, the secrets left out because their

@@ -3,7 +3,6 @@ package list
 
 import (
 	"context"
-	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -70,24 +69,39 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if !opts.ShowValues {
+		// Keys only: the values stay on the server (GET /v1/secrets).
+		found, err := c.ListKeys(ctx, opts.Prefix)
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			noSecrets(opts)
+		}
+		keys := make([]string, len(found))
+		for i, k := range found {
+			keys[i] = k.Key
+		}
+		return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
+	}
 	secrets, err := c.List(ctx, opts.Prefix)
 	if err != nil {
 		return err
 	}
-	if len(secrets) == 0 && opts.IO.IsStderrTTY() && opts.Output == cmdutil.FormatText {
-		if opts.Prefix != "" {
-			opts.IO.Infof("no secrets with prefix %q", opts.Prefix)
-		} else {
-			opts.IO.Infof("no secrets yet; store one with: nosana-secrets set KEY=VALUE")
-		}
+	if len(secrets) == 0 {
+		noSecrets(opts)
 	}
-	if opts.ShowValues {
-		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+}
+
+// noSecrets says, on a terminal, that the listing is empty and what to do.
+func noSecrets(opts *Options) {
+	if !opts.IO.IsStderrTTY() || opts.Output != cmdutil.FormatText {
+		return
 	}
-	keys := make([]string, 0, len(secrets))
-	for k := range secrets {
-		keys = append(keys, k)
+	if opts.Prefix != "" {
+		opts.IO.Infof("no secrets with prefix %q", opts.Prefix)
+	} else {
+		opts.IO.Infof("no secrets yet; store one with: nosana-secrets set KEY=VALUE")
 	}
-	sort.Strings(keys)
-	return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
 }
