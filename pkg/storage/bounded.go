@@ -18,8 +18,11 @@ const DefaultCallTimeout = 10 * time.Second
 // Bounded gives every call but Walk (maintenance, which reads the whole
 // store) a deadline of at most Timeout, so a store that hangs (a stopped
 // server, a frozen network) fails a request instead of holding it for
-// ever. The backends' drivers honour context deadlines. A call cut short
-// returns an error wrapping ErrTimeout and the driver's error.
+// ever. The call returns at the deadline even when a driver is slow to
+// notice it (the MongoDB driver may wait seconds more on a connection);
+// the driver's own call then ends on its own. A call cut short returns an
+// error wrapping ErrTimeout; like any timeout, it says nothing about
+// whether a write landed.
 type Bounded struct {
 	Store
 	Timeout time.Duration
@@ -42,102 +45,115 @@ func (b *Bounded) bound(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, b.Timeout)
 }
 
-// done maps the error of a call made with ctx.
+// done maps the error of a call made with ctx: one that ended with the
+// deadline, or that the driver reports as a timeout, wraps ErrTimeout.
 func (b *Bounded) done(ctx context.Context, err error) error {
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+	if err == nil || errors.Is(err, ErrTimeout) {
+		return err
+	}
+	var te interface{ Timeout() bool }
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &te) && te.Timeout() {
 		return fmt.Errorf("%w (%s): %w", ErrTimeout, b.Timeout, err)
 	}
 	return err
 }
 
-// Get implements Secrets.
-func (b *Bounded) Get(ctx context.Context, owner, name string) (Secret, error) {
+// call runs f with the layer's deadline and returns by that deadline.
+func call[T any](b *Bounded, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
-	s, err := b.Store.Get(ctx, owner, name)
-	return s, b.done(ctx, err)
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f(ctx)
+		ch <- result{v, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		select {
+		case r = <-ch: // it finished as the deadline came
+		default:
+			r.err = ctx.Err()
+		}
+	}
+	return r.v, b.done(ctx, r.err)
+}
+
+// call0 is call for a function without a result.
+func call0(b *Bounded, ctx context.Context, f func(context.Context) error) error {
+	_, err := call(b, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	return err
+}
+
+// Get implements Secrets.
+func (b *Bounded) Get(ctx context.Context, owner, name string) (Secret, error) {
+	return call(b, ctx, func(ctx context.Context) (Secret, error) { return b.Store.Get(ctx, owner, name) })
 }
 
 // GetMany implements Secrets.
 func (b *Bounded) GetMany(ctx context.Context, owner string, names []string) ([]Secret, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	s, err := b.Store.GetMany(ctx, owner, names)
-	return s, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) ([]Secret, error) { return b.Store.GetMany(ctx, owner, names) })
 }
 
 // List implements Secrets.
 func (b *Bounded) List(ctx context.Context, owner, prefix string) ([]Secret, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	s, err := b.Store.List(ctx, owner, prefix)
-	return s, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) ([]Secret, error) { return b.Store.List(ctx, owner, prefix) })
+}
+
+// ListPage implements Secrets.
+func (b *Bounded) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error) {
+	return call(b, ctx, func(ctx context.Context) ([]Secret, error) {
+		return b.Store.ListPage(ctx, owner, prefix, after, limit)
+	})
 }
 
 // Put implements Secrets.
 func (b *Bounded) Put(ctx context.Context, owner string, items []Item) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.done(ctx, b.Store.Put(ctx, owner, items))
+	return call0(b, ctx, func(ctx context.Context) error { return b.Store.Put(ctx, owner, items) })
 }
 
 // Delete implements Secrets.
 func (b *Bounded) Delete(ctx context.Context, owner string, names []string) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.done(ctx, b.Store.Delete(ctx, owner, names))
+	return call0(b, ctx, func(ctx context.Context) error { return b.Store.Delete(ctx, owner, names) })
 }
 
 // UseNonce implements Ephemeral.
 func (b *Bounded) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	ok, err := b.Store.UseNonce(ctx, nonce, expires)
-	return ok, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) (bool, error) { return b.Store.UseNonce(ctx, nonce, expires) })
 }
 
 // Incr implements Ephemeral.
 func (b *Bounded) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	v, err := b.Store.Incr(ctx, key, n, expires)
-	return v, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) (int64, error) { return b.Store.Incr(ctx, key, n, expires) })
 }
 
 // Swap implements Walker.
 func (b *Bounded) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	ok, err := b.Store.Swap(ctx, owner, name, old, new)
-	return ok, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) (bool, error) { return b.Store.Swap(ctx, owner, name, old, new) })
 }
 
 // GetMeta implements Meta.
 func (b *Bounded) GetMeta(ctx context.Context, key string) ([]byte, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	v, err := b.Store.GetMeta(ctx, key)
-	return v, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) ([]byte, error) { return b.Store.GetMeta(ctx, key) })
 }
 
 // InitMeta implements Meta.
 func (b *Bounded) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	v, err := b.Store.InitMeta(ctx, key, value)
-	return v, b.done(ctx, err)
+	return call(b, ctx, func(ctx context.Context) ([]byte, error) { return b.Store.InitMeta(ctx, key, value) })
 }
 
 // PutMeta implements Meta.
 func (b *Bounded) PutMeta(ctx context.Context, key string, value []byte) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.done(ctx, b.Store.PutMeta(ctx, key, value))
+	return call0(b, ctx, func(ctx context.Context) error { return b.Store.PutMeta(ctx, key, value) })
 }
 
 // Ping implements Store.
 func (b *Bounded) Ping(ctx context.Context) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.done(ctx, b.Store.Ping(ctx))
+	return call0(b, ctx, func(ctx context.Context) error { return b.Store.Ping(ctx) })
 }
