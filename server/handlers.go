@@ -73,6 +73,9 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if !storage.ValidPrefix(prefix) {
 		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
 	}
+	if !claimsOf(c).Scoped() {
+		return s.streamList(c, prefix)
+	}
 	list, err := s.readable(c, prefix)
 	if err != nil {
 		return err
@@ -83,16 +86,29 @@ func (s *Server) listSecrets(c echo.Context) error {
 	}
 	buf := make([]byte, 0, size)
 	buf = append(buf, '{')
-	for i, sec := range list {
-		if i > 0 {
+	buf = appendEntries(buf, list, true)
+	buf = append(buf, '}')
+	return c.JSONBlob(http.StatusOK, buf)
+}
+
+// appendEntries appends "name":value pairs of a JSON object, comma-separated,
+// with a leading comma unless first.
+func appendEntries(buf []byte, list []storage.Secret, first bool) []byte {
+	for _, sec := range list {
+		if !first {
 			buf = append(buf, ',')
 		}
+		first = false
 		buf = appendJSONString(buf, sec.Name)
 		buf = append(buf, ':')
 		buf = append(buf, sec.Value...)
 	}
-	buf = append(buf, '}')
-	return c.JSONBlob(http.StatusOK, buf)
+	return buf
+}
+
+// writeEntries writes appendEntries' output for one page to w.
+func writeEntries(w io.Writer, list []storage.Secret, first bool) {
+	_, _ = w.Write(appendEntries(nil, list, first))
 }
 
 // appendJSONString appends s as encoding/json writes it. Names of printable
@@ -151,9 +167,19 @@ const HeaderUnreadable = "X-Unreadable-Secrets"
 // does not is logged by name at ERROR, counted in a metric and in the
 // HeaderUnreadable header. Other errors are returned.
 func (s *Server) noteUnreadable(c echo.Context, err error) error {
+	n, err := s.countUnreadable(c, err)
+	if n > 0 {
+		c.Response().Header().Set(HeaderUnreadable, strconv.Itoa(n))
+	}
+	return err
+}
+
+// countUnreadable logs and counts the names of an *storage.UnreadableError
+// and returns how many; other errors are returned.
+func (s *Server) countUnreadable(c echo.Context, err error) (int, error) {
 	var ue *storage.UnreadableError
 	if !errors.As(err, &ue) {
-		return err
+		return 0, err
 	}
 	ctx := c.Request().Context()
 	for _, name := range ue.Names {
@@ -161,8 +187,7 @@ func (s *Server) noteUnreadable(c echo.Context, err error) error {
 			"request_id", requestID(c), "owner", ue.Owner, "name", name)
 	}
 	s.metrics.unreadable.Add(float64(len(ue.Names)))
-	c.Response().Header().Set(HeaderUnreadable, strconv.Itoa(len(ue.Names)))
-	return nil
+	return len(ue.Names), nil
 }
 
 // pathKey is the :key segment, unescaped once: "a%2Fb" is the key "a/b".

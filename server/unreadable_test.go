@@ -3,6 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -80,4 +83,63 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestLongListingStreams: a listing of many pages is the whole object, in
+// order, and one unreadable value in a later page is named in a trailer.
+func TestLongListingStreams(t *testing.T) {
+	e := newEnv(t)
+	w := newWallet()
+	tok := e.login(w)
+	const n = 1000
+	secrets := map[string]string{}
+	for i := range n {
+		k := fmt.Sprintf("k%04d", i)
+		secrets[k] = fmt.Sprintf("value %d", i)
+	}
+	body, _ := json.Marshal(map[string]any{"secrets": secrets})
+	if r := e.do("POST", "/secrets", tok, body); r.status != 200 {
+		t.Fatalf("set: %d %s", r.status, r.body)
+	}
+	ctx := context.Background()
+	sec, err := e.store.Get(ctx, w.addr, "k0700")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), sec.Value...)
+	bad[len(bad)-1] ^= 1
+	if err := e.store.Put(ctx, w.addr, []storage.Item{{Name: "k0700", Value: bad}}); err != nil {
+		t.Fatal(err)
+	}
+
+	req, _ := http.NewRequest("GET", e.url+"/secrets", nil)
+	req.Header.Set("Authorization", tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("not one JSON object (%v): %.200s", err, raw)
+	}
+	delete(secrets, "k0700")
+	if len(got) != len(secrets) {
+		t.Fatalf("%d secrets, want %d", len(got), len(secrets))
+	}
+	for k, v := range secrets {
+		if got[k] != v {
+			t.Fatalf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if !strings.HasPrefix(string(raw), `{"k0000":`) {
+		t.Errorf("not in order: %.40s", raw)
+	}
+	if tr := res.Trailer.Get(server.HeaderUnreadable); tr != "1" {
+		t.Errorf("trailer %s = %q, want 1", server.HeaderUnreadable, tr)
+	}
 }

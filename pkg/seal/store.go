@@ -191,6 +191,12 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 	return s.openAll(owner, secs, err)
 }
 
+// ListPage implements storage.Secrets.
+func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	secs, err := s.Store.ListPage(ctx, owner, prefix, after, limit)
+	return s.openAll(owner, secs, err)
+}
+
 // Put implements storage.Secrets: each value is sealed for its owner and
 // name with the newest key.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {

@@ -44,6 +44,7 @@ func Run(t *testing.T, s storage.Store) {
 		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"ConcurrentBatches", testConcurrentBatches},
 		{"ManyKeys", testManyKeys},
+		{"Pages", testPages},
 		{"Nonce", testNonce},
 		{"Incr", testIncr},
 		{"Meta", testMeta},
