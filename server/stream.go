@@ -23,7 +23,7 @@ const listPageSize = 256
 // snapshot: a write made meanwhile may or may not be seen.
 func (s *Server) streamList(c echo.Context, prefix string) error {
 	owner := claimsOf(c).Address
-	page, last, full, bad, err := s.listPage(c, owner, prefix, "")
+	page, last, full, bad, err := s.listPage(c, owner, prefix, "", listPageSize)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 	first := len(page) == 0
 	for full {
 		var n int
-		page, last, full, n, err = s.listPage(c, owner, prefix, last)
+		page, last, full, n, err = s.listPage(c, owner, prefix, last, listPageSize)
 		if err != nil {
 			s.log.ErrorContext(c.Request().Context(), "listing cut short by a store fault",
 				"request_id", requestID(c), "error", err.Error())
@@ -69,11 +69,11 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 	return nil
 }
 
-// listPage reads one page after the name after. last is the last name the
-// store gave (readable or not), full whether the page was a whole one (so
-// more may follow), bad how many of it do not open.
-func (s *Server) listPage(c echo.Context, owner, prefix, after string) (page []storage.Secret, last string, full bool, bad int, err error) {
-	page, err = s.store.ListPage(c.Request().Context(), owner, prefix, after, listPageSize)
+// listPage reads one page of limit after the name after. last is the last
+// name the store gave (readable or not), full whether the page was a whole
+// one (so more may follow), bad how many of it do not open.
+func (s *Server) listPage(c echo.Context, owner, prefix, after string, limit int) (page []storage.Secret, last string, full bool, bad int, err error) {
+	page, err = s.store.ListPage(c.Request().Context(), owner, prefix, after, limit)
 	var ue *storage.UnreadableError
 	errors.As(err, &ue)
 	if bad, err = s.countUnreadable(c, err); err != nil {
@@ -89,5 +89,5 @@ func (s *Server) listPage(c echo.Context, owner, prefix, after string) (page []s
 			last = max(last, name)
 		}
 	}
-	return page, last, n == listPageSize, bad, nil
+	return page, last, n == limit, bad, nil
 }

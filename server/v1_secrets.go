@@ -58,20 +58,40 @@ func (s *Server) listKeys(c echo.Context) error {
 		}
 		after = string(b)
 	}
-	list, err := s.readable(c, prefix)
-	if err != nil {
-		return err
-	}
-	start := sort.Search(len(list), func(i int) bool { return list[i].Name > after })
-	page := keyPage{Items: make([]keyInfo, 0, min(limit, len(list)-start))}
-	for _, sec := range list[start:] {
-		if len(page.Items) == limit {
-			next := base64.RawURLEncoding.EncodeToString([]byte(page.Items[limit-1].Key))
-			page.NextCursor = &next
-			break
+	var list []storage.Secret
+	next := ""
+	if claimsOf(c).Scoped() {
+		// A grant list is short: read it whole, then cut the page.
+		all, err := s.readable(c, prefix)
+		if err != nil {
+			return err
 		}
+		list = all[sort.Search(len(all), func(i int) bool { return all[i].Name > after }):]
+		if len(list) > limit {
+			list = list[:limit]
+			next = list[limit-1].Name
+		}
+	} else {
+		page, last, full, bad, err := s.listPage(c, claimsOf(c).Address, prefix, after, limit)
+		if err != nil {
+			return err
+		}
+		if bad > 0 {
+			c.Response().Header().Set(HeaderUnreadable, strconv.Itoa(bad))
+		}
+		list = page
+		if full {
+			next = last // the last page may then be empty
+		}
+	}
+	page := keyPage{Items: make([]keyInfo, 0, len(list))}
+	for _, sec := range list {
 		page.Items = append(page.Items, keyInfo{Key: sec.Name, Version: sec.Version, Size: len(sec.Value),
 			CreatedAt: sec.CreatedAt.UTC(), UpdatedAt: sec.UpdatedAt.UTC()})
+	}
+	if next != "" {
+		cur := base64.RawURLEncoding.EncodeToString([]byte(next))
+		page.NextCursor = &cur
 	}
 	return c.JSON(http.StatusOK, page)
 }
