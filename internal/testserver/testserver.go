@@ -192,6 +192,9 @@ func start(t testing.TB, env map[string]string, args ...string) (*Server, error)
 	}
 }
 
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Logs returns everything serve wrote so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
