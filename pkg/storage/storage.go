@@ -48,9 +48,9 @@ type Secrets interface {
 	// listing never shows them). Its cost grows with the result, not with
 	// the namespace.
 	List(ctx context.Context, owner, prefix string) ([]Secret, error)
-	// ListPage is one page of List: at most limit (> 0) of the secrets
-	// whose names start with prefix and sort after the name after ("": from
-	// the start), sorted. A listing pages by passing the last name it got;
+	// ListPage is one page of List, with Version and the times filled in:
+	// at most limit (> 0) of the secrets whose names start with prefix and
+	// sort after the name after ("": from the start), sorted. A listing pages by passing the last name it got;
 	// pages are not a snapshot: a write between two is seen or not.
 	ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error)
 	// Put upserts all items atomically: either every item is written or none.
