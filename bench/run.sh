@@ -9,6 +9,7 @@
 #   DURATION=30s CONNS=64 bench/run.sh
 #   STORAGE_CONNECTION=postgres://… MASTER_KEY=… bench/run.sh   # another backend
 #   BIN=/path/to/nosana-secrets bench/run.sh        # another build (A/B)
+#   SRV_PORT=4298 BASE_PORT=4299 bench/run.sh       # beside another run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
@@ -16,6 +17,9 @@ command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
+# Ports of the server and the bare handler; set them apart when several runs share a machine.
+SRV_PORT=${SRV_PORT:-4198}
+BASE_PORT=${BASE_PORT:-4199}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -35,33 +39,35 @@ wrk_run() {
     /Non-2xx/ {bad=$NF}
     END {if (bad) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%s %s %s\n", rps, p50, p99}'
 }
-metric() { curl -fsS "http://127.0.0.1:4198/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+metric() { curl -fsS "http://127.0.0.1:$SRV_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 rss_peak() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 
-"$work/baseline" -listen 127.0.0.1:4199 & pids+=($!)
-wait_port http://127.0.0.1:4199/
+"$work/baseline" -listen 127.0.0.1:$BASE_PORT & pids+=($!)
+wait_port http://127.0.0.1:$BASE_PORT/
 
 STORAGE_CONNECTION=${STORAGE_CONNECTION:-sqlite://$work/bench.sqlite} \
 JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
 RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
-  "$work/nosana-secrets" serve --listen 127.0.0.1:4198 >"$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
-wait_port http://127.0.0.1:4198/livez
+  "$work/nosana-secrets" serve --listen 127.0.0.1:$SRV_PORT >"$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
+wait_port http://127.0.0.1:$SRV_PORT/livez
 
-token=$("$work/benchtool" -url http://127.0.0.1:4198 -seed 1000)
+token=$("$work/benchtool" -url http://127.0.0.1:$SRV_PORT -seed 1000)
 "$work/benchtool" -login-body >"$work/login.json"
 cat >"$work/login.lua" <<LUA
 wrk.method = "POST"
 wrk.body = io.open("$work/login.json"):read("*a")
 wrk.headers["Content-Type"] = "application/json"
 LUA
-curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:4198/secrets/key-500 >/dev/null
+curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:$SRV_PORT/secrets/key-500 >/dev/null
 
 # Warm up (connection pools fill, caches load), then measure steady state.
-wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer $token" http://127.0.0.1:4198/secrets/key-500 >/dev/null
+wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer $token" http://127.0.0.1:$SRV_PORT/secrets/key-500 >/dev/null
 g0=$(metric go_goroutines); f0=$(metric process_open_fds)
-read -r base_rps base_p50 base_p99 < <(wrk_run http://127.0.0.1:4199/)
-read -r get_rps get_p50 get_p99 < <(wrk_run http://127.0.0.1:4198/secrets/key-500 -H "Authorization: Bearer $token")
-read -r login_rps login_p50 login_p99 < <(wrk_run http://127.0.0.1:4198/login -s "$work/login.lua")
+read -r base_rps base_p50 base_p99 < <(wrk_run http://127.0.0.1:$BASE_PORT/)
+read -r get_rps get_p50 get_p99 < <(wrk_run http://127.0.0.1:$SRV_PORT/secrets/key-500 -H "Authorization: Bearer $token")
+read -r list_rps list_p50 list_p99 < <(wrk_run http://127.0.0.1:$SRV_PORT/secrets -H "Authorization: Bearer $token")
+read -r prefix_rps prefix_p50 prefix_p99 < <(wrk_run "http://127.0.0.1:$SRV_PORT/secrets?prefix=key-50" -H "Authorization: Bearer $token")
+read -r login_rps login_p50 login_p99 < <(wrk_run http://127.0.0.1:$SRV_PORT/login -s "$work/login.lua")
 sleep 1
 g1=$(metric go_goroutines); f1=$(metric process_open_fds)
 peak=$(rss_peak "$serve")
@@ -69,8 +75,11 @@ peak=$(rss_peak "$serve")
 printf '\n%-34s %12s %10s %10s\n' scenario "requests/s" p50 p99
 printf '%-34s %12s %10s %10s\n' "bare net/http, fixed body" "$base_rps" "$base_p50" "$base_p99"
 printf '%-34s %12s %10s %10s\n' "GET /secrets/:key (1,000 keys)" "$get_rps" "$get_p50" "$get_p99"
+printf '%-34s %12s %10s %10s\n' "GET /secrets (all 1,000 × 100 B)" "$list_rps" "$list_p50" "$list_p99"
+printf '%-34s %12s %10s %10s\n' "GET /secrets?prefix= (10 keys)" "$prefix_rps" "$prefix_p50" "$prefix_p99"
 printf '%-34s %12s %10s %10s\n' "POST /login (legacy)" "$login_rps" "$login_p50" "$login_p99"
-awk -v a="$get_rps" -v b="$base_rps" 'BEGIN {printf "\nGET/baseline ratio: %.2f (goal >= 0.50)\n", a/b}'
+awk -v a="$get_rps" -v b="$base_rps" 'BEGIN {printf "\nGET/baseline ratio: %.2f (goal >= 0.60 on sqlite)\n", a/b}'
+echo "listing goals: all >= 2,000/s on sqlite, >= 1,000/s on Redis and PostgreSQL; prefix >= 20,000/s on sqlite"
 echo "peak RSS of serve: ${peak} MiB (goal < 60)"
 echo "goroutines after warm-up / after load: $g0 / $g1; open fds: $f0 / $f1 (bounded by the connection pools)"
 echo "storage: ${STORAGE_CONNECTION:-sqlite}; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"

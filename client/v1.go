@@ -180,46 +180,6 @@ func (c *Client) RestoreAsOf(ctx context.Context, t time.Time, prefix string) ([
 	return out.Changes, err
 }
 
-// KeyInfo is a key with its metadata, without its value.
-type KeyInfo struct {
-	Key       string    `json:"key" yaml:"key"`
-	Version   int64     `json:"version" yaml:"version"`
-	Size      int       `json:"size" yaml:"size"`
-	CreatedAt time.Time `json:"created_at" yaml:"created_at"`
-	UpdatedAt time.Time `json:"updated_at" yaml:"updated_at"`
-}
-
-// ListKeys returns every key under prefix with its metadata, following
-// the server's pages; a non-zero asOf lists the namespace as it was then.
-func (c *Client) ListKeys(ctx context.Context, prefix string, asOf time.Time) ([]KeyInfo, error) {
-	out := []KeyInfo{}
-	cursor := ""
-	for {
-		q := url.Values{"limit": {"1000"}}
-		if prefix != "" {
-			q.Set("prefix", prefix)
-		}
-		if !asOf.IsZero() {
-			q.Set("as_of", asOf.UTC().Format(time.RFC3339Nano))
-		}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		var page struct {
-			Items      []KeyInfo
-			NextCursor *string `json:"next_cursor"`
-		}
-		if err := c.v1(ctx, http.MethodGet, "/v1/secrets?"+q.Encode(), nil, &page); err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.NextCursor == nil || *page.NextCursor == "" {
-			return out, nil
-		}
-		cursor = *page.NextCursor
-	}
-}
-
 // AuditQuery filters the audit log. Zero fields filter nothing.
 type AuditQuery struct {
 	Since, Until time.Time

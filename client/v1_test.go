@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
@@ -58,7 +57,7 @@ func TestV1Methods(t *testing.T) {
 	if raw, err := c.Get(ctx, "db/pass"); err != nil || string(raw) != `{"two":2}` {
 		t.Fatalf("after restore: %s, %v", raw, err)
 	}
-	keys, err := c.ListKeys(ctx, "db/", time.Time{})
+	keys, err := c.ListKeys(ctx, "db/")
 	if err != nil || len(keys) != 1 || keys[0].Key != "db/pass" || keys[0].Version != 4 || keys[0].Size != len(`{"two":2}`) {
 		t.Fatalf("ListKeys = %+v, %v", keys, err)
 	}

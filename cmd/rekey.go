@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 )
 
@@ -30,24 +31,27 @@ func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
 			"serves one process, so stop its server first.",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := loadStoreConfig(v)
+			cfg, err := serve.Decode(v, true)
 			if err != nil {
+				return err
+			}
+			if err := cfg.Store.Validate(); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runRekey(ctx, cfg, ios, dryRun)
+			return runRekey(ctx, cfg.Store, ios, dryRun)
 		},
 	}
-	bindSettings(v, c.Flags(), storeSettings)
+	serve.Bind(v, c.Flags(), true)
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "count what would be resealed, change nothing")
 	return c
 }
 
-func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryRun bool) error {
-	log, closeLog := cfg.logger(ios.ErrOut)
+func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams, dryRun bool) error {
+	log, closeLog := cfg.Logger(ios.ErrOut)
 	defer closeLog()
-	store, err := openStore(ctx, cfg, log)
+	store, err := serve.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -60,6 +64,10 @@ func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryR
 	fmt.Fprintf(ios.ErrOut, "%d values, %d sealed with an older key (newest key id %s)\n", seen, len(todo), store.ActiveKeyID())
 	if dryRun || len(todo) == 0 {
 		return nil
+	}
+	// Until EndRekey, a server without the new key refuses to start.
+	if err := store.BeginRekey(ctx); err != nil {
+		return err
 	}
 	var resealed, changed, broken int
 	last := time.Now()
@@ -83,6 +91,9 @@ func runRekey(ctx context.Context, cfg storeConfig, ios *cmdutil.IOStreams, dryR
 			fmt.Fprintf(ios.ErrOut, "resealed %d of %d\n", i+1, len(todo))
 			last = time.Now()
 		}
+	}
+	if err := store.EndRekey(ctx); err != nil {
+		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "done: %d resealed, %d rewritten by a server meanwhile, %d could not be opened\n", resealed, changed, broken)
 	if broken > 0 {

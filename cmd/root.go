@@ -12,6 +12,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
+	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 )
 
 // Main runs the command line with the process's streams and returns the
@@ -56,7 +57,7 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		return cmdutil.Usagef("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 	root.AddCommand(
-		newServeCmd(ios),
+		serve.NewCmdServe(ios),
 		newRekeyCmd(ios),
 		newVersionCmd(ios),
 		migrate.NewCmdMigrate(storeFactory(ios), nil),

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
@@ -17,14 +18,18 @@ func storeFactory(ios *cmdutil.IOStreams) *cmdutil.StoreFactory {
 		IOStreams: ios,
 		Bind: func(c *cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 			v := viper.New()
-			bindSettings(v, c.Flags(), storeSettings)
+			serve.Bind(v, c.Flags(), true)
 			return func(ctx context.Context) (*cmdutil.Store, error) {
-				cfg, err := loadStoreConfig(v)
+				c, err := serve.Decode(v, true)
 				if err != nil {
 					return nil, err
 				}
-				log, closeLog := cfg.logger(ios.ErrOut)
-				store, err := openStore(ctx, cfg, log)
+				cfg := c.Store
+				if err := cfg.Validate(); err != nil {
+					return nil, err
+				}
+				log, closeLog := cfg.Logger(ios.ErrOut)
+				store, err := serve.OpenStore(ctx, cfg, log)
 				if err != nil {
 					closeLog()
 					return nil, err

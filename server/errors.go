@@ -9,6 +9,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // apiError is an error answered with a status and the legacy error body.
@@ -107,6 +108,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		ae = badRequest("%s", authErr.Msg).withCode(authErr.Code)
 	case errors.As(err, &he):
 		ae = fromEcho(he)
+	case errors.Is(err, storage.ErrTimeout):
+		ae = unavailable("storage did not answer in time; try again", err)
 	default:
 		s.log.ErrorContext(c.Request().Context(), "request failed",
 			"request_id", requestID(c), "error", err.Error())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,9 +18,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
-
-// storeTimeout bounds each storage call made for a request.
-const storeTimeout = 10 * time.Second
 
 // okBody is the answer of a successful write, the original's "OK" as JSON.
 var okBody = []byte(`"OK"`)
@@ -71,22 +69,79 @@ func checkKey(key string) error {
 }
 
 func (s *Server) listSecrets(c echo.Context) error {
-	cl := claimsOf(c)
 	prefix := c.QueryParam("prefix")
 	if !storage.ValidPrefix(prefix) {
 		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	if !claimsOf(c).Scoped() {
+		return s.streamList(c, prefix)
+	}
+	list, err := s.readable(c, prefix)
+	if err != nil {
+		return err
+	}
+	s.recordList(c, claimsOf(c).ReadNamespace(), list)
+	size := 2
+	for _, sec := range list {
+		size += len(sec.Name) + len(sec.Value) + 4
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	buf = appendEntries(buf, list, true)
+	buf = append(buf, '}')
+	return c.JSONBlob(http.StatusOK, buf)
+}
+
+// appendEntries appends "name":value pairs of a JSON object, comma-separated,
+// with a leading comma unless first.
+func appendEntries(buf []byte, list []storage.Secret, first bool) []byte {
+	for _, sec := range list {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, sec.Name)
+		buf = append(buf, ':')
+		buf = append(buf, sec.Value...)
+	}
+	return buf
+}
+
+// writeEntries writes appendEntries' output for one page to w.
+func writeEntries(w io.Writer, list []storage.Secret, first bool) {
+	_, _ = w.Write(appendEntries(nil, list, first))
+}
+
+// appendJSONString appends s as encoding/json writes it. Names of printable
+// ASCII without " \ < > & need no escape and are copied; any other goes
+// through json.Marshal, so the output is the same byte for byte.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// readable returns what the caller's token may list under prefix, sorted
+// by name: an owner's own secrets, or a job token's granted ones. Values
+// that do not open are left out (see noteUnreadable).
+func (s *Server) readable(c echo.Context, prefix string) ([]storage.Secret, error) {
+	cl := claimsOf(c)
+	ctx := c.Request().Context()
 	var list []storage.Secret
 	var err error
 	if cl.Scoped() {
 		// An empty grant list reads {} (SPEC §2 step 6).
 		if cl.NoGrantList {
-			return badRequest("no secrets in job").withCode(errcode.NoGrantList)
+			return nil, badRequest("no secrets in job").withCode(errcode.NoGrantList)
 		}
 		if err := s.checkJobToken(c, cl); err != nil {
-			return err
+			return nil, err
 		}
 		// GetMany skips names no backend can hold (storage.ValidNames).
 		names := make([]string, 0, len(cl.Secrets))
@@ -99,23 +154,41 @@ func (s *Server) listSecrets(c echo.Context) error {
 	} else {
 		list, err = s.store.List(ctx, cl.Address, prefix)
 	}
-	if err != nil {
-		return err
+	if err = s.noteUnreadable(c, err); err != nil {
+		return nil, err
 	}
-	s.recordList(c, cl.ReadNamespace(), list)
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, sec := range list {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		name, _ := json.Marshal(sec.Name)
-		buf.Write(name)
-		buf.WriteByte(':')
-		buf.Write(sec.Value)
+	return list, nil
+}
+
+// HeaderUnreadable counts, on a listing, the secrets left out because their
+// stored value does not open (altered, or sealed with a key not configured).
+const HeaderUnreadable = "X-Unreadable-Secrets"
+
+// noteUnreadable lets a listing answer the secrets that open: each one that
+// does not is logged by name at ERROR, counted in a metric and in the
+// HeaderUnreadable header. Other errors are returned.
+func (s *Server) noteUnreadable(c echo.Context, err error) error {
+	n, err := s.countUnreadable(c, err)
+	if n > 0 {
+		c.Response().Header().Set(HeaderUnreadable, strconv.Itoa(n))
 	}
-	buf.WriteByte('}')
-	return c.JSONBlob(http.StatusOK, buf.Bytes())
+	return err
+}
+
+// countUnreadable logs and counts the names of an *storage.UnreadableError
+// and returns how many; other errors are returned.
+func (s *Server) countUnreadable(c echo.Context, err error) (int, error) {
+	var ue *storage.UnreadableError
+	if !errors.As(err, &ue) {
+		return 0, err
+	}
+	ctx := c.Request().Context()
+	for _, name := range ue.Names {
+		s.log.ErrorContext(ctx, "a stored value does not open; left out of the listing",
+			"request_id", requestID(c), "owner", ue.Owner, "name", name)
+	}
+	s.metrics.unreadable.Add(float64(len(ue.Names)))
+	return len(ue.Names), nil
 }
 
 // pathKey is the :key segment, unescaped once: "a%2Fb" is the key "a/b".
@@ -146,8 +219,7 @@ func (s *Server) getSecret(c echo.Context) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	sec, err := s.store.Get(ctx, cl.ReadNamespace(), key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return notFound("secret %s not found", key)
@@ -202,8 +274,7 @@ func (s *Server) setSecrets(c echo.Context) error {
 	if len(items) == 0 {
 		return c.JSONBlob(http.StatusOK, okBody)
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	if err := s.writeItems(c, ctx, owner, items); err != nil {
 		return err
 	}
@@ -244,8 +315,7 @@ func (s *Server) deleteSecrets(c echo.Context) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-	defer cancel()
+	ctx := c.Request().Context()
 	if err := s.deleteNames(c, ctx, claimsOf(c).Address, keys); err != nil {
 		return err
 	}

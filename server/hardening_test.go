@@ -37,12 +37,16 @@ func TestValuesAreSealed(t *testing.T) {
 	if err := e.store.Put(ctx, alice.addr, []storage.Item{{Name: "n", Value: stored.Value}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ tok, path string }{{tb, "/secrets/db"}, {ta, "/secrets/n"}, {tb, "/secrets"}} {
+	for _, c := range []struct{ tok, path string }{{tb, "/secrets/db"}, {ta, "/secrets/n"}} {
 		r := e.do("GET", c.path, c.tok, nil)
 		wantError(t, r, 500, "InternalServerError", "")
 		if bytes.Contains(r.body, []byte("hunter2")) {
 			t.Errorf("a moved blob leaked: %s", r.body)
 		}
+	}
+	// A listing leaves the blob out and says so (issue 8 item 15).
+	if r := e.do("GET", "/secrets", tb, nil); r.status != 200 || string(r.body) != "{}" || r.header.Get(server.HeaderUnreadable) != "1" {
+		t.Errorf("bob's listing: %d %s %v", r.status, r.body, r.header)
 	}
 	if r := e.do("GET", "/secrets/db", ta, nil); string(r.body) != `"hunter2-plaintext"` {
 		t.Errorf("alice's own value: %d %s", r.status, r.body)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // tooMany is a 429 that says when to come back.
@@ -25,7 +28,16 @@ func (s *Server) allow(c echo.Context, key string, limit int64, what string) err
 	if limit <= 0 || s.limits.Limiter == nil {
 		return nil
 	}
-	if ok, retry := s.limits.Limiter.Allow(c.Request().Context(), key, limit); !ok {
+	ok, retry, err := s.limits.Limiter.Allow(c.Request().Context(), key, limit)
+	switch {
+	case errors.Is(err, storage.ErrTimeout):
+		// The store hangs: the request could not be served anyway.
+		return unavailable("storage did not answer in time; try again", err)
+	case err != nil:
+		// A failing store must not take the service down with the limits.
+		s.log.WarnContext(c.Request().Context(), "rate limit counter unavailable; allowing the request",
+			"request_id", requestID(c), "error", err.Error())
+	case !ok:
 		return tooMany(what, retry)
 	}
 	return nil

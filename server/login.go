@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 	"time"
@@ -34,12 +35,13 @@ func (s *Server) login(c echo.Context) error {
 			return badRequest("%s", err.Error())
 		}
 	}
+	var caller ed25519.PublicKey
 	if req.Message != "" {
-		err = s.verifySIWS(c.Request().Context(), req)
+		caller, err = s.verifySIWS(c.Request().Context(), req)
 	} else if s.legacyOff {
 		err = badRequest("legacy login (timestamp) is turned off on this server; sign in with a Sign-In With Solana message").withCode(errcode.LegacyLoginDisabled)
 	} else {
-		err = auth.VerifyLegacy(req, s.now(), s.loginWindow)
+		caller, err = auth.VerifyLegacy(req, s.now(), s.loginWindow)
 	}
 	if err != nil {
 		return err
@@ -51,7 +53,7 @@ func (s *Server) login(c echo.Context) error {
 	claims := auth.Claims{Address: req.Address}
 	var notAfter time.Time
 	if req.Job != "" {
-		g, err := s.grantJob(c.Request().Context(), job, req.Address)
+		g, err := s.grantJob(c.Request().Context(), job, sol.PublicKeyFromBytes(caller))
 		if err != nil {
 			return err
 		}
@@ -77,9 +79,7 @@ func (s *Server) countLogin(c echo.Context, req auth.LoginRequest) error {
 		return nil
 	}
 	if req.Timestamp != "" {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), storeTimeout)
-		defer cancel()
-		fresh, err := s.store.UseNonce(ctx, auth.LegacyKey(req), auth.LegacyExpiry(req.Timestamp, s.loginWindow))
+		fresh, err := s.store.UseNonce(c.Request().Context(), auth.LegacyKey(req), auth.LegacyExpiry(req.Timestamp, s.loginWindow))
 		if err != nil {
 			return err
 		}
@@ -92,36 +92,30 @@ func (s *Server) countLogin(c echo.Context, req auth.LoginRequest) error {
 
 // verifySIWS checks a message against every accepted audience, then burns
 // its nonce so the same message is refused at this and every other replica.
-func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) error {
-	m, err := auth.VerifySIWS(req, s.audiences, s.now(), s.loginWindow)
+func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) (ed25519.PublicKey, error) {
+	m, key, err := auth.VerifySIWS(req, s.audiences, s.now(), s.loginWindow)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
 	fresh, err := s.store.UseNonce(ctx, auth.NonceKey(req.Address, m.Nonce), auth.NonceExpiry(m, s.loginWindow))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !fresh {
-		return badRequest("this sign-in message was used already; sign a new one with a fresh nonce").withCode(errcode.NonceUsed)
+		return nil, badRequest("this sign-in message was used already; sign a new one with a fresh nonce").withCode(errcode.NonceUsed)
 	}
-	return nil
+	return key, nil
 }
 
 // grantJob applies the job rules; a refusal is 400 (or 503 when the chain
 // or IPFS cannot be asked), never a token.
-func (s *Server) grantJob(ctx context.Context, job sol.PublicKey, caller string) (jobs.Grant, error) {
+func (s *Server) grantJob(ctx context.Context, job, caller sol.PublicKey) (jobs.Grant, error) {
 	if s.jobs == nil {
 		return jobs.Grant{}, badRequest("job-scoped login is not configured on this server").withCode(errcode.JobLoginUnavailable)
 	}
-	pk, err := sol.PublicKeyFromBase58(caller)
-	if err != nil {
-		return jobs.Grant{}, badRequest("address is not a Solana address")
-	}
 	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	g, err := s.jobs.Grant(ctx, job, pk)
+	g, err := s.jobs.Grant(ctx, job, caller)
 	if err != nil {
 		return jobs.Grant{}, jobError(job, err)
 	}
@@ -149,11 +143,11 @@ func (s *Server) checkJobToken(c echo.Context, cl *auth.Claims) error {
 	if !cl.Running || cl.Job == "" || s.jobs == nil {
 		return nil
 	}
-	job, err1 := sol.PublicKeyFromBase58(cl.Job)
-	node, err2 := sol.PublicKeyFromBase58(cl.Address)
-	if err1 != nil || err2 != nil {
+	jk, nk := cl.JobKey(), cl.AddressKey() // decoded once per token
+	if jk == nil || nk == nil {
 		return forbidden("token names a malformed job or address")
 	}
+	job, node := sol.PublicKeyFromBytes(jk), sol.PublicKeyFromBytes(nk)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), jobTimeout)
 	defer cancel()
 	if err := s.jobs.StillValid(ctx, job, node); err != nil {

@@ -17,6 +17,8 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// unreadable counts values left out of listings because they do not open.
+	unreadable prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -31,8 +33,12 @@ func newMetrics() *metrics {
 			Help:    "Time to answer an HTTP request, by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route"}),
+		unreadable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nosana_secrets_unreadable_values_total",
+			Help: "Stored values left out of listings because they do not open (altered, or sealed with a key not configured).",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration,
+	m.registry.MustRegister(m.requests, m.duration, m.unreadable,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -133,7 +133,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// secureHeaders marks every answer nosniff, and every /login and /secrets*
+// secureHeaders marks every answer nosniff, and every /login, /secrets* and /v1/secrets*
 // answer (errors included) no-store: tokens and secrets must not land in a
 // browser's or proxy's cache.
 func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -142,7 +142,7 @@ func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		// allocation per answer, and an Add to them copies.
 		h := c.Response().Header()
 		h[echo.HeaderXContentTypeOptions] = nosniff
-		if p := c.Request().URL.Path; p == "/login" || strings.HasPrefix(p, "/secrets") {
+		if p := c.Request().URL.Path; p == "/login" || strings.HasPrefix(p, "/secrets") || strings.HasPrefix(p, "/v1/secrets") {
 			h[echo.HeaderCacheControl] = noStore
 		}
 		return next(c)
@@ -174,7 +174,7 @@ func cors(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		h.Set(echo.HeaderAccessControlAllowOrigin, origin)
-		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After, X-Request-Id")
+		h.Set(echo.HeaderAccessControlExposeHeaders, "Retry-After, X-Request-Id, "+HeaderUnreadable)
 		if req.Method != http.MethodOptions || req.Header.Get(echo.HeaderAccessControlRequestMethod) == "" {
 			return next(c)
 		}

@@ -168,6 +168,7 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	e.GET("/secrets/:key", s.getSecret, secrets...)
 	e.POST("/secrets", s.setSecrets, secrets...)
 	e.DELETE("/secrets", s.deleteSecrets, secrets...)
+	e.GET("/v1/secrets", s.listKeys, secrets...)
 	s.v1Routes(e, secrets)
 	return e, s.routeConsole(e)
 }

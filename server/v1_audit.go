@@ -80,7 +80,7 @@ func (b *auditBatch) flush(ctx context.Context, owner string) {
 	}
 	b.mu.Unlock()
 	for o, evs := range take {
-		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		ctx, cancel := context.WithTimeout(ctx, storage.DefaultCallTimeout)
 		if err := b.log.AppendAudit(ctx, o, evs); err != nil {
 			b.warn("audit events lost: the store did not take them", "owner", o, "events", len(evs), "error", err.Error())
 		}

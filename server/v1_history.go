@@ -179,7 +179,6 @@ func jobRefused(c echo.Context) error {
 func (s *Server) historyRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	mw := append(slices.Clone(authed), s.requireHistory)
 	owner := append(slices.Clone(mw), ownerOnly)
-	e.GET("/v1/secrets", s.listV1, mw...)
 	e.GET("/v1/secrets/:key", s.getV1, mw...)
 	e.PUT("/v1/secrets/:key", s.putV1, mw...)
 	e.DELETE("/v1/secrets/:key", s.deleteV1, mw...)
@@ -201,7 +200,7 @@ func v1Key(c echo.Context) (string, error) {
 }
 
 func storeCtx(c echo.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.Request().Context(), storeTimeout)
+	return context.WithTimeout(c.Request().Context(), storage.DefaultCallTimeout)
 }
 
 type secretV1 struct {
@@ -556,71 +555,29 @@ func parseTime(c echo.Context, name string) (time.Time, error) {
 	return t, nil
 }
 
-// listV1 answers the keys with metadata, one page after the cursor (the
-// last key of the page before, opaque to clients).
-func (s *Server) listV1(c echo.Context) error {
+// listAsOf answers GET /v1/secrets?as_of=: the owner's namespace as it was
+// at asOf, one page of limit after the name after (listKeys parses the rest).
+func (s *Server) listAsOf(c echo.Context, prefix, after string, limit int, asOf time.Time) error {
 	cl := claimsOf(c)
-	prefix := c.QueryParam("prefix")
-	if !storage.ValidPrefix(prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	if cl.Scoped() {
+		return jobRefused(c)
 	}
-	limit, err := pageLimit(c)
-	if err != nil {
-		return err
-	}
-	asOf, err := parseTime(c, "as_of")
-	if err != nil {
-		return err
-	}
-	var after string
-	if q := c.QueryParam("cursor"); q != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q)
-		if err != nil {
-			return badRequest("cursor is not one this server gave")
-		}
-		after = string(b)
+	if s.hist == nil {
+		return v1Error(c, http.StatusNotImplemented, "NotImplemented", "history_unsupported",
+			"this server's storage backend keeps no version history")
 	}
 	ns := cl.ReadNamespace()
 	ctx, cancel := storeCtx(c)
 	defer cancel()
+	vs, err := s.hist.AsOf(ctx, ns, prefix, asOf)
+	if err != nil {
+		return err
+	}
 	var items []metaBody
-	switch {
-	case cl.Scoped() && !asOf.IsZero():
-		return jobRefused(c)
-	case cl.Scoped():
-		if len(cl.Secrets) == 0 {
-			return badRequest("no secrets in job")
+	for _, v := range vs {
+		if !v.Deleted {
+			items = append(items, metaBody{Key: v.Name, Version: v.Version, Size: len(v.Value), CreatedAt: v.CreatedAt, UpdatedAt: v.CreatedAt})
 		}
-		if err := s.checkJobToken(c, cl); err != nil {
-			return err
-		}
-		var names []string
-		for _, k := range cl.Secrets {
-			if strings.HasPrefix(k, prefix) {
-				names = append(names, k)
-			}
-		}
-		secs, err := s.store.GetMany(ctx, ns, names)
-		if err != nil {
-			return err
-		}
-		items = metas(secs)
-	case !asOf.IsZero():
-		vs, err := s.hist.AsOf(ctx, ns, prefix, asOf)
-		if err != nil {
-			return err
-		}
-		for _, v := range vs {
-			if !v.Deleted {
-				items = append(items, metaBody{Key: v.Name, Version: v.Version, Size: len(v.Value), CreatedAt: v.CreatedAt, UpdatedAt: v.CreatedAt})
-			}
-		}
-	default:
-		secs, err := s.store.List(ctx, ns, prefix)
-		if err != nil {
-			return err
-		}
-		items = metas(secs)
 	}
 	start, _ := slices.BinarySearchFunc(items, after, func(m metaBody, k string) int { return strings.Compare(m.Key, k) })
 	if start < len(items) && items[start].Key == after {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mr-tron/base58"
@@ -19,7 +20,7 @@ import (
 
 func main() {
 	url := flag.String("url", "http://127.0.0.1:4124", "server URL")
-	seed := flag.Int("seed", 0, "store this many secrets (key-0 … key-N-1) and print a token")
+	seed := flag.Int("seed", 0, "store this many secrets (key-000 … key-999 for 1,000) of 100 bytes each (as JSON) and print a token")
 	loginBody := flag.Bool("login-body", false, "print a signed legacy login body for a fresh keypair")
 	flag.Parse()
 	_, key, _ := ed25519.GenerateKey(nil)
@@ -36,8 +37,10 @@ func main() {
 	var tok struct{ Token string }
 	must(post(*url+"/login", "", body, &tok))
 	secrets := map[string]string{}
+	width := len(strconv.Itoa(max(*seed-1, 0)))
 	for i := 0; i < *seed; i++ {
-		secrets["key-"+strconv.Itoa(i)] = fmt.Sprintf("value %d: a typical secret of some forty bytes", i)
+		v := fmt.Sprintf("value %d: a typical secret", i)
+		secrets[fmt.Sprintf("key-%0*d", width, i)] = v + strings.Repeat(".", 98-len(v)) // 100 bytes as a JSON string
 	}
 	b, _ := json.Marshal(map[string]any{"secrets": secrets})
 	must(post(*url+"/secrets", tok.Token, b, nil))

@@ -3,10 +3,6 @@ package list
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"sort"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,53 +69,39 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var secrets client.Secrets
-	var keys []string
 	if !opts.ShowValues {
-		keys, err = listKeys(ctx, c, opts.Prefix)
-	} else {
-		secrets, err = c.List(ctx, opts.Prefix)
+		// Keys only: the values stay on the server (GET /v1/secrets).
+		found, err := c.ListKeys(ctx, opts.Prefix)
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			noSecrets(opts)
+		}
+		keys := make([]string, len(found))
+		for i, k := range found {
+			keys[i] = k.Key
+		}
+		return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
 	}
+	secrets, err := c.List(ctx, opts.Prefix)
 	if err != nil {
 		return err
 	}
-	if len(secrets)+len(keys) == 0 && opts.IO.IsStderrTTY() && opts.Output == cmdutil.FormatText {
-		if opts.Prefix != "" {
-			opts.IO.Infof("no secrets with prefix %q", opts.Prefix)
-		} else {
-			opts.IO.Infof("no secrets yet; store one with: nosana-secrets set KEY=VALUE")
-		}
+	if len(secrets) == 0 {
+		noSecrets(opts)
 	}
-	if opts.ShowValues {
-		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
-	}
-	return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
+	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
 }
 
-// listKeys lists keys without their values through the v1 listing, or,
-// from a server without it (the original, or one that keeps no history),
-// through GET /secrets.
-func listKeys(ctx context.Context, c *client.Client, prefix string) ([]string, error) {
-	infos, err := c.ListKeys(ctx, prefix, time.Time{})
-	var he *client.HTTPError
-	if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusNotImplemented) {
-		secrets, err := c.List(ctx, prefix)
-		if err != nil {
-			return nil, err
-		}
-		keys := make([]string, 0, len(secrets))
-		for k := range secrets {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		return keys, nil
+// noSecrets says, on a terminal, that the listing is empty and what to do.
+func noSecrets(opts *Options) {
+	if !opts.IO.IsStderrTTY() || opts.Output != cmdutil.FormatText {
+		return
 	}
-	if err != nil {
-		return nil, err
+	if opts.Prefix != "" {
+		opts.IO.Infof("no secrets with prefix %q", opts.Prefix)
+	} else {
+		opts.IO.Infof("no secrets yet; store one with: nosana-secrets set KEY=VALUE")
 	}
-	keys := make([]string, len(infos))
-	for i, k := range infos {
-		keys[i] = k.Key
-	}
-	return keys, nil
 }

@@ -90,3 +90,43 @@ func TestListOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestListKeysWithoutValues: list without --show-values asks for keys only
+// (GET /v1/secrets), so no value crosses the network; against a server
+// that predates that route it falls back to the legacy listing.
+func TestListKeysWithoutValues(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
+
+	f, _, out, _ := cmdtest.Factory(t, false, srv)
+	if err := cmdtest.Run(list.NewCmdList(f, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "a\nb/c\n" {
+		t.Errorf("keys: %q", out.String())
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && r.Path != "/v1/secrets" {
+			t.Errorf("list asked %s %s; want only GET /v1/secrets", r.Method, r.Path)
+		}
+	}
+
+	// An old server: the route is unknown (after the sign-in).
+	old := clienttest.NewServer(t)
+	old.Put(cmdtest.Address, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
+	old.Fail(clienttest.Failure{}, clienttest.Failure{Status: 404, Body: "Cannot GET /v1/secrets"})
+	f, _, out, errOut := cmdtest.Factory(t, false, old)
+	if err := cmdtest.Run(list.NewCmdList(f, nil)); err != nil {
+		t.Fatalf("against an old server: %v (%s)", err, errOut)
+	}
+	if out.String() != "a\nb/c\n" {
+		t.Errorf("keys from an old server: %q", out.String())
+	}
+	var legacy bool
+	for _, r := range old.Requests() {
+		legacy = legacy || r.Method == "GET" && r.Path == "/secrets"
+	}
+	if !legacy {
+		t.Error("no fallback to GET /secrets")
+	}
+}

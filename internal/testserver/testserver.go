@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 )
 
 var (
@@ -79,20 +81,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// serverEnv are the variables serve reads; they are cleared from the
-// inherited environment so only what a test sets applies.
-var serverEnv = []string{"STORAGE_CONNECTION", "JWT_SECRET", "JWT_SECRET_FILE", "PORT", "LISTEN",
-	"SOLANA_NETWORK", "SOLANA_RPC_URL", "JOBS_PROGRAM_ID", "IPFS_GATEWAY", "IPFS_VERIFY", "LOGIN_WINDOW", "PUBLIC_URL",
-	"MASTER_KEY", "MASTER_KEY_FILE", "LEGACY_LOGIN", "BODY_LIMIT", "LOG_LEVEL", "LOG_FORMAT",
-	"RATE_LIMIT_LOGIN_IP", "RATE_LIMIT_LOGIN_ADDRESS", "RATE_LIMIT_SECRETS_IP", "RATE_LIMIT_SECRETS_ADDRESS",
-	"RATE_LIMIT_WINDOW", "RATE_LIMIT_SYNC", "TRUSTED_PROXIES", "SHUTDOWN_TIMEOUT", "UI", "METRICS_LISTEN"}
-
 // Env returns the process environment without serve's settings, plus env.
 func Env(env map[string]string) []string {
 	var out []string
 outer:
 	for _, kv := range os.Environ() {
-		for _, name := range serverEnv {
+		for _, name := range serve.Env() {
 			if strings.HasPrefix(kv, name+"=") {
 				continue outer
 			}
@@ -198,6 +192,9 @@ func start(t testing.TB, env map[string]string, args ...string) (*Server, error)
 	}
 }
 
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Logs returns everything serve wrote so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
@@ -285,6 +282,15 @@ type Reply struct {
 // JSON; auth, when set, is the Authorization header as given.
 func Do(t testing.TB, method, url, auth string, body any) Reply {
 	t.Helper()
+	r, err := TryDo(http.DefaultClient, method, url, auth, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TryDo is Do with client, returning what fails instead of failing a test.
+func TryDo(client *http.Client, method, url, auth string, body any) (Reply, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -295,13 +301,13 @@ func Do(t testing.TB, method, url, auth string, body any) Reply {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return Reply{}, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -309,14 +315,14 @@ func Do(t testing.TB, method, url, auth string, body any) Reply {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatal(err)
+		return Reply{}, err
 	}
-	return Reply{res.StatusCode, res.Header, b}
+	return Reply{res.StatusCode, res.Header, b}, nil
 }

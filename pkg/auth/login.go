@@ -135,6 +135,11 @@ func VerifySignature(address, signature string, msg []byte) (ed25519.PublicKey, 
 	if err != nil {
 		return nil, err
 	}
+	return verifyKey(pub, signature, msg)
+}
+
+// verifyKey checks a base58 ed25519 signature by pub over msg and returns pub.
+func verifyKey(pub ed25519.PublicKey, signature string, msg []byte) (ed25519.PublicKey, error) {
 	if len(signature) > maxSignatureLen {
 		return nil, errorc(errcode.InvalidSignature, "signature is too long for an ed25519 signature")
 	}
@@ -155,24 +160,25 @@ func VerifySignature(address, signature string, msg []byte) (ed25519.PublicKey, 
 }
 
 // VerifyLegacy checks a legacy challenge: the signature over
-// LegacyPrefix+timestamp, with the timestamp within window of now.
-func VerifyLegacy(r LoginRequest, now time.Time, window time.Duration) error {
-	if _, err := ParseAddress("address", r.Address); err != nil {
-		return err
+// LegacyPrefix+timestamp, with the timestamp within window of now. It
+// returns the signer's key, decoded once.
+func VerifyLegacy(r LoginRequest, now time.Time, window time.Duration) (ed25519.PublicKey, error) {
+	pub, err := ParseAddress("address", r.Address)
+	if err != nil {
+		return nil, err
 	}
 	ts, err := strconv.ParseInt(r.Timestamp, 10, 64)
 	if err != nil {
-		return errorf("timestamp must be an integer number of seconds")
+		return nil, errorf("timestamp must be an integer number of seconds")
 	}
 	skew := now.Unix() - ts
 	if skew < 0 {
 		skew = -skew
 	}
 	if skew > int64(window/time.Second) {
-		return errorc(errcode.LoginWindow, "timestamp %s is outside the %s login window of the server clock (%d); sign a fresh one", r.Timestamp, window, now.Unix())
+		return nil, errorc(errcode.LoginWindow, "timestamp %s is outside the %s login window of the server clock (%d); sign a fresh one", r.Timestamp, window, now.Unix())
 	}
-	_, err = VerifySignature(r.Address, r.Signature, []byte(LegacyPrefix+r.Timestamp))
-	return err
+	return verifyKey(pub, r.Signature, []byte(LegacyPrefix+r.Timestamp))
 }
 
 // LegacyKey is the storage key that remembers a verified legacy signature

@@ -34,12 +34,15 @@ func TestVectorLegacyLogin(t *testing.T) {
 	}
 	now := time.Unix(v.LegacyLogin.Timestamp, 0)
 	for _, skew := range []time.Duration{0, 59 * time.Second, -60 * time.Second, 60 * time.Second} {
-		if err := VerifyLegacy(req, now.Add(skew), time.Minute); err != nil {
+		pub, err := VerifyLegacy(req, now.Add(skew), time.Minute)
+		if err != nil {
 			t.Errorf("skew %s: %v", skew, err)
+		} else if !pub.Equal(key.Public()) {
+			t.Errorf("VerifyLegacy returned key %x, not the signer's", pub)
 		}
 	}
 	for _, skew := range []time.Duration{61 * time.Second, -61 * time.Second, 24 * time.Hour} {
-		if err := VerifyLegacy(req, now.Add(skew), time.Minute); err == nil || !strings.Contains(err.Error(), "login window") {
+		if _, err := VerifyLegacy(req, now.Add(skew), time.Minute); err == nil || !strings.Contains(err.Error(), "login window") {
 			t.Errorf("skew %s: err = %v, want a window error", skew, err)
 		}
 	}
@@ -48,12 +51,12 @@ func TestVectorLegacyLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyLegacy(req2, now, time.Minute); err != nil {
+	if _, err := VerifyLegacy(req2, now, time.Minute); err != nil {
 		t.Errorf("string timestamp: %v", err)
 	}
 	// A signature over another timestamp does not verify.
 	req2.Timestamp = "1700000001"
-	if err := VerifyLegacy(req2, now, time.Minute); err == nil || !strings.Contains(err.Error(), "does not match") {
+	if _, err := VerifyLegacy(req2, now, time.Minute); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("other timestamp: err = %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"net/url"
 	"strings"
@@ -228,15 +229,15 @@ func NewAudience(publicURL string) (Audience, error) {
 
 // VerifySIWS checks a SIWS login: the message's shape, its domain against
 // the audiences and its URI against the one of that domain, the address
-// line, the time window and the signature. It returns the parsed message;
-// the caller must still burn its nonce.
-func VerifySIWS(r LoginRequest, auds []Audience, now time.Time, window time.Duration) (SIWS, error) {
+// line, the time window and the signature. It returns the parsed message
+// and the signer's key; the caller must still burn its nonce.
+func VerifySIWS(r LoginRequest, auds []Audience, now time.Time, window time.Duration) (SIWS, ed25519.PublicKey, error) {
 	m, err := ParseSIWS(r.Message)
 	if err != nil {
-		return m, err
+		return m, nil, err
 	}
 	if len(auds) == 0 {
-		return m, errorc(errcode.SIWSUnavailable, "message sign-in is not configured on this server (PUBLIC_URL)")
+		return m, nil, errorc(errcode.SIWSUnavailable, "message sign-in is not configured on this server (PUBLIC_URL)")
 	}
 	aud := auds[0]
 	for _, a := range auds {
@@ -247,28 +248,29 @@ func VerifySIWS(r LoginRequest, auds []Audience, now time.Time, window time.Dura
 	}
 	switch {
 	case m.Domain != aud.Domain:
-		return m, errorc(errcode.WrongAudience, "sign-in message is for %q, but this server is %q", clip(m.Domain), aud.Domain)
+		return m, nil, errorc(errcode.WrongAudience, "sign-in message is for %q, but this server is %q", clip(m.Domain), aud.Domain)
 	case strings.TrimSuffix(m.URI, "/") != aud.URI:
-		return m, errorc(errcode.WrongAudience, "sign-in message URI %q is not this server's %q", clip(m.URI), aud.URI)
+		return m, nil, errorc(errcode.WrongAudience, "sign-in message URI %q is not this server's %q", clip(m.URI), aud.URI)
 	case m.Address != r.Address:
-		return m, errorf("sign-in message is for another address than the one sent")
+		return m, nil, errorf("sign-in message is for another address than the one sent")
 	case !validNonce(m.Nonce):
-		return m, errorf("sign-in message Nonce must be %d to 128 letters or digits", MinNonceLen)
+		return m, nil, errorf("sign-in message Nonce must be %d to 128 letters or digits", MinNonceLen)
 	}
 	if d := now.Sub(m.IssuedAt); d > window || d < -window {
-		return m, errorc(errcode.LoginWindow, "sign-in message was issued at %s, outside the %s window of the server clock (%s); sign a fresh one",
+		return m, nil, errorc(errcode.LoginWindow, "sign-in message was issued at %s, outside the %s window of the server clock (%s); sign a fresh one",
 			m.IssuedAt.UTC().Format(time.RFC3339), window, now.UTC().Format(time.RFC3339))
 	}
 	if !m.ExpirationTime.IsZero() && !now.Before(m.ExpirationTime) {
-		return m, errorc(errcode.LoginWindow, "sign-in message expired at %s", m.ExpirationTime.UTC().Format(time.RFC3339))
+		return m, nil, errorc(errcode.LoginWindow, "sign-in message expired at %s", m.ExpirationTime.UTC().Format(time.RFC3339))
 	}
 	if !m.NotBefore.IsZero() && now.Before(m.NotBefore) {
-		return m, errorc(errcode.LoginWindow, "sign-in message is not valid before %s", m.NotBefore.UTC().Format(time.RFC3339))
+		return m, nil, errorc(errcode.LoginWindow, "sign-in message is not valid before %s", m.NotBefore.UTC().Format(time.RFC3339))
 	}
-	if _, err := VerifySignature(r.Address, r.Signature, []byte(r.Message)); err != nil {
-		return m, err
+	pub, err := VerifySignature(r.Address, r.Signature, []byte(r.Message))
+	if err != nil {
+		return m, nil, err
 	}
-	return m, nil
+	return m, pub, nil
 }
 
 // NonceKey is the storage key that remembers a used nonce of an address.

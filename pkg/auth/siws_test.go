@@ -104,8 +104,10 @@ func TestVerifySIWS(t *testing.T) {
 		return LoginRequest{Address: addr, Message: msg, Signature: base58.Encode(ed25519.Sign(key, []byte(msg)))}
 	}
 	base := testMessage(addr)
-	if _, err := VerifySIWS(sign(base), []Audience{aud}, siwsNow.Add(30*time.Second), time.Minute); err != nil {
+	if _, pub, err := VerifySIWS(sign(base), []Audience{aud}, siwsNow.Add(30*time.Second), time.Minute); err != nil {
 		t.Fatalf("valid message: %v", err)
+	} else if !pub.Equal(key.Public()) {
+		t.Fatalf("VerifySIWS returned key %x, not the signer's", pub)
 	}
 	mod := func(f func(*SIWS)) SIWS { m := base; f(&m); return m }
 	cases := map[string]struct {
@@ -131,7 +133,7 @@ func TestVerifySIWS(t *testing.T) {
 		}(), siwsNow, "does not match"},
 	}
 	for name, c := range cases {
-		_, err := VerifySIWS(c.req, []Audience{aud}, c.now, time.Minute)
+		_, _, err := VerifySIWS(c.req, []Audience{aud}, c.now, time.Minute)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", name, err, c.want)
 		}
@@ -142,14 +144,14 @@ func TestVerifySIWS(t *testing.T) {
 	tampered := sign(base)
 	tampered.Signature = sign(mod(func(m *SIWS) { m.Nonce = "zzzzzzzzzz" })).Signature
 	for _, auds := range [][]Audience{{aud, other}, {other, aud}} {
-		if _, err := VerifySIWS(sign(base), auds, siwsNow, time.Minute); err != nil {
+		if _, _, err := VerifySIWS(sign(base), auds, siwsNow, time.Minute); err != nil {
 			t.Errorf("audiences %v: %v", auds, err)
 		}
-		if _, err := VerifySIWS(tampered, auds, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "does not match") {
+		if _, _, err := VerifySIWS(tampered, auds, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "does not match") {
 			t.Errorf("audiences %v, bad signature: %v", auds, err)
 		}
 	}
-	if _, err := VerifySIWS(sign(base), nil, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "not configured") {
+	if _, _, err := VerifySIWS(sign(base), nil, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "not configured") {
 		t.Errorf("no audience: %v", err)
 	}
 }
@@ -208,6 +210,6 @@ func FuzzParseLoginRequest(f *testing.F) {
 				t.Fatalf("timestamp %q", r.Timestamp)
 			}
 		}
-		_ = VerifyLegacy(r, time.Unix(1700000000, 0), time.Minute)
+		_, _ = VerifyLegacy(r, time.Unix(1700000000, 0), time.Minute)
 	})
 }

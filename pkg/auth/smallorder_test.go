@@ -127,12 +127,12 @@ func TestLegacyLoginRefusesSmallOrderKeys(t *testing.T) {
 	if req.Address != "11111111111111111111111111111111" {
 		t.Fatalf("zero address %s", req.Address)
 	}
-	if err := VerifyLegacy(req, now, time.Minute); err == nil || !strings.Contains(err.Error(), "small-order") {
+	if _, err := VerifyLegacy(req, now, time.Minute); err == nil || !strings.Contains(err.Error(), "small-order") {
 		t.Fatalf("forged login for the zero key: err = %v", err)
 	}
 	for _, enc := range torsionEncodings(t) {
 		req.Address = base58.Encode(enc)
-		if err := VerifyLegacy(req, now, time.Minute); err == nil || !strings.Contains(err.Error(), "small-order") {
+		if _, err := VerifyLegacy(req, now, time.Minute); err == nil || !strings.Contains(err.Error(), "small-order") {
 			t.Errorf("key %x: err = %v", enc, err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestSIWSRefusesSmallOrderKeys(t *testing.T) {
 				break
 			}
 		}
-		if _, err := VerifySIWS(req, []Audience{aud}, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "small-order") {
+		if _, _, err := VerifySIWS(req, []Audience{aud}, siwsNow, time.Minute); err == nil || !strings.Contains(err.Error(), "small-order") {
 			t.Errorf("key %x: err = %v", enc, err)
 		}
 	}

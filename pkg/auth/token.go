@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,7 +30,35 @@ type Claims struct {
 	// that the node still runs it.
 	Running bool `json:"running,omitempty"`
 	jwt.RegisteredClaims
+
+	// Decoded once, when the token is verified, and kept with it in the
+	// verified-token cache: no read of a job token decodes them again.
+	addressKey, jobKey ed25519.PublicKey
+	grants             map[string]struct{}
 }
+
+// decode fills the decoded forms of the claims; a field that does not
+// decode stays nil.
+func (c *Claims) decode() {
+	c.addressKey, _ = ParseAddress("address", c.Address)
+	if c.Job != "" {
+		c.jobKey, _ = ParseAddress("job", c.Job)
+	}
+	if len(c.Secrets) > 0 {
+		c.grants = make(map[string]struct{}, len(c.Secrets))
+		for _, k := range c.Secrets {
+			c.grants[k] = struct{}{}
+		}
+	}
+}
+
+// AddressKey is the token's address as a key, nil when it is not one
+// (tokens of the original server named any string).
+func (c *Claims) AddressKey() ed25519.PublicKey { return c.addressKey }
+
+// JobKey is the token's job address as a key, nil without a job or when it
+// is not one.
+func (c *Claims) JobKey() ed25519.PublicKey { return c.jobKey }
 
 // Scoped reports whether the token is job-scoped (reads limited to Secrets
 // in UserAddress's namespace).
@@ -45,7 +74,11 @@ func (c *Claims) ReadNamespace() string {
 
 // Grants reports whether a job token may read key (exact match).
 func (c *Claims) Grants(key string) bool {
-	for _, k := range c.Secrets {
+	if c.grants != nil {
+		_, ok := c.grants[key]
+		return ok
+	}
+	for _, k := range c.Secrets { // claims not from Verify
 		if k == key {
 			return true
 		}
@@ -202,6 +235,7 @@ func (t *Tokens) verify(token string) (*Claims, error) {
 	if c.Job == "" && (c.Secrets != nil || (c.UserAddress != "" && c.UserAddress != c.Address)) {
 		return nil, fmt.Errorf("%w: job token without a job (from an older server?); log in again with the job", ErrInvalidToken)
 	}
+	c.decode()
 	return &c, nil
 }
 

@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 )
@@ -181,5 +183,35 @@ func TestVerifyRefusesJobTokensWithoutJob(t *testing.T) {
 		if _, err := tk.Verify(sign(m)); err != nil {
 			t.Errorf("%v: %v", m, err)
 		}
+	}
+}
+
+// TestVerifyDecodesOnce: a verified token carries its address and job as
+// keys and its grants as a set, and the cached claims keep them.
+func TestVerifyDecodesOnce(t *testing.T) {
+	tokens, err := NewTokens(bytes.Repeat([]byte{3}, 32), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, job := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	tok, _, err := tokens.Issue(Claims{Address: base58.Encode(addr), UserAddress: "p", Job: base58.Encode(job), Secrets: []string{"a", "b"}}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // verified, then from the cache
+		c, err := tokens.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c.AddressKey(), addr) || !bytes.Equal(c.JobKey(), job) {
+			t.Fatalf("keys %x %x", c.AddressKey(), c.JobKey())
+		}
+		if !c.Grants("a") || !c.Grants("b") || c.Grants("c") || c.grants == nil {
+			t.Fatalf("grants %v", c.grants)
+		}
+	}
+	bad, _, _ := tokens.Issue(Claims{Address: "not-base58!", Job: "x"}, time.Time{})
+	if c, err := tokens.Verify(bad); err != nil || c.AddressKey() != nil || c.JobKey() != nil {
+		t.Fatalf("malformed names decoded: %v", err)
 	}
 }

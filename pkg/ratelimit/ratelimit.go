@@ -92,11 +92,12 @@ func (l *Limiter) Close() {
 
 // Allow counts one hit of key and reports whether it is within limit hits
 // per window; when it is not, retryAfter says when the window ends. A limit
-// of 0 or less allows everything without counting. A store that fails lets
-// the hit through (and logs): limits must not take the service down.
-func (l *Limiter) Allow(ctx context.Context, key string, limit int64) (ok bool, retryAfter time.Duration) {
+// of 0 or less allows everything without counting. When the store fails,
+// Allow reports ok with the store's error: the caller decides whether to
+// let the hit through.
+func (l *Limiter) Allow(ctx context.Context, key string, limit int64) (ok bool, retryAfter time.Duration, err error) {
 	if limit <= 0 {
-		return true, 0
+		return true, 0, nil
 	}
 	now := l.now()
 	idx := now.UnixNano() / int64(l.window)
@@ -107,16 +108,15 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int64) (ok bool, 
 		c := l.counts[key]
 		if c != nil || len(l.counts) < l.maxTracked {
 			defer l.mu.Unlock()
-			return l.allowLocal(c, key, idx, limit), retryAfter
+			return l.allowLocal(c, key, idx, limit), retryAfter, nil
 		}
 		l.mu.Unlock() // too many keys in memory: count this one in the store
 	}
 	n, err := l.store.Incr(ctx, storeKey(key, idx), 1, end.Add(l.window))
 	if err != nil {
-		l.log.Warn("rate limit counter unavailable; allowing the request", "error", err.Error())
-		return true, 0
+		return true, 0, err
 	}
-	return n <= limit, retryAfter
+	return n <= limit, retryAfter, nil
 }
 
 // DefaultMaxTracked bounds the keys counted in memory in batched mode;

@@ -32,7 +32,7 @@ func TestSyncModeIsExactAcrossReplicas(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if ok, _ := replicas[i%3].Allow(context.Background(), "ip:10.0.0.1", 10); ok {
+			if ok, _, _ := replicas[i%3].Allow(context.Background(), "ip:10.0.0.1", 10); ok {
 				allowed.Add(1)
 			}
 		}(i)
@@ -41,16 +41,16 @@ func TestSyncModeIsExactAcrossReplicas(t *testing.T) {
 	if allowed.Load() != 10 {
 		t.Fatalf("allowed %d of 30 across three replicas, want exactly 10", allowed.Load())
 	}
-	ok, retry := replicas[0].Allow(context.Background(), "ip:10.0.0.1", 10)
+	ok, retry, _ := replicas[0].Allow(context.Background(), "ip:10.0.0.1", 10)
 	if ok || retry <= 0 || retry > time.Minute {
 		t.Errorf("over the limit: ok=%v retry=%v", ok, retry)
 	}
 	// Another key has its own count; the next window starts afresh.
-	if ok, _ := replicas[1].Allow(context.Background(), "ip:10.0.0.2", 10); !ok {
+	if ok, _, _ := replicas[1].Allow(context.Background(), "ip:10.0.0.2", 10); !ok {
 		t.Error("another key was limited")
 	}
 	now = now.Add(time.Minute)
-	if ok, _ := replicas[2].Allow(context.Background(), "ip:10.0.0.1", 10); !ok {
+	if ok, _, _ := replicas[2].Allow(context.Background(), "ip:10.0.0.1", 10); !ok {
 		t.Error("the next window is still limited")
 	}
 }
@@ -65,19 +65,19 @@ func TestBatchedModeLearnsOtherReplicas(t *testing.T) {
 	defer b.Close()
 	ctx := context.Background()
 	for i := 0; i < 6; i++ {
-		if ok, _ := a.Allow(ctx, "addr:X", 10); !ok {
+		if ok, _, _ := a.Allow(ctx, "addr:X", 10); !ok {
 			t.Fatalf("hit %d refused", i)
 		}
 	}
 	a.Flush(ctx)
 	// b has not heard of a's hits until it flushes its own.
-	if ok, _ := b.Allow(ctx, "addr:X", 10); !ok {
+	if ok, _, _ := b.Allow(ctx, "addr:X", 10); !ok {
 		t.Fatal("b refused its first hit")
 	}
 	b.Flush(ctx) // total is now 7
 	allowed := 0
 	for i := 0; i < 10; i++ {
-		if ok, _ := b.Allow(ctx, "addr:X", 10); ok {
+		if ok, _, _ := b.Allow(ctx, "addr:X", 10); ok {
 			allowed++
 		}
 	}
@@ -95,7 +95,7 @@ func TestBatchedModeLearnsOtherReplicas(t *testing.T) {
 func TestZeroLimitDisables(t *testing.T) {
 	l := New(openStore(t), Options{})
 	for i := 0; i < 100; i++ {
-		if ok, _ := l.Allow(context.Background(), "k", 0); !ok {
+		if ok, _, _ := l.Allow(context.Background(), "k", 0); !ok {
 			t.Fatal("limit 0 refused")
 		}
 	}
@@ -105,7 +105,7 @@ func TestStoreDownFailsOpen(t *testing.T) {
 	store := openStore(t)
 	l := New(store, Options{})
 	store.Close() // every Incr now fails
-	if ok, _ := l.Allow(context.Background(), "k", 1); !ok {
+	if ok, _, _ := l.Allow(context.Background(), "k", 1); !ok {
 		t.Error("a store fault refused the request")
 	}
 }
@@ -121,11 +121,11 @@ func TestFloodOfKeysStaysBounded(t *testing.T) {
 	l.Allow(ctx, "ip:a", 5)
 	l.Allow(ctx, "ip:b", 5)
 	for i := 0; i < 3; i++ {
-		if ok, _ := l.Allow(ctx, "ip:c", 3); !ok {
+		if ok, _, _ := l.Allow(ctx, "ip:c", 3); !ok {
 			t.Fatalf("hit %d of an untracked key refused", i)
 		}
 	}
-	if ok, _ := l.Allow(ctx, "ip:c", 3); ok {
+	if ok, _, _ := l.Allow(ctx, "ip:c", 3); ok {
 		t.Error("an untracked key passed its limit")
 	}
 	l.mu.Lock()

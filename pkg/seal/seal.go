@@ -99,7 +99,11 @@ func (kr *Keyring) IDs() []string {
 }
 
 func additionalData(owner, name string) []byte {
-	ad := make([]byte, 0, len(adLabel)+8+len(owner)+len(name))
+	return appendAD(make([]byte, 0, len(adLabel)+8+len(owner)+len(name)), owner, name)
+}
+
+// appendAD appends the additional data of (owner, name) to ad.
+func appendAD(ad []byte, owner, name string) []byte {
 	ad = append(ad, adLabel...)
 	ad = binary.BigEndian.AppendUint32(ad, uint32(len(owner)))
 	ad = append(ad, owner...)
@@ -122,16 +126,28 @@ func (kr *Keyring) Seal(owner, name string, plaintext []byte) ([]byte, error) {
 
 // Open decrypts a blob sealed for (owner, name) by any key of the ring.
 func (kr *Keyring) Open(owner, name string, blob []byte) ([]byte, error) {
+	pt, _, err := kr.openAppend(nil, nil, owner, name, blob)
+	return pt, err
+}
+
+// openAppend is Open appending the plaintext to dst, with ad as scratch
+// space for the additional data; it returns dst grown by the plaintext and
+// the scratch for reuse. Listings open many values with one allocation.
+func (kr *Keyring) openAppend(dst, ad []byte, owner, name string, blob []byte) (out, scratch []byte, err error) {
 	k, err := kr.keyOf(blob)
 	if err != nil {
-		return nil, err
+		return nil, ad, err
 	}
-	pt, err := k.aead.Open(nil, blob[1+idSize:header], blob[header:], additionalData(owner, name))
+	ad = appendAD(ad[:0], owner, name)
+	out, err = k.aead.Open(dst, blob[1+idSize:header], blob[header:], ad)
 	if err != nil {
-		return nil, ErrOpen
+		return nil, ad, ErrOpen
 	}
-	return pt, nil
+	return out, ad, nil
 }
+
+// plainSize is the plaintext length of a well-formed blob (0 otherwise).
+func plainSize(blob []byte) int { return max(len(blob)-header-16, 0) }
 
 // NeedsRekey reports whether blob was sealed by a key other than the newest.
 func (kr *Keyring) NeedsRekey(blob []byte) bool {

@@ -263,7 +263,7 @@ func TestRekey(t *testing.T) {
 	}
 }
 
-// barrierMeta holds every GetMeta until n callers have made one, so all
+// barrierMeta holds every GetMeta of the key check until n callers have made one, so all
 // of them read the empty store before any writes: the worst interleaving
 // of servers starting at once.
 type barrierMeta struct {
@@ -273,8 +273,10 @@ type barrierMeta struct {
 
 func (b barrierMeta) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	v, err := b.Store.GetMeta(ctx, key)
-	b.wg.Done()
-	b.wg.Wait()
+	if key == checkMeta {
+		b.wg.Done()
+		b.wg.Wait()
+	}
 	return v, err
 }
 
@@ -297,5 +299,70 @@ func TestKeyCheckRace(t *testing.T) {
 	done.Wait()
 	if got := strings.Count(fmt.Sprint(passed), "true"); got != 1 {
 		t.Fatalf("%d of %d different keys passed the check of one empty store", got, n)
+	}
+}
+
+// TestListSkipsUnreadable: a value that does not open leaves the others of
+// a listing readable and is named, never shown, in an UnreadableError.
+func TestListSkipsUnreadable(t *testing.T) {
+	ctx := context.Background()
+	lower := storage.Check(memstore.New())
+	s, err := NewStore(ctx, lower, mustRing(t, testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}, {Name: "c", Value: []byte("3")}}
+	if err := s.Put(ctx, "o", items); err != nil {
+		t.Fatal(err)
+	}
+	b, err := lower.Get(ctx, "o", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lower.Put(ctx, "o", []storage.Item{{Name: "b", Value: flip(b.Value, len(b.Value)-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, list := range map[string]func() ([]storage.Secret, error){
+		"List":    func() ([]storage.Secret, error) { return s.List(ctx, "o", "") },
+		"GetMany": func() ([]storage.Secret, error) { return s.GetMany(ctx, "o", []string{"a", "b", "c"}) },
+	} {
+		secs, err := list()
+		var ue *storage.UnreadableError
+		if !errors.As(err, &ue) || len(ue.Names) != 1 || ue.Names[0] != "b" {
+			t.Fatalf("%s: error %v, want an UnreadableError naming b", name, err)
+		}
+		if len(secs) != 2 || secs[0].Name != "a" || string(secs[0].Value) != "1" || secs[1].Name != "c" || string(secs[1].Value) != "3" {
+			t.Fatalf("%s: got %+v, want a=1 and c=3", name, secs)
+		}
+	}
+}
+
+// TestUnfinishedRekey: while a rekey's record stands, a keyring without its
+// target key does not open the store, and says what to do.
+func TestUnfinishedRekey(t *testing.T) {
+	ctx := context.Background()
+	lower := storage.Check(memstore.New())
+	if _, err := NewStore(ctx, lower, mustRing(t, testKey(1))); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginRekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewStore(ctx, lower, mustRing(t, testKey(1)))
+	if err == nil || !strings.Contains(err.Error(), "rerun `nosana-secrets rekey`") || !strings.Contains(err.Error(), s.ActiveKeyID()) {
+		t.Fatalf("old key alone during a rekey: %v", err)
+	}
+	if _, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1))); err != nil {
+		t.Fatalf("both keys during a rekey: %v", err)
+	}
+	if err := s.EndRekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewStore(ctx, lower, mustRing(t, testKey(1))); err != nil {
+		t.Fatalf("old key after the record is cleared: %v", err)
 	}
 }

@@ -17,6 +17,9 @@ const SystemOwner = "_nosana"
 const (
 	checkName = "key-check" // the legacy record under SystemOwner
 	checkMeta = "key-check" // the meta record
+	// rekeyMeta holds the id of the key a rekey reseals with while it runs,
+	// and is emptied when it finishes.
+	rekeyMeta = "rekey-target"
 )
 
 var checkPlain = []byte("nosana-secrets key check v1")
@@ -65,7 +68,47 @@ func NewStore(ctx context.Context, lower storage.Store, kr *Keyring) (*Store, er
 			"and the configured keys are %s; set MASTER_KEY or MASTER_KEY_FILE to the key it was sealed with",
 			sealedBy, strings.Join(kr.IDs(), ", "))
 	}
+	if err := checkRekey(ctx, lower, kr); err != nil {
+		return nil, err
+	}
 	return &Store{Store: lower, kr: kr, olderCheck: kr.NeedsRekey(blob)}, nil
+}
+
+// checkRekey refuses a keyring without the key of an unfinished rekey:
+// the values it resealed open with that key only.
+func checkRekey(ctx context.Context, lower storage.Store, kr *Keyring) error {
+	target, err := lower.GetMeta(ctx, rekeyMeta)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && len(target) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the rekey record: %w", err)
+	}
+	for _, id := range kr.IDs() {
+		if id == string(target) {
+			return nil
+		}
+	}
+	return fmt.Errorf("a rekey to master key id %s did not finish, and values it resealed open only with that key: "+
+		"add that key to MASTER_KEY or MASTER_KEY_FILE (newest first), or rerun `nosana-secrets rekey` with it; "+
+		"the configured keys are %s", target, strings.Join(kr.IDs(), ", "))
+}
+
+// BeginRekey records, before a rekey writes anything, the key it reseals
+// with, so that until EndRekey no server starts without that key.
+func (s *Store) BeginRekey(ctx context.Context) error {
+	if err := s.Store.PutMeta(ctx, rekeyMeta, []byte(s.kr.ActiveID())); err != nil {
+		return fmt.Errorf("record the rekey: %w", err)
+	}
+	return nil
+}
+
+// EndRekey clears the record of BeginRekey once every value is resealed.
+func (s *Store) EndRekey(ctx context.Context) error {
+	if err := s.Store.PutMeta(ctx, rekeyMeta, []byte{}); err != nil {
+		return fmt.Errorf("clear the rekey record: %w", err)
+	}
+	return nil
 }
 
 // Lower is the layer below, whose values are sealed (backups, tools).
@@ -94,16 +137,37 @@ func (s *Store) open(owner string, sec storage.Secret) (storage.Secret, error) {
 	return sec, nil
 }
 
+// openAll opens a listing into one buffer: one allocation, not one per
+// value. The values that do not open are left out and named in an
+// *storage.UnreadableError returned with the readable ones, so one bad value
+// does not hide an owner's others.
 func (s *Store) openAll(owner string, secs []storage.Secret, err error) ([]storage.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range secs {
-		if secs[i], err = s.open(owner, secs[i]); err != nil {
-			return nil, err
-		}
+	size := 0
+	for _, sec := range secs {
+		size += plainSize(sec.Value)
 	}
-	return secs, nil
+	buf := make([]byte, 0, size)
+	var ad []byte
+	var bad []string
+	out := secs[:0]
+	for _, sec := range secs {
+		var opened []byte
+		opened, ad, err = s.kr.openAppend(buf, ad, owner, sec.Name, sec.Value)
+		if err != nil {
+			bad = append(bad, sec.Name)
+			continue
+		}
+		sec.Value = opened[len(buf):len(opened):len(opened)]
+		buf = opened
+		out = append(out, sec)
+	}
+	if bad != nil {
+		return out, &storage.UnreadableError{Owner: owner, Names: bad}
+	}
+	return out, nil
 }
 
 // Get implements storage.Secrets.
@@ -124,6 +188,12 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 // List implements storage.Secrets.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
 	secs, err := s.Store.List(ctx, owner, prefix)
+	return s.openAll(owner, secs, err)
+}
+
+// ListPage implements storage.Secrets.
+func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	secs, err := s.Store.ListPage(ctx, owner, prefix, after, limit)
 	return s.openAll(owner, secs, err)
 }
 

@@ -2,14 +2,18 @@ package storage
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 )
 
-// Cache is a Store whose Get is answered from memory after the first read.
-// It is coherent only while this process is the store's sole writer (serve
-// holds an exclusive lock on an sqlite file for that); every other method
-// passes through, and writes evict what they touch. It holds values as the
-// store does (sealed), never plaintext.
+// Cache is a Store whose Get, List and GetMany are answered from memory
+// after the first read: single secrets, and whole namespaces (an owner's
+// every secret, from which any prefix listing is a binary search). It is
+// coherent only while this process is the store's sole writer (serve holds
+// an exclusive lock on an sqlite file for that); every other method passes
+// through, and writes evict what they touch. It holds values as the store
+// does (sealed), never plaintext.
 type Cache struct {
 	Store
 	maxBytes int
@@ -17,14 +21,120 @@ type Cache struct {
 	mu      sync.Mutex
 	gen     uint64 // bumped by every write, so a read that raced one is not kept
 	entries map[cacheKey]Secret
+	lists   map[string]*namespace // owner → all its secrets, as List returns them
 	bytes   int
 }
 
 type cacheKey struct{ owner, name string }
 
+// namespace is an owner's whole listing, sorted by name; tooBig marks one
+// that does not fit, so its listings pass through until the next write.
+type namespace struct {
+	secs   []Secret
+	size   int
+	tooBig bool
+}
+
+// entryOverhead approximates the bytes a cached secret costs beyond its
+// name and value.
+const entryOverhead = 64
+
 // NewCache wraps s with a cache of at most maxBytes of values.
 func NewCache(s Store, maxBytes int) *Cache {
-	return &Cache{Store: s, maxBytes: maxBytes, entries: map[cacheKey]Secret{}}
+	return &Cache{Store: s, maxBytes: maxBytes, entries: map[cacheKey]Secret{}, lists: map[string]*namespace{}}
+}
+
+// List implements Secrets from the owner's cached namespace, loading it
+// whole on a miss.
+func (c *Cache) List(ctx context.Context, owner, prefix string) ([]Secret, error) {
+	c.mu.Lock()
+	ns, gen := c.lists[owner], c.gen
+	c.mu.Unlock()
+	if ns != nil && ns.tooBig {
+		return c.Store.List(ctx, owner, prefix)
+	}
+	if ns == nil {
+		all, err := c.Store.List(ctx, owner, "")
+		if err != nil {
+			return nil, err
+		}
+		ns = c.keepList(owner, gen, all)
+		if ns.tooBig {
+			if prefix == "" {
+				return all, nil
+			}
+			return c.Store.List(ctx, owner, prefix)
+		}
+	}
+	lo, _ := slices.BinarySearchFunc(ns.secs, prefix, func(s Secret, p string) int { return strings.Compare(s.Name, p) })
+	hi := lo
+	for hi < len(ns.secs) && strings.HasPrefix(ns.secs[hi].Name, prefix) {
+		hi++
+	}
+	// A copy: layers above replace values in the slice they get.
+	return slices.Clone(ns.secs[lo:hi:hi]), nil
+}
+
+// GetMany implements Secrets from the owner's cached namespace when it is
+// in memory.
+func (c *Cache) GetMany(ctx context.Context, owner string, names []string) ([]Secret, error) {
+	c.mu.Lock()
+	ns := c.lists[owner]
+	c.mu.Unlock()
+	if ns == nil || ns.tooBig {
+		return c.Store.GetMany(ctx, owner, names)
+	}
+	out := make([]Secret, 0, len(names))
+	for _, n := range names { // distinct and sorted (Checked)
+		if i, ok := slices.BinarySearchFunc(ns.secs, n, func(s Secret, n string) int { return strings.Compare(s.Name, n) }); ok {
+			out = append(out, ns.secs[i])
+		}
+	}
+	return out, nil
+}
+
+// keepList caches all as owner's namespace unless a write raced the read
+// (then it is returned uncached) or it is too big.
+func (c *Cache) keepList(owner string, gen uint64, all []Secret) *namespace {
+	ns := &namespace{secs: all}
+	for _, s := range all {
+		ns.size += len(s.Name) + len(s.Value) + entryOverhead
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return ns // not kept: the next read loads it again
+	}
+	if ns.size > c.maxBytes/2 {
+		c.lists[owner] = &namespace{tooBig: true}
+		return c.lists[owner]
+	}
+	all = slices.Clip(all)
+	ns.secs = all
+	c.makeRoom(ns.size)
+	if old := c.lists[owner]; old != nil {
+		c.bytes -= old.size
+	}
+	c.lists[owner] = ns
+	c.bytes += ns.size
+	return ns
+}
+
+// makeRoom evicts entries, then namespaces, until size more bytes fit.
+func (c *Cache) makeRoom(size int) {
+	for k := range c.entries {
+		if c.bytes+size <= c.maxBytes {
+			return
+		}
+		c.evict(k)
+	}
+	for o, ns := range c.lists {
+		if c.bytes+size <= c.maxBytes {
+			return
+		}
+		c.bytes -= ns.size
+		delete(c.lists, o)
+	}
 }
 
 // Get implements Store.
@@ -47,12 +157,7 @@ func (c *Cache) Get(ctx context.Context, owner, name string) (Secret, error) {
 	if c.gen != gen || size > c.maxBytes/8 {
 		return sec, nil // a write may have raced this read, or it is too big to keep
 	}
-	for k := range c.entries {
-		if c.bytes+size <= c.maxBytes {
-			break
-		}
-		c.evict(k)
-	}
+	c.makeRoom(size)
 	if _, dup := c.entries[k]; !dup {
 		c.entries[k] = sec
 		c.bytes += size
@@ -73,6 +178,10 @@ func (c *Cache) forget(owner string, names func(yield func(string) bool)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	if ns := c.lists[owner]; ns != nil {
+		c.bytes -= ns.size
+		delete(c.lists, owner)
+	}
 	for n := range names {
 		c.evict(cacheKey{owner, n})
 	}

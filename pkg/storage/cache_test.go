@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -133,5 +134,101 @@ func TestCacheStaysWithinItsBudget(t *testing.T) {
 	}
 	if n := storage.CacheBytes(c); n > 64<<10 || n == 0 {
 		t.Errorf("cache holds %d bytes, budget %d", n, 64<<10)
+	}
+}
+
+// TestCacheServesListingsAndWritesEvict: a namespace read once answers
+// later listings, whole or by prefix, and job reads (GetMany) from memory;
+// every kind of write to the owner drops it.
+func TestCacheServesListingsAndWritesEvict(t *testing.T) {
+	ctx := context.Background()
+	inner := openSQLite(t)
+	c := storage.NewCache(inner, 1<<20)
+	put := func(s storage.Store, kv ...string) {
+		t.Helper()
+		var items []storage.Item
+		for i := 0; i < len(kv); i += 2 {
+			items = append(items, storage.Item{Name: kv[i], Value: []byte(kv[i+1])})
+		}
+		if err := s.Put(ctx, "o", items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(prefix string) string {
+		t.Helper()
+		secs, err := c.List(ctx, "o", prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, s := range secs {
+			fmt.Fprintf(&b, "%s=%s ", s.Name, s.Value)
+		}
+		return b.String()
+	}
+	put(c, "a/1", "x", "a/2", "y", "b", "z")
+	if got := list(""); got != "a/1=x a/2=y b=z " {
+		t.Fatalf("first listing: %q", got)
+	}
+	// Behind the cache's back: listings still answer from memory.
+	put(inner, "a/3", "behind")
+	if got := list("a/"); got != "a/1=x a/2=y " {
+		t.Fatalf("prefix listing went to the store: %q", got)
+	}
+	if got, err := c.GetMany(ctx, "o", []string{"a/3", "b"}); err != nil || len(got) != 1 || string(got[0].Value) != "z" {
+		t.Fatalf("GetMany went to the store: %+v %v", got, err)
+	}
+	// A caller that changes what it got does not change the cache.
+	secs, _ := c.List(ctx, "o", "")
+	secs[0].Value = []byte("changed")
+	if got := list("a/1"); got != "a/1=x " {
+		t.Fatalf("the cache shares its slice: %q", got)
+	}
+	for _, write := range []func(){
+		func() { put(c, "a/4", "w") },
+		func() { _ = c.Delete(ctx, "o", []string{"a/4"}) },
+		func() { _, _ = c.Swap(ctx, "o", "a/1", []byte("x"), []byte("x2")) },
+	} {
+		list("") // cached again
+		before := list("a/")
+		write()
+		if after := list("a/"); after == before {
+			t.Errorf("a write left the listing %q cached", after)
+		}
+	}
+	if got := list(""); got != "a/1=x2 a/2=y a/3=behind b=z " {
+		t.Fatalf("after the writes: %q", got)
+	}
+}
+
+// TestCacheLeavesBigNamespacesToTheStore: a namespace over half the budget
+// is not kept, and listings still answer right.
+func TestCacheLeavesBigNamespacesToTheStore(t *testing.T) {
+	ctx := context.Background()
+	inner := openSQLite(t)
+	c := storage.NewCache(inner, 16<<10)
+	items := make([]storage.Item, 100)
+	for i := range items {
+		items[i] = storage.Item{Name: fmt.Sprintf("k%03d", i), Value: make([]byte, 200)}
+	}
+	if err := c.Put(ctx, "o", items); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if secs, err := c.List(ctx, "o", ""); err != nil || len(secs) != 100 {
+			t.Fatalf("List = %d, %v", len(secs), err)
+		}
+		if secs, err := c.List(ctx, "o", "k05"); err != nil || len(secs) != 10 {
+			t.Fatalf("prefix List = %d, %v", len(secs), err)
+		}
+	}
+	if n := storage.CacheBytes(c); n > 16<<10 {
+		t.Errorf("cache holds %d bytes, budget %d", n, 16<<10)
+	}
+	if err := inner.Put(ctx, "o", []storage.Item{{Name: "k100", Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	if secs, _ := c.List(ctx, "o", ""); len(secs) != 101 {
+		t.Errorf("a namespace too big to keep was answered from memory: %d", len(secs))
 	}
 }

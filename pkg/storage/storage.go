@@ -40,11 +40,19 @@ type Item struct {
 type Secrets interface {
 	// Get returns the owner's secret name, or ErrNotFound.
 	Get(ctx context.Context, owner, name string) (Secret, error)
-	// GetMany returns those of names that exist, sorted by name.
+	// GetMany returns those of names that exist, sorted by name; like List,
+	// it may leave Version and the times zero.
 	GetMany(ctx context.Context, owner string, names []string) ([]Secret, error)
 	// List returns the owner's secrets whose names start with prefix, sorted
-	// by name. Its cost grows with the result, not with the namespace.
+	// by name: names and values, while Version and the times may be zero (a
+	// listing never shows them). Its cost grows with the result, not with
+	// the namespace.
 	List(ctx context.Context, owner, prefix string) ([]Secret, error)
+	// ListPage is one page of List, with Version and the times filled in:
+	// at most limit (> 0) of the secrets whose names start with prefix and
+	// sort after the name after ("": from the start), sorted. A listing pages by passing the last name it got;
+	// pages are not a snapshot: a write between two is seen or not.
+	ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error)
 	// Put upserts all items atomically: either every item is written or none.
 	// An owner or name that CheckName refuses fails the whole batch with an
 	// error wrapping ErrInvalid before anything is written. A name given

@@ -68,11 +68,14 @@ type Options struct {
 	Timeout time.Duration
 	// CacheBytes bounds the sqlite read cache; 0 means DefaultCacheBytes.
 	CacheBytes int
+	// CallTimeout bounds each later store call (see storage.Bounded); 0
+	// means storage.DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // Open returns the whole stack over uri: the backend, then storage.Checked,
-// then for sqlite an exclusive file lock and a read cache, then the seal
-// layer, whose key check it runs. Everything above it is plaintext. An
+// then storage.Bounded (each call's deadline), then for sqlite an exclusive
+// file lock and a read cache, then the seal layer, whose key check it runs. Everything above it is plaintext. An
 // unreachable store is an error, so a server fails at start rather than
 // on its first request.
 func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
@@ -122,6 +125,7 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 		unlock()
 		return nil, err
 	}
+	s = storage.Bound(s, o.CallTimeout)
 	if lock != nil {
 		// This process is the file's only writer, so reads can be cached.
 		size := o.CacheBytes

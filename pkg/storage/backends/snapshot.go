@@ -26,6 +26,8 @@ func Snapshot(s storage.Store) SnapshotFunc {
 			s = v.Store
 		case *storage.Checked:
 			s = v.Store
+		case *storage.Bounded:
+			s = v.Store // a snapshot, like Walk, reads the whole store
 		default:
 			return s.Walk
 		}

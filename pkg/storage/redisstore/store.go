@@ -105,6 +105,9 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 	// No CLIENT SETINFO / MAINT_NOTIFICATIONS handshakes: they only produce
 	// log lines on servers that lack them.
 	opts.DisableIdentity = true
+	// Without it go-redis ignores context deadlines and waits ReadTimeout
+	// on a server that hangs; storage.Bounded relies on them.
+	opts.ContextTimeoutEnabled = true
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	s := New(redis.NewClient(opts), prefix)
 	if err := s.Ping(ctx); err != nil {

@@ -52,3 +52,7 @@ func TestParseURI(t *testing.T) {
 func BenchmarkGet(b *testing.B) {
 	storagetest.BenchmarkGet(b, storagetest.Open(b, "redis", open))
 }
+
+func BenchmarkList(b *testing.B) {
+	storagetest.BenchmarkList(b, storagetest.Open(b, "redis", open))
+}

@@ -1,11 +1,14 @@
 // Package sqlstore implements storage.Store on SQLite, PostgreSQL and
 // MySQL/MariaDB through gorm.
 //
-// Writes go through gorm (its upsert clauses render each dialect's ON
-// CONFLICT / ON DUPLICATE KEY form); the hot reads use statements prepared
-// once per connection. Writes that hit a deadlock, a serialisation failure
-// or a busy SQLite database are retried, so concurrent writers to one key
-// never see an error.
+// Each of gorm's uses earns its place: writes go through gorm, whose upsert
+// clauses render each dialect's ON CONFLICT / ON DUPLICATE KEY form and whose
+// IN ? expands a list; the schema is plain DDL (see schema.go: gorm's
+// AutoMigrate cannot say COLLATE "C" or VARBINARY). Reads never go through
+// gorm: they are statements on the database/sql pool, rebound to the
+// dialect once and prepared at open (see reads). Writes that hit a deadlock,
+// a serialisation failure or a busy SQLite database are retried, so
+// concurrent writers to one key never see an error.
 //
 // SQLite runs in WAL mode with synchronous=NORMAL and busy_timeout=10s.
 // Writes inside one process are serialised by a semaphore (SQLite has one
@@ -25,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -58,17 +62,30 @@ const (
 
 // Store is a storage.Store on an SQL database.
 type Store struct {
-	db      *gorm.DB
-	sqlDB   *sql.DB
+	db      *gorm.DB // writes
+	sqlDB   *sql.DB  // the same pool, for reads (reads) and migrations
 	dialect string
 	qkey    string         // the column name key, quoted for the dialect
 	txOpts  *sql.TxOptions // isolation for write transactions
 	wsem    chan struct{}  // SQLite only: one writer at a time in this process
 
-	get, getMeta *sql.Stmt
+	reads   reads
+	inLists sync.Map // int → the GetMany query for that many names, rebound
 
 	janitor *storage.Janitor // purges expired nonces and counters
 	hist    historyStmts     // history.go
+}
+
+// reads are the statements of the request path, prepared once at open: a
+// statement prepared per query cost 15% of a prefix listing. Listings read
+// name and value only; parsing the timestamps cost 15% more.
+type reads struct {
+	get, getMeta                *sql.Stmt
+	listAll, listFrom, listSpan *sql.Stmt
+}
+
+func (r *reads) all() []*sql.Stmt {
+	return []*sql.Stmt{r.get, r.getMeta, r.listAll, r.listFrom, r.listSpan}
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -163,16 +180,34 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
-	var err error
-	if s.get, err = s.sqlDB.PrepareContext(ctx, s.rebind(
-		`SELECT value, version, created_at, updated_at FROM secrets WHERE owner = ? AND name = ?`)); err != nil {
-		return err
-	}
-	if s.getMeta, err = s.sqlDB.PrepareContext(ctx, s.rebind(
-		`SELECT value FROM meta WHERE `+s.qkey+` = ?`)); err != nil {
-		return err
+	const list = `SELECT name, value FROM secrets WHERE owner = ?`
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.reads.get, `SELECT value, version, created_at, updated_at FROM secrets WHERE owner = ? AND name = ?`},
+		{&s.reads.getMeta, `SELECT value FROM meta WHERE ` + s.qkey + ` = ?`},
+		{&s.reads.listAll, list + ` ORDER BY name`},
+		{&s.reads.listFrom, list + ` AND name >= ? ORDER BY name`},
+		{&s.reads.listSpan, list + ` AND name >= ? AND name < ? ORDER BY name`},
+	} {
+		var err error
+		if *p.dst, err = s.sqlDB.PrepareContext(ctx, s.rebind(p.q)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// inList is the GetMany query for n names, rebound once per n.
+func (s *Store) inList(n int) string {
+	if q, ok := s.inLists.Load(n); ok {
+		return q.(string)
+	}
+	q := s.rebind(`SELECT name, value FROM secrets WHERE owner = ? AND name IN (?` +
+		strings.Repeat(", ?", n-1) + `)`)
+	s.inLists.Store(n, q)
+	return q
 }
 
 // Dialect reports SQLite, Postgres or MySQL.
@@ -242,7 +277,7 @@ var upsertSecrets = clause.OnConflict{
 // Get implements storage.Store.
 func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
 	sec := storage.Secret{Name: name}
-	err := s.get.QueryRowContext(ctx, owner, name).Scan(&sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt)
+	err := s.reads.get.QueryRowContext(ctx, owner, name).Scan(&sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.Secret{}, storage.ErrNotFound
 	}
@@ -266,13 +301,16 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 	out := make([]storage.Secret, 0, len(names))
 	for start := 0; start < len(names); start += chunkRows {
 		part := names[start:min(start+chunkRows, len(names))]
-		rows, err := s.db.WithContext(ctx).Raw(
-			`SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ? AND name IN ?`,
-			owner, part).Rows()
+		args := make([]any, 0, 1+len(part))
+		args = append(args, owner)
+		for _, n := range part {
+			args = append(args, n)
+		}
+		rows, err := s.sqlDB.QueryContext(ctx, s.inList(len(part)), args...)
 		if err != nil {
 			return nil, err
 		}
-		if out, err = scanSecrets(rows, out, nil); err != nil {
+		if out, err = scanListing(rows, out); err != nil {
 			return nil, err
 		}
 	}
@@ -284,21 +322,37 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 // name >= prefix AND name < PrefixEnd(prefix), so no character is a
 // wildcard and the cost grows with the result.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	q := `SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ?`
-	args := []any{owner}
-	if prefix != "" {
-		q += ` AND name >= ?`
-		args = append(args, prefix)
-		if end, ok := storage.PrefixEnd(prefix); ok {
-			q += ` AND name < ?`
-			args = append(args, end)
-		}
+	var rows *sql.Rows
+	var err error
+	end, bounded := storage.PrefixEnd(prefix)
+	switch {
+	case prefix == "":
+		rows, err = s.reads.listAll.QueryContext(ctx, owner)
+	case bounded:
+		rows, err = s.reads.listSpan.QueryContext(ctx, owner, prefix, end)
+	default:
+		rows, err = s.reads.listFrom.QueryContext(ctx, owner, prefix)
 	}
-	rows, err := s.db.WithContext(ctx).Raw(q+` ORDER BY name`, args...).Rows()
 	if err != nil {
 		return nil, err
 	}
-	return scanSecrets(rows, []storage.Secret{}, nil)
+	return scanListing(rows, []storage.Secret{})
+}
+
+// scanListing appends the rows (name, value) and closes rows.
+func scanListing(rows *sql.Rows, out []storage.Secret) ([]storage.Secret, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var sec storage.Secret
+		if err := rows.Scan(&sec.Name, &sec.Value); err != nil {
+			return nil, err
+		}
+		if sec.Value == nil {
+			sec.Value = []byte{}
+		}
+		out = append(out, sec)
+	}
+	return out, rows.Err()
 }
 
 // scanSecrets appends the rows (name, value, version, created_at,
@@ -375,10 +429,10 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 		var rows *sql.Rows
 		var err error
 		if first {
-			rows, err = s.db.WithContext(ctx).Raw(cols+` ORDER BY owner, name LIMIT ?`, walkPage).Rows()
+			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` ORDER BY owner, name LIMIT ?`), walkPage)
 		} else {
-			rows, err = s.db.WithContext(ctx).Raw(cols+` WHERE owner > ? OR (owner = ? AND name > ?) ORDER BY owner, name LIMIT ?`,
-				lastOwner, lastOwner, lastName, walkPage).Rows()
+			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` WHERE owner > ? OR (owner = ? AND name > ?) ORDER BY owner, name LIMIT ?`),
+				lastOwner, lastOwner, lastName, walkPage)
 		}
 		if err != nil {
 			return err
@@ -410,8 +464,8 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 		// MySQL counts only changed rows, so an UPDATE to the same value
 		// would look like a mismatch: check instead.
 		var n int64
-		err := s.db.WithContext(ctx).Raw(`SELECT COUNT(*) FROM secrets WHERE owner = ? AND name = ? AND value = ?`,
-			owner, name, old).Row().Scan(&n)
+		err := s.sqlDB.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM secrets WHERE owner = ? AND name = ? AND value = ?`),
+			owner, name, old).Scan(&n)
 		return n == 1, err
 	}
 	var ok bool
@@ -466,7 +520,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 // GetMeta implements storage.Store.
 func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := s.getMeta.QueryRowContext(ctx, key).Scan(&v)
+	err := s.reads.getMeta.QueryRowContext(ctx, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, storage.ErrNotFound
 	}
@@ -509,7 +563,7 @@ func (s *Store) Close() error {
 	if !s.janitor.Close() {
 		return nil
 	}
-	for _, st := range []*sql.Stmt{s.get, s.getMeta} {
+	for _, st := range s.reads.all() {
 		if st != nil {
 			st.Close()
 		}

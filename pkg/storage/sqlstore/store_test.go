@@ -122,7 +122,12 @@ func TestSQLiteProcessesShareFile(t *testing.T) {
 
 // BenchmarkGet reads one of 1,000 keys in a namespace: the GET
 // /secrets/:key hot path.
-func BenchmarkGet(b *testing.B) {
+func BenchmarkGet(b *testing.B) { benchmark(b, storagetest.BenchmarkGet) }
+
+// BenchmarkList lists 1,000 keys, or 10 by prefix: GET /secrets.
+func BenchmarkList(b *testing.B) { benchmark(b, storagetest.BenchmarkList) }
+
+func benchmark(b *testing.B, run func(*testing.B, storage.Store)) {
 	for _, backend := range []string{"sqlite", "postgres", "mysql"} {
 		b.Run(backend, func(b *testing.B) {
 			var s storage.Store
@@ -136,7 +141,7 @@ func BenchmarkGet(b *testing.B) {
 			} else {
 				s = storagetest.Open(b, backend, open)
 			}
-			storagetest.BenchmarkGet(b, s)
+			run(b, s)
 		})
 	}
 }

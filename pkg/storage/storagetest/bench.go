@@ -8,16 +8,16 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-// BenchmarkGet fills a fresh namespace with 1,000 secrets of 100 bytes and
-// measures Get of one of them, serially and in parallel.
-func BenchmarkGet(b *testing.B, s storage.Store) {
+// seed fills a fresh namespace with 1,000 secrets of 100 bytes,
+// secret/0000 … secret/0999, removed when b ends, and returns its owner.
+func seed(b *testing.B, s storage.Store) (string, []storage.Item) {
 	ctx := context.Background()
 	owner := Unique("bench-")
 	items := make([]storage.Item, 1000)
 	for i := range items {
 		items[i] = storage.Item{Name: fmt.Sprintf("secret/%04d", i), Value: randomBytes(100)}
 	}
-	if err := s.Put(ctx, owner, items); err != nil {
+	if err := storage.Check(s).Put(ctx, owner, items); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
@@ -27,6 +27,14 @@ func BenchmarkGet(b *testing.B, s storage.Store) {
 		}
 		s.Delete(context.Background(), owner, ns)
 	})
+	return owner, items
+}
+
+// BenchmarkGet measures Get of one of 1,000 secrets of 100 bytes, serially
+// and in parallel.
+func BenchmarkGet(b *testing.B, s storage.Store) {
+	ctx := context.Background()
+	owner, items := seed(b, s)
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
@@ -50,4 +58,25 @@ func BenchmarkGet(b *testing.B, s storage.Store) {
 			}
 		})
 	})
+}
+
+// BenchmarkList measures the listings of GET /secrets: all 1,000 secrets
+// of 100 bytes, and a prefix of 10 of them.
+func BenchmarkList(b *testing.B, s storage.Store) {
+	ctx := context.Background()
+	owner, _ := seed(b, s)
+	for _, c := range []struct {
+		name, prefix string
+		want         int
+	}{{"all", "", 1000}, {"prefix10", "secret/050", 10}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				secs, err := s.List(ctx, owner, c.prefix)
+				if err != nil || len(secs) != c.want {
+					b.Fatalf("List = %d, %v; want %d", len(secs), err, c.want)
+				}
+			}
+		})
+	}
 }

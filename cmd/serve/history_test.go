@@ -1,4 +1,4 @@
-package cmd
+package serve
 
 import (
 	"testing"
@@ -17,8 +17,9 @@ func TestHistorySettings(t *testing.T) {
 			t.Setenv(k, v)
 		}
 		v := viper.New()
-		bindSettings(v, pflag.NewFlagSet("serve", pflag.ContinueOnError), serveSettings)
-		return historySettings(v)
+		Bind(v, pflag.NewFlagSet("serve", pflag.ContinueOnError), false)
+		c, err := Decode(v, false)
+		return c.History, err
 	}
 	h, err := load(nil)
 	if err != nil || h.Off || h.MaxVersions != 20 || h.DeletedRetention != 30*24*time.Hour || h.AuditRetention != 90*24*time.Hour {

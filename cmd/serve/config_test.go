@@ -1,0 +1,160 @@
+package serve
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// readmeSettings are the variables the README's configuration table (the
+// one under "Running the server") names in its first column.
+func readmeSettings(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Running the server")
+	if !ok {
+		t.Fatal("README has no Running the server section")
+	}
+	var out []string
+	name := regexp.MustCompile("`([A-Z][A-Z0-9_]+)`")
+	inTable := false
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if inTable {
+				break // the end of the first table
+			}
+			continue
+		}
+		inTable = true
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 {
+			continue
+		}
+		for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// TestREADMEDocumentsEverySetting keeps the README's configuration table
+// and Settings in step, both ways.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	documented := readmeSettings(t)
+	for _, env := range Env() {
+		if !slices.Contains(documented, env) {
+			t.Errorf("README.md's configuration table does not document %s", env)
+		}
+	}
+	for _, env := range documented {
+		if !slices.Contains(Env(), env) {
+			t.Errorf("README.md documents %s, which serve does not read", env)
+		}
+	}
+	if len(documented) < 20 {
+		t.Fatalf("found only %d settings in the README table: %q", len(documented), documented)
+	}
+}
+
+func load(t *testing.T, args ...string) (Config, error) {
+	t.Helper()
+	v := viper.New()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Bind(v, fs, false)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Decode(v, false)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	return cfg, err
+}
+
+// TestFlagsWinOverEnvironment: SPEC §3 — every setting comes from its
+// environment variable, and a flag set on the command line wins.
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	t.Setenv("LOGIN_WINDOW", "90")
+	t.Setenv("SOLANA_NETWORK", "devnet")
+	t.Setenv("PORT", "5000")
+	cfg, err := load(t, "--port", "6000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.listenAddr() != ":6000" {
+		t.Errorf("listen %q: the flag should win over PORT", cfg.listenAddr())
+	}
+	if cfg.LoginWindow.Seconds() != 90 || cfg.Solana.Network != "devnet" {
+		t.Errorf("env not read: window %v network %q", cfg.LoginWindow, cfg.Solana.Network)
+	}
+	if cfg.Solana.JobsProgram.String() != "nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR" {
+		t.Errorf("devnet program %s", cfg.Solana.JobsProgram)
+	}
+}
+
+// TestDefaults: with nothing set, each field holds the default its
+// Setting documents, typed.
+func TestDefaults(t *testing.T) {
+	for _, env := range Env() {
+		t.Setenv(env, "")
+		os.Unsetenv(env)
+	}
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 4124 || !cfg.LegacyLogin || !cfg.IPFSVerify || cfg.LoginWindow != time.Minute ||
+		cfg.JobRecheck != 15*time.Second || cfg.Limits.LoginIP != 300 || cfg.Limits.SecretsAddress != 3000 ||
+		cfg.LimitSync != 250*time.Millisecond || cfg.BodyLimit != 1<<20 || cfg.ShutdownTimeout != 30*time.Second ||
+		cfg.Store.URI != "sqlite://db.sqlite" || len(cfg.Store.MasterKeys) != 0 || len(cfg.JWTSecret) != 0 {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+// TestInvalidSettings: each bad value is a usage error naming its variable.
+func TestInvalidSettings(t *testing.T) {
+	for env, val := range map[string]string{
+		"PORT": "70000", "LEGACY_LOGIN": "maybe", "LOGIN_WINDOW": "soon", "JOB_RECHECK": "1m",
+		"RATE_LIMIT_LOGIN_IP": "-1", "RATE_LIMIT_SYNC": "-1s", "TRUSTED_PROXIES": "10.0.0.0",
+		"BODY_LIMIT": "100", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "IPFS_VERIFY": "sometimes",
+		"STORAGE_CONNECTION": " ", "MASTER_KEY": "c2hvcnQ=",
+	} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, val)
+			_, err := load(t)
+			if err == nil || !strings.Contains(err.Error(), env) {
+				t.Errorf("%s=%q: %v", env, val, err)
+			}
+		})
+	}
+}
+
+// TestDevIgnoresStorageAndKeys: --dev reads no configured store or key.
+func TestDevIgnoresStorageAndKeys(t *testing.T) {
+	t.Setenv("STORAGE_CONNECTION", "postgres://nowhere.invalid/db")
+	t.Setenv("MASTER_KEY_FILE", "/nonexistent")
+	t.Setenv("JWT_SECRET_FILE", "/nonexistent")
+	v := viper.New()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Bind(v, fs, false)
+	cfg, err := Decode(v, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dev = true
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.URI != "memory://" || len(cfg.JWTSecret) != 32 || cfg.listenAddr() != "127.0.0.1:4124" {
+		t.Errorf("dev config: %q %d %q", cfg.Store.URI, len(cfg.JWTSecret), cfg.listenAddr())
+	}
+}

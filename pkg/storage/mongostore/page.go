@@ -1,0 +1,44 @@
+package mongostore
+
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// ListPage implements storage.Secrets: List's range on the (owner, name)
+// index, from after on, with a limit.
+func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	r := bson.D{}
+	if after != "" {
+		r = append(r, bson.E{Key: "$gt", Value: after})
+	} else if prefix != "" {
+		r = append(r, bson.E{Key: "$gte", Value: prefix})
+	}
+	if prefix != "" {
+		if end, ok := storage.PrefixEnd(prefix); ok {
+			r = append(r, bson.E{Key: "$lt", Value: end})
+		}
+	}
+	filter := bson.D{{Key: "owner", Value: owner}}
+	if len(r) > 0 {
+		filter = append(filter, bson.E{Key: "name", Value: r})
+	}
+	cur, err := s.secrets.Find(ctx, filter, options.Find().SetSort(byName).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close(ctx)
+	out := make([]storage.Secret, 0, min(limit, 1024))
+	for cur.Next(ctx) {
+		var d secretDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d.secret())
+	}
+	return out, cur.Err()
+}

@@ -1,0 +1,287 @@
+package e2e_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
+)
+
+// storeTimeout is STORE_TIMEOUT of the servers in these tests.
+const storeTimeout = time.Second
+
+// TestHungStore: with the store stopped mid-conversation (a redis-server of
+// our own under SIGSTOP; PostgreSQL, MySQL and MongoDB behind a proxy that
+// stops passing bytes), every /secrets and /login request gets a JSON 503
+// within the store timeout instead of no answer, whether the first store
+// call is a rate-limit counter (RATE_LIMIT_SYNC=0), a nonce, a read or a
+// write; once the store answers again, so does the server.
+func TestHungStore(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		rs := startRedis(t)
+		hangTest(t, "redis://"+rs.addr+"/0", rs.stop, rs.resume)
+	})
+	for _, name := range []string{"postgres", "mysql", "mongodb"} {
+		t.Run(name, func(t *testing.T) {
+			u, err := url.Parse(storagetest.URI(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := startFreezer(t, u.Host)
+			u.Host = p.addr
+			hangTest(t, u.String(), p.freeze, p.thaw)
+		})
+	}
+}
+
+func hangTest(t *testing.T, uri string, stop, resume func()) {
+	cfg := testserver.Config(uri)
+	cfg["STORE_TIMEOUT"] = storeTimeout.String()
+	cfg["PUBLIC_URL"] = replicaURL
+	cfg["RATE_LIMIT_SYNC"] = "0"
+	limited := api{t, testserver.Start(t, cfg).URL}
+	for _, k := range []string{"RATE_LIMIT_LOGIN_IP", "RATE_LIMIT_LOGIN_ADDRESS", "RATE_LIMIT_SECRETS_IP", "RATE_LIMIT_SECRETS_ADDRESS"} {
+		cfg[k] = "0"
+	}
+	unlimited := api{t, testserver.Start(t, cfg).URL}
+
+	w := newWallet()
+	tokL, tokU := limited.login(w), unlimited.login(w)
+	if r := unlimited.do("POST", "/secrets", tokU, `{"secrets":{"k":"v"}}`); r.status != 200 {
+		t.Fatalf("set: %d %s", r.status, r.body)
+	}
+
+	type call struct {
+		name         string
+		a            api
+		method, path string
+		tok          string
+		body         any
+	}
+	calls := []call{
+		{"limited list", limited, "GET", "/secrets", tokL, nil},
+		{"limited get", limited, "GET", "/secrets/k", tokL, nil},
+		{"limited set", limited, "POST", "/secrets", tokL, `{"secrets":{"k2":"v"}}`},
+		{"limited legacy login", limited, "POST", "/login", "", w.legacyLogin(time.Now().Unix())},
+		{"list", unlimited, "GET", "/secrets", tokU, nil},
+		{"get", unlimited, "GET", "/secrets/k", tokU, nil},
+		{"set", unlimited, "POST", "/secrets", tokU, `{"secrets":{"k2":"v"}}`},
+		{"delete", unlimited, "DELETE", "/secrets", tokU, `{"key":"k"}`},
+		{"siws login", unlimited, "POST", "/login", "", w.siwsLogin(t)},
+	}
+	stop()
+	frozeAt := time.Now()
+	stopped := true
+	defer func() {
+		if stopped {
+			resume()
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			r, err := hungDo(c.a.url, c.method, c.path, c.tok, c.body)
+			took := time.Since(start)
+			switch {
+			case err != nil:
+				t.Errorf("%s: no answer after %s: %v", c.name, took.Round(time.Millisecond), err)
+			case r.status != http.StatusServiceUnavailable:
+				t.Errorf("%s: %d %s, want 503", c.name, r.status, r.body)
+			case r.header.Get("Content-Type") != "application/json" && r.header.Get("Content-Type") != "application/json; charset=UTF-8":
+				t.Errorf("%s: Content-Type %q", c.name, r.header.Get("Content-Type"))
+			case took > storeTimeout+2*time.Second:
+				t.Errorf("%s: 503 after %s, want it within the store timeout (%s)", c.name, took, storeTimeout)
+			default:
+				if typ := r.field(t, "type"); typ != "InternalServerError" {
+					t.Errorf("%s: type %q: %s", c.name, typ, r.body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("all answered in %s", time.Since(frozeAt).Round(time.Millisecond))
+
+	resume()
+	stopped = false
+	for _, a := range []api{limited, unlimited} {
+		waitReady(t, a.url)
+	}
+	// (A write cut short may still land once the store resumes: a timeout
+	// says nothing about that; a new one must work.)
+	if r := unlimited.do("POST", "/secrets", tokU, `{"secrets":{"after":"v"}}`); r.status != 200 {
+		t.Fatalf("write after the store came back: %d %s", r.status, r.body)
+	}
+	if r := unlimited.do("GET", "/secrets/after", tokU, nil); r.status != 200 {
+		t.Fatalf("read after the store came back: %d %s", r.status, r.body)
+	}
+	if r := limited.do("GET", "/secrets", tokL, nil); r.status != 200 {
+		t.Fatalf("after the store came back: %d %s", r.status, r.body)
+	}
+}
+
+var hungClient = &http.Client{Timeout: 10 * storeTimeout}
+
+// hungDo is one request that may get no answer (then an error).
+func hungDo(base, method, path, tok string, body any) (reply, error) {
+	r, err := testserver.TryDo(hungClient, method, base+path, tok, body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{r.Status, r.Header, r.Body}, nil
+}
+
+// waitReady polls /readyz until the store answers again.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := hungClient.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/readyz not 200 30s after the store came back (%v)", base, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// redisServer is a redis-server of this test's own, which it may stop.
+type redisServer struct {
+	addr string
+	cmd  *exec.Cmd
+}
+
+func (r *redisServer) stop()   { _ = r.cmd.Process.Signal(syscall.SIGSTOP) }
+func (r *redisServer) resume() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if storagetest.InCI() {
+			t.Fatal("redis-server is not installed, and CI is set")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	waitPort(t, port)
+	return &redisServer{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
+}
+
+// freezer is a TCP proxy to a database that can stop passing bytes, both
+// ways, while keeping every connection open: a server that hangs.
+type freezer struct {
+	addr string
+	mu   sync.Mutex
+	gate chan struct{} // closed while bytes flow
+}
+
+func startFreezer(t *testing.T, upstream string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezer{addr: ln.Addr().String(), gate: make(chan struct{})}
+	close(p.gate)
+	var conns sync.WaitGroup
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		close(done)
+		p.thaw()
+		ln.Close()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "freezer: dial %s: %v\n", upstream, err)
+				c.Close()
+				continue
+			}
+			conns.Add(2)
+			go p.pipe(c, u, done, &conns)
+			go p.pipe(u, c, done, &conns)
+		}
+	}()
+	return p
+}
+
+// pipe copies src to dst, holding each chunk while frozen.
+func (p *freezer) pipe(dst, src net.Conn, done chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			gate := p.gate
+			p.mu.Unlock()
+			select {
+			case <-gate:
+			case <-done:
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *freezer) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+		p.gate = make(chan struct{})
+	default:
+	}
+}
+
+func (p *freezer) thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+}
