@@ -600,14 +600,6 @@ func (s *Server) listAsOf(c echo.Context, prefix, after string, limit int, asOf 
 	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next})
 }
 
-func metas(secs []storage.Secret) []metaBody {
-	out := make([]metaBody, len(secs))
-	for i, sec := range secs {
-		out[i] = metaBody{Key: sec.Name, Version: sec.Version, Size: len(sec.Value), CreatedAt: sec.CreatedAt, UpdatedAt: sec.UpdatedAt}
-	}
-	return out
-}
-
 // auditV1 answers the caller's events, newest first, filtered, one page
 // before the cursor (a seq).
 func (s *Server) auditV1(c echo.Context) error {

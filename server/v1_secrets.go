@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -78,6 +79,11 @@ func (s *Server) listKeys(c echo.Context) error {
 			list = list[:limit]
 			next = list[limit-1].Name
 		}
+		// GetMany need not carry versions and times: read them for the
+		// page (a grant list is a few keys).
+		if list, err = s.withMeta(c, list); err != nil {
+			return err
+		}
 	} else {
 		page, last, full, bad, err := s.listPage(c, claimsOf(c).Address, prefix, after, limit)
 		if err != nil {
@@ -102,4 +108,26 @@ func (s *Server) listKeys(c echo.Context) error {
 	}
 	s.recordList(c, claimsOf(c).ReadNamespace(), list)
 	return c.JSON(http.StatusOK, page)
+}
+
+// withMeta fills in the version and times of a job token's page, which
+// GetMany may leave zero; a key deleted meanwhile is left out.
+func (s *Server) withMeta(c echo.Context, list []storage.Secret) ([]storage.Secret, error) {
+	ns := claimsOf(c).ReadNamespace()
+	out := list[:0]
+	for _, sec := range list {
+		if sec.Version > 0 {
+			out = append(out, sec)
+			continue
+		}
+		full, err := s.store.Get(c.Request().Context(), ns, sec.Name)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, full)
+	}
+	return out, nil
 }
