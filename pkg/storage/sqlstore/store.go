@@ -103,6 +103,24 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 // schema. For SQLite the file is created if missing, with mode 0600; its
 // directory must exist.
 func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		s, err := openConfig(ctx, cfg)
+		// Processes opening one new SQLite file at once can get SQLITE_BUSY
+		// while another switches it to WAL (the pragmas and version query
+		// of a connection's setup run before the busy timeout applies;
+		// seen in TestConcurrentOpen under load): open again.
+		if err == nil || cfg.Dialect != SQLite || !retryable(err) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func openConfig(ctx context.Context, cfg Config) (*Store, error) {
 	var dial gorm.Dialector
 	switch cfg.Dialect {
 	case SQLite:
