@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -47,24 +48,12 @@ func NewCache(s Store, maxBytes int) *Cache {
 // List implements Secrets from the owner's cached namespace, loading it
 // whole on a miss.
 func (c *Cache) List(ctx context.Context, owner, prefix string) ([]Secret, error) {
-	c.mu.Lock()
-	ns, gen := c.lists[owner], c.gen
-	c.mu.Unlock()
-	if ns != nil && ns.tooBig {
-		return c.Store.List(ctx, owner, prefix)
-	}
-	if ns == nil {
-		all, err := c.Store.List(ctx, owner, "")
-		if err != nil {
-			return nil, err
-		}
-		ns = c.keepList(owner, gen, all)
-		if ns.tooBig {
-			if prefix == "" {
-				return all, nil
-			}
+	ns, err := c.namespaceOf(ctx, owner)
+	if err != nil || ns == nil {
+		if err == nil {
 			return c.Store.List(ctx, owner, prefix)
 		}
+		return nil, err
 	}
 	lo, _ := slices.BinarySearchFunc(ns.secs, prefix, func(s Secret, p string) int { return strings.Compare(s.Name, p) })
 	hi := lo
@@ -73,6 +62,49 @@ func (c *Cache) List(ctx context.Context, owner, prefix string) ([]Secret, error
 	}
 	// A copy: layers above replace values in the slice they get.
 	return slices.Clone(ns.secs[lo:hi:hi]), nil
+}
+
+// ListPage implements Secrets from the owner's cached namespace, like List.
+func (c *Cache) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error) {
+	ns, err := c.namespaceOf(ctx, owner)
+	if err != nil || ns == nil {
+		if err == nil {
+			return c.Store.ListPage(ctx, owner, prefix, after, limit)
+		}
+		return nil, err
+	}
+	lo, _ := slices.BinarySearchFunc(ns.secs, max(prefix, after), func(s Secret, p string) int { return strings.Compare(s.Name, p) })
+	if lo < len(ns.secs) && ns.secs[lo].Name == after {
+		lo++
+	}
+	hi := lo
+	for hi < len(ns.secs) && hi-lo < limit && strings.HasPrefix(ns.secs[hi].Name, prefix) {
+		hi++
+	}
+	return slices.Clone(ns.secs[lo:hi:hi]), nil
+}
+
+// namespaceOf is owner's cached namespace, loaded whole (with versions and
+// times, as ListPage gives them) on a miss; nil when it is too big to keep,
+// and then listings pass through.
+func (c *Cache) namespaceOf(ctx context.Context, owner string) (*namespace, error) {
+	c.mu.Lock()
+	ns, gen := c.lists[owner], c.gen
+	c.mu.Unlock()
+	if ns != nil {
+		if ns.tooBig {
+			return nil, nil
+		}
+		return ns, nil
+	}
+	all, err := c.Store.ListPage(ctx, owner, "", "", math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	if ns = c.keepList(owner, gen, all); ns.tooBig {
+		return nil, nil
+	}
+	return ns, nil
 }
 
 // GetMany implements Secrets from the owner's cached namespace when it is
