@@ -2,10 +2,11 @@ package storage
 
 import (
 	"context"
-	"math"
 	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Cache is a Store whose Get, List and GetMany are answered from memory
@@ -18,6 +19,8 @@ import (
 type Cache struct {
 	Store
 	maxBytes int
+
+	loads singleflight.Group // one namespace load per owner at a time
 
 	mu      sync.Mutex
 	gen     uint64 // bumped by every write, so a read that raced one is not kept
@@ -97,15 +100,42 @@ func (c *Cache) namespaceOf(ctx context.Context, owner string) (*namespace, erro
 		}
 		return ns, nil
 	}
-	all, err := c.Store.ListPage(ctx, owner, "", "", math.MaxInt32)
+	// Concurrent misses of one owner share one load.
+	v, err, _ := c.loads.Do(owner, func() (any, error) { return c.load(ctx, owner, gen) })
 	if err != nil {
 		return nil, err
 	}
-	if ns = c.keepList(owner, gen, all); ns.tooBig {
-		return nil, nil
-	}
-	return ns, nil
+	return v.(*namespace), nil
 }
+
+// load reads owner's namespace a page at a time and keeps it, stopping
+// once it is too big to keep: a namespace larger than the cache never sits
+// in memory whole. It returns nil for one too big.
+func (c *Cache) load(ctx context.Context, owner string, gen uint64) (*namespace, error) {
+	var all []Secret
+	size := 0
+	for after := ""; ; {
+		page, err := c.Store.ListPage(ctx, owner, "", after, loadPage)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		for _, s := range page {
+			size += len(s.Name) + len(s.Value) + entryOverhead
+		}
+		if size > c.maxBytes/2 || len(page) < loadPage {
+			break
+		}
+		after = page[len(page)-1].Name
+	}
+	if ns := c.keepList(owner, gen, all); !ns.tooBig {
+		return ns, nil
+	}
+	return nil, nil
+}
+
+// loadPage is how many secrets namespaceOf reads at a time.
+const loadPage = 512
 
 // GetMany implements Secrets from the owner's cached namespace when it is
 // in memory.
