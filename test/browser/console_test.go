@@ -12,6 +12,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// listedThroughV1 reports whether the page listed secrets through
+// /v1/secrets and never through the legacy GET /secrets (values included).
+func listedThroughV1(base string, urls []string) bool {
+	v1 := false
+	for _, u := range urls {
+		path, _, _ := strings.Cut(strings.TrimPrefix(u, base), "?")
+		if path == "/secrets" || path == "/secrets/" {
+			return false
+		}
+		v1 = v1 || path == "/v1/secrets"
+	}
+	return v1
+}
+
 // walletCalls reads what the page asked of the test wallet.
 func walletCalls(t *testing.T, p *page) []map[string]any {
 	t.Helper()
@@ -104,8 +118,13 @@ func TestSecretsThroughTheConsole(t *testing.T) {
 		cfg["port"] != "5432" || cfg["id"] != "12345678901234567890" {
 		t.Errorf("server has %d %s for config (numbers must stay exact)", st, body)
 	}
-	if kind := p.text(row("config") + " td[data-label=Type]"); kind != "JSON" {
-		t.Errorf("config listed as %q", kind)
+	if v := p.text(row("config") + " td[data-label=Version]"); v != "1" {
+		t.Errorf("config listed at version %q, want 1", v)
+	}
+	// The list comes from GET /v1/secrets, which carries no values; the
+	// legacy listing (values included) is never asked for.
+	if urls := eval[[]string](p, "performance.getEntriesByType('resource').map((e) => e.name)"); !listedThroughV1(srv.URL, urls) {
+		t.Errorf("the console listed through %v, want /v1/secrets only", urls)
 	}
 	p.shot("secrets-list")
 
@@ -142,6 +161,25 @@ func TestSecretsThroughTheConsole(t *testing.T) {
 		t.Errorf("after edit the server has %d %s", st, body)
 	}
 
+	// History: both versions with their writer; restoring version 1 writes
+	// its value as version 3.
+	p.run("version 2 listed", waitText(row("db/password")+" td[data-label=Version]", "2"))
+	p.click(row("db/password") + " button.history")
+	p.run("history", visible(`#versions tr[data-version="1"] button.restore`))
+	if by := p.text(`#versions tr[data-version="1"] td[data-label=By]`); by != w.addr[:4]+"…"+w.addr[len(w.addr)-4:] {
+		t.Errorf("version 1 written by %q, want %s", by, w.addr)
+	}
+	if cur := p.text(`#versions tr[data-version="2"] .acts`); cur != "current" {
+		t.Errorf("version 2 marked %q, want current", cur)
+	}
+	p.shot("history")
+	p.click(`#versions tr[data-version="1"] button.restore`)
+	p.run("restored", waitText("#status", "Restored db/password to version 1 (now version 3)."))
+	p.run("version 3 listed", waitText(row("db/password")+" td[data-label=Version]", "3"))
+	if st, body := api.get("db/password"); st != 200 || body != `"s3cr3t \"value\""` {
+		t.Errorf("after restoring version 1 the server has %d %s", st, body)
+	}
+
 	// Keyboard: "/" goes to the search box; Escape closes a dialog.
 	p.run("focus body", evalAction("document.activeElement.blur()"))
 	p.run("press /", press("/", "Slash", 191))
@@ -167,6 +205,18 @@ func TestSecretsThroughTheConsole(t *testing.T) {
 	p.run("deleted", notPresent(row("config")))
 	if st, _ := api.get("config"); st != 404 {
 		t.Errorf("after delete GET config is %d, want 404", st)
+	}
+
+	// Undelete: the deleted key is listed under "Recently deleted" and comes
+	// back with its value, big numbers exact.
+	p.click("#show-deleted")
+	p.run("deleted listed", visible(`li[data-deleted="config"] button.undelete`))
+	p.shot("deleted")
+	p.click(`li[data-deleted="config"] button.undelete`)
+	p.run("undeleted", visible(row("config")))
+	p.run("gone from deleted", notPresent(`li[data-deleted="config"]`))
+	if st, body := api.get("config"); st != 200 || json.Unmarshal([]byte(body), &cfg) != nil || cfg["id"] != "12345678901234567890" {
+		t.Errorf("after undelete the server has %d %s for config", st, body)
 	}
 
 	// Job snippet, with a warning for a key that does not exist.

@@ -1,7 +1,7 @@
 // The server's API as the console uses it. Every request goes to the
-// console's own origin. Today this is the legacy API (SPEC §2); when the
-// server offers the v1 routes (issue 11), list() moves to the paginated
-// /v1/secrets and history, restore and audit get their calls here.
+// console's own origin, through the v1 API (issue 11); only a value is read
+// through the legacy GET /secrets/:key, which answers it as raw JSON (big
+// numbers stay exact where JSON.parse of the v1 answer would round them).
 import * as session from './session.js';
 
 /** Where the API is: the console is served at <base>/ui/. */
@@ -61,27 +61,22 @@ export async function login(address, signature, message) {
   return JSON.parse(text).token;
 }
 
-const enc = new TextEncoder();
-
 /**
  * Every key of the namespace under prefix, sorted, without values: the
- * legacy listing carries values, so each is dropped as soon as its kind and
- * size are known.
+ * pages of GET /v1/secrets carry metadata only ({key, version, size,
+ * created_at, updated_at}).
  */
 export async function list(prefix) {
-  const q = prefix ? '?prefix=' + encodeURIComponent(prefix) : '';
-  const all = JSON.parse(await call('GET', 'secrets' + q));
   const items = [];
-  for (const key of Object.keys(all)) {
-    const v = all[key];
-    items.push({
-      key,
-      kind: typeof v === 'string' ? 'string' : 'JSON',
-      size: typeof v === 'string' ? enc.encode(v).length : enc.encode(JSON.stringify(v)).length,
-    });
-    delete all[key];
-  }
-  items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ limit: '1000' });
+    if (prefix) q.set('prefix', prefix);
+    if (cursor) q.set('cursor', cursor);
+    const page = JSON.parse(await call('GET', 'v1/secrets?' + q));
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
   return items;
 }
 
@@ -98,9 +93,40 @@ export async function get(key) {
 /** Stores one value; json is JSON text already checked by the caller. */
 export async function set(key, kind, text) {
   const value = kind === 'string' ? JSON.stringify(text) : text.trim();
-  await call('POST', 'secrets', '{"secrets":{' + JSON.stringify(key) + ':' + value + '}}');
+  await call('PUT', 'v1/secrets/' + encodeURIComponent(key), '{"value":' + value + '}');
 }
 
+/** Deletes a key softly: its versions stay, so it can be undeleted. */
 export async function remove(key) {
-  await call('DELETE', 'secrets', JSON.stringify({ key }));
+  await call('DELETE', 'v1/secrets/' + encodeURIComponent(key));
+}
+
+/** A key's versions, newest first: {version, created_at, deleted_at?, by}. */
+export async function versions(key) {
+  const list = JSON.parse(await call('GET', 'v1/secrets/' + encodeURIComponent(key) + '/versions')).items;
+  return list.sort((a, b) => b.version - a.version);
+}
+
+/** Makes a past version current again (also undeletes); answers the new version. */
+export async function restore(key, version) {
+  const r = await call('POST', 'v1/secrets/' + encodeURIComponent(key) + '/restore', JSON.stringify({ version }));
+  return JSON.parse(r).version;
+}
+
+/**
+ * The owner's audit events, newest first, through every page; q holds
+ * since, until and key (each optional).
+ */
+export async function audit(q = {}) {
+  const out = [];
+  let cursor = null;
+  do {
+    const p = new URLSearchParams({ limit: '1000' });
+    for (const [k, v] of Object.entries(q)) if (v) p.set(k, v);
+    if (cursor) p.set('cursor', cursor);
+    const page = JSON.parse(await call('GET', 'v1/audit?' + p));
+    out.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return out;
 }

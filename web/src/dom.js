@@ -43,6 +43,13 @@ export function shortAddress(a) {
   return a.length > 12 ? a.slice(0, 4) + '…' + a.slice(-4) : a;
 }
 
+/** A time as the reader's local date and time, in a <time> element. */
+export function when(iso) {
+  const d = new Date(iso);
+  return h('time', { datetime: d.toISOString(), title: d.toISOString() },
+    d.toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' }));
+}
+
 export function bytes(n) {
   if (n < 1024) return n + ' B';
   if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';

@@ -1,14 +1,15 @@
 // Secrets: list (prefix filter on the server, search in the page, sorted,
-// paginated), reveal, copy, add, edit, delete.
+// paginated), reveal, copy, add, edit, delete (soft), a key's history with
+// restore of any version, and the recently deleted keys with undelete.
 import * as api from '../api.js';
-import { h, fill, say, bytes, modal } from '../dom.js';
+import { h, fill, say, bytes, modal, shortAddress, when } from '../dom.js';
 
 const PAGE = 50;
 const REVEAL_MS = 15000;
 
-const state = { prefix: '', search: '', desc: false, page: 0, items: null, error: null };
+const state = { prefix: '', search: '', desc: false, page: 0, items: null, error: null, deleted: null };
 const revealed = new Map(); // key → {text, timer}
-let listEl, countEl, pagerEl;
+let listEl, countEl, pagerEl, deletedEl;
 let loadSeq = 0;
 
 async function load() {
@@ -18,6 +19,7 @@ async function load() {
     const items = await api.list(state.prefix);
     if (seq !== loadSeq) return;
     state.items = items;
+    if (state.deleted) state.deleted = state.deleted.filter((k) => !items.some((i) => i.key === k));
   } catch (e) {
     if (seq !== loadSeq) return;
     state.items = null;
@@ -45,6 +47,7 @@ function render(main) {
   listEl = h('div', { class: 'list', id: 'secret-list' });
   countEl = h('p', { class: 'count', id: 'count', 'aria-live': 'polite' });
   pagerEl = h('nav', { class: 'pager', 'aria-label': 'Pages' });
+  deletedEl = h('section', { class: 'deleted', id: 'deleted', 'aria-labelledby': 'deleted-title' });
   fill(main,
     h('div', { class: 'head' },
       h('h1', null, 'Secrets'),
@@ -56,8 +59,9 @@ function render(main) {
         h('button', { type: 'button', id: 'sort', 'aria-label': 'Sort order', onclick: () => { state.desc = !state.desc; state.page = 0; renderList(); } },
           state.desc ? 'Z → A' : 'A → Z'),
         h('button', { type: 'button', id: 'reload', onclick: () => load() }, 'Reload'))),
-    countEl, listEl, pagerEl);
+    countEl, listEl, pagerEl, deletedEl);
   renderList();
+  renderDeleted();
   if (!state.items) load();
 }
 
@@ -90,8 +94,8 @@ function renderList() {
   } else {
     fill(listEl, h('table', { class: 'secrets' },
       h('caption', { class: 'sr' }, 'Your secrets'),
-      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Type'),
-        h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Actions')))),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Version'),
+        h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Updated'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Actions')))),
       h('tbody', null, shown.map(row))));
   }
   fill(pagerEl, pages > 1 ? [
@@ -115,13 +119,15 @@ function row(item) {
     : h('span', { class: 'masked', 'aria-label': 'Value hidden' }, '••••••••');
   return h('tr', { 'data-key': item.key },
     h('th', { scope: 'row', class: 'key' }, h('code', null, item.key)),
-    h('td', { 'data-label': 'Type' }, item.kind),
+    h('td', { 'data-label': 'Version' }, String(item.version)),
     h('td', { 'data-label': 'Size' }, bytes(item.size)),
+    h('td', { 'data-label': 'Updated' }, when(item.updated_at)),
     h('td', { class: 'val', 'data-label': 'Value' }, value),
     h('td', { class: 'acts' },
       h('button', { type: 'button', class: 'reveal', 'aria-pressed': r ? 'true' : 'false', 'aria-label': (r ? 'Hide ' : 'Reveal ') + item.key, onclick: () => toggle(item.key) }, r ? 'Hide' : 'Reveal'),
       h('button', { type: 'button', class: 'copy', 'aria-label': 'Copy ' + item.key, onclick: () => copy(item.key) }, 'Copy'),
       h('button', { type: 'button', class: 'edit', 'aria-label': 'Edit ' + item.key, onclick: () => edit(item.key) }, 'Edit'),
+      h('button', { type: 'button', class: 'history', 'aria-label': 'History of ' + item.key, onclick: () => history(item.key) }, 'History'),
       h('button', { type: 'button', class: 'delete danger', 'aria-label': 'Delete ' + item.key, onclick: () => remove(item.key) }, 'Delete')));
 }
 
@@ -214,7 +220,7 @@ async function edit(key) {
 
 async function remove(key) {
   const yes = await modal('Delete ' + key + '?', (close) => h('div', null,
-    h('p', null, 'The value is gone for good: there is no undo. Jobs that ask for ', h('code', null, key), ' will not get it.'),
+    h('p', null, 'Jobs that ask for ', h('code', null, key), ' will not get it. Its versions are kept: undelete it from “Recently deleted” below.'),
     h('div', { class: 'buttons' },
       h('button', { type: 'button', id: 'cancel-delete', onclick: () => close(false), autofocus: true }, 'Cancel'),
       h('button', { type: 'button', id: 'confirm-delete', class: 'danger solid', onclick: () => close(true) }, 'Delete'))));
@@ -223,18 +229,113 @@ async function remove(key) {
     await api.remove(key);
     hide(key);
     say(`Deleted ${key}.`);
+    if (state.deleted && !state.deleted.includes(key)) state.deleted.unshift(key);
     await load();
+    renderDeleted();
   } catch (e) {
     say(e.message, 'error');
   }
 }
 
+/** The writer of a version: a short address, and the job when a node wrote it. */
+function writer(by) {
+  return h('span', { title: by.address }, shortAddress(by.address), by.job ? h('span', { class: 'muted' }, ' job ', shortAddress(by.job)) : null);
+}
+
+// history shows a key's versions; any kept value can be made current again.
+async function history(key) {
+  let list;
+  try { list = await api.versions(key); } catch (e) { say(e.message, 'error'); return; }
+  const current = list.find((v) => !v.deleted_at);
+  const live = list.length && !list[0].deleted_at;
+  const chosen = await modal('History of ' + key, (close) => h('div', null,
+    h('p', { class: 'help' }, live ? 'Restoring a version writes its value as a new version; nothing is lost.' : 'This key is deleted: restore a version to bring it back.'),
+    h('div', { class: 'scroll' }, h('table', { class: 'secrets versions', id: 'versions' },
+      h('caption', { class: 'sr' }, 'Versions of ' + key),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col' }, 'Written'),
+        h('th', { scope: 'col' }, 'By'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Actions')))),
+      h('tbody', null, list.map((v) => h('tr', { 'data-version': v.version },
+        h('th', { scope: 'row' }, String(v.version)),
+        h('td', { 'data-label': 'Written' }, when(v.created_at)),
+        h('td', { 'data-label': 'By' }, writer(v.by)),
+        h('td', { class: 'acts' }, v.deleted_at ? h('span', { class: 'tag' }, 'deleted')
+          : live && v === current ? h('span', { class: 'tag ok' }, 'current')
+            : h('button', { type: 'button', class: 'restore', 'aria-label': `Restore version ${v.version} of ${key}`, onclick: () => close(v.version) }, 'Restore'))))))),
+    h('div', { class: 'buttons' }, h('button', { type: 'button', id: 'close-history', onclick: () => close(null), autofocus: true }, 'Close'))));
+  if (chosen === null) return;
+  await restoreTo(key, chosen);
+}
+
+async function restoreTo(key, version) {
+  try {
+    const v = await api.restore(key, version);
+    hide(key);
+    say(`Restored ${key} to version ${version} (now version ${v}).`);
+    if (state.deleted) state.deleted = state.deleted.filter((k) => k !== key);
+    await load();
+    renderDeleted();
+  } catch (e) {
+    say(e.message, 'error');
+  }
+}
+
+// findDeleted looks through the newest audit events for deleted keys that are
+// still deleted: the listing has only live keys.
+async function findDeleted() {
+  state.deleted = [];
+  renderDeleted('Looking for deleted keys…');
+  try {
+    const events = await api.audit({});
+    const seen = new Set((state.items || []).map((i) => i.key));
+    const cands = [];
+    for (const e of events) {
+      if (e.action !== 'delete' && e.action !== 'restore') continue;
+      for (const k of e.keys) if (!seen.has(k)) { seen.add(k); cands.push(k); }
+    }
+    const out = [];
+    for (const k of cands.slice(0, 100)) {
+      try {
+        const vs = await api.versions(k);
+        if (vs.length && vs[0].deleted_at && vs.some((v) => !v.deleted_at)) out.push(k);
+      } catch { /* destroyed for good: nothing to undelete */ }
+    }
+    state.deleted = out;
+    renderDeleted();
+  } catch (e) {
+    state.deleted = null;
+    renderDeleted('Could not look for deleted keys: ' + e.message);
+  }
+}
+
+async function undelete(key) {
+  let vs;
+  try { vs = await api.versions(key); } catch (e) { say(e.message, 'error'); return; }
+  const last = vs.find((v) => !v.deleted_at);
+  if (!last) { say(`${key} has no version to bring back.`, 'error'); return; }
+  await restoreTo(key, last.version);
+}
+
+function renderDeleted(msg) {
+  if (!deletedEl) return;
+  const title = h('h2', { id: 'deleted-title' }, 'Recently deleted');
+  if (msg) { fill(deletedEl, title, h('p', { class: 'muted' }, msg)); return; }
+  if (!state.deleted) {
+    fill(deletedEl, title, h('p', null, h('button', { type: 'button', id: 'show-deleted', onclick: findDeleted }, 'Show deleted keys')));
+    return;
+  }
+  fill(deletedEl, title, state.deleted.length === 0 ? h('p', { class: 'muted', id: 'no-deleted' }, 'No deleted key to bring back.')
+    : h('ul', { class: 'deleted-keys' }, state.deleted.map((k) => h('li', { 'data-deleted': k },
+      h('code', null, k),
+      h('button', { type: 'button', class: 'history', 'aria-label': 'History of ' + k, onclick: () => history(k) }, 'History'),
+      h('button', { type: 'button', class: 'undelete primary', 'aria-label': 'Undelete ' + k, onclick: () => undelete(k) }, 'Undelete')))));
+}
+
 /** Forgets what was listed or revealed: the session changed. */
 function reset() {
   for (const k of [...revealed.keys()]) hide(k);
-  Object.assign(state, { prefix: '', search: '', desc: false, page: 0, items: null, error: null });
+  Object.assign(state, { prefix: '', search: '', desc: false, page: 0, items: null, error: null, deleted: null });
   loadSeq++;
-  listEl = null;
+  listEl = deletedEl = null;
 }
 
 export default { id: 'secrets', title: 'Secrets', render, reset };
