@@ -114,10 +114,10 @@ export async function restore(key, version) {
 }
 
 /**
- * The owner's audit events, newest first, through every page; q holds
- * since, until and key (each optional).
+ * The owner's audit events, newest first, through every page (or the first
+ * pages only); q holds since, until and key (each optional).
  */
-export async function audit(q = {}) {
+export async function audit(q = {}, pages = Infinity) {
   const out = [];
   let cursor = null;
   do {
@@ -127,6 +127,6 @@ export async function audit(q = {}) {
     const page = JSON.parse(await call('GET', 'v1/audit?' + p));
     out.push(...page.items);
     cursor = page.next_cursor;
-  } while (cursor);
+  } while (cursor && --pages > 0);
   return out;
 }

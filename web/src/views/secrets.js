@@ -279,13 +279,13 @@ async function restoreTo(key, version) {
   }
 }
 
-// findDeleted looks through the newest audit events for deleted keys that are
-// still deleted: the listing has only live keys.
+// findDeleted looks through the newest 1000 audit events for deleted keys
+// that are still deleted: the listing has only live keys.
 async function findDeleted() {
   state.deleted = [];
   renderDeleted('Looking for deleted keys…');
   try {
-    const events = await api.audit({});
+    const events = await api.audit({}, 1);
     const seen = new Set((state.items || []).map((i) => i.key));
     const cands = [];
     for (const e of events) {
