@@ -2,16 +2,15 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
@@ -83,7 +82,7 @@ func TestReadyzHungRedis(t *testing.T) {
 	})
 }
 
-// TestReadyzHungStore puts each shared test database behind a TCP relay
+// TestReadyzHungStore puts each shared test database behind a TCP proxy
 // that stops passing bytes, as a stopped server does (those servers are
 // shared, so they are not SIGSTOPped here).
 func TestReadyzHungStore(t *testing.T) {
@@ -93,16 +92,16 @@ func TestReadyzHungStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := newRelay(t, u.Host)
-			u.Host = r.addr
+			r := fault.StartFreezer(t, u.Host)
+			u.Host = r.Addr
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			st, err := openBackend(ctx, backend, u.String())
 			if err != nil {
-				t.Fatalf("opening %s through the relay: %v", backend, err)
+				t.Fatalf("opening %s through the proxy: %v", backend, err)
 			}
 			t.Cleanup(func() { st.Close() })
-			probeWithin(t, st, r.freeze)
+			probeWithin(t, st, r.Freeze)
 		})
 	}
 }
@@ -127,79 +126,4 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// relay forwards TCP connections to a server until freeze, after which it
-// keeps every connection open and passes nothing either way.
-type relay struct {
-	addr   string
-	mu     sync.Mutex
-	frozen bool
-	done   chan struct{}
-}
-
-func newRelay(t *testing.T, upstream string) *relay {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{addr: l.Addr().String(), done: make(chan struct{})}
-	var conns []net.Conn
-	var mu sync.Mutex
-	t.Cleanup(func() {
-		close(r.done)
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, u)
-			mu.Unlock()
-			go r.pipe(u, c)
-			go r.pipe(c, u)
-		}
-	}()
-	return r
-}
-
-func (r *relay) freeze() {
-	r.mu.Lock()
-	r.frozen = true
-	r.mu.Unlock()
-}
-
-func (r *relay) pipe(dst io.Writer, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		r.mu.Lock()
-		frozen := r.frozen
-		r.mu.Unlock()
-		if frozen {
-			<-r.done // hold the connection open, pass nothing
-			return
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }

@@ -1,12 +1,9 @@
 package e2e_test
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -14,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
@@ -38,9 +36,9 @@ func TestHungStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := startFreezer(t, u.Host)
-			u.Host = p.addr
-			hangTest(t, u.String(), p.freeze, p.thaw)
+			p := fault.StartFreezer(t, u.Host)
+			u.Host = p.Addr
+			hangTest(t, u.String(), p.Freeze, p.Thaw)
 		})
 	}
 }
@@ -194,94 +192,4 @@ func startRedis(t *testing.T) *redisServer {
 	})
 	waitPort(t, port)
 	return &redisServer{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
-}
-
-// freezer is a TCP proxy to a database that can stop passing bytes, both
-// ways, while keeping every connection open: a server that hangs.
-type freezer struct {
-	addr string
-	mu   sync.Mutex
-	gate chan struct{} // closed while bytes flow
-}
-
-func startFreezer(t *testing.T, upstream string) *freezer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &freezer{addr: ln.Addr().String(), gate: make(chan struct{})}
-	close(p.gate)
-	var conns sync.WaitGroup
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		close(done)
-		p.thaw()
-		ln.Close()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "freezer: dial %s: %v\n", upstream, err)
-				c.Close()
-				continue
-			}
-			conns.Add(2)
-			go p.pipe(c, u, done, &conns)
-			go p.pipe(u, c, done, &conns)
-		}
-	}()
-	return p
-}
-
-// pipe copies src to dst, holding each chunk while frozen.
-func (p *freezer) pipe(dst, src net.Conn, done chan struct{}, wg *sync.WaitGroup) {
-	defer wg.Done()
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			gate := p.gate
-			p.mu.Unlock()
-			select {
-			case <-gate:
-			case <-done:
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *freezer) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.gate:
-		p.gate = make(chan struct{})
-	default:
-	}
-}
-
-func (p *freezer) thaw() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.gate:
-	default:
-		close(p.gate)
-	}
 }
