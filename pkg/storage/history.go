@@ -130,3 +130,25 @@ type HistoryStore interface {
 func SortVersions(v []Version) {
 	slices.SortFunc(v, func(a, b Version) int { return strings.Compare(a.Name, b.Name) })
 }
+
+// HistoryAdmin is what maintenance needs of a backend that keeps history:
+// rekey re-seals every kept version, backup reads them all with the audit
+// log, restore puts them back as they were.
+type HistoryAdmin interface {
+	// WalkVersions calls fn for every kept version of every owner, with its
+	// value (tombstones without), each name's versions in ascending order.
+	// fn may write.
+	WalkVersions(ctx context.Context, fn func(owner string, v Version) error) error
+	// SwapVersion replaces the value of version v of (owner, name) with new
+	// only if it still equals old, and reports whether it did. Swapping the
+	// newest version also swaps the value that Secrets reads.
+	SwapVersion(ctx context.Context, owner, name string, v int64, old, new []byte) (bool, error)
+	// ImportVersions stores vs as they are (numbers, times, writers) under
+	// owner, for a restore into a namespace that holds none of their names;
+	// the newest version of each name becomes what Secrets reads (none for
+	// a tombstone). It is atomic per call.
+	ImportVersions(ctx context.Context, owner string, vs []Version) error
+	// ImportAudit stores events as they are (seq, times, hashes) into the
+	// owner's log, which must be empty, so the chain verifies as before.
+	ImportAudit(ctx context.Context, owner string, events []audit.Event) error
+}
