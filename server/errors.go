@@ -110,6 +110,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		ae = fromEcho(he)
 	case errors.Is(err, storage.ErrTimeout):
 		ae = unavailable("storage did not answer in time; try again", err)
+	case errors.Is(err, storage.ErrUnavailable):
+		ae = unavailable("storage is unavailable; try again", err)
 	default:
 		s.log.ErrorContext(c.Request().Context(), "request failed",
 			"request_id", requestID(c), "error", err.Error())

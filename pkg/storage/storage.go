@@ -17,6 +17,12 @@ import (
 // ErrNotFound is returned when a secret or meta record does not exist.
 var ErrNotFound = errors.New("storage: not found")
 
+// ErrUnavailable is wrapped by the error of a call the store could not
+// serve for now (a failover under way, a primary down, a write not
+// replicated in time); a server answers it 503. Like a timeout, it says
+// nothing about whether a write landed.
+var ErrUnavailable = errors.New("storage: unavailable")
+
 // MaxNameLen is the longest secret name, in bytes, that every backend stores.
 const MaxNameLen = 512
 

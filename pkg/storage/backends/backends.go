@@ -6,6 +6,9 @@
 //	mongodb://user:pass@host:27017/db, mongodb+srv://user:pass@cluster/db
 //	  (DocumentDB: mongodb://…?tls=true&tlsCAFile=…&retryWrites=false)
 //	redis://user:pass@host:6379/0, rediss://… (TLS)
+//	redis+cluster://user:pass@host1:6379,host2:6379 (Redis Cluster)
+//	redis+sentinel://user:pass@host1:26379,host2:26379/MASTER_NAME[/db]
+//	  (TLS: rediss+cluster://, rediss+sentinel://)
 //	memory:// (in this process only; nothing persists)
 //
 // Special characters in a user name or password must be percent-encoded
@@ -36,7 +39,8 @@ import (
 )
 
 // Schemes are the URI schemes Open accepts.
-var Schemes = []string{"sqlite", "postgres", "postgresql", "mysql", "mongodb", "mongodb+srv", "redis", "rediss", "memory"}
+var Schemes = []string{"sqlite", "postgres", "postgresql", "mysql", "mongodb", "mongodb+srv", "redis", "rediss",
+	"redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel", "memory"}
 
 // Kinds of backend, as Check reports them.
 const (
@@ -71,6 +75,9 @@ type Options struct {
 	// CallTimeout bounds each later store call (see storage.Bounded); 0
 	// means storage.DefaultCallTimeout.
 	CallTimeout time.Duration
+	// RedisWaitReplicas > 0 makes a Redis store follow each write with
+	// WAIT (see redisstore.Options); other stores ignore it.
+	RedisWaitReplicas int
 }
 
 // Open returns the whole stack over uri: the backend, then storage.Checked,
@@ -120,7 +127,7 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 	}
 
 	var s storage.Store
-	s, err = openBackend(ctx, kind, uri, timeout)
+	s, err = openBackend(ctx, kind, uri, timeout, o)
 	if err != nil {
 		unlock()
 		return nil, err
@@ -179,10 +186,10 @@ func OpenBackend(ctx context.Context, uri string) (storage.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	return openBackend(ctx, kind, uri, OpenTimeout)
+	return openBackend(ctx, kind, uri, OpenTimeout, Options{})
 }
 
-func openBackend(ctx context.Context, kind, uri string, timeout time.Duration) (storage.Store, error) {
+func openBackend(ctx context.Context, kind, uri string, timeout time.Duration, o Options) (storage.Store, error) {
 	var s storage.Store
 	var err error
 	switch kind {
@@ -191,7 +198,7 @@ func openBackend(ctx context.Context, kind, uri string, timeout time.Duration) (
 	case MongoDB:
 		s, err = openMongo(ctx, uri)
 	case Redis:
-		s, err = openRedis(ctx, uri)
+		s, err = openRedis(ctx, uri, redisstore.Options{WaitReplicas: o.RedisWaitReplicas})
 	case Memory:
 		s = memstore.New()
 	}
@@ -242,8 +249,8 @@ func openMongo(ctx context.Context, uri string) (storage.Store, error) {
 	return s, nil
 }
 
-func openRedis(ctx context.Context, uri string) (storage.Store, error) {
-	s, err := redisstore.Open(ctx, uri)
+func openRedis(ctx context.Context, uri string, o redisstore.Options) (storage.Store, error) {
+	s, err := redisstore.OpenWith(ctx, uri, o)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +275,7 @@ func Check(uri string) (string, error) {
 		kind = MySQL
 	case "mongodb", "mongodb+srv":
 		kind = MongoDB
-	case "redis", "rediss":
+	case "redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
 		kind = Redis
 	case "memory":
 		if rest != "" {
@@ -284,7 +291,8 @@ func Check(uri string) (string, error) {
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 && strings.ContainsAny(rest[:at], "/?#") {
 			return "", errors.New("the URI has '@' after its host, or '/', '?' or '#' in its user name or password: percent-encode them (%40, %2F, %3F, %23)")
 		}
-		if _, err := url.Parse(uri); err != nil {
+		// (A Redis host list is no URI host: redisstore.Parse checks those.)
+		if _, err := url.Parse(uri); err != nil && !(kind == Redis && strings.Contains(scheme, "+")) {
 			return "", errors.New("malformed URI (percent-encode special characters such as @ : / ? # % in the user name and password)")
 		}
 	}
@@ -295,7 +303,7 @@ func Check(uri string) (string, error) {
 	case MongoDB:
 		_, err = mongostore.ParseURI(uri)
 	case Redis:
-		_, _, err = redisstore.ParseURI(uri)
+		_, err = redisstore.Parse(uri)
 	}
 	return kind, err
 }

@@ -32,6 +32,9 @@ func TestRedact(t *testing.T) {
 		{"redis://:hunter22@cache:6379/0", "redis://:xxxxx@cache:6379/0"},
 		{"redis://hunter22@cache:6379/0", "redis://xxxxx@cache:6379/0"}, // go-redis reads a lone user as the password
 		{"rediss://default:pw@cache:6380", "rediss://default:xxxxx@cache:6380"},
+		{"redis+cluster://u:p@ss@h1:7000,h2:7001?dial_timeout=2s", "redis+cluster://u:xxxxx@h1:7000,h2:7001?dial_timeout=2s"},
+		{"rediss+cluster://hunter22@h1:7000", "rediss+cluster://xxxxx@h1:7000"},
+		{"redis+sentinel://:pw1@s1,s2:26380/mymaster/1?sentinel_password=pw2", "redis+sentinel://:xxxxx@s1,s2:26380/mymaster/1?sentinel_password=xxxxx"},
 		{"sqlite://data/db.sqlite", "sqlite://data/db.sqlite"},
 		{"sqlite:///var/lib/x@y:z.sqlite", "sqlite:///var/lib/x@y:z.sqlite"},
 		{"  postgres://u:pw@h/db\n", "postgres://u:xxxxx@h/db"},
@@ -60,6 +63,10 @@ func TestCheck(t *testing.T) {
 		"mongodb+srv://u:p@cluster.example/db?retryWrites=false": backends.MongoDB,
 		"redis://127.0.0.1:6379/0":                               backends.Redis,
 		"rediss://u:p@h:6380/2":                                  backends.Redis,
+		"redis+cluster://u:p@h1:7000,h2:7001":                    backends.Redis,
+		"rediss+cluster://h1:7000/?pool_size=5":                  backends.Redis,
+		"redis+sentinel://s1:26379,s2:26379/mymaster/3":          backends.Redis,
+		"REDISS+SENTINEL://:p%40ss@s1/mymaster":                  backends.Redis,
 		"memory://":                                              backends.Memory,
 	}
 	for uri, want := range good {
@@ -81,6 +88,9 @@ func TestCheck(t *testing.T) {
 		"postgres://u:p%zzw@host/db":      "malformed URI",
 		"redis://h/notanumber":            "invalid database number",
 		"redis://h/0?bogus=1":             "bogus",
+		"redis+cluster://h1:7000/1":       "no path",
+		"redis+sentinel://s1:26379":       "needs the master name",
+		"redis+sentinel://u:p/w@s1/m":     "percent-encode",
 		"mongodb://h/bad.name":            "not a valid database name",
 	}
 	for uri, want := range bad {
@@ -113,6 +123,8 @@ func TestOpenErrors(t *testing.T) {
 		{"postgres://u:" + enc + "@" + addr + "/db?connect_timeout=2", "postgres://u:xxxxx@" + addr},
 		{"mysql://u:" + enc + "@" + addr + "/db?timeout=2s", "mysql://u:xxxxx@" + addr},
 		{"redis://:" + enc + "@" + addr + "/0?dial_timeout=2s", "redis://:xxxxx@" + addr},
+		{"redis+cluster://u:" + enc + "@" + addr + "," + addr + "?dial_timeout=1s", "redis+cluster://u:xxxxx@" + addr + "," + addr},
+		{"redis+sentinel://:" + enc + "@" + addr + "/mymaster?dial_timeout=1s&sentinel_password=" + enc, "redis+sentinel://:xxxxx@" + addr + "/mymaster?dial_timeout=1s&sentinel_password=xxxxx"},
 		{"mongodb://u:" + enc + "@" + addr + "/db?serverSelectionTimeoutMS=1500&connectTimeoutMS=1000", "mongodb://u:xxxxx@" + addr},
 		{"sqlite://" + filepath.Join(dir, "missing", "db.sqlite"), "does not exist"},
 		{"ftp://u:" + enc + "@h/x", `unsupported scheme "ftp"`},
@@ -170,7 +182,7 @@ func TestOpenSQLiteCreatesFile(t *testing.T) {
 // TestOpenEach opens every configured backend through Open and does one
 // round trip; the conformance suite runs in each backend's own package.
 func TestOpenEach(t *testing.T) {
-	for _, b := range []string{"postgres", "mysql", "redis", "mongodb"} {
+	for _, b := range []string{"postgres", "mysql", "redis", "redis_cluster", "redis_sentinel", "mongodb"} {
 		t.Run(b, func(t *testing.T) {
 			s := storagetest.Open(t, b, func(ctx context.Context, uri string) (storage.Store, error) {
 				return backends.Open(ctx, uri, testOptions(t))

@@ -35,7 +35,7 @@ func Redact(uri string) string {
 		switch {
 		case hasPassword:
 			b.WriteString(name + ":" + redacted)
-		case lower == "redis" || lower == "rediss":
+		case isRedis(lower):
 			b.WriteString(redacted)
 		default:
 			b.WriteString(name)
@@ -101,7 +101,7 @@ func secrets(uri string) []string {
 		name, pw, hasPassword := strings.Cut(rest[:at], ":")
 		if hasPassword {
 			add(pw)
-		} else if s := strings.ToLower(scheme); s == "redis" || s == "rediss" {
+		} else if isRedis(strings.ToLower(scheme)) {
 			add(name)
 		}
 		rest = rest[at+1:]
@@ -114,4 +114,11 @@ func secrets(uri string) []string {
 		}
 	}
 	return out
+}
+
+// isRedis reports a Redis scheme (lower case): redis, rediss and their
+// +cluster and +sentinel forms.
+func isRedis(scheme string) bool {
+	base, _, _ := strings.Cut(scheme, "+")
+	return base == "redis" || base == "rediss"
 }

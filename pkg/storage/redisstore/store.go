@@ -9,9 +9,10 @@
 //	nosana:ctr:<key>        rate-limit counters (INCRBY, expiry set once)
 //	nosana:meta:<key>       meta records
 //
-// The {owner} hash tag keeps an owner's two keys in one cluster slot, so
-// the scripts that touch both stay valid on a cluster (this package opens
-// single-node clients; the key layout is ready for more). Put is one Lua
+// The {owner} hash tag keeps an owner's keys in one cluster slot, so the
+// scripts and transactions that touch them stay valid on a Redis Cluster;
+// nonces, counters and meta records have no tag and spread over the
+// slots. Put is one Lua
 // script (it reads the old version), Delete one MULTI/EXEC, List one Lua
 // script whose cost grows with the result. Redis runs a script to the end
 // without interleaving, but does not roll it back if it fails half-way
@@ -22,13 +23,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
@@ -45,80 +44,19 @@ const (
 	walkPage   = 100
 )
 
-// Store is a storage.Store on Redis.
+// Store is a storage.Store on Redis: one server, a cluster or a
+// sentinel-managed primary.
 type Store struct {
-	c      *redis.Client
-	prefix string
+	c           redis.UniversalClient
+	prefix      string
+	wait        int           // WAIT for this many replicas after each write
+	waitTimeout time.Duration // and this long at most
 }
 
 var _ storage.Store = (*Store)(nil)
 
-// ParseURI checks a redis:// or rediss:// URI (user, password, host, port,
-// database number, go-redis options such as dial_timeout, and our
-// key_prefix) and returns the client options and key prefix. Its errors
-// never contain the password.
-func ParseURI(uri string) (*redis.Options, string, error) {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return nil, "", errors.New("malformed URI (percent-encode special characters such as @ : / ? # % in the user name and password)")
-	}
-	if s := strings.ToLower(u.Scheme); s != "redis" && s != "rediss" {
-		return nil, "", fmt.Errorf("scheme %q is not redis or rediss", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, "", errors.New("redis URI has no host: want redis://[user:pass@]host:6379[/db]")
-	}
-	q := u.Query()
-	prefix := DefaultPrefix
-	if q.Has(PrefixParam) {
-		prefix = q.Get(PrefixParam)
-		q.Del(PrefixParam)
-		u.RawQuery = q.Encode()
-	}
-	if strings.ContainsAny(prefix, "{}") {
-		return nil, "", errors.New("redis key_prefix must not contain { or } (they pick the cluster slot)")
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	opts, err := redis.ParseURL(u.String())
-	if err != nil {
-		// go-redis names the offending option or path, not the password.
-		return nil, "", fmt.Errorf("redis URI: %s", strings.TrimPrefix(err.Error(), "redis: "))
-	}
-	return opts, prefix, nil
-}
-
-// Open connects to the URI (see ParseURI) and pings the server.
-func Open(ctx context.Context, uri string) (*Store, error) {
-	opts, prefix, err := ParseURI(uri)
-	if err != nil {
-		return nil, err
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = 10 * time.Second // a Put of 10,000 items is one script
-	}
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = 10 * time.Second
-	}
-	// Without this, go-redis ignores context deadlines and waits out
-	// ReadTimeout (10 s) on a hung server: /readyz gives 2 s.
-	opts.ContextTimeoutEnabled = true
-	// No CLIENT SETINFO / MAINT_NOTIFICATIONS handshakes: they only produce
-	// log lines on servers that lack them.
-	opts.DisableIdentity = true
-	// Without it go-redis ignores context deadlines and waits ReadTimeout
-	// on a server that hangs; storage.Bounded relies on them.
-	opts.ContextTimeoutEnabled = true
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	s := New(redis.NewClient(opts), prefix)
-	if err := s.Ping(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 // New wraps a client; every key starts with prefix.
-func New(c *redis.Client, prefix string) *Store { return &Store{c: c, prefix: prefix} }
+func New(c redis.UniversalClient, prefix string) *Store { return &Store{c: c, prefix: prefix} }
 
 func (s *Store) namesKey(owner string) string { return s.prefix + "{" + owner + "}:names" }
 func (s *Store) dataKey(owner string) string  { return s.prefix + "{" + owner + "}:data" }
@@ -271,7 +209,11 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 	for _, it := range items {
 		args = append(args, it.Name, it.Value)
 	}
-	return putScript.Run(ctx, s.c, []string{s.namesKey(owner), s.dataKey(owner)}, args...).Err()
+	c, end, err := s.writer(ctx, s.dataKey(owner))
+	if err != nil {
+		return err
+	}
+	return end(putScript.Run(ctx, c, []string{s.namesKey(owner), s.dataKey(owner)}, args...).Err())
 }
 
 // Delete implements storage.Store: ZREM and HDEL in one MULTI/EXEC.
@@ -280,12 +222,16 @@ func (s *Store) Delete(ctx context.Context, owner string, names []string) error 
 	for i, n := range names {
 		members[i] = n
 	}
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	c, end, err := s.writer(ctx, s.dataKey(owner))
+	if err != nil {
+		return err
+	}
+	_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, s.namesKey(owner), members...)
 		p.HDel(ctx, s.dataKey(owner), names...)
 		return nil
 	})
-	return err
+	return end(err)
 }
 
 // swapScript replaces the value part of a record if it equals ARGV[2].
@@ -300,24 +246,26 @@ return 1
 
 // Swap implements storage.Store.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	n, err := swapScript.Run(ctx, s.c, []string{s.dataKey(owner)}, name, old, new).Int()
-	return n == 1, err
+	c, end, err := s.writer(ctx, s.dataKey(owner))
+	if err != nil {
+		return false, err
+	}
+	n, err := swapScript.Run(ctx, c, []string{s.dataKey(owner)}, name, old, new).Int()
+	return n == 1, end(err)
 }
 
-// Walk implements storage.Store: SCAN finds the owners, then each owner's
-// names are read in pages (ZRANGEBYLEX … LIMIT) with their records, so no
-// secret is visited twice and fn may write.
+// Walk implements storage.Store: SCAN on every primary finds the owners,
+// then each owner's names are read in pages (ZRANGEBYLEX … LIMIT) with
+// their records, so no secret is visited twice and fn may write.
 func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret) error) error {
 	head, tail := s.prefix+"{", "}:names"
 	owners := map[string]struct{}{}
-	iter := s.c.Scan(ctx, 0, globEscape(head)+"*"+globEscape(tail), 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
+	err := s.scanKeys(ctx, globEscape(head)+"*"+globEscape(tail), func(k string) {
 		if strings.HasPrefix(k, head) && strings.HasSuffix(k, tail) && len(k) >= len(head)+len(tail) {
 			owners[k[len(head):len(k)-len(tail)]] = struct{}{}
 		}
-	}
-	if err := iter.Err(); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	for owner := range owners {
@@ -373,7 +321,13 @@ func globEscape(s string) string {
 // immediate replay). Redis drops the key when it expires.
 func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (bool, error) {
 	ttl := max(time.Until(expires), time.Second)
-	return s.c.SetNX(ctx, s.prefix+"nonce:"+nonce, 1, ttl).Result()
+	key := s.nonceKey(nonce)
+	c, end, err := s.writer(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	ok, err := c.SetNX(ctx, key, 1, ttl).Result()
+	return ok, end(err)
 }
 
 // incrScript adds ARGV[1] and sets the expiry (ARGV[2], unix ms) only on a
@@ -388,9 +342,25 @@ end
 return v
 `)
 
-// Incr implements storage.Store.
+// Incr implements storage.Store. Counters are not followed by WAIT: a
+// failover may lose a few counts, which only loosens a rate limit.
 func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
-	return incrScript.Run(ctx, s.c, []string{s.prefix + "ctr:" + key}, n, expires.UnixMilli()).Int64()
+	return incrScript.Run(ctx, s.c, []string{s.counterKey(key)}, n, expires.UnixMilli()).Int64()
+}
+
+// nonceKey and counterKey have no hash tag of their own: braces in the
+// caller's part are escaped, so each key hashes whole and the keys spread
+// over a cluster's slots (and no caller can pick a slot).
+func (s *Store) nonceKey(nonce string) string { return s.prefix + "nonce:" + untag(nonce) }
+func (s *Store) counterKey(key string) string { return s.prefix + "ctr:" + untag(key) }
+
+// untag replaces { so that a string cannot open a hash tag; % is escaped
+// first, so distinct strings stay distinct.
+func untag(s string) string {
+	if !strings.ContainsAny(s, "{%") {
+		return s
+	}
+	return strings.NewReplacer("%", "%25", "{", "%7B").Replace(s)
 }
 
 // GetMeta implements storage.Store.
@@ -406,12 +376,16 @@ func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
 	k := s.prefix + "meta:" + key
 	var get *redis.StringCmd
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	c, end, err := s.writer(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SetNX(ctx, k, value, 0)
 		get = p.Get(ctx, k)
 		return nil
 	})
-	if err != nil {
+	if err = end(err); err != nil {
 		return nil, err
 	}
 	return get.Bytes()
@@ -419,11 +393,13 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 
 // PutMeta implements storage.Store.
 func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
-	return s.c.Set(ctx, s.prefix+"meta:"+key, value, 0).Err()
+	k := s.prefix + "meta:" + key
+	c, end, err := s.writer(ctx, k)
+	if err != nil {
+		return err
+	}
+	return end(c.Set(ctx, k, value, 0).Err())
 }
-
-// Ping implements storage.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
 
 // Close implements storage.Store.
 func (s *Store) Close() error { return s.c.Close() }

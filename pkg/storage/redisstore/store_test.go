@@ -56,3 +56,11 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkList(b *testing.B) {
 	storagetest.BenchmarkList(b, storagetest.Open(b, "redis", open))
 }
+
+func TestRedisCluster(t *testing.T) {
+	storagetest.Run(t, storagetest.Open(t, "redis_cluster", open))
+}
+
+func TestRedisSentinel(t *testing.T) {
+	storagetest.Run(t, storagetest.Open(t, "redis_sentinel", open))
+}
