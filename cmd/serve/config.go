@@ -67,6 +67,8 @@ type StoreConfig struct {
 	LogJSON    bool
 	// CallTimeout bounds each storage call (storage.Bounded).
 	CallTimeout time.Duration
+	// RedisWaitReplicas > 0: each Redis write waits for that many replicas.
+	RedisWaitReplicas int
 
 	secrets secretFiles
 }
@@ -87,7 +89,7 @@ type Setting struct {
 
 // Settings are every option of serve, in the order of its help.
 var Settings = []Setting{
-	{"storage-connection", "STORAGE_CONNECTION", "sqlite://db.sqlite", "storage URI: sqlite://, postgres://, mysql://, mongodb://, mongodb+srv://, redis://, rediss://, memory://", true,
+	{"storage-connection", "STORAGE_CONNECTION", "sqlite://db.sqlite", "storage URI: sqlite://, postgres://, mysql://, mongodb://, mongodb+srv://, redis://, rediss://, redis+cluster://, redis+sentinel://, memory://", true,
 		func(c *Config, s string) error { c.Store.URI = strings.TrimSpace(s); return nil }},
 	{"master-key", "MASTER_KEY", "", "base64 master key(s) for encryption at rest, newest first, comma-separated; a flag shows in ps, prefer the env or a file", true,
 		func(c *Config, s string) error { c.Store.secrets.value = s; return nil }},
@@ -97,6 +99,7 @@ var Settings = []Setting{
 	{"log-format", "LOG_FORMAT", "auto", "json, text, or auto (text on a terminal, else json)", true, parseLogFormat},
 	{"store-timeout", "STORE_TIMEOUT", "10s", "longest wait for one storage call; a request whose store does not answer in time gets 503", true,
 		durationField("STORE_TIMEOUT", false, func(c *Config) *time.Duration { return &c.Store.CallTimeout })},
+	{"redis-wait-replicas", "REDIS_WAIT_REPLICAS", "0", "Redis only: after each write, WAIT for this many replicas to have it (up to 1 s, sooner at the request's deadline); a write not replicated in time is a 503; 0: do not wait", true, parseWaitReplicas},
 	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 bytes (openssl rand -base64 32; same on every replica); without one tokens die with the process; a flag shows in ps", false,
 		func(c *Config, s string) error { c.secrets.value = s; return nil }},
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)", false,
@@ -399,6 +402,15 @@ func parseBodyLimit(c *Config, s string) error {
 		return cmdutil.Usagef("BODY_LIMIT %q must be a number of bytes, at least 1024", s)
 	}
 	c.BodyLimit = n
+	return nil
+}
+
+func parseWaitReplicas(c *Config, s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 100 {
+		return cmdutil.Usagef("REDIS_WAIT_REPLICAS %q must be a number of replicas, 0 to 100", s)
+	}
+	c.Store.RedisWaitReplicas = n
 	return nil
 }
 

@@ -115,7 +115,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.Port != 4124 || !cfg.LegacyLogin || !cfg.IPFSVerify || cfg.LoginWindow != time.Minute ||
 		cfg.JobRecheck != 15*time.Second || cfg.Limits.LoginIP != 300 || cfg.Limits.SecretsAddress != 3000 ||
 		cfg.LimitSync != 250*time.Millisecond || cfg.BodyLimit != 1<<20 || cfg.ShutdownTimeout != 30*time.Second ||
-		cfg.Store.URI != "sqlite://db.sqlite" || len(cfg.Store.MasterKeys) != 0 || len(cfg.JWTSecret) != 0 {
+		cfg.Store.URI != "sqlite://db.sqlite" || len(cfg.Store.MasterKeys) != 0 || len(cfg.JWTSecret) != 0 || cfg.Store.RedisWaitReplicas != 0 {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -126,7 +126,7 @@ func TestInvalidSettings(t *testing.T) {
 		"PORT": "70000", "LEGACY_LOGIN": "maybe", "LOGIN_WINDOW": "soon", "JOB_RECHECK": "1m",
 		"RATE_LIMIT_LOGIN_IP": "-1", "RATE_LIMIT_SYNC": "-1s", "TRUSTED_PROXIES": "10.0.0.0",
 		"BODY_LIMIT": "100", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "IPFS_VERIFY": "sometimes",
-		"STORAGE_CONNECTION": " ", "MASTER_KEY": "c2hvcnQ=",
+		"STORAGE_CONNECTION": " ", "MASTER_KEY": "c2hvcnQ=", "REDIS_WAIT_REPLICAS": "-1",
 	} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, val)

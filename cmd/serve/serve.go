@@ -71,7 +71,8 @@ func noArgs(c *cobra.Command, args []string) error {
 // OpenStore opens the whole storage stack (see backends.Open): plaintext
 // above, sealed below, the key checked.
 func OpenStore(ctx context.Context, cfg StoreConfig, log *slog.Logger) (*seal.Store, error) {
-	return backends.Open(ctx, cfg.URI, backends.Options{MasterKeys: cfg.MasterKeys, Logger: log, CallTimeout: cfg.CallTimeout})
+	return backends.Open(ctx, cfg.URI, backends.Options{MasterKeys: cfg.MasterKeys, Logger: log, CallTimeout: cfg.CallTimeout,
+		RedisWaitReplicas: cfg.RedisWaitReplicas})
 }
 
 // devBanner is what `serve --dev` says once it listens.

@@ -2,8 +2,11 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
@@ -63,4 +66,61 @@ func TestRedisCluster(t *testing.T) {
 
 func TestRedisSentinel(t *testing.T) {
 	storagetest.Run(t, storagetest.Open(t, "redis_sentinel", open))
+}
+
+// TestRedisClusterWait runs the suite with every write followed by WAIT 1:
+// each write path works on its pinned connection.
+func TestRedisClusterWait(t *testing.T) {
+	storagetest.Run(t, storagetest.Open(t, "redis_cluster", func(ctx context.Context, uri string) (storage.Store, error) {
+		return redisstore.OpenWith(ctx, uri, redisstore.Options{WaitReplicas: 1})
+	}))
+}
+
+// TestWaitTooManyReplicas: a write that cannot reach as many replicas as
+// asked fails with ErrUnavailable (a 503) once the WAIT timeout is over,
+// on one server (no replica), a cluster and a sentinel group (one each).
+func TestWaitTooManyReplicas(t *testing.T) {
+	for backend, n := range map[string]int{"redis": 1, "redis_cluster": 2, "redis_sentinel": 2} {
+		t.Run(backend, func(t *testing.T) {
+			s := storagetest.Open(t, backend, func(ctx context.Context, uri string) (storage.Store, error) {
+				return redisstore.OpenWith(ctx, uri, redisstore.Options{WaitReplicas: n, WaitTimeout: 200 * time.Millisecond})
+			})
+			ctx := context.Background()
+			owner := storagetest.Unique("wait-")
+			start := time.Now()
+			err := s.Put(ctx, owner, []storage.Item{{Name: "k", Value: []byte("v")}})
+			if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "WAIT") {
+				t.Fatalf("Put with WAIT %d: %v", n, err)
+			}
+			if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+				t.Errorf("Put took %s, want about the 200ms WAIT timeout", d)
+			}
+			if _, err := s.UseNonce(ctx, storagetest.Unique("n"), time.Now().Add(time.Minute)); !errors.Is(err, storage.ErrUnavailable) {
+				t.Errorf("UseNonce with WAIT %d: %v", n, err)
+			}
+			// Counters are not waited for.
+			if _, err := s.Incr(ctx, storagetest.Unique("c"), 1, time.Now().Add(time.Minute)); err != nil {
+				t.Errorf("Incr: %v", err)
+			}
+		})
+	}
+}
+
+// TestDownIsUnavailable: a server that does not answer is ErrUnavailable
+// (a 503), on every kind.
+func TestDownIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	for _, uri := range []string{"redis://" + addr, "redis+cluster://" + addr, "redis+sentinel://" + addr + "/m"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := redisstore.Open(ctx, uri+"?dial_timeout=1s&max_retries=-1")
+		cancel()
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("Open(%s) = %v, want ErrUnavailable", uri, err)
+		}
+	}
 }
