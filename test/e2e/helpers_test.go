@@ -29,6 +29,7 @@ var backends = []backend{
 	{"postgres", func(t *testing.T) string { return storagetest.URI(t, "postgres") }},
 	{"mysql", func(t *testing.T) string { return storagetest.URI(t, "mysql") }},
 	{"redis", func(t *testing.T) string { return storagetest.URI(t, "redis") }},
+	{"redis_cluster", func(t *testing.T) string { return storagetest.URI(t, "redis_cluster") }},
 	{"mongodb", func(t *testing.T) string { return storagetest.URI(t, "mongodb") }},
 }
 

@@ -190,9 +190,10 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 	_ = redis.Wait()
 	eventually(t, func() bool { return a.do("GET", "/readyz", "", nil).status == 503 })
 	a.expect(a.do("GET", "/livez", "", nil), 200, "", "")
-	// Reads and writes while the store is down: a plain 500, nothing more.
+	// Reads and writes while the store is down: a plain 503 (try again),
+	// nothing more.
 	for _, r := range []reply{a.do("GET", "/secrets/k", tok, nil), a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`)} {
-		a.expect(r, 500, "InternalServerError", "")
+		a.expect(r, 503, "InternalServerError", "storage is unavailable")
 		if strings.Contains(string(r.body), "hunter2") || strings.Contains(string(r.body), "127.0.0.1") {
 			t.Errorf("a store fault answered with detail: %s", r.body)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,17 +59,35 @@ func rawRecords(t *testing.T, backend, uri, owner string) [][]byte {
 			out = append(out, append(name, value...))
 		}
 		return out
-	case "redis":
-		opts, prefix, err := redisstore.ParseURI(uri)
+	case "redis", "redis_cluster":
+		cfg, err := redisstore.Parse(uri)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := redis.NewClient(opts)
+		c := redisstore.NewClient(cfg)
 		defer c.Close()
+		// A cluster's keys are spread over its primaries: SCAN each.
+		var keys []string
+		var mu sync.Mutex
+		scan := func(ctx context.Context, n redis.Cmdable) error {
+			iter := n.Scan(ctx, 0, cfg.Prefix+"*"+owner+"*", 100).Iterator()
+			for iter.Next(ctx) {
+				mu.Lock()
+				keys = append(keys, iter.Val())
+				mu.Unlock()
+			}
+			return iter.Err()
+		}
+		if cc, ok := c.(*redis.ClusterClient); ok {
+			err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return scan(ctx, n) })
+		} else {
+			err = scan(ctx, c)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out [][]byte
-		iter := c.Scan(ctx, 0, prefix+"*"+owner+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			key := iter.Val()
+		for _, key := range keys {
 			switch c.Type(ctx, key).Val() {
 			case "hash":
 				for f, v := range c.HGetAll(ctx, key).Val() {
@@ -81,9 +100,6 @@ func rawRecords(t *testing.T, backend, uri, owner string) [][]byte {
 			case "string":
 				out = append(out, []byte(c.Get(ctx, key).Val()))
 			}
-		}
-		if err := iter.Err(); err != nil {
-			t.Fatal(err)
 		}
 		return out
 	case "mongodb":
