@@ -41,11 +41,13 @@ rc_log() { printf '==> %s\n' "$*" >&2; }
 rc_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # rc_ports N: N consecutive free ports whose cluster bus ports (+10000) are
-# free too, from a random base.
+# free too, from a random base, all below the kernel's ephemeral range
+# (32768 on): a port there may be taken by an outgoing connection, which
+# no listen check sees.
 rc_ports() {
 	local n=$1 base i ok
 	for _ in $(seq 1 50); do
-		base=$((20000 + RANDOM % 25000))
+		base=$((10000 + RANDOM % 12700))
 		ok=1
 		for i in $(seq 0 $((n - 1))); do
 			if ! rc_port_free $((base + i)) || ! rc_port_free $((base + i + 10000)); then
@@ -119,7 +121,7 @@ cluster-config-file nodes.conf
 cluster-node-timeout 1500
 cluster-replica-validity-factor 0"
 	done
-	for p in $ports; do rc_wait "redis $p" rc_ping "$p" || return 1; done
+	for p in $ports; do rc_wait "redis $p" rc_ping "$p" || { cat "$rc_dir/$p/redis.log" >&2; return 1; }; done
 	# shellcheck disable=SC2046 # one argument per node
 	redis-cli --cluster create $(printf '127.0.0.1:%s ' $ports) --cluster-replicas 1 --cluster-yes >"$rc_dir/$var.create.log" 2>&1 || {
 		cat "$rc_dir/$var.create.log" >&2
