@@ -91,7 +91,6 @@ func restoreRun(opts *RestoreOptions) error {
 	// First pass: the file is whole, every value opens, every owner's
 	// audit log verifies.
 	var broken int64
-	versioned := map[string]bool{} // owner NUL name of the version lines
 	var logOwner string
 	var logEvents []audit.Event
 	verifyLog := func() error {
@@ -115,7 +114,6 @@ func restoreRun(opts *RestoreOptions) error {
 				broken++
 			}
 		case migrate.KindVersion:
-			versioned[r.Owner+"\x00"+r.Name] = true
 			if !r.Deleted && !st.Plain.Opens(r.Owner, r.Name, r.Value) {
 				broken++
 			}
@@ -166,7 +164,7 @@ func restoreRun(opts *RestoreOptions) error {
 			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
 		}
 	}
-	fmt.Fprintf(opts.IO.Out, "restored %d secrets, %d versions and %d audit events of %d owners (backup of %s)\n",
+	fmt.Fprintf(opts.IO.Out, "restored %d keys, %d versions and %d audit events of %d owners (backup of %s)\n",
 		w.written+int64(w.keys), w.versionsWritten, w.events, h.Owners, h.Created.Format("2006-01-02 15:04:05 UTC"))
 	if w.heldKeys > 0 || w.heldLogs > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "restore: %d keys and %d audit logs the store held already kept their own history; "+

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -158,6 +159,32 @@ func TestBackupRestoreHistory(t *testing.T) {
 		header.Version != 2 || header.Versions != 7 || header.Events != len(want.events) {
 		t.Fatalf("backup header %+v, %v", header, err)
 	}
+
+	t.Run("forged audit log", func(t *testing.T) {
+		// An event edited and the checksum recomputed: the chain still
+		// gives it away, and nothing is written.
+		lines := strings.SplitAfter(strings.TrimSuffix(string(backupFile), "\n"), "\n")
+		body := strings.Join(lines[:len(lines)-1], "")
+		i := strings.Index(body, `"action":"read"`)
+		if i < 0 {
+			t.Fatal("no read event in the backup")
+		}
+		body = body[:i] + `"action":"list"` + body[i+len(`"action":"read"`):]
+		var tr map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &tr); err != nil {
+			t.Fatal(err)
+		}
+		tr["sha256"] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
+		end, _ := json.Marshal(tr)
+		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
+		code, _, stderr := cli(t, testserver.Config(to), []byte(body+string(end)+"\n"), "restore", "-")
+		if code != 1 || !strings.Contains(stderr, "does not verify") {
+			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
+		}
+		if n := len(snapshot(t, to)); n != 0 {
+			t.Errorf("%d records written", n)
+		}
+	})
 
 	t.Run("postgres", func(t *testing.T) {
 		to := emptyStore(t, "postgres")
