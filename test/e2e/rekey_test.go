@@ -31,6 +31,9 @@ func TestInterruptedRekey(t *testing.T) {
 	cfg := func(keys string) map[string]string {
 		c := testserver.Config(uri)
 		c["MASTER_KEY"] = keys
+		// One POST writes all n (a version each): on a loaded CI machine
+		// that took longer than the default 10s.
+		c["STORE_TIMEOUT"] = "2m"
 		return c
 	}
 	w := newWallet()
