@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
 // Whoami is who a token speaks for (GET /v1/whoami).
@@ -71,7 +72,7 @@ func (e *ConflictError) Unwrap() error { return e.Err }
 
 // IsDeleted reports whether err is a 404 for a key that was deleted (and
 // can be restored), rather than one that never existed.
-func IsDeleted(err error) bool { return IsNotFound(err) && ErrorCode(err) == "secret_deleted" }
+func IsDeleted(err error) bool { return IsNotFound(err) && ErrorCode(err) == errcode.SecretDeleted }
 
 // SecretVersion is one version of a secret with its value.
 type SecretVersion struct {

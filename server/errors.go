@@ -22,6 +22,8 @@ type apiError struct {
 	Code string
 	// RetryAfter, in seconds, is sent as Retry-After when positive.
 	RetryAfter int
+	// CurrentVersion is sent with a check-and-set conflict (v1).
+	CurrentVersion *int64
 	// cause is logged, never answered.
 	cause error
 }
@@ -81,6 +83,19 @@ func unavailable(msg string, cause error) *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Type: "InternalServerError", Msg: msg, cause: cause}
 }
 
+// notImplemented is a 501: the server cannot do this here (a capability,
+// not a fault, so it is not logged as one).
+func notImplemented(code, msg string) *apiError {
+	return &apiError{Status: http.StatusNotImplemented, Type: "NotImplemented", Msg: msg, Code: code}
+}
+
+// conflict is a 409 of a check-and-set that did not hold on name, which
+// is at version current.
+func conflict(name string, current int64) *apiError {
+	return &apiError{Status: http.StatusConflict, Type: "ConflictError", Code: errcode.VersionConflict, CurrentVersion: &current,
+		Msg: fmt.Sprintf("secret %s is at version %d, not the one given as cas; read it again", name, current)}
+}
+
 var errInternal = &apiError{Status: http.StatusInternalServerError, Type: "InternalServerError", Msg: "internal server error"}
 
 // errorBody is the JSON of an error answer. ValidationError also carries the
@@ -91,6 +106,8 @@ type errorBody struct {
 	Error   string `json:"error,omitempty"`
 	Message string `json:"message"`
 	Code    string `json:"code"`
+	// CurrentVersion: a v1 ConflictError's.
+	CurrentVersion *int64 `json:"current_version,omitempty"`
 }
 
 // handleError is echo's error handler: every error becomes a legacy error
@@ -119,13 +136,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if ae.cause != nil {
 		setLogError(c, ae.cause)
-	} else if ae.Status >= 500 {
+	} else if ae.Status >= 500 && ae.Status != http.StatusNotImplemented {
 		setLogError(c, err)
 	}
 	if ae.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(ae.RetryAfter))
 	}
-	body := errorBody{Type: ae.Type, Message: ae.Msg, Code: ae.Code}
+	body := errorBody{Type: ae.Type, Message: ae.Msg, Code: ae.Code, CurrentVersion: ae.CurrentVersion}
 	if body.Code == "" {
 		body.Code = defaultCode(ae.Type, ae.Status)
 	}

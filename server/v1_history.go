@@ -17,6 +17,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
@@ -129,33 +130,27 @@ func (s *Server) deleteNames(c echo.Context, ctx context.Context, owner string, 
 	return err
 }
 
-// v1 error answers: the legacy body plus a code, and what a program needs.
+// v1 errors go through the shared mapping (errors.go), with the codes of
+// package errcode.
 
-type v1ErrorBody struct {
-	Type           string `json:"type"`
-	Message        string `json:"message"`
-	Code           string `json:"code"`
-	CurrentVersion *int64 `json:"current_version,omitempty"`
-}
-
-func v1Error(c echo.Context, status int, typ, code, msg string) error {
-	return c.JSON(status, v1ErrorBody{Type: typ, Message: msg, Code: code})
-}
-
-func v1NotFound(c echo.Context, key string, err error) error {
+func v1NotFound(key string, err error) error {
 	if errors.Is(err, storage.ErrDeleted) {
-		return v1Error(c, http.StatusNotFound, "NotFoundError", "secret_deleted",
-			"secret "+key+" was deleted; restore it with POST /v1/secrets/:key/restore")
+		return notFound("secret %s was deleted; restore it with POST /v1/secrets/:key/restore", key).withCode(errcode.SecretDeleted)
 	}
-	return v1Error(c, http.StatusNotFound, "NotFoundError", "secret_not_found", "secret "+key+" not found")
+	return notFound("secret %s not found", key).withCode(errcode.SecretNotFound)
 }
+
+func versionNotFound(key string, v int64) error {
+	return notFound("secret %s has no version %d", key, v).withCode(errcode.VersionNotFound)
+}
+
+var errNoHistory = notImplemented(errcode.HistoryUnsupported, "this server's storage backend keeps no version history")
 
 // requireHistory answers 501 when the backend keeps no history.
 func (s *Server) requireHistory(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.hist == nil {
-			return v1Error(c, http.StatusNotImplemented, "NotImplemented", "history_unsupported",
-				"this server's storage backend keeps no version history")
+			return errNoHistory
 		}
 		return next(c)
 	}
@@ -171,9 +166,8 @@ func ownerOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func jobRefused(c echo.Context) error {
-	return v1Error(c, http.StatusForbidden, "ForbiddenError", "owner_only",
-		"a job token reads only the current value of the keys its job grants")
+func jobRefused(echo.Context) error {
+	return forbidden("a job token reads only the current value of the keys its job grants").withCode(errcode.OwnerOnly)
 }
 
 func (s *Server) historyRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
@@ -245,7 +239,7 @@ func (s *Server) getV1(c echo.Context) error {
 			if _, verr := s.hist.GetVersion(ctx, ns, key, 0); errors.Is(verr, storage.ErrDeleted) {
 				err = verr
 			}
-			return v1NotFound(c, key, err)
+			return v1NotFound(key, err)
 		}
 		if err != nil {
 			return err
@@ -254,14 +248,13 @@ func (s *Server) getV1(c echo.Context) error {
 	} else {
 		v, err := s.hist.GetVersion(ctx, ns, key, version)
 		if errors.Is(err, storage.ErrNotFound) {
-			return v1Error(c, http.StatusNotFound, "NotFoundError", "version_not_found",
-				"secret "+key+" has no version "+strconv.FormatInt(version, 10))
+			return versionNotFound(key, version)
 		}
 		if err != nil {
 			return err
 		}
 		if v.Deleted {
-			return v1NotFound(c, key, storage.ErrDeleted)
+			return v1NotFound(key, storage.ErrDeleted)
 		}
 		out = secretV1{Key: key, Value: v.Value, Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.CreatedAt}
 	}
@@ -324,9 +317,7 @@ func (s *Server) commitOne(c echo.Context, owner string, ch storage.Change, acti
 		Changes: []storage.Change{ch}, Event: &ev, Keep: s.opts.MaxVersions})
 	var ce *storage.ConflictError
 	if errors.As(err, &ce) {
-		cur := ce.Current
-		return c.JSON(http.StatusConflict, v1ErrorBody{Type: "ConflictError", Code: "version_conflict", CurrentVersion: &cur,
-			Message: "secret " + ch.Name + " is at version " + strconv.FormatInt(cur, 10) + ", not the one given as cas; read it again"})
+		return conflict(ch.Name, ce.Current)
 	}
 	if err != nil {
 		return err
@@ -352,7 +343,7 @@ func (s *Server) deleteV1(c echo.Context) error {
 	if destroy {
 		if _, err := s.hist.Versions(ctx, owner, key); err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
-				return v1NotFound(c, key, err)
+				return v1NotFound(key, err)
 			}
 			return err
 		}
@@ -370,7 +361,7 @@ func (s *Server) deleteV1(c echo.Context) error {
 	}
 	if vs[0] == 0 {
 		_, err := s.hist.GetVersion(ctx, owner, key, 0)
-		return v1NotFound(c, key, err)
+		return v1NotFound(key, err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"key": key, "version": vs[0], "destroyed": false})
 }
@@ -396,7 +387,7 @@ func (s *Server) versionsV1(c echo.Context) error {
 	defer cancel()
 	vs, err := s.hist.Versions(ctx, claimsOf(c).Address, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return v1NotFound(c, key, err)
+		return v1NotFound(key, err)
 	}
 	if err != nil {
 		return err
@@ -431,8 +422,7 @@ func (s *Server) restoreVersionV1(c echo.Context) error {
 	v, err := s.hist.GetVersion(ctx, owner, key, req.Version)
 	cancel()
 	if errors.Is(err, storage.ErrNotFound) {
-		return v1Error(c, http.StatusNotFound, "NotFoundError", "version_not_found",
-			"secret "+key+" has no version "+strconv.FormatInt(req.Version, 10))
+		return versionNotFound(key, req.Version)
 	}
 	if err != nil {
 		return err
@@ -563,8 +553,7 @@ func (s *Server) listAsOf(c echo.Context, prefix, after string, limit int, asOf 
 		return jobRefused(c)
 	}
 	if s.hist == nil {
-		return v1Error(c, http.StatusNotImplemented, "NotImplemented", "history_unsupported",
-			"this server's storage backend keeps no version history")
+		return errNoHistory
 	}
 	ns := cl.ReadNamespace()
 	ctx, cancel := storeCtx(c)

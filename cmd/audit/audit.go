@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,7 +73,14 @@ The log is a hash chain; audit verify checks it.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return Run(c.Context(), opts)
+			ctx := c.Context()
+			if opts.Follow {
+				// Interrupting a follow is how it ends: exit 0, not a signal death.
+				var stop context.CancelFunc
+				ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+				defer stop()
+			}
+			return Run(ctx, opts)
 		},
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)

@@ -4,6 +4,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +17,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
@@ -36,7 +39,8 @@ func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cob
 		Use:   "backup FILE",
 		Short: "Write a snapshot of the store to FILE (- for stdout)",
 		Long: "Write every owner and secret of the configured store (STORAGE_CONNECTION and\n" +
-			"MASTER_KEY as for serve) to FILE, or to stdout with -. Values stay sealed, as\n" +
+			"MASTER_KEY as for serve) to FILE, or to stdout with -, with every kept version\n" +
+			"and audit event where the backend keeps history. Values stay sealed, as\n" +
 			"stored, so the file is as safe at rest as the database, and restoring it needs\n" +
 			"the master key(s) named in its header. The file ends with a SHA-256 checksum\n" +
 			"that restore verifies.\n\n" +
@@ -85,7 +89,7 @@ func backupRun(opts *BackupOptions) error {
 		defer tmp.Close()
 		w = tmp
 	}
-	h, err := migrate.WriteSnapshot(ctx, w, st.Snapshot, migrate.SnapshotHeader{
+	h, err := migrate.WriteSnapshot(ctx, w, source(st), migrate.SnapshotHeader{
 		Created: time.Now().UTC().Truncate(time.Second),
 		Backend: backendKind(st),
 	}, seal.SystemOwner)
@@ -111,9 +115,57 @@ func backupRun(opts *BackupOptions) error {
 	if len(h.KeyIDs) > 0 {
 		needs = "master key id " + strings.Join(h.KeyIDs, ", ")
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "backup: %d secrets of %d owners written to %s; restoring needs %s\n",
-		h.Secrets, h.Owners, where, needs)
+	fmt.Fprintf(opts.IO.ErrOut, "backup: %d secrets, %d versions and %d audit events of %d owners written to %s; restoring needs %s\n",
+		h.Secrets, h.Versions, h.Events, h.Owners, where, needs)
 	return nil
+}
+
+// source is what a backup of st reads: its secrets from one snapshot and,
+// when the backend keeps history, every kept version and audit event
+// (read after the secrets: a write meanwhile may be in the versions only).
+func source(st *cmdutil.Store) migrate.SnapshotSource {
+	src := migrate.SnapshotSource{Secrets: st.Snapshot}
+	lower := st.Plain.Lower()
+	admin, ok := lower.(storage.HistoryAdmin)
+	if !ok || !storage.KeepsHistory(lower) {
+		return src
+	}
+	src.Versions = admin.WalkVersions
+	src.Audit = func(ctx context.Context, owners []string, fn func(string, audit.Event) error) error {
+		if w, ok := lower.(storage.AuditWalker); ok {
+			err := w.WalkAudit(ctx, fn)
+			if !errors.Is(err, storage.ErrNoHistory) {
+				return err
+			}
+		}
+		// A backend that cannot walk every log: those of the owners seen.
+		log, ok := lower.(storage.AuditLog)
+		if !ok {
+			return nil
+		}
+		for _, owner := range owners {
+			var events []audit.Event
+			var before uint64
+			for {
+				page, err := log.Audit(ctx, owner, before, storage.MaxAuditPage)
+				if err != nil {
+					return err
+				}
+				events = append(events, page...)
+				if len(page) < storage.MaxAuditPage {
+					break
+				}
+				before = page[len(page)-1].Seq
+			}
+			for i := len(events) - 1; i >= 0; i-- {
+				if err := fn(owner, events[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return src
 }
 
 func backendKind(st *cmdutil.Store) string {

@@ -44,13 +44,19 @@ var byCode = map[string]outcome{
 	errcode.TokenInvalid:        {ExitAuth, hintLogin},
 	errcode.TokenExpired:        {ExitAuth, hintLogin},
 	errcode.JobEnded:            {ExitAuth, "the job no longer runs on this node: a job token lives only as long as its job."},
+	errcode.OwnerOnly:           {ExitAuth, "history, as-of reads and the audit log need your own sign-in, not a job token (--job)."},
 	errcode.NotFound:            {ExitNotFound, ""},
+	errcode.SecretNotFound:      {ExitNotFound, ""},
+	errcode.SecretDeleted:       {ExitNotFound, "'nosana-secrets undelete KEY' brings it back."},
+	errcode.VersionNotFound:     {ExitNotFound, "'nosana-secrets history KEY' lists the versions kept."},
+	errcode.VersionConflict:     {ExitFailure, "nothing written; read it again (nosana-secrets history KEY) and pass its version as --cas."},
 	errcode.NoRoute:             {ExitUnreachable, "is --endpoint the server's base URL (without a path)?"},
 	errcode.MethodNotAllowed:    {ExitUnreachable, "is --endpoint the server's base URL (without a path)?"},
 	errcode.PayloadTooLarge:     {ExitFailure, ""}, // said on the first line
 	errcode.QuotaExceeded:       {ExitFailure, "delete secrets you no longer need, or ask the server's operator about its quota."},
 	errcode.RateLimited:         {ExitFailure, ""}, // the wait is added from Retry-After
 	errcode.Internal:            {ExitUnreachable, hintOperator},
+	errcode.HistoryUnsupported:  {ExitFailure, "this server's storage backend keeps no version history; ask its operator."},
 	errcode.Unavailable:         {ExitUnreachable, hintOperator},
 }
 

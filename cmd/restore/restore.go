@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -83,55 +84,210 @@ func restoreRun(opts *RestoreOptions) error {
 	}
 	defer st.Close()
 
-	// First pass: the file is whole and every value opens.
+	lower := st.Plain.Lower()
+	admin, hist := lower.(storage.HistoryAdmin)
+	hist = hist && storage.KeepsHistory(lower)
+
+	// First pass: the file is whole, every value opens, every owner's
+	// audit log verifies.
 	var broken int64
+	var logOwner string
+	var logEvents []audit.Event
+	verifyLog := func() error {
+		if len(logEvents) == 0 {
+			return nil
+		}
+		if _, err := audit.Verify(logEvents); err != nil {
+			return fmt.Errorf("%w: the audit log of %s does not verify: %v", migrate.ErrSnapshot, logOwner, err)
+		}
+		logEvents = logEvents[:0]
+		return nil
+	}
 	h, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
-		if r.Owner == seal.SystemOwner || storage.CheckName("owner", r.Owner) != nil || storage.CheckName("name", r.Name) != nil {
+		if r.Owner == seal.SystemOwner || storage.CheckName("owner", r.Owner) != nil ||
+			r.Kind != migrate.KindAudit && storage.CheckName("name", r.Name) != nil {
 			return fmt.Errorf("%w: it holds a secret no server writes (owner %q)", migrate.ErrSnapshot, r.Owner)
 		}
-		if !st.Plain.Opens(r.Owner, r.Name, r.Value) {
-			broken++
+		switch r.Kind {
+		case migrate.KindSecret:
+			if !st.Plain.Opens(r.Owner, r.Name, r.Value) {
+				broken++
+			}
+		case migrate.KindVersion:
+			if !r.Deleted && !st.Plain.Opens(r.Owner, r.Name, r.Value) {
+				broken++
+			}
+		case migrate.KindAudit:
+			if r.Owner != logOwner {
+				if err := verifyLog(); err != nil {
+					return err
+				}
+				logOwner = r.Owner
+			}
+			logEvents = append(logEvents, *r.Event)
 		}
 		return ctx.Err()
 	})
+	if err == nil {
+		err = verifyLog()
+	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", opts.File, err)
 	}
 	if missing := missingKeys(h.KeyIDs, st.Plain.KeyIDs()); len(missing) > 0 || broken > 0 {
 		return fmt.Errorf("restore: %d of %d values do not open with the configured master keys (%s); the file needs key id %s. Nothing was written",
-			broken, h.Secrets, strings.Join(st.Plain.KeyIDs(), ", "), strings.Join(h.KeyIDs, ", "))
+			broken, h.Secrets+h.Versions, strings.Join(st.Plain.KeyIDs(), ", "), strings.Join(h.KeyIDs, ", "))
 	}
 	if !opts.Merge {
-		if n, err := countSecrets(ctx, st.Plain.Lower()); err != nil {
+		if n, err := countSecrets(ctx, lower, admin, hist); err != nil {
 			return fmt.Errorf("restore: read the store: %w", err)
 		} else if n > 0 {
 			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("restore: the store already holds secrets; restore into an empty one, or add --merge to replace same-named secrets and keep the rest"))
 		}
 	}
 	if opts.DryRun {
-		fmt.Fprintf(opts.IO.Out, "dry run: %d secrets of %d owners would be restored; the file is whole and the keys open it\n", h.Secrets, h.Owners)
+		fmt.Fprintf(opts.IO.Out, "dry run: %d secrets, %d versions and %d audit events of %d owners would be restored; the file is whole and the keys open it\n",
+			h.Secrets, h.Versions, h.Events, h.Owners)
 		return nil
 	}
+	w := &writer{ctx: ctx, opts: opts, lower: lower, admin: admin, imported: map[string]bool{}}
+	if hist && h.Versions > 0 {
+		if err := w.versions(file); err != nil {
+			return fmt.Errorf("restore stopped after the versions of %d keys (each key's whole; run it again with --merge to finish): %w", w.keys, err)
+		}
+	}
+	if err := w.secrets(file, h); err != nil {
+		return err
+	}
+	if hist && h.Events > 0 {
+		if err := w.audit(file); err != nil {
+			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
+		}
+	}
+	fmt.Fprintf(opts.IO.Out, "restored %d keys, %d versions and %d audit events of %d owners (backup of %s)\n",
+		w.written+int64(w.keys), w.versionsWritten, w.events, h.Owners, h.Created.Format("2006-01-02 15:04:05 UTC"))
+	if w.heldKeys > 0 || w.heldLogs > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: %d keys and %d audit logs the store held already kept their own history; "+
+			"those keys got the file's value as their newest\n", w.heldKeys, w.heldLogs)
+	}
+	if !hist && (h.Versions > 0 || h.Events > 0) {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: this backend keeps no history: the file's %d older versions and %d audit events were left out (every current value was restored)\n",
+			h.Versions, h.Events)
+	}
+	return nil
+}
 
-	// Second pass: write, one owner's batch at a time.
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
+// writer is the second pass of a restore: each kind of line read again
+// from the verified file and written, one owner at a time.
+type writer struct {
+	ctx   context.Context
+	opts  *RestoreOptions
+	lower storage.Store
+	admin storage.HistoryAdmin
+	// imported are the owner NUL name whose versions were imported: their
+	// secret lines are the newest version, written already.
+	imported              map[string]bool
+	written               int64 // secrets written by Put
+	keys, versionsWritten int   // keys and versions imported
+	logs, events          int   // audit logs and events imported
+	heldKeys, heldLogs    int   // left as the store had them (--merge)
+}
+
+func rewind(f *os.File) error {
+	_, err := f.Seek(0, io.SeekStart)
+	return err
+}
+
+// versions imports the file's version lines, a few hundred at a time and
+// never splitting a key, of keys the store does not hold.
+func (w *writer) versions(file *os.File) error {
+	if err := rewind(file); err != nil {
+		return err
+	}
+	var owner string
+	var pending []storage.Version
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		keep := pending[:0]
+		if w.opts.Merge {
+			for i := 0; i < len(pending); {
+				j := i
+				for j < len(pending) && pending[j].Name == pending[i].Name {
+					j++
+				}
+				_, err := w.lower.(storage.History).Versions(w.ctx, owner, pending[i].Name)
+				switch {
+				case errors.Is(err, storage.ErrNotFound):
+					keep = append(keep, pending[i:j]...)
+				case err != nil:
+					return err
+				default:
+					w.heldKeys++
+				}
+				i = j
+			}
+		} else {
+			keep = pending
+		}
+		if len(keep) > 0 {
+			if err := w.admin.ImportVersions(w.ctx, owner, keep); err != nil {
+				return err
+			}
+		}
+		for i, v := range keep {
+			if i == 0 || keep[i-1].Name != v.Name {
+				w.imported[owner+"\x00"+v.Name] = true
+				w.keys++
+			}
+		}
+		w.versionsWritten += len(keep)
+		pending = pending[:0]
+		return nil
+	}
+	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+		if r.Kind != migrate.KindVersion {
+			return nil
+		}
+		newKey := len(pending) == 0 || pending[len(pending)-1].Name != r.Name
+		if r.Owner != owner || newKey && len(pending) >= batch {
+			if err := flush(); err != nil {
+				return err
+			}
+			owner = r.Owner
+		}
+		pending = append(pending, r.AsVersion())
+		return w.ctx.Err()
+	})
+	if err == nil {
+		err = flush()
+	}
+	return err
+}
+
+// secrets writes the file's secret lines that no version import wrote.
+func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
+	if err := rewind(file); err != nil {
 		return err
 	}
 	var owner string
 	var items []storage.Item
-	var written int64
 	flush := func() error {
 		if len(items) == 0 {
 			return nil
 		}
-		if err := st.Plain.Lower().Put(ctx, owner, items); err != nil {
+		if err := w.lower.Put(w.ctx, owner, items); err != nil {
 			return err
 		}
-		written += int64(len(items))
+		w.written += int64(len(items))
 		items = items[:0]
 		return nil
 	}
-	_, err = migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+		if r.Kind != migrate.KindSecret || w.imported[r.Owner+"\x00"+r.Name] {
+			return nil
+		}
 		if r.Owner != owner || len(items) >= batch {
 			if err := flush(); err != nil {
 				return err
@@ -139,16 +295,64 @@ func restoreRun(opts *RestoreOptions) error {
 			owner = r.Owner
 		}
 		items = append(items, storage.Item{Name: r.Name, Value: r.Value})
-		return ctx.Err()
+		return w.ctx.Err()
 	})
 	if err == nil {
 		err = flush()
 	}
 	if err != nil {
-		return fmt.Errorf("restore stopped after %d of %d secrets (each whole; run it again with --merge to finish): %w", written, h.Secrets, err)
+		return fmt.Errorf("restore stopped after %d of %d secrets (each whole; run it again with --merge to finish): %w",
+			w.written+int64(w.keys), h.Secrets, err)
 	}
-	fmt.Fprintf(opts.IO.Out, "restored %d secrets of %d owners (backup of %s)\n", written, h.Owners, h.Created.Format("2006-01-02 15:04:05 UTC"))
 	return nil
+}
+
+// audit imports each owner's log into an empty one; a log the store has
+// already keeps its own chain (a file's chain cannot join another).
+func (w *writer) audit(file *os.File) error {
+	if err := rewind(file); err != nil {
+		return err
+	}
+	log := w.lower.(storage.AuditLog)
+	var owner string
+	var events []audit.Event
+	flush := func() error {
+		if len(events) == 0 {
+			return nil
+		}
+		have, err := log.Audit(w.ctx, owner, 0, 1)
+		if err != nil {
+			return err
+		}
+		if len(have) > 0 {
+			w.heldLogs++
+		} else {
+			if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {
+				return err
+			}
+			w.logs++
+			w.events += len(events)
+		}
+		events = events[:0]
+		return nil
+	}
+	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+		if r.Kind != migrate.KindAudit {
+			return nil
+		}
+		if r.Owner != owner {
+			if err := flush(); err != nil {
+				return err
+			}
+			owner = r.Owner
+		}
+		events = append(events, *r.Event)
+		return w.ctx.Err()
+	})
+	if err == nil {
+		err = flush()
+	}
+	return err
 }
 
 // openFile opens FILE, or spools stdin to a temporary file: restore reads
@@ -189,15 +393,23 @@ func missingKeys(ids, have []string) []string {
 
 var errFound = errors.New("found")
 
-// countSecrets is 1 when the store holds any secret other than the
-// server's own records, else 0; it stops at the first.
-func countSecrets(ctx context.Context, s storage.Store) (int, error) {
+// countSecrets is 1 when the store holds any secret, or kept version,
+// other than the server's own records, else 0; it stops at the first.
+func countSecrets(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, hist bool) (int, error) {
 	err := s.Walk(ctx, func(owner string, _ storage.Secret) error {
 		if owner == seal.SystemOwner {
 			return nil
 		}
 		return errFound
 	})
+	if err == nil && hist {
+		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error {
+			if owner == seal.SystemOwner {
+				return nil
+			}
+			return errFound
+		})
+	}
 	if errors.Is(err, errFound) {
 		return 1, nil
 	}

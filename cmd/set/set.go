@@ -4,7 +4,6 @@ package set
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -181,11 +180,8 @@ func Run(ctx context.Context, opts *Options) error {
 		if len(order) != 1 || opts.CAS < 0 {
 			return cmdutil.Usagef("--cas N takes exactly one KEY and a version from 0")
 		}
+		// A conflict's exit code and hint come from cmdutil.APIError.
 		if _, err := c.Put(ctx, opts.Prefix+order[0], secrets[order[0]], opts.CAS); err != nil {
-			var ce *client.ConflictError
-			if errors.As(err, &ce) {
-				return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("%v\nnothing written; read it again (nosana-secrets history %s)", ce, opts.Prefix+order[0]))
-			}
 			return err
 		}
 	} else if err := c.Set(ctx, secrets, opts.Prefix); err != nil {

@@ -23,11 +23,18 @@ const (
 	TokenInvalid     = "token_invalid"     // a token that is malformed or not signed by this server
 	TokenExpired     = "token_expired"     // a token past its expiry: sign in again
 	JobEnded         = "job_ended"         // the job token's job is no longer running on this node
+	OwnerOnly        = "owner_only"        // history, as-of reads and the audit log need the owner's token, not a job's
 
 	// 404, 405
 	NotFound         = "not_found"          // the secret does not exist
+	SecretNotFound   = "secret_not_found"   // v1: the secret does not exist, and no history of it is kept
+	SecretDeleted    = "secret_deleted"     // v1: the secret was deleted; its versions are kept and it can be restored
+	VersionNotFound  = "version_not_found"  // v1: the secret has no such version (never written, or purged)
 	NoRoute          = "no_route"           // no such route
 	MethodNotAllowed = "method_not_allowed" // the route exists, the method does not
+
+	// 409
+	VersionConflict = "version_conflict" // v1: a check-and-set (cas) did not hold; current_version says what is stored
 
 	// 413
 	PayloadTooLarge = "payload_too_large" // the body is over the server's limit
@@ -36,7 +43,8 @@ const (
 	// 429
 	RateLimited = "rate_limited" // see Retry-After
 
-	// 500, 503
-	Internal    = "internal"    // a fault of the server
-	Unavailable = "unavailable" // the storage, the Solana RPC or the IPFS gateway did not answer
+	// 500, 501, 503
+	Internal           = "internal"            // a fault of the server
+	HistoryUnsupported = "history_unsupported" // v1: this server's storage backend keeps no version history
+	Unavailable        = "unavailable"         // the storage, the Solana RPC or the IPFS gateway did not answer
 )

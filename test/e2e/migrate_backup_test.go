@@ -89,11 +89,11 @@ func records(t *testing.T, backup []byte) map[string]string {
 	sc := bufio.NewScanner(bytes.NewReader(backup))
 	sc.Buffer(nil, 8<<20)
 	for sc.Scan() {
-		var r struct{ Owner, Name, Value string }
+		var r struct{ Kind, Owner, Name, Value string }
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
-		if r.Owner != "" {
+		if r.Owner != "" && r.Kind == "" { // not a version or audit line
 			out[r.Owner+"\x00"+r.Name] = r.Value
 		}
 	}

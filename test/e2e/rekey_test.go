@@ -31,6 +31,9 @@ func TestInterruptedRekey(t *testing.T) {
 	cfg := func(keys string) map[string]string {
 		c := testserver.Config(uri)
 		c["MASTER_KEY"] = keys
+		// One POST writes all n (a version each): on a loaded CI machine
+		// that took longer than the default 10s.
+		c["STORE_TIMEOUT"] = "2m"
 		return c
 	}
 	w := newWallet()
@@ -162,4 +165,98 @@ func TestInterruptedRekey(t *testing.T) {
 	if code, _ := testserver.StartFail(t, cfg(oldKey)); code == 0 {
 		t.Error("the retired key opens the store after the rekey")
 	}
+}
+
+// TestRekeyKeepsOldVersionsReadable: versions written with key A, a name
+// soft-deleted and one written by the legacy route, then rekey to B: every
+// kept version below the seal layer is sealed with B, and serve with B
+// alone reads each old version through v1.
+func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
+	uri := "sqlite://" + filepath.Join(t.TempDir(), "rekey-versions.sqlite")
+	keyA, keyB := seal.NewKey(), seal.NewKey()
+	cfg := func(keys string) map[string]string {
+		c := testserver.Config(uri)
+		c["MASTER_KEY"] = keys
+		return c
+	}
+	w := newWallet()
+	srv := testserver.Start(t, cfg(keyA))
+	a := api{t, srv.URL}
+	tok := a.login(w)
+	want := map[string][]string{ // name → value of version 1, 2, …; "" a tombstone
+		"k":    {`"one"`, `"two"`, `"three"`},
+		"gone": {`{"a":1}`, ``},
+		"old":  {`"legacy"`, `"legacy two"`},
+	}
+	for _, v := range want["k"] {
+		a.expect(a.do("PUT", "/v1/secrets/k", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
+	}
+	a.expect(a.do("PUT", "/v1/secrets/gone", tok, map[string]any{"value": json.RawMessage(want["gone"][0])}), 200, "", "")
+	a.expect(a.do("DELETE", "/v1/secrets/gone", tok, nil), 200, "", "")
+	for _, v := range want["old"] {
+		a.expect(a.do("POST", "/secrets", tok, map[string]any{"secrets": map[string]json.RawMessage{"old": json.RawMessage(v)}}), 200, "", "")
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	rekey := exec.Command(testserver.Binary(t), "rekey")
+	rekey.Env = testserver.Env(cfg(keyB + "," + keyA))
+	out, err := rekey.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rekey: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "6 kept versions, 3 and 6 sealed with an older key") {
+		t.Errorf("rekey's count of versions:\n%s", out)
+	}
+
+	ctx := context.Background()
+	raw, err := stack.OpenBackend(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringB, err := seal.New(mustKeys(t, keyB)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walkedValues := 0
+	err = raw.(storage.HistoryAdmin).WalkVersions(ctx, func(owner string, v storage.Version) error {
+		if owner != w.addr || v.Deleted {
+			return nil
+		}
+		walkedValues++
+		if id := hex.EncodeToString(v.Value[1:5]); id != ringB.ActiveID() {
+			t.Errorf("version %d of %q is sealed with key id %s after the rekey, not the new %s", v.Version, v.Name, id, ringB.ActiveID())
+		}
+		return nil
+	})
+	raw.Close()
+	if err != nil || walkedValues != 6 {
+		t.Fatalf("walked %d versions with values (want 6): %v", walkedValues, err)
+	}
+
+	srv = testserver.Start(t, cfg(keyB))
+	a = api{t, srv.URL}
+	tok = a.login(w)
+	for name, vs := range want {
+		for i, v := range vs {
+			r := a.do("GET", fmt.Sprintf("/v1/secrets/%s?version=%d", name, i+1), tok, nil)
+			if v == "" {
+				continue // a tombstone has no value to read
+			}
+			var got struct{ Value json.RawMessage }
+			if r.status != 200 || json.Unmarshal(r.body, &got) != nil || string(got.Value) != v {
+				t.Errorf("version %d of %q with the new key alone: %d %s, want %s", i+1, name, r.status, r.body, v)
+			}
+		}
+	}
+}
+
+func mustKeys(t *testing.T, s string) [][]byte {
+	t.Helper()
+	keys, err := seal.ParseKeys(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

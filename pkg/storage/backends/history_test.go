@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -31,6 +32,7 @@ func TestStackHistory(t *testing.T) {
 				t.Fatal("the stack does not keep history")
 			}
 			storagetest.RunHistory(t, s)
+			storagetest.RunHistoryAdmin(t, s)
 
 			owner := storagetest.Unique("stack-")
 			if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{
@@ -55,6 +57,23 @@ func TestStackHistory(t *testing.T) {
 			}
 			if got, err := s.GetVersion(ctx, owner, "k", 1); err != nil || string(got.Value) != "plain one" {
 				t.Fatalf("version 1 through the stack: %q, %v", got.Value, err)
+			}
+			// Imports are sealed below the seal layer and sorted by Checked.
+			t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+			if err := s.ImportVersions(ctx, owner, []storage.Version{
+				{Name: "imp", Version: 2, Value: []byte("plain new"), CreatedAt: t0.Add(time.Minute)},
+				{Name: "imp", Version: 1, Value: []byte("plain old"), CreatedAt: t0},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if sec, err := s.Get(ctx, owner, "imp"); err != nil || string(sec.Value) != "plain new" || sec.Version != 2 {
+				t.Fatalf("Get of an import = %q v%d, %v", sec.Value, sec.Version, err)
+			}
+			if v, err := lower.GetVersion(ctx, owner, "imp", 1); err != nil || bytes.Contains(v.Value, []byte("plain")) {
+				t.Fatalf("an imported version below the seal layer: %q, %v", v.Value, err)
+			}
+			if err := s.ImportVersions(ctx, owner, []storage.Version{{Name: "dup", Version: 1}, {Name: "dup", Version: 1}}); !errors.Is(err, storage.ErrInvalid) {
+				t.Errorf("a version twice in an import: %v", err)
 			}
 			_, err = s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{
 				{Name: "a", CAS: storage.NoCAS}, {Name: "a", CAS: storage.NoCAS}}})

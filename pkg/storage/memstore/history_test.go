@@ -11,4 +11,5 @@ func TestMemoryHistory(t *testing.T) {
 	s := memstore.New()
 	t.Cleanup(func() { s.Close() })
 	storagetest.RunHistory(t, s)
+	storagetest.RunHistoryAdmin(t, s)
 }

@@ -16,12 +16,21 @@ func TestSQLiteHistory(t *testing.T) {
 	}
 	defer s.Close()
 	storagetest.RunHistory(t, s)
+	storagetest.RunHistoryAdmin(t, s)
 }
 
 func openHistory(t *testing.T, backend string) storage.HistoryStore {
 	return storagetest.Open(t, backend, open).(storage.HistoryStore)
 }
 
-func TestPostgresHistory(t *testing.T) { storagetest.RunHistory(t, openHistory(t, "postgres")) }
+func TestPostgresHistory(t *testing.T) {
+	s := openHistory(t, "postgres")
+	storagetest.RunHistory(t, s)
+	storagetest.RunHistoryAdmin(t, s)
+}
 
-func TestMySQLHistory(t *testing.T) { storagetest.RunHistory(t, openHistory(t, "mysql")) }
+func TestMySQLHistory(t *testing.T) {
+	s := openHistory(t, "mysql")
+	storagetest.RunHistory(t, s)
+	storagetest.RunHistoryAdmin(t, s)
+}

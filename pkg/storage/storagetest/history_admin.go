@@ -1,0 +1,330 @@
+package storagetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// RunHistoryAdmin runs the conformance cases of storage.HistoryAdmin (what
+// rekey, backup and restore rely on) against s, in parallel, each in its
+// own random owner. s must implement storage.HistoryAdmin; when it also
+// implements storage.AuditWalker, that is checked too.
+func RunHistoryAdmin(t *testing.T, s storage.HistoryStore) {
+	a, ok := s.(storage.HistoryAdmin)
+	if !ok {
+		t.Fatalf("%T does not implement storage.HistoryAdmin", s)
+	}
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string)
+	}{
+		{"WalkVersions", testWalkVersions},
+		{"SwapVersion", testSwapVersion},
+		{"ImportVersions", testImportVersions},
+		{"ImportAudit", testImportAudit},
+	}
+	t.Run("historyadmin", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.fn(t, s, a, Unique("adm-"))
+			})
+		}
+	})
+}
+
+// walked is what WalkVersions visits of one owner, by name, in order.
+func walked(t *testing.T, a storage.HistoryAdmin, owner string) map[string][]storage.Version {
+	t.Helper()
+	out := map[string][]storage.Version{}
+	err := a.WalkVersions(ctxT(t), func(o string, v storage.Version) error {
+		if o == owner {
+			out[v.Name] = append(out[v.Name], v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("WalkVersions: %v", err)
+	}
+	return out
+}
+
+func describeVersions(vs []storage.Version) string {
+	s := ""
+	for _, v := range vs {
+		if v.Deleted {
+			s += fmt.Sprintf(" %d:deleted", v.Version)
+		} else {
+			s += fmt.Sprintf(" %d:%q", v.Version, v.Value)
+		}
+	}
+	return s
+}
+
+// testWalkVersions: every kept version of every name is visited once,
+// ascending, with its value and writer; tombstones without a value; names
+// whose newest version is a tombstone too; a secret Put wrote outside the
+// history as its name's newest version, as Versions reports it.
+func testWalkVersions(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string) {
+	commit(t, s, owner, set("k", "a"))
+	commit(t, s, owner, set("k", "b"), set("gone", "g"))
+	commit(t, s, owner, del("gone"))
+	commit(t, s, owner, set("k", ""))
+	put(t, s, owner, "put", "p1")
+	put(t, s, owner, "put", "p2")
+
+	got := walked(t, a, owner)
+	want := map[string]string{
+		"k":    ` 1:"a" 2:"b" 3:""`,
+		"gone": ` 1:"g" 2:deleted`,
+	}
+	for name, w := range want {
+		if d := describeVersions(got[name]); d != w {
+			t.Errorf("walk of %q:%s, want%s", name, d, w)
+		}
+	}
+	for name, vs := range got {
+		kept, err := s.Versions(ctxT(t), owner, name)
+		if err != nil {
+			t.Fatalf("Versions(%q): %v", name, err)
+		}
+		if len(kept) != len(vs) {
+			t.Errorf("walk of %q visits %d versions, Versions lists %d", name, len(vs), len(kept))
+			continue
+		}
+		for i, v := range vs {
+			k := kept[len(kept)-1-i]
+			if v.Version != k.Version || v.Deleted != k.Deleted || !v.CreatedAt.Equal(k.CreatedAt) || v.By != k.By {
+				t.Errorf("walk of %q: %+v, Versions says %+v", name, v, k)
+			}
+			if v.Deleted && v.Value != nil || !v.Deleted && v.Value == nil {
+				t.Errorf("walk of %q version %d: value %q deleted %v", name, v.Version, v.Value, v.Deleted)
+			}
+			if name != "put" && v.By != by {
+				t.Errorf("walk of %q version %d: by %+v", name, v.Version, v.By)
+			}
+		}
+	}
+	if p := got["put"]; len(p) == 0 || string(p[len(p)-1].Value) != "p2" || p[len(p)-1].Version != 2 {
+		t.Errorf("walk of a Put secret:%s, want its value p2 as version 2 last", describeVersions(p))
+	}
+	if len(got) != 3 {
+		t.Errorf("walk visits names %v, want gone, k, put", slices.Sorted(func(yield func(string) bool) {
+			for n := range got {
+				if !yield(n) {
+					return
+				}
+			}
+		}))
+	}
+
+	// fn may write: a commit from inside the walk does not break it.
+	err := a.WalkVersions(ctxT(t), func(o string, v storage.Version) error {
+		if o == owner && v.Name == "k" && v.Version == 1 {
+			_, err := s.Commit(ctxT(t), storage.Commit{Owner: owner, Changes: []storage.Change{set("during", "x")}})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a walk whose fn writes: %v", err)
+	}
+	if _, err := s.Get(ctxT(t), owner, "during"); err != nil {
+		t.Errorf("the write during the walk: %v", err)
+	}
+	stop := errors.New("stop")
+	if err := a.WalkVersions(ctxT(t), func(string, storage.Version) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("fn's error is not returned: %v", err)
+	}
+}
+
+// testSwapVersion: an old version is swapped alone; the newest takes the
+// current value with it; a stale old value, a tombstone or a missing
+// version swaps nothing.
+func testSwapVersion(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string) {
+	ctx := ctxT(t)
+	commit(t, s, owner, set("k", "one"))
+	commit(t, s, owner, set("k", "two"))
+	swap := func(name string, v int64, old, new string) bool {
+		t.Helper()
+		ok, err := a.SwapVersion(ctx, owner, name, v, []byte(old), []byte(new))
+		if err != nil {
+			t.Fatalf("SwapVersion(%q, %d): %v", name, v, err)
+		}
+		return ok
+	}
+	if !swap("k", 1, "one", "ONE") {
+		t.Fatal("swapping version 1 with its value did not swap")
+	}
+	if got := getVersion(t, s, owner, "k", 1); string(got.Value) != "ONE" || got.By != by {
+		t.Errorf("version 1 after the swap: %+v", got)
+	}
+	if sec := mustGet(t, s, owner, "k"); string(sec.Value) != "two" || sec.Version != 2 {
+		t.Errorf("swapping an old version changed the current value: %q v%d", sec.Value, sec.Version)
+	}
+	if swap("k", 1, "one", "again") {
+		t.Error("a swap from a value no longer stored swapped")
+	}
+	if !swap("k", 2, "two", "TWO") {
+		t.Fatal("swapping the newest version did not swap")
+	}
+	if sec := mustGet(t, s, owner, "k"); string(sec.Value) != "TWO" || sec.Version != 2 {
+		t.Errorf("the current value after swapping the newest version: %q v%d", sec.Value, sec.Version)
+	}
+	if got := getVersion(t, s, owner, "k", 0); string(got.Value) != "TWO" {
+		t.Errorf("the newest version after its swap: %+v", got)
+	}
+	if !swap("k", 2, "TWO", "TWO") {
+		t.Error("a swap to the same value reports no match")
+	}
+	if swap("k", 3, "", "x") || swap("never", 1, "", "x") {
+		t.Error("a swap of a version not kept swapped")
+	}
+	commit(t, s, owner, del("k"))
+	if swap("k", 3, "", "x") {
+		t.Error("a tombstone was swapped")
+	}
+	if got := getVersion(t, s, owner, "k", 3); !got.Deleted {
+		t.Errorf("the tombstone after a swap: %+v", got)
+	}
+	put(t, s, owner, "put", "p")
+	if !swap("put", 1, "p", "P") {
+		t.Fatal("a secret Put outside the history did not swap")
+	}
+	if sec := mustGet(t, s, owner, "put"); string(sec.Value) != "P" {
+		t.Errorf("the Put secret after its swap: %q", sec.Value)
+	}
+}
+
+// importSet is a history as a restore brings it: numbers with gaps (older
+// versions were trimmed), times in the past, several writers; sorted by
+// name and number, as storage.Checked hands imports to backends.
+func importSet() []storage.Version {
+	t0 := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Millisecond)
+	return []storage.Version{
+		{Name: "x", Version: 3, Value: []byte("one"), CreatedAt: t0, By: storage.Writer{Address: "A"}},
+		{Name: "x", Version: 5, Value: []byte("two"), CreatedAt: t0.Add(2 * time.Hour), By: storage.Writer{Address: "B", Job: "J"}},
+		{Name: "y", Version: 1, Value: []byte(""), CreatedAt: t0.Add(time.Hour), By: storage.Writer{Address: "A"}},
+		{Name: "y", Version: 2, Deleted: true, CreatedAt: t0.Add(3 * time.Hour), By: storage.Writer{Address: "A"}},
+	}
+}
+
+// testImportVersions: imported versions keep their numbers, times and
+// writers; the newest of each name is what Secrets reads (none after a
+// tombstone); writes continue the numbering; a name already held fails
+// the whole import.
+func testImportVersions(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string) {
+	ctx := ctxT(t)
+	in := importSet()
+	if err := a.ImportVersions(ctx, owner, in); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.Versions(ctx, owner, "x")
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("Versions(x) = %+v, %v", vs, err)
+	}
+	for i, want := range []storage.Version{in[1], in[0]} { // newest first
+		if vs[i].Version != want.Version || !vs[i].CreatedAt.Equal(want.CreatedAt) || vs[i].By != want.By || vs[i].Deleted {
+			t.Errorf("version %d after import: %+v, want %+v", i, vs[i], want)
+		}
+	}
+	if got := getVersion(t, s, owner, "x", 3); string(got.Value) != "one" {
+		t.Errorf("version 3 of x: %+v", got)
+	}
+	sec := mustGet(t, s, owner, "x")
+	if string(sec.Value) != "two" || sec.Version != 5 || !sec.UpdatedAt.Equal(in[1].CreatedAt) || !sec.CreatedAt.Equal(in[0].CreatedAt) {
+		t.Errorf("Secrets reads x as %q v%d created %v updated %v", sec.Value, sec.Version, sec.CreatedAt, sec.UpdatedAt)
+	}
+	wantAbsent(t, s, owner, "y")
+	if _, err := s.GetVersion(ctx, owner, "y", 0); !errors.Is(err, storage.ErrDeleted) {
+		t.Errorf("newest of an imported tombstone: %v", err)
+	}
+	if got := getVersion(t, s, owner, "y", 1); got.Value == nil || len(got.Value) != 0 {
+		t.Errorf("an imported empty value: %+v", got)
+	}
+	wantList(t, s, owner, "", "x")
+	if got, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{{Name: "x", Value: []byte("3"), CAS: 5}}}); err != nil || got[0] != 6 {
+		t.Errorf("a write after the import: %v, %v; want version 6 with cas 5", got, err)
+	}
+	if got := commit(t, s, owner, set("y", "back")); got[0] != 3 {
+		t.Errorf("undelete after the import wrote version %d, want 3", got[0])
+	}
+
+	// A name the owner holds already: nothing of the call is stored.
+	err = a.ImportVersions(ctx, owner, []storage.Version{
+		{Name: "a-new", Version: 1, Value: []byte("n"), CreatedAt: in[0].CreatedAt},
+		{Name: "x", Version: 1, Value: []byte("old"), CreatedAt: in[0].CreatedAt},
+	})
+	if err == nil {
+		t.Error("importing over a held name succeeded")
+	}
+	wantAbsent(t, s, owner, "a-new")
+	if sec := mustGet(t, s, owner, "x"); string(sec.Value) != "3" {
+		t.Errorf("a failed import changed x: %q", sec.Value)
+	}
+	// Another owner's namespace is untouched by the import.
+	if _, err := s.Versions(ctx, owner+"-other", "x"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the import leaked into another owner: %v", err)
+	}
+}
+
+// testImportAudit: an imported log reads back event for event, verifies
+// with the same head, and later appends continue its chain; a log that is
+// not empty refuses an import.
+func testImportAudit(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string) {
+	ctx := ctxT(t)
+	var log []audit.Event
+	var head audit.Head
+	t0 := time.Now().Add(-time.Hour)
+	for i, act := range []audit.Action{audit.Login, audit.Write, audit.Read} {
+		e := audit.Event{Time: t0.Add(time.Duration(i) * time.Minute), Action: act, Keys: []string{"k"}, Actor: "actor", Job: "job", IP: "10.0.0.1", Status: 200}
+		e, head = audit.Link(head, e)
+		log = append(log, e)
+	}
+	if err := a.ImportAudit(ctx, owner, log); err != nil {
+		t.Fatal(err)
+	}
+	got := allEvents(t, s, owner, 2)
+	if len(got) != len(log) {
+		t.Fatalf("%d events after the import, want %d", len(got), len(log))
+	}
+	for i := range log {
+		if got[i].Seq != log[i].Seq || got[i].Hash != log[i].Hash || !got[i].Time.Equal(log[i].Time) || got[i].Job != "job" {
+			t.Errorf("event %d: %+v, want %+v", i, got[i], log[i])
+		}
+	}
+	if h, err := audit.Verify(got); err != nil || h != head {
+		t.Fatalf("the imported log verifies to %+v, %v; want %+v", h, err, head)
+	}
+	if err := s.AppendAudit(ctx, owner, []audit.Event{ev(audit.List, "k")}); err != nil {
+		t.Fatal(err)
+	}
+	after := allEvents(t, s, owner, 10)
+	if h, err := audit.Verify(after); err != nil || h.Seq != 4 {
+		t.Errorf("an append after the import: head %+v, %v", h, err)
+	}
+	if err := a.ImportAudit(ctx, owner, log); err == nil {
+		t.Error("importing into a log that is not empty succeeded")
+	}
+	if n := len(allEvents(t, s, owner, 10)); n != 4 {
+		t.Errorf("a refused import left %d events, want 4", n)
+	}
+	if w, ok := s.(storage.AuditWalker); ok {
+		var seqs []uint64
+		err := w.WalkAudit(ctx, func(o string, e audit.Event) error {
+			if o == owner {
+				seqs = append(seqs, e.Seq)
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(seqs, []uint64{1, 2, 3, 4}) {
+			t.Errorf("WalkAudit visits %v, %v; want 1 2 3 4", seqs, err)
+		}
+	}
+}

@@ -1,0 +1,269 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+)
+
+// history is one owner's kept versions (values sealed, as stored) and
+// audit log, read below the seal layer.
+type history struct {
+	versions []string
+	events   []string
+	head     audit.Head
+}
+
+func historyOf(t *testing.T, s storage.Store, owner string) history {
+	t.Helper()
+	ctx := context.Background()
+	var h history
+	err := s.(storage.HistoryAdmin).WalkVersions(ctx, func(o string, v storage.Version) error {
+		if o == owner {
+			h.versions = append(h.versions, fmt.Sprintf("%s v%d deleted=%v %s by %s/%s %x",
+				v.Name, v.Version, v.Deleted, v.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z"), v.By.Address, v.By.Job, v.Value))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []audit.Event
+	var before uint64
+	for {
+		page, err := s.(storage.AuditLog).Audit(ctx, owner, before, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, page...)
+		if len(page) < 100 {
+			break
+		}
+		before = page[len(page)-1].Seq
+	}
+	for i := len(log) - 1; i >= 0; i-- {
+		h.events = append(h.events, fmt.Sprintf("%d %s %s", log[i].Seq, log[i].Action, log[i].Hash))
+	}
+	if h.head, err = audit.Verify(reversed(log)); err != nil {
+		t.Fatalf("the audit log of %s does not verify: %v", owner, err)
+	}
+	return h
+}
+
+func reversed(log []audit.Event) []audit.Event {
+	out := make([]audit.Event, len(log))
+	for i, e := range log {
+		out[len(log)-1-i] = e
+	}
+	return out
+}
+
+func historyAt(t *testing.T, uri, owner string) history {
+	t.Helper()
+	s, err := storagebackends.OpenBackend(context.Background(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return historyOf(t, s, owner)
+}
+
+func sameHistory(t *testing.T, where string, got, want history) {
+	t.Helper()
+	if strings.Join(got.versions, "\n") != strings.Join(want.versions, "\n") {
+		t.Errorf("versions in %s:\n%s\nwant:\n%s", where, strings.Join(got.versions, "\n"), strings.Join(want.versions, "\n"))
+	}
+	if strings.Join(got.events, "\n") != strings.Join(want.events, "\n") || got.head != want.head {
+		t.Errorf("audit log in %s: head %+v, want %+v\n%s\nwant:\n%s", where, got.head, want.head,
+			strings.Join(got.events, "\n"), strings.Join(want.events, "\n"))
+	}
+}
+
+// auditVerify runs `audit verify [args]` as w against endpoint and returns
+// the head it prints.
+func auditVerify(t *testing.T, w wallet, endpoint string, args ...string) string {
+	t.Helper()
+	home := t.TempDir()
+	kp := make([]int, len(w.key))
+	for i, b := range w.key {
+		kp[i] = int(b)
+	}
+	raw, _ := json.Marshal(kp)
+	file := filepath.Join(home, "id.json")
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := cli(t, map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, ".config"),
+		"NOSANA_SECRETS_KEYPAIR": file, "NOSANA_SECRETS_ENDPOINT": endpoint}, nil, append([]string{"audit", "verify"}, args...)...)
+	head := regexp.MustCompile(`(?m)^head (\d+:[0-9a-f]{64})$`).FindStringSubmatch(out)
+	if code != 0 || head == nil {
+		t.Fatalf("audit verify: exit %d %s\n%s", code, out, stderr)
+	}
+	return head[1]
+}
+
+// TestBackupRestoreHistory: a backup of a store with history carries every
+// kept version (tombstones, soft-deleted keys, legacy writes) and every
+// audit event; restored into an empty PostgreSQL and into memory, the
+// versions come back with their numbers, times and writers, and the audit
+// log verifies (`audit verify`) to the same head. A restore over the
+// namespace (--merge) keeps the store's own history.
+func TestBackupRestoreHistory(t *testing.T) {
+	from := "sqlite://" + filepath.Join(t.TempDir(), "history.sqlite")
+	w := newWallet()
+	srv := testserver.Start(t, testserver.Config(from))
+	a := api{t, srv.URL}
+	tok := a.login(w)
+	for _, v := range []string{`"one"`, `"two"`, `{"three":3}`} {
+		a.expect(a.do("PUT", "/v1/secrets/k", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
+	}
+	a.expect(a.do("PUT", "/v1/secrets/gone", tok, map[string]any{"value": "bye"}), 200, "", "")
+	a.expect(a.do("DELETE", "/v1/secrets/gone", tok, nil), 200, "", "")
+	for _, v := range []string{"legacy", "legacy two"} {
+		a.expect(a.do("POST", "/secrets", tok, map[string]any{"secrets": map[string]string{"old": v}}), 200, "", "")
+	}
+	a.expect(a.do("GET", "/secrets/k", tok, nil), 200, "", "")
+	head := auditVerify(t, w, srv.URL)
+	if err := srv.Stop(); err != nil { // flushes the read events
+		t.Fatal(err)
+	}
+	want := historyAt(t, from, w.addr)
+	if len(want.versions) != 7 || len(want.events) < 8 {
+		t.Fatalf("the source holds %d versions and %d events:\n%s", len(want.versions), len(want.events), strings.Join(want.versions, "\n"))
+	}
+
+	file := filepath.Join(t.TempDir(), "history.backup")
+	code, _, stderr := cli(t, testserver.Config(from), nil, "backup", file)
+	if code != 0 || !strings.Contains(stderr, "7 versions") {
+		t.Fatalf("backup: exit %d\n%s", code, stderr)
+	}
+	backupFile, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header struct{ Version, Versions, Events int }
+	if err := json.Unmarshal(backupFile[:bytes.IndexByte(backupFile, '\n')], &header); err != nil ||
+		header.Version != 2 || header.Versions != 7 || header.Events != len(want.events) {
+		t.Fatalf("backup header %+v, %v", header, err)
+	}
+
+	t.Run("forged audit log", func(t *testing.T) {
+		// An event edited and the checksum recomputed: the chain still
+		// gives it away, and nothing is written.
+		lines := strings.SplitAfter(strings.TrimSuffix(string(backupFile), "\n"), "\n")
+		body := strings.Join(lines[:len(lines)-1], "")
+		i := strings.Index(body, `"action":"read"`)
+		if i < 0 {
+			t.Fatal("no read event in the backup")
+		}
+		body = body[:i] + `"action":"list"` + body[i+len(`"action":"read"`):]
+		var tr map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &tr); err != nil {
+			t.Fatal(err)
+		}
+		tr["sha256"] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
+		end, _ := json.Marshal(tr)
+		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
+		code, _, stderr := cli(t, testserver.Config(to), []byte(body+string(end)+"\n"), "restore", "-")
+		if code != 1 || !strings.Contains(stderr, "does not verify") {
+			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
+		}
+		if n := len(snapshot(t, to)); n != 0 {
+			t.Errorf("%d records written", n)
+		}
+	})
+
+	t.Run("postgres", func(t *testing.T) {
+		to := emptyStore(t, "postgres")
+		env := testserver.Config(to)
+		if code, out, stderr := cli(t, env, nil, "restore", file); code != 0 || !strings.Contains(out, "7 versions") {
+			t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
+		}
+		sameHistory(t, "PostgreSQL", historyAt(t, to, w.addr), want)
+		srv := testserver.Start(t, env)
+		a := api{t, srv.URL}
+		// The head noted before the backup is in the restored chain.
+		auditVerify(t, w, srv.URL, "--head", head)
+		// Reading through the restored server: every old version.
+		tok := a.login(w)
+		for path, want := range map[string]string{
+			"/v1/secrets/k?version=1":    `"one"`,
+			"/v1/secrets/gone?version=1": `"bye"`,
+			"/v1/secrets/old?version=1":  `"legacy"`,
+			"/v1/secrets/old":            `"legacy two"`,
+		} {
+			r := a.do("GET", path, tok, nil)
+			var got struct{ Value json.RawMessage }
+			if r.status != 200 || json.Unmarshal(r.body, &got) != nil || string(got.Value) != want {
+				t.Errorf("GET %s after the restore: %d %s, want %s", path, r.status, r.body, want)
+			}
+		}
+		if r := a.do("GET", "/v1/secrets/gone", tok, nil); r.status != 404 || !strings.Contains(string(r.body), "secret_deleted") {
+			t.Errorf("a soft-deleted key after the restore: %d %s", r.status, r.body)
+		}
+		if err := srv.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		// The log the restored server verified is the backed-up one, with the
+		// events of this session (a login, the reads) after it.
+		after := historyAt(t, to, w.addr)
+		if len(after.events) <= len(want.events) || strings.Join(after.events[:len(want.events)], "\n") != strings.Join(want.events, "\n") {
+			t.Errorf("the restored log does not continue the backed-up one:\n%s", strings.Join(after.events, "\n"))
+		}
+
+		// Into the same namespace again: --merge keeps the store's history.
+		code, _, stderr := cli(t, env, nil, "restore", "--merge", file)
+		if code != 0 || !strings.Contains(stderr, "3 keys and 1 audit logs the store held already kept their own history") {
+			t.Fatalf("restore --merge: exit %d\n%s", code, stderr)
+		}
+		merged := historyAt(t, to, w.addr)
+		if strings.Join(merged.events, "\n") != strings.Join(after.events, "\n") {
+			t.Error("restore --merge changed the store's audit log")
+		}
+		if len(merged.versions) < len(after.versions) || strings.Join(merged.versions[:3], "\n") != strings.Join(after.versions[:3], "\n") {
+			t.Errorf("restore --merge rewrote kept versions:\n%s", strings.Join(merged.versions, "\n"))
+		}
+	})
+
+	t.Run("memory", func(t *testing.T) {
+		m := newMemoryStore(t)
+		m.restore(t, backupFile)
+		st, err := m.f.Bind(nil)(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameHistory(t, "memory", historyOf(t, st.Plain.Lower(), w.addr), want)
+		// A backup of the memory copy holds the same versions and events.
+		again := m.backup(t)
+		if got, want := historyLines(t, again), historyLines(t, backupFile); got != want {
+			t.Errorf("the backup of the memory copy differs:\n%s\nwant:\n%s", got, want)
+		}
+	})
+}
+
+// historyLines are a backup's version and audit lines.
+func historyLines(t *testing.T, backup []byte) string {
+	t.Helper()
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(backup))
+	sc.Buffer(nil, 8<<20)
+	for sc.Scan() {
+		if bytes.HasPrefix(sc.Bytes(), []byte(`{"kind":`)) {
+			out = append(out, sc.Text())
+		}
+	}
+	return strings.Join(out, "\n")
+}
