@@ -129,6 +129,7 @@ func buildContext(t *testing.T, root string) (dir string, planted []string) {
 	planted = []string{
 		"db.sqlite", "db.sqlite.key", "db.sqlite-wal", "data/db.sqlite", "local.db", "id.json", "master.key",
 		"nosana-secrets", "artifacts/screenshots/a.png", "web/node_modules/x/index.js", ".git/HEAD", "dist/x", ".env",
+		"deploy/secrets/jwt_secret", "deploy/.env",
 	}
 	for _, p := range planted {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
