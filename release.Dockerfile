@@ -1,14 +1,20 @@
 # syntax=docker/dockerfile:1
 # The release image: goreleaser (dockers_v2) builds it from the binaries it
 # already built, one per platform, found in the build context under
-# $TARGETPLATFORM/. For a build from source use ./Dockerfile.
+# $TARGETPLATFORM/, and adds the OCI labels. For a build from source use
+# ./Dockerfile. Neither default is pinned by digest yet: no digest could be
+# checked from the machines this was written on (no registry); pin both as
+# …@sha256:… from `crane digest IMAGE`. test/container substitutes local
+# stand-ins for both.
+ARG BUSYBOX_IMAGE=busybox:stable
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 # distroless has no shell to make /data with, and WORKDIR would make it
 # root's: the non-root user could not create the database there.
-FROM busybox:stable AS data
+FROM ${BUSYBOX_IMAGE} AS data
 RUN mkdir -p /data && chown 65532:65532 /data
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 ARG TARGETPLATFORM
 COPY $TARGETPLATFORM/nosana-secrets /usr/local/bin/nosana-secrets
 # The default sqlite database and its key file live in /data, owned by
@@ -16,8 +22,12 @@ COPY $TARGETPLATFORM/nosana-secrets /usr/local/bin/nosana-secrets
 COPY --from=data --chown=65532:65532 /data /data
 WORKDIR /data
 VOLUME ["/data"]
-ENV STORAGE_CONNECTION=sqlite:///data/db.sqlite
+ENV STORAGE_CONNECTION=sqlite:///data/db.sqlite \
+    SHUTDOWN_TIMEOUT=8s
 EXPOSE 4124
 USER 65532:65532
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/nosana-secrets", "health"]
 ENTRYPOINT ["/usr/local/bin/nosana-secrets"]
 CMD ["serve"]

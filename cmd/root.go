@@ -11,6 +11,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/cmd/health"
 	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 )
@@ -60,6 +61,7 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		serve.NewCmdServe(ios),
 		newRekeyCmd(ios),
 		newVersionCmd(ios),
+		health.NewCmdHealth(cmdutil.NewFactory(ios), nil),
 		migrate.NewCmdMigrate(storeFactory(ios), nil),
 		backup.NewCmdBackup(storeFactory(ios), nil),
 		restoreCommand(ios),
