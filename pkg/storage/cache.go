@@ -164,12 +164,18 @@ func (c *Cache) keepList(owner string, gen uint64, all []Secret) *namespace {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Too big is decided before the race check: load stops reading at the
+	// budget, so a too-big all is only the first pages and must never be
+	// served as the listing.
+	if ns.size > c.maxBytes/2 {
+		tooBig := &namespace{tooBig: true}
+		if c.gen == gen {
+			c.lists[owner] = tooBig
+		}
+		return tooBig
+	}
 	if c.gen != gen {
 		return ns // not kept: the next read loads it again
-	}
-	if ns.size > c.maxBytes/2 {
-		c.lists[owner] = &namespace{tooBig: true}
-		return c.lists[owner]
 	}
 	all = slices.Clip(all)
 	ns.secs = all
