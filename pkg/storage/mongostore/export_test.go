@@ -13,3 +13,8 @@ func SetSerial(s *Store, on bool) {
 
 // Secrets returns the secrets collection, for tests that plant documents.
 func Secrets(s *Store) *mongo.Collection { return s.secrets }
+
+// Versions and AuditHeads return history collections, for tests that
+// plant what a crash between two writes leaves.
+func Versions(s *Store) *mongo.Collection   { return s.versions }
+func AuditHeads(s *Store) *mongo.Collection { return s.auditHeads }
