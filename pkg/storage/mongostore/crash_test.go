@@ -3,6 +3,7 @@ package mongostore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -81,9 +82,25 @@ func TestCrashBetweenCopyAndUpdate(t *testing.T) {
 	}
 }
 
-// TestLeftoverVersionsInvisible: Delete removes heads only; the versions it
-// leaves never show in a later life of the name, whether Put or Commit
-// brings it back.
+// plantLeftovers inserts version documents 1 to 3 of name with no head, as
+// a writer copying a head while Delete removed it leaves them.
+func plantLeftovers(t *testing.T, s *mongostore.Store, owner, name string) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	for v := int64(1); v <= 3; v++ {
+		_, err := mongostore.Versions(s).InsertOne(context.Background(), bson.D{
+			{Key: "_id", Value: fmt.Sprintf("%d:%s:%s#%020d", len(owner), owner, name, v)},
+			{Key: "owner", Value: owner}, {Key: "name", Value: name}, {Key: "version", Value: v}, {Key: "value", Value: []byte("leftover")},
+			{Key: "deleted", Value: false}, {Key: "created_at", Value: old}, {Key: "by_address", Value: ""}, {Key: "by_job", Value: ""}, {Key: "sw", Value: int64(0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLeftoverVersionsInvisible: version documents left without a head
+// never show in a later life of the name, whether Put or Commit brings it
+// back, and count for no quota.
 func TestLeftoverVersionsInvisible(t *testing.T) {
 	s := openAs(t, false)
 	ctx := context.Background()
@@ -96,10 +113,11 @@ func TestLeftoverVersionsInvisible(t *testing.T) {
 	if err := s.Delete(ctx, owner, []string{"p", "c"}); err != nil {
 		t.Fatal(err)
 	}
+	plantLeftovers(t, s, owner, "p")
+	plantLeftovers(t, s, owner, "c")
 	if _, err := s.Versions(ctx, owner, "p"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("versions after Delete: %v", err)
 	}
-	time.Sleep(2 * time.Millisecond) // a later millisecond than the leftovers
 	if err := s.Put(ctx, owner, []storage.Item{{Name: "p", Value: []byte("new")}}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +141,15 @@ func TestLeftoverVersionsInvisible(t *testing.T) {
 	at, err := s.AsOf(ctx, owner, "", time.Now())
 	if err != nil || len(at) != 2 || string(at[0].Value) != "new" || string(at[1].Value) != "next" {
 		t.Errorf("AsOf now: %+v, %v", at, err)
+	}
+	if u, err := s.Usage(ctx, owner); err != nil || u != (storage.Usage{Secrets: 2, Bytes: 7}) {
+		t.Errorf("usage %+v, %v; want 2 names, 7 bytes (the leftovers count for nothing)", u, err)
+	}
+	if err := s.Recount(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.Usage(ctx, owner); err != nil || u != (storage.Usage{Secrets: 2, Bytes: 7}) {
+		t.Errorf("recounted usage %+v, %v", u, err)
 	}
 }
 

@@ -24,9 +24,8 @@ package mongostore
 //     half-way: the names before the stop are written, the rest and the
 //     event are not. (With transactions — replica sets — the commit is
 //     one transaction: all or nothing.)
-//   - version documents of a name whose head is gone (Delete removes
-//     heads only; Destroy or a purge stopped between its two deletes; a
-//     writer copying as the head went): invisible, since a version is
+//   - version documents of a name whose head is gone (a writer copying
+//     as Destroy or Delete removed the head): invisible, since a version is
 //     read only if written since its head's created_at and at or above its
 //     head's base (the first version of this life of the name). A head
 //     that Commit creates numbers after them; a copy that finds one of
@@ -59,6 +58,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -215,14 +215,39 @@ func (s *Store) commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 			return nil, &storage.ConflictError{Name: ch.Name, Current: live}
 		}
 	}
-	t := now()
-	out := make([]int64, len(c.Changes))
-	for i, ch := range c.Changes {
-		v, err := s.writeChange(ctx, c, ch, heads[ch.Name], t)
+	var net, add storage.Usage
+	for _, ch := range c.Changes {
+		h := heads[ch.Name]
+		if ch.Delete && h.live() == 0 {
+			continue
+		}
+		d := changeUse(h, ch.Value, ch.Delete)
+		freed, err := s.trimEstimate(ctx, c.Keep, h)
 		if err != nil {
 			return nil, err
 		}
+		add = plus(add, d)
+		net = plus(net, storage.Usage{Secrets: d.Secrets, Bytes: d.Bytes - freed})
+	}
+	if err := s.reserve(ctx, c.Owner, net, add); err != nil {
+		return nil, err
+	}
+	t := now()
+	out := make([]int64, len(c.Changes))
+	var used storage.Usage // what the changes written took, trims counted
+	for i, ch := range c.Changes {
+		v, d, err := s.writeChange(ctx, c, ch, heads[ch.Name], t)
+		used = plus(used, d)
+		if err != nil {
+			if !inTxn(ctx) {
+				s.adjust(context.WithoutCancel(ctx), c.Owner, minus(used, add))
+			}
+			return nil, err
+		}
 		out[i] = v
+	}
+	if err := s.adjust(ctx, c.Owner, minus(used, add)); err != nil {
+		return nil, err
 	}
 	if c.Event != nil {
 		if err := s.appendAudit(ctx, c.Owner, []audit.Event{*c.Event}); err != nil {
@@ -237,20 +262,20 @@ func (s *Store) commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 // name absent or deleted). A head changed since h is read again: a CAS
 // that no longer holds is a ConflictError, a change without CAS tries
 // again on the new head.
-func (s *Store) writeChange(ctx context.Context, c storage.Commit, ch storage.Change, h *secretDoc, t time.Time) (int64, error) {
+func (s *Store) writeChange(ctx context.Context, c storage.Commit, ch storage.Change, h *secretDoc, t time.Time) (int64, storage.Usage, error) {
 	backoff := time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			var err error
 			if h, err = s.head(ctx, c.Owner, ch.Name); err != nil {
-				return 0, err
+				return 0, storage.Usage{}, err
 			}
 			if live := h.live(); ch.CAS != storage.NoCAS && live != ch.CAS {
-				return 0, &storage.ConflictError{Name: ch.Name, Current: live}
+				return 0, storage.Usage{}, &storage.ConflictError{Name: ch.Name, Current: live}
 			}
 		}
 		if ch.Delete && h.live() == 0 {
-			return 0, nil
+			return 0, storage.Usage{}, nil
 		}
 		value := ch.Value
 		if ch.Delete || value == nil {
@@ -259,36 +284,42 @@ func (s *Store) writeChange(ctx context.Context, c storage.Commit, ch storage.Ch
 		var next int64
 		var won bool
 		var err error
+		base, born := int64(0), t
 		if h != nil {
-			next = h.Version + 1
+			next, base, born = h.Version+1, h.Base, h.CreatedAt
 			won, err = s.supersede(ctx, c, ch, h, value, t)
 		} else {
 			next, won, err = s.createHead(ctx, c, ch.Name, value, t)
+			base = next
 		}
 		if err != nil {
-			return 0, err
+			return 0, storage.Usage{}, err
 		}
 		if won {
+			used := changeUse(h, value, ch.Delete)
 			if c.Keep > 0 && next > int64(c.Keep) {
-				if err := s.trimVersions(ctx, c.Owner, ch.Name, next-int64(c.Keep)); err != nil {
-					return 0, err
+				seen := &secretDoc{Owner: c.Owner, Name: ch.Name, Version: next, Base: base, CreatedAt: born}
+				freed, err := s.trimVersions(ctx, seen, next-int64(c.Keep))
+				used.Bytes -= freed
+				if err != nil {
+					return 0, used, err
 				}
 			}
-			return next, nil
+			return next, used, nil
 		}
 		if inTxn(ctx) {
 			// In a transaction a concurrent writer surfaces as a write
 			// conflict, which the driver retries; a miss here means the
 			// head changed under a snapshot, which cannot happen.
-			return 0, errRaced
+			return 0, storage.Usage{}, errRaced
 		}
 		if attempt == raceAttempts {
-			return 0, errRaced
+			return 0, storage.Usage{}, errRaced
 		}
 		select {
 		case <-time.After(backoff/2 + rand.N(backoff)):
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, storage.Usage{}, ctx.Err()
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
@@ -358,15 +389,9 @@ func (s *Store) archive(ctx context.Context, h *secretDoc) error {
 	return err
 }
 
-// archiveHeads copies the heads of names before Put overwrites them.
-func (s *Store) archiveHeads(ctx context.Context, owner string, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	heads, err := s.heads(ctx, owner, names)
-	if err != nil {
-		return err
-	}
+// archiveHeads copies the heads that Commit wrote before Put overwrites
+// them.
+func (s *Store) archiveHeads(ctx context.Context, heads map[string]*secretDoc) error {
 	for _, h := range heads {
 		if h.Hist {
 			if err := s.archive(ctx, h); err != nil {
@@ -415,11 +440,59 @@ func (s *Store) lastVersion(ctx context.Context, owner, name string) (int64, err
 	return d.Version, err
 }
 
-// trimVersions removes the version documents of name up to version upTo.
-func (s *Store) trimVersions(ctx context.Context, owner, name string, upTo int64) error {
-	filter := bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: name}, {Key: "version", Value: bson.D{{Key: "$lte", Value: upTo}}}}
-	_, err := s.versions.DeleteMany(ctx, filter)
-	return err
+// trimVersions removes the version documents of head h up to version
+// upTo, one by one, and returns the bytes of those it removed that h sees
+// (the counted ones; see quota.go).
+func (s *Store) trimVersions(ctx context.Context, h *secretDoc, upTo int64) (int64, error) {
+	cur, err := s.versions.Find(ctx, bson.D{{Key: "owner", Value: h.Owner}, {Key: "name", Value: h.Name},
+		{Key: "version", Value: bson.D{{Key: "$lte", Value: upTo}}}})
+	if err != nil {
+		return 0, err
+	}
+	var docs []versionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, err
+	}
+	var freed int64
+	for _, d := range docs {
+		res, err := s.versions.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
+		if err != nil {
+			return freed, err
+		}
+		if res.DeletedCount == 1 && h.sees(&d) {
+			freed += int64(len(d.Value))
+		}
+	}
+	return freed, nil
+}
+
+// trimEstimate is what a write over head h with keep frees: the bytes of
+// the counted versions that trimming will remove, h's own among them when
+// its copy goes too.
+func (s *Store) trimEstimate(ctx context.Context, keep int, h *secretDoc) (int64, error) {
+	if keep <= 0 || h == nil || h.Version+1 <= int64(keep) {
+		return 0, nil
+	}
+	upTo := h.Version + 1 - int64(keep)
+	var freed int64
+	if h.Hist && h.Version <= upTo {
+		freed = int64(len(h.Value))
+	}
+	filter := visible(h)
+	filter[2] = bson.E{Key: "version", Value: bson.D{{Key: "$gte", Value: h.Base}, {Key: "$lte", Value: upTo}, {Key: "$lt", Value: h.Version}}}
+	cur, err := s.versions.Find(ctx, filter)
+	if err != nil {
+		return 0, err
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var d versionDoc
+		if err := cur.Decode(&d); err != nil {
+			return 0, err
+		}
+		freed += int64(len(d.Value))
+	}
+	return freed, cur.Err()
 }
 
 // visible is the filter of name's version documents of head h: below it,
@@ -553,8 +626,8 @@ func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) ([]
 }
 
 // Destroy implements storage.History: the version documents go first,
-// then the heads, then ev is appended; a crash between leaves invisible
-// versions, or heads whose older versions are gone.
+// then the heads, then ev is appended; a crash between leaves heads whose
+// older versions are gone, to destroy again.
 func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *audit.Event) error {
 	return s.atomically(ctx, func(ctx context.Context) error {
 		if err := s.destroy(ctx, owner, names); err != nil {
@@ -567,15 +640,52 @@ func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *a
 	})
 }
 
+// destroy removes names' version documents, then their heads, and
+// subtracts what they counted (read first: a write to one of the names
+// meanwhile can make the count off by that write).
 func (s *Store) destroy(ctx context.Context, owner string, names []string) error {
 	for start := 0; start < len(names); start += inChunk {
 		part := names[start:min(start+inChunk, len(names))]
-		vf := bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: bson.D{{Key: "$in", Value: part}}}}
-		hf := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}}
-		if _, err := s.versions.DeleteMany(ctx, vf); err != nil {
+		heads, err := s.heads(ctx, owner, part)
+		if err != nil || len(heads) == 0 {
 			return err
 		}
-		if _, err := s.secrets.DeleteMany(ctx, hf); err != nil {
+		var freed storage.Usage
+		for _, h := range heads {
+			freed.Secrets++
+			freed.Bytes += int64(len(h.Value))
+		}
+		vf := bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: bson.D{{Key: "$in", Value: part}}}}
+		cur, err := s.versions.Find(ctx, vf)
+		if err != nil {
+			return err
+		}
+		var vids []string
+		for cur.Next(ctx) {
+			var d versionDoc
+			if err := cur.Decode(&d); err != nil {
+				cur.Close(ctx)
+				return err
+			}
+			vids = append(vids, d.ID)
+			if heads[d.Name].sees(&d) {
+				freed.Bytes += int64(len(d.Value))
+			}
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(vids); i += inChunk {
+			if _, err := s.versions.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: vids[i:min(i+inChunk, len(vids))]}}}}); err != nil {
+				return err
+			}
+		}
+		if _, err := s.secrets.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}}); err != nil {
+			return err
+		}
+		if err := s.adjust(ctx, owner, minus(storage.Usage{}, freed)); err != nil {
 			return err
 		}
 	}
@@ -584,22 +694,63 @@ func (s *Store) destroy(ctx context.Context, owner string, names []string) error
 
 // PurgeHistory implements storage.History. Version documents are never
 // the newest version (that is the head), so those written before before
-// go by time alone; a tombstone head written before before goes with a
-// conditional delete (a writer that undeleted it since wins), then the
-// version documents of its name.
+// go by time alone, and what they counted is subtracted per owner; then
+// each tombstone head written before before goes with a conditional
+// delete (a writer that undeleted it since wins). Its older versions went
+// with the first step, being older still.
 func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
-	old := bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}}
-	if _, err := s.versions.DeleteMany(ctx, old); err != nil {
+	cur, err := s.versions.Find(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}})
+	if err != nil {
 		return err
 	}
-	cur, err := s.secrets.Find(ctx, bson.D{{Key: "deleted", Value: true}, {Key: "updated_at", Value: bson.D{{Key: "$lt", Value: before}}}},
+	byOwner := map[string][]versionDoc{}
+	for cur.Next(ctx) {
+		var d versionDoc
+		if err := cur.Decode(&d); err != nil {
+			cur.Close(ctx)
+			return err
+		}
+		byOwner[d.Owner] = append(byOwner[d.Owner], d)
+	}
+	err = cur.Err()
+	cur.Close(ctx)
+	if err != nil {
+		return err
+	}
+	for owner, docs := range byOwner {
+		err := s.atomically(ctx, func(ctx context.Context) error {
+			var names []string
+			for _, d := range docs {
+				names = append(names, d.Name)
+			}
+			slices.Sort(names)
+			heads, err := s.heads(ctx, owner, slices.Compact(names))
+			if err != nil {
+				return err
+			}
+			var freed int64
+			for _, d := range docs {
+				res, err := s.versions.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}})
+				if err != nil {
+					return err
+				}
+				if res.DeletedCount == 1 && heads[d.Name].sees(&d) {
+					freed += int64(len(d.Value))
+				}
+			}
+			return s.adjust(ctx, owner, storage.Usage{Bytes: -freed})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	cur, err = s.secrets.Find(ctx, bson.D{{Key: "deleted", Value: true}, {Key: "updated_at", Value: bson.D{{Key: "$lt", Value: before}}}},
 		options.Find().SetProjection(noValue))
 	if err != nil {
 		return err
 	}
 	var gone []secretDoc
-	err = cur.All(ctx, &gone)
-	if err != nil {
+	if err := cur.All(ctx, &gone); err != nil {
 		return err
 	}
 	for _, h := range gone {
@@ -608,9 +759,7 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 			if err != nil || res.DeletedCount == 0 {
 				return err
 			}
-			vf := bson.D{{Key: "owner", Value: h.Owner}, {Key: "name", Value: h.Name}, {Key: "version", Value: bson.D{{Key: "$lte", Value: h.Version}}}}
-			_, err = s.versions.DeleteMany(ctx, vf)
-			return err
+			return s.adjust(ctx, h.Owner, storage.Usage{Secrets: -1})
 		})
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@
 //	counters  {_id: key, n, expires_at}, TTL index on expires_at
 //	meta      {_id: key, value}
 //	versions, audit, audit_heads   history and audit logs (history.go)
+//	usage     {_id: owner, secrets, bytes}: quota use (quota.go)
 //
 // Put is an insertMany of the new names and one ordered BulkWrite of
 // upserts for the others. On a replica set or through mongos it runs in a
@@ -79,6 +80,7 @@ type Store struct {
 	ferret                           bool              // the server is FerretDB
 	txn                              bool              // batches run in transactions (txn.go)
 	replicaSet                       string            // the URI's replicaSet option
+	quota                            storage.Quota     // quota.go
 
 	janitor *storage.Janitor // purges expired nonces and counters
 }
@@ -202,6 +204,9 @@ func (s *Store) init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("creating index %s.expires_at: %w", c.Name(), err)
 		}
+	}
+	if err := s.countAll(ctx); err != nil {
+		return fmt.Errorf("counting quota use: %w", err)
 	}
 	v, err := s.InitMeta(ctx, schemaKey, []byte(schemaVersion))
 	if err != nil {
@@ -370,18 +375,36 @@ func (s *Store) put(ctx context.Context, owner string, items []storage.Item) err
 	for i, it := range items {
 		names[i] = it.Name
 	}
-	existing, committed, err := s.existing(ctx, owner, names)
+	existing, err := s.heads(ctx, owner, names)
 	if err != nil {
 		return err
 	}
-	if err := s.archiveHeads(ctx, owner, committed); err != nil {
+	var use storage.Usage
+	for _, it := range items {
+		use = plus(use, changeUse(existing[it.Name], it.Value, false))
+	}
+	if err := s.reserve(ctx, owner, use, use); err != nil {
+		return err
+	}
+	if err := s.putReserved(ctx, owner, items, existing); err != nil {
+		if !inTxn(ctx) { // a transaction takes the reservation back itself
+			s.adjust(context.WithoutCancel(ctx), owner, minus(storage.Usage{}, use))
+		}
+		return err
+	}
+	return nil
+}
+
+// putReserved writes items over the heads read (existing).
+func (s *Store) putReserved(ctx context.Context, owner string, items []storage.Item, existing map[string]*secretDoc) error {
+	if err := s.archiveHeads(ctx, existing); err != nil {
 		return err
 	}
 	t := now()
 	var fresh []storage.Item
 	var upserts []mongo.WriteModel
 	for _, it := range items {
-		if existing[it.Name] {
+		if existing[it.Name] != nil {
 			upserts = append(upserts, upsert(owner, it, t))
 		} else {
 			fresh = append(fresh, it)
@@ -397,7 +420,13 @@ func (s *Store) put(ctx context.Context, owner string, items []storage.Item) err
 		switch {
 		case err == nil:
 		case errors.As(err, &bwe) && len(bwe.WriteErrors) == 1 && mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) && !inTxn(ctx):
-			for _, it := range fresh[bwe.WriteErrors[0].Index:] {
+			// Another writer created some of fresh: they are upserts over
+			// its heads, which count as they are.
+			late := fresh[bwe.WriteErrors[0].Index:]
+			if err := s.overLate(ctx, owner, late); err != nil {
+				return err
+			}
+			for _, it := range late {
 				upserts = append(upserts, upsert(owner, it, t))
 			}
 		default:
@@ -450,34 +479,6 @@ func (s *Store) bulkUpsert(ctx context.Context, models []mongo.WriteModel) error
 	}
 }
 
-// existing reports which of names the owner has, and of those which
-// heads hold a version that Commit wrote (see history.go).
-func (s *Store) existing(ctx context.Context, owner string, names []string) (out map[string]bool, committed []string, err error) {
-	out = make(map[string]bool, len(names))
-	for start := 0; start < len(names); start += inChunk {
-		part := names[start:min(start+inChunk, len(names))]
-		cur, err := s.secrets.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}},
-			options.Find().SetProjection(bson.D{{Key: "name", Value: 1}, {Key: "hist", Value: 1}}))
-		if err != nil {
-			return nil, nil, err
-		}
-		var docs []struct {
-			Name string `bson:"name"`
-			Hist bool   `bson:"hist"`
-		}
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, nil, err
-		}
-		for _, d := range docs {
-			out[d.Name] = true
-			if d.Hist {
-				committed = append(committed, d.Name)
-			}
-		}
-	}
-	return out, committed, nil
-}
-
 func pause(ctx context.Context, attempt int) error {
 	select {
 	case <-time.After(time.Duration(attempt) * time.Millisecond):
@@ -487,12 +488,10 @@ func pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// Delete implements storage.Store. It removes the heads only: version
-// documents left without their head are invisible (see history.go) and
-// go with PurgeHistory.
+// Delete implements storage.Store: the names go with every kept version,
+// as Destroy does (history.go).
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	_, err := s.secrets.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, names)}}}})
-	return err
+	return s.atomically(ctx, func(ctx context.Context) error { return s.destroy(ctx, owner, names) })
 }
 
 // Walk implements storage.Store: one cursor in (owner, name) order, read
@@ -533,10 +532,10 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 	defer unlock()
 	res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}, notDeleted),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}, {Key: "$inc", Value: bson.D{{Key: "sw", Value: int64(1)}}}})
-	if err != nil {
+	if err != nil || res.MatchedCount == 0 {
 		return false, err
 	}
-	return res.MatchedCount == 1, nil
+	return true, s.adjust(ctx, owner, storage.Usage{Bytes: int64(len(new) - len(old))})
 }
 
 // UseNonce implements storage.Store: an insert under a unique _id.
