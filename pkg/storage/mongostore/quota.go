@@ -194,10 +194,13 @@ func (s *Store) ensureUsage(ctx context.Context, owner string) error {
 // and, if so, adds add (net without what the write frees only once it is
 // written). It fails with *storage.QuotaError, adding nothing.
 func (s *Store) reserve(ctx context.Context, owner string, net, add storage.Usage) error {
+	q := s.quota
+	if add == (storage.Usage{}) && (q.Secrets <= 0 || net.Secrets <= 0) && (q.Bytes <= 0 || net.Bytes <= 0) {
+		return nil // nothing to add or check: no round trip
+	}
 	if err := s.ensureUsage(ctx, owner); err != nil {
 		return err
 	}
-	q := s.quota
 	for attempt := 1; ; attempt++ {
 		filter := bson.D{{Key: "_id", Value: owner}}
 		if q.Secrets > 0 && net.Secrets > 0 {
@@ -205,9 +208,6 @@ func (s *Store) reserve(ctx context.Context, owner string, net, add storage.Usag
 		}
 		if q.Bytes > 0 && net.Bytes > 0 {
 			filter = append(filter, bson.E{Key: "bytes", Value: bson.D{{Key: "$lte", Value: q.Bytes - net.Bytes}}})
-		}
-		if add == (storage.Usage{}) && len(filter) == 1 {
-			return nil
 		}
 		res, err := s.usage.UpdateOne(ctx, filter, incUsage(add))
 		if err != nil || res.MatchedCount == 1 {
