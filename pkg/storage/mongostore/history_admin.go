@@ -125,8 +125,10 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 				ByAddress: newest.By.Address, ByJob: newest.By.Job, Base: first.Version, Hist: true})
 			i = j
 		}
-		if err := s.ensureUsage(ctx, owner); err != nil {
-			return err
+		if s.counting() {
+			if err := s.ensureUsage(ctx, owner); err != nil {
+				return err
+			}
 		}
 		if err := s.adjust(ctx, owner, use); err != nil {
 			return err

@@ -1,7 +1,11 @@
 package mongostore
 
-// Quotas (issue 8 item 5): usage {_id: owner, secrets, bytes}, counted
-// whatever the quota, so replicas with different settings keep one count.
+// Quotas (issue 8 item 5): usage {_id: owner, secrets, bytes}, kept while
+// a quota is set (SetQuota with a limit): without transactions each count
+// is a write of its own, which a store with no quota does not pay. So give
+// every replica the same quota settings, and Recount the owners (or drop
+// the usage collection: a missing count is recounted from the data) after
+// running without a quota.
 //
 // A write reserves its room first: one conditional $inc whose filter holds
 // the limit (use + delta <= limit), so of writers racing for the last room
@@ -14,10 +18,8 @@ package mongostore
 //
 // What counts: a name holds room while it has a head (a tombstone too);
 // its bytes are its head's value and those of its version documents that
-// the head sees (history.go). Data written before quotas is counted once,
-// by the first Open after the upgrade (countAll; run every replica on the
-// new version, since older ones write without counting); after that an
-// owner without a usage document uses nothing.
+// the head sees (history.go). An owner without a usage document (data
+// written before quotas) is counted from the data when first needed.
 
 import (
 	"context"
@@ -40,73 +42,18 @@ type usageDoc struct {
 // SetQuota implements storage.Quotas.
 func (s *Store) SetQuota(q storage.Quota) { s.quota = q }
 
-// Usage implements storage.Quotas.
+// counting reports whether writes keep the usage documents.
+func (s *Store) counting() bool { return s.quota.Secrets > 0 || s.quota.Bytes > 0 }
+
+// Usage implements storage.Quotas: the usage document, or without one (or
+// without a quota, when none is kept) a count of the data.
 func (s *Store) Usage(ctx context.Context, owner string) (storage.Usage, error) {
-	u, _, err := s.readUsage(ctx, owner)
-	return u, err
-}
-
-const usageCountedKey = "storage.usage_counted"
-
-// countAll counts every owner's use from the data, once per database
-// (FerretDB scans a collection for any filter but _id, so counting an
-// owner on its first write would scan both collections each time).
-func (s *Store) countAll(ctx context.Context) error {
-	if _, err := s.GetMeta(ctx, usageCountedKey); !errors.Is(err, storage.ErrNotFound) {
-		return err
-	}
-	use := map[string]*storage.Usage{}
-	heads := map[string]*secretDoc{}
-	cur, err := s.secrets.Find(ctx, bson.D{})
-	if err != nil {
-		return err
-	}
-	for cur.Next(ctx) {
-		d := new(secretDoc)
-		if err := cur.Decode(d); err != nil {
-			cur.Close(ctx)
-			return err
-		}
-		u := use[d.Owner]
-		if u == nil {
-			u = new(storage.Usage)
-			use[d.Owner] = u
-		}
-		u.Secrets++
-		u.Bytes += int64(len(d.Value))
-		heads[d.ID] = d
-	}
-	err = cur.Err()
-	cur.Close(ctx)
-	if err != nil {
-		return err
-	}
-	cur, err = s.versions.Find(ctx, bson.D{})
-	if err != nil {
-		return err
-	}
-	for cur.Next(ctx) {
-		var d versionDoc
-		if err := cur.Decode(&d); err != nil {
-			cur.Close(ctx)
-			return err
-		}
-		if heads[id(d.Owner, d.Name)].sees(&d) {
-			use[d.Owner].Bytes += int64(len(d.Value))
+	if s.counting() {
+		if u, ok, err := s.readUsage(ctx, owner); err != nil || ok {
+			return u, err
 		}
 	}
-	err = cur.Err()
-	cur.Close(ctx)
-	if err != nil {
-		return err
-	}
-	for owner, u := range use {
-		if _, err := s.usage.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-			bson.D{{Key: "$setOnInsert", Value: usageDoc{Secrets: u.Secrets, Bytes: u.Bytes}}}, options.UpdateOne().SetUpsert(true)); err != nil && !mongo.IsDuplicateKeyError(err) {
-			return err
-		}
-	}
-	return s.PutMeta(ctx, usageCountedKey, []byte("1"))
+	return s.countOwner(ctx, owner)
 }
 
 func (s *Store) readUsage(ctx context.Context, owner string) (storage.Usage, bool, error) {
@@ -173,19 +120,25 @@ func (s *Store) Recount(ctx context.Context, owner string) error {
 	})
 }
 
-// ensureUsage makes sure owner has a usage document (none: nothing used).
+// ensureUsage makes sure owner has a usage document, counting the data
+// when it has none.
 func (s *Store) ensureUsage(ctx context.Context, owner string) error {
 	if _, ok, err := s.readUsage(ctx, owner); err != nil || ok {
 		return err
 	}
-	if inTxn(ctx) {
-		_, err := s.usage.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-			bson.D{{Key: "$setOnInsert", Value: usageDoc{}}}, options.UpdateOne().SetUpsert(true))
+	u, err := s.countOwner(ctx, owner)
+	if err != nil {
 		return err
 	}
-	_, err := s.usage.InsertOne(ctx, bson.D{{Key: "_id", Value: owner}, {Key: "secrets", Value: int64(0)}, {Key: "bytes", Value: int64(0)}})
+	d := usageDoc{Secrets: u.Secrets, Bytes: u.Bytes}
+	if inTxn(ctx) {
+		_, err := s.usage.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
+			bson.D{{Key: "$setOnInsert", Value: d}}, options.UpdateOne().SetUpsert(true))
+		return err
+	}
+	_, err = s.usage.InsertOne(ctx, bson.D{{Key: "_id", Value: owner}, {Key: "secrets", Value: d.Secrets}, {Key: "bytes", Value: d.Bytes}})
 	if mongo.IsDuplicateKeyError(err) {
-		return nil // another writer made it first
+		return nil // another writer counted first
 	}
 	return err
 }
@@ -195,6 +148,9 @@ func (s *Store) ensureUsage(ctx context.Context, owner string) error {
 // written). It fails with *storage.QuotaError, adding nothing.
 func (s *Store) reserve(ctx context.Context, owner string, net, add storage.Usage) error {
 	q := s.quota
+	if !s.counting() {
+		return nil
+	}
 	if add == (storage.Usage{}) && (q.Secrets <= 0 || net.Secrets <= 0) && (q.Bytes <= 0 || net.Bytes <= 0) {
 		return nil // nothing to add or check: no round trip
 	}
@@ -233,7 +189,7 @@ func incUsage(d storage.Usage) bson.D {
 // adjust changes owner's count by d, unconditionally; an owner without a
 // usage document is left to be counted from the data.
 func (s *Store) adjust(ctx context.Context, owner string, d storage.Usage) error {
-	if d == (storage.Usage{}) {
+	if d == (storage.Usage{}) || !s.counting() {
 		return nil
 	}
 	_, err := s.usage.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}}, incUsage(d))

@@ -205,9 +205,6 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("creating index %s.expires_at: %w", c.Name(), err)
 		}
 	}
-	if err := s.countAll(ctx); err != nil {
-		return fmt.Errorf("counting quota use: %w", err)
-	}
 	v, err := s.InitMeta(ctx, schemaKey, []byte(schemaVersion))
 	if err != nil {
 		return err
