@@ -69,8 +69,11 @@ type Store struct {
 	txOpts  *sql.TxOptions // isolation for write transactions
 	wsem    chan struct{}  // SQLite only: one writer at a time in this process
 
-	reads   reads
-	inLists sync.Map // int → the GetMany query for that many names, rebound
+	reads      reads
+	inLists    sync.Map // int → the GetMany query for that many names, rebound
+	stateLists sync.Map // int → the nameStates query for that many names
+
+	quota storage.Quota // quota.go
 
 	janitor *storage.Janitor // purges expired nonces and counters
 	hist    historyStmts     // history.go
@@ -396,14 +399,50 @@ func scanSecrets(rows *sql.Rows, out []storage.Secret, owners *[]string) ([]stor
 	return out, rows.Err()
 }
 
-// Put implements storage.Store: one transaction of batched upserts.
+// Put implements storage.Store: one transaction of batched upserts, under
+// the owner's usage lock. A name new to the secrets table starts at the
+// version after its kept history, so it reads as the newest version.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
 	t := now()
 	rows := make([]secretRow, len(items))
 	for i, it := range items {
 		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t}
 	}
-	return s.inTx(ctx, func(tx *gorm.DB) error {
+	return s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		tx, err := sqlTx(gtx)
+		if err != nil {
+			return err
+		}
+		u, err := s.lockUsage(ctx, gtx, tx, owner)
+		if err != nil {
+			return err
+		}
+		for start := 0; start < len(items); start += chunkRows {
+			part := items[start:min(start+chunkRows, len(items))]
+			names := make([]string, len(part))
+			for i, it := range part {
+				names[i] = it.Name
+			}
+			states, err := s.nameStates(ctx, tx, owner, names)
+			if err != nil {
+				return err
+			}
+			for i, it := range part {
+				st := states[it.Name]
+				after := st
+				after.hasCur, after.curLen = true, int64(len(it.Value))
+				if st.hasCur {
+					after.cur = st.cur + 1
+				} else {
+					after.cur = st.vmax + 1
+					rows[start+i].Version = after.cur
+				}
+				u.add(diff(st, after))
+			}
+		}
+		if err := u.check(s.quota); err != nil {
+			return err
+		}
 		for start := 0; start < len(rows); {
 			end, size := start, 0
 			for end < len(rows) && end-start < chunkRows && (end == start || size+len(rows[end].Value) <= chunkBytes) {
@@ -411,30 +450,28 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 				end++
 			}
 			part := rows[start:end]
-			if err := tx.Clauses(upsertSecrets).Create(&part).Error; err != nil {
+			if err := gtx.Clauses(upsertSecrets).Create(&part).Error; err != nil {
 				return err
 			}
 			start = end
 		}
-		return nil
+		return s.saveUsage(ctx, tx, u)
 	})
 }
 
 // Delete implements storage.Store.
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	del := func(tx *gorm.DB) error {
-		for start := 0; start < len(names); start += chunkRows {
-			part := names[start:min(start+chunkRows, len(names))]
-			if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
-				return err
+	return s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		return s.counted(ctx, gtx, owner, names, false, func(*sql.Tx) error {
+			for start := 0; start < len(names); start += chunkRows {
+				part := names[start:min(start+chunkRows, len(names))]
+				if err := gtx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}
-	if len(names) <= chunkRows {
-		return s.write(ctx, func() error { return del(s.db.WithContext(ctx)) })
-	}
-	return s.inTx(ctx, del)
+			return nil
+		})
+	})
 }
 
 // Walk implements storage.Store. It reads pages in (owner, name) order and
@@ -476,7 +513,8 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 	}
 }
 
-// Swap implements storage.Store. version and updated_at stay as they are.
+// Swap implements storage.Store. version and updated_at stay as they are;
+// the owner's usage follows the new size.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
 	if string(old) == string(new) {
 		// MySQL counts only changed rows, so an UPDATE to the same value
@@ -487,11 +525,14 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 		return n == 1, err
 	}
 	var ok bool
-	err := s.write(ctx, func() error {
-		res := s.db.WithContext(ctx).Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND value = ?`,
-			new, owner, name, old)
-		ok = res.RowsAffected == 1
-		return res.Error
+	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		// A rekey may change sealed sizes: counted, never refused.
+		return s.counted(ctx, gtx, owner, []string{name}, false, func(*sql.Tx) error {
+			res := gtx.Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND value = ?`,
+				new, owner, name, old)
+			ok = res.RowsAffected == 1
+			return res.Error
+		})
 	})
 	return ok, err
 }
