@@ -158,6 +158,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		IPExtractor:        ipExtractor(cfg.TrustedProxies),
 		Console:            cfg.UI,
 		History:            cfg.History,
+		Quota:              cfg.Quota,
 		PrivateMetrics:     cfg.MetricsListen != "",
 	})
 	if err != nil {
