@@ -101,3 +101,64 @@ func TestQuotaUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotaBigBatch: a Put of more than one chunk is counted from the
+// data after writing; past the limit it is refused whole.
+func TestQuotaBigBatch(t *testing.T) {
+	lite := sqliteURI(t)
+	for _, b := range []string{"sqlite", "postgres", "mysql"} {
+		t.Run(b, func(t *testing.T) {
+			uri := lite
+			if b != "sqlite" {
+				uri = storagetest.URI(t, b)
+			}
+			ctx := context.Background()
+			s, err := sqlstore.Open(ctx, uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.SetQuota(storage.Quota{Secrets: 700})
+			owner := storagetest.Unique("big-")
+			batch := func(from, n int, v string) []storage.Item {
+				items := make([]storage.Item, n)
+				for i := range items {
+					items[i] = storage.Item{Name: fmt.Sprintf("k%04d", from+i), Value: []byte(v)}
+				}
+				return items
+			}
+			wantUsage := func(secrets, bytes int64) {
+				t.Helper()
+				if u, err := s.Usage(ctx, owner); err != nil || u != (storage.Usage{Secrets: secrets, Bytes: bytes}) {
+					t.Fatalf("Usage = %+v, %v; want {%d %d}", u, err, secrets, bytes)
+				}
+			}
+			// A deleted name with history: Put brings it back after it.
+			if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{{Name: "k0000", Value: []byte("h"), CAS: storage.NoCAS}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{{Name: "k0000", Delete: true, CAS: storage.NoCAS}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Put(ctx, owner, batch(0, 600, "x")); err != nil {
+				t.Fatal(err)
+			}
+			wantUsage(600, 601)
+			if v, err := s.GetVersion(ctx, owner, "k0000", 0); err != nil || v.Version != 3 || string(v.Value) != "x" {
+				t.Errorf("a deleted name put again: %+v, %v; want version 3", v, err)
+			}
+			err = s.Put(ctx, owner, batch(500, 600, "yy"))
+			if qe, ok := err.(*storage.QuotaError); !ok || qe.Limit != storage.LimitSecrets || qe.Used != 600 {
+				t.Fatalf("a batch past the limit: %v", err)
+			}
+			if _, err := s.Get(ctx, owner, "k1099"); err == nil {
+				t.Error("a refused batch was written")
+			}
+			wantUsage(600, 601)
+			if err := s.Put(ctx, owner, batch(0, 600, "yy")); err != nil {
+				t.Fatal(err)
+			}
+			wantUsage(600, 1201)
+		})
+	}
+}
