@@ -3,10 +3,14 @@
 # same load (wrk), once with HISTORY=true (versions kept, every request
 # audited) and once with HISTORY=false. Prints requests/s, p50/p99 and the
 # ratios the issue sets: GET /secrets/:key with auditing >= 0.90 of
-# without; a write with history >= 0.80 of one without.
+# without; a write with history >= 0.80 of one without. A third server,
+# HISTORY=true with QUOTA_SECRETS=0 QUOTA_BYTES=0, gives what the quota
+# check costs a PUT; with BASE_BIN (another build, e.g. one from before
+# quotas) two more servers give what counting costs, against that build.
 #
-#   bench/history.sh                       # 10 s per scenario
-#   DURATION=30s CONNS=64 bench/history.sh
+#   bench/history.sh                       # 10 s per scenario, one round
+#   DURATION=30s CONNS=64 ROUNDS=3 bench/history.sh   # rounds alternate the order
+#   BASE_BIN=/tmp/old/nosana-secrets bench/history.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
@@ -14,6 +18,7 @@ command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-1}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -22,6 +27,8 @@ trap cleanup EXIT
 if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/nosana-secrets"; else go build -o "$work/nosana-secrets" .; fi
 go build -o "$work/benchtool" ./bench/benchtool
 
+# A port the kernel says is free, so that runs beside other servers work.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
 wrk_run() {
   local url=$1; shift
@@ -32,21 +39,34 @@ wrk_run() {
     END {if (bad) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%s %s %s\n", rps, p50, p99}'
 }
 
-# start NAME PORT HISTORY: a server on its own sqlite file.
+declare -A port
+# start NAME BINARY ENV…: a server on its own sqlite file.
 start() {
-  mkdir -p "$work/$1"
-  STORAGE_CONNECTION="sqlite://$work/$1/db.sqlite" HISTORY=$3 \
-  JWT_SECRET=bench-secret-bench-secret-bench-secret LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
-  RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
-    "$work/nosana-secrets" serve --listen "127.0.0.1:$2" >"$work/$1/serve.log" 2>&1 & pids+=($!)
-  wait_port "http://127.0.0.1:$2/livez"
+  local name=$1 bin=$2
+  shift 2
+  mkdir -p "$work/$name"
+  port[$name]=$(free_port)
+  env STORAGE_CONNECTION="sqlite://$work/$name/db.sqlite" "$@" \
+    JWT_SECRET=bench-secret-bench-secret-bench-secret LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
+    RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
+    "$bin" serve --listen "127.0.0.1:${port[$name]}" >"$work/$name/serve.log" 2>&1 &
+  pids+=($!)
+  wait_port "http://127.0.0.1:${port[$name]}/livez"
 }
-start off 4196 false
-start on 4197 true
+sides=(off on noquota)
+start off "$work/nosana-secrets" HISTORY=false
+start on "$work/nosana-secrets" HISTORY=true
+start noquota "$work/nosana-secrets" HISTORY=true QUOTA_SECRETS=0 QUOTA_BYTES=0
+if [ -n "${BASE_BIN:-}" ]; then
+  cp "$BASE_BIN" "$work/base-bin"
+  start base_off "$work/base-bin" HISTORY=false
+  start base_on "$work/base-bin" HISTORY=true
+  sides+=(base_off base_on)
+fi
 
-for side in off:4196 on:4197; do
-  name=${side%%:*} port=${side##*:}
-  token=$("$work/benchtool" -url "http://127.0.0.1:$port" -seed 1000)
+for name in "${sides[@]}"; do
+  url="http://127.0.0.1:${port[$name]}"
+  token=$("$work/benchtool" -url "$url" -seed 1000)
   echo "$token" >"$work/$name/token"
   cat >"$work/$name/post.lua" <<LUA
 wrk.method = "POST"
@@ -68,29 +88,56 @@ request = function()
   return wrk.format(nil, "/v1/secrets/p-" .. (n % 100), nil, '{"value":"a value of some forty bytes, like a key"}')
 end
 LUA
-  # Warm up both the same way.
-  wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/secrets/key-500" >/dev/null
+  # Warm up every side the same way.
+  wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer $token" "$url/secrets/key-500" >/dev/null
 done
 
-declare -A r
-for name in off on; do
-  port=4196; [ "$name" = on ] && port=4197
-  token=$(cat "$work/$name/token")
-  r[get_$name]=$(wrk_run "http://127.0.0.1:$port/secrets/key-500" -H "Authorization: Bearer $token")
-  r[post_$name]=$(wrk_run "http://127.0.0.1:$port/secrets" -s "$work/$name/post.lua")
-done
-r[put_on]=$(wrk_run "http://127.0.0.1:4197/v1/secrets/p-0" -s "$work/on/put.lua")
+# The scenarios: NAME SIDE KIND (get, post or put).
+scenarios=("get_off off get" "get_on on get" "post_off off post" "post_on on post" "put_on on put" "put_noquota noquota put")
+if [ -n "${BASE_BIN:-}" ]; then scenarios+=("post_base_off base_off post" "put_base_on base_on put"); fi
 
-printf '\n%-46s %12s %10s %10s\n' scenario "requests/s" p50 p99
-row() { read -r rps p50 p99 <<<"$2"; printf '%-46s %12s %10s %10s\n' "$1" "$rps" "$p50" "$p99"; }
-row "GET /secrets/:key, HISTORY=false" "${r[get_off]}"
-row "GET /secrets/:key, HISTORY=true (audited)" "${r[get_on]}"
-row "POST /secrets (1 key), HISTORY=false" "${r[post_off]}"
-row "POST /secrets (1 key), HISTORY=true" "${r[post_on]}"
-row "PUT /v1/secrets/:key, HISTORY=true" "${r[put_on]}"
-ratio() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {printf "%.2f", a/b}'; }
+declare -A rps p50 p99
+for round in $(seq "$ROUNDS"); do
+  order=("${scenarios[@]}")
+  if [ $((round % 2)) -eq 0 ]; then # every other round backwards, so drift favours no side
+    order=()
+    for ((i = ${#scenarios[@]} - 1; i >= 0; i--)); do order+=("${scenarios[$i]}"); done
+  fi
+  for sc in "${order[@]}"; do
+    read -r key side kind <<<"$sc"
+    url="http://127.0.0.1:${port[$side]}"
+    token=$(cat "$work/$side/token")
+    case $kind in
+    get) out=$(wrk_run "$url/secrets/key-500" -H "Authorization: Bearer $token") ;;
+    post) out=$(wrk_run "$url/secrets" -s "$work/$side/post.lua") ;;
+    put) out=$(wrk_run "$url/v1/secrets/p-0" -s "$work/$side/put.lua") ;;
+    esac
+    read -r a b c <<<"$out"
+    rps[$key]=$(awk -v s="${rps[$key]:-0}" -v a="$a" -v n="$ROUNDS" 'BEGIN {printf "%.2f", s + a / n}')
+    p50[$key]=$b p99[$key]=$c
+  done
+done
+
+printf '\n%-52s %12s %10s %10s\n' scenario "requests/s" p50 p99
+row() { printf '%-52s %12s %10s %10s\n' "$1" "${rps[$2]}" "${p50[$2]}" "${p99[$2]}"; }
+row "GET /secrets/:key, HISTORY=false" get_off
+row "GET /secrets/:key, HISTORY=true (audited)" get_on
+row "POST /secrets (1 key), HISTORY=false" post_off
+row "POST /secrets (1 key), HISTORY=true" post_on
+row "PUT /v1/secrets/:key, HISTORY=true" put_on
+row "PUT /v1/secrets/:key, HISTORY=true, QUOTA_*=0" put_noquota
+if [ -n "${BASE_BIN:-}" ]; then
+  row "POST /secrets (1 key), HISTORY=false, BASE_BIN" post_base_off
+  row "PUT /v1/secrets/:key, HISTORY=true, BASE_BIN" put_base_on
+fi
+ratio() { awk -v a="${rps[$1]}" -v b="${rps[$2]}" 'BEGIN {printf "%.2f", a/b}'; }
 echo
-echo "GET audited / not:          $(ratio "${r[get_on]}" "${r[get_off]}") (goal >= 0.90)"
-echo "POST with history / without: $(ratio "${r[post_on]}" "${r[post_off]}") (goal >= 0.80)"
-echo "PUT v1 / POST without:       $(ratio "${r[put_on]}" "${r[post_off]}") (goal >= 0.80)"
-echo "storage: sqlite; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"
+echo "GET audited / not:          $(ratio get_on get_off) (goal >= 0.90)"
+echo "POST with history / without: $(ratio post_on post_off) (goal >= 0.80)"
+echo "PUT v1 / POST without:       $(ratio put_on post_off) (goal >= 0.80)"
+echo "PUT quota on / QUOTA_*=0:    $(ratio put_on put_noquota)"
+if [ -n "${BASE_BIN:-}" ]; then
+  echo "PUT / PUT of BASE_BIN:       $(ratio put_on put_base_on) (what counting costs a history write)"
+  echo "POST / POST of BASE_BIN:     $(ratio post_off post_base_off) (what counting costs a write without history)"
+fi
+echo "storage: sqlite; wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS round(s); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"

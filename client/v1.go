@@ -23,6 +23,16 @@ type Whoami struct {
 	Job       string    `json:"job,omitempty" yaml:"job,omitempty"`
 	Keys      []string  `json:"keys,omitempty" yaml:"keys,omitempty"` // a job token's grants
 	ExpiresAt time.Time `json:"expires_at" yaml:"expires_at"`
+	// Usage and Quota, for an owner's token on a server that counts them:
+	// what the owner keeps, and the limits (0: none).
+	Usage *Amount `json:"usage,omitempty" yaml:"usage,omitempty"`
+	Quota *Amount `json:"quota,omitempty" yaml:"quota,omitempty"`
+}
+
+// Amount is a number of keys and of (encrypted) bytes.
+type Amount struct {
+	Secrets int64 `json:"secrets" yaml:"secrets"`
+	Bytes   int64 `json:"bytes" yaml:"bytes"`
 }
 
 // Whoami asks the server who the client's token speaks for, signing in

@@ -78,6 +78,18 @@ func tooLarge(limit int64) *apiError {
 		Msg: fmt.Sprintf("request body is larger than the %d-byte limit", limit)}
 }
 
+// quotaExceeded is a 413 for a write refused whole by the owner's quota:
+// which limit, the use before the write, the limit.
+func quotaExceeded(qe *storage.QuotaError) *apiError {
+	what := "secrets (deleted keys count until they are destroyed or purged)"
+	if qe.Limit == storage.LimitBytes {
+		what = "encrypted bytes (every kept version counts)"
+	}
+	return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "QuotaExceededError",
+		Msg: fmt.Sprintf("quota exceeded: this write would pass the %s limit of %d %s; %d in use; nothing was written",
+			qe.Limit, qe.Max, what, qe.Used)}
+}
+
 // unavailable is a 503: a dependency did not answer; cause goes to the log.
 func unavailable(msg string, cause error) *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Type: "InternalServerError", Msg: msg, cause: cause}
@@ -119,8 +131,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var ae *apiError
 	var he *echo.HTTPError
 	var authErr *auth.Error
+	var qe *storage.QuotaError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &qe):
+		ae = quotaExceeded(qe)
+		s.metrics.quotaRefused.WithLabelValues(qe.Limit).Inc()
 	case errors.As(err, &authErr):
 		ae = badRequest("%s", authErr.Msg).withCode(authErr.Code)
 	case errors.As(err, &he):

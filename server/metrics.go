@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // metrics are the Prometheus series served at /metrics, in a registry of
@@ -19,6 +21,8 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	// unreadable counts values left out of listings because they do not open.
 	unreadable prometheus.Counter
+	// quotaRefused counts writes refused by a quota, by limit.
+	quotaRefused *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -37,8 +41,15 @@ func newMetrics() *metrics {
 			Name: "nosana_secrets_unreadable_values_total",
 			Help: "Stored values left out of listings because they do not open (altered, or sealed with a key not configured).",
 		}),
+		quotaRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nosana_secrets_quota_refused_writes_total",
+			Help: "Writes refused because they would take an owner past QUOTA_SECRETS or QUOTA_BYTES, by limit (secrets, bytes).",
+		}, []string{"limit"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.unreadable,
+	// Both series exist from the start, at 0.
+	m.quotaRefused.WithLabelValues(storage.LimitSecrets)
+	m.quotaRefused.WithLabelValues(storage.LimitBytes)
+	m.registry.MustRegister(m.requests, m.duration, m.unreadable, m.quotaRefused,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -59,6 +59,9 @@ type Options struct {
 	Console bool
 	// History sets versions and the audit trail (v1_history.go).
 	History HistoryOptions
+	// Quota is the per-owner limit the store enforces (see
+	// backends.Options), shown by GET /v1/whoami.
+	Quota storage.Quota
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -83,6 +86,7 @@ type Server struct {
 	limits      Limits
 	metrics     *metrics
 	console     bool
+	quota       storage.Quota
 	// privateMetrics: /metrics is served by ServeMetrics only.
 	privateMetrics bool
 	echo           *echo.Echo
@@ -105,6 +109,7 @@ func New(o Options) (*Server, error) {
 		now:         o.Now,
 		audiences:   o.Audiences,
 		legacyOff:   o.DisableLegacyLogin,
+		quota:       o.Quota,
 		jobs:        o.Jobs,
 		metrics:     newMetrics(),
 		console:     o.Console,

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // v1Routes adds the versioned API (issue 11) beside the legacy routes;
@@ -24,6 +26,15 @@ type whoamiBody struct {
 	Job       string    `json:"job,omitempty"`
 	Keys      []string  `json:"keys,omitzero"` // a job token's grants, [] when none
 	ExpiresAt time.Time `json:"expires_at"`
+	// Owner tokens on a store that counts quotas: use and limits.
+	Usage *amount `json:"usage,omitempty"`
+	Quota *amount `json:"quota,omitempty"`
+}
+
+// amount is a count of keys and of bytes.
+type amount struct {
+	Secrets int64 `json:"secrets"`
+	Bytes   int64 `json:"bytes"`
 }
 
 // whoami describes the caller's token. It reads no secret, so a running
@@ -37,6 +48,13 @@ func (s *Server) whoami(c echo.Context) error {
 	if cl.Scoped() {
 		b.Scope, b.Job = "job", cl.Job
 		b.Keys = append([]string{}, cl.Secrets...)
+	} else if q, ok := s.store.(storage.Quotas); ok && storage.CountsQuota(s.store) {
+		u, err := q.Usage(c.Request().Context(), b.Namespace)
+		if err != nil {
+			return err
+		}
+		b.Usage = &amount{u.Secrets, u.Bytes}
+		b.Quota = &amount{s.quota.Secrets, s.quota.Bytes}
 	}
 	return c.JSON(http.StatusOK, b)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"golang.org/x/term"
@@ -21,6 +22,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
@@ -53,6 +55,7 @@ type Config struct {
 	Dev             bool
 	UI              bool // serve the web console at /ui/
 	History         server.HistoryOptions
+	Quota           storage.Quota // per owner, enforced by the store
 
 	Solana solana.Config // resolved from the three Solana settings by Validate
 
@@ -163,6 +166,24 @@ var Settings = []Setting{
 		durationField("DELETED_RETENTION", false, func(c *Config) *time.Duration { return &c.History.DeletedRetention })},
 	{"audit-retention", "AUDIT_RETENTION", "2160h", "how long audit events are kept", false,
 		durationField("AUDIT_RETENTION", false, func(c *Config) *time.Duration { return &c.History.AuditRetention })},
+	{"quota-secrets", "QUOTA_SECRETS", "10000", "keys per owner, counting deleted keys until purged (0: no limit)", false,
+		func(c *Config, s string) error {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				return cmdutil.Usagef("QUOTA_SECRETS %q must be a number of keys, 0 for no limit", s)
+			}
+			c.Quota.Secrets = n
+			return nil
+		}},
+	{"quota-bytes", "QUOTA_BYTES", "64MiB", "encrypted bytes per owner of every kept version, e.g. 67108864 or 64MiB (0: no limit)", false,
+		func(c *Config, s string) error {
+			n, err := humanize.ParseBytes(s)
+			if err != nil || n > 1<<62 {
+				return cmdutil.Usagef("QUOTA_BYTES %q must be a size in bytes such as 67108864 or 64MiB, 0 for no limit", s)
+			}
+			c.Quota.Bytes = int64(n)
+			return nil
+		}},
 }
 
 // Env lists the environment variables serve reads, for test harnesses that

@@ -158,3 +158,36 @@ func TestDevIgnoresStorageAndKeys(t *testing.T) {
 		t.Errorf("dev config: %q %d %q", cfg.Store.URI, len(cfg.JWTSecret), cfg.listenAddr())
 	}
 }
+
+// TestQuotaSettings: issue 8 item 5's defaults, sizes with units, 0 off.
+func TestQuotaSettings(t *testing.T) {
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Quota.Secrets != 10000 || cfg.Quota.Bytes != 64<<20 {
+		t.Errorf("default quota %+v, want 10000 keys and 67108864 bytes", cfg.Quota)
+	}
+	for _, tt := range []struct {
+		secrets, bytes string
+		want           [2]int64
+	}{
+		{"5", "1MiB", [2]int64{5, 1 << 20}},
+		{"0", "0", [2]int64{0, 0}},
+		{"10", "2048", [2]int64{10, 2048}},
+	} {
+		t.Setenv("QUOTA_SECRETS", tt.secrets)
+		t.Setenv("QUOTA_BYTES", tt.bytes)
+		cfg, err := load(t)
+		if err != nil || cfg.Quota.Secrets != tt.want[0] || cfg.Quota.Bytes != tt.want[1] {
+			t.Errorf("QUOTA_SECRETS=%s QUOTA_BYTES=%s: %+v, %v", tt.secrets, tt.bytes, cfg.Quota, err)
+		}
+	}
+	for _, bad := range [][2]string{{"-1", "1"}, {"many", "1"}, {"1", "-5"}, {"1", "lots"}} {
+		t.Setenv("QUOTA_SECRETS", bad[0])
+		t.Setenv("QUOTA_BYTES", bad[1])
+		if _, err := load(t); err == nil || !strings.Contains(err.Error(), "QUOTA_") {
+			t.Errorf("QUOTA_SECRETS=%s QUOTA_BYTES=%s accepted: %v", bad[0], bad[1], err)
+		}
+	}
+}

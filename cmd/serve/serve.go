@@ -71,8 +71,12 @@ func noArgs(c *cobra.Command, args []string) error {
 // OpenStore opens the whole storage stack (see backends.Open): plaintext
 // above, sealed below, the key checked.
 func OpenStore(ctx context.Context, cfg StoreConfig, log *slog.Logger) (*seal.Store, error) {
-	return backends.Open(ctx, cfg.URI, backends.Options{MasterKeys: cfg.MasterKeys, Logger: log, CallTimeout: cfg.CallTimeout,
-		RedisWaitReplicas: cfg.RedisWaitReplicas})
+	return backends.Open(ctx, cfg.URI, storeOptions(cfg, log))
+}
+
+func storeOptions(cfg StoreConfig, log *slog.Logger) backends.Options {
+	return backends.Options{MasterKeys: cfg.MasterKeys, Logger: log, CallTimeout: cfg.CallTimeout,
+		RedisWaitReplicas: cfg.RedisWaitReplicas}
 }
 
 // devBanner is what `serve --dev` says once it listens.
@@ -100,7 +104,9 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if err != nil {
 		return cmdutil.Usagef("IPFS_GATEWAY: %v", err)
 	}
-	store, err := OpenStore(ctx, cfg.Store, log)
+	opts := storeOptions(cfg.Store, log)
+	opts.Quota = cfg.Quota
+	store, err := backends.Open(ctx, cfg.Store.URI, opts)
 	if err != nil {
 		return err
 	}
@@ -152,6 +158,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		IPExtractor:        ipExtractor(cfg.TrustedProxies),
 		Console:            cfg.UI,
 		History:            cfg.History,
+		Quota:              cfg.Quota,
 		PrivateMetrics:     cfg.MetricsListen != "",
 	})
 	if err != nil {

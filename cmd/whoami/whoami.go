@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/client"
@@ -76,7 +77,19 @@ func Run(ctx context.Context, opts *Options) error {
 	if w.Scope == "job" {
 		fmt.Fprintf(&b, "job:       %s\nkeys:      %s\n", w.Job, strings.Join(w.Keys, ", "))
 	}
+	if w.Usage != nil && w.Quota != nil {
+		fmt.Fprintf(&b, "usage:     %s, %s\n", of(w.Usage.Secrets, w.Quota.Secrets, func(n int64) string { return fmt.Sprint(n) }, " keys"),
+			of(w.Usage.Bytes, w.Quota.Bytes, func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }, ""))
+	}
 	fmt.Fprintf(&b, "expires:   %s\n", w.ExpiresAt.Format(time.RFC3339))
 	_, err = fmt.Fprint(opts.IO.Out, b.String())
 	return err
+}
+
+// of says "used of limit unit", or "used unit (no limit)".
+func of(used, limit int64, format func(int64) string, unit string) string {
+	if limit <= 0 {
+		return format(used) + unit + " (no limit)"
+	}
+	return format(used) + " of " + format(limit) + unit
 }

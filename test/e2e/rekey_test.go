@@ -34,6 +34,7 @@ func TestInterruptedRekey(t *testing.T) {
 		// One POST writes all n (a version each): on a loaded CI machine
 		// that took longer than the default 10s.
 		c["STORE_TIMEOUT"] = "2m"
+		c["QUOTA_SECRETS"] = "0" // 20,000 keys, over the default
 		return c
 	}
 	w := newWallet()

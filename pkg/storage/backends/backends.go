@@ -78,6 +78,8 @@ type Options struct {
 	// RedisWaitReplicas > 0 makes a Redis store follow each write with
 	// WAIT (see redisstore.Options); other stores ignore it.
 	RedisWaitReplicas int
+	// Quota bounds what each owner keeps (storage.Quota; zero: no limit).
+	Quota storage.Quota
 }
 
 // Open returns the whole stack over uri: the backend, then storage.Checked,
@@ -168,6 +170,10 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 			return nil, describe(uri, err)
 		}
 		return nil, err
+	}
+	sealed.SetQuota(o.Quota)
+	if o.Quota != (storage.Quota{}) && !sealed.CountsQuota() {
+		o.Logger.Warn("this storage backend does not count quotas yet: QUOTA_SECRETS and QUOTA_BYTES are not enforced", "backend", kind)
 	}
 	if sealed.SealedWithOlderKey() {
 		o.Logger.Warn("some data is sealed with an older master key; run `nosana-secrets rekey` to reseal it with the newest")

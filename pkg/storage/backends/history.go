@@ -90,3 +90,21 @@ func (l locked) TrimAudit(ctx context.Context, before time.Time) error {
 	}
 	return h.TrimAudit(ctx, before)
 }
+
+// The file lock passes quotas through too.
+
+func (l locked) CountsQuota() bool { return storage.CountsQuota(l.Store) }
+
+func (l locked) SetQuota(q storage.Quota) {
+	if lq, err := storage.LowerQuotas(l.Store); err == nil {
+		lq.SetQuota(q)
+	}
+}
+
+func (l locked) Usage(ctx context.Context, owner string) (storage.Usage, error) {
+	lq, err := storage.LowerQuotas(l.Store)
+	if err != nil {
+		return storage.Usage{}, err
+	}
+	return lq.Usage(ctx, owner)
+}

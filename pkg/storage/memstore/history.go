@@ -89,8 +89,10 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) (out []int64, err 
 				return
 			}
 		}
-		out = make([]int64, len(c.Changes))
-		ns := s.owners[c.Owner]
+		// Plan every change and count it before writing any.
+		before := s.usage[c.Owner]
+		after := before
+		plans := make([][]storage.Version, len(c.Changes))
 		for i, ch := range c.Changes {
 			live, last := s.live(c.Owner, ch.Name)
 			if ch.Delete && live == 0 {
@@ -104,6 +106,28 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) (out []int64, err 
 			if c.Keep > 0 && len(vs) > c.Keep {
 				vs = vs[len(vs)-c.Keep:]
 			}
+			plans[i] = vs
+			held, b := s.held(c.Owner, ch.Name)
+			if !held {
+				after.Secrets++
+			}
+			after.Bytes -= b
+			for _, v := range vs {
+				after.Bytes += int64(len(v.Value))
+			}
+		}
+		if conflict = storage.CheckQuota(s.quota, before, after); conflict != nil {
+			return
+		}
+		s.setUsage(c.Owner, after)
+		out = make([]int64, len(c.Changes))
+		ns := s.owners[c.Owner]
+		for i, ch := range c.Changes {
+			vs := plans[i]
+			if vs == nil {
+				continue
+			}
+			v := vs[len(vs)-1]
 			s.hist.set(c.Owner, ch.Name, vs)
 			out[i] = v.Version
 
@@ -249,19 +273,21 @@ func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) (ou
 func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *audit.Event) error {
 	return s.write(ctx, func() {
 		ns := s.owners[owner]
-		for _, n := range names {
-			s.hist.set(owner, n, nil)
-			if ns == nil {
-				continue
+		s.counted(owner, names, func() {
+			for _, n := range names {
+				s.hist.set(owner, n, nil)
+				if ns == nil {
+					continue
+				}
+				delete(ns.secrets, n)
+				if j, found := slices.BinarySearch(ns.names, n); found {
+					ns.names = slices.Delete(ns.names, j, j+1)
+				}
 			}
-			delete(ns.secrets, n)
-			if j, found := slices.BinarySearch(ns.names, n); found {
-				ns.names = slices.Delete(ns.names, j, j+1)
+			if ns != nil && len(ns.secrets) == 0 {
+				delete(s.owners, owner)
 			}
-		}
-		if ns != nil && len(ns.secrets) == 0 {
-			delete(s.owners, owner)
-		}
+		})
 		if ev != nil {
 			s.hist.append(owner, []audit.Event{*ev})
 		}
@@ -273,15 +299,17 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 	return s.write(ctx, func() {
 		for owner, m := range s.hist.versions {
 			for name, vs := range m {
-				newest := vs[len(vs)-1]
-				if newest.Deleted && newest.CreatedAt.Before(before) {
-					delete(m, name)
-					continue
-				}
-				kept := slices.DeleteFunc(slices.Clone(vs[:len(vs)-1]), func(v storage.Version) bool {
-					return v.CreatedAt.Before(before)
+				s.counted(owner, []string{name}, func() {
+					newest := vs[len(vs)-1]
+					if newest.Deleted && newest.CreatedAt.Before(before) {
+						delete(m, name)
+						return
+					}
+					kept := slices.DeleteFunc(slices.Clone(vs[:len(vs)-1]), func(v storage.Version) bool {
+						return v.CreatedAt.Before(before)
+					})
+					m[name] = append(kept, newest)
 				})
-				m[name] = append(kept, newest)
 			}
 			if len(m) == 0 {
 				delete(s.hist.versions, owner)

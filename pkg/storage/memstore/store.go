@@ -30,6 +30,8 @@ type Store struct {
 	meta     map[string][]byte
 	writes   int // nonce and counter writes since the last sweep
 	hist     history
+	quota    storage.Quota
+	usage    map[string]storage.Usage // quota.go
 }
 
 type namespace struct {
@@ -142,10 +144,26 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 	return out, err
 }
 
-// Put implements storage.Store, under one lock: atomic.
+// Put implements storage.Store, under one lock: atomic. A name new to
+// the secrets starts at the version after its kept history.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
 	t := now()
-	return s.write(ctx, func() {
+	var refused error
+	err := s.write(ctx, func() {
+		before := s.usage[owner]
+		after := before
+		for _, it := range items {
+			held, b := s.held(owner, it.Name)
+			if !held {
+				after.Secrets++
+			}
+			// What stays is the history; the new value comes on top.
+			after.Bytes += int64(len(it.Value)) - b + s.histBytes(owner, it.Name)
+		}
+		if refused = storage.CheckQuota(s.quota, before, after); refused != nil {
+			return
+		}
+		s.setUsage(owner, after)
 		ns := s.owners[owner]
 		if ns == nil {
 			ns = &namespace{secrets: map[string]storage.Secret{}}
@@ -154,7 +172,8 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 		for _, it := range items {
 			sec, ok := ns.secrets[it.Name]
 			if !ok {
-				sec = storage.Secret{Name: it.Name, CreatedAt: t}
+				_, last := s.live(owner, it.Name)
+				sec = storage.Secret{Name: it.Name, CreatedAt: t, Version: last}
 				i, _ := slices.BinarySearch(ns.names, it.Name)
 				ns.names = slices.Insert(ns.names, i, it.Name)
 			}
@@ -164,6 +183,10 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 			ns.secrets[it.Name] = sec
 		}
 	})
+	if err == nil {
+		err = refused
+	}
+	return err
 }
 
 // Delete implements storage.Store.
@@ -173,18 +196,20 @@ func (s *Store) Delete(ctx context.Context, owner string, names []string) error 
 		if ns == nil {
 			return
 		}
-		for _, n := range names {
-			if _, ok := ns.secrets[n]; !ok {
-				continue
+		s.counted(owner, names, func() {
+			for _, n := range names {
+				if _, ok := ns.secrets[n]; !ok {
+					continue
+				}
+				delete(ns.secrets, n)
+				if i, found := slices.BinarySearch(ns.names, n); found {
+					ns.names = slices.Delete(ns.names, i, i+1)
+				}
 			}
-			delete(ns.secrets, n)
-			if i, found := slices.BinarySearch(ns.names, n); found {
-				ns.names = slices.Delete(ns.names, i, i+1)
+			if len(ns.secrets) == 0 {
+				delete(s.owners, owner)
 			}
-		}
-		if len(ns.secrets) == 0 {
-			delete(s.owners, owner)
-		}
+		})
 	})
 }
 
@@ -228,8 +253,10 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 		if !found || string(sec.Value) != string(old) {
 			return
 		}
-		sec.Value = slices.Clone(new)
-		ns.secrets[name] = sec
+		s.counted(owner, []string{name}, func() {
+			sec.Value = slices.Clone(new)
+			ns.secrets[name] = sec
+		})
 		ok = true
 	})
 	return ok, err
@@ -319,6 +346,6 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.owners, s.nonces, s.counters, s.meta = nil, nil, nil, nil
+	s.owners, s.nonces, s.counters, s.meta, s.usage = nil, nil, nil, nil, nil
 	return nil
 }

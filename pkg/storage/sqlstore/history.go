@@ -142,6 +142,7 @@ type historyStmts struct {
 	once                                                       sync.Once
 	err                                                        error
 	state, insVersion, upsertCur, delCur, keep, head, insAudit *sql.Stmt
+	keepSize, lockUsage, insUsage, setUsage                    *sql.Stmt // quota.go
 }
 
 func (s *Store) prepareHistory(ctx context.Context) error {
@@ -155,6 +156,10 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 			h.err = fmt.Errorf("sqlstore: the rendered upsert takes %d arguments, not 6", n)
 			return
 		}
+		lock := getUsage
+		if s.dialect != SQLite { // SQLite's BEGIN IMMEDIATE has locked it all
+			lock += ` FOR UPDATE`
+		}
 		for _, p := range []struct {
 			dst *(*sql.Stmt)
 			q   string
@@ -162,7 +167,12 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 			{&h.state, s.rebind(`SELECT
 				COALESCE((SELECT version FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1), 0),
 				COALESCE((SELECT deleted FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1), FALSE),
-				COALESCE((SELECT version FROM secrets WHERE owner = ? AND name = ?), 0)`)},
+				COALESCE((SELECT version FROM secrets WHERE owner = ? AND name = ?), 0),
+				COALESCE((SELECT LENGTH(value) FROM secrets WHERE owner = ? AND name = ?), 0)`)},
+			{&h.keepSize, s.rebind(`SELECT COALESCE(SUM(LENGTH(value)), 0) FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
+			{&h.lockUsage, s.rebind(lock)},
+			{&h.insUsage, s.rebind(`INSERT INTO quota_usage (owner, secrets, bytes) VALUES (?, ?, ?)`)},
+			{&h.setUsage, s.rebind(`UPDATE quota_usage SET secrets = ?, bytes = ? WHERE owner = ?`)},
 			{&h.insVersion, s.rebind(`INSERT INTO secret_versions (owner, name, version, value, deleted, created_at, by_address, by_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)},
 			{&h.upsertCur, up.SQL.String()},
 			{&h.delCur, s.rebind(`DELETE FROM secrets WHERE owner = ? AND name = ?`)},
@@ -187,26 +197,43 @@ func sqlTx(tx *gorm.DB) (*sql.Tx, error) {
 	return t, nil
 }
 
-// state is what a name's history and current row say: the newest live
-// version (0 when absent or deleted) and the newest version of any kind.
-// One statement: SQLite's driver parses each statement on every run.
-func (s *Store) state(ctx context.Context, tx *sql.Tx, owner, name string) (live, last int64, err error) {
-	var cur int64
-	var deleted bool
-	if err := tx.StmtContext(ctx, s.hist.state).QueryRowContext(ctx, owner, name, owner, name, owner, name).
-		Scan(&last, &deleted, &cur); err != nil {
-		return 0, 0, err
-	}
-	if !deleted {
-		live = last
-	}
-	if cur > last {
-		live, last = cur, cur
-	}
-	return live, last, nil
+// nameHistory is what a name's history and current row say.
+type nameHistory struct {
+	live, last int64 // the newest live version (0: absent or deleted), the newest of any kind
+	vmax       int64 // the newest kept in secret_versions
+	cur, size  int64 // the secrets row's version and value length (0: none)
 }
 
-// Commit implements storage.History in one transaction.
+// outside is the length of a current value that Put wrote outside the
+// history (a Commit over it replaces it), or 0.
+func (h nameHistory) outside() int64 {
+	if h.cur > h.vmax {
+		return h.size
+	}
+	return 0
+}
+
+// state reads a name's history and current row in one statement: SQLite's
+// driver parses each statement on every run.
+func (s *Store) state(ctx context.Context, tx *sql.Tx, owner, name string) (nameHistory, error) {
+	var h nameHistory
+	var deleted bool
+	if err := tx.StmtContext(ctx, s.hist.state).QueryRowContext(ctx, owner, name, owner, name, owner, name, owner, name).
+		Scan(&h.vmax, &deleted, &h.cur, &h.size); err != nil {
+		return h, err
+	}
+	h.last = h.vmax
+	if !deleted {
+		h.live = h.vmax
+	}
+	if h.cur > h.vmax {
+		h.live, h.last = h.cur, h.cur
+	}
+	return h, nil
+}
+
+// Commit implements storage.History in one transaction: the owner's usage
+// locked, every name read and the quota checked, then the writes.
 func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 	if err := s.prepareHistory(ctx); err != nil {
 		return nil, err
@@ -219,17 +246,41 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 		if err != nil {
 			return err
 		}
-		type plan struct{ live, last int64 }
-		plans := make([]plan, len(c.Changes))
+		u, err := s.lockUsage(ctx, gtx, tx, c.Owner)
+		if err != nil {
+			return err
+		}
+		plans := make([]nameHistory, len(c.Changes))
 		for i, ch := range c.Changes {
-			live, last, err := s.state(ctx, tx, c.Owner, ch.Name)
+			h, err := s.state(ctx, tx, c.Owner, ch.Name)
 			if err != nil {
 				return err
 			}
-			if ch.CAS != storage.NoCAS && live != ch.CAS {
-				return &storage.ConflictError{Name: ch.Name, Current: live}
+			if ch.CAS != storage.NoCAS && h.live != ch.CAS {
+				return &storage.ConflictError{Name: ch.Name, Current: h.live}
 			}
-			plans[i] = plan{live, last}
+			plans[i] = h
+			if ch.Delete && h.live == 0 {
+				continue
+			}
+			// The new version takes its bytes, replaces a value written
+			// outside the history, and pushes the oldest past Keep out.
+			var names int64
+			if h.last == 0 {
+				names = 1
+			}
+			bytes := int64(len(ch.Value)) - h.outside()
+			if v := h.last + 1; c.Keep > 0 && v > int64(c.Keep) {
+				var trimmed int64
+				if err := tx.StmtContext(ctx, s.hist.keepSize).QueryRowContext(ctx, c.Owner, ch.Name, v-int64(c.Keep)).Scan(&trimmed); err != nil {
+					return err
+				}
+				bytes -= trimmed
+			}
+			u.add(names, bytes)
+		}
+		if err := u.check(s.quota); err != nil {
+			return err
 		}
 		exec := func(st *sql.Stmt, args ...any) error {
 			_, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
@@ -262,6 +313,9 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 				}
 			}
 			out[i] = v
+		}
+		if err := s.saveUsage(ctx, tx, u); err != nil {
+			return err
 		}
 		if c.Event != nil {
 			return s.appendAuditTx(ctx, gtx, tx, c.Owner, []audit.Event{*c.Event})
@@ -447,14 +501,20 @@ func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) ([]
 // Destroy implements storage.History.
 func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *audit.Event) error {
 	return s.inHistoryTx(ctx, func(tx *gorm.DB) error {
-		for start := 0; start < len(names); start += chunkRows {
-			part := names[start:min(start+chunkRows, len(names))]
-			if err := tx.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
-				return err
+		err := s.counted(ctx, tx, owner, names, false, func(*sql.Tx) error {
+			for start := 0; start < len(names); start += chunkRows {
+				part := names[start:min(start+chunkRows, len(names))]
+				if err := tx.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+					return err
+				}
+				if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+					return err
+				}
 			}
-			if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if ev != nil {
 			return s.appendAudit(ctx, tx, owner, []audit.Event{*ev})
@@ -494,10 +554,17 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range gone {
-		err := s.write(ctx, func() error {
-			return db.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`, k.Owner, k.Name, k.Version).Error
+	// Each removal in a transaction of its own, counted under its owner's
+	// usage lock.
+	remove := func(k key, q string) error {
+		return s.inHistoryTx(ctx, func(tx *gorm.DB) error {
+			return s.counted(ctx, tx, k.Owner, []string{k.Name}, false, func(*sql.Tx) error {
+				return tx.Exec(q, k.Owner, k.Name, k.Version).Error
+			})
 		})
+	}
+	for _, k := range gone {
+		err := remove(k, `DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)
 		if err != nil {
 			return err
 		}
@@ -508,9 +575,7 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 		return err
 	}
 	for _, k := range old {
-		err := s.write(ctx, func() error {
-			return db.Exec(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version = ?`, k.Owner, k.Name, k.Version).Error
-		})
+		err := remove(k, `DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version = ?`)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 // schemaVersion is the newest schema this code knows. It is kept in the
 // meta table under schemaKey.
 const (
-	schemaVersion = 2
+	schemaVersion = 3
 	schemaKey     = "storage.schema_version"
 )
 
@@ -84,6 +84,7 @@ var migrations = []map[string][]string{
 		},
 	},
 	historyMigration, // history.go
+	quotaMigration,   // quota.go
 }
 
 // metaDDL creates the meta table, which holds the schema version and so

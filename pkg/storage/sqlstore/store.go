@@ -69,8 +69,11 @@ type Store struct {
 	txOpts  *sql.TxOptions // isolation for write transactions
 	wsem    chan struct{}  // SQLite only: one writer at a time in this process
 
-	reads   reads
-	inLists sync.Map // int → the GetMany query for that many names, rebound
+	reads      reads
+	inLists    sync.Map // int → the GetMany query for that many names, rebound
+	stateLists sync.Map // int → the nameStates query for that many names
+
+	quota storage.Quota // quota.go
 
 	janitor *storage.Janitor // purges expired nonces and counters
 	hist    historyStmts     // history.go
@@ -396,45 +399,115 @@ func scanSecrets(rows *sql.Rows, out []storage.Secret, owners *[]string) ([]stor
 	return out, rows.Err()
 }
 
-// Put implements storage.Store: one transaction of batched upserts.
+// Put implements storage.Store: one transaction of batched upserts, under
+// the owner's usage lock. A name new to the secrets table starts at the
+// version after its kept history, so it reads as the newest version.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
 	t := now()
 	rows := make([]secretRow, len(items))
 	for i, it := range items {
 		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t}
 	}
-	return s.inTx(ctx, func(tx *gorm.DB) error {
-		for start := 0; start < len(rows); {
-			end, size := start, 0
-			for end < len(rows) && end-start < chunkRows && (end == start || size+len(rows[end].Value) <= chunkBytes) {
-				size += len(rows[end].Value)
-				end++
+	return s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		tx, err := sqlTx(gtx)
+		if err != nil {
+			return err
+		}
+		u, err := s.lockUsage(ctx, gtx, tx, owner)
+		if err != nil {
+			return err
+		}
+		if len(items) > chunkRows {
+			return s.putMany(ctx, gtx, tx, u, rows, t)
+		}
+		for start := 0; start < len(items); start += chunkRows {
+			part := items[start:min(start+chunkRows, len(items))]
+			names := make([]string, len(part))
+			for i, it := range part {
+				names[i] = it.Name
 			}
-			part := rows[start:end]
-			if err := tx.Clauses(upsertSecrets).Create(&part).Error; err != nil {
+			states, err := s.nameStates(ctx, tx, owner, names)
+			if err != nil {
 				return err
 			}
-			start = end
+			for i, it := range part {
+				st := states[it.Name]
+				after := st
+				after.hasCur, after.curLen = true, int64(len(it.Value))
+				if st.hasCur {
+					after.cur = st.cur + 1
+				} else {
+					after.cur = st.vmax + 1
+					rows[start+i].Version = after.cur
+				}
+				u.add(diff(st, after))
+			}
 		}
-		return nil
+		if err := u.check(s.quota); err != nil {
+			return err
+		}
+		if err := upsertRows(gtx, rows); err != nil {
+			return err
+		}
+		return s.saveUsage(ctx, tx, u)
 	})
+}
+
+// upsertRows writes rows in batches of chunkRows and chunkBytes.
+func upsertRows(gtx *gorm.DB, rows []secretRow) error {
+	for start := 0; start < len(rows); {
+		end, size := start, 0
+		for end < len(rows) && end-start < chunkRows && (end == start || size+len(rows[end].Value) <= chunkBytes) {
+			size += len(rows[end].Value)
+			end++
+		}
+		part := rows[start:end]
+		if err := gtx.Clauses(upsertSecrets).Create(&part).Error; err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// putMany is a Put of more than chunkRows items (imports, restores): the
+// rows are written, then the owner counted again from the data, which
+// for big batches costs less than reading every name first (20,000 keys:
+// 40 lookups of 1,000 parameters, each parsed anew by SQLite). A batch
+// past the quota is refused and rolled back.
+func (s *Store) putMany(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, u *usageTx, rows []secretRow, t time.Time) error {
+	if err := upsertRows(gtx, rows); err != nil {
+		return err
+	}
+	// A name new to the secrets table starts after its kept history.
+	err := gtx.Exec(`UPDATE secrets SET version = 1 + (SELECT MAX(version) FROM secret_versions v WHERE v.owner = secrets.owner AND v.name = secrets.name)
+		WHERE owner = ? AND updated_at = ? AND version <= (SELECT MAX(version) FROM secret_versions v WHERE v.owner = secrets.owner AND v.name = secrets.name)`,
+		u.owner, t).Error
+	if err != nil {
+		return err
+	}
+	if u.after, err = s.countOwner(ctx, tx, u.owner); err != nil {
+		return err
+	}
+	if err := u.check(s.quota); err != nil {
+		return err
+	}
+	return s.saveUsage(ctx, tx, u)
 }
 
 // Delete implements storage.Store.
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	del := func(tx *gorm.DB) error {
-		for start := 0; start < len(names); start += chunkRows {
-			part := names[start:min(start+chunkRows, len(names))]
-			if err := tx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
-				return err
+	return s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		return s.counted(ctx, gtx, owner, names, false, func(*sql.Tx) error {
+			for start := 0; start < len(names); start += chunkRows {
+				part := names[start:min(start+chunkRows, len(names))]
+				if err := gtx.Exec(`DELETE FROM secrets WHERE owner = ? AND name IN ?`, owner, part).Error; err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}
-	if len(names) <= chunkRows {
-		return s.write(ctx, func() error { return del(s.db.WithContext(ctx)) })
-	}
-	return s.inTx(ctx, del)
+			return nil
+		})
+	})
 }
 
 // Walk implements storage.Store. It reads pages in (owner, name) order and
@@ -476,7 +549,11 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 	}
 }
 
-// Swap implements storage.Store. version and updated_at stay as they are.
+// errSwapMissed rolls back a Swap whose value had changed.
+var errSwapMissed = errors.New("sqlstore: swapped value changed")
+
+// Swap implements storage.Store. version and updated_at stay as they are;
+// the owner's usage follows the new size.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
 	if string(old) == string(new) {
 		// MySQL counts only changed rows, so an UPDATE to the same value
@@ -487,12 +564,30 @@ func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (
 		return n == 1, err
 	}
 	var ok bool
-	err := s.write(ctx, func() error {
-		res := s.db.WithContext(ctx).Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND value = ?`,
+	err := s.inTx(ctx, func(gtx *gorm.DB) error {
+		// A rekey may change sealed sizes: counted, never refused. Two
+		// short statements, the usage row first as in every write (rekey
+		// swaps every value, under STORE_TIMEOUT each): the size changes
+		// the count only for a value Put wrote outside the history; an
+		// owner not counted yet is counted later from the data.
+		err := gtx.Exec(`UPDATE quota_usage SET bytes = bytes + ? WHERE owner = ? AND EXISTS (SELECT 1 FROM secrets s
+			WHERE s.owner = ? AND s.name = ? AND s.value = ?
+			AND s.version > COALESCE((SELECT MAX(version) FROM secret_versions v WHERE v.owner = s.owner AND v.name = s.name), 0))`,
+			len(new)-len(old), owner, owner, name, old).Error
+		if err != nil {
+			return err
+		}
+		res := gtx.Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND value = ?`,
 			new, owner, name, old)
 		ok = res.RowsAffected == 1
+		if res.Error == nil && !ok {
+			return errSwapMissed // roll the count back
+		}
 		return res.Error
 	})
+	if errors.Is(err, errSwapMissed) {
+		err = nil
+	}
 	return ok, err
 }
 
