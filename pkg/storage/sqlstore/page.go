@@ -6,26 +6,46 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
+// pageCols are the columns of a page; ListPage carries versions and times.
+const pageCols = `SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ?`
+
+// pageShapes are ListPage's statements, one per kind of range: the start
+// (none, name >= prefix, or name > after) and whether the prefix bounds
+// the end. Prepared at open with the other reads.
+var pageShapes = [pageKinds]string{
+	pageAll:       pageCols + ` ORDER BY name LIMIT ?`,
+	pageAfter:     pageCols + ` AND name > ? ORDER BY name LIMIT ?`,
+	pageFrom:      pageCols + ` AND name >= ? ORDER BY name LIMIT ?`,
+	pageAfterSpan: pageCols + ` AND name > ? AND name < ? ORDER BY name LIMIT ?`,
+	pageFromSpan:  pageCols + ` AND name >= ? AND name < ? ORDER BY name LIMIT ?`,
+}
+
+const (
+	pageAll = iota
+	pageAfter
+	pageFrom
+	pageAfterSpan
+	pageFromSpan
+	pageKinds
+)
+
 // ListPage implements storage.Secrets: List's index range scan, from after
 // on, with a LIMIT.
 func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
-	q := `SELECT name, value, version, created_at, updated_at FROM secrets WHERE owner = ?`
-	args := []any{owner}
-	if after != "" {
-		q += ` AND name > ?`
-		args = append(args, after)
-	} else if prefix != "" {
-		q += ` AND name >= ?`
-		args = append(args, prefix)
+	kind, args := pageAll, make([]any, 1, 4)
+	args[0] = owner
+	switch {
+	case after != "":
+		kind, args = pageAfter, append(args, after)
+	case prefix != "":
+		kind, args = pageFrom, append(args, prefix)
 	}
 	if prefix != "" {
 		if end, ok := storage.PrefixEnd(prefix); ok {
-			q += ` AND name < ?`
-			args = append(args, end)
+			kind, args = kind+2, append(args, end) // the …Span form of the same start
 		}
 	}
-	args = append(args, limit)
-	rows, err := s.db.WithContext(ctx).Raw(q+` ORDER BY name LIMIT ?`, args...).Rows()
+	rows, err := s.reads.page[kind].QueryContext(ctx, append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}

@@ -82,10 +82,11 @@ type Store struct {
 type reads struct {
 	get, getMeta                *sql.Stmt
 	listAll, listFrom, listSpan *sql.Stmt
+	page                        [pageKinds]*sql.Stmt // page.go
 }
 
 func (r *reads) all() []*sql.Stmt {
-	return []*sql.Stmt{r.get, r.getMeta, r.listAll, r.listFrom, r.listSpan}
+	return append([]*sql.Stmt{r.get, r.getMeta, r.listAll, r.listFrom, r.listSpan}, r.page[:]...)
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -211,6 +212,12 @@ func (s *Store) open(ctx context.Context) error {
 	} {
 		var err error
 		if *p.dst, err = s.sqlDB.PrepareContext(ctx, s.rebind(p.q)); err != nil {
+			return err
+		}
+	}
+	for kind, q := range pageShapes {
+		var err error
+		if s.reads.page[kind], err = s.sqlDB.PrepareContext(ctx, s.rebind(q)); err != nil {
 			return err
 		}
 	}
