@@ -23,6 +23,7 @@ if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/nosana-secrets"; else go build -o "$
 go build -o "$work/benchtool" ./bench/benchtool
 
 wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wrk_run() {
   local url=$1; shift
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" | awk '
@@ -39,6 +40,7 @@ start() {
   JWT_SECRET=bench-secret-bench-secret-bench-secret LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
   RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
     "$work/nosana-secrets" serve --listen "127.0.0.1:$2" >"$work/$1/serve.log" 2>&1 & pids+=($!)
+  echo $! >"$work/$1/pid"
   wait_port "http://127.0.0.1:$2/livez"
 }
 start off 4196 false
@@ -76,7 +78,9 @@ declare -A r
 for name in off on; do
   port=4196; [ "$name" = on ] && port=4197
   token=$(cat "$work/$name/token")
+  t0=$(cpu_ticks "$(cat "$work/$name/pid")")
   r[get_$name]=$(wrk_run "http://127.0.0.1:$port/secrets/key-500" -H "Authorization: Bearer $token")
+  r[getcpu_$name]=$(($(cpu_ticks "$(cat "$work/$name/pid")") - t0))
   r[post_$name]=$(wrk_run "http://127.0.0.1:$port/secrets" -s "$work/$name/post.lua")
 done
 r[put_on]=$(wrk_run "http://127.0.0.1:4197/v1/secrets/p-0" -s "$work/on/put.lua")
@@ -91,6 +95,10 @@ row "PUT /v1/secrets/:key, HISTORY=true" "${r[put_on]}"
 ratio() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {printf "%.2f", a/b}'; }
 echo
 echo "GET audited / not:          $(ratio "${r[get_on]}" "${r[get_off]}") (goal >= 0.90)"
+# Serve's CPU per GET, which other load on the machine disturbs far less than requests/s.
+cpu_us() { awk -v d="$1" -v r="${2%% *}" -v hz="$(getconf CLK_TCK)" -v s="${DURATION%s}" 'BEGIN {printf "%.0f", d / hz * 1e6 / (r * s)}'; }
+echo "GET serve CPU µs/req, not / audited: $(cpu_us "${r[getcpu_off]}" "${r[get_off]}") / $(cpu_us "${r[getcpu_on]}" "${r[get_on]}")"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "POST with history / without: $(ratio "${r[post_on]}" "${r[post_off]}") (goal >= 0.80)"
 echo "PUT v1 / POST without:       $(ratio "${r[put_on]}" "${r[post_off]}") (goal >= 0.80)"
 echo "storage: sqlite; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"
