@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
@@ -45,9 +48,53 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 			kind, args = kind+2, append(args, end) // the …Span form of the same start
 		}
 	}
-	rows, err := s.reads.page[kind].QueryContext(ctx, append(args, limit)...)
+	args = append(args, limit)
+	out := make([]storage.Secret, 0, min(limit, 1024))
+	if s.dialect == Postgres {
+		return s.pgPage(ctx, kind, args, out)
+	}
+	rows, err := s.reads.page[kind].QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanSecrets(rows, make([]storage.Secret, 0, min(limit, 1024)), nil)
+	return scanSecrets(rows, out, nil)
+}
+
+// pgPage is ListPage on PostgreSQL through pgx itself, on a connection of
+// the same pool: database/sql boxes every column of every row in a
+// driver.Value and copies each value twice (scanning was 46% of a
+// PostgreSQL listing's CPU). pgx prepares the statement once per
+// connection and scans binary columns straight into the fields.
+func (s *Store) pgPage(ctx context.Context, kind int, args []any, out []storage.Secret) ([]storage.Secret, error) {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: a PostgreSQL connection of type %T", dc)
+		}
+		rows, err := c.Conn().Query(ctx, s.reads.pgPage[kind], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var sec storage.Secret
+		dest := []any{&sec.Name, &sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt}
+		for rows.Next() {
+			sec = storage.Secret{}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			fix(&sec)
+			out = append(out, sec)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

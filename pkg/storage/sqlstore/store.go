@@ -83,6 +83,7 @@ type reads struct {
 	get, getMeta                *sql.Stmt
 	listAll, listFrom, listSpan *sql.Stmt
 	page                        [pageKinds]*sql.Stmt // page.go
+	pgPage                      [pageKinds]string    // PostgreSQL: the same, rebound, for pgx
 }
 
 func (r *reads) all() []*sql.Stmt {
@@ -216,6 +217,7 @@ func (s *Store) open(ctx context.Context) error {
 		}
 	}
 	for kind, q := range pageShapes {
+		s.reads.pgPage[kind] = s.rebind(q)
 		var err error
 		if s.reads.page[kind], err = s.sqlDB.PrepareContext(ctx, s.rebind(q)); err != nil {
 			return err
