@@ -6,7 +6,9 @@
 // IN ? expands a list; the schema is plain DDL (see schema.go: gorm's
 // AutoMigrate cannot say COLLATE "C" or VARBINARY). Reads never go through
 // gorm: they are statements on the database/sql pool, rebound to the
-// dialect once and prepared at open (see reads). Writes that hit a deadlock,
+// dialect once and prepared at open (see reads), except PostgreSQL's
+// listing pages, which pgx scans itself on a connection of that pool
+// (page.go). Writes that hit a deadlock,
 // a serialisation failure or a busy SQLite database are retried, so
 // concurrent writers to one key never see an error.
 //
