@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
 
 DURATION=${DURATION:-10s}
+case $DURATION in *m) secs=$((${DURATION%m} * 60)) ;; *s) secs=${DURATION%s} ;; *) secs=$DURATION ;; esac
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
 # Ports of the server and the bare handler; set them apart when several runs share a machine.
@@ -38,6 +39,21 @@ wrk_run() {
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
     /Non-2xx/ {bad=$NF}
     END {if (bad) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%s %s %s\n", rps, p50, p99}'
+}
+# cpu_ticks PID: user+system CPU time of PID so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# measure NAME URL [args…]: wrk_run into NAME_rps/p50/p99, and NAME_cpu, the
+# server's CPU time per request in microseconds: a figure that other load
+# on the machine disturbs far less than requests/s.
+measure() {
+  local name=$1; shift
+  local t0 t1 rps p50 p99
+  t0=$(cpu_ticks "$serve")
+  read -r rps p50 p99 < <(wrk_run "$@")
+  t1=$(cpu_ticks "$serve")
+  printf -v "${name}_rps" %s "$rps"; printf -v "${name}_p50" %s "$p50"; printf -v "${name}_p99" %s "$p99"
+  printf -v "${name}_cpu" %s "$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v s="$secs" \
+    'BEGIN {printf "%.0f", d / hz * 1e6 / (r * s)}')"
 }
 metric() { curl -fsS "http://127.0.0.1:$SRV_PORT/metrics" | awk -v m="$1" '$1==m {print $2}'; }
 rss_peak() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
@@ -63,23 +79,27 @@ curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:$SRV_PORT/secrets/k
 # Warm up (connection pools fill, caches load), then measure steady state.
 wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer $token" http://127.0.0.1:$SRV_PORT/secrets/key-500 >/dev/null
 g0=$(metric go_goroutines); f0=$(metric process_open_fds)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 read -r base_rps base_p50 base_p99 < <(wrk_run http://127.0.0.1:$BASE_PORT/)
-read -r get_rps get_p50 get_p99 < <(wrk_run http://127.0.0.1:$SRV_PORT/secrets/key-500 -H "Authorization: Bearer $token")
-read -r list_rps list_p50 list_p99 < <(wrk_run http://127.0.0.1:$SRV_PORT/secrets -H "Authorization: Bearer $token")
-read -r prefix_rps prefix_p50 prefix_p99 < <(wrk_run "http://127.0.0.1:$SRV_PORT/secrets?prefix=key-50" -H "Authorization: Bearer $token")
-read -r login_rps login_p50 login_p99 < <(wrk_run http://127.0.0.1:$SRV_PORT/login -s "$work/login.lua")
+measure get http://127.0.0.1:$SRV_PORT/secrets/key-500 -H "Authorization: Bearer $token"
+measure list http://127.0.0.1:$SRV_PORT/secrets -H "Authorization: Bearer $token"
+measure prefix "http://127.0.0.1:$SRV_PORT/secrets?prefix=key-50" -H "Authorization: Bearer $token"
+measure login http://127.0.0.1:$SRV_PORT/login -s "$work/login.lua"
 sleep 1
 g1=$(metric go_goroutines); f1=$(metric process_open_fds)
 peak=$(rss_peak "$serve")
 
-printf '\n%-34s %12s %10s %10s\n' scenario "requests/s" p50 p99
-printf '%-34s %12s %10s %10s\n' "bare net/http, fixed body" "$base_rps" "$base_p50" "$base_p99"
-printf '%-34s %12s %10s %10s\n' "GET /secrets/:key (1,000 keys)" "$get_rps" "$get_p50" "$get_p99"
-printf '%-34s %12s %10s %10s\n' "GET /secrets (all 1,000 × 100 B)" "$list_rps" "$list_p50" "$list_p99"
-printf '%-34s %12s %10s %10s\n' "GET /secrets?prefix= (10 keys)" "$prefix_rps" "$prefix_p50" "$prefix_p99"
-printf '%-34s %12s %10s %10s\n' "POST /login (legacy)" "$login_rps" "$login_p50" "$login_p99"
+printf '\n%-34s %12s %10s %10s %12s\n' scenario "requests/s" p50 p99 "CPU µs/req"
+printf '%-34s %12s %10s %10s %12s\n' "bare net/http, fixed body" "$base_rps" "$base_p50" "$base_p99" -
+printf '%-34s %12s %10s %10s %12s\n' "GET /secrets/:key (1,000 keys)" "$get_rps" "$get_p50" "$get_p99" "$get_cpu"
+printf '%-34s %12s %10s %10s %12s\n' "GET /secrets (all 1,000 × 100 B)" "$list_rps" "$list_p50" "$list_p99" "$list_cpu"
+printf '%-34s %12s %10s %10s %12s\n' "GET /secrets?prefix= (10 keys)" "$prefix_rps" "$prefix_p50" "$prefix_p99" "$prefix_cpu"
+printf '%-34s %12s %10s %10s %12s\n' "POST /login (legacy)" "$login_rps" "$login_p50" "$login_p99" "$login_cpu"
 awk -v a="$get_rps" -v b="$base_rps" 'BEGIN {printf "\nGET/baseline ratio: %.2f (goal >= 0.60 on sqlite)\n", a/b}'
 echo "listing goals: all >= 2,000/s on sqlite, >= 1,000/s on Redis and PostgreSQL; prefix >= 20,000/s on sqlite"
 echo "peak RSS of serve: ${peak} MiB (goal < 60)"
 echo "goroutines after warm-up / after load: $g0 / $g1; open fds: $f0 / $f1 (bounded by the connection pools)"
-echo "storage: ${STORAGE_CONNECTION:-sqlite}; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"
+echo "CPU µs/req: serve's user+system time per answer (less disturbed by other load than requests/s)"
+echo "load average before / after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
+storage=${STORAGE_CONNECTION:-sqlite}
+echo "storage: ${storage%%\?*}; wrk -t$THREADS -c$CONNS -d$DURATION; $(nproc) cores"

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,7 +20,15 @@ import (
 
 // BenchmarkListSecrets is GET /secrets of 1,000 values of 100 bytes on the
 // sqlite stack, without the network.
-func BenchmarkListSecrets(b *testing.B) {
+func BenchmarkListSecrets(b *testing.B) { benchGet(b, "/secrets", nil) }
+
+// BenchmarkGetSecret is GET /secrets/:key on the same stack, with the
+// request log on (as JSON, to io.Discard): the middleware's own cost.
+func BenchmarkGetSecret(b *testing.B) {
+	benchGet(b, "/secrets/key-500", slog.New(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+func benchGet(b *testing.B, path string, log *slog.Logger) {
 	ctx := context.Background()
 	st, err := backends.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "p.sqlite"), backends.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}})
 	if err != nil {
@@ -34,14 +44,15 @@ func BenchmarkListSecrets(b *testing.B) {
 		b.Fatal(err)
 	}
 	tokens, _ := auth.NewTokens(bytes.Repeat([]byte{2}, 32), 0, nil)
-	srv, err := server.New(server.Options{Store: st, Tokens: tokens})
+	srv, err := server.New(server.Options{Store: st, Tokens: tokens, Logger: log})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tok, _, _ := tokens.Issue(auth.Claims{Address: owner}, time.Time{})
 	h := srv.Handler()
+	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest("GET", "/secrets", nil)
+		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

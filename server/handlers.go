@@ -81,11 +81,7 @@ func (s *Server) listSecrets(c echo.Context) error {
 		return err
 	}
 	s.recordList(c, claimsOf(c).ReadNamespace(), list)
-	size := 2
-	for _, sec := range list {
-		size += len(sec.Name) + len(sec.Value) + 4
-	}
-	buf := make([]byte, 0, size)
+	buf := make([]byte, 0, entriesSize(list)+2)
 	buf = append(buf, '{')
 	buf = appendEntries(buf, list, true)
 	buf = append(buf, '}')
@@ -105,11 +101,6 @@ func appendEntries(buf []byte, list []storage.Secret, first bool) []byte {
 		buf = append(buf, sec.Value...)
 	}
 	return buf
-}
-
-// writeEntries writes appendEntries' output for one page to w.
-func writeEntries(w io.Writer, list []storage.Secret, first bool) {
-	_, _ = w.Write(appendEntries(nil, list, first))
 }
 
 // appendJSONString appends s as encoding/json writes it. Names of printable

@@ -110,10 +110,14 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelWarn
 		}
 		ctx := c.Request().Context()
-		if !s.log.Enabled(ctx, level) {
+		h := s.log.Handler()
+		if !h.Enabled(ctx, level) {
 			return nil
 		}
-		attrs := []slog.Attr{
+		// The record goes to the handler itself: Logger.LogAttrs would
+		// walk the stack for a source position no handler here shows.
+		r := slog.NewRecord(time.Now(), level, "request", 0)
+		r.AddAttrs(
 			slog.String("request_id", requestID(c)),
 			slog.String("method", truncate(c.Request().Method, maxLoggedMethod)),
 			slog.String("route", route),
@@ -121,14 +125,14 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes", res.Size),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("ip", c.RealIP()),
-		}
+		)
 		if cl := claimsOf(c); cl != nil {
-			attrs = append(attrs, slog.String("address", cl.Address))
+			r.AddAttrs(slog.String("address", cl.Address))
 		}
 		if e, ok := c.Get(ctxLogError).(error); ok {
-			attrs = append(attrs, slog.String("error", e.Error()))
+			r.AddAttrs(slog.String("error", e.Error()))
 		}
-		s.log.LogAttrs(ctx, level, "request", attrs...)
+		_ = h.Handle(ctx, r)
 		return nil
 	}
 }
@@ -149,7 +153,7 @@ func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-var nosniff, noStore = []string{"nosniff"}, []string{"no-store"}
+var nosniff, noStore, varyOrigin = []string{"nosniff"}, []string{"no-store"}, []string{echo.HeaderOrigin}
 
 // maxLoggedMethod is how much of a request method a log line shows.
 const maxLoggedMethod = 16
@@ -168,7 +172,11 @@ func cors(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		h := c.Response().Header()
-		h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		if _, ok := h[echo.HeaderVary]; ok {
+			h.Add(echo.HeaderVary, echo.HeaderOrigin)
+		} else {
+			h[echo.HeaderVary] = varyOrigin // shared, as in secureHeaders
+		}
 		origin := req.Header.Get(echo.HeaderOrigin)
 		if origin == "" {
 			return next(c)
@@ -197,7 +205,9 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.ContentLength > s.bodyLimit {
 			return tooLarge(s.bodyLimit)
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.bodyLimit)
+		if req.Body != http.NoBody { // net/http's body of a request without one
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.bodyLimit)
+		}
 		return next(c)
 	}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"errors"
 	"net/http"
 	"strconv"
@@ -14,6 +13,20 @@ import (
 // listPageSize is how many secrets a legacy listing reads from the store
 // at a time: its memory is a page, not the namespace.
 const listPageSize = 256
+
+// listSlack is room beyond the first page's size in the buffer a streamed
+// listing reuses, so a later page of longer values rarely grows it.
+const listSlack = 4 << 10
+
+// entriesSize is the length of appendEntries' output for list, or a bound
+// on it when names need escaping (which rarely grows the buffer once).
+func entriesSize(list []storage.Secret) int {
+	n := 0
+	for _, sec := range list {
+		n += len(sec.Name) + len(sec.Value) + 4 // quotes, colon, comma
+	}
+	return n
+}
 
 // streamList answers an owner's GET /secrets page by page. A listing that
 // fits in one page is answered whole, with HeaderUnreadable as a header;
@@ -33,22 +46,21 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 		if bad > 0 {
 			res.Header().Set(HeaderUnreadable, strconv.Itoa(bad))
 		}
-		res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-		res.WriteHeader(http.StatusOK)
-		w := bufio.NewWriterSize(res, 32<<10)
-		_ = w.WriteByte('{')
-		writeEntries(w, page, true)
-		_ = w.WriteByte('}')
-		return w.Flush()
+		buf := append(appendEntries(append(make([]byte, 0, entriesSize(page)+2), '{'), page, true), '}')
+		return c.JSONBlob(http.StatusOK, buf)
 	}
 	res.Header().Set("Trailer", HeaderUnreadable)
 	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	res.WriteHeader(http.StatusOK)
-	w := bufio.NewWriterSize(res, 32<<10)
-	_ = w.WriteByte('{')
-	writeEntries(w, page, true)
+	// One buffer for every page, each page one Write: net/http's own
+	// buffers pass a write this large straight to the connection.
+	buf := append(make([]byte, 0, entriesSize(page)+listSlack), '{')
+	buf = appendEntries(buf, page, true)
 	first := len(page) == 0
 	for full {
+		if _, err := res.Write(buf); err != nil {
+			return nil // the client left
+		}
 		var n int
 		page, last, full, n, err = s.listPage(c, owner, prefix, last, listPageSize)
 		if err != nil {
@@ -58,11 +70,11 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 		}
 		bad += n
 		s.recordList(c, owner, page) // one event a page: memory stays a page
-		writeEntries(w, page, first)
+		buf = appendEntries(buf[:0], page, first)
 		first = first && len(page) == 0
 	}
-	_ = w.WriteByte('}')
-	if err := w.Flush(); err != nil {
+	buf = append(buf, '}')
+	if _, err := res.Write(buf); err != nil {
 		return nil // the client left
 	}
 	if bad > 0 {

@@ -6,7 +6,9 @@
 // IN ? expands a list; the schema is plain DDL (see schema.go: gorm's
 // AutoMigrate cannot say COLLATE "C" or VARBINARY). Reads never go through
 // gorm: they are statements on the database/sql pool, rebound to the
-// dialect once and prepared at open (see reads). Writes that hit a deadlock,
+// dialect once and prepared at open (see reads), except PostgreSQL's
+// listing pages, which pgx scans itself on a connection of that pool
+// (page.go). Writes that hit a deadlock,
 // a serialisation failure or a busy SQLite database are retried, so
 // concurrent writers to one key never see an error.
 //
@@ -85,10 +87,12 @@ type Store struct {
 type reads struct {
 	get, getMeta                *sql.Stmt
 	listAll, listFrom, listSpan *sql.Stmt
+	page                        [pageKinds]*sql.Stmt // page.go
+	pgPage                      [pageKinds]string    // PostgreSQL: the same, rebound, for pgx
 }
 
 func (r *reads) all() []*sql.Stmt {
-	return []*sql.Stmt{r.get, r.getMeta, r.listAll, r.listFrom, r.listSpan}
+	return append([]*sql.Stmt{r.get, r.getMeta, r.listAll, r.listFrom, r.listSpan}, r.page[:]...)
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -214,6 +218,13 @@ func (s *Store) open(ctx context.Context) error {
 	} {
 		var err error
 		if *p.dst, err = s.sqlDB.PrepareContext(ctx, s.rebind(p.q)); err != nil {
+			return err
+		}
+	}
+	for kind, q := range pageShapes {
+		s.reads.pgPage[kind] = s.rebind(q)
+		var err error
+		if s.reads.page[kind], err = s.sqlDB.PrepareContext(ctx, s.rebind(q)); err != nil {
 			return err
 		}
 	}
