@@ -21,15 +21,26 @@ rc_dir=$(mktemp -d /tmp/nosana-redis-cluster.XXXXXX)
 # rc_cleanup stops the servers this script started (a pid file names each;
 # a pid is signalled only while it is still a redis-server).
 rc_cleanup() {
-	local f pid
+	local f pid pids=()
 	for f in "$rc_dir"/*/redis.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")
 		if grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null; then
 			kill "$pid" 2>/dev/null || true
+			pids+=("$pid")
 		fi
 	done
-	rm -rf "$rc_dir"
+	# A server still writing its files makes rm fail ("Directory not
+	# empty"): wait up to 5 s for them to exit, and never fail the run here.
+	for _ in $(seq 1 50); do
+		alive=0
+		for pid in "${pids[@]}"; do
+			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	rm -rf "$rc_dir" 2>/dev/null || true
 }
 rc_prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT\$/\1/")
 # shellcheck disable=SC2064 # the previous trap is expanded now, on purpose
