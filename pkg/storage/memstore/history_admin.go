@@ -109,34 +109,46 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 				return
 			}
 		}
-		ns := s.owners[owner]
-		for i := 0; i < len(vs); {
-			j := i
-			for j < len(vs) && vs[j].Name == vs[i].Name {
-				j++
+		var names []string // vs is sorted by name (Checked)
+		for i, v := range vs {
+			if i == 0 || vs[i-1].Name != v.Name {
+				names = append(names, v.Name)
 			}
-			name, kept := vs[i].Name, make([]storage.Version, 0, j-i)
-			for _, v := range vs[i:j] {
-				kept = append(kept, cloneVersion(v, true))
-			}
-			s.hist.set(owner, name, kept)
-			if newest := kept[len(kept)-1]; !newest.Deleted {
-				if ns == nil {
-					ns = &namespace{secrets: map[string]storage.Secret{}}
-					s.owners[owner] = ns
-				}
-				ns.secrets[name] = storage.Secret{Name: name, Value: slices.Clone(newest.Value), Version: newest.Version,
-					CreatedAt: kept[0].CreatedAt, UpdatedAt: newest.CreatedAt}
-				k, _ := slices.BinarySearch(ns.names, name)
-				ns.names = slices.Insert(ns.names, k, name)
-			}
-			i = j
 		}
+		// Counted, never refused: a restore puts back what was kept.
+		s.counted(owner, names, func() { s.importVersions(owner, vs) })
 	})
 	if err == nil {
 		err = conflict
 	}
 	return err
+}
+
+// importVersions is ImportVersions' writes; s.mu is held.
+func (s *Store) importVersions(owner string, vs []storage.Version) {
+	ns := s.owners[owner]
+	for i := 0; i < len(vs); {
+		j := i
+		for j < len(vs) && vs[j].Name == vs[i].Name {
+			j++
+		}
+		name, kept := vs[i].Name, make([]storage.Version, 0, j-i)
+		for _, v := range vs[i:j] {
+			kept = append(kept, cloneVersion(v, true))
+		}
+		s.hist.set(owner, name, kept)
+		if newest := kept[len(kept)-1]; !newest.Deleted {
+			if ns == nil {
+				ns = &namespace{secrets: map[string]storage.Secret{}}
+				s.owners[owner] = ns
+			}
+			ns.secrets[name] = storage.Secret{Name: name, Value: slices.Clone(newest.Value), Version: newest.Version,
+				CreatedAt: kept[0].CreatedAt, UpdatedAt: newest.CreatedAt}
+			k, _ := slices.BinarySearch(ns.names, name)
+			ns.names = slices.Insert(ns.names, k, name)
+		}
+		i = j
+	}
 }
 
 // ImportAudit implements storage.HistoryAdmin.

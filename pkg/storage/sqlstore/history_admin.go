@@ -135,29 +135,36 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 		return err == nil && !got.Deleted && string(got.Value) == string(old), err
 	}
 	var ok bool
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
-		ok = false
-		res := tx.Exec(`UPDATE secret_versions SET value = ? WHERE owner = ? AND name = ? AND version = ? AND value = ? AND NOT deleted`,
-			new, owner, name, v, old)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			var kept int64
-			if err := tx.Raw(`SELECT COUNT(*) FROM secret_versions WHERE owner = ? AND name = ? AND version = ?`, owner, name, v).
-				Row().Scan(&kept); err != nil {
-				return err
-			}
-			if kept > 0 {
-				return nil // kept with another value, or a tombstone
-			}
-		}
-		cur := tx.Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND version = ? AND value = ?`,
-			new, owner, name, v, old)
-		ok = res.RowsAffected == 1 || cur.RowsAffected == 1
-		return cur.Error
+	err := s.inTx(ctx, func(gtx *gorm.DB) error {
+		return s.counted(ctx, gtx, owner, []string{name}, false, func(*sql.Tx) error {
+			var err error
+			ok, err = s.swapVersion(gtx, owner, name, v, old, new)
+			return err
+		})
 	})
 	return ok, err
+}
+
+// swapVersion is SwapVersion's writes, in tx.
+func (s *Store) swapVersion(tx *gorm.DB, owner, name string, v int64, old, new []byte) (bool, error) {
+	res := tx.Exec(`UPDATE secret_versions SET value = ? WHERE owner = ? AND name = ? AND version = ? AND value = ? AND NOT deleted`,
+		new, owner, name, v, old)
+	if res.Error != nil {
+		return false, res.Error
+	}
+	if res.RowsAffected == 0 {
+		var kept int64
+		if err := tx.Raw(`SELECT COUNT(*) FROM secret_versions WHERE owner = ? AND name = ? AND version = ?`, owner, name, v).
+			Row().Scan(&kept); err != nil {
+			return false, err
+		}
+		if kept > 0 {
+			return false, nil // kept with another value, or a tombstone
+		}
+	}
+	cur := tx.Exec(`UPDATE secrets SET value = ? WHERE owner = ? AND name = ? AND version = ? AND value = ?`,
+		new, owner, name, v, old)
+	return res.RowsAffected == 1 || cur.RowsAffected == 1, cur.Error
 }
 
 // ImportVersions implements storage.HistoryAdmin in one transaction. A name
@@ -167,41 +174,49 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 	if err := s.prepareHistory(ctx); err != nil {
 		return err
 	}
+	var names []string // vs is sorted by name: its distinct names, in order
+	for i, v := range vs {
+		if i == 0 || vs[i-1].Name != v.Name {
+			names = append(names, v.Name)
+		}
+	}
+	// Counted, never refused: a restore puts back what was kept.
 	err := s.inTx(ctx, func(gtx *gorm.DB) error {
-		tx, err := sqlTx(gtx)
-		if err != nil {
-			return err
-		}
-		ins := tx.StmtContext(ctx, s.hist.insVersion)
-		for i, v := range vs {
-			value := v.Value
-			if v.Deleted || value == nil {
-				value = []byte{}
-			}
-			if _, err := ins.ExecContext(ctx, owner, v.Name, v.Version, value, v.Deleted, ts(v.CreatedAt), v.By.Address, v.By.Job); err != nil {
-				return translate(gtx, err)
-			}
-			if i+1 < len(vs) && vs[i+1].Name == v.Name || v.Deleted {
-				continue
-			}
-			// The newest version of its name: what Secrets reads, created
-			// when the oldest kept version was.
-			created := v.CreatedAt
-			for j := i; j >= 0 && vs[j].Name == v.Name; j-- {
-				created = vs[j].CreatedAt
-			}
-			err := gtx.Create(&secretRow{Owner: owner, Name: v.Name, Value: value, Version: v.Version,
-				CreatedAt: ts(created), UpdatedAt: ts(v.CreatedAt)}).Error
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.counted(ctx, gtx, owner, names, false, func(tx *sql.Tx) error { return s.importVersions(ctx, gtx, tx, owner, vs) })
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return fmt.Errorf("%w: %s already holds a secret or version being imported", storage.ErrInvalid, owner)
 	}
 	return err
+}
+
+// importVersions is ImportVersions' writes, in tx.
+func (s *Store) importVersions(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, vs []storage.Version) error {
+	ins := tx.StmtContext(ctx, s.hist.insVersion)
+	for i, v := range vs {
+		value := v.Value
+		if v.Deleted || value == nil {
+			value = []byte{}
+		}
+		if _, err := ins.ExecContext(ctx, owner, v.Name, v.Version, value, v.Deleted, ts(v.CreatedAt), v.By.Address, v.By.Job); err != nil {
+			return translate(gtx, err)
+		}
+		if i+1 < len(vs) && vs[i+1].Name == v.Name || v.Deleted {
+			continue
+		}
+		// The newest version of its name: what Secrets reads, created
+		// when the oldest kept version was.
+		created := v.CreatedAt
+		for j := i; j >= 0 && vs[j].Name == v.Name; j-- {
+			created = vs[j].CreatedAt
+		}
+		err := gtx.Create(&secretRow{Owner: owner, Name: v.Name, Value: value, Version: v.Version,
+			CreatedAt: ts(created), UpdatedAt: ts(v.CreatedAt)}).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ImportAudit implements storage.HistoryAdmin in one transaction.

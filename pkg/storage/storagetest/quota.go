@@ -63,6 +63,12 @@ func RunQuota(t *testing.T, s storage.Store) {
 			{"CommitRefused", testQuotaCommitRefused},
 			{"CommitRace", testQuotaCommitRace},
 		}
+		if _, ok := s.(storage.HistoryAdmin); ok {
+			hcases = append(hcases, struct {
+				name string
+				fn   func(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string)
+			}{"Import", testQuotaImport})
+		}
 		for _, c := range hcases {
 			cases = append(cases, struct {
 				name string
@@ -345,4 +351,27 @@ func testQuotaPurge(t *testing.T, s storage.HistoryStore, q storage.Quotas, owne
 	}
 	// k keeps its newest; gone, deleted before the cut, is gone.
 	wantUsage(t, q, owner, 1, 3)
+}
+
+// testQuotaImport: a restore's imported versions count as written ones do,
+// and a restore is never refused (it puts back what was kept).
+func testQuotaImport(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string) {
+	a := s.(storage.HistoryAdmin)
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	vs := []storage.Version{
+		{Name: "a", Version: 1, Value: []byte(strings.Repeat("1", 20)), CreatedAt: at},
+		{Name: "a", Version: 2, Value: []byte(strings.Repeat("2", 20)), CreatedAt: at.Add(time.Second)},
+		{Name: "b", Version: 1, Value: []byte(strings.Repeat("3", 70)), CreatedAt: at},
+		{Name: "b", Version: 2, Deleted: true, CreatedAt: at.Add(time.Second)},
+	}
+	if err := a.ImportVersions(ctxT(t), owner, vs); err != nil {
+		t.Fatalf("ImportVersions: %v", err)
+	}
+	wantUsage(t, q, owner, 2, 110)
+	// Over the bytes limit now: a new name is refused, deleting still works.
+	wantRefused(t, s.Put(ctxT(t), owner, items("c", "x")), storage.LimitBytes, 110, quotaBytes)
+	if err := s.Destroy(ctxT(t), owner, []string{"b"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, q, owner, 1, 40)
 }
