@@ -141,13 +141,8 @@ func BenchmarkGet(b *testing.B) {
 }
 
 // TestMongoDBHistory runs the history suite on the path MongoDB runs, and
-// again with the lock that Open turns on for FerretDB, with the maintenance
-// suite on the latter.
+// again with the lock that Open turns on for FerretDB.
 func TestMongoDBHistory(t *testing.T) {
 	storagetest.RunHistory(t, openAs(t, false))
-	t.Run("serial", func(t *testing.T) {
-		s := openAs(t, true)
-		storagetest.RunHistory(t, s)
-		storagetest.RunHistoryAdmin(t, s)
-	})
+	t.Run("serial", func(t *testing.T) { storagetest.RunHistory(t, openAs(t, true)) })
 }
