@@ -33,9 +33,6 @@ func (s *Server) allow(c echo.Context, key string, limit int64, what string) err
 	case errors.Is(err, storage.ErrTimeout):
 		// The store hangs: the request could not be served anyway.
 		return unavailable("storage did not answer in time; try again", err)
-	case errors.Is(err, storage.ErrUnavailable):
-		// The store is down: the request could not be served anyway.
-		return unavailable("storage is not available; try again", err)
 	case err != nil:
 		// A failing store must not take the service down with the limits.
 		s.log.WarnContext(c.Request().Context(), "rate limit counter unavailable; allowing the request",

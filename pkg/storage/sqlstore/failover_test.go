@@ -21,7 +21,8 @@ import (
 // TestPostgresReadOnlyReconnects: a connection on which a write failed as
 // read-only (what a standby answers) is dropped rather than reused, so once
 // the server takes writes again the next write works; the failures say
-// Unavailable (503), not a bad request.
+// Unavailable (503), not a bad request. A multi-host store opens only on a
+// server that takes writes.
 func TestPostgresReadOnlyReconnects(t *testing.T) {
 	base := storagetest.URI(t, "postgres")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -73,6 +74,16 @@ func TestPostgresReadOnlyReconnects(t *testing.T) {
 	}
 	if !readOnly {
 		t.Fatal("no write failed as read-only")
+	}
+	// With several hosts and no target_session_attrs, a store opens only on
+	// a server that takes writes (two names of one server here).
+	multi := *u
+	multi.Host = u.Host + ",localhost:" + u.Port()
+	if s2, err := sqlstore.Open(ctx, multi.String()); err == nil {
+		s2.Close()
+		t.Error("a multi-host store opened on a read-only server")
+	} else if !sqlstore.Unavailable(err) || !strings.Contains(err.Error(), "read only") {
+		t.Errorf("multi-host open on a read-only server: %v", err)
 	}
 
 	if _, err := admin.ExecContext(ctx, "ALTER DATABASE "+name+" RESET default_transaction_read_only"); err != nil {
