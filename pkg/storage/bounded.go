@@ -26,6 +26,9 @@ const DefaultCallTimeout = 10 * time.Second
 type Bounded struct {
 	Store
 	Timeout time.Duration
+	// Unavailable, when set, picks the errors of the backend that say it is
+	// out of reach (see ErrUnavailable).
+	Unavailable func(error) bool
 }
 
 // Bound wraps s in a Bounded layer with timeout d (DefaultCallTimeout when
@@ -46,15 +49,19 @@ func (b *Bounded) bound(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // done maps the error of a call made with ctx: one that ended with the
-// deadline, or that the driver reports as a timeout, wraps ErrTimeout.
+// deadline, or that the driver reports as a timeout, wraps ErrTimeout; one
+// that Unavailable picks wraps ErrUnavailable.
 func (b *Bounded) done(ctx context.Context, err error) error {
-	if err == nil || errors.Is(err, ErrTimeout) {
+	if err == nil || errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnavailable) {
 		return err
 	}
 	var te interface{ Timeout() bool }
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.As(err, &te) && te.Timeout() {
 		return fmt.Errorf("%w (%s): %w", ErrTimeout, b.Timeout, err)
+	}
+	if b.Unavailable != nil && b.Unavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
 }

@@ -2,6 +2,7 @@
 //
 //	sqlite://relative/path.sqlite, sqlite:///absolute/path.sqlite
 //	postgres://user:pass@host:5432/db?sslmode=require (also postgresql://)
+//	postgres://user:pass@h1:5432,h2:5432/db?target_session_attrs=read-write
 //	mysql://user:pass@host:3306/db
 //	mongodb://user:pass@host:27017/db, mongodb+srv://user:pass@cluster/db
 //	  (DocumentDB: mongodb://…?tls=true&tlsCAFile=…&retryWrites=false)
@@ -134,7 +135,11 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 		unlock()
 		return nil, err
 	}
-	s = storage.Bound(s, o.CallTimeout)
+	bounded := storage.Bound(s, o.CallTimeout)
+	if kind == SQLite || kind == Postgres || kind == MySQL {
+		bounded.Unavailable = sqlstore.Unavailable
+	}
+	s = bounded
 	if lock != nil {
 		// This process is the file's only writer, so reads can be cached.
 		size := o.CacheBytes
@@ -299,6 +304,10 @@ func Check(uri string) (string, error) {
 		}
 		// (A Redis host list is no URI host: redisstore.Parse checks those.)
 		if _, err := url.Parse(uri); err != nil && !(kind == Redis && strings.Contains(scheme, "+")) {
+			if kind == Postgres {
+				_, err = sqlstore.ParseURI(uri) // names what pgx cannot take
+				return "", err
+			}
 			return "", errors.New("malformed URI (percent-encode special characters such as @ : / ? # % in the user name and password)")
 		}
 	}

@@ -21,6 +21,7 @@ func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"postgres://alice:s3cret@db.example:5432/app?sslmode=require", "postgres://alice:xxxxx@db.example:5432/app?sslmode=require"},
 		{"postgresql://alice@db/app", "postgresql://alice@db/app"},
+		{"postgresql://alice:s3cret@h1:5432,h2:5433/app?target_session_attrs=read-write", "postgresql://alice:xxxxx@h1:5432,h2:5433/app?target_session_attrs=read-write"},
 		{"mysql://root@127.0.0.1:3306/nosana_test", "mysql://root@127.0.0.1:3306/nosana_test"},
 		{"mysql://u:p%40ss%2Fw0rd@h:3306/db", "mysql://u:xxxxx@h:3306/db"},
 		// Unencoded special characters: everything up to the last '@'.
@@ -52,11 +53,13 @@ func TestRedact(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	good := map[string]string{
-		"sqlite://db.sqlite":                                     backends.SQLite,
-		"sqlite:///tmp/x/db.sqlite":                              backends.SQLite,
-		"SQLITE://db.sqlite":                                     backends.SQLite,
-		"postgres://u:p%40ss@h:5432/db":                          backends.Postgres,
-		"postgresql://h/db?sslmode=disable":                      backends.Postgres,
+		"sqlite://db.sqlite":                backends.SQLite,
+		"sqlite:///tmp/x/db.sqlite":         backends.SQLite,
+		"SQLITE://db.sqlite":                backends.SQLite,
+		"postgres://u:p%40ss@h:5432/db":     backends.Postgres,
+		"postgresql://h/db?sslmode=disable": backends.Postgres,
+		"postgresql://u:p%40ss@h1:5432,h2:5433/db?target_session_attrs=read-write": backends.Postgres,
+		"postgres://h1,h2/db":                                    backends.Postgres,
 		"mysql://root@127.0.0.1:3306/nosana":                     backends.MySQL,
 		"mysql://u:p%2F%3F%23@h/db?tls=true":                     backends.MySQL,
 		"mongodb://h:27017/db":                                   backends.MongoDB,
@@ -75,23 +78,28 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                                "not a URI",
-		"db.sqlite":                       "not a URI",
-		"http://example.com":              `unsupported scheme "http": use one of sqlite, postgres, postgresql, mysql, mongodb, mongodb+srv, redis, rediss`,
-		"sqlite://":                       "no file path",
-		"sqlite://db.sqlite?cache=shared": "must not contain '?'",
-		"sqlite://:memory:":               "plain file path",
-		"mysql://h:3306":                  "one database",
-		"mysql://u:pw@/db":                "no host",
-		"postgres://u:pa/ss@host/db":      "percent-encode",
-		"postgres://u:1?b@host/db":        "percent-encode",
-		"postgres://u:p%zzw@host/db":      "malformed URI",
-		"redis://h/notanumber":            "invalid database number",
-		"redis://h/0?bogus=1":             "bogus",
-		"redis+cluster://h1:7000/1":       "no path",
-		"redis+sentinel://s1:26379":       "needs the master name",
-		"redis+sentinel://u:p/w@s1/m":     "percent-encode",
-		"mongodb://h/bad.name":            "not a valid database name",
+		"":                                    "not a URI",
+		"db.sqlite":                           "not a URI",
+		"http://example.com":                  `unsupported scheme "http": use one of sqlite, postgres, postgresql, mysql, mongodb, mongodb+srv, redis, rediss`,
+		"sqlite://":                           "no file path",
+		"sqlite://db.sqlite?cache=shared":     "must not contain '?'",
+		"sqlite://:memory:":                   "plain file path",
+		"mysql://h:3306":                      "one database",
+		"mysql://u:pw@/db":                    "no host",
+		"postgres://u:pa/ss@host/db":          "percent-encode",
+		"postgres://u:1?b@host/db":            "percent-encode",
+		"postgres://u:p%zzw@host/db":          "malformed URI",
+		"redis://h/notanumber":                "invalid database number",
+		"redis://h/0?bogus=1":                 "bogus",
+		"redis+cluster://h1:7000/1":           "no path",
+		"redis+sentinel://s1:26379":           "needs the master name",
+		"redis+sentinel://u:p/w@s1/m":         "percent-encode",
+		"postgres://h1:5432,:5433/db":         "empty host",
+		"postgres://h1,,h2/db":                "empty host",
+		"postgres://h1:5432,h2:99999/db":      "bad port",
+		"postgres://h1:5432,h2:x/db":          "bad port",
+		"postgres://[::1]:5432,[::2]:5433/db": "IPv6",
+		"mongodb://h/bad.name":                "not a valid database name",
 	}
 	for uri, want := range bad {
 		_, err := backends.Check(uri)
@@ -117,10 +125,11 @@ func freePort(t *testing.T) string {
 func TestOpenErrors(t *testing.T) {
 	const pw = "Sup3r$ecret/@:?#%"
 	enc := url.QueryEscape(pw)
-	addr := freePort(t)
+	addr, addr2 := freePort(t), freePort(t)
 	dir := t.TempDir()
 	tests := []struct{ uri, want string }{
 		{"postgres://u:" + enc + "@" + addr + "/db?connect_timeout=2", "postgres://u:xxxxx@" + addr},
+		{"postgres://u:" + enc + "@" + addr + "," + addr2 + "/db", "postgres://u:xxxxx@" + addr + "," + addr2},
 		{"mysql://u:" + enc + "@" + addr + "/db?timeout=2s", "mysql://u:xxxxx@" + addr},
 		{"redis://:" + enc + "@" + addr + "/0?dial_timeout=2s", "redis://:xxxxx@" + addr},
 		{"redis+cluster://u:" + enc + "@" + addr + "," + addr + "?dial_timeout=1s", "redis+cluster://u:xxxxx@" + addr + "," + addr},

@@ -147,7 +147,7 @@ func openConfig(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		dial = sqlite.Open(cfg.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	case Postgres:
-		dial = postgres.New(postgres.Config{DSN: cfg.DSN})
+		dial = postgres.New(postgres.Config{DSN: cfg.DSN, OptionOpenDB: pgOptions(cfg.DSN)})
 	case MySQL:
 		dial = mysql.New(mysql.Config{DSN: cfg.DSN, SkipInitializeWithVersion: true})
 	default:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type Config struct {
 //
 //	sqlite://relative/path.sqlite, sqlite:///absolute/path.sqlite
 //	postgres://user:pass@host:5432/db?sslmode=require (also postgresql://)
+//	postgres://user:pass@h1:5432,h2:5432/db?target_session_attrs=read-write
 //	mysql://user:pass@host:3306/db?tls=true
 //
 // It checks syntax only and never includes the password in its error.
@@ -45,8 +47,20 @@ func ParseURI(uri string) (Config, error) {
 		return Config{Dialect: SQLite, DSN: path}, err
 	case "postgres", "postgresql":
 		// pgx parses (and validates) the URL itself when the pool opens.
-		if _, err := url.Parse(uri); err != nil {
+		u, err := url.Parse(uri)
+		if err != nil {
+			if hosts, ok := hostList(rest); ok {
+				if strings.Contains(hosts, "[") {
+					return Config{}, errors.New("postgres URI: a host list cannot hold IPv6 addresses (pgx cannot parse them): use host names")
+				}
+				if err := checkHosts(hosts); err != nil {
+					return Config{}, err
+				}
+			}
 			return Config{}, errMalformed
+		}
+		if err := checkHosts(u.Host); err != nil {
+			return Config{}, err
 		}
 		return Config{Dialect: Postgres, DSN: uri}, nil
 	case "mysql":
@@ -54,6 +68,39 @@ func ParseURI(uri string) (Config, error) {
 		return Config{Dialect: MySQL, DSN: dsn}, err
 	}
 	return Config{}, fmt.Errorf("scheme %q is not an SQL scheme (sqlite, postgres, postgresql, mysql)", scheme)
+}
+
+// hostList returns the hosts of a URI's authority (what follows "://"),
+// and whether there are several.
+func hostList(rest string) (string, bool) {
+	authority, _, _ := strings.Cut(rest, "/")
+	authority, _, _ = strings.Cut(authority, "?")
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = authority[at+1:]
+	}
+	return authority, strings.Contains(authority, ",")
+}
+
+// checkHosts checks a PostgreSQL host list, h1:5432,h2:5433 (libpq's
+// multi-host form; pgx tries them in order): no empty host, and ports that
+// are numbers from 1 to 65535. A single host is left to pgx, as before.
+func checkHosts(hosts string) error {
+	if !strings.Contains(hosts, ",") {
+		return nil
+	}
+	for h := range strings.SplitSeq(hosts, ",") {
+		name, port := h, ""
+		if i := strings.LastIndexByte(h, ':'); i >= 0 {
+			name, port = h[:i], h[i+1:]
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("postgres URI: host %q has a bad port: want host1:5432,host2:5432", h)
+			}
+		}
+		if name == "" {
+			return errors.New("postgres URI: empty host in the host list: want host1:5432,host2:5432")
+		}
+	}
+	return nil
 }
 
 var errMalformed = errors.New("malformed URI (percent-encode special characters such as @ : / ? # % in the user name and password)")

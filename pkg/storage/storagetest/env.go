@@ -10,6 +10,10 @@
 //	NOSANA_TEST_REDIS     redis://127.0.0.1:6379/0
 //	NOSANA_TEST_MONGODB   mongodb://127.0.0.1:27017/nosana_test
 //
+// NOSANA_TEST_PG_FAILOVER is "URI VERSION/PRIMARY VERSION/STANDBY": a
+// multi-host URI over a primary and its standby, and their Debian cluster
+// names, which test/e2e stops and promotes (see .ci/pgfailover.sh).
+//
 // An unset variable skips the test, unless CI is set: then it fails, so a
 // CI run cannot pass by testing nothing; a package whose TestMain is Main
 // names the skipped backends. Many packages may share these
