@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,9 +21,21 @@ import (
 // a Commit, bad input refused once.
 func TestStackHistory(t *testing.T) {
 	key := [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}
-	for _, uri := range []string{"sqlite://" + filepath.Join(t.TempDir(), "h.sqlite"), "memory://"} {
-		t.Run(uri[:6], func(t *testing.T) {
+	for name, uri := range map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "h.sqlite") },
+		"memory": func(*testing.T) string { return "memory://" },
+		"redis": func(t *testing.T) string { // a prefix of its own: a key check of its own
+			uri := storagetest.URI(t, "redis")
+			sep := "?"
+			if strings.Contains(uri, "?") {
+				sep = "&"
+			}
+			return uri + sep + "key_prefix=" + storagetest.Unique("stack") + ":"
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
+			uri := uri(t)
 			s, err := backends.Open(ctx, uri, backends.Options{MasterKeys: key})
 			if err != nil {
 				t.Fatal(err)

@@ -255,8 +255,8 @@ func NewClient(cfg *Config) redis.UniversalClient {
 	}
 }
 
-// Open connects to the URI (see Parse) and pings the server (every
-// primary, on a cluster).
+// Open connects to the URI (see Parse), pings the server (every primary,
+// on a cluster) and upgrades an older key layout (schema.go).
 func Open(ctx context.Context, uri string) (*Store, error) {
 	return OpenWith(ctx, uri, Options{})
 }
@@ -278,6 +278,10 @@ func OpenWith(ctx context.Context, uri string, o Options) (*Store, error) {
 		s.waitTimeout = DefaultWaitTimeout
 	}
 	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -1,22 +1,28 @@
-// Package redisstore implements storage.Store on Redis (go-redis v9).
+// Package redisstore implements storage.Store, storage.History,
+// storage.AuditLog and storage.Quotas on Redis (go-redis v9).
 //
 // Layout, with the default key prefix "nosana:":
 //
-//	nosana:{<owner>}:names  sorted set of the owner's names, all scores 0,
-//	                        so ZRANGEBYLEX lists a prefix as a range
+//	nosana:{<owner>}:names  sorted set of the owner's live names, all scores
+//	                        0, so ZRANGEBYLEX lists a prefix as a range
 //	nosana:{<owner>}:data   hash name → "<version>:<created µs>:<updated µs>:<value>"
+//	nosana:{<owner>}:heads, :vidx, :vers   the versions (see history.go)
+//	nosana:{<owner>}:usage  hash secrets, bytes: what the owner keeps
+//	nosana:{<owner>}:audit, :ahead         the audit log and its head
 //	nosana:nonce:<nonce>    used sign-in nonces (SET NX with expiry)
 //	nosana:ctr:<key>        rate-limit counters (INCRBY, expiry set once)
-//	nosana:meta:<key>       meta records
+//	nosana:meta:<key>       meta records, the layout's version among them
 //
-// The {owner} hash tag keeps an owner's keys in one cluster slot, so the
-// scripts and transactions that touch them stay valid on a Redis Cluster;
-// nonces, counters and meta records have no tag and spread over the
-// slots. Put is one Lua
-// script (it reads the old version), Delete one MULTI/EXEC, List one Lua
-// script whose cost grows with the result. Redis runs a script to the end
-// without interleaving, but does not roll it back if it fails half-way
-// (out of memory): the store validates a batch before sending it.
+// The {owner} hash tag keeps every key of an owner in one cluster slot, so
+// each script touches one slot; nonces, counters and meta records have no
+// tag and spread over the slots. Maintenance finds owners by SCAN on every
+// primary. Each write (Put, Delete, Commit, Destroy, an audit append) is one
+// Lua script, which Redis runs to the end without interleaving; it does not
+// roll one back that fails half-way (out of memory), so the scripts check
+// everything (CAS, quota, audit head) before they write. Every write goes
+// through writer, so REDIS_WAIT_REPLICAS covers it. Reads are native
+// commands where they can be: Redis spends most of a script's time
+// converting its replies.
 package redisstore
 
 import (
@@ -51,15 +57,18 @@ type Store struct {
 	prefix      string
 	wait        int           // WAIT for this many replicas after each write
 	waitTimeout time.Duration // and this long at most
+	quota       storage.Quota
+	heads       headCache
 }
 
 var _ storage.Store = (*Store)(nil)
 
-// New wraps a client; every key starts with prefix.
+// New wraps a client (single node, cluster or sentinel); every key starts
+// with prefix. It does not migrate the layout: Open does.
 func New(c redis.UniversalClient, prefix string) *Store { return &Store{c: c, prefix: prefix} }
 
-func (s *Store) namesKey(owner string) string { return s.prefix + "{" + owner + "}:names" }
-func (s *Store) dataKey(owner string) string  { return s.prefix + "{" + owner + "}:data" }
+func (s *Store) namesKey(owner string) string { return s.key(owner, keySuffixes[kNames]) }
+func (s *Store) dataKey(owner string) string  { return s.key(owner, keySuffixes[kData]) }
 
 // micros is the store's clock: microseconds since the epoch, UTC.
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
@@ -130,141 +139,139 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 	return out, nil // names were sorted
 }
 
-// listScript returns name, record pairs of the names in a lex range, in
-// order. HMGET is chunked: Lua's unpack has a stack limit.
-var listScript = redis.NewScript(`
-local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2])
-local out = {}
-for i = 1, #names, 1000 do
-	local chunk = {}
-	for j = i, math.min(i + 999, #names) do chunk[#chunk + 1] = names[j] end
-	local recs = redis.call('HMGET', KEYS[2], unpack(chunk))
-	for j = 1, #chunk do
-		out[#out + 1] = chunk[j]
-		out[#out + 1] = recs[j]
-	end
-end
-return out
-`)
-
 // List implements storage.Store: ZRANGEBYLEX [prefix (PrefixEnd(prefix),
-// and the records, in one script.
+// then the records by HMGET, in one pipeline of chunks. Native commands,
+// not a script: Redis spends most of a script's time converting replies to
+// Lua and back. A name deleted between the two reads is skipped.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	lo, hi := "-", "+"
+	lo, hi := lexRange(prefix, "")
+	names, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.namesKey(owner), Start: lo, Stop: hi, ByLex: true}).Result()
+	if err != nil {
+		return nil, err
+	}
+	return s.GetMany(ctx, owner, names)
+}
+
+// lexRange is the ZRANGEBYLEX range of the names under prefix that sort
+// after after ("": from the start).
+func lexRange(prefix, after string) (lo, hi string) {
+	lo, hi = "-", "+"
 	if prefix != "" {
 		lo = "[" + prefix
 		if end, ok := storage.PrefixEnd(prefix); ok {
 			hi = "(" + end
 		}
 	}
-	res, err := listScript.Run(ctx, s.c, []string{s.namesKey(owner), s.dataKey(owner)}, lo, hi).Slice()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+	if after != "" {
+		lo = "(" + after
 	}
-	return decodePairs(res)
+	return lo, hi
 }
 
-// decodePairs decodes name, record pairs; a name without a record (which
-// the scripts never leave behind) is skipped.
-func decodePairs(res []any) ([]storage.Secret, error) {
-	out := make([]storage.Secret, 0, len(res)/2)
-	for i := 0; i+1 < len(res); i += 2 {
-		name, _ := res[i].(string)
-		rec, ok := res[i+1].(string)
-		if !ok {
-			continue
-		}
-		sec, err := decode(name, rec)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sec)
-	}
-	return out, nil
-}
-
-// putScript upserts name/value pairs: version 1 on insert, +1 on
-// overwrite, created kept. ARGV[1] is now in µs.
-var putScript = redis.NewScript(`
+// putScript upserts name/value pairs as current records outside the
+// history: each the next version of its name, created kept. ARGV: now (µs),
+// the quota's secrets and bytes, then name, value pairs. It checks the
+// whole batch against the quota before it writes anything.
+var putScript = script(`
 local now = ARGV[1]
-for i = 2, #ARGV, 2 do
-	local name = ARGV[i]
-	local ver, created = 1, now
-	local old = redis.call('HGET', KEYS[2], name)
-	if old then
-		local v, c = string.match(old, '^(%d+):(%d+):')
-		ver, created = tonumber(v) + 1, c
+local ds, db = 0, 0
+local plan = {}
+for i = 4, #ARGV, 2 do
+	local _, last, rec, outside, kept = state(ARGV[i])
+	if not kept then ds = ds + 1 end
+	db = db + #ARGV[i + 1] - outside
+	local created = now
+	if rec then
+		local _, c = cur_hdr(rec)
+		created = c
 	end
-	redis.call('HSET', KEYS[2], name, string.format('%d', ver) .. ':' .. created .. ':' .. now .. ':' .. ARGV[i + 1])
-	redis.call('ZADD', KEYS[1], 0, name)
+	plan[#plan + 1] = int(last + 1) .. ':' .. created .. ':' .. now .. ':'
 end
-return 1
+local refused = over(tonumber(ARGV[2]), tonumber(ARGV[3]), ds, db)
+if refused then return refused end
+for i = 4, #ARGV, 2 do
+	redis.call('HSET', K_DATA, ARGV[i], plan[(i - 2) / 2] .. ARGV[i + 1])
+	redis.call('ZADD', K_NAMES, 0, ARGV[i])
+end
+add_usage(ds, db)
+return {'ok'}
 `)
+
+// run runs a write script on one owner's keys (keys[0] picks the slot)
+// through writer, so REDIS_WAIT_REPLICAS covers it.
+func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	c, end, err := s.writer(ctx, keys[0])
+	if err != nil {
+		return redis.NewCmdResult(nil, err)
+	}
+	v, err := sc.Run(ctx, c, keys, args...).Result()
+	return redis.NewCmdResult(v, end(err))
+}
 
 // Put implements storage.Store: one script, so the batch is applied whole
 // and no other command sees half of it.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	args := make([]any, 0, 1+2*len(items))
-	args = append(args, micros(time.Now()))
+	args := make([]any, 0, 3+2*len(items))
+	args = append(args, micros(time.Now()), s.quota.Secrets, s.quota.Bytes)
 	for _, it := range items {
 		args = append(args, it.Name, it.Value)
 	}
-	c, end, err := s.writer(ctx, s.dataKey(owner))
+	res, err := s.run(ctx, putScript, s.ownerKeys(owner), args...).Slice()
 	if err != nil {
 		return err
 	}
-	return end(putScript.Run(ctx, c, []string{s.namesKey(owner), s.dataKey(owner)}, args...).Err())
+	return refusal(res)
 }
 
-// Delete implements storage.Store: ZREM and HDEL in one MULTI/EXEC.
+// deleteScript removes the current records of the names in ARGV (their
+// history stays).
+var deleteScript = script(`
+local ds, db = 0, 0
+for i = 1, #ARGV do
+	local _, _, rec, outside, _, hist = state(ARGV[i])
+	if rec then
+		db = db - outside
+		if not hist then ds = ds - 1 end
+		redis.call('HDEL', K_DATA, ARGV[i])
+		redis.call('ZREM', K_NAMES, ARGV[i])
+	end
+end
+add_usage(ds, db)
+return 1
+`)
+
+// Delete implements storage.Store.
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	members := make([]any, len(names))
+	args := make([]any, len(names))
 	for i, n := range names {
-		members[i] = n
+		args[i] = n
 	}
-	c, end, err := s.writer(ctx, s.dataKey(owner))
-	if err != nil {
-		return err
-	}
-	_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRem(ctx, s.namesKey(owner), members...)
-		p.HDel(ctx, s.dataKey(owner), names...)
-		return nil
-	})
-	return end(err)
+	return s.run(ctx, deleteScript, s.ownerKeys(owner), args...).Err()
 }
 
-// swapScript replaces the value part of a record if it equals ARGV[2].
-var swapScript = redis.NewScript(`
-local rec = redis.call('HGET', KEYS[1], ARGV[1])
+// swapScript replaces the value part of a current record if it equals
+// ARGV[2].
+var swapScript = script(`
+local rec = redis.call('HGET', K_DATA, ARGV[1])
 if not rec then return 0 end
-local hdr = string.match(rec, '^%d+:%d+:%d+:')
-if not hdr or string.sub(rec, #hdr + 1) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], hdr .. ARGV[3])
+local cv, _, hl = cur_hdr(rec)
+if string.sub(rec, hl + 1) ~= ARGV[2] then return 0 end
+redis.call('HSET', K_DATA, ARGV[1], string.sub(rec, 1, hl) .. ARGV[3])
+if cv > head(ARGV[1]) then add_usage(0, #ARGV[3] - #ARGV[2]) end
 return 1
 `)
 
 // Swap implements storage.Store.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	c, end, err := s.writer(ctx, s.dataKey(owner))
-	if err != nil {
-		return false, err
-	}
-	n, err := swapScript.Run(ctx, c, []string{s.dataKey(owner)}, name, old, new).Int()
-	return n == 1, end(err)
+	n, err := s.run(ctx, swapScript, s.ownerKeys(owner), name, old, new).Int()
+	return n == 1, err
 }
 
 // Walk implements storage.Store: SCAN on every primary finds the owners,
 // then each owner's names are read in pages (ZRANGEBYLEX … LIMIT) with
 // their records, so no secret is visited twice and fn may write.
 func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret) error) error {
-	head, tail := s.prefix+"{", "}:names"
-	owners := map[string]struct{}{}
-	err := s.scanKeys(ctx, globEscape(head)+"*"+globEscape(tail), func(k string) {
-		if strings.HasPrefix(k, head) && strings.HasSuffix(k, tail) && len(k) >= len(head)+len(tail) {
-			owners[k[len(head):len(k)-len(tail)]] = struct{}{}
-		}
-	})
+	owners, err := s.owners(ctx, kNames)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,10 @@ func open(ctx context.Context, uri string) (storage.Store, error) { return redis
 
 func TestRedis(t *testing.T) { storagetest.Run(t, storagetest.Open(t, "redis", open)) }
 
+func TestRedisHistory(t *testing.T) {
+	storagetest.RunHistory(t, storagetest.Open(t, "redis", open).(storage.HistoryStore))
+}
+
 // TestRedisKeyPrefix runs the suite again under a key prefix of its own,
 // one with SCAN pattern characters in it.
 func TestRedisKeyPrefix(t *testing.T) {

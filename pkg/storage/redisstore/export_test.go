@@ -1,0 +1,22 @@
+package redisstore
+
+import (
+	"context"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// Recount counts owner's usage from what the store keeps, as the layout
+// migration does, and returns it (the usage hash is set to it too).
+func (s *Store) Recount(ctx context.Context, owner string) (storage.Usage, error) {
+	if err := recountScript.Run(ctx, s.c, s.ownerKeys(owner)).Err(); err != nil {
+		return storage.Usage{}, err
+	}
+	return s.Usage(ctx, owner)
+}
+
+// Keys returns the keys of owner in the layout, in the scripts' order.
+func (s *Store) Keys(owner string) []string { return s.ownerKeys(owner) }
+
+// SchemaKey is the meta record of the layout's version.
+const SchemaKey = schemaKey

@@ -1,0 +1,110 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// The layout's version is the meta record schemaKey. A store without one
+// has layout 1 (names and data only, before history); layout 2 adds the
+// history keys, which need no conversion, and the usage hash, which Open
+// counts for every owner before recording version 2. Replicas of an older
+// release do not keep usage: upgrade them all before relying on quotas.
+const (
+	schemaKey     = "storage.schema_version"
+	schemaVersion = "2"
+)
+
+func (s *Store) migrate(ctx context.Context) error {
+	v, err := s.GetMeta(ctx, schemaKey)
+	switch {
+	case err == nil && string(v) == schemaVersion:
+		return nil
+	case err == nil:
+		return fmt.Errorf("the Redis layout has version %q; this program knows %s: upgrade nosana-secrets", v, schemaVersion)
+	case !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	if err := s.recountAll(ctx); err != nil {
+		return fmt.Errorf("migrating the Redis layout to version %s: %w", schemaVersion, err)
+	}
+	return s.PutMeta(ctx, schemaKey, []byte(schemaVersion))
+}
+
+// recountAll recounts the usage of every owner that has secrets or history.
+func (s *Store) recountAll(ctx context.Context) error {
+	owners, err := s.owners(ctx, kData)
+	if err != nil {
+		return err
+	}
+	more, err := s.owners(ctx, kHeads)
+	if err != nil {
+		return err
+	}
+	for o := range more {
+		owners[o] = struct{}{}
+	}
+	for o := range owners {
+		if err := s.run(ctx, recountScript, s.ownerKeys(o)).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recountScript counts an owner's usage from what it keeps, in one
+// script, so it is right whatever writes run meanwhile. HSCAN may return a
+// field twice; seen counts it once.
+var recountScript = script(`
+local ns, nb = 0, 0
+local seen = {}
+local cursor = '0'
+repeat
+	local r = redis.call('HSCAN', K_DATA, cursor, 'COUNT', 1000)
+	cursor = r[1]
+	for i = 1, #r[2], 2 do
+		local name, rec = r[2][i], r[2][i + 1]
+		if not seen[name] then
+			seen[name] = true
+			local last = head(name)
+			local cv, _, hl = cur_hdr(rec)
+			if last == 0 then ns = ns + 1 end
+			if cv > last then nb = nb + #rec - hl end
+		end
+	end
+until cursor == '0'
+ns = ns + redis.call('HLEN', K_HEADS)
+seen = {}
+cursor = '0'
+repeat
+	local r = redis.call('HSCAN', K_VERS, cursor, 'COUNT', 1000)
+	cursor = r[1]
+	for i = 1, #r[2], 2 do
+		if not seen[r[2][i]] then
+			seen[r[2][i]] = true
+			nb = nb + ver_len(r[2][i + 1])
+		end
+	end
+until cursor == '0'
+redis.call('DEL', K_USAGE)
+if ns > 0 or nb > 0 then redis.call('HSET', K_USAGE, 'secrets', ns, 'bytes', nb) end
+return {ns, nb}
+`)
+
+// owners returns the owners that have key kind k (kNames, kHeads…), by
+// SCAN on every primary (scanKeys).
+func (s *Store) owners(ctx context.Context, k int) (map[string]struct{}, error) {
+	head, tail := s.prefix+"{", "}:"+keySuffixes[k]
+	pattern := globEscape(head) + "*" + globEscape(tail)
+	owners := map[string]struct{}{}
+	err := s.scanKeys(ctx, pattern, func(key string) {
+		if strings.HasPrefix(key, head) && strings.HasSuffix(key, tail) && len(key) > len(head)+len(tail) {
+			owners[key[len(head):len(key)-len(tail)]] = struct{}{}
+		}
+	})
+	return owners, err
+}
