@@ -56,44 +56,9 @@ func (s *Store) recountAll(ctx context.Context) error {
 	return nil
 }
 
-// recountScript counts an owner's usage from what it keeps, in one
-// script, so it is right whatever writes run meanwhile. HSCAN may return a
-// field twice; seen counts it once.
-var recountScript = script(`
-local ns, nb = 0, 0
-local seen = {}
-local cursor = '0'
-repeat
-	local r = redis.call('HSCAN', K_DATA, cursor, 'COUNT', 1000)
-	cursor = r[1]
-	for i = 1, #r[2], 2 do
-		local name, rec = r[2][i], r[2][i + 1]
-		if not seen[name] then
-			seen[name] = true
-			local last = head(name)
-			local cv, _, hl = cur_hdr(rec)
-			if last == 0 then ns = ns + 1 end
-			if cv > last then nb = nb + #rec - hl end
-		end
-	end
-until cursor == '0'
-ns = ns + redis.call('HLEN', K_HEADS)
-seen = {}
-cursor = '0'
-repeat
-	local r = redis.call('HSCAN', K_VERS, cursor, 'COUNT', 1000)
-	cursor = r[1]
-	for i = 1, #r[2], 2 do
-		if not seen[r[2][i]] then
-			seen[r[2][i]] = true
-			nb = nb + ver_len(r[2][i + 1])
-		end
-	end
-until cursor == '0'
-redis.call('DEL', K_USAGE)
-if ns > 0 or nb > 0 then redis.call('HSET', K_USAGE, 'secrets', ns, 'bytes', nb) end
-return {ns, nb}
-`)
+// recountScript counts an owner's usage from what it keeps (prelude's
+// recount), in one script, so it is right whatever writes run meanwhile.
+var recountScript = script(`return recount()`)
 
 // owners returns the owners that have key kind k (kNames, kHeads…), by
 // SCAN on every primary (scanKeys).
