@@ -5,12 +5,58 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.HistoryAdmin = (*Store)(nil)
+var (
+	_ storage.HistoryAdmin = (*Store)(nil)
+	_ storage.AuditWalker  = (*Store)(nil)
+)
+
+// WalkAudit implements storage.AuditWalker: the owners by SCAN (in order),
+// then each owner's log a page at a time by seq, oldest first, so fn may
+// append (a later event is visited, none twice).
+func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
+	set, err := s.owners(ctx, kAudit)
+	if err != nil {
+		return err
+	}
+	owners := make([]string, 0, len(set))
+	for o := range set {
+		owners = append(owners, o)
+	}
+	slices.Sort(owners)
+	for _, owner := range owners {
+		lo := "-inf"
+		for {
+			ms, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(owner, keySuffixes[kAudit]),
+				Start: lo, Stop: "+inf", ByScore: true, Count: scanPage}).Result()
+			if err != nil {
+				return err
+			}
+			evs, err := decodeEvents(ms)
+			if err != nil {
+				return err
+			}
+			for _, e := range evs {
+				if err := fn(owner, e); err != nil {
+					return err
+				}
+				lo = "(" + strconv.FormatUint(e.Seq, 10)
+			}
+			if len(ms) < scanPage {
+				break
+			}
+		}
+	}
+	return ctx.Err()
+}
 
 // WalkVersions implements storage.HistoryAdmin: per owner, its versions a
 // page at a time (by name, oldest first), then the current records that
@@ -34,8 +80,11 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 		}
 		for after := ""; ; {
 			page, err := s.ListPage(ctx, owner, "", after, scanPage)
-			if err != nil || len(page) == 0 {
+			if err != nil {
 				return err
+			}
+			if len(page) == 0 {
+				break // on to the next owner
 			}
 			names := make([]string, len(page))
 			for i, sec := range page {
@@ -99,16 +148,21 @@ return 0
 
 // SwapVersion implements storage.HistoryAdmin.
 func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, old, new []byte) (bool, error) {
-	n, err := swapVersionScript.Run(ctx, s.c, s.ownerKeys(owner), name, v, old, new).Int()
+	n, err := s.run(ctx, swapVersionScript, s.ownerKeys(owner), name, v, old, new).Int()
 	return n == 1, err
 }
 
 // importScript stores versions as they are: ARGV holds sextuples name,
 // version, "1" for a tombstone, created µs, address, job, value (seven
-// fields). Then each name's newest version becomes its head and, unless a
+// fields); if the owner holds one of the names already (a current record
+// or a version) it stores nothing and returns that name. Then each name's newest version becomes its head and, unless a
 // tombstone, its current record (created when its oldest kept version
 // was), and the owner's usage is counted again.
 var importScript = script(`
+for i = 1, #ARGV, 7 do
+	local _, _, _, _, kept = state(ARGV[i])
+	if kept then return {'held', ARGV[i]} end
+end
 local names, order = {}, {}
 for i = 1, #ARGV, 7 do
 	local name, v, d, c, a, j, value = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
@@ -158,7 +212,14 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		args = append(args, v.Name, v.Version, d, micros(v.CreatedAt), v.By.Address, v.By.Job, value)
 	}
-	return importScript.Run(ctx, s.c, s.ownerKeys(owner), args...).Err()
+	res, err := s.run(ctx, importScript, s.ownerKeys(owner), args...).Result()
+	if err != nil {
+		return err
+	}
+	if r, ok := res.([]any); ok && len(r) == 2 && r[0] == "held" {
+		return fmt.Errorf("%w: %s already holds %q", storage.ErrInvalid, owner, r[1])
+	}
+	return nil
 }
 
 // importAuditScript stores events (seq, JSON pairs) and the head ARGV[1]
@@ -191,7 +252,7 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 		}
 	}
 	args[0] = headString(head)
-	n, err := importAuditScript.Run(ctx, s.c, s.ownerKeys(owner), args...).Int()
+	n, err := s.run(ctx, importAuditScript, s.ownerKeys(owner), args...).Int()
 	if err != nil {
 		return err
 	}

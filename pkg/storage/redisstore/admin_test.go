@@ -126,3 +126,33 @@ func TestHistoryAdmin(t *testing.T) {
 		t.Errorf("usage after swaps %+v, counted %+v (%v)", kept, counted, err)
 	}
 }
+
+// TestWalkVersionsEveryOwner: owners whose every name is deleted (no
+// current record) do not end the walk early: a backup of the others would
+// be silently short.
+func TestWalkVersionsEveryOwner(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openOwn(t)
+	var owners []string
+	for i := range 6 {
+		owner := storagetest.Unique("walk-")
+		owners = append(owners, owner)
+		if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{set("k", "v")}}); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 { // every other owner keeps only a tombstone
+			if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{{Name: "k", Delete: true, CAS: storage.NoCAS}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	seen := map[string]int{}
+	if err := s.WalkVersions(ctx, func(o string, v storage.Version) error { seen[o]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range owners {
+		if want := 1 + (1-i%2)*1; seen[o] != want {
+			t.Errorf("owner %d: %d versions walked, want %d", i, seen[o], want)
+		}
+	}
+}
