@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,16 +21,10 @@ import (
 func TestStackHistory(t *testing.T) {
 	key := [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}
 	for name, uri := range map[string]func(t *testing.T) string{
-		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "h.sqlite") },
-		"memory": func(*testing.T) string { return "memory://" },
-		"redis": func(t *testing.T) string { // a prefix of its own: a key check of its own
-			uri := storagetest.URI(t, "redis")
-			sep := "?"
-			if strings.Contains(uri, "?") {
-				sep = "&"
-			}
-			return uri + sep + "key_prefix=" + storagetest.Unique("stack") + ":"
-		},
+		"sqlite":        func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "h.sqlite") },
+		"memory":        func(*testing.T) string { return "memory://" },
+		"redis":         func(t *testing.T) string { return ownPrefix(storagetest.URI(t, "redis")) },
+		"redis_cluster": func(t *testing.T) string { return ownPrefix(storagetest.URI(t, "redis_cluster")) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()

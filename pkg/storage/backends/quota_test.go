@@ -1,23 +1,44 @@
 package backends_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
+
+// ownPrefix gives a Redis URI a key prefix of its own: a key check (and
+// master key) of its own.
+func ownPrefix(uri string) string {
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	return uri + sep + "key_prefix=" + storagetest.Unique("stack") + ":"
+}
 
 // TestOpenQuota: Options.Quota reaches the backend through every layer
 // (seal, lock and cache on sqlite, Bounded, Checked), and Usage comes back
 // up in sealed bytes.
 func TestOpenQuota(t *testing.T) {
-	for _, uri := range []string{"memory://", "sqlite://" + filepath.Join(t.TempDir(), "q.sqlite")} {
-		t.Run(uri[:6], func(t *testing.T) {
+	for name, uri := range map[string]func(t *testing.T) string{
+		"memory": func(*testing.T) string { return "memory://" },
+		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "q.sqlite") },
+		"redis":  func(t *testing.T) string { return ownPrefix(storagetest.URI(t, "redis")) },
+		"redis_cluster": func(t *testing.T) string {
+			return ownPrefix(storagetest.URI(t, "redis_cluster"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := backends.Open(ctx, uri, backends.Options{Quota: storage.Quota{Secrets: 2}})
+			s, err := backends.Open(ctx, uri(t), backends.Options{Quota: storage.Quota{Secrets: 2}, MasterKeys: [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -25,17 +46,18 @@ func TestOpenQuota(t *testing.T) {
 			if !storage.CountsQuota(s) {
 				t.Fatal("the stack does not count quotas")
 			}
-			if err := s.Put(ctx, "owner", []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}}); err != nil {
+			owner := storagetest.Unique("owner-")
+			if err := s.Put(ctx, owner, []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}}); err != nil {
 				t.Fatal(err)
 			}
 			var qe *storage.QuotaError
-			if err := s.Put(ctx, "owner", []storage.Item{{Name: "c", Value: []byte("3")}}); !errors.As(err, &qe) || qe.Limit != storage.LimitSecrets {
+			if err := s.Put(ctx, owner, []storage.Item{{Name: "c", Value: []byte("3")}}); !errors.As(err, &qe) || qe.Limit != storage.LimitSecrets {
 				t.Fatalf("a third name: %v", err)
 			}
-			if _, err := s.Get(ctx, "owner", "c"); !errors.Is(err, storage.ErrNotFound) {
+			if _, err := s.Get(ctx, owner, "c"); !errors.Is(err, storage.ErrNotFound) {
 				t.Fatalf("the refused name was stored: %v", err)
 			}
-			u, err := s.Usage(ctx, "owner")
+			u, err := s.Usage(ctx, owner)
 			if err != nil || u.Secrets != 2 || u.Bytes <= 2 {
 				t.Fatalf("Usage = %+v, %v; want 2 names of sealed (larger) values", u, err)
 			}

@@ -17,8 +17,30 @@ func open(ctx context.Context, uri string) (storage.Store, error) { return redis
 
 func TestRedis(t *testing.T) { storagetest.Run(t, storagetest.Open(t, "redis", open)) }
 
+// TestRedisHistory runs the history, maintenance and quota suites on one
+// server, a cluster (each owner's keys in one slot) and a cluster with
+// every write followed by WAIT 1 (each write script on its pinned
+// connection).
 func TestRedisHistory(t *testing.T) {
-	storagetest.RunHistory(t, storagetest.Open(t, "redis", open).(storage.HistoryStore))
+	for _, c := range []struct {
+		name, backend string
+		o             redisstore.Options
+	}{
+		{"single", "redis", redisstore.Options{}},
+		{"cluster", "redis_cluster", redisstore.Options{}},
+		{"cluster_wait", "redis_cluster", redisstore.Options{WaitReplicas: 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			open := func(ctx context.Context, uri string) (storage.Store, error) {
+				return redisstore.OpenWith(ctx, uri, c.o)
+			}
+			s := storagetest.Open(t, c.backend, open).(storage.HistoryStore)
+			storagetest.RunHistory(t, s)
+			storagetest.RunHistoryAdmin(t, s)
+			// RunQuota sets the store's quota: a store of its own.
+			storagetest.RunQuota(t, storagetest.Open(t, c.backend, open))
+		})
+	}
 }
 
 // TestRedisKeyPrefix runs the suite again under a key prefix of its own,
