@@ -25,30 +25,18 @@ var (
 // write.
 func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storage.Version) error) error {
 	const cols = `SELECT owner, name, version, value, deleted, created_at, by_address, by_job FROM secret_versions`
-	var lastOwner, lastName string
-	var lastVersion int64
-	first := true
-	for {
-		var rows *sql.Rows
-		var err error
-		if first {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` ORDER BY owner, name, version LIMIT ?`), walkPage)
-		} else {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` WHERE owner > ? OR (owner = ? AND name > ?) OR (owner = ? AND name = ? AND version > ?)
-				ORDER BY owner, name, version LIMIT ?`), lastOwner, lastOwner, lastName, lastOwner, lastName, lastVersion, walkPage)
-		}
-		if err != nil {
-			return err
-		}
-		var owners []string
-		var page []storage.Version
-		for rows.Next() {
-			var owner string
-			var v storage.Version
+	err := walkPages(ctx, s,
+		cols+` ORDER BY owner, name, version LIMIT ?`,
+		cols+` WHERE owner > ? OR (owner = ? AND name > ?) OR (owner = ? AND name = ? AND version > ?)
+			ORDER BY owner, name, version LIMIT ?`,
+		func(r owned[storage.Version]) []any {
+			return []any{r.owner, r.owner, r.rec.Name, r.owner, r.rec.Name, r.rec.Version}
+		},
+		func(rows *sql.Rows) (r owned[storage.Version], err error) {
+			v := &r.rec
 			var value []byte
-			if err := rows.Scan(&owner, &v.Name, &v.Version, &value, &v.Deleted, &v.CreatedAt, &v.By.Address, &v.By.Job); err != nil {
-				rows.Close()
-				return err
+			if err := rows.Scan(&r.owner, &v.Name, &v.Version, &value, &v.Deleted, &v.CreatedAt, &v.By.Address, &v.By.Job); err != nil {
+				return r, err
 			}
 			v.CreatedAt = v.CreatedAt.UTC()
 			if !v.Deleted {
@@ -57,25 +45,11 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 					v.Value = []byte{}
 				}
 			}
-			owners, page = append(owners, owner), append(page, v)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for i, v := range page {
-			if err := fn(owners[i], v); err != nil {
-				return err
-			}
-		}
-		if len(page) < walkPage {
-			break
-		}
-		first = false
-		lastOwner, lastName, lastVersion = owners[len(page)-1], page[len(page)-1].Name, page[len(page)-1].Version
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+			return r, nil
+		},
+		func(r owned[storage.Version]) error { return fn(r.owner, r.rec) })
+	if err != nil {
+		return err
 	}
 	return s.walkOutsideHistory(ctx, fn)
 }
@@ -85,40 +59,15 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 func (s *Store) walkOutsideHistory(ctx context.Context, fn func(owner string, v storage.Version) error) error {
 	const cols = `SELECT s.owner, s.name, s.value, s.version, s.created_at, s.updated_at FROM secrets s WHERE
 		s.version > COALESCE((SELECT MAX(version) FROM secret_versions w WHERE w.owner = s.owner AND w.name = s.name), 0)`
-	var lastOwner, lastName string
-	first := true
-	for {
-		var rows *sql.Rows
-		var err error
-		if first {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` ORDER BY s.owner, s.name LIMIT ?`), walkPage)
-		} else {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` AND (s.owner > ? OR (s.owner = ? AND s.name > ?)) ORDER BY s.owner, s.name LIMIT ?`),
-				lastOwner, lastOwner, lastName, walkPage)
-		}
-		if err != nil {
-			return err
-		}
-		var owners []string
-		page, err := scanSecrets(rows, nil, &owners)
-		if err != nil {
-			return err
-		}
-		for i, sec := range page {
-			v := storage.Version{Name: sec.Name, Version: sec.Version, Value: sec.Value, CreatedAt: sec.UpdatedAt}
-			if err := fn(owners[i], v); err != nil {
-				return err
-			}
-		}
-		if len(page) < walkPage {
-			return nil
-		}
-		first = false
-		lastOwner, lastName = owners[len(page)-1], page[len(page)-1].Name
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+	return walkPages(ctx, s,
+		cols+` ORDER BY s.owner, s.name LIMIT ?`,
+		cols+` AND (s.owner > ? OR (s.owner = ? AND s.name > ?)) ORDER BY s.owner, s.name LIMIT ?`,
+		func(r owned[storage.Secret]) []any { return []any{r.owner, r.owner, r.rec.Name} },
+		scanOwnedSecret,
+		func(r owned[storage.Secret]) error {
+			sec := r.rec
+			return fn(r.owner, storage.Version{Name: sec.Name, Version: sec.Version, Value: sec.Value, CreatedAt: sec.UpdatedAt})
+		})
 }
 
 // SwapVersion implements storage.HistoryAdmin in one transaction: the kept
@@ -251,55 +200,24 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 // first, a page at a time.
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
 	const cols = `SELECT owner, seq, data FROM audit_events`
-	var lastOwner string
-	var lastSeq uint64
-	first := true
-	for {
-		var rows *sql.Rows
-		var err error
-		if first {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` ORDER BY owner, seq LIMIT ?`), walkPage)
-		} else {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` WHERE owner > ? OR (owner = ? AND seq > ?) ORDER BY owner, seq LIMIT ?`),
-				lastOwner, lastOwner, lastSeq, walkPage)
-		}
-		if err != nil {
-			return err
-		}
-		var owners []string
-		var page []audit.Event
-		for rows.Next() {
-			var owner string
-			var seq uint64
-			var data []byte
-			if err := rows.Scan(&owner, &seq, &data); err != nil {
-				rows.Close()
-				return err
-			}
-			var e audit.Event
-			if err := json.Unmarshal(data, &e); err != nil {
-				rows.Close()
-				return fmt.Errorf("audit event %d of %s: %w", seq, owner, err)
-			}
-			owners, page = append(owners, owner), append(page, e)
-			lastSeq = seq
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for i, e := range page {
-			if err := fn(owners[i], e); err != nil {
-				return err
-			}
-		}
-		if len(page) < walkPage {
-			return nil
-		}
-		first = false
-		lastOwner = owners[len(page)-1]
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	type row struct {
+		owner string
+		seq   uint64 // the column, which orders the walk
+		e     audit.Event
 	}
+	return walkPages(ctx, s,
+		cols+` ORDER BY owner, seq LIMIT ?`,
+		cols+` WHERE owner > ? OR (owner = ? AND seq > ?) ORDER BY owner, seq LIMIT ?`,
+		func(r row) []any { return []any{r.owner, r.owner, r.seq} },
+		func(rows *sql.Rows) (r row, err error) {
+			var data []byte
+			if err := rows.Scan(&r.owner, &r.seq, &data); err != nil {
+				return r, err
+			}
+			if err := json.Unmarshal(data, &r.e); err != nil {
+				return r, fmt.Errorf("audit event %d of %s: %w", r.seq, r.owner, err)
+			}
+			return r, nil
+		},
+		func(r row) error { return fn(r.owner, r.e) })
 }

@@ -525,39 +525,12 @@ func (s *Store) Delete(ctx context.Context, owner string, names []string) error 
 // holds no cursor or lock while fn runs, so fn may write.
 func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret) error) error {
 	const cols = `SELECT owner, name, value, version, created_at, updated_at FROM secrets`
-	var lastOwner, lastName string
-	first := true
-	for {
-		var rows *sql.Rows
-		var err error
-		if first {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` ORDER BY owner, name LIMIT ?`), walkPage)
-		} else {
-			rows, err = s.sqlDB.QueryContext(ctx, s.rebind(cols+` WHERE owner > ? OR (owner = ? AND name > ?) ORDER BY owner, name LIMIT ?`),
-				lastOwner, lastOwner, lastName, walkPage)
-		}
-		if err != nil {
-			return err
-		}
-		var owners []string
-		page, err := scanSecrets(rows, nil, &owners)
-		if err != nil {
-			return err
-		}
-		for i, sec := range page {
-			if err := fn(owners[i], sec); err != nil {
-				return err
-			}
-		}
-		if len(page) < walkPage {
-			return nil
-		}
-		first = false
-		lastOwner, lastName = owners[len(page)-1], page[len(page)-1].Name
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+	return walkPages(ctx, s,
+		cols+` ORDER BY owner, name LIMIT ?`,
+		cols+` WHERE owner > ? OR (owner = ? AND name > ?) ORDER BY owner, name LIMIT ?`,
+		func(r owned[storage.Secret]) []any { return []any{r.owner, r.owner, r.rec.Name} },
+		scanOwnedSecret,
+		func(r owned[storage.Secret]) error { return fn(r.owner, r.rec) })
 }
 
 // errSwapMissed rolls back a Swap whose value had changed.
