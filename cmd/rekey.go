@@ -29,7 +29,7 @@ func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
 			"run rekey, then drop the old key. Safe while servers run on a network store:\n" +
 			"a value written meanwhile is left as the server wrote it. An sqlite file\n" +
 			"serves one process, so stop its server first.",
-		Args: noArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := serve.Decode(v, true)
 			if err != nil {

@@ -97,11 +97,3 @@ func groupCommands(c *cobra.Command) {
 	}
 	c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
 }
-
-// noArgs is cobra.NoArgs as a usage error (exit 2).
-func noArgs(c *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return cmdutil.Usagef("%s takes no arguments, got %q", c.CommandPath(), args[0])
-	}
-	return nil
-}

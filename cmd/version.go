@@ -14,7 +14,7 @@ func newVersionCmd(ios *cmdutil.IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and build date",
-		Args:  noArgs,
+		Args:  cmdutil.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			v, c, d := buildinfo.Info()
 			_, err := fmt.Fprintf(ios.Out, "nosana-secrets %s\ncommit: %s\nbuilt: %s\ngo: %s %s/%s\n",

@@ -48,12 +48,7 @@ func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cob
 			"stop its server, run backup, start the server again.",
 		Example: "  nosana-secrets backup secrets-$(date +%F).backup\n" +
 			"  nosana-secrets backup - | gzip > secrets.backup.gz",
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("%s takes one FILE (- for stdout)", c.CommandPath())
-			}
-			return nil
-		},
+		Args: cmdutil.OneArg("FILE (- for stdout)"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.Context = c.Context()

@@ -5,6 +5,8 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes of SPEC §4.
@@ -37,6 +39,25 @@ func WithCode(code int, err error) error {
 // Usagef is a usage error (exit 2): bad flags or arguments.
 func Usagef(format string, args ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// NoArgs is cobra.NoArgs as a usage error (exit 2).
+func NoArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return Usagef("%s takes no arguments, got %q", c.CommandPath(), args[0])
+	}
+	return nil
+}
+
+// OneArg is cobra.ExactArgs(1) as a usage error (exit 2); what names the
+// argument in the message, e.g. "FILE (- for stdin)".
+func OneArg(what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return Usagef("%s takes one %s", c.CommandPath(), what)
+		}
+		return nil
+	}
 }
 
 // ErrSilent ends the process with exit 1 after the command already said why.

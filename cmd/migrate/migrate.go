@@ -55,12 +55,7 @@ func NewCmdMigrate(f *cmdutil.StoreFactory, runF func(*MigrateOptions) error) *c
 			"code is 0 only when none was. Running it again is safe, also after an interruption.",
 		Example: "  STORAGE_CONNECTION=postgres://… MASTER_KEY=… nosana-secrets migrate --from sqlite:///old/db.sqlite\n" +
 			"  MIGRATE_FROM='redis://:pass@old-host:6379/0' nosana-secrets migrate --dry-run -o json",
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("%s takes no arguments, got %q", c.CommandPath(), args[0])
-			}
-			return nil
-		},
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if opts.From == "" {
 				opts.From = strings.TrimSpace(os.Getenv(EnvFrom))

@@ -46,12 +46,7 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 			"To move to another backend: backup, then restore with the new STORAGE_CONNECTION.",
 		Example: "  nosana-secrets restore secrets.backup\n" +
 			"  gunzip -c secrets.backup.gz | STORAGE_CONNECTION=postgres://… nosana-secrets restore -",
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("%s takes one FILE (- for stdin)", c.CommandPath())
-			}
-			return nil
-		},
+		Args: cmdutil.OneArg("FILE (- for stdin)"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.Context = c.Context()

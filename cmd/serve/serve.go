@@ -40,7 +40,7 @@ func NewCmdServe(ios *cmdutil.IOStreams) *cobra.Command {
 		Short: "Run the secret manager's HTTP API (port 4124)",
 		Long: "Run the secret manager's HTTP API until SIGINT or SIGTERM.\n\n" +
 			"Every flag can also be set by the environment variable shown in its help; a flag wins.",
-		Args: noArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := Decode(v, false)
 			if err != nil {
@@ -58,14 +58,6 @@ func NewCmdServe(ios *cmdutil.IOStreams) *cobra.Command {
 	Bind(v, c.Flags(), false)
 	c.Flags().BoolVar(&dev, "dev", false, "development server: in-memory storage that nothing persists, random master key and JWT secret, loopback only")
 	return c
-}
-
-// noArgs is cobra.NoArgs as a usage error (exit 2).
-func noArgs(c *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return cmdutil.Usagef("%s takes no arguments, got %q", c.CommandPath(), args[0])
-	}
-	return nil
 }
 
 // OpenStore opens the whole storage stack (see backends.Open): plaintext
