@@ -35,6 +35,9 @@ func TestExitCodesAndUsage(t *testing.T) {
 		{[]string{"set", strings.Repeat("k", 600) + "=v"}, 2, "keys are at most 512"},
 		{[]string{"job-fetch", "--job", "not-a-job"}, 2, "not a Solana address"},
 		{[]string{"run", "--job", "0OIl", "--", "true"}, 2, "not a Solana address"},
+		{[]string{"whoami", "extra"}, 2, `whoami takes no arguments, got "extra"`},
+		{[]string{"login", "extra"}, 2, `login takes no arguments, got "extra"`},
+		{[]string{"health", "extra"}, 2, `health takes no arguments, got "extra"`},
 	} {
 		r := u.run("", tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {

@@ -43,12 +43,7 @@ line and exits 0 on a 200 answer, 1 on anything else or no answer.
 The default URL is the loopback address of the port serve would listen on
 here (LISTEN or PORT from the environment, else 4124), so a container's
 HEALTHCHECK follows its configuration.`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("health takes no arguments, got %q", args[0])
-			}
-			return nil
-		},
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

@@ -40,12 +40,7 @@ The token is cached per endpoint and address in your user config directory
 expires; commands sign in by themselves when there is no valid token, so
 running login first is optional. With --job J the token is job-scoped (the
 node side; see job-fetch) and cached for that job.`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("login takes no arguments, got %q", args[0])
-			}
-			return nil
-		},
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := cmdutil.CheckJob(opts.Job); err != nil {
 				return err

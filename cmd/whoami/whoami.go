@@ -35,12 +35,7 @@ namespace it reads, the job and its keys, and when it expires.
 
 Signs in first when no valid token is cached. The token itself is never
 printed.`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return cmdutil.Usagef("whoami takes no arguments, got %q", args[0])
-			}
-			return nil
-		},
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
