@@ -2,11 +2,7 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"net/url"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,42 +40,15 @@ func probeWithin(t *testing.T, st storage.Store, hang func()) {
 // TestReadyzHungRedis stops a redis-server of its own with SIGSTOP: go-redis
 // ignores the probe's deadline unless the client is told to honour it.
 func TestReadyzHungRedis(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
+	redis := fault.StartRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := redisstore.Open(ctx, redis.URI(0))
 	if err != nil {
-		if storagetest.InCI() {
-			t.Fatal("redis-server is not installed, and CI is set")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGCONT)
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	var st storage.Store
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		st, err = redisstore.Open(ctx, "redis://127.0.0.1:"+port+"/0")
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %s: %v", port, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the server to listen
+		t.Fatalf("redis-server at %s: %v", redis.Addr, err)
 	}
 	t.Cleanup(func() { st.Close() })
-	probeWithin(t, st, func() {
-		if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-	})
+	probeWithin(t, st, redis.Freeze)
 }
 
 // TestReadyzHungStore puts each shared test database behind a TCP proxy
@@ -116,14 +85,4 @@ func openBackend(ctx context.Context, backend, uri string) (storage.Store, error
 	default:
 		return sqlstore.Open(ctx, uri)
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

@@ -1,13 +1,9 @@
 package e2e_test
 
 import (
-	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,8 +23,8 @@ const storeTimeout = time.Second
 // write; once the store answers again, so does the server.
 func TestHungStore(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
-		rs := startRedis(t)
-		hangTest(t, "redis://"+rs.addr+"/0", rs.stop, rs.resume)
+		rs := fault.StartRedis(t)
+		hangTest(t, rs.URI(0), rs.Freeze, rs.Thaw)
 	})
 	for _, name := range []string{"postgres", "mysql", "mongodb"} {
 		t.Run(name, func(t *testing.T) {
@@ -159,37 +155,4 @@ func waitReady(t *testing.T, base string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// redisServer is a redis-server of this test's own, which it may stop.
-type redisServer struct {
-	addr string
-	cmd  *exec.Cmd
-}
-
-func (r *redisServer) stop()   { _ = r.cmd.Process.Signal(syscall.SIGSTOP) }
-func (r *redisServer) resume() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if storagetest.InCI() {
-			t.Fatal("redis-server is not installed, and CI is set")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	waitPort(t, port)
-	return &redisServer{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
 }

@@ -8,16 +8,14 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
 // TestGracefulShutdown: a request in flight when SIGTERM arrives finishes
@@ -160,34 +158,14 @@ func lastLine(s string) string {
 // running serve and starts it again: /readyz is 503 while it is down and
 // 200 once it is back, with no restart of serve; /livez stays 200.
 func TestReadyzFollowsTheStore(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if storagetest.InCI() {
-			t.Fatal("redis-server is not installed, and CI is set")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	port := freePort(t)
-	startRedis := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitPort(t, port)
-		return cmd
-	}
-	redis := startRedis()
-	defer func() { _ = redis.Process.Kill(); _ = redis.Wait() }()
-
-	srv := testserver.Start(t, testserver.Config(fmt.Sprintf("redis://127.0.0.1:%d/0", port)))
+	redis := fault.StartRedis(t)
+	srv := testserver.Start(t, testserver.Config(redis.URI(0)))
 	a := api{t, srv.URL}
 	a.expect(a.do("GET", "/readyz", "", nil), 200, "", "")
 	tok := a.login(newWallet())
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"hunter2-before"}}`), 200, "", "")
 
-	_ = redis.Process.Signal(os.Interrupt)
-	_ = redis.Wait()
+	redis.Stop()
 	eventually(t, func() bool { return a.do("GET", "/readyz", "", nil).status == 503 })
 	a.expect(a.do("GET", "/livez", "", nil), 200, "", "")
 	// Reads and writes while the store is down: a plain 503 (try again),
@@ -199,7 +177,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 		}
 	}
 
-	redis = startRedis()
+	redis.Start()
 	eventually(t, func() bool { return a.do("GET", "/readyz", "", nil).status == 200 })
 	// And it serves again, with the same token.
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`), 200, "", "")
@@ -212,16 +190,6 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitPort(t *testing.T, port int) {
-	eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
 }
 
 func eventually(t *testing.T, cond func() bool) {
