@@ -4,9 +4,7 @@
 # interpolates variables) and caddy validate. Nothing is started.
 
 if ! command -v docker-compose >/dev/null || ! command -v caddy >/dev/null; then
-	log "installing docker-compose and caddy"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose caddy >/dev/null
+	apt_install --no-install-recommends docker-compose caddy
 fi
 
 log "deploy/compose.yaml"

@@ -9,9 +9,7 @@
 # hash of them), so a second run on a machine reuses them.
 
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x /bin/busybox ]; then
-	log "installing podman, runc and busybox-static"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc busybox-static >/dev/null
+	apt_install podman runc busybox-static
 fi
 
 # runc (crun's seccomp setup fails here), cgroupfs (no systemd), and no

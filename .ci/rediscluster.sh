@@ -10,10 +10,9 @@
 # only those pids are stopped. Runs alone too: bash .ci/rediscluster.sh
 # starts everything, prints the exports and waits for ^C.
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	printf '==> installing redis-server\n' >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+	apt_install redis-server
 fi
 
 rc_dir=$(mktemp -d /tmp/nosana-redis-cluster.XXXXXX)
