@@ -139,3 +139,10 @@ func TestParseURI(t *testing.T) {
 func BenchmarkGet(b *testing.B) {
 	storagetest.BenchmarkGet(b, storagetest.Open(b, "mongodb", open))
 }
+
+// TestMongoDBHistory runs the history suite on the path MongoDB runs, and
+// again with the lock that Open turns on for FerretDB.
+func TestMongoDBHistory(t *testing.T) {
+	storagetest.RunHistory(t, openAs(t, false))
+	t.Run("serial", func(t *testing.T) { storagetest.RunHistory(t, openAs(t, true)) })
+}
