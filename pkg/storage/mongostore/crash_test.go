@@ -198,4 +198,26 @@ func TestAuditHintLags(t *testing.T) {
 	if _, err := audit.Verify(log); err != nil {
 		t.Fatal(err)
 	}
+	// A hint further behind than auditHead reads on by _id: the log is
+	// asked for its newest event.
+	many := make([]audit.Event, 70)
+	for i := range many {
+		many[i] = ev
+	}
+	if err := s.AppendAudit(ctx, owner, many); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mongostore.AuditHeads(s).DeleteOne(ctx, bson.D{{Key: "_id", Value: owner}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, owner, []audit.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if log, err = s.Audit(ctx, owner, 0, 100); err != nil || len(log) != 75 || log[0].Seq != 75 {
+		t.Fatalf("after a lost hint: %d events, newest %d, %v", len(log), log[0].Seq, err)
+	}
+	slices.Reverse(log)
+	if _, err := audit.Verify(log); err != nil {
+		t.Fatal(err)
+	}
 }

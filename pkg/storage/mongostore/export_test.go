@@ -17,6 +17,9 @@ func SetSerial(s *Store, on bool) {
 	}
 }
 
+// Database returns the store's database, for tests that drop it.
+func Database(s *Store) *mongo.Database { return s.secrets.Database() }
+
 // Secrets returns the secrets collection, for tests that plant documents.
 func Secrets(s *Store) *mongo.Collection { return s.secrets }
 
@@ -30,3 +33,6 @@ func AuditHeads(s *Store) *mongo.Collection { return s.auditHeads }
 func Reserve(ctx context.Context, s *Store, owner string, u storage.Usage) error {
 	return s.reserve(ctx, owner, u, u)
 }
+
+// Ferret reports whether s found FerretDB.
+func Ferret(s *Store) bool { return s.ferret }

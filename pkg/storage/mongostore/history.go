@@ -49,8 +49,9 @@ package mongostore
 // event at seq-1 and inserted at seq, and of writers racing for one seq
 // exactly one inserts, the others link again after it. audit_heads
 // {_id: owner, seq, hash} is a hint of the newest event, so an append
-// needs no range query; when it lags (a crash after the insert), the
-// insert collides and the append reads the newest event instead.
+// needs no range query; when it lags (a crash after the insert, or racing
+// appends setting it out of order), the insert collides and the append
+// reads on from the hint by _id to the newest event.
 
 import (
 	"context"
@@ -650,12 +651,24 @@ func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *a
 
 // destroy removes names' version documents, then their heads, and
 // subtracts what they counted (read first: a write to one of the names
-// meanwhile can make the count off by that write).
+// meanwhile can make the count off by that write). Without a quota there
+// is nothing to count: two deletes a chunk, nothing read.
 func (s *Store) destroy(ctx context.Context, owner string, names []string) error {
 	for start := 0; start < len(names); start += inChunk {
 		part := names[start:min(start+inChunk, len(names))]
+		vf := bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: bson.D{{Key: "$in", Value: part}}}}
+		hf := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}}
+		if !s.counting() {
+			if _, err := s.versions.DeleteMany(ctx, vf); err != nil {
+				return err
+			}
+			if _, err := s.secrets.DeleteMany(ctx, hf); err != nil {
+				return err
+			}
+			continue
+		}
 		heads, err := s.heads(ctx, owner, part)
-		if err != nil || len(heads) == 0 {
+		if err != nil {
 			return err
 		}
 		var freed storage.Usage
@@ -663,7 +676,6 @@ func (s *Store) destroy(ctx context.Context, owner string, names []string) error
 			freed.Secrets++
 			freed.Bytes += int64(len(h.Value))
 		}
-		vf := bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: bson.D{{Key: "$in", Value: part}}}}
 		cur, err := s.versions.Find(ctx, vf)
 		if err != nil {
 			return err
@@ -685,13 +697,15 @@ func (s *Store) destroy(ctx context.Context, owner string, names []string) error
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(vids); i += inChunk {
-			if _, err := s.versions.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: vids[i:min(i+inChunk, len(vids))]}}}}); err != nil {
+		if len(vids) > 0 {
+			if _, err := s.versions.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: vids}}}}); err != nil {
 				return err
 			}
 		}
-		if _, err := s.secrets.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}}); err != nil {
-			return err
+		if len(heads) > 0 {
+			if _, err := s.secrets.DeleteMany(ctx, hf); err != nil {
+				return err
+			}
 		}
 		if err := s.adjust(ctx, owner, minus(storage.Usage{}, freed)); err != nil {
 			return err
@@ -794,30 +808,46 @@ type headDoc struct {
 	Hash string `bson:"hash"`
 }
 
-// auditHead is the owner's newest event: from the hint, or, when exact,
-// from the log itself.
+// auditHead is the owner's newest event: the hint, or, when exact, the
+// hint and then each event after it, read by _id until one is missing (a
+// hint lags an append that stopped before moving it, or that another
+// append overtook). A log far ahead of its hint is asked for its newest
+// event instead.
 func (s *Store) auditHead(ctx context.Context, owner string, exact bool) (audit.Head, error) {
 	var h headDoc
-	var err error
-	if exact {
-		err = s.events.FindOne(ctx, bson.D{{Key: "owner", Value: owner}},
-			options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}})).Decode(&h)
-	} else {
-		err = s.auditHeads.FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&h)
-	}
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return audit.Head{}, nil
-	}
-	if err != nil {
+	err := s.auditHeads.FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&h)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return audit.Head{}, err
+	}
+	for steps := 0; exact; steps++ {
+		if steps == hintWalk {
+			err = s.events.FindOne(ctx, bson.D{{Key: "owner", Value: owner}},
+				options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}})).Decode(&h)
+			if err != nil {
+				return audit.Head{}, err
+			}
+			break
+		}
+		var next headDoc
+		err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: eid(owner, uint64(h.Seq+1))}},
+			options.FindOne().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}})).Decode(&next)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			break
+		}
+		if err != nil {
+			return audit.Head{}, err
+		}
+		h = next
 	}
 	return audit.Head{Seq: uint64(h.Seq), Hash: h.Hash}, nil
 }
 
+// hintWalk is how far auditHead reads on past a hint by _id.
+const hintWalk = 64
+
 // appendAudit links events after the owner's newest and inserts them in
 // order; one that collides with a racing writer's event is linked again
-// after the new newest, with the ones after it. Then the hint moves on
-// (only forward).
+// after the new newest, with the ones after it. Then the hint moves on.
 func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -869,13 +899,16 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	}
 }
 
-// moveHint sets the owner's head hint to h unless it is further already.
+// moveHint sets the owner's head hint to h: an update by _id alone, which
+// FerretDB answers without a scan. Racing appends can leave it behind the
+// newest event (the one that set it last was not the furthest); the next
+// append that collides reads on past it (auditHead).
 func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head) error {
-	_, err := s.auditHeads.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(h.Seq)}}}},
+	_, err := s.auditHeads.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}}},
 		options.UpdateOne().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) && !inTxn(ctx) {
-		return nil // a racing writer moved it further
+		return nil // a racing append created it
 	}
 	return err
 }

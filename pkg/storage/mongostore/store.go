@@ -33,11 +33,15 @@
 // second line, expired nonces and counters are purged lazily (at most
 // every few minutes, in the background). It has no atomic update (see
 // lock): Open detects it (buildInfo.ferretdbVersion) and then runs this
-// process's Put, Swap, Incr, Commit and audit appends one at a time. And it does not say which
-// statement of a bulk update failed, so Put does not retry there. Several processes on one FerretDB can still lose
-// updates: run one replica there, or use MongoDB or DocumentDB. FerretDB
-// v1 on SQLite also scans the whole collection for most queries (it pushes
-// only an _id filter down), so it suits tests and small installations.
+// process's Put, Swap, Incr, Commit and audit appends one at a time. And
+// it does not say which statement of a bulk update failed, so Put does not
+// retry there. Several processes on one FerretDB can still lose updates:
+// run one replica there, or use MongoDB or DocumentDB. FerretDB v1 on
+// SQLite also decodes the whole collection for any filter but _id alone
+// (about 0.1 ms a document), so it suits tests and small installations.
+// On the request path most calls filter on _id alone (TestRoundTrips
+// counts them); a write's conditional update of its head and a quota's
+// reservation cannot, nor can listings.
 package mongostore
 
 import (
@@ -50,6 +54,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
@@ -64,8 +69,9 @@ const (
 	schemaKey     = "storage.schema_version"
 	schemaVersion = "1"
 
-	inChunk     = 1000 // names per $in
+	inChunk     = 1000 // names per $in (FerretDB v1 tests each document against each name)
 	walkBatch   = 100
+	listBatch   = 1000 // secrets per reply of a listing
 	maxAttempts = 10
 	purgeEvery  = 5 * time.Minute
 )
@@ -124,7 +130,10 @@ func ParseURI(uri string) (string, error) {
 }
 
 // Open connects to the URI, pings the server and creates the indexes.
-func Open(ctx context.Context, uri string) (*Store, error) {
+func Open(ctx context.Context, uri string) (*Store, error) { return open(ctx, uri, nil) }
+
+// open is Open with a monitor of every command sent (tests count them).
+func open(ctx context.Context, uri string, monitor *event.CommandMonitor) (*Store, error) {
 	db, err := ParseURI(uri)
 	if err != nil {
 		return nil, err
@@ -132,6 +141,9 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 	opts := options.Client().ApplyURI(uri)
 	if opts.AppName == nil {
 		opts.SetAppName("nosana-secrets")
+	}
+	if monitor != nil {
+		opts.SetMonitor(monitor)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -297,7 +309,7 @@ func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, er
 }
 
 func (s *Store) find(ctx context.Context, filter any, sort bson.D, out []storage.Secret) ([]storage.Secret, error) {
-	opts := options.Find()
+	opts := options.Find().SetBatchSize(listBatch)
 	if sort != nil {
 		opts.SetSort(sort)
 	}
@@ -545,9 +557,11 @@ func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 	return err == nil, err
 }
 
-// Incr implements storage.Store. An expired counter is deleted first, then
-// an upsert adds n ($inc) and sets the expiry only on insert
-// ($setOnInsert), returning the new document. Racing upserts of a new
+// Incr implements storage.Store: one upsert that adds n ($inc), sets the
+// expiry only on insert ($setOnInsert) and returns the new document. If
+// that counter had expired, it is deleted (unless another writer did so
+// first) and the upsert runs again on a new one: one round trip a call,
+// three when a window ends. Racing upserts of a new
 // counter can lose with a duplicate key: the loser tries again and adds to
 // the winner's document.
 func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
@@ -558,11 +572,9 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 	}
 	defer unlock()
 	for attempt := 1; ; attempt++ {
-		if _, err := s.counters.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now()}}}}); err != nil {
-			return 0, err
-		}
 		var doc struct {
-			N int64 `bson:"n"`
+			N       int64     `bson:"n"`
+			Expires time.Time `bson:"expires_at"`
 		}
 		err := s.counters.FindOneAndUpdate(ctx,
 			bson.D{{Key: "_id", Value: key}},
@@ -572,11 +584,19 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 			},
 			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After),
 		).Decode(&doc)
-		if err == nil {
-			return doc.N, nil
-		}
-		if attempt == maxAttempts || !mongo.IsDuplicateKeyError(err) {
+		switch {
+		case err == nil && (doc.Expires.After(now()) || doc.Expires.Equal(expires.UTC().Truncate(time.Millisecond))):
+			return doc.N, nil // a live window, or one as expired as a new one would be
+		case err == nil:
+			// Added to an expired window, which the delete discards.
+			if _, err := s.counters.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "expires_at", Value: doc.Expires}}); err != nil {
+				return 0, err
+			}
+		case attempt == maxAttempts || !mongo.IsDuplicateKeyError(err):
 			return 0, err
+		}
+		if attempt == maxAttempts {
+			return 0, errRaced
 		}
 		if err := pause(ctx, attempt); err != nil {
 			return 0, err
