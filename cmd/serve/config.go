@@ -144,7 +144,7 @@ var Settings = []Setting{
 		durationField("SHUTDOWN_TIMEOUT", false, func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"ui", "UI", "true", "serve the web console at /ui/ (false: the API only)", false,
 		boolField("UI", func(c *Config) *bool { return &c.UI })},
-	{"history", "HISTORY", "true", "keep versions of every secret and an audit trail per owner (sqlite, PostgreSQL, MySQL, Redis, memory); false: overwrites and deletes are final", false,
+	{"history", "HISTORY", "true", "keep versions of every secret and an audit trail per owner (every backend); false: overwrites and deletes are final", false,
 		func(c *Config, s string) error {
 			on, err := strconv.ParseBool(s)
 			if err != nil {

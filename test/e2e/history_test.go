@@ -13,7 +13,7 @@ import (
 
 // keepsHistory are the backends whose servers answer the v1 history
 // routes (the others answer 501).
-var keepsHistory = []string{"sqlite", "postgres", "mysql", "redis", "redis_cluster"}
+var keepsHistory = []string{"sqlite", "postgres", "mysql", "redis", "redis_cluster", "mongodb"}
 
 // TestHistoryRoutes drives versions, check-and-set, soft delete, restore
 // and the audit trail through the real binary on every backend that keeps

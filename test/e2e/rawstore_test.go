@@ -112,13 +112,16 @@ func rawRecords(t *testing.T, backend, uri, owner string) [][]byte {
 			t.Fatal(err)
 		}
 		defer cl.Disconnect(ctx)
-		cur, err := cl.Database(db).Collection("secrets").Find(ctx, bson.M{"owner": owner})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var out [][]byte
-		for cur.Next(ctx) {
-			out = append(out, bytes.Clone(cur.Current))
+		for _, coll := range []string{"secrets", "versions", "audit"} { // current, older versions, audit log
+			cur, err := cl.Database(db).Collection(coll).Find(ctx, bson.M{"owner": owner})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for cur.Next(ctx) {
+				out = append(out, bytes.Clone(cur.Current))
+			}
+			cur.Close(ctx)
 		}
 		return out
 	}

@@ -26,12 +26,12 @@ func (w wallet) siwsLogin(t *testing.T) map[string]any {
 }
 
 // TestReplicasShareState starts three servers on one PostgreSQL, on one
-// MySQL, on one Redis and on one Redis Cluster, as behind a load balancer: a sign-in message used at one is
+// MySQL, on one Redis, on one Redis Cluster and on one MongoDB, as behind a load balancer: a sign-in message used at one is
 // refused at the others, a write at one is read at the others, and rate
 // limits count the requests of all three.
 func TestReplicasShareState(t *testing.T) {
 	for _, b := range backends {
-		if b.name != "postgres" && b.name != "mysql" && b.name != "redis" && b.name != "redis_cluster" {
+		if b.name != "postgres" && b.name != "mysql" && b.name != "redis" && b.name != "redis_cluster" && b.name != "mongodb" {
 			continue
 		}
 		t.Run(b.name, func(t *testing.T) {

@@ -1,6 +1,12 @@
 package mongostore
 
-import "go.mongodb.org/mongo-driver/v2/mongo"
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
 
 // SetSerial turns the FerretDB update lock (see lock) on or off, so that a
 // test can run either branch on any server.
@@ -11,5 +17,22 @@ func SetSerial(s *Store, on bool) {
 	}
 }
 
+// Database returns the store's database, for tests that drop it.
+func Database(s *Store) *mongo.Database { return s.secrets.Database() }
+
 // Secrets returns the secrets collection, for tests that plant documents.
 func Secrets(s *Store) *mongo.Collection { return s.secrets }
+
+// Versions and AuditHeads return history collections, for tests that
+// plant what a crash between two writes leaves.
+func Versions(s *Store) *mongo.Collection   { return s.versions }
+func AuditHeads(s *Store) *mongo.Collection { return s.auditHeads }
+
+// Reserve takes room for owner as a write does before writing, for tests
+// of a write that stops after it.
+func Reserve(ctx context.Context, s *Store, owner string, u storage.Usage) error {
+	return s.reserve(ctx, owner, u, u)
+}
+
+// Ferret reports whether s found FerretDB.
+func Ferret(s *Store) bool { return s.ferret }

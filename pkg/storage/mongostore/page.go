@@ -23,7 +23,7 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 			r = append(r, bson.E{Key: "$lt", Value: end})
 		}
 	}
-	filter := bson.D{{Key: "owner", Value: owner}}
+	filter := bson.D{{Key: "owner", Value: owner}, notDeleted}
 	if len(r) > 0 {
 		filter = append(filter, bson.E{Key: "name", Value: r})
 	}

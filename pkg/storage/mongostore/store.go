@@ -12,12 +12,16 @@
 //	nonces    {_id: nonce, expires_at}, TTL index on expires_at
 //	counters  {_id: key, n, expires_at}, TTL index on expires_at
 //	meta      {_id: key, value}
+//	versions, audit, audit_heads   history and audit logs (history.go)
+//	usage     {_id: owner, secrets, bytes}: quota use (quota.go)
 //
 // Put is an insertMany of the new names and one ordered BulkWrite of
-// upserts for the others. Without a multi-document transaction (FerretDB
-// has none, and plain MongoDB needs a replica set) a batch that fails
-// half-way for a server or network fault leaves its first items written;
-// invalid input is refused before anything is sent.
+// upserts for the others. On a replica set or through mongos it runs in a
+// transaction, as Commit does (txn.go), and a batch is all or nothing.
+// Elsewhere there is no multi-document transaction (FerretDB has none, a
+// standalone mongod neither): a batch that fails half-way for a server or
+// network fault leaves its first items written; invalid input is refused
+// before anything is sent.
 //
 // DocumentDB is the same code path: mongodb://user:pass@host:27017/db?
 // tls=true&tlsCAFile=/path/global-bundle.pem&retryWrites=false — every URI
@@ -29,11 +33,15 @@
 // second line, expired nonces and counters are purged lazily (at most
 // every few minutes, in the background). It has no atomic update (see
 // lock): Open detects it (buildInfo.ferretdbVersion) and then runs this
-// process's Put, Swap and Incr one at a time. And it does not say which
-// statement of a bulk update failed, so Put does not retry there. Several processes on one FerretDB can still lose
-// updates: run one replica there, or use MongoDB or DocumentDB. FerretDB
-// v1 on SQLite also scans the whole collection for most queries (it pushes
-// only an _id filter down), so it suits tests and small installations.
+// process's Put, Swap, Incr, Commit and audit appends one at a time. And
+// it does not say which statement of a bulk update failed, so Put does not
+// retry there. Several processes on one FerretDB can still lose updates:
+// run one replica there, or use MongoDB or DocumentDB. FerretDB v1 on
+// SQLite also decodes the whole collection for any filter but _id alone
+// (about 0.1 ms a document), so it suits tests and small installations.
+// On the request path most calls filter on _id alone (TestRoundTrips
+// counts them); a write's conditional update of its head and a quota's
+// reservation cannot, nor can listings.
 package mongostore
 
 import (
@@ -46,6 +54,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
@@ -60,8 +69,9 @@ const (
 	schemaKey     = "storage.schema_version"
 	schemaVersion = "1"
 
-	inChunk     = 1000 // names per $in
+	inChunk     = 1000 // names per $in (FerretDB v1 tests each document against each name)
 	walkBatch   = 100
+	listBatch   = 1000 // secrets per reply of a listing
 	maxAttempts = 10
 	purgeEvery  = 5 * time.Minute
 )
@@ -70,8 +80,13 @@ const (
 type Store struct {
 	client                           *mongo.Client
 	secrets, nonces, counters, metas *mongo.Collection
-	serial                           chan struct{} // FerretDB only: one update at a time (see lock)
-	ferret                           bool          // the server is FerretDB
+	versions, events, auditHeads     *mongo.Collection // history.go
+	usage                            *mongo.Collection // quota.go
+	serial                           chan struct{}     // FerretDB only: one update at a time (see lock)
+	ferret                           bool              // the server is FerretDB
+	txn                              bool              // batches run in transactions (txn.go)
+	replicaSet                       string            // the URI's replicaSet option
+	quota                            storage.Quota     // quota.go
 
 	janitor *storage.Janitor // purges expired nonces and counters
 }
@@ -115,7 +130,10 @@ func ParseURI(uri string) (string, error) {
 }
 
 // Open connects to the URI, pings the server and creates the indexes.
-func Open(ctx context.Context, uri string) (*Store, error) {
+func Open(ctx context.Context, uri string) (*Store, error) { return open(ctx, uri, nil) }
+
+// open is Open with a monitor of every command sent (tests count them).
+func open(ctx context.Context, uri string, monitor *event.CommandMonitor) (*Store, error) {
 	db, err := ParseURI(uri)
 	if err != nil {
 		return nil, err
@@ -123,6 +141,9 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 	opts := options.Client().ApplyURI(uri)
 	if opts.AppName == nil {
 		opts.SetAppName("nosana-secrets")
+	}
+	if monitor != nil {
+		opts.SetMonitor(monitor)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -135,6 +156,14 @@ func Open(ctx context.Context, uri string) (*Store, error) {
 		nonces:   d.Collection("nonces"),
 		counters: d.Collection("counters"),
 		metas:    d.Collection("meta"),
+
+		versions:   d.Collection("versions"),
+		events:     d.Collection("audit"),
+		auditHeads: d.Collection("audit_heads"),
+		usage:      d.Collection("usage"),
+	}
+	if opts.ReplicaSet != nil {
+		s.replicaSet = *opts.ReplicaSet
 	}
 	s.janitor = storage.NewJanitor(purgeEvery, s.purge)
 	if err := s.init(ctx); err != nil {
@@ -156,6 +185,11 @@ func (s *Store) init(ctx context.Context) error {
 		s.ferret = true
 		s.serial = make(chan struct{}, 1)
 	}
+	var hello bson.M
+	if err := s.secrets.Database().RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	s.txn = supportsTransactions(s.ferret, s.replicaSet, hello)
 	// createIndexes is idempotent, and safe when replicas start together.
 	_, err := s.secrets.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}},
@@ -163,6 +197,9 @@ func (s *Store) init(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating index secrets.owner_name: %w", err)
+	}
+	if err := s.initHistory(ctx); err != nil {
+		return err
 	}
 	for _, c := range []*mongo.Collection{s.nonces, s.counters} {
 		_, err := c.Indexes().CreateOne(ctx, mongo.IndexModel{
@@ -198,6 +235,8 @@ func isNotImplemented(err error) bool {
 	return errors.As(err, &se) && (se.HasErrorCode(238) || se.HasErrorCode(197))
 }
 
+// secretDoc is a name's current secret and, with history, its head: the
+// newest version whole (see history.go).
 type secretDoc struct {
 	ID        string    `bson:"_id,omitempty"`
 	Owner     string    `bson:"owner"`
@@ -205,8 +244,20 @@ type secretDoc struct {
 	Value     []byte    `bson:"value"`
 	Version   int64     `bson:"version"`
 	CreatedAt time.Time `bson:"created_at"`
-	UpdatedAt time.Time `bson:"updated_at"`
+	UpdatedAt time.Time `bson:"updated_at"` // when the newest version was written
+	// History only: the newest version is a tombstone (Secrets sees no
+	// secret), who wrote it, the first version of this life of the name,
+	// and how often Swap replaced its value in place.
+	Deleted   bool   `bson:"deleted,omitempty"`
+	ByAddress string `bson:"by_address,omitempty"`
+	ByJob     string `bson:"by_job,omitempty"`
+	Base      int64  `bson:"base,omitempty"`
+	Hist      bool   `bson:"hist,omitempty"` // the version is Commit's: kept when superseded
+	Swaps     int64  `bson:"sw,omitempty"`
 }
+
+// notDeleted is the filter of live secrets.
+var notDeleted = bson.E{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}
 
 // id is the _id of a secret: injective, since the length says where the
 // owner ends.
@@ -217,8 +268,9 @@ func byID(owner, name string) bson.D { return bson.D{{Key: "_id", Value: id(owne
 // lock takes this process's update slot on FerretDB; elsewhere it is free.
 // FerretDB v1 lacks an atomic single-document update (it runs update and
 // findAndModify as a read and then a separate write), so concurrent $inc
-// or conditional updates of one document lose writes. Put, Swap and Incr
-// take it; inserts (UseNonce, InitMeta) need no lock, the unique _id
+// or conditional updates of one document lose writes. Put, Swap, Incr
+// and everything atomically runs (Commit, Destroy, audit appends) take
+// it; inserts (UseNonce, InitMeta) need no lock, the unique _id
 // decides there.
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	if s.serial == nil {
@@ -247,7 +299,7 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, error) {
 	var d secretDoc
 	err := s.secrets.FindOne(ctx, byID(owner, name)).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && d.Deleted {
 		return storage.Secret{}, storage.ErrNotFound
 	}
 	if err != nil {
@@ -257,7 +309,7 @@ func (s *Store) Get(ctx context.Context, owner, name string) (storage.Secret, er
 }
 
 func (s *Store) find(ctx context.Context, filter any, sort bson.D, out []storage.Secret) ([]storage.Secret, error) {
-	opts := options.Find()
+	opts := options.Find().SetBatchSize(listBatch)
 	if sort != nil {
 		opts.SetSort(sort)
 	}
@@ -271,7 +323,9 @@ func (s *Store) find(ctx context.Context, filter any, sort bson.D, out []storage
 		if err := cur.Decode(&d); err != nil {
 			return nil, err
 		}
-		out = append(out, d.secret())
+		if !d.Deleted {
+			out = append(out, d.secret())
+		}
 	}
 	return out, cur.Err()
 }
@@ -304,7 +358,7 @@ func ids(owner string, names []string) []string {
 // List implements storage.Store: a range on the (owner, name) index,
 // never a regular expression.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	filter := bson.D{{Key: "owner", Value: owner}}
+	filter := bson.D{{Key: "owner", Value: owner}, notDeleted}
 	if prefix != "" {
 		r := bson.D{{Key: "$gte", Value: prefix}}
 		if end, ok := storage.PrefixEnd(prefix); ok {
@@ -322,24 +376,44 @@ func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secre
 // that item: it and the items after it become upserts. Every server runs
 // this; FerretDB v1, which has no atomic update, under s.lock.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	return s.atomically(ctx, func(ctx context.Context) error { return s.put(ctx, owner, items) })
+}
+
+func (s *Store) put(ctx context.Context, owner string, items []storage.Item) error {
 	names := make([]string, len(items))
 	for i, it := range items {
 		names[i] = it.Name
 	}
-	existing, err := s.existing(ctx, owner, names)
+	existing, err := s.heads(ctx, owner, names)
 	if err != nil {
+		return err
+	}
+	var use storage.Usage
+	for _, it := range items {
+		use = plus(use, changeUse(existing[it.Name], it.Value, false))
+	}
+	if err := s.reserve(ctx, owner, use, use); err != nil {
+		return err
+	}
+	if err := s.putReserved(ctx, owner, items, existing); err != nil {
+		if !inTxn(ctx) { // a transaction takes the reservation back itself
+			s.adjust(context.WithoutCancel(ctx), owner, minus(storage.Usage{}, use))
+		}
+		return err
+	}
+	return nil
+}
+
+// putReserved writes items over the heads read (existing).
+func (s *Store) putReserved(ctx context.Context, owner string, items []storage.Item, existing map[string]*secretDoc) error {
+	if err := s.archiveHeads(ctx, existing); err != nil {
 		return err
 	}
 	t := now()
 	var fresh []storage.Item
 	var upserts []mongo.WriteModel
 	for _, it := range items {
-		if existing[it.Name] {
+		if existing[it.Name] != nil {
 			upserts = append(upserts, upsert(owner, it, t))
 		} else {
 			fresh = append(fresh, it)
@@ -354,8 +428,14 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 		var bwe mongo.BulkWriteException
 		switch {
 		case err == nil:
-		case errors.As(err, &bwe) && len(bwe.WriteErrors) == 1 && mongo.IsDuplicateKeyError(bwe.WriteErrors[0]):
-			for _, it := range fresh[bwe.WriteErrors[0].Index:] {
+		case errors.As(err, &bwe) && len(bwe.WriteErrors) == 1 && mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) && !inTxn(ctx):
+			// Another writer created some of fresh: they are upserts over
+			// its heads, which count as they are.
+			late := fresh[bwe.WriteErrors[0].Index:]
+			if err := s.overLate(ctx, owner, late); err != nil {
+				return err
+			}
+			for _, it := range late {
 				upserts = append(upserts, upsert(owner, it, t))
 			}
 		default:
@@ -368,13 +448,14 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 	return s.bulkUpsert(ctx, upserts)
 }
 
-// upsert sets it.Value, adds one to its version and, if it is new,
-// sets owner, name and created_at.
+// upsert sets it.Value, adds one to its version, undoes a tombstone and,
+// if it is new, sets owner, name and created_at.
 func upsert(owner string, it storage.Item, t time.Time) mongo.WriteModel {
 	return mongo.NewUpdateOneModel().
 		SetFilter(byID(owner, it.Name)).
 		SetUpdate(bson.D{
 			{Key: "$set", Value: bson.D{{Key: "value", Value: it.Value}, {Key: "updated_at", Value: t}}},
+			{Key: "$unset", Value: bson.D{{Key: "deleted", Value: ""}, {Key: "by_address", Value: ""}, {Key: "by_job", Value: ""}, {Key: "hist", Value: ""}}},
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: it.Name}, {Key: "created_at", Value: t}}},
 		}).
@@ -392,7 +473,7 @@ func (s *Store) bulkUpsert(ctx context.Context, models []mongo.WriteModel) error
 			return nil
 		}
 		var bwe mongo.BulkWriteException
-		if attempt == maxAttempts || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
+		if attempt == maxAttempts || inTxn(ctx) || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
 			return err
 		}
 		if s.ferret {
@@ -407,29 +488,6 @@ func (s *Store) bulkUpsert(ctx context.Context, models []mongo.WriteModel) error
 	}
 }
 
-// existing reports which of names the owner has.
-func (s *Store) existing(ctx context.Context, owner string, names []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(names))
-	for start := 0; start < len(names); start += inChunk {
-		part := names[start:min(start+inChunk, len(names))]
-		cur, err := s.secrets.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}},
-			options.Find().SetProjection(bson.D{{Key: "name", Value: 1}}))
-		if err != nil {
-			return nil, err
-		}
-		var docs []struct {
-			Name string `bson:"name"`
-		}
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, err
-		}
-		for _, d := range docs {
-			out[d.Name] = true
-		}
-	}
-	return out, nil
-}
-
 func pause(ctx context.Context, attempt int) error {
 	select {
 	case <-time.After(time.Duration(attempt) * time.Millisecond):
@@ -439,10 +497,10 @@ func pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// Delete implements storage.Store.
+// Delete implements storage.Store: the names go with every kept version,
+// as Destroy does (history.go).
 func (s *Store) Delete(ctx context.Context, owner string, names []string) error {
-	_, err := s.secrets.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, names)}}}})
-	return err
+	return s.atomically(ctx, func(ctx context.Context) error { return s.destroy(ctx, owner, names) })
 }
 
 // Walk implements storage.Store: one cursor in (owner, name) order, read
@@ -461,6 +519,9 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 		if err := cur.Decode(&d); err != nil {
 			return err
 		}
+		if d.Deleted {
+			continue
+		}
 		if err := fn(d.Owner, d.secret()); err != nil {
 			return err
 		}
@@ -469,19 +530,21 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 }
 
 // Swap implements storage.Store: an update whose filter holds the old
-// value, so the server compares.
+// value, so the server compares. It counts the swap (sw), so that a
+// writer that copied the head before it cannot pass its copy for newer
+// (see archive).
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}),
-		bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}})
-	if err != nil {
+	res, err := s.secrets.UpdateOne(ctx, append(byID(owner, name), bson.E{Key: "value", Value: old}, notDeleted),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}, {Key: "$inc", Value: bson.D{{Key: "sw", Value: int64(1)}}}})
+	if err != nil || res.MatchedCount == 0 {
 		return false, err
 	}
-	return res.MatchedCount == 1, nil
+	return true, s.adjust(ctx, owner, storage.Usage{Bytes: int64(len(new) - len(old))})
 }
 
 // UseNonce implements storage.Store: an insert under a unique _id.
@@ -494,9 +557,11 @@ func (s *Store) UseNonce(ctx context.Context, nonce string, expires time.Time) (
 	return err == nil, err
 }
 
-// Incr implements storage.Store. An expired counter is deleted first, then
-// an upsert adds n ($inc) and sets the expiry only on insert
-// ($setOnInsert), returning the new document. Racing upserts of a new
+// Incr implements storage.Store: one upsert that adds n ($inc), sets the
+// expiry only on insert ($setOnInsert) and returns the new document. If
+// that counter had expired, it is deleted (unless another writer did so
+// first) and the upsert runs again on a new one: one round trip a call,
+// three when a window ends. Racing upserts of a new
 // counter can lose with a duplicate key: the loser tries again and adds to
 // the winner's document.
 func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time) (int64, error) {
@@ -507,11 +572,9 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 	}
 	defer unlock()
 	for attempt := 1; ; attempt++ {
-		if _, err := s.counters.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now()}}}}); err != nil {
-			return 0, err
-		}
 		var doc struct {
-			N int64 `bson:"n"`
+			N       int64     `bson:"n"`
+			Expires time.Time `bson:"expires_at"`
 		}
 		err := s.counters.FindOneAndUpdate(ctx,
 			bson.D{{Key: "_id", Value: key}},
@@ -521,11 +584,19 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, expires time.Time
 			},
 			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After),
 		).Decode(&doc)
-		if err == nil {
-			return doc.N, nil
-		}
-		if attempt == maxAttempts || !mongo.IsDuplicateKeyError(err) {
+		switch {
+		case err == nil && (doc.Expires.After(now()) || doc.Expires.Equal(expires.UTC().Truncate(time.Millisecond))):
+			return doc.N, nil // a live window, or one as expired as a new one would be
+		case err == nil:
+			// Added to an expired window, which the delete discards.
+			if _, err := s.counters.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "expires_at", Value: doc.Expires}}); err != nil {
+				return 0, err
+			}
+		case attempt == maxAttempts || !mongo.IsDuplicateKeyError(err):
 			return 0, err
+		}
+		if attempt == maxAttempts {
+			return 0, errRaced
 		}
 		if err := pause(ctx, attempt); err != nil {
 			return 0, err

@@ -15,7 +15,10 @@ import (
 // RunHistory runs the conformance cases of storage.History and
 // storage.AuditLog (issue 11) against s, in parallel, each in its own
 // random owner. Backends that keep history call it beside Run.
-func RunHistory(t *testing.T, s storage.HistoryStore) {
+func RunHistory(t *testing.T, s storage.HistoryStore) { RunHistoryEach(t, Shared(s)) }
+
+// RunHistoryEach is RunHistory with the store of each case from open.
+func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
 	cases := []struct {
 		name string
 		fn   func(t *testing.T, s storage.HistoryStore, owner string)
@@ -36,13 +39,13 @@ func RunHistory(t *testing.T, s storage.HistoryStore) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				c.fn(t, s, Unique("hist-"))
+				c.fn(t, open(t), Unique("hist-"))
 			})
 		}
 	})
 	// Purging and trimming act on every owner, so they run alone.
-	t.Run("history/Purge", func(t *testing.T) { testPurge(t, s, Unique("hist-")) })
-	t.Run("history/AuditTrim", func(t *testing.T) { testAuditTrim(t, s, Unique("hist-")) })
+	t.Run("history/Purge", func(t *testing.T) { testPurge(t, open(t), Unique("hist-")) })
+	t.Run("history/AuditTrim", func(t *testing.T) { testAuditTrim(t, open(t), Unique("hist-")) })
 }
 
 var by = storage.Writer{Address: "writer", Job: "job"}

@@ -15,11 +15,11 @@ import (
 // rekey, backup and restore rely on) against s, in parallel, each in its
 // own random owner. s must implement storage.HistoryAdmin; when it also
 // implements storage.AuditWalker, that is checked too.
-func RunHistoryAdmin(t *testing.T, s storage.HistoryStore) {
-	a, ok := s.(storage.HistoryAdmin)
-	if !ok {
-		t.Fatalf("%T does not implement storage.HistoryAdmin", s)
-	}
+func RunHistoryAdmin(t *testing.T, s storage.HistoryStore) { RunHistoryAdminEach(t, Shared(s)) }
+
+// RunHistoryAdminEach is RunHistoryAdmin with the store of each case from
+// open.
+func RunHistoryAdminEach(t *testing.T, open Opener[storage.HistoryStore]) {
 	cases := []struct {
 		name string
 		fn   func(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string)
@@ -33,6 +33,11 @@ func RunHistoryAdmin(t *testing.T, s storage.HistoryStore) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
+				s := open(t)
+				a, ok := s.(storage.HistoryAdmin)
+				if !ok {
+					t.Fatalf("%T does not implement storage.HistoryAdmin", s)
+				}
 				c.fn(t, s, a, Unique("adm-"))
 			})
 		}

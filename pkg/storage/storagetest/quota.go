@@ -22,71 +22,91 @@ const (
 // against s, which must implement it and which the caller gives to this
 // test alone: it calls SetQuota. Each case writes its own random owner.
 // The history cases run when s keeps history.
-func RunQuota(t *testing.T, s storage.Store) {
-	q, ok := s.(storage.Quotas)
-	if !ok {
-		t.Fatalf("%T does not implement storage.Quotas", s)
+func RunQuota(t *testing.T, s storage.Store) { RunQuotaEach(t, Shared(s)) }
+
+// RunQuotaEach is RunQuota with the store of each case from open; each
+// store is the case's alone only if open says so.
+func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
+	first := open(t)
+	if _, ok := first.(storage.Quotas); !ok {
+		t.Fatalf("%T does not implement storage.Quotas", first)
 	}
-	cs := storage.Check(s)
+	limits := storage.Quota{Secrets: quotaSecrets, Bytes: quotaBytes}
 	// Data written before there is a quota counts once there is one.
+	q, cs := first.(storage.Quotas), storage.Check(first)
 	q.SetQuota(storage.Quota{})
 	early := Unique("quota-")
 	put(t, cs, early, "a", "1234567890", "b", "12345", "c", "", "d", "x", "e", "y")
-	q.SetQuota(storage.Quota{Secrets: quotaSecrets, Bytes: quotaBytes})
+	q.SetQuota(limits)
 	t.Run("quota/Upgrade", func(t *testing.T) {
 		wantUsage(t, q, early, 5, 17)
 		wantRefused(t, cs.Put(ctxT(t), early, items("f", "1")), storage.LimitSecrets, 5, quotaSecrets)
 		wantAbsent(t, cs, early, "f")
 	})
 
-	cases := []struct {
+	type quotaCase struct {
 		name string
 		fn   func(t *testing.T, s storage.Store, q storage.Quotas, owner string)
-	}{
-		{"Secrets", testQuotaSecrets},
-		{"Bytes", testQuotaBytes},
-		{"WholeBatch", testQuotaWholeBatch},
-		{"CleanUpWhenFull", testQuotaCleanUp},
-		{"Swap", testQuotaSwap},
-		{"Race", testQuotaRace},
 	}
-	h, history := s.(storage.HistoryStore)
-	history = history && storage.KeepsHistory(s)
+	cases := []quotaCase{
+		{"Secrets", checked(testQuotaSecrets)},
+		{"Bytes", checked(testQuotaBytes)},
+		{"WholeBatch", checked(testQuotaWholeBatch)},
+		{"CleanUpWhenFull", checked(testQuotaCleanUp)},
+		{"Swap", checked(testQuotaSwap)},
+		{"Race", checked(testQuotaRace)},
+	}
+	// storeOf opens the store of a case, its quota set.
+	storeOf := func(t *testing.T) (storage.Store, storage.Quotas) {
+		s := open(t)
+		q := s.(storage.Quotas)
+		q.SetQuota(limits)
+		return s, q
+	}
+	_, history := first.(storage.HistoryStore)
+	history = history && storage.KeepsHistory(first)
 	if history {
-		hcases := []struct {
-			name string
-			fn   func(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string)
-		}{
-			{"Versions", testQuotaVersions},
-			{"Keep", testQuotaKeep},
-			{"SoftDeleted", testQuotaSoftDeleted},
-			{"CommitRefused", testQuotaCommitRefused},
-			{"CommitRace", testQuotaCommitRace},
+		hcases := []quotaCase{
+			{"Versions", onHistory(testQuotaVersions)},
+			{"Keep", onHistory(testQuotaKeep)},
+			{"SoftDeleted", onHistory(testQuotaSoftDeleted)},
+			{"CommitRefused", onHistory(testQuotaCommitRefused)},
+			{"CommitRace", onHistory(testQuotaCommitRace)},
 		}
-		if _, ok := s.(storage.HistoryAdmin); ok {
-			hcases = append(hcases, struct {
-				name string
-				fn   func(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string)
-			}{"Import", testQuotaImport})
+		if _, ok := first.(storage.HistoryAdmin); ok {
+			hcases = append(hcases, quotaCase{"Import", onHistory(testQuotaImport)})
 		}
-		for _, c := range hcases {
-			cases = append(cases, struct {
-				name string
-				fn   func(t *testing.T, s storage.Store, q storage.Quotas, owner string)
-			}{c.name, func(t *testing.T, _ storage.Store, q storage.Quotas, owner string) { c.fn(t, h, q, owner) }})
-		}
+		cases = append(cases, hcases...)
 	}
 	t.Run("quota", func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				c.fn(t, cs, q, Unique("quota-"))
+				s, q := storeOf(t)
+				c.fn(t, s, q, Unique("quota-"))
 			})
 		}
 	})
 	if history {
 		// Purging acts on every owner, so it runs alone.
-		t.Run("quota/Purge", func(t *testing.T) { testQuotaPurge(t, h, q, Unique("quota-")) })
+		t.Run("quota/Purge", func(t *testing.T) {
+			s, q := storeOf(t)
+			testQuotaPurge(t, s.(storage.HistoryStore), q, Unique("quota-"))
+		})
+	}
+}
+
+// checked runs a case of RunQuota under a storage.Checked layer, as
+// backends.Open stacks it.
+func checked(fn func(t *testing.T, s storage.Store, q storage.Quotas, owner string)) func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
+	return func(t *testing.T, s storage.Store, q storage.Quotas, owner string) { fn(t, storage.Check(s), q, owner) }
+}
+
+// onHistory runs a history case of RunQuota: on the backend's store
+// itself, which keeps history, not on the Checked layer.
+func onHistory(fn func(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string)) func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
+	return func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
+		fn(t, s.(storage.HistoryStore), q, owner)
 	}
 }
 

@@ -20,8 +20,21 @@ import (
 // and keys, so several runs may share one database. s is tested under a
 // storage.Checked layer, as backends.Open stacks it: a backend leaves input
 // validation to that layer.
-func Run(t *testing.T, s storage.Store) {
-	s = storage.Check(s)
+func Run(t *testing.T, s storage.Store) { run(t, Shared(s), true) }
+
+// Opener gives a case the store it tests: Shared(s) gives every case s;
+// a backend whose queries cost more as the database grows (FerretDB)
+// gives each case a database of its own.
+type Opener[S any] func(t *testing.T) S
+
+// Shared is the Opener that gives every case s.
+func Shared[S any](s S) Opener[S] { return func(*testing.T) S { return s } }
+
+// RunEach is Run with the store of each case from open, which gives each
+// case a store of its own and clears what the case wrote (Run deletes it).
+func RunEach(t *testing.T, open Opener[storage.Store]) { run(t, open, false) }
+
+func run(t *testing.T, open Opener[storage.Store], cleanup bool) {
 	cases := []struct {
 		name string
 		fn   func(t *testing.T, s storage.Store, owner string)
@@ -57,8 +70,10 @@ func Run(t *testing.T, s storage.Store) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				r := &recorder{Store: s, owners: map[string]bool{}}
-				t.Cleanup(func() { r.cleanup(t) })
+				r := &recorder{Store: storage.Check(open(t)), owners: map[string]bool{}}
+				if cleanup {
+					t.Cleanup(func() { r.cleanup(t) })
+				}
 				c.fn(t, r, Unique("test-"))
 			})
 		}

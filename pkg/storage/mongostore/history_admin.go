@@ -1,0 +1,219 @@
+package mongostore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+var _ storage.HistoryAdmin = (*Store)(nil)
+
+// WalkVersions implements storage.HistoryAdmin: the heads in (owner, name)
+// order, and for each the version documents it sees, then itself.
+func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storage.Version) error) error {
+	cur, err := s.secrets.Find(ctx, bson.D{}, options.Find().
+		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}}).SetBatchSize(walkBatch))
+	if err != nil {
+		return err
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		h := new(secretDoc)
+		if err := cur.Decode(h); err != nil {
+			return err
+		}
+		vc, err := s.versions.Find(ctx, visible(h), options.Find().SetSort(bson.D{{Key: "version", Value: 1}}))
+		if err != nil {
+			return err
+		}
+		var docs []versionDoc
+		if err := vc.All(ctx, &docs); err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if err := fn(h.Owner, d.version(true)); err != nil {
+				return err
+			}
+		}
+		if err := fn(h.Owner, h.headVersion(true)); err != nil {
+			return err
+		}
+	}
+	return cur.Err()
+}
+
+// SwapVersion implements storage.HistoryAdmin. The newest version is the
+// head: Swap, and its copy if a writer left one. An older one is its
+// version document, if the head sees it.
+func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, old, new []byte) (bool, error) {
+	h, err := s.head(ctx, owner, name)
+	if err != nil || h == nil || v > h.Version {
+		return false, err
+	}
+	if v == h.Version {
+		ok, err := s.Swap(ctx, owner, name, old, new)
+		if err != nil || !ok {
+			return ok, err
+		}
+		_, err = s.versions.UpdateOne(ctx, bson.D{{Key: "_id", Value: vid(owner, name, v)}, {Key: "value", Value: old}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}, {Key: "$inc", Value: bson.D{{Key: "sw", Value: int64(1)}}}})
+		return true, err
+	}
+	filter := visible(h)
+	filter = append(filter, bson.E{Key: "_id", Value: vid(owner, name, v)}, bson.E{Key: "value", Value: old}, bson.E{Key: "deleted", Value: false})
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	res, err := s.versions.UpdateOne(ctx, filter,
+		bson.D{{Key: "$set", Value: bson.D{{Key: "value", Value: new}}}, {Key: "$inc", Value: bson.D{{Key: "sw", Value: int64(1)}}}})
+	if err != nil || res.MatchedCount == 0 {
+		return false, err
+	}
+	return true, s.adjust(ctx, owner, storage.Usage{Bytes: int64(len(new) - len(old))})
+}
+
+// ImportVersions implements storage.HistoryAdmin. The version documents
+// go in first and the heads after them, so that a crash between leaves
+// versions no head sees (history.go); the use is reserved before either
+// and given back if they fail. On a replica set it is one transaction.
+func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.Version) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	return s.atomically(ctx, func(ctx context.Context) error {
+		var names []string
+		for i, v := range vs {
+			if i == 0 || v.Name != vs[i-1].Name {
+				names = append(names, v.Name)
+			}
+		}
+		held, err := s.heads(ctx, owner, names)
+		if err != nil {
+			return err
+		}
+		for name := range held {
+			return fmt.Errorf("%w: %q holds %s already; import into a namespace without it", storage.ErrInvalid, owner, name)
+		}
+		var docs, heads []any
+		use := storage.Usage{Secrets: int64(len(names))}
+		for i := 0; i < len(vs); {
+			j := i
+			for j < len(vs) && vs[j].Name == vs[i].Name {
+				j++
+			}
+			first, newest := vs[i], vs[j-1] // Checked sorts by name and number
+			for _, v := range vs[i:j] {
+				use.Bytes += int64(len(v.Value))
+				if v.Version == newest.Version {
+					continue
+				}
+				docs = append(docs, versionDoc{ID: vid(owner, v.Name, v.Version), Owner: owner, Name: v.Name, Version: v.Version,
+					Value: nonNil(v.Value), Deleted: v.Deleted, CreatedAt: v.CreatedAt, ByAddress: v.By.Address, ByJob: v.By.Job})
+			}
+			heads = append(heads, secretDoc{ID: id(owner, newest.Name), Owner: owner, Name: newest.Name, Value: nonNil(newest.Value),
+				Version: newest.Version, CreatedAt: first.CreatedAt, UpdatedAt: newest.CreatedAt, Deleted: newest.Deleted,
+				ByAddress: newest.By.Address, ByJob: newest.By.Job, Base: first.Version, Hist: true})
+			i = j
+		}
+		if s.counting() {
+			if err := s.ensureUsage(ctx, owner); err != nil {
+				return err
+			}
+		}
+		if err := s.adjust(ctx, owner, use); err != nil {
+			return err
+		}
+		err = s.insertAll(ctx, s.versions, docs)
+		if err == nil {
+			err = s.insertAll(ctx, s.secrets, heads)
+		}
+		if err != nil && !inTxn(ctx) {
+			s.adjust(context.WithoutCancel(ctx), owner, minus(storage.Usage{}, use))
+		}
+		return err
+	})
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// insertAll inserts docs in order, in batches.
+func (s *Store) insertAll(ctx context.Context, c *mongo.Collection, docs []any) error {
+	for i := 0; i < len(docs); i += inChunk {
+		if _, err := c.InsertMany(ctx, docs[i:min(i+inChunk, len(docs))], options.InsertMany().SetOrdered(true)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ImportAudit implements storage.HistoryAdmin: the events as they are,
+// into a log that must be empty, and the head hint on the last.
+func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.atomically(ctx, func(ctx context.Context) error {
+		if e, err := s.oneEvent(ctx, bson.D{{Key: "owner", Value: owner}}, 1); err != nil || e != nil {
+			if err == nil {
+				err = fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner)
+			}
+			return err
+		}
+		docs := make([]any, len(events))
+		for i, e := range events {
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			docs[i] = eventDoc{ID: eid(owner, e.Seq), Owner: owner, Seq: int64(e.Seq), Time: e.Time.UTC(), Hash: e.Hash, Data: data}
+		}
+		if err := s.insertAll(ctx, s.events, docs); err != nil {
+			if mongo.IsDuplicateKeyError(err) && !inTxn(ctx) {
+				return errors.Join(fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner), err)
+			}
+			return err
+		}
+		last := events[len(events)-1]
+		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash})
+	})
+}
+
+// WalkAudit implements storage.AuditWalker: every event in (owner, seq)
+// order.
+func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
+	cur, err := s.events.Find(ctx, bson.D{}, options.Find().
+		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "seq", Value: 1}}).SetBatchSize(walkBatch))
+	if err != nil {
+		return err
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		var d eventDoc
+		if err := cur.Decode(&d); err != nil {
+			return err
+		}
+		e, err := decodeEvent(&d)
+		if err != nil {
+			return err
+		}
+		if err := fn(d.Owner, e); err != nil {
+			return err
+		}
+	}
+	return cur.Err()
+}

@@ -1,0 +1,104 @@
+package mongostore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
+)
+
+// TestHistoryAdminRoundTrip: what rekey and backup/restore rely on. A walk
+// sees every kept version in order, a swap of an old version changes it
+// alone, and versions and a log imported into another owner read back
+// as they were.
+func TestHistoryAdminRoundTrip(t *testing.T) {
+	s := openAs(t, false)
+	ctx := context.Background()
+	owner, copyTo := storagetest.Unique("adm-"), storagetest.Unique("adm-")
+	commitValue(t, s, owner, "k", "a")
+	commitValue(t, s, owner, "k", "b")
+	var got []storage.Version
+	if err := s.WalkVersions(ctx, func(o string, v storage.Version) error {
+		if o == owner {
+			got = append(got, v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || string(got[0].Value) != "a" || got[0].Version != 1 || string(got[1].Value) != "b" {
+		t.Fatalf("walk: %+v", got)
+	}
+	if ok, err := s.SwapVersion(ctx, owner, "k", 1, []byte("a"), []byte("A")); err != nil || !ok {
+		t.Fatalf("SwapVersion = %v, %v", ok, err)
+	}
+	if ok, _ := s.SwapVersion(ctx, owner, "k", 1, []byte("a"), []byte("x")); ok {
+		t.Error("a swap from a stale value swapped")
+	}
+	if v := valueOf(t, s, owner, "k", 1); v != "A" {
+		t.Errorf("version 1 after its swap: %q", v)
+	}
+	if v := valueOf(t, s, owner, "k", 0); v != "b" {
+		t.Errorf("the newest after swapping an older one: %q", v)
+	}
+
+	vs, err := s.Versions(ctx, owner, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(vs)
+	for i := range vs {
+		full, err := s.GetVersion(ctx, owner, "k", vs[i].Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs[i] = full
+	}
+	if err := s.ImportVersions(ctx, copyTo, vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportVersions(ctx, copyTo, vs); err == nil {
+		t.Error("an import over names held succeeded")
+	}
+	if got := versionsOf(t, s, copyTo, "k"); !slices.Equal(got, []int64{2, 1}) {
+		t.Fatalf("imported versions %v", got)
+	}
+	if v := valueOf(t, s, copyTo, "k", 1); v != "A" {
+		t.Errorf("imported version 1: %q", v)
+	}
+	if sec, err := s.Get(ctx, copyTo, "k"); err != nil || string(sec.Value) != "b" || sec.Version != 2 {
+		t.Errorf("Secrets after the import: %q v%d, %v", sec.Value, sec.Version, err)
+	}
+	if u, err := s.Usage(ctx, copyTo); err != nil || u != (storage.Usage{Secrets: 1, Bytes: 2}) {
+		t.Errorf("usage after the import: %+v, %v", u, err)
+	}
+
+	var log []audit.Event
+	var head audit.Head
+	for range 3 {
+		var e audit.Event
+		e, head = audit.Link(head, audit.Event{Time: time.Now(), Action: audit.Write, Keys: []string{"k"}, Actor: "a", IP: "127.0.0.1", Status: 200})
+		log = append(log, e)
+	}
+	if err := s.ImportAudit(ctx, copyTo, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportAudit(ctx, copyTo, log); err == nil {
+		t.Error("an import into a log that is not empty succeeded")
+	}
+	if err := s.AppendAudit(ctx, copyTo, []audit.Event{log[0]}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.Audit(ctx, copyTo, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(back)
+	if h, err := audit.Verify(back); err != nil || h.Seq != 4 || back[2].Hash != head.Hash {
+		t.Errorf("imported log then an append: head %+v, %v", h, err)
+	}
+}
