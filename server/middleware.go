@@ -33,6 +33,17 @@ type reqCtx struct {
 // (the embedded one's Error would pass echo's own, without the fields).
 func (r *reqCtx) Error(err error) { r.s.handleError(err, r) }
 
+// JSONBlob is echo's, with the Content-Type set from a shared slice when
+// none is: echo would make a new one-element slice for every answer.
+func (r *reqCtx) JSONBlob(code int, b []byte) error {
+	if h := r.Response().Header(); h.Get(echo.HeaderContentType) == "" {
+		h[echo.HeaderContentType] = jsonType // shared, as in secureHeaders
+	}
+	return r.Context.JSONBlob(code, b)
+}
+
+var jsonType = []string{echo.MIMEApplicationJSON}
+
 // Keys of the same values on a context that is not a *reqCtx.
 const (
 	ctxRequestID = "nosana.request_id"
