@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
@@ -23,9 +24,9 @@ import (
 func BenchmarkListSecrets(b *testing.B) { benchGet(b, "/secrets", nil) }
 
 // BenchmarkGetSecret is GET /secrets/:key on the same stack, with the
-// request log on (as JSON, to io.Discard): the middleware's own cost.
+// request log on (as serve writes JSON, to io.Discard): the middleware's own cost.
 func BenchmarkGetSecret(b *testing.B) {
-	benchGet(b, "/secrets/key-500", slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	benchGet(b, "/secrets/key-500", slog.New(jsonlog.New(io.Discard, nil)))
 }
 
 func benchGet(b *testing.B, path string, log *slog.Logger) {

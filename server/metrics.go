@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,11 +24,24 @@ type metrics struct {
 	unreadable prometheus.Counter
 	// quotaRefused counts writes refused by a quota, by limit.
 	quotaRefused *prometheus.CounterVec
+
+	// The series observe has used, so that an answer costs a map lookup,
+	// not the vectors' hashing of its labels and a status formatted anew.
+	mu        sync.RWMutex
+	counters  map[obsKey]prometheus.Counter
+	durations map[string]prometheus.Observer
+}
+
+type obsKey struct {
+	route, method string
+	code          int
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
-		registry: prometheus.NewRegistry(),
+		counters:  map[obsKey]prometheus.Counter{},
+		durations: map[string]prometheus.Observer{},
+		registry:  prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nosana_secrets_http_requests_total",
 			Help: "HTTP requests answered, by route, method and status code.",
@@ -59,8 +73,19 @@ func newMetrics() *metrics {
 // "unmatched" and method one of the standard methods or "other", so that
 // nothing a client sends creates a series.
 func (m *metrics) observe(route, method string, code int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	k := obsKey{route, method, code}
+	m.mu.RLock()
+	c, o := m.counters[k], m.durations[route]
+	m.mu.RUnlock()
+	if c == nil || o == nil {
+		c = m.requests.WithLabelValues(route, method, strconv.Itoa(code))
+		o = m.duration.WithLabelValues(route)
+		m.mu.Lock()
+		m.counters[k], m.durations[route] = c, o
+		m.mu.Unlock()
+	}
+	c.Inc()
+	o.Observe(d.Seconds())
 }
 
 func (m *metrics) handler() echo.HandlerFunc { return echo.WrapHandler(m.httpHandler()) }

@@ -17,7 +17,34 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
-// Context keys set by the middleware.
+// reqCtx is the echo.Context every middleware and handler after
+// recoverPanics gets: the request's id, claims and logged error are its
+// fields. echo's own c.Set would make a map each request, and each c.Get
+// is a map lookup.
+type reqCtx struct {
+	echo.Context
+	s      *Server
+	id     string
+	claims *auth.Claims
+	logErr error
+}
+
+// Error answers err through the server's error handler with this context
+// (the embedded one's Error would pass echo's own, without the fields).
+func (r *reqCtx) Error(err error) { r.s.handleError(err, r) }
+
+// JSONBlob is echo's, with the Content-Type set from a shared slice when
+// none is: echo would make a new one-element slice for every answer.
+func (r *reqCtx) JSONBlob(code int, b []byte) error {
+	if h := r.Response().Header(); h.Get(echo.HeaderContentType) == "" {
+		h[echo.HeaderContentType] = jsonType // shared, as in secureHeaders
+	}
+	return r.Context.JSONBlob(code, b)
+}
+
+var jsonType = []string{echo.MIMEApplicationJSON}
+
+// Keys of the same values on a context that is not a *reqCtx.
 const (
 	ctxRequestID = "nosana.request_id"
 	ctxClaims    = "nosana.claims"
@@ -26,19 +53,24 @@ const (
 
 // recoverPanics turns a panic into a 500 without a stack trace in the answer;
 // the log gets the panic's type and request id only, since a panic value
-// could hold request data.
+// could hold request data. It is outermost: it makes the reqCtx the rest
+// of the chain gets, and answers the errors that come back to it.
 func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
+	return func(c echo.Context) error {
+		rc := &reqCtx{Context: c, s: s}
 		defer func() {
 			if r := recover(); r != nil {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.log.Error("panic while serving a request", "request_id", requestID(c), "route", c.Path())
-				err = errInternal
+				s.log.Error("panic while serving a request", "request_id", rc.id, "route", c.Path())
+				s.handleError(errInternal, rc)
 			}
 		}()
-		return next(c)
+		if err := next(rc); err != nil {
+			s.handleError(err, rc)
+		}
+		return nil
 	}
 }
 
@@ -61,7 +93,11 @@ func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if !plainID(id) {
 			id = idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 36)
 		}
-		c.Set(ctxRequestID, id)
+		if rc, ok := c.(*reqCtx); ok {
+			rc.id = id
+		} else {
+			c.Set(ctxRequestID, id)
+		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		return next(c)
 	}
@@ -81,11 +117,29 @@ func plainID(id string) bool {
 }
 
 func requestID(c echo.Context) string {
+	if rc, ok := c.(*reqCtx); ok {
+		return rc.id
+	}
 	id, _ := c.Get(ctxRequestID).(string)
 	return id
 }
 
-func setLogError(c echo.Context, err error) { c.Set(ctxLogError, err) }
+// setLogError names err in the request's log line.
+func setLogError(c echo.Context, err error) {
+	if rc, ok := c.(*reqCtx); ok {
+		rc.logErr = err
+		return
+	}
+	c.Set(ctxLogError, err)
+}
+
+func logError(c echo.Context) error {
+	if rc, ok := c.(*reqCtx); ok {
+		return rc.logErr
+	}
+	err, _ := c.Get(ctxLogError).(error)
+	return err
+}
 
 // logRequests writes one structured line per request. It logs the route,
 // never the body, the Authorization header or the query string's values.
@@ -129,7 +183,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if cl := claimsOf(c); cl != nil {
 			r.AddAttrs(slog.String("address", cl.Address))
 		}
-		if e, ok := c.Get(ctxLogError).(error); ok {
+		if e := logError(c); e != nil {
 			r.AddAttrs(slog.String("error", e.Error()))
 		}
 		_ = h.Handle(ctx, r)
@@ -237,7 +291,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		c.Set(ctxClaims, cl)
+		if rc, ok := c.(*reqCtx); ok {
+			rc.claims = cl
+		} else {
+			c.Set(ctxClaims, cl)
+		}
 		return next(c)
 	}
 }
@@ -266,6 +324,9 @@ func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func claimsOf(c echo.Context) *auth.Claims {
+	if rc, ok := c.(*reqCtx); ok {
+		return rc.claims
+	}
 	cl, _ := c.Get(ctxClaims).(*auth.Claims)
 	return cl
 }

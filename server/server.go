@@ -156,7 +156,7 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	if ip == nil {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	e.Use(s.recoverPanics, secureHeaders, assignRequestID, s.logRequests, cors, s.limitBody, s.authenticate)
+	e.Use(prebuilt(s.recoverPanics, secureHeaders, assignRequestID, s.logRequests, cors, s.limitBody, s.authenticate))
 
 	e.GET("/", s.welcome)
 	e.GET("/health", s.health)
@@ -165,17 +165,37 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	if !s.privateMetrics {
 		e.GET("/metrics", s.metrics.handler())
 	}
-	e.POST("/login", s.login, s.limitIP(s.limits.LoginIP, "login"))
+	e.POST("/login", with(s.login, s.limitIP(s.limits.LoginIP, "login")))
 
 	secrets := []echo.MiddlewareFunc{s.limitIP(s.limits.SecretsIP, "secrets"), requireAuth, s.limitAddress}
-	e.GET("/secrets", s.listSecrets, secrets...)
-	e.GET("/secrets/", s.listSecrets, secrets...)
-	e.GET("/secrets/:key", s.getSecret, secrets...)
-	e.POST("/secrets", s.setSecrets, secrets...)
-	e.DELETE("/secrets", s.deleteSecrets, secrets...)
-	e.GET("/v1/secrets", s.listKeys, secrets...)
+	e.GET("/secrets", with(s.listSecrets, secrets...))
+	e.GET("/secrets/", with(s.listSecrets, secrets...))
+	e.GET("/secrets/:key", with(s.getSecret, secrets...))
+	e.POST("/secrets", with(s.setSecrets, secrets...))
+	e.DELETE("/secrets", with(s.deleteSecrets, secrets...))
+	e.GET("/v1/secrets", with(s.listKeys, secrets...))
 	s.v1Routes(e, secrets)
 	return e, s.routeConsole(e)
+}
+
+// with applies route middleware m to h once, at registration, in echo's
+// order (m[0] outermost): echo itself would wrap h again on every request,
+// one closure per middleware.
+func with(h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(m) - 1; i >= 0; i-- {
+		h = m[i](h)
+	}
+	return h
+}
+
+// prebuilt is the global middleware m as one middleware built once: echo
+// applies e.Use's middleware to the matched route's handler on every
+// request, allocating a closure for each. The chain built here ends by
+// calling the handler the router matched (c.Handler(), which is what echo
+// passes as next), so it behaves the same.
+func prebuilt(m ...echo.MiddlewareFunc) echo.MiddlewareFunc {
+	chain := with(func(c echo.Context) error { return c.Handler()(c) }, m...)
+	return func(echo.HandlerFunc) echo.HandlerFunc { return chain }
 }
 
 type discard struct{}

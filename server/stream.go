@@ -36,7 +36,7 @@ func entriesSize(list []storage.Secret) int {
 // snapshot: a write made meanwhile may or may not be seen.
 func (s *Server) streamList(c echo.Context, prefix string) error {
 	owner := claimsOf(c).Address
-	page, last, full, bad, err := s.listPage(c, owner, prefix, "", listPageSize)
+	page, last, full, bad, err := s.listPage(c, owner, prefix, "", listPageSize, false)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 			return nil // the client left
 		}
 		var n int
-		page, last, full, n, err = s.listPage(c, owner, prefix, last, listPageSize)
+		page, last, full, n, err = s.listPage(c, owner, prefix, last, listPageSize, false)
 		if err != nil {
 			s.log.ErrorContext(c.Request().Context(), "listing cut short by a store fault",
 				"request_id", requestID(c), "error", err.Error())
@@ -83,11 +83,17 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 	return nil
 }
 
-// listPage reads one page of limit after the name after. last is the last
-// name the store gave (readable or not), full whether the page was a whole
-// one (so more may follow), bad how many of it do not open.
-func (s *Server) listPage(c echo.Context, owner, prefix, after string, limit int) (page []storage.Secret, last string, full bool, bad int, err error) {
-	page, err = s.store.ListPage(c.Request().Context(), owner, prefix, after, limit)
+// listPage reads one page of limit after the name after, with versions
+// and times when meta (a legacy listing shows neither, GET /v1/secrets
+// both). last is the last name the store gave (readable or not), full
+// whether the page was a whole one (so more may follow), bad how many of
+// it do not open.
+func (s *Server) listPage(c echo.Context, owner, prefix, after string, limit int, meta bool) (page []storage.Secret, last string, full bool, bad int, err error) {
+	if meta {
+		page, err = s.store.ListPage(c.Request().Context(), owner, prefix, after, limit)
+	} else {
+		page, err = storage.ListValues(c.Request().Context(), s.store, owner, prefix, after, limit)
+	}
 	var ue *storage.UnreadableError
 	errors.As(err, &ue)
 	if bad, err = s.countUnreadable(c, err); err != nil {

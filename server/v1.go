@@ -14,7 +14,7 @@ import (
 // a token required).
 func (s *Server) v1Routes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.GET("/v1/openapi.json", s.openAPI)
-	e.GET("/v1/whoami", s.whoami, authed...)
+	e.GET("/v1/whoami", with(s.whoami, authed...))
 	s.historyRoutes(e, authed)
 }
 

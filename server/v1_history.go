@@ -173,13 +173,13 @@ func jobRefused(echo.Context) error {
 func (s *Server) historyRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	mw := append(slices.Clone(authed), s.requireHistory)
 	owner := append(slices.Clone(mw), ownerOnly)
-	e.GET("/v1/secrets/:key", s.getV1, mw...)
-	e.PUT("/v1/secrets/:key", s.putV1, mw...)
-	e.DELETE("/v1/secrets/:key", s.deleteV1, mw...)
-	e.GET("/v1/secrets/:key/versions", s.versionsV1, owner...)
-	e.POST("/v1/secrets/:key/restore", s.restoreVersionV1, owner...)
-	e.POST("/v1/restore", s.restoreAsOfV1, owner...)
-	e.GET("/v1/audit", s.auditV1, owner...)
+	e.GET("/v1/secrets/:key", with(s.getV1, mw...))
+	e.PUT("/v1/secrets/:key", with(s.putV1, mw...))
+	e.DELETE("/v1/secrets/:key", with(s.deleteV1, mw...))
+	e.GET("/v1/secrets/:key/versions", with(s.versionsV1, owner...))
+	e.POST("/v1/secrets/:key/restore", with(s.restoreVersionV1, owner...))
+	e.POST("/v1/restore", with(s.restoreAsOfV1, owner...))
+	e.GET("/v1/audit", with(s.auditV1, owner...))
 }
 
 // v1Key is the :key segment of a /v1/secrets/:key[/…] path, unescaped once.

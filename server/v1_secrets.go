@@ -85,7 +85,7 @@ func (s *Server) listKeys(c echo.Context) error {
 			return err
 		}
 	} else {
-		page, last, full, bad, err := s.listPage(c, claimsOf(c).Address, prefix, after, limit)
+		page, last, full, bad, err := s.listPage(c, claimsOf(c).Address, prefix, after, limit, true)
 		if err != nil {
 			return err
 		}

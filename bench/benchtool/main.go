@@ -1,5 +1,6 @@
 // Command benchtool prepares bench/run.sh: it seeds a namespace with secrets
-// through the API and prints a token or a signed legacy login body.
+// through the API and prints a token or a signed legacy login body. For
+// bench/instructions.sh it also sends an exact number of GETs.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mr-tron/base58"
@@ -22,7 +24,15 @@ func main() {
 	url := flag.String("url", "http://127.0.0.1:4124", "server URL")
 	seed := flag.Int("seed", 0, "store this many secrets (key-000 … key-999 for 1,000) of 100 bytes each (as JSON) and print a token")
 	loginBody := flag.Bool("login-body", false, "print a signed legacy login body for a fresh keypair")
+	get := flag.String("get", "", "send -n GETs of this path with -token over -c connections, and exit")
+	n := flag.Int("n", 1000, "requests for -get")
+	conns := flag.Int("c", 4, "connections for -get")
+	token := flag.String("token", "", "token for -get")
 	flag.Parse()
+	if *get != "" {
+		must(gets(*url+*get, *token, *n, *conns))
+		return
+	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	body, _ := json.Marshal(map[string]string{
@@ -45,6 +55,42 @@ func main() {
 	b, _ := json.Marshal(map[string]any{"secrets": secrets})
 	must(post(*url+"/secrets", tok.Token, b, nil))
 	fmt.Println(tok.Token)
+}
+
+// gets sends n GETs of url over conns keep-alive connections; any answer
+// but 200 is an error.
+func gets(url, token string, n, conns int) error {
+	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
+	var left atomic.Int64
+	left.Store(int64(n))
+	errs := make(chan error, conns)
+	for range conns {
+		go func() {
+			for left.Add(-1) >= 0 {
+				req, _ := http.NewRequest("GET", url, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				res, err := cl.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					errs <- fmt.Errorf("%s: %d", url, res.StatusCode)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func post(url, token string, body []byte, out any) error {

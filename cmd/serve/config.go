@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
+	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
 	"github.com/nosana-ci/nosana-secrets/internal/logbuf"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
@@ -327,7 +328,7 @@ func (c StoreConfig) Logger(w io.Writer) (*slog.Logger, func()) {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	var h slog.Handler = slog.NewTextHandler(buf, opts)
 	if c.LogJSON {
-		h = slog.NewJSONHandler(buf, opts)
+		h = jsonlog.New(buf, opts) // slog's JSON, a request line formatted without reflection
 	}
 	return slog.New(h), func() { _ = buf.Close() }
 }

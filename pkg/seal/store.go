@@ -197,6 +197,12 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 	return s.openAll(owner, secs, err)
 }
 
+// ListValues implements storage.ValueLister.
+func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	secs, err := storage.ListValues(ctx, s.Store, owner, prefix, after, limit)
+	return s.openAll(owner, secs, err)
+}
+
 // Put implements storage.Secrets: each value is sealed for its owner and
 // name with the newest key.
 func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) error {

@@ -120,6 +120,13 @@ func (b *Bounded) ListPage(ctx context.Context, owner, prefix, after string, lim
 	})
 }
 
+// ListValues implements ValueLister.
+func (b *Bounded) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error) {
+	return call(b, ctx, func(ctx context.Context) ([]Secret, error) {
+		return ListValues(ctx, b.Store, owner, prefix, after, limit)
+	})
+}
+
 // Put implements Secrets.
 func (b *Bounded) Put(ctx context.Context, owner string, items []Item) error {
 	return call0(b, ctx, func(ctx context.Context) error { return b.Store.Put(ctx, owner, items) })

@@ -76,6 +76,25 @@ func (c *Cache) ListPage(ctx context.Context, owner, prefix, after string, limit
 		}
 		return nil, err
 	}
+	return ns.page(prefix, after, limit), nil
+}
+
+// ListValues implements ValueLister like ListPage: a cached namespace
+// keeps versions and times anyway, and one too big to keep is listed by
+// the layer below without them.
+func (c *Cache) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error) {
+	ns, err := c.namespaceOf(ctx, owner)
+	if err != nil || ns == nil {
+		if err == nil {
+			return ListValues(ctx, c.Store, owner, prefix, after, limit)
+		}
+		return nil, err
+	}
+	return ns.page(prefix, after, limit), nil
+}
+
+// page is a copy of ListPage's page of ns.
+func (ns *namespace) page(prefix, after string, limit int) []Secret {
 	lo, _ := slices.BinarySearchFunc(ns.secs, max(prefix, after), func(s Secret, p string) int { return strings.Compare(s.Name, p) })
 	if lo < len(ns.secs) && ns.secs[lo].Name == after {
 		lo++
@@ -84,7 +103,7 @@ func (c *Cache) ListPage(ctx context.Context, owner, prefix, after string, limit
 	for hi < len(ns.secs) && hi-lo < limit && strings.HasPrefix(ns.secs[hi].Name, prefix) {
 		hi++
 	}
-	return slices.Clone(ns.secs[lo:hi:hi]), nil
+	return slices.Clone(ns.secs[lo:hi:hi])
 }
 
 // namespaceOf is owner's cached namespace, loaded whole (with versions and

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
@@ -96,6 +97,25 @@ func TestHistoryRoutes(t *testing.T) {
 			}
 			if got := strings.Join(actions, " "); got != "write write write delete restore" {
 				t.Errorf("write events %q", got)
+			}
+
+			// The key listing shows versions and times; the legacy one, read
+			// without them (storage.ValueLister), the same value.
+			var keys struct {
+				Items []struct {
+					Key       string
+					Version   int64
+					CreatedAt time.Time `json:"created_at"`
+					UpdatedAt time.Time `json:"updated_at"`
+				}
+			}
+			json.Unmarshal(a.do("GET", "/v1/secrets", tok, nil).body, &keys)
+			if len(keys.Items) != 1 || keys.Items[0].Key != "db/pass" || keys.Items[0].Version != 5 ||
+				keys.Items[0].CreatedAt.IsZero() || keys.Items[0].UpdatedAt.Before(keys.Items[0].CreatedAt) {
+				t.Errorf("GET /v1/secrets: %+v", keys.Items)
+			}
+			if r := a.do("GET", "/secrets", tok, nil); string(r.body) != `{"db/pass":"one"}` {
+				t.Errorf("GET /secrets: %d %s", r.status, r.body)
 			}
 		})
 	}

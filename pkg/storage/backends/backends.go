@@ -235,6 +235,12 @@ type locked struct {
 	lock *flock.Lock
 }
 
+// ListValues implements storage.ValueLister, which the embedded Store
+// interface does not carry.
+func (l locked) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	return storage.ListValues(ctx, l.Store, owner, prefix, after, limit)
+}
+
 func (l locked) Close() error {
 	err := l.Store.Close()
 	l.lock.Unlock()

@@ -3,7 +3,10 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -97,4 +100,93 @@ func (s *Store) pgPage(ctx context.Context, kind int, args []any, out []storage.
 		return nil, err
 	}
 	return out, nil
+}
+
+// valueShapes are pageShapes reading names and values only, for
+// ListValues on PostgreSQL.
+var valueShapes = func() (q [pageKinds]string) {
+	for kind, shape := range pageShapes {
+		shape = strings.Replace(shape, pageCols, `SELECT name, value FROM secrets WHERE owner = ?`, 1)
+		for n := 1; strings.Contains(shape, "?"); n++ {
+			shape = strings.Replace(shape, "?", "$"+strconv.Itoa(n), 1)
+		}
+		q[kind] = shape
+	}
+	return q
+}()
+
+// rawFormats asks PostgreSQL for both columns in binary, in which text
+// and bytea are their bytes as they are.
+var rawFormats = pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode}
+
+// ListValues implements storage.ValueLister. On PostgreSQL a page reads two
+// columns, not the three more a legacy listing never shows, straight from
+// pgx's read buffer (RawValues), with the values copied into shared chunks
+// of memory rather than one allocation each. Other dialects list with
+// ListPage: their listings are served by the read cache (sqlite) or are
+// not on the hot path.
+func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	if s.dialect != Postgres {
+		return s.ListPage(ctx, owner, prefix, after, limit)
+	}
+	kind, args := pageAll, make([]any, 2, 5)
+	args[0], args[1] = rawFormats, owner
+	switch {
+	case after != "":
+		kind, args = pageAfter, append(args, after)
+	case prefix != "":
+		kind, args = pageFrom, append(args, prefix)
+	}
+	if prefix != "" {
+		if end, ok := storage.PrefixEnd(prefix); ok {
+			kind, args = kind+2, append(args, end)
+		}
+	}
+	args = append(args, limit)
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	out := make([]storage.Secret, 0, min(limit, 1024))
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: a PostgreSQL connection of type %T", dc)
+		}
+		rows, err := c.Conn().Query(ctx, valueShapes[kind], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out, err = copyRows(rows, out)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// valueChunk is the size of the chunks copyRows copies values into: few
+// allocations, and no more than a chunk's tail allocated beyond the values.
+const valueChunk = 4 << 10
+
+// copyRows appends the rows (name, value) to out and closes rows.
+func copyRows(rows pgx.Rows, out []storage.Secret) ([]storage.Secret, error) {
+	var chunk []byte
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw) != 2 || raw[0] == nil {
+			return nil, fmt.Errorf("sqlstore: a listing row of %d columns", len(raw))
+		}
+		v := raw[1]
+		if len(v) > cap(chunk)-len(chunk) {
+			chunk = make([]byte, 0, max(valueChunk, len(v)))
+		}
+		start := len(chunk)
+		chunk = append(chunk, v...)
+		out = append(out, storage.Secret{Name: string(raw[0]), Value: chunk[start:len(chunk):len(chunk)]})
+	}
+	return out, rows.Err()
 }

@@ -9,6 +9,8 @@ import (
 
 // testPages: paging through ListPage, whatever the page size, yields what
 // List does, in order, with values; unlike List, with versions and times.
+// Paging through storage.ListValues (the store's ValueLister, if it has
+// one) yields the same names and values.
 func testPages(t *testing.T, s storage.Store, owner string) {
 	ctx := ctxT(t)
 	kv := []string{"a", "1", "a0", "2", "b", "3", "\u00e9t\u00e9", "4", "a/", "5", "a/\U0010ffff", "6"}
@@ -23,6 +25,7 @@ func testPages(t *testing.T, s storage.Store, owner string) {
 			t.Fatal(err)
 		}
 		for _, limit := range []int{1, 2, 5, 1000} {
+			testValuePages(t, s, owner, prefix, limit, want)
 			var got []storage.Secret
 			after := ""
 			for pages := 0; ; pages++ {
@@ -63,5 +66,36 @@ func testPages(t *testing.T, s storage.Store, owner string) {
 	}
 	if page, err := s.ListPage(ctx, owner, "", "\u00e9t\u00e9", 100); err != nil || len(page) != 0 {
 		t.Errorf("after the last name: %q, %v", names(page), err)
+	}
+}
+
+// testValuePages pages through storage.ListValues and wants the names and
+// values of want, in order.
+func testValuePages(t *testing.T, s storage.Store, owner, prefix string, limit int, want []storage.Secret) {
+	t.Helper()
+	var got []storage.Secret
+	after := ""
+	for pages := 0; ; pages++ {
+		page, err := storage.ListValues(ctxT(t), s, owner, prefix, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > limit {
+			t.Fatalf("ListValues prefix %q limit %d: a page of %d", prefix, limit, len(page))
+		}
+		got = append(got, page...)
+		if len(page) < limit || pages > len(want)+1 {
+			break
+		}
+		after = page[len(page)-1].Name
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListValues prefix %q limit %d: %q, want %q", prefix, limit, names(got), names(want))
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || string(got[i].Value) != string(want[i].Value) || got[i].Value == nil {
+			t.Fatalf("ListValues prefix %q limit %d: item %d is %q=%q, want %q=%q", prefix, limit, i,
+				got[i].Name, got[i].Value, want[i].Name, want[i].Value)
+		}
 	}
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Instructions per request, a figure other load on the machine does not
+# change: serve runs under valgrind's callgrind, and after a warm-up the
+# user-space instructions it executes for exactly N requests of a path are
+# counted (GC and every goroutine included; the kernel's work is not).
+# Builds alternate in one run; pass several to compare (A/B).
+#
+#   bench/instructions.sh                          # this tree: GET, listing, prefix listing
+#   BINS="/tmp/old/nosana-secrets ." bench/instructions.sh
+#   STORAGE_CONNECTION=postgres://… MASTER_KEY=… bench/instructions.sh
+#   PATHS="/secrets" N=400 bench/instructions.sh
+#
+# HISTORY=false by default: the audit batch is flushed on a timer, and
+# under valgrind's slowdown its share per request would be far above what
+# it is at full speed. HISTORY=true measures it anyway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgrind" >&2; exit 1; }
+
+BINS=${BINS:-.}
+PATHS=${PATHS:-/secrets/key-500 /secrets /secrets?prefix=key-50}
+N=${N:-}
+PORT=${PORT:-4290}
+work=$(mktemp -d)
+vpid=
+cleanup() { [ -n "$vpid" ] && kill "$vpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work/benchtool" ./bench/benchtool
+i=0
+for b in $BINS; do
+  i=$((i + 1))
+  if [ "$b" = . ]; then go build -o "$work/bin$i" .; else cp "$b" "$work/bin$i"; fi
+done
+
+wait_port() { for _ in $(seq 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
+printf '%-28s %-40s %16s\n' path build "instructions/req"
+for path in $PATHS; do
+  n=${N:-$(case $path in /secrets) echo 400 ;; *) echo 4000 ;; esac)}
+  i=0
+  for b in $BINS; do
+    i=$((i + 1))
+    d="$work/run$i"
+    rm -rf "$d" && mkdir -p "$d"
+    storage=${STORAGE_CONNECTION:-sqlite://$d/db.sqlite}
+    case $storage in redis*) redis-cli -u "$storage" flushdb >/dev/null ;; esac
+    STORAGE_CONNECTION=$storage JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes LOG_LEVEL=info LOG_FORMAT=json \
+    HISTORY=${HISTORY:-false} RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
+    GOMAXPROCS=2 GODEBUG=asyncpreemptoff=1 \
+      valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$d/cg.out" \
+        "$work/bin$i" serve --listen 127.0.0.1:$PORT >"$d/serve.log" 2>"$d/valgrind.log" &
+    vpid=$!
+    wait_port http://127.0.0.1:$PORT/livez
+    token=$("$work/benchtool" -url http://127.0.0.1:$PORT -seed 1000)
+    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n $((n / 10 + 20)) # warm up
+    callgrind_control -i on $vpid >/dev/null 2>&1
+    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n "$n"
+    callgrind_control -i off $vpid >/dev/null 2>&1
+    callgrind_control -d $vpid >/dev/null 2>&1
+    kill $vpid; wait $vpid 2>/dev/null || true
+    vpid=
+    total=$(cat "$d"/cg.out.* | awk '/^totals:/ {t += $2} END {print t + 0}')
+    printf '%-28s %-40s %16d\n' "$path" "$b" $((total / n))
+  done
+done
+storage=${STORAGE_CONNECTION:-sqlite}
+echo "storage: ${storage%%\?*}; HISTORY=${HISTORY:-false}; user-space instructions of serve (callgrind), warm-up excluded"
