@@ -241,6 +241,7 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 	t := now()
 	out := make([]int64, len(c.Changes))
 	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		ctx := s.stmtCtx(ctx)
 		clear(out)
 		tx, err := sqlTx(gtx)
 		if err != nil {

@@ -435,12 +435,18 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 		if err != nil {
 			return err
 		}
+		if len(items) > chunkRows {
+			u, err := s.lockUsage(ctx, gtx, tx, owner)
+			if err != nil {
+				return err
+			}
+			return s.putMany(ctx, gtx, tx, u, rows, t)
+		}
+		ctx := s.stmtCtx(ctx)
+		gtx = gtx.WithContext(ctx)
 		u, err := s.lockUsage(ctx, gtx, tx, owner)
 		if err != nil {
 			return err
-		}
-		if len(items) > chunkRows {
-			return s.putMany(ctx, gtx, tx, u, rows, t)
 		}
 		for start := 0; start < len(items); start += chunkRows {
 			part := items[start:min(start+chunkRows, len(items))]
@@ -691,6 +697,23 @@ func (s *Store) purge(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stmtCtx is the context for the short statements of a write transaction
+// (Commit's, a Put's of at most chunkRows): on SQLite, ctx without its
+// cancellation. The driver starts a goroutine for every statement whose
+// context can end, to interrupt it, which cost a Commit's eight statements
+// more than they took to run. Inside a transaction BEGIN IMMEDIATE opened
+// they wait for no lock and each runs in microseconds; the transaction
+// still ends with ctx, since database/sql rolls it back when the context
+// BeginTx got is done, so a cancelled write stops at its next statement and
+// never commits. PostgreSQL and MySQL keep ctx: a statement there can hang
+// on the network.
+func (s *Store) stmtCtx(ctx context.Context) context.Context {
+	if s.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // inTx runs fn in one transaction, retried as a whole (see write).
