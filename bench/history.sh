@@ -7,6 +7,8 @@
 # HISTORY=true with QUOTA_SECRETS=0 QUOTA_BYTES=0, gives what the quota
 # check costs a PUT; with BASE_BIN (another build, e.g. one from before
 # quotas) two more servers give what counting costs, against that build.
+# Beside requests/s it prints the server's CPU time per request (user +
+# system, from /proc), which the load of other processes moves far less.
 #
 #   bench/history.sh                       # 10 s per scenario, one round
 #   DURATION=30s CONNS=64 ROUNDS=3 bench/history.sh   # rounds alternate the order
@@ -30,16 +32,24 @@ go build -o "$work/benchtool" ./bench/benchtool
 # A port the kernel says is free, so that runs beside other servers work.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
+# cpu_ticks PID: the user + system CPU time the process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+# wrk_run PID URL ARGS…: requests/s, p50, p99 and the server's CPU µs per request.
 wrk_run() {
-  local url=$1; shift
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" | awk '
+  local pid=$1 url=$2; shift 2
+  local before out
+  before=$(cpu_ticks "$pid")
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url")
+  awk -v ticks=$(($(cpu_ticks "$pid") - before)) -v us="$tick_us" '
     /Requests\/sec/ {rps=$2}
+    / requests in / {n=$1}
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
     /Non-2xx/ {bad=$NF}
-    END {if (bad) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%s %s %s\n", rps, p50, p99}'
+    END {if (bad) {print "non-2xx answers: " bad > "/dev/stderr"; exit 1}; printf "%s %s %s %.0f\n", rps, p50, p99, ticks * us / n}' <<<"$out"
 }
 
-declare -A port
+declare -A port pid
 # start NAME BINARY ENV…: a server on its own sqlite file.
 start() {
   local name=$1 bin=$2
@@ -51,6 +61,7 @@ start() {
     RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
     "$bin" serve --listen "127.0.0.1:${port[$name]}" >"$work/$name/serve.log" 2>&1 &
   pids+=($!)
+  pid[$name]=$!
   wait_port "http://127.0.0.1:${port[$name]}/livez"
 }
 sides=(off on noquota)
@@ -96,7 +107,7 @@ done
 scenarios=("get_off off get" "get_on on get" "post_off off post" "post_on on post" "put_on on put" "put_noquota noquota put")
 if [ -n "${BASE_BIN:-}" ]; then scenarios+=("post_base_off base_off post" "put_base_on base_on put"); fi
 
-declare -A rps p50 p99
+declare -A rps p50 p99 cpu
 for round in $(seq "$ROUNDS"); do
   order=("${scenarios[@]}")
   if [ $((round % 2)) -eq 0 ]; then # every other round backwards, so drift favours no side
@@ -108,18 +119,19 @@ for round in $(seq "$ROUNDS"); do
     url="http://127.0.0.1:${port[$side]}"
     token=$(cat "$work/$side/token")
     case $kind in
-    get) out=$(wrk_run "$url/secrets/key-500" -H "Authorization: Bearer $token") ;;
-    post) out=$(wrk_run "$url/secrets" -s "$work/$side/post.lua") ;;
-    put) out=$(wrk_run "$url/v1/secrets/p-0" -s "$work/$side/put.lua") ;;
+    get) out=$(wrk_run "${pid[$side]}" "$url/secrets/key-500" -H "Authorization: Bearer $token") ;;
+    post) out=$(wrk_run "${pid[$side]}" "$url/secrets" -s "$work/$side/post.lua") ;;
+    put) out=$(wrk_run "${pid[$side]}" "$url/v1/secrets/p-0" -s "$work/$side/put.lua") ;;
     esac
-    read -r a b c <<<"$out"
+    read -r a b c d <<<"$out"
     rps[$key]=$(awk -v s="${rps[$key]:-0}" -v a="$a" -v n="$ROUNDS" 'BEGIN {printf "%.2f", s + a / n}')
+    cpu[$key]=$(awk -v s="${cpu[$key]:-0}" -v a="$d" -v n="$ROUNDS" 'BEGIN {printf "%.0f", s + a / n}')
     p50[$key]=$b p99[$key]=$c
   done
 done
 
-printf '\n%-52s %12s %10s %10s\n' scenario "requests/s" p50 p99
-row() { printf '%-52s %12s %10s %10s\n' "$1" "${rps[$2]}" "${p50[$2]}" "${p99[$2]}"; }
+printf '\n%-52s %12s %10s %10s %12s\n' scenario "requests/s" p50 p99 "CPU µs/req"
+row() { printf '%-52s %12s %10s %10s %12s\n' "$1" "${rps[$2]}" "${p50[$2]}" "${p99[$2]}" "${cpu[$2]}"; }
 row "GET /secrets/:key, HISTORY=false" get_off
 row "GET /secrets/:key, HISTORY=true (audited)" get_on
 row "POST /secrets (1 key), HISTORY=false" post_off
@@ -130,7 +142,8 @@ if [ -n "${BASE_BIN:-}" ]; then
   row "POST /secrets (1 key), HISTORY=false, BASE_BIN" post_base_off
   row "PUT /v1/secrets/:key, HISTORY=true, BASE_BIN" put_base_on
 fi
-ratio() { awk -v a="${rps[$1]}" -v b="${rps[$2]}" 'BEGIN {printf "%.2f", a/b}'; }
+# ratio A B: requests/s of A over B, and (in brackets) B's CPU per request over A's.
+ratio() { awk -v a="${rps[$1]}" -v b="${rps[$2]}" -v ca="${cpu[$1]}" -v cb="${cpu[$2]}" 'BEGIN {printf "%.2f (CPU %.2f)", a/b, cb/ca}'; }
 echo
 echo "GET audited / not:          $(ratio get_on get_off) (goal >= 0.90)"
 echo "POST with history / without: $(ratio post_on post_off) (goal >= 0.80)"

@@ -25,9 +25,9 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/mr-tron/base58"
+	_ "modernc.org/sqlite"
 )
 
 const masterKey = "bm9zYW5hLXNlY3JldHMtdGVzdC1tYXN0ZXIta2V5ISE="

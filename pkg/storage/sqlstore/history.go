@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -168,7 +169,9 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 				COALESCE((SELECT version FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1), 0),
 				COALESCE((SELECT deleted FROM secret_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1), FALSE),
 				COALESCE((SELECT version FROM secrets WHERE owner = ? AND name = ?), 0),
-				COALESCE((SELECT LENGTH(value) FROM secrets WHERE owner = ? AND name = ?), 0)`)},
+				COALESCE((SELECT LENGTH(value) FROM secrets WHERE owner = ? AND name = ?), 0),
+				COALESCE((SELECT SUM(LENGTH(value)) FROM secret_versions WHERE owner = ? AND name = ?
+					AND version <= (SELECT MAX(version) FROM secret_versions WHERE owner = ? AND name = ?) + 1 - ?), 0)`)},
 			{&h.keepSize, s.rebind(`SELECT COALESCE(SUM(LENGTH(value)), 0) FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
 			{&h.lockUsage, s.rebind(lock)},
 			{&h.insUsage, s.rebind(`INSERT INTO quota_usage (owner, secrets, bytes) VALUES (?, ?, ?)`)},
@@ -202,6 +205,7 @@ type nameHistory struct {
 	live, last int64 // the newest live version (0: absent or deleted), the newest of any kind
 	vmax       int64 // the newest kept in secret_versions
 	cur, size  int64 // the secrets row's version and value length (0: none)
+	trimmed    int64 // with Keep, the bytes of the versions at or below vmax + 1 - Keep
 }
 
 // outside is the length of a current value that Put wrote outside the
@@ -214,12 +218,19 @@ func (h nameHistory) outside() int64 {
 }
 
 // state reads a name's history and current row in one statement: SQLite's
-// driver parses each statement on every run.
-func (s *Store) state(ctx context.Context, tx *sql.Tx, owner, name string) (nameHistory, error) {
+// driver costs some microseconds per statement whatever it does, and
+// PostgreSQL and MySQL a round trip. With keep > 0 it also sums the
+// versions the next one pushes out when the newest is a kept version, as
+// it is after a Commit; Commit asks again when Put wrote one on top.
+func (s *Store) state(ctx context.Context, tx *sql.Tx, owner, name string, keep int) (nameHistory, error) {
 	var h nameHistory
 	var deleted bool
-	if err := tx.StmtContext(ctx, s.hist.state).QueryRowContext(ctx, owner, name, owner, name, owner, name, owner, name).
-		Scan(&h.vmax, &deleted, &h.cur, &h.size); err != nil {
+	k := int64(keep)
+	if keep <= 0 {
+		k = math.MaxInt64 / 2 // past every version: no sum
+	}
+	if err := tx.StmtContext(ctx, s.hist.state).QueryRowContext(ctx, owner, name, owner, name, owner, name, owner, name,
+		owner, name, owner, name, k).Scan(&h.vmax, &deleted, &h.cur, &h.size, &h.trimmed); err != nil {
 		return h, err
 	}
 	h.last = h.vmax
@@ -241,6 +252,7 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 	t := now()
 	out := make([]int64, len(c.Changes))
 	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		ctx := s.stmtCtx(ctx)
 		clear(out)
 		tx, err := sqlTx(gtx)
 		if err != nil {
@@ -252,7 +264,7 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 		}
 		plans := make([]nameHistory, len(c.Changes))
 		for i, ch := range c.Changes {
-			h, err := s.state(ctx, tx, c.Owner, ch.Name)
+			h, err := s.state(ctx, tx, c.Owner, ch.Name, c.Keep)
 			if err != nil {
 				return err
 			}
@@ -271,9 +283,11 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 			}
 			bytes := int64(len(ch.Value)) - h.outside()
 			if v := h.last + 1; c.Keep > 0 && v > int64(c.Keep) {
-				var trimmed int64
-				if err := tx.StmtContext(ctx, s.hist.keepSize).QueryRowContext(ctx, c.Owner, ch.Name, v-int64(c.Keep)).Scan(&trimmed); err != nil {
-					return err
+				trimmed := h.trimmed
+				if h.last != h.vmax { // a value Put wrote is the newest
+					if err := tx.StmtContext(ctx, s.hist.keepSize).QueryRowContext(ctx, c.Owner, ch.Name, v-int64(c.Keep)).Scan(&trimmed); err != nil {
+						return err
+					}
 				}
 				bytes -= trimmed
 			}

@@ -3,9 +3,9 @@ package sqlstore
 import (
 	"errors"
 
-	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
 )
 
 // retryable reports whether err is a transient conflict after which the
@@ -30,7 +30,7 @@ func retryable(err error) bool {
 		}
 		return false
 	}
-	var lite *gosqlite.Error
+	var lite *sqlite.Error
 	if errors.As(err, &lite) {
 		switch lite.Code() & 0xff {
 		case 5, // SQLITE_BUSY (and BUSY_SNAPSHOT, BUSY_RECOVERY, …)

@@ -33,7 +33,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -145,7 +144,10 @@ func openConfig(ctx context.Context, cfg Config) (*Store, error) {
 		} else if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("sqlite: creating %q: %v", cfg.DSN, err)
 		}
-		dial = sqlite.Open(cfg.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		// _time_format=sqlite writes times as the glebarez driver did
+		// ("2006-01-02 15:04:05.999999999-07:00"), so files written before
+		// read and compare the same.
+		dial = sqliteDialect{dsn: cfg.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"}
 	case Postgres:
 		dial = postgres.New(postgres.Config{DSN: cfg.DSN, OptionOpenDB: pgOptions(cfg.DSN)})
 	case MySQL:
@@ -253,6 +255,15 @@ func (s *Store) rebind(q string) string {
 		args[i] = 0
 	}
 	return s.db.Session(&gorm.Session{DryRun: true, NewDB: true}).Raw(q, args...).Statement.SQL.String()
+}
+
+// blob is b, or empty for nil: the driver binds a nil []byte as NULL, and
+// every value column is NOT NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // now is the store's clock: UTC, in microseconds, which every backend keeps
@@ -417,19 +428,25 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 	t := now()
 	rows := make([]secretRow, len(items))
 	for i, it := range items {
-		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: it.Value, Version: 1, CreatedAt: t, UpdatedAt: t}
+		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: blob(it.Value), Version: 1, CreatedAt: t, UpdatedAt: t}
 	}
 	return s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
 		tx, err := sqlTx(gtx)
 		if err != nil {
 			return err
 		}
+		if len(items) > chunkRows {
+			u, err := s.lockUsage(ctx, gtx, tx, owner)
+			if err != nil {
+				return err
+			}
+			return s.putMany(ctx, gtx, tx, u, rows, t)
+		}
+		ctx := s.stmtCtx(ctx)
+		gtx = gtx.WithContext(ctx)
 		u, err := s.lockUsage(ctx, gtx, tx, owner)
 		if err != nil {
 			return err
-		}
-		if len(items) > chunkRows {
-			return s.putMany(ctx, gtx, tx, u, rows, t)
 		}
 		for start := 0; start < len(items); start += chunkRows {
 			part := items[start:min(start+chunkRows, len(items))]
@@ -539,6 +556,7 @@ var errSwapMissed = errors.New("sqlstore: swapped value changed")
 // Swap implements storage.Store. version and updated_at stay as they are;
 // the owner's usage follows the new size.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
+	old, new = blob(old), blob(new)
 	if string(old) == string(new) {
 		// MySQL counts only changed rows, so an UPDATE to the same value
 		// would look like a mismatch: check instead.
@@ -632,7 +650,7 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 	var stored []byte
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
-			Create(&metaRow{Key: key, Value: value}).Error
+			Create(&metaRow{Key: key, Value: blob(value)}).Error
 		if err != nil {
 			return err
 		}
@@ -648,7 +666,7 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
 	upsert := clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoUpdates: clause.AssignmentColumns([]string{"value"})}
 	return s.write(ctx, func() error {
-		return s.db.WithContext(ctx).Clauses(upsert).Create(&metaRow{Key: key, Value: value}).Error
+		return s.db.WithContext(ctx).Clauses(upsert).Create(&metaRow{Key: key, Value: blob(value)}).Error
 	})
 }
 
@@ -679,6 +697,23 @@ func (s *Store) purge(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stmtCtx is the context for the short statements of a write transaction
+// (Commit's, a Put's of at most chunkRows): on SQLite, ctx without its
+// cancellation. The driver starts a goroutine for every statement whose
+// context can end, to interrupt it, which cost a Commit's eight statements
+// more than they took to run. Inside a transaction BEGIN IMMEDIATE opened
+// they wait for no lock and each runs in microseconds; the transaction
+// still ends with ctx, since database/sql rolls it back when the context
+// BeginTx got is done, so a cancelled write stops at its next statement and
+// never commits. PostgreSQL and MySQL keep ctx: a statement there can hang
+// on the network.
+func (s *Store) stmtCtx(ctx context.Context) context.Context {
+	if s.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // inTx runs fn in one transaction, retried as a whole (see write).
