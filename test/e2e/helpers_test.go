@@ -3,11 +3,9 @@
 package e2e_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,11 +13,8 @@ import (
 	"time"
 
 	"github.com/mr-tron/base58"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -35,43 +30,7 @@ var backends = []backend{
 	{"mysql", func(t *testing.T) string { return storagetest.URI(t, "mysql") }},
 	{"redis", func(t *testing.T) string { return storagetest.URI(t, "redis") }},
 	{"redis_cluster", func(t *testing.T) string { return storagetest.URI(t, "redis_cluster") }},
-	{"mongodb", ownMongoDB},
-}
-
-// ownMongoDB gives t a database of its own on the test MongoDB, dropped
-// when t has passed. FerretDB v1 on SQLite decodes every document of a
-// collection for most queries (it pushes only an _id filter down), so on
-// one shared database each test would pay for all the others' documents,
-// which a real MongoDB's indexes spare it.
-func ownMongoDB(t *testing.T) string {
-	t.Helper()
-	base := storagetest.URI(t, "mongodb")
-	db, err := mongostore.ParseURI(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db += "_" + storagetest.Unique("")[:12]
-	u.Path = "/" + db
-	t.Cleanup(func() {
-		if t.Failed() {
-			return // keep the evidence
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := mongo.Connect(options.Client().ApplyURI(base))
-		if err == nil {
-			err = c.Database(db).Drop(ctx)
-			c.Disconnect(ctx)
-		}
-		if err != nil {
-			t.Logf("dropping the test database: %v", err)
-		}
-	})
-	return u.String()
+	{"mongodb", func(t *testing.T) string { return storagetest.MongoDB(t) }},
 }
 
 type wallet struct {

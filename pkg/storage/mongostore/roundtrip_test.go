@@ -11,6 +11,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
 // TestRoundTrips counts the commands each request-path call sends, and
@@ -23,7 +24,7 @@ func TestRoundTrips(t *testing.T) {
 	tl := mongostore.NewTally()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := tl.Open(ctx, ownDB(t))
+	s, err := tl.Open(ctx, storagetest.MongoDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}

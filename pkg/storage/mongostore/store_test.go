@@ -2,7 +2,6 @@ package mongostore_test
 
 import (
 	"context"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -17,29 +16,11 @@ import (
 
 func open(ctx context.Context, uri string) (storage.Store, error) { return mongostore.Open(ctx, uri) }
 
-// ownDB returns the test URI with a database of t's own, dropped when t
-// has passed. FerretDB v1 on SQLite answers most queries by decoding
-// every document of a collection (it pushes only an _id filter down), so
-// on a shared database each case would pay for the others' documents;
-// a database each gives it the cost a real MongoDB's indexes give.
-func ownDB(t testing.TB) string {
-	t.Helper()
-	base := storagetest.URI(t, "mongodb")
-	db, err := mongostore.ParseURI(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db + "_" + storagetest.Unique("")[:12]
-	return u.String()
-}
-
 // openAs opens a database of t's own with the FerretDB update lock on or
 // off, whatever server it is.
-func openAs(t testing.TB, serial bool) *mongostore.Store { return openURI(t, ownDB(t), serial) }
+func openAs(t testing.TB, serial bool) *mongostore.Store {
+	return openURI(t, storagetest.MongoDB(t), serial)
+}
 
 func openURI(t testing.TB, uri string, serial bool) *mongostore.Store {
 	t.Helper()
@@ -57,13 +38,6 @@ func openURI(t testing.TB, uri string, serial bool) *mongostore.Store {
 	}
 	mongostore.SetSerial(s, serial)
 	t.Cleanup(func() {
-		if !t.Failed() { // keep the evidence
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := mongostore.Database(s).Drop(ctx); err != nil {
-				t.Logf("dropping the test database: %v", err)
-			}
-		}
 		s.Close()
 	})
 	return s
@@ -95,7 +69,7 @@ func TestMongoDBSerial(t *testing.T) { runAll(t, true) }
 func TestRacesAcrossClients(t *testing.T) {
 	const clients, each = 4, 50
 	stores := make([]*mongostore.Store, clients)
-	uri := ownDB(t)
+	uri := storagetest.MongoDB(t)
 	for i := range stores {
 		stores[i] = openURI(t, uri, true)
 	}
