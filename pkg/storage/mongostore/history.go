@@ -115,23 +115,21 @@ type versionDoc struct {
 func vid(owner, name string, v int64) string { return fmt.Sprintf("%s#%020d", id(owner, name), v) }
 
 func (d *versionDoc) version(value bool) storage.Version {
-	v := storage.Version{Name: d.Name, Version: d.Version, Deleted: d.Deleted, CreatedAt: d.CreatedAt.UTC(),
-		By: storage.Writer{Address: d.ByAddress, Job: d.ByJob}}
-	if value && !d.Deleted {
-		v.Value = d.Value
-		if v.Value == nil {
-			v.Value = []byte{}
-		}
-	}
-	return v
+	return versionOf(d.Name, d.Version, d.Deleted, d.CreatedAt, d.ByAddress, d.ByJob, d.Value, value)
 }
 
 // headVersion is the head as the version it holds.
 func (d *secretDoc) headVersion(value bool) storage.Version {
-	v := storage.Version{Name: d.Name, Version: d.Version, Deleted: d.Deleted, CreatedAt: d.UpdatedAt.UTC(),
-		By: storage.Writer{Address: d.ByAddress, Job: d.ByJob}}
-	if value && !d.Deleted {
-		v.Value = d.Value
+	return versionOf(d.Name, d.Version, d.Deleted, d.UpdatedAt, d.ByAddress, d.ByJob, d.Value, value)
+}
+
+// versionOf is a version as storage gives it: the value (never nil) only
+// if asked for and not a tombstone.
+func versionOf(name string, version int64, deleted bool, at time.Time, address, job string, val []byte, value bool) storage.Version {
+	v := storage.Version{Name: name, Version: version, Deleted: deleted, CreatedAt: at.UTC(),
+		By: storage.Writer{Address: address, Job: job}}
+	if value && !deleted {
+		v.Value = val
 		if v.Value == nil {
 			v.Value = []byte{}
 		}
