@@ -2,14 +2,12 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -18,27 +16,13 @@ import (
 // it checks for deadlocks; MySQL: the other has changed more rows), so the
 // Put is the one aborted; it must be retried rather than fail.
 func TestDeadlockRetried(t *testing.T) {
-	for _, b := range []struct{ backend, driver string }{{"postgres", "pgx"}, {"mysql", "mysql"}} {
-		t.Run(b.backend, func(t *testing.T) {
-			uri := storagetest.URI(t, b.backend)
+	for _, backend := range []string{"postgres", "mysql"} {
+		t.Run(backend, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			s, err := sqlstore.Open(ctx, uri)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			cfg, err := sqlstore.ParseURI(uri)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := sql.Open(b.driver, cfg.DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
+			s, raw := openWithRaw(t, storagetest.URI(t, backend))
 			q := func(s string) string { // ? → $n for PostgreSQL
-				if b.backend != "postgres" {
+				if backend != "postgres" {
 					return s
 				}
 				for i := 1; strings.Contains(s, "?"); i++ {
@@ -64,7 +48,7 @@ func TestDeadlockRetried(t *testing.T) {
 			// blocked counts the transactions waiting for a lock tx holds.
 			var blocked string
 			var id int64
-			if b.backend == "postgres" {
+			if backend == "postgres" {
 				if _, err := tx.ExecContext(ctx, `SET LOCAL deadlock_timeout = '1min'`); err != nil {
 					t.Fatal(err)
 				}
@@ -94,7 +78,7 @@ func TestDeadlockRetried(t *testing.T) {
 			}()
 			// Wait until the Put holds a and waits for b.
 			for n := 0; n == 0; {
-				if b.backend == "postgres" {
+				if backend == "postgres" {
 					err = raw.QueryRowContext(ctx, blocked, id).Scan(&n)
 				} else {
 					var typ, name, status string

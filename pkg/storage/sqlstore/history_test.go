@@ -1,20 +1,14 @@
 package sqlstore_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
 func TestSQLiteHistory(t *testing.T) {
-	s, err := sqlstore.Open(context.Background(), sqliteURI(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openURI(t, sqliteURI(t))
 	storagetest.RunHistory(t, s)
 	storagetest.RunHistoryAdmin(t, s)
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -16,16 +15,8 @@ import (
 func TestKeepCounted(t *testing.T) {
 	for _, b := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(b, func(t *testing.T) {
-			uri := sqliteURI(t)
-			if b != "sqlite" {
-				uri = storagetest.URI(t, b)
-			}
 			ctx := context.Background()
-			s, err := sqlstore.Open(ctx, uri)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openURI(t, backendURI(t, b))
 			owner := storagetest.Unique("keep-")
 			commit := func(value string) {
 				t.Helper()

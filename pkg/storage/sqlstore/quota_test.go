@@ -2,24 +2,15 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-func TestSQLiteQuota(t *testing.T) {
-	s, err := sqlstore.Open(context.Background(), sqliteURI(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	storagetest.RunQuota(t, s)
-}
+func TestSQLiteQuota(t *testing.T) { storagetest.RunQuota(t, openURI(t, sqliteURI(t))) }
 
 func TestPostgresQuota(t *testing.T) { storagetest.RunQuota(t, storagetest.Open(t, "postgres", open)) }
 
@@ -29,28 +20,10 @@ func TestMySQLQuota(t *testing.T) { storagetest.RunQuota(t, storagetest.Open(t, 
 // records. The first write counts the owner once, under the lock, and the
 // count is kept from then on.
 func TestQuotaUpgrade(t *testing.T) {
-	lite := sqliteURI(t)
-	for _, b := range []struct{ backend, driver string }{{"sqlite", "sqlite"}, {"postgres", "pgx"}, {"mysql", "mysql"}} {
-		t.Run(b.backend, func(t *testing.T) {
-			uri := lite
-			if b.backend != "sqlite" {
-				uri = storagetest.URI(t, b.backend)
-			}
+	for _, backend := range []string{"sqlite", "postgres", "mysql"} {
+		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := sqlstore.Open(ctx, uri)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			cfg, err := sqlstore.ParseURI(uri)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := sql.Open(b.driver, cfg.DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
+			s, raw := openWithRaw(t, backendURI(t, backend))
 			owner := storagetest.Unique("upgrade-")
 			if err := s.Put(ctx, owner, []storage.Item{{Name: "put", Value: []byte("12345")}}); err != nil {
 				t.Fatal(err)
@@ -72,7 +45,7 @@ func TestQuotaUpgrade(t *testing.T) {
 			}
 			// As schema 2 left it: no record.
 			del := `DELETE FROM quota_usage WHERE owner = ?`
-			if b.backend == "postgres" {
+			if backend == "postgres" {
 				del = strings.Replace(del, "?", "$1", 1)
 			}
 			if _, err := raw.ExecContext(ctx, del, owner); err != nil {
@@ -82,7 +55,7 @@ func TestQuotaUpgrade(t *testing.T) {
 				t.Fatalf("Usage without a record = %+v, %v; want %+v", u, err, want)
 			}
 			s.SetQuota(storage.Quota{Secrets: 3, Bytes: 30})
-			err = s.Put(ctx, owner, []storage.Item{{Name: "new", Value: []byte("x")}})
+			err := s.Put(ctx, owner, []storage.Item{{Name: "new", Value: []byte("x")}})
 			if qe, ok := err.(*storage.QuotaError); !ok || qe.Limit != storage.LimitSecrets || qe.Used != 3 {
 				t.Fatalf("a new name past the limit on an uncounted owner: %v", err)
 			}
@@ -105,19 +78,10 @@ func TestQuotaUpgrade(t *testing.T) {
 // TestQuotaBigBatch: a Put of more than one chunk is counted from the
 // data after writing; past the limit it is refused whole.
 func TestQuotaBigBatch(t *testing.T) {
-	lite := sqliteURI(t)
 	for _, b := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(b, func(t *testing.T) {
-			uri := lite
-			if b != "sqlite" {
-				uri = storagetest.URI(t, b)
-			}
 			ctx := context.Background()
-			s, err := sqlstore.Open(ctx, uri)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openURI(t, backendURI(t, b))
 			s.SetQuota(storage.Quota{Secrets: 700})
 			owner := storagetest.Unique("big-")
 			batch := func(from, n int, v string) []storage.Item {
@@ -147,7 +111,7 @@ func TestQuotaBigBatch(t *testing.T) {
 			if v, err := s.GetVersion(ctx, owner, "k0000", 0); err != nil || v.Version != 3 || string(v.Value) != "x" {
 				t.Errorf("a deleted name put again: %+v, %v; want version 3", v, err)
 			}
-			err = s.Put(ctx, owner, batch(500, 600, "yy"))
+			err := s.Put(ctx, owner, batch(500, 600, "yy"))
 			if qe, ok := err.(*storage.QuotaError); !ok || qe.Limit != storage.LimitSecrets || qe.Used != 600 {
 				t.Fatalf("a batch past the limit: %v", err)
 			}

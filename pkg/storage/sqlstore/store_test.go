@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -19,14 +20,46 @@ func sqliteURI(t testing.TB) string {
 	return "sqlite://" + filepath.Join(t.TempDir(), "test.sqlite")
 }
 
-func TestSQLite(t *testing.T) {
-	s, err := sqlstore.Open(context.Background(), sqliteURI(t))
+// backendURI is a sqlite file of t's own, or the test database of backend
+// ("postgres", "mysql").
+func backendURI(t testing.TB, backend string) string {
+	if backend == sqlstore.SQLite {
+		return sqliteURI(t)
+	}
+	return storagetest.URI(t, backend)
+}
+
+// openURI opens a store on uri, closed when t ends.
+func openURI(t testing.TB, uri string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), uri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	storagetest.Run(t, s)
+	t.Cleanup(func() { s.Close() })
+	return s
 }
+
+// openWithRaw opens a store on uri and a plain database/sql handle on the
+// same database, for tests that write what the store would not; both are
+// closed when t ends.
+func openWithRaw(t testing.TB, uri string) (*sqlstore.Store, *sql.DB) {
+	t.Helper()
+	s := openURI(t, uri)
+	cfg, err := sqlstore.ParseURI(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver := map[string]string{sqlstore.SQLite: "sqlite", sqlstore.Postgres: "pgx", sqlstore.MySQL: "mysql"}[cfg.Dialect]
+	raw, err := sql.Open(driver, cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return s, raw
+}
+
+func TestSQLite(t *testing.T) { storagetest.Run(t, openURI(t, sqliteURI(t))) }
 
 func TestPostgres(t *testing.T) { storagetest.Run(t, storagetest.Open(t, "postgres", open)) }
 
@@ -35,13 +68,9 @@ func TestMySQL(t *testing.T) { storagetest.Run(t, storagetest.Open(t, "mysql", o
 // TestConcurrentOpen starts three stores on one database at once, as three
 // replicas of the server do: the migration lock must let all of them in.
 func TestConcurrentOpen(t *testing.T) {
-	lite := sqliteURI(t)
 	for _, b := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(b, func(t *testing.T) {
-			uri := lite
-			if b != "sqlite" {
-				uri = storagetest.URI(t, b)
-			}
+			uri := backendURI(t, b)
 			var wg sync.WaitGroup
 			stores := make([]*sqlstore.Store, 3)
 			errs := make([]error, 3)
