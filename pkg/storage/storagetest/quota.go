@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -224,6 +225,16 @@ func testQuotaSwap(t *testing.T, s storage.Store, q storage.Quotas, owner string
 // testQuotaRace: writers of distinct new names racing for the last room;
 // on a shared store they may be in different replicas.
 func testQuotaRace(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
+	raceForRoom(t, s, q, owner, func(ctx context.Context, name string) error {
+		return s.Put(ctx, owner, items(name, "v"))
+	})
+}
+
+// raceForRoom runs 16 writers of distinct new names (k0, k1, …) at once
+// with write, then checks that exactly as many got in as the quota has
+// room for, and that the others were refused for it and wrote nothing.
+func raceForRoom(t *testing.T, s storage.Store, q storage.Quotas, owner string, write func(ctx context.Context, name string) error) {
+	t.Helper()
 	const writers = 16
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -231,7 +242,7 @@ func testQuotaRace(t *testing.T, s storage.Store, q storage.Quotas, owner string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Put(ctxT(t), owner, items(fmt.Sprint("k", i), "v"))
+			errs[i] = write(ctxT(t), fmt.Sprint("k", i))
 		}()
 	}
 	wg.Wait()
@@ -344,18 +355,10 @@ func testQuotaCommitRefused(t *testing.T, s storage.HistoryStore, q storage.Quot
 }
 
 func testQuotaCommitRace(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string) {
-	const writers = 16
-	var wg sync.WaitGroup
-	errs := make([]error, writers)
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.Commit(ctxT(t), storage.Commit{Owner: owner, Changes: []storage.Change{set(fmt.Sprint("k", i), "v")}})
-		}()
-	}
-	wg.Wait()
-	raceOutcome(t, s, q, owner, errs)
+	raceForRoom(t, s, q, owner, func(ctx context.Context, name string) error {
+		_, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{set(name, "v")}})
+		return err
+	})
 }
 
 func testQuotaPurge(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string) {
