@@ -8,7 +8,7 @@
 # the multi-host URI (primary first) and the two clusters, which the test
 # stops and promotes with pg_ctlcluster.
 #
-# Sourced by .ci/run (which defines db, log and wait_for). Run on its own
+# Sourced by .ci/run (which defines db, and log and wait_for from .ci/lib.sh). Run on its own
 # it builds the clusters, runs its arguments, and drops them:
 #
 #	bash .ci/pgfailover.sh go test ./test/e2e -run TestPostgresFailover -v
@@ -17,19 +17,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -euo pipefail
 	cd "$(dirname "$0")/.."
 	db=${NOSANA_CI_DB:-nosana_test}
-	log() { printf '==> %s\n' "$*" >&2; }
-	wait_for() {
-		local name=$1
-		shift
-		for _ in $(seq 1 120); do
-			if "$@" >/dev/null 2>&1; then
-				return 0
-			fi
-			sleep 0.5
-		done
-		log "$name does not answer after 60s"
-		return 1
-	}
+	source .ci/lib.sh
 fi
 
 pgfo_ver=$(ls /etc/postgresql | sort -V | tail -n 1)

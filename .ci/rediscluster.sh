@@ -10,7 +10,7 @@
 # only those pids are stopped. Runs alone too: bash .ci/rediscluster.sh
 # starts everything, prints the exports and waits for ^C.
 
-source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 	apt_install redis-server
 fi
