@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
@@ -155,7 +156,8 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if !s.routeNames[route] {
 			route = "unmatched"
 		}
-		s.metrics.observe(route, methodLabel(c.Request().Method), res.Status, time.Since(start))
+		end := time.Now()
+		s.metrics.observe(route, methodLabel(c.Request().Method), res.Status, end.Sub(start))
 		level := slog.LevelInfo
 		switch {
 		case res.Status >= 500:
@@ -168,24 +170,31 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if !h.Enabled(ctx, level) {
 			return nil
 		}
-		// The record goes to the handler itself: Logger.LogAttrs would
-		// walk the stack for a source position no handler here shows.
-		r := slog.NewRecord(time.Now(), level, "request", 0)
-		r.AddAttrs(
+		var buf [9]slog.Attr // on the stack: jsonlog keeps none of them
+		attrs := append(buf[:0],
 			slog.String("request_id", requestID(c)),
 			slog.String("method", truncate(c.Request().Method, maxLoggedMethod)),
 			slog.String("route", route),
 			slog.Int("status", res.Status),
 			slog.Int64("bytes", res.Size),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 			slog.String("ip", c.RealIP()),
 		)
 		if cl := claimsOf(c); cl != nil {
-			r.AddAttrs(slog.String("address", cl.Address))
+			attrs = append(attrs, slog.String("address", cl.Address))
 		}
 		if e := logError(c); e != nil {
-			r.AddAttrs(slog.String("error", e.Error()))
+			attrs = append(attrs, slog.String("error", e.Error()))
 		}
+		// The line goes to the handler itself: Logger.LogAttrs would walk
+		// the stack for a source position no handler here shows, and a
+		// Record allocates past five attributes.
+		if jh, ok := h.(*jsonlog.Handler); ok {
+			_ = jh.HandleAttrs(ctx, end, level, "request", attrs)
+			return nil
+		}
+		r := slog.NewRecord(end, level, "request", 0)
+		r.AddAttrs(attrs...)
 		_ = h.Handle(ctx, r)
 		return nil
 	}

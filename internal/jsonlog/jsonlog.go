@@ -74,12 +74,42 @@ const maxKept = 16 << 10
 // Handle implements slog.Handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	bp := bufs.Get().(*[]byte)
-	buf, ok := appendRecord((*bp)[:0], r)
+	buf, ok := appendHead((*bp)[:0], r.Time, r.Level, r.Message)
+	if ok {
+		r.Attrs(func(a slog.Attr) bool {
+			buf, ok = appendAttr(buf, a)
+			return ok
+		})
+	}
+	return h.finish(ctx, bp, buf, ok, func() slog.Record { return r })
+}
+
+// HandleAttrs writes what Handle writes for a record of t, level, msg and
+// attrs, without making one: a Record holds five attributes inline, and
+// more cost an allocation. attrs is not kept.
+func (h *Handler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	bp := bufs.Get().(*[]byte)
+	buf, ok := appendHead((*bp)[:0], t, level, msg)
+	for i := 0; ok && i < len(attrs); i++ {
+		buf, ok = appendAttr(buf, attrs[i])
+	}
+	return h.finish(ctx, bp, buf, ok, func() slog.Record {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		return r
+	})
+}
+
+// finish writes the line formatted in buf, or, when the fast path did not
+// format it (!ok), the record of slow through slog's own handler; then it
+// gives buf back to the pool.
+func (h *Handler) finish(ctx context.Context, bp *[]byte, buf []byte, ok bool, slow func() slog.Record) error {
 	var err error
 	if ok {
+		buf = append(buf, '}', '\n')
 		_, err = h.w.Write(buf)
 	} else {
-		err = h.slow.Handle(ctx, r)
+		err = h.slow.Handle(ctx, slow())
 	}
 	if cap(buf) <= maxKept {
 		*bp = buf[:0]
@@ -88,12 +118,13 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
-// appendRecord appends r as slog.JSONHandler writes it, or reports false
-// for a record the fast path does not format.
-func appendRecord(buf []byte, r slog.Record) ([]byte, bool) {
+// appendHead appends the start of a record as slog.JSONHandler writes it,
+// up to its attributes, or reports false for a time the fast path does not
+// format.
+func appendHead(buf []byte, t time.Time, level slog.Level, msg string) ([]byte, bool) {
 	buf = append(buf, '{')
-	if !r.Time.IsZero() {
-		t := r.Time.Round(0) // as slog: no monotonic reading
+	if !t.IsZero() {
+		t := t.Round(0) // as slog: no monotonic reading
 		if y := t.Year(); y < 0 || y >= 10000 {
 			return buf, false
 		}
@@ -102,18 +133,9 @@ func appendRecord(buf []byte, r slog.Record) ([]byte, bool) {
 		buf = append(buf, `",`...)
 	}
 	buf = append(buf, `"level":`...)
-	buf = appendString(buf, r.Level.String())
+	buf = appendString(buf, level.String())
 	buf = append(buf, `,"msg":`...)
-	buf = appendString(buf, r.Message)
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		buf, ok = appendAttr(buf, a)
-		return ok
-	})
-	if !ok {
-		return buf, false
-	}
-	return append(buf, '}', '\n'), true
+	return appendString(buf, msg), true
 }
 
 // appendAttr appends ,"key":value for the kinds slog writes without

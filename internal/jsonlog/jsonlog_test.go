@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,38 @@ func TestRandomRecordsAsSlogWrites(t *testing.T) {
 	}
 }
 
+// TestHandleAttrsAsSlogWrites: HandleAttrs writes the bytes slog writes for
+// the record it stands for, on the fast path and on the fallback (a group,
+// a time, any value).
+func TestHandleAttrsAsSlogWrites(t *testing.T) {
+	for _, attrs := range [][]slog.Attr{
+		nil,
+		requestLine,
+		append(slices.Clone(requestLine), slog.String("error", tricky[3])),
+		{slog.String("a", "b"), slog.Group("g", slog.Int("x", 1))},
+		{slog.Time("at", oneTime), slog.Any("err", errors.New("boom"))},
+	} {
+		for _, level := range []slog.Level{slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
+			var want, got bytes.Buffer
+			r := slog.NewRecord(oneTime, level, "request", 0)
+			r.AddAttrs(attrs...)
+			_ = slog.NewJSONHandler(&want, nil).Handle(context.Background(), r)
+			if err := New(&got, nil).(*Handler).HandleAttrs(context.Background(), oneTime, level, "request", attrs); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Fatalf("got  %q\nwant %q", got.String(), want.String())
+			}
+		}
+	}
+}
+
+// requestLine is the request log's attributes.
+var requestLine = []slog.Attr{slog.String("request_id", "7e14fafefa46-5"), slog.String("method", "GET"),
+	slog.String("route", "/secrets/:key"), slog.Int("status", 200), slog.Int64("bytes", 100),
+	slog.Float64("duration_ms", 0.089), slog.String("ip", "127.0.0.1"),
+	slog.String("address", "HLERxKc6jz28cSD2LUHzpbF8LEGB5HF16EBtvCb7keSX")}
+
 func TestOneWriteALine(t *testing.T) {
 	var w countWriter
 	l := slog.New(New(&w, nil))
@@ -153,14 +186,18 @@ func BenchmarkRequestLine(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
-				r.AddAttrs(slog.String("request_id", "7e14fafefa46-5"), slog.String("method", "GET"),
-					slog.String("route", "/secrets/:key"), slog.Int("status", 200), slog.Int64("bytes", 100),
-					slog.Float64("duration_ms", 0.089), slog.String("ip", "127.0.0.1"),
-					slog.String("address", "HLERxKc6jz28cSD2LUHzpbF8LEGB5HF16EBtvCb7keSX"))
+				r.AddAttrs(requestLine...)
 				_ = tc.h.Handle(context.Background(), r)
 			}
 		})
 	}
+	b.Run("jsonlog-attrs", func(b *testing.B) {
+		h := New(discard{}, nil).(*Handler)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = h.HandleAttrs(context.Background(), time.Now(), slog.LevelInfo, "request", requestLine)
+		}
+	})
 }
 
 type discard struct{}
