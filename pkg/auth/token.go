@@ -190,7 +190,7 @@ var ErrTokenExpired = errors.New("token expired; log in again")
 // Verify checks the signature (HS256 only), expiry and claims of a token.
 // The Claims returned are shared between calls: do not modify them.
 func (t *Tokens) Verify(token string) (*Claims, error) {
-	key := sha256.Sum256([]byte(token))
+	key := tokenKey(token)
 	t.mu.Lock()
 	c, ok := t.verified[key]
 	t.mu.Unlock()
@@ -216,6 +216,17 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 	t.verified[key] = c
 	t.mu.Unlock()
 	return c, nil
+}
+
+// tokenKey is the verified-token cache's key for token: its SHA-256, hashed
+// from a copy on the stack when it is of a usual size ([]byte(token) would
+// allocate one each request).
+func tokenKey(token string) [sha256.Size]byte {
+	var buf [1024]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], token)])
+	}
+	return sha256.Sum256([]byte(token))
 }
 
 func (t *Tokens) verify(token string) (*Claims, error) {
