@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nosana-ci/nosana-secrets/internal/deadline"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
@@ -214,6 +215,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// The four timeouts above are enforced by one ticker a second: net/http
+	// moves a connection's deadlines six times a request, and each move of a
+	// runtime timer cost ~5% of a GET's CPU. They fire up to a second late.
+	ln = deadline.NewListener(ln, time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer s.FlushAudit(context.Background())
