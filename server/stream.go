@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -10,9 +11,30 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-// listPageSize is how many secrets a legacy listing reads from the store
-// at a time: its memory is a page, not the namespace.
-const listPageSize = 256
+// A legacy listing reads the store a page at a time, so its memory is a
+// page, not the namespace: the first page of listPageSize secrets, each
+// later one as many as fit in listPageBytes at the last page's mean size,
+// from listPageMin to listPageMax. A namespace of small values then takes
+// few round trips (1,000 of 100 B: two pages, not four) and one of large
+// values holds no more than about listPageBytes at a time.
+const (
+	listPageSize  = 256
+	listPageBytes = 256 << 10
+	listPageMin   = 16
+	listPageMax   = 2048
+)
+
+// nextLimit is the size of the page after page (see listPageBytes).
+func nextLimit(page []storage.Secret) int {
+	if len(page) == 0 {
+		return listPageSize
+	}
+	n := 0
+	for _, sec := range page {
+		n += len(sec.Name) + len(sec.Value)
+	}
+	return min(max(listPageBytes*len(page)/max(n, 1), listPageMin), listPageMax)
+}
 
 // listSlack is room beyond the first page's size in the buffer a streamed
 // listing reuses, so a later page of longer values rarely grows it.
@@ -62,7 +84,7 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 			return nil // the client left
 		}
 		var n int
-		page, last, full, n, err = s.listPage(c, owner, prefix, last, listPageSize, false)
+		page, last, full, n, err = s.listPage(c, owner, prefix, last, nextLimit(page), false)
 		if err != nil {
 			s.log.ErrorContext(c.Request().Context(), "listing cut short by a store fault",
 				"request_id", requestID(c), "error", err.Error())
@@ -70,7 +92,8 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 		}
 		bad += n
 		s.recordList(c, owner, page) // one event a page: memory stays a page
-		buf = appendEntries(buf[:0], page, first)
+		// Grown once to the page's size (+1 for a closing brace), not by appends.
+		buf = appendEntries(slices.Grow(buf[:0], entriesSize(page)+1), page, first)
 		first = first && len(page) == 0
 	}
 	buf = append(buf, '}')
