@@ -172,9 +172,11 @@ func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, lim
 // allocations, and no more than a chunk's tail allocated beyond the values.
 const valueChunk = 4 << 10
 
-// copyRows appends the rows (name, value) to out and closes rows.
+// copyRows appends the rows (name, value) to out and closes rows. The
+// page's names share one string, made once at the end, not one each.
 func copyRows(rows pgx.Rows, out []storage.Secret) ([]storage.Secret, error) {
-	var chunk []byte
+	var chunk, names []byte
+	start, ends := len(out), make([]int, 0, cap(out)-len(out))
 	for rows.Next() {
 		raw := rows.RawValues()
 		if len(raw) != 2 || raw[0] == nil {
@@ -184,9 +186,16 @@ func copyRows(rows pgx.Rows, out []storage.Secret) ([]storage.Secret, error) {
 		if len(v) > cap(chunk)-len(chunk) {
 			chunk = make([]byte, 0, max(valueChunk, len(v)))
 		}
-		start := len(chunk)
+		at := len(chunk)
 		chunk = append(chunk, v...)
-		out = append(out, storage.Secret{Name: string(raw[0]), Value: chunk[start:len(chunk):len(chunk)]})
+		names = append(names, raw[0]...)
+		ends = append(ends, len(names))
+		out = append(out, storage.Secret{Value: chunk[at:len(chunk):len(chunk)]})
+	}
+	all, from := string(names), 0
+	for i, end := range ends {
+		out[start+i].Name = all[from:end]
+		from = end
 	}
 	return out, rows.Err()
 }
