@@ -36,10 +36,6 @@ func nextLimit(page []storage.Secret) int {
 	return min(max(listPageBytes*len(page)/max(n, 1), listPageMin), listPageMax)
 }
 
-// listSlack is room beyond the first page's size in the buffer a streamed
-// listing reuses, so a later page of longer values rarely grows it.
-const listSlack = 4 << 10
-
 // entriesSize is the length of appendEntries' output for list, or a bound
 // on it when names need escaping (which rarely grows the buffer once).
 func entriesSize(list []storage.Secret) int {
@@ -76,7 +72,7 @@ func (s *Server) streamList(c echo.Context, prefix string) error {
 	res.WriteHeader(http.StatusOK)
 	// One buffer for every page, each page one Write: net/http's own
 	// buffers pass a write this large straight to the connection.
-	buf := append(make([]byte, 0, entriesSize(page)+listSlack), '{')
+	buf := append(make([]byte, 0, entriesSize(page)+1), '{')
 	buf = appendEntries(buf, page, true)
 	first := len(page) == 0
 	for full {
