@@ -135,11 +135,13 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 		unlock()
 		return nil, err
 	}
-	if m, ok := s.(*mongostore.Store); ok {
-		if m.Transactions() {
-			o.Logger.Info("mongodb: each write of several keys, with its audit event, is one transaction")
-		} else {
-			o.Logger.Info("mongodb: this server has no transactions (standalone, or FerretDB): a write of several keys that fails half-way can leave its first keys written")
+	if c, ok := s.(*storage.Checked); ok { // as openBackend returns it
+		if m, ok := c.Store.(*mongostore.Store); ok {
+			if m.Transactions() {
+				o.Logger.Info("mongodb: each write of several keys, with its audit event, is one transaction")
+			} else {
+				o.Logger.Info("mongodb: this server has no transactions (standalone, or FerretDB): a write of several keys that fails half-way can leave its first keys written")
+			}
 		}
 	}
 	bounded := storage.Bound(s, o.CallTimeout)

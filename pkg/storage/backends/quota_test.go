@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,5 +63,23 @@ func TestOpenQuota(t *testing.T) {
 				t.Fatalf("Usage = %+v, %v; want 2 names of sealed (larger) values", u, err)
 			}
 		})
+	}
+}
+
+// TestOpenSaysMongoDBTransactions: opening MongoDB logs which write path
+// it takes; FerretDB, CI's MongoDB, has no transactions.
+func TestOpenSaysMongoDBTransactions(t *testing.T) {
+	var log bytes.Buffer
+	st, err := backends.Open(context.Background(), storagetest.MongoDB(t), backends.Options{
+		MasterKeys: [][]byte{bytes.Repeat([]byte{7}, seal.KeySize)},
+		Logger:     slog.New(slog.NewTextHandler(&log, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !strings.Contains(log.String(), "mongodb: this server has no transactions") &&
+		!strings.Contains(log.String(), "mongodb: each write of several keys, with its audit event, is one transaction") {
+		t.Fatalf("opening MongoDB logged no word of its write path:\n%s", log.String())
 	}
 }
