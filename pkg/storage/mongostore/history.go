@@ -449,10 +449,16 @@ func (s *Store) lastVersion(ctx context.Context, owner, name string) (int64, err
 
 // trimVersions removes the version documents of head h up to version
 // upTo, one by one, and returns the bytes of those it removed that h sees
-// (the counted ones; see quota.go).
+// (the counted ones; see quota.go). Without a quota there is nothing to
+// count: one delete, nothing read.
 func (s *Store) trimVersions(ctx context.Context, h *secretDoc, upTo int64) (int64, error) {
-	cur, err := s.versions.Find(ctx, bson.D{{Key: "owner", Value: h.Owner}, {Key: "name", Value: h.Name},
-		{Key: "version", Value: bson.D{{Key: "$lte", Value: upTo}}}})
+	filter := bson.D{{Key: "owner", Value: h.Owner}, {Key: "name", Value: h.Name},
+		{Key: "version", Value: bson.D{{Key: "$lte", Value: upTo}}}}
+	if !s.counting() {
+		_, err := s.versions.DeleteMany(ctx, filter)
+		return 0, err
+	}
+	cur, err := s.versions.Find(ctx, filter)
 	if err != nil {
 		return 0, err
 	}
@@ -475,9 +481,9 @@ func (s *Store) trimVersions(ctx context.Context, h *secretDoc, upTo int64) (int
 
 // trimEstimate is what a write over head h with keep frees: the bytes of
 // the counted versions that trimming will remove, h's own among them when
-// its copy goes too.
+// its copy goes too. Without a quota nothing is counted: no read.
 func (s *Store) trimEstimate(ctx context.Context, keep int, h *secretDoc) (int64, error) {
-	if keep <= 0 || h == nil || h.Version+1 <= int64(keep) {
+	if !s.counting() || keep <= 0 || h == nil || h.Version+1 <= int64(keep) {
 		return 0, nil
 	}
 	upTo := h.Version + 1 - int64(keep)
@@ -717,9 +723,45 @@ func (s *Store) destroy(ctx context.Context, owner string, names []string) error
 // go by time alone, and what they counted is subtracted per owner; then
 // each tombstone head written before before goes with a conditional
 // delete (a writer that undeleted it since wins). Its older versions went
-// with the first step, being older still.
+// with the first step, being older still. Without a quota the first step
+// is one delete, nothing read.
 func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
-	cur, err := s.versions.Find(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}})
+	if err := s.purgeVersions(ctx, before); err != nil {
+		return err
+	}
+	cur, err := s.secrets.Find(ctx, bson.D{{Key: "deleted", Value: true}, {Key: "updated_at", Value: bson.D{{Key: "$lt", Value: before}}}},
+		options.Find().SetProjection(noValue))
+	if err != nil {
+		return err
+	}
+	var gone []secretDoc
+	if err := cur.All(ctx, &gone); err != nil {
+		return err
+	}
+	for _, h := range gone {
+		err := s.atomically(ctx, func(ctx context.Context) error {
+			res, err := s.secrets.DeleteOne(ctx, append(byID(h.Owner, h.Name), bson.E{Key: "version", Value: h.Version}, bson.E{Key: "deleted", Value: true}))
+			if err != nil || res.DeletedCount == 0 {
+				return err
+			}
+			return s.adjust(ctx, h.Owner, storage.Usage{Secrets: -1})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purgeVersions is PurgeHistory's first step: the version documents
+// written before before, and what they counted subtracted per owner.
+func (s *Store) purgeVersions(ctx context.Context, before time.Time) error {
+	filter := bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: before}}}}
+	if !s.counting() {
+		_, err := s.versions.DeleteMany(ctx, filter)
+		return err
+	}
+	cur, err := s.versions.Find(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -759,27 +801,6 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 				}
 			}
 			return s.adjust(ctx, owner, storage.Usage{Bytes: -freed})
-		})
-		if err != nil {
-			return err
-		}
-	}
-	cur, err = s.secrets.Find(ctx, bson.D{{Key: "deleted", Value: true}, {Key: "updated_at", Value: bson.D{{Key: "$lt", Value: before}}}},
-		options.Find().SetProjection(noValue))
-	if err != nil {
-		return err
-	}
-	var gone []secretDoc
-	if err := cur.All(ctx, &gone); err != nil {
-		return err
-	}
-	for _, h := range gone {
-		err := s.atomically(ctx, func(ctx context.Context) error {
-			res, err := s.secrets.DeleteOne(ctx, append(byID(h.Owner, h.Name), bson.E{Key: "version", Value: h.Version}, bson.E{Key: "deleted", Value: true}))
-			if err != nil || res.DeletedCount == 0 {
-				return err
-			}
-			return s.adjust(ctx, h.Owner, storage.Usage{Secrets: -1})
 		})
 		if err != nil {
 			return err

@@ -75,6 +75,13 @@ func TestRoundTrips(t *testing.T) {
 		{"GetVersion", func() error { _, err := s.GetVersion(ctx, owner, "k", 1); return err }, 2, 0},
 		{"AppendAudit", func() error { return s.AppendAudit(ctx, owner, []audit.Event{*ev()}) }, 3, 0},
 		{"Incr", func() error { _, err := s.Incr(ctx, "ctr", 1, time.Now().Add(time.Hour)); return err }, 1, 0},
+		// Past Keep, without a quota, the versions trimmed (all but the newest of k) are not read
+		// (nothing counts them): one delete more.
+		{"Commit past Keep, without an event", func() error {
+			_, err := s.Commit(ctx, storage.Commit{Owner: owner, By: by, Keep: 1,
+				Changes: []storage.Change{{Name: "k", Value: []byte("v"), CAS: storage.NoCAS}}})
+			return err
+		}, 3, 2},
 	} {
 		tl.Reset()
 		if err := c.fn(); err != nil {
