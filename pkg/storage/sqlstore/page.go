@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -38,20 +36,7 @@ const (
 // ListPage implements storage.Secrets: List's index range scan, from after
 // on, with a LIMIT.
 func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
-	kind, args := pageAll, make([]any, 1, 4)
-	args[0] = owner
-	switch {
-	case after != "":
-		kind, args = pageAfter, append(args, after)
-	case prefix != "":
-		kind, args = pageFrom, append(args, prefix)
-	}
-	if prefix != "" {
-		if end, ok := storage.PrefixEnd(prefix); ok {
-			kind, args = kind+2, append(args, end) // the …Span form of the same start
-		}
-	}
-	args = append(args, limit)
+	kind, args := pageArgs(append(make([]any, 0, 4), owner), prefix, after, limit)
 	out := make([]storage.Secret, 0, min(limit, 1024))
 	if s.dialect == Postgres {
 		return s.pgPage(ctx, kind, args, out)
@@ -63,27 +48,31 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 	return scanSecrets(rows, out, nil)
 }
 
+// pageArgs appends a page's range arguments to args (its owner, and for
+// pgx its result formats) and says which of pageShapes takes them.
+func pageArgs(args []any, prefix, after string, limit int) (int, []any) {
+	kind := pageAll
+	switch {
+	case after != "":
+		kind, args = pageAfter, append(args, after)
+	case prefix != "":
+		kind, args = pageFrom, append(args, prefix)
+	}
+	if prefix != "" {
+		if end, ok := storage.PrefixEnd(prefix); ok {
+			kind, args = kind+2, append(args, end) // the …Span form of the same start
+		}
+	}
+	return kind, append(args, limit)
+}
+
 // pgPage is ListPage on PostgreSQL through pgx itself, on a connection of
 // the same pool: database/sql boxes every column of every row in a
 // driver.Value and copies each value twice (scanning was 46% of a
 // PostgreSQL listing's CPU). pgx prepares the statement once per
 // connection and scans binary columns straight into the fields.
 func (s *Store) pgPage(ctx context.Context, kind int, args []any, out []storage.Secret) ([]storage.Secret, error) {
-	conn, err := s.sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("sqlstore: a PostgreSQL connection of type %T", dc)
-		}
-		rows, err := c.Conn().Query(ctx, s.reads.pgPage[kind], args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+	err := s.pgQuery(ctx, s.reads.pgPage[kind], args, func(rows pgx.Rows) error {
 		var sec storage.Secret
 		dest := []any{&sec.Name, &sec.Value, &sec.Version, &sec.CreatedAt, &sec.UpdatedAt}
 		for rows.Next() {
@@ -102,18 +91,27 @@ func (s *Store) pgPage(ctx context.Context, kind int, args []any, out []storage.
 	return out, nil
 }
 
-// valueShapes are pageShapes reading names and values only, for
-// ListValues on PostgreSQL.
-var valueShapes = func() (q [pageKinds]string) {
-	for kind, shape := range pageShapes {
-		shape = strings.Replace(shape, pageCols, `SELECT name, value FROM secrets WHERE owner = ?`, 1)
-		for n := 1; strings.Contains(shape, "?"); n++ {
-			shape = strings.Replace(shape, "?", "$"+strconv.Itoa(n), 1)
-		}
-		q[kind] = shape
+// pgQuery runs q through pgx on a connection of the pool and hands its
+// rows to read, closing them after.
+func (s *Store) pgQuery(ctx context.Context, q string, args []any, read func(pgx.Rows) error) error {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return err
 	}
-	return q
-}()
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("sqlstore: a PostgreSQL connection of type %T", dc)
+		}
+		rows, err := c.Conn().Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	})
+}
 
 // rawFormats asks PostgreSQL for both columns in binary, in which text
 // and bytea are their bytes as they are.
@@ -129,36 +127,10 @@ func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, lim
 	if s.dialect != Postgres {
 		return s.ListPage(ctx, owner, prefix, after, limit)
 	}
-	kind, args := pageAll, make([]any, 2, 5)
-	args[0], args[1] = rawFormats, owner
-	switch {
-	case after != "":
-		kind, args = pageAfter, append(args, after)
-	case prefix != "":
-		kind, args = pageFrom, append(args, prefix)
-	}
-	if prefix != "" {
-		if end, ok := storage.PrefixEnd(prefix); ok {
-			kind, args = kind+2, append(args, end)
-		}
-	}
-	args = append(args, limit)
-	conn, err := s.sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
+	kind, args := pageArgs(append(make([]any, 0, 5), rawFormats, owner), prefix, after, limit)
 	out := make([]storage.Secret, 0, min(limit, 1024))
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("sqlstore: a PostgreSQL connection of type %T", dc)
-		}
-		rows, err := c.Conn().Query(ctx, valueShapes[kind], args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+	err := s.pgQuery(ctx, s.reads.pgValues[kind], args, func(rows pgx.Rows) error {
+		var err error
 		out, err = copyRows(rows, out)
 		return err
 	})
@@ -172,7 +144,7 @@ func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, lim
 // allocations, and no more than a chunk's tail allocated beyond the values.
 const valueChunk = 4 << 10
 
-// copyRows appends the rows (name, value) to out and closes rows. The
+// copyRows appends the rows (name, value) to out. The
 // page's names share one string, made once at the end, not one each.
 func copyRows(rows pgx.Rows, out []storage.Secret) ([]storage.Secret, error) {
 	var chunk, names []byte

@@ -88,6 +88,7 @@ type reads struct {
 	listAll, listFrom, listSpan *sql.Stmt
 	page                        [pageKinds]*sql.Stmt // page.go
 	pgPage                      [pageKinds]string    // PostgreSQL: the same, rebound, for pgx
+	pgValues                    [pageKinds]string    // PostgreSQL: the same reading name and value only (ListValues)
 }
 
 func (r *reads) all() []*sql.Stmt {
@@ -207,7 +208,6 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
-	const list = `SELECT name, value FROM secrets WHERE owner = ?`
 	for _, p := range []struct {
 		dst **sql.Stmt
 		q   string
@@ -224,7 +224,10 @@ func (s *Store) open(ctx context.Context) error {
 		}
 	}
 	for kind, q := range pageShapes {
-		s.reads.pgPage[kind] = s.rebind(q)
+		if s.dialect == Postgres {
+			s.reads.pgPage[kind] = s.rebind(q)
+			s.reads.pgValues[kind] = s.rebind(strings.Replace(q, pageCols, list, 1))
+		}
 		var err error
 		if s.reads.page[kind], err = s.sqlDB.PrepareContext(ctx, s.rebind(q)); err != nil {
 			return err
@@ -243,6 +246,9 @@ func (s *Store) inList(n int) string {
 	s.inLists.Store(n, q)
 	return q
 }
+
+// list is the start of a listing's query: names and values only.
+const list = `SELECT name, value FROM secrets WHERE owner = ?`
 
 // Dialect reports SQLite, Postgres or MySQL.
 func (s *Store) Dialect() string { return s.dialect }
