@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -98,12 +99,12 @@ func (kr *Keyring) IDs() []string {
 	return ids
 }
 
-func additionalData(owner, name string) []byte {
-	return appendAD(make([]byte, 0, len(adLabel)+8+len(owner)+len(name)), owner, name)
-}
+func additionalData(owner, name string) []byte { return appendAD(nil, owner, name) }
 
-// appendAD appends the additional data of (owner, name) to ad.
+// appendAD appends the additional data of (owner, name) to ad, grown once
+// to its size (by appends it cost three allocations a GET).
 func appendAD(ad []byte, owner, name string) []byte {
+	ad = slices.Grow(ad, len(adLabel)+8+len(owner)+len(name))
 	ad = append(ad, adLabel...)
 	ad = binary.BigEndian.AppendUint32(ad, uint32(len(owner)))
 	ad = append(ad, owner...)
@@ -126,10 +127,7 @@ func (kr *Keyring) Seal(owner, name string, plaintext []byte) ([]byte, error) {
 
 // Open decrypts a blob sealed for (owner, name) by any key of the ring.
 func (kr *Keyring) Open(owner, name string, blob []byte) ([]byte, error) {
-	// The additional data's buffer sized once: grown by appends it cost
-	// three allocations a GET.
-	ad := make([]byte, 0, len(adLabel)+8+len(owner)+len(name))
-	pt, _, err := kr.openAppend(nil, ad, owner, name, blob)
+	pt, _, err := kr.openAppend(nil, nil, owner, name, blob)
 	return pt, err
 }
 
