@@ -45,12 +45,15 @@ func (r *reqCtx) JSONBlob(code int, b []byte) error {
 
 var jsonType = []string{echo.MIMEApplicationJSON}
 
-// Keys of the same values on a context that is not a *reqCtx.
-const (
-	ctxRequestID = "nosana.request_id"
-	ctxClaims    = "nosana.claims"
-	ctxLogError  = "nosana.log_error"
-)
+// reqOf is c's reqCtx. Every route's chain starts with recoverPanics, so
+// there always is one; a bare echo.Context (none reaches here) gets an
+// empty one, whose fields nothing reads.
+func reqOf(c echo.Context) *reqCtx {
+	if rc, ok := c.(*reqCtx); ok {
+		return rc
+	}
+	return &reqCtx{Context: c}
+}
 
 // recoverPanics turns a panic into a 500 without a stack trace in the answer;
 // the log gets the panic's type and request id only, since a panic value
@@ -94,11 +97,7 @@ func assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if !plainID(id) {
 			id = idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 36)
 		}
-		if rc, ok := c.(*reqCtx); ok {
-			rc.id = id
-		} else {
-			c.Set(ctxRequestID, id)
-		}
+		reqOf(c).id = id
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		return next(c)
 	}
@@ -117,30 +116,10 @@ func plainID(id string) bool {
 	return true
 }
 
-func requestID(c echo.Context) string {
-	if rc, ok := c.(*reqCtx); ok {
-		return rc.id
-	}
-	id, _ := c.Get(ctxRequestID).(string)
-	return id
-}
+func requestID(c echo.Context) string { return reqOf(c).id }
 
 // setLogError names err in the request's log line.
-func setLogError(c echo.Context, err error) {
-	if rc, ok := c.(*reqCtx); ok {
-		rc.logErr = err
-		return
-	}
-	c.Set(ctxLogError, err)
-}
-
-func logError(c echo.Context) error {
-	if rc, ok := c.(*reqCtx); ok {
-		return rc.logErr
-	}
-	err, _ := c.Get(ctxLogError).(error)
-	return err
-}
+func setLogError(c echo.Context, err error) { reqOf(c).logErr = err }
 
 // logRequests writes one structured line per request. It logs the route,
 // never the body, the Authorization header or the query string's values.
@@ -183,7 +162,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if cl := claimsOf(c); cl != nil {
 			attrs = append(attrs, slog.String("address", cl.Address))
 		}
-		if e := logError(c); e != nil {
+		if e := reqOf(c).logErr; e != nil {
 			attrs = append(attrs, slog.String("error", e.Error()))
 		}
 		// The line goes to the handler itself: Logger.LogAttrs would walk
@@ -300,11 +279,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if rc, ok := c.(*reqCtx); ok {
-			rc.claims = cl
-		} else {
-			c.Set(ctxClaims, cl)
-		}
+		reqOf(c).claims = cl
 		return next(c)
 	}
 }
@@ -332,10 +307,4 @@ func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func claimsOf(c echo.Context) *auth.Claims {
-	if rc, ok := c.(*reqCtx); ok {
-		return rc.claims
-	}
-	cl, _ := c.Get(ctxClaims).(*auth.Claims)
-	return cl
-}
+func claimsOf(c echo.Context) *auth.Claims { return reqOf(c).claims }
