@@ -323,13 +323,23 @@ func (s *Store) writeChange(ctx context.Context, c storage.Commit, ch storage.Ch
 		if attempt == raceAttempts {
 			return 0, storage.Usage{}, errRaced
 		}
-		select {
-		case <-time.After(backoff/2 + rand.N(backoff)):
-		case <-ctx.Done():
-			return 0, storage.Usage{}, ctx.Err()
+		if err := backOff(ctx, &backoff); err != nil {
+			return 0, storage.Usage{}, err
 		}
-		backoff = min(2*backoff, 50*time.Millisecond)
 	}
+}
+
+// backOff waits about *d (from half of it to half again), or returns ctx's
+// error, and doubles *d, up to 50 ms, for the next wait: racing writers
+// spread out instead of colliding again.
+func backOff(ctx context.Context, d *time.Duration) error {
+	select {
+	case <-time.After(*d/2 + rand.N(*d)):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	*d = min(2**d, 50*time.Millisecond)
+	return nil
 }
 
 // supersede archives head h and replaces it with ch, if the head is still
@@ -905,12 +915,9 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 			return fmt.Errorf("mongostore: audit insert collided at %d", k)
 		}
 		if attempt > 1 {
-			select {
-			case <-time.After(backoff/2 + rand.N(backoff)):
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := backOff(ctx, &backoff); err != nil {
+				return err
 			}
-			backoff = min(2*backoff, 50*time.Millisecond)
 		}
 		if head, err = s.auditHead(ctx, owner, true); err != nil {
 			return err

@@ -358,14 +358,7 @@ func ids(owner string, names []string) []string {
 // List implements storage.Store: a range on the (owner, name) index,
 // never a regular expression.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	filter := bson.D{{Key: "owner", Value: owner}, notDeleted}
-	if prefix != "" {
-		r := bson.D{{Key: "$gte", Value: prefix}}
-		if end, ok := storage.PrefixEnd(prefix); ok {
-			r = append(r, bson.E{Key: "$lt", Value: end})
-		}
-		filter = append(filter, bson.E{Key: "name", Value: r})
-	}
+	filter := nameRange(bson.D{{Key: "owner", Value: owner}, notDeleted}, prefix)
 	return s.find(ctx, filter, byName, []storage.Secret{})
 }
 
