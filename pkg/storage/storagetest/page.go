@@ -26,22 +26,9 @@ func testPages(t *testing.T, s storage.Store, owner string) {
 		}
 		for _, limit := range []int{1, 2, 5, 1000} {
 			testValuePages(t, s, owner, prefix, limit, want)
-			var got []storage.Secret
-			after := ""
-			for pages := 0; ; pages++ {
-				page, err := s.ListPage(ctx, owner, prefix, after, limit)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(page) > limit {
-					t.Fatalf("prefix %q limit %d: a page of %d", prefix, limit, len(page))
-				}
-				got = append(got, page...)
-				if len(page) < limit || pages > len(want)+1 {
-					break
-				}
-				after = page[len(page)-1].Name
-			}
+			got := allPages(t, "ListPage", prefix, limit, len(want), func(after string) ([]storage.Secret, error) {
+				return s.ListPage(ctx, owner, prefix, after, limit)
+			})
 			if len(got) != len(want) {
 				t.Fatalf("prefix %q limit %d: %d secrets by pages, %d by List: %q", prefix, limit, len(got), len(want), names(got))
 			}
@@ -73,22 +60,9 @@ func testPages(t *testing.T, s storage.Store, owner string) {
 // values of want, in order.
 func testValuePages(t *testing.T, s storage.Store, owner, prefix string, limit int, want []storage.Secret) {
 	t.Helper()
-	var got []storage.Secret
-	after := ""
-	for pages := 0; ; pages++ {
-		page, err := storage.ListValues(ctxT(t), s, owner, prefix, after, limit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) > limit {
-			t.Fatalf("ListValues prefix %q limit %d: a page of %d", prefix, limit, len(page))
-		}
-		got = append(got, page...)
-		if len(page) < limit || pages > len(want)+1 {
-			break
-		}
-		after = page[len(page)-1].Name
-	}
+	got := allPages(t, "ListValues", prefix, limit, len(want), func(after string) ([]storage.Secret, error) {
+		return storage.ListValues(ctxT(t), s, owner, prefix, after, limit)
+	})
 	if len(got) != len(want) {
 		t.Fatalf("ListValues prefix %q limit %d: %q, want %q", prefix, limit, names(got), names(want))
 	}
@@ -97,5 +71,29 @@ func testValuePages(t *testing.T, s storage.Store, owner, prefix string, limit i
 			t.Fatalf("ListValues prefix %q limit %d: item %d is %q=%q, want %q=%q", prefix, limit, i,
 				got[i].Name, got[i].Value, want[i].Name, want[i].Value)
 		}
+	}
+}
+
+// allPages pages through list (by lister, for messages) from the start,
+// each page after the last name of the one before, until a page short of
+// limit or more pages than want secrets could fill; no page may hold more
+// than limit.
+func allPages(t *testing.T, lister, prefix string, limit, want int, list func(after string) ([]storage.Secret, error)) []storage.Secret {
+	t.Helper()
+	var got []storage.Secret
+	after := ""
+	for pages := 0; ; pages++ {
+		page, err := list(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > limit {
+			t.Fatalf("%s prefix %q limit %d: a page of %d", lister, prefix, limit, len(page))
+		}
+		got = append(got, page...)
+		if len(page) < limit || pages > want+1 {
+			return got
+		}
+		after = page[len(page)-1].Name
 	}
 }
