@@ -24,22 +24,13 @@ func openAs(t testing.TB, serial bool) *mongostore.Store {
 
 func openURI(t testing.TB, uri string, serial bool) *mongostore.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var s *mongostore.Store
-	var err error
-	if tally != nil {
-		s, err = tally.Open(ctx, uri)
-	} else {
-		s, err = mongostore.Open(ctx, uri)
-	}
-	if err != nil {
-		t.Fatalf("opening mongodb from %s: %v", storagetest.EnvVar("mongodb"), err)
-	}
+	s := storagetest.OpenURI(t, "mongodb", uri, func(ctx context.Context, uri string) (storage.Store, error) {
+		if tally != nil {
+			return tally.Open(ctx, uri)
+		}
+		return mongostore.Open(ctx, uri)
+	}).(*mongostore.Store)
 	mongostore.SetSerial(s, serial)
-	t.Cleanup(func() {
-		s.Close()
-	})
 	return s
 }
 

@@ -60,7 +60,12 @@ func URI(t testing.TB, backend string) string {
 // whoever set the variable wants it tested.
 func Open(t testing.TB, backend string, open func(ctx context.Context, uri string) (storage.Store, error)) storage.Store {
 	t.Helper()
-	uri := URI(t, backend)
+	return OpenURI(t, backend, URI(t, backend), open)
+}
+
+// OpenURI is Open of a URI of the caller's (a database of a test's own).
+func OpenURI(t testing.TB, backend, uri string, open func(ctx context.Context, uri string) (storage.Store, error)) storage.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := open(ctx, uri)
