@@ -2,17 +2,17 @@
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# wait_for NAME CMD…: retry CMD for up to 60 s.
+# wait_for NAME CMD…: retry CMD every 0.1 s for up to WAIT_FOR_SECS (60).
 wait_for() {
-	local name=$1
+	local name=$1 secs=${WAIT_FOR_SECS:-60}
 	shift
-	for _ in $(seq 1 120); do
+	for _ in $(seq 1 $((secs * 10))); do
 		if "$@" >/dev/null 2>&1; then
 			return 0
 		fi
-		sleep 0.5
+		sleep 0.1
 	done
-	log "$name does not answer after 60s"
+	log "$name does not answer after ${secs}s"
 	return 1
 }
 

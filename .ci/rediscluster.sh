@@ -45,8 +45,6 @@ rc_prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT\$/\1/")
 # shellcheck disable=SC2064 # the previous trap is expanded now, on purpose
 trap "rc_cleanup; $rc_prev_trap" EXIT
 
-rc_log() { printf '==> %s\n' "$*" >&2; }
-
 # rc_port_free PORT: nothing listens on 127.0.0.1:PORT.
 rc_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -70,23 +68,12 @@ rc_ports() {
 			return 0
 		fi
 	done
-	rc_log "no free block of $n ports"
+	log "no free block of $n ports"
 	return 1
 }
 
-# rc_wait WHAT CMD…: retry CMD for up to 30 s.
-rc_wait() {
-	local what=$1
-	shift
-	for _ in $(seq 1 300); do
-		if "$@" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	rc_log "$what: not ready after 30s"
-	return 1
-}
+# rc_wait WHAT CMD…: wait_for with 30 s.
+rc_wait() { WAIT_FOR_SECS=30 wait_for "$@"; }
 
 rc_ping() { [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; }
 
@@ -176,7 +163,7 @@ rc_sentinel() {
 	export "$var=redis+sentinel://${sentinels#,}/$name"
 }
 
-rc_log "Redis Clusters and Sentinels (.ci/rediscluster.sh)"
+log "Redis Clusters and Sentinels (.ci/rediscluster.sh)"
 rc_cluster NOSANA_TEST_REDIS_CLUSTER
 rc_cluster NOSANA_TEST_REDIS_FAILOVER_CLUSTER
 rc_sentinel NOSANA_TEST_REDIS_SENTINEL nosana
