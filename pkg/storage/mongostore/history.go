@@ -159,19 +159,10 @@ func (s *Store) heads(ctx context.Context, owner string, names []string) (map[st
 	for start := 0; start < len(names); start += inChunk {
 		part := names[start:min(start+inChunk, len(names))]
 		cur, err := s.secrets.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids(owner, part)}}}})
-		if err != nil {
-			return nil, err
-		}
-		for cur.Next(ctx) {
-			d := new(secretDoc)
-			if err := cur.Decode(d); err != nil {
-				cur.Close(ctx)
-				return nil, err
-			}
+		err = each(ctx, cur, err, func(d *secretDoc) error {
 			out[d.Name] = d
-		}
-		err = cur.Err()
-		cur.Close(ctx)
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -504,18 +495,14 @@ func (s *Store) trimEstimate(ctx context.Context, keep int, h *secretDoc) (int64
 	filter := visible(h)
 	filter[2] = bson.E{Key: "version", Value: bson.D{{Key: "$gte", Value: h.Base}, {Key: "$lte", Value: upTo}, {Key: "$lt", Value: h.Version}}}
 	cur, err := s.versions.Find(ctx, filter)
+	err = each(ctx, cur, err, func(d *versionDoc) error {
+		freed += int64(len(d.Value))
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d versionDoc
-		if err := cur.Decode(&d); err != nil {
-			return 0, err
-		}
-		freed += int64(len(d.Value))
-	}
-	return freed, cur.Err()
+	return freed, nil
 }
 
 // visible is the filter of name's version documents of head h: below it,
@@ -572,18 +559,14 @@ func (s *Store) Versions(ctx context.Context, owner, name string) ([]storage.Ver
 	}
 	out := []storage.Version{h.headVersion(false)}
 	cur, err := s.versions.Find(ctx, visible(h), options.Find().SetSort(bson.D{{Key: "version", Value: -1}}).SetProjection(noValue))
+	err = each(ctx, cur, err, func(d *versionDoc) error {
+		out = append(out, d.version(false))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d versionDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d.version(false))
-	}
-	return out, cur.Err()
+	return out, nil
 }
 
 // nameRange adds the range of names under prefix to filter.
@@ -605,47 +588,36 @@ func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) ([]
 	heads := map[string]*secretDoc{}
 	out := []storage.Version{}
 	cur, err := s.secrets.Find(ctx, nameRange(bson.D{{Key: "owner", Value: owner}}, prefix))
-	if err != nil {
-		return nil, err
-	}
-	for cur.Next(ctx) {
-		d := new(secretDoc)
-		if err := cur.Decode(d); err != nil {
-			cur.Close(ctx)
-			return nil, err
-		}
+	err = each(ctx, cur, err, func(d *secretDoc) error {
 		if !d.UpdatedAt.After(t) {
 			out = append(out, d.headVersion(true))
 		} else {
 			heads[d.Name] = d
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	err = cur.Err()
-	cur.Close(ctx)
-	if err != nil || len(heads) == 0 {
+	if len(heads) == 0 {
 		storage.SortVersions(out)
 		return out, err
 	}
 	filter := nameRange(bson.D{{Key: "owner", Value: owner}}, prefix)
 	filter = append(filter, bson.E{Key: "created_at", Value: bson.D{{Key: "$lte", Value: t}}})
 	cur, err = s.versions.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "name", Value: 1}, {Key: "version", Value: -1}}))
+	err = each(ctx, cur, err, func(d *versionDoc) error {
+		if heads[d.Name].sees(d) { // else answered, invisible, or the head's own copy
+			out = append(out, d.version(true))
+			delete(heads, d.Name)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d versionDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, err
-		}
-		if !heads[d.Name].sees(&d) {
-			continue // answered, invisible, or the head's own copy
-		}
-		out = append(out, d.version(true))
-		delete(heads, d.Name)
-	}
 	storage.SortVersions(out)
-	return out, cur.Err()
+	return out, nil
 }
 
 // Destroy implements storage.History: the version documents go first,
@@ -691,23 +663,14 @@ func (s *Store) destroy(ctx context.Context, owner string, names []string) error
 			freed.Bytes += int64(len(h.Value))
 		}
 		cur, err := s.versions.Find(ctx, vf)
-		if err != nil {
-			return err
-		}
 		var vids []string
-		for cur.Next(ctx) {
-			var d versionDoc
-			if err := cur.Decode(&d); err != nil {
-				cur.Close(ctx)
-				return err
-			}
+		err = each(ctx, cur, err, func(d *versionDoc) error {
 			vids = append(vids, d.ID)
-			if heads[d.Name].sees(&d) {
+			if heads[d.Name].sees(d) {
 				freed.Bytes += int64(len(d.Value))
 			}
-		}
-		err = cur.Err()
-		cur.Close(ctx)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
@@ -772,20 +735,11 @@ func (s *Store) purgeVersions(ctx context.Context, before time.Time) error {
 		return err
 	}
 	cur, err := s.versions.Find(ctx, filter)
-	if err != nil {
-		return err
-	}
 	byOwner := map[string][]versionDoc{}
-	for cur.Next(ctx) {
-		var d versionDoc
-		if err := cur.Decode(&d); err != nil {
-			cur.Close(ctx)
-			return err
-		}
-		byOwner[d.Owner] = append(byOwner[d.Owner], d)
-	}
-	err = cur.Err()
-	cur.Close(ctx)
+	err = each(ctx, cur, err, func(d *versionDoc) error {
+		byOwner[d.Owner] = append(byOwner[d.Owner], *d)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -957,23 +911,16 @@ func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit in
 		filter = append(filter, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(before)}}})
 	}
 	cur, err := s.events.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(int64(limit)))
+	out := []audit.Event{}
+	err = each(ctx, cur, err, func(d *eventDoc) error {
+		e, err := decodeEvent(d)
+		out = append(out, e)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(ctx)
-	out := []audit.Event{}
-	for cur.Next(ctx) {
-		var d eventDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, err
-		}
-		e, err := decodeEvent(&d)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, cur.Err()
+	return out, nil
 }
 
 func (s *Store) oneEvent(ctx context.Context, filter bson.D, sort int) (*eventDoc, error) {

@@ -21,15 +21,7 @@ var _ storage.HistoryAdmin = (*Store)(nil)
 func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storage.Version) error) error {
 	cur, err := s.secrets.Find(ctx, bson.D{}, options.Find().
 		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}}).SetBatchSize(walkBatch))
-	if err != nil {
-		return err
-	}
-	defer cur.Close(context.WithoutCancel(ctx))
-	for cur.Next(ctx) {
-		h := new(secretDoc)
-		if err := cur.Decode(h); err != nil {
-			return err
-		}
+	return each(ctx, cur, err, func(h *secretDoc) error {
 		vc, err := s.versions.Find(ctx, visible(h), options.Find().SetSort(bson.D{{Key: "version", Value: 1}}))
 		if err != nil {
 			return err
@@ -43,11 +35,8 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 				return err
 			}
 		}
-		if err := fn(h.Owner, h.headVersion(true)); err != nil {
-			return err
-		}
-	}
-	return cur.Err()
+		return fn(h.Owner, h.headVersion(true))
+	})
 }
 
 // SwapVersion implements storage.HistoryAdmin. The newest version is the
@@ -198,22 +187,11 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
 	cur, err := s.events.Find(ctx, bson.D{}, options.Find().
 		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "seq", Value: 1}}).SetBatchSize(walkBatch))
-	if err != nil {
-		return err
-	}
-	defer cur.Close(context.WithoutCancel(ctx))
-	for cur.Next(ctx) {
-		var d eventDoc
-		if err := cur.Decode(&d); err != nil {
-			return err
-		}
-		e, err := decodeEvent(&d)
+	return each(ctx, cur, err, func(d *eventDoc) error {
+		e, err := decodeEvent(d)
 		if err != nil {
 			return err
 		}
-		if err := fn(d.Owner, e); err != nil {
-			return err
-		}
-	}
-	return cur.Err()
+		return fn(d.Owner, e)
+	})
 }

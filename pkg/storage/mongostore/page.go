@@ -28,17 +28,13 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 		filter = append(filter, bson.E{Key: "name", Value: r})
 	}
 	cur, err := s.secrets.Find(ctx, filter, options.Find().SetSort(byName).SetLimit(int64(limit)))
+	out := make([]storage.Secret, 0, min(limit, 1024))
+	err = each(ctx, cur, err, func(d *secretDoc) error {
+		out = append(out, d.secret())
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(ctx)
-	out := make([]storage.Secret, 0, min(limit, 1024))
-	for cur.Next(ctx) {
-		var d secretDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d.secret())
-	}
-	return out, cur.Err()
+	return out, nil
 }

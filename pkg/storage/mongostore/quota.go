@@ -70,39 +70,23 @@ func (s *Store) countOwner(ctx context.Context, owner string) (storage.Usage, er
 	var u storage.Usage
 	heads := map[string]*secretDoc{}
 	cur, err := s.secrets.Find(ctx, bson.D{{Key: "owner", Value: owner}})
-	if err != nil {
-		return u, err
-	}
-	for cur.Next(ctx) {
-		d := new(secretDoc)
-		if err := cur.Decode(d); err != nil {
-			cur.Close(ctx)
-			return u, err
-		}
+	err = each(ctx, cur, err, func(d *secretDoc) error {
 		heads[d.Name] = d
 		u.Secrets++
 		u.Bytes += int64(len(d.Value))
-	}
-	err = cur.Err()
-	cur.Close(ctx)
+		return nil
+	})
 	if err != nil {
 		return u, err
 	}
 	cur, err = s.versions.Find(ctx, bson.D{{Key: "owner", Value: owner}})
-	if err != nil {
-		return u, err
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d versionDoc
-		if err := cur.Decode(&d); err != nil {
-			return u, err
-		}
-		if heads[d.Name].sees(&d) {
+	err = each(ctx, cur, err, func(d *versionDoc) error {
+		if heads[d.Name].sees(d) {
 			u.Bytes += int64(len(d.Value))
 		}
-	}
-	return u, cur.Err()
+		return nil
+	})
+	return u, err
 }
 
 // Recount sets owner's usage to what the data holds: for an owner whose

@@ -314,20 +314,16 @@ func (s *Store) find(ctx context.Context, filter any, sort bson.D, out []storage
 		opts.SetSort(sort)
 	}
 	cur, err := s.secrets.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d secretDoc
-		if err := cur.Decode(&d); err != nil {
-			return nil, err
-		}
+	err = each(ctx, cur, err, func(d *secretDoc) error {
 		if !d.Deleted {
 			out = append(out, d.secret())
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, cur.Err()
+	return out, nil
 }
 
 var byName = bson.D{{Key: "name", Value: 1}}
@@ -481,6 +477,26 @@ func (s *Store) bulkUpsert(ctx context.Context, models []mongo.WriteModel) error
 	}
 }
 
+// each decodes every document of cur, the cursor a Find gave with err,
+// into a new T and hands it to fn, stopping at fn's first error. The
+// cursor is closed after, even when ctx is done.
+func each[T any](ctx context.Context, cur *mongo.Cursor, err error, fn func(*T) error) error {
+	if err != nil {
+		return err
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		d := new(T)
+		if err := cur.Decode(d); err != nil {
+			return err
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return cur.Err()
+}
+
 func pause(ctx context.Context, attempt int) error {
 	select {
 	case <-time.After(time.Duration(attempt) * time.Millisecond):
@@ -503,23 +519,12 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 	cur, err := s.secrets.Find(ctx, bson.D{}, options.Find().
 		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}}).
 		SetBatchSize(walkBatch))
-	if err != nil {
-		return err
-	}
-	defer cur.Close(context.WithoutCancel(ctx))
-	for cur.Next(ctx) {
-		var d secretDoc
-		if err := cur.Decode(&d); err != nil {
-			return err
-		}
+	return each(ctx, cur, err, func(d *secretDoc) error {
 		if d.Deleted {
-			continue
+			return nil
 		}
-		if err := fn(d.Owner, d.secret()); err != nil {
-			return err
-		}
-	}
-	return cur.Err()
+		return fn(d.Owner, d.secret())
+	})
 }
 
 // Swap implements storage.Store: an update whose filter holds the old
