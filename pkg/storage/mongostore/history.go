@@ -237,9 +237,7 @@ func (s *Store) commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 		v, d, err := s.writeChange(ctx, c, ch, heads[ch.Name], t)
 		used = plus(used, d)
 		if err != nil {
-			if !inTxn(ctx) {
-				s.adjust(context.WithoutCancel(ctx), c.Owner, minus(used, add))
-			}
+			s.giveBack(ctx, c.Owner, minus(used, add))
 			return nil, err
 		}
 		out[i] = v

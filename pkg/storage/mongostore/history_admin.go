@@ -126,8 +126,8 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		if err == nil {
 			err = s.insertAll(ctx, s.secrets, heads)
 		}
-		if err != nil && !inTxn(ctx) {
-			s.adjust(context.WithoutCancel(ctx), owner, minus(storage.Usage{}, use))
+		if err != nil {
+			s.giveBack(ctx, owner, minus(storage.Usage{}, use))
 		}
 		return err
 	})

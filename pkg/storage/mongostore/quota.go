@@ -180,6 +180,14 @@ func (s *Store) adjust(ctx context.Context, owner string, d storage.Usage) error
 	return err
 }
 
+// giveBack undoes d, the part of a reservation a failed write did not use,
+// even when ctx is done; in a transaction the abort undoes it instead.
+func (s *Store) giveBack(ctx context.Context, owner string, d storage.Usage) {
+	if !inTxn(ctx) {
+		_ = s.adjust(context.WithoutCancel(ctx), owner, d) // a failure over-counts, which Recount mends
+	}
+}
+
 func plus(a, b storage.Usage) storage.Usage {
 	return storage.Usage{Secrets: a.Secrets + b.Secrets, Bytes: a.Bytes + b.Bytes}
 }

@@ -385,9 +385,7 @@ func (s *Store) put(ctx context.Context, owner string, items []storage.Item) err
 		return err
 	}
 	if err := s.putReserved(ctx, owner, items, existing); err != nil {
-		if !inTxn(ctx) { // a transaction takes the reservation back itself
-			s.adjust(context.WithoutCancel(ctx), owner, minus(storage.Usage{}, use))
-		}
+		s.giveBack(ctx, owner, minus(storage.Usage{}, use))
 		return err
 	}
 	return nil
