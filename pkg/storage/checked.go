@@ -80,7 +80,7 @@ func (c *Checked) Swap(ctx context.Context, owner, name string, old, new []byte)
 	if !validOwnerName(owner, name) {
 		return false, ctx.Err()
 	}
-	return c.Store.Swap(ctx, owner, name, nonNil(old), nonNil(new))
+	return c.Store.Swap(ctx, owner, name, NonNil(old), NonNil(new))
 }
 
 // UseNonce implements Ephemeral.
@@ -112,7 +112,7 @@ func (c *Checked) InitMeta(ctx context.Context, key string, value []byte) ([]byt
 	if err := CheckName("meta key", key); err != nil {
 		return nil, err
 	}
-	return c.Store.InitMeta(ctx, key, nonNil(value))
+	return c.Store.InitMeta(ctx, key, NonNil(value))
 }
 
 // PutMeta implements Meta.
@@ -120,10 +120,12 @@ func (c *Checked) PutMeta(ctx context.Context, key string, value []byte) error {
 	if err := CheckName("meta key", key); err != nil {
 		return err
 	}
-	return c.Store.PutMeta(ctx, key, nonNil(value))
+	return c.Store.PutMeta(ctx, key, NonNil(value))
 }
 
-func nonNil(b []byte) []byte {
+// NonNil is b, or empty for nil: an empty value stored, not none (SQL
+// drivers bind a nil []byte as NULL, and value columns are NOT NULL).
+func NonNil(b []byte) []byte {
 	if b == nil {
 		return []byte{}
 	}

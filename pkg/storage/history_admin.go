@@ -69,7 +69,7 @@ func checkImport(owner string, vs []Version) ([]Version, error) {
 		if v.Deleted {
 			v.Value = nil
 		} else {
-			v.Value = nonNil(v.Value)
+			v.Value = NonNil(v.Value)
 		}
 		v.CreatedAt = v.CreatedAt.UTC()
 		out[i] = v
@@ -117,7 +117,7 @@ func (c *Checked) SwapVersion(ctx context.Context, owner, name string, v int64, 
 	if !validOwnerName(owner, name) || v < 1 {
 		return false, ctx.Err()
 	}
-	return h.SwapVersion(ctx, owner, name, v, nonNil(old), nonNil(new))
+	return h.SwapVersion(ctx, owner, name, v, NonNil(old), NonNil(new))
 }
 
 // ImportVersions implements HistoryAdmin.

@@ -46,7 +46,7 @@ func checkCommit(cm Commit) (Commit, error) {
 		if ch.CAS < NoCAS {
 			return cm, fmt.Errorf("%w: check-and-set version %d", ErrInvalid, ch.CAS)
 		}
-		ch.Value = nonNil(ch.Value)
+		ch.Value = NonNil(ch.Value)
 		if ch.Delete {
 			ch.Value = nil
 		}

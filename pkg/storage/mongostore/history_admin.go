@@ -107,9 +107,9 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 					continue
 				}
 				docs = append(docs, versionDoc{ID: vid(owner, v.Name, v.Version), Owner: owner, Name: v.Name, Version: v.Version,
-					Value: nonNil(v.Value), Deleted: v.Deleted, CreatedAt: v.CreatedAt, ByAddress: v.By.Address, ByJob: v.By.Job})
+					Value: storage.NonNil(v.Value), Deleted: v.Deleted, CreatedAt: v.CreatedAt, ByAddress: v.By.Address, ByJob: v.By.Job})
 			}
-			heads = append(heads, secretDoc{ID: id(owner, newest.Name), Owner: owner, Name: newest.Name, Value: nonNil(newest.Value),
+			heads = append(heads, secretDoc{ID: id(owner, newest.Name), Owner: owner, Name: newest.Name, Value: storage.NonNil(newest.Value),
 				Version: newest.Version, CreatedAt: first.CreatedAt, UpdatedAt: newest.CreatedAt, Deleted: newest.Deleted,
 				ByAddress: newest.By.Address, ByJob: newest.By.Job, Base: first.Version, Hist: true})
 			i = j
@@ -131,13 +131,6 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		return err
 	})
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 // insertAll inserts docs in order, in batches.

@@ -96,7 +96,7 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 
 // swapVersion is SwapVersion's writes, in tx.
 func (s *Store) swapVersion(tx *gorm.DB, owner, name string, v int64, old, new []byte) (bool, error) {
-	old, new = blob(old), blob(new)
+	old, new = storage.NonNil(old), storage.NonNil(new)
 	res := tx.Exec(`UPDATE secret_versions SET value = ? WHERE owner = ? AND name = ? AND version = ? AND value = ? AND NOT deleted`,
 		new, owner, name, v, old)
 	if res.Error != nil {

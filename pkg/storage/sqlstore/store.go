@@ -263,15 +263,6 @@ func (s *Store) rebind(q string) string {
 	return s.db.Session(&gorm.Session{DryRun: true, NewDB: true}).Raw(q, args...).Statement.SQL.String()
 }
 
-// blob is b, or empty for nil: the driver binds a nil []byte as NULL, and
-// every value column is NOT NULL.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
 // now is the store's clock: UTC, in microseconds, which every backend keeps
 // exactly.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
@@ -434,7 +425,7 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 	t := now()
 	rows := make([]secretRow, len(items))
 	for i, it := range items {
-		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: blob(it.Value), Version: 1, CreatedAt: t, UpdatedAt: t}
+		rows[i] = secretRow{Owner: owner, Name: it.Name, Value: storage.NonNil(it.Value), Version: 1, CreatedAt: t, UpdatedAt: t}
 	}
 	return s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
 		tx, err := sqlTx(gtx)
@@ -562,7 +553,7 @@ var errSwapMissed = errors.New("sqlstore: swapped value changed")
 // Swap implements storage.Store. version and updated_at stay as they are;
 // the owner's usage follows the new size.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	old, new = blob(old), blob(new)
+	old, new = storage.NonNil(old), storage.NonNil(new)
 	if string(old) == string(new) {
 		// MySQL counts only changed rows, so an UPDATE to the same value
 		// would look like a mismatch: check instead.
@@ -656,7 +647,7 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 	var stored []byte
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
-			Create(&metaRow{Key: key, Value: blob(value)}).Error
+			Create(&metaRow{Key: key, Value: storage.NonNil(value)}).Error
 		if err != nil {
 			return err
 		}
@@ -672,7 +663,7 @@ func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte,
 func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
 	upsert := clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoUpdates: clause.AssignmentColumns([]string{"value"})}
 	return s.write(ctx, func() error {
-		return s.db.WithContext(ctx).Clauses(upsert).Create(&metaRow{Key: key, Value: blob(value)}).Error
+		return s.db.WithContext(ctx).Clauses(upsert).Create(&metaRow{Key: key, Value: storage.NonNil(value)}).Error
 	})
 }
 
