@@ -589,59 +589,42 @@ func (s *Server) listAsOf(c echo.Context, prefix, after string, limit int, asOf 
 	return c.JSON(http.StatusOK, map[string]any{"items": page, "next_cursor": next})
 }
 
-// auditV1 answers the caller's events, newest first, filtered, one page
-// before the cursor (a seq).
+// auditV1 answers one page of the caller's events, newest first, filtered
+// by the store (key, action, time) before the cursor (a seq). One request
+// reads at most storage.AuditScanMax events: a filter that matches little
+// answers a short page, maybe empty, with a cursor to go on.
 func (s *Server) auditV1(c echo.Context) error {
 	owner := claimsOf(c).Address
 	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	since, err := parseTime(c, "since")
-	if err != nil {
+	q := storage.AuditQuery{Limit: limit, Key: c.QueryParam("key"), Action: audit.Action(c.QueryParam("action"))}
+	if q.Since, err = parseTime(c, "since"); err != nil {
 		return err
 	}
-	until, err := parseTime(c, "until")
-	if err != nil {
+	if q.Until, err = parseTime(c, "until"); err != nil {
 		return err
 	}
-	key := c.QueryParam("key")
-	var before uint64
-	if q := c.QueryParam("cursor"); q != "" {
-		if before, err = strconv.ParseUint(q, 10, 64); err != nil || before == 0 {
+	if q.Action != "" && !q.Action.Valid() {
+		return badRequest("action must be one of login, read, list, write, delete, restore, denied, trim, rekey")
+	}
+	if cur := c.QueryParam("cursor"); cur != "" {
+		if q.Before, err = strconv.ParseUint(cur, 10, 63); err != nil || q.Before == 0 {
 			return badRequest("cursor is not one this server gave")
 		}
 	}
 	ctx, cancel := storeCtx(c)
 	defer cancel()
 	s.audit.flush(ctx, owner) // what this owner did a moment ago is in the answer
-	out := []audit.Event{}
-	var next *string
-	const scan = 500
-scanning:
-	for {
-		evs, err := s.hist.Audit(ctx, owner, before, scan)
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			before = e.Seq
-			if !since.IsZero() && e.Time.Before(since) {
-				break scanning
-			}
-			if !until.IsZero() && !e.Time.Before(until) || key != "" && !slices.Contains(e.Keys, key) {
-				continue
-			}
-			if len(out) == limit {
-				n := strconv.FormatUint(out[len(out)-1].Seq, 10)
-				next = &n
-				break scanning
-			}
-			out = append(out, e)
-		}
-		if len(evs) < scan {
-			break
-		}
+	page, err := s.hist.Audit(ctx, owner, q)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": out, "next_cursor": next})
+	var next *string
+	if page.Next != 0 {
+		n := strconv.FormatUint(page.Next, 10)
+		next = &n
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": page.Events, "next_cursor": next})
 }

@@ -139,21 +139,12 @@ func source(st *cmdutil.Store) migrate.SnapshotSource {
 			return nil
 		}
 		for _, owner := range owners {
-			var events []audit.Event
-			var before uint64
-			for {
-				page, err := log.Audit(ctx, owner, before, storage.MaxAuditPage)
-				if err != nil {
-					return err
-				}
-				events = append(events, page...)
-				if len(page) < storage.MaxAuditPage {
-					break
-				}
-				before = page[len(page)-1].Seq
+			events, err := storage.ReadAudit(ctx, log, owner)
+			if err != nil {
+				return err
 			}
-			for i := len(events) - 1; i >= 0; i-- {
-				if err := fn(owner, events[i]); err != nil {
+			for _, e := range events {
+				if err := fn(owner, e); err != nil {
 					return err
 				}
 			}

@@ -315,11 +315,11 @@ func (w *writer) audit(file *os.File) error {
 		if len(events) == 0 {
 			return nil
 		}
-		have, err := log.Audit(w.ctx, owner, 0, 1)
+		have, err := log.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
 		if err != nil {
 			return err
 		}
-		if len(have) > 0 {
+		if len(have.Events) > 0 {
 			w.heldLogs++
 		} else {
 			if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -128,4 +130,148 @@ func CheckHead(events []Event, noted Head) error {
 		return fmt.Errorf("audit: event seq %d has hash %s, not the noted %s: the log was rewritten", noted.Seq, e.Hash, noted.Hash)
 	}
 	return nil
+}
+
+// Report is what VerifySigned found in a whole log.
+type Report struct {
+	Head Head
+	// Vouched is the seq of the newest event signed by a trusted key:
+	// every event up to it is as the server wrote it.
+	Vouched uint64
+	// SigKey is the id of the key that signed event Vouched.
+	SigKey string
+	// Start is the trim event that accounts for the log's start (nil when
+	// the log starts at event 1).
+	Start *Event
+}
+
+// ErrUnsigned is wrapped when a log holds events that no trusted signature
+// vouches for.
+var ErrUnsigned = errors.New("audit: events are not signed by the server")
+
+// VerifySigned checks a whole log of owner, oldest event first, as Verify
+// does, and then that the server vouches for all of it: the newest event
+// must carry a valid signature by one of keys (or by a key that a vouched
+// Rekey event names), which covers every event before it through the
+// chain; every other signature by a known key must be valid; and a trim
+// of retention must have removed only events older than its retention.
+// Someone who can edit the store but holds no master key can therefore
+// not drop, reorder, rewrite or truncate events at the start or in the
+// middle. Removing the newest events, back to an earlier signed head, is
+// a rollback that only a noted head shows (CheckHeadSigned).
+func VerifySigned(events []Event, owner string, keys Keys) (Report, error) {
+	head, err := Verify(events)
+	if err != nil || len(events) == 0 {
+		return Report{Head: head}, err
+	}
+	trusted := Keys{}
+	for id, k := range keys {
+		trusted[id] = k
+	}
+	valid := func(e Event) (known, ok bool) {
+		pub, known := trusted[e.SigKey]
+		if !known {
+			return false, false
+		}
+		sig, err := hex.DecodeString(e.Sig)
+		return true, err == nil && ed25519.Verify(pub, SignedBytes(owner, e.Seq, e.Hash), sig)
+	}
+	// The newest event signed by a trusted key vouches for all before it.
+	last := -1
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i].Sig == "" {
+			continue
+		}
+		if known, ok := valid(events[i]); known && !ok {
+			return Report{}, &ChainError{Index: i, Seq: events[i].Seq, Reason: "its signature does not match: the event or its signature was altered"}
+		} else if ok {
+			last = i
+			break
+		}
+	}
+	if last < 0 {
+		return Report{}, fmt.Errorf("%w: no event carries a signature by a key this server publishes (%d events; seq %d to %d)",
+			ErrUnsigned, len(events), events[0].Seq, head.Seq)
+	}
+	if last < len(events)-1 {
+		return Report{}, fmt.Errorf("%w: the %d newest events (seq %d to %d) carry no valid signature: they were added by someone without the master key",
+			ErrUnsigned, len(events)-1-last, events[last+1].Seq, head.Seq)
+	}
+	// Keys that vouched Rekey events retire stay trusted for older events.
+	for _, e := range events[:last+1] {
+		if e.Action != Rekey {
+			continue
+		}
+		for _, v := range e.Vouch {
+			if k, err := ParsePublicKey(v); err == nil {
+				trusted.Add(k)
+			}
+		}
+	}
+	rep := Report{Head: head, Vouched: events[last].Seq, SigKey: events[last].SigKey}
+	for i, e := range events[:last+1] {
+		if e.Sig != "" && i < last {
+			if known, ok := valid(e); known && !ok {
+				return Report{}, &ChainError{Index: i, Seq: e.Seq, Reason: "its signature does not match: the event or its signature was altered"}
+			}
+		}
+		t := e.Trimmed
+		if t == nil {
+			continue
+		}
+		if t.Reason == TrimRetention && (t.Retention <= 0 || t.Before.After(e.Time.Add(-t.Retention))) {
+			return Report{}, &ChainError{Index: i, Seq: e.Seq,
+				Reason: fmt.Sprintf("the trim removed events newer than its retention (%s before %s)", t.Retention, e.Time.Format("2006-01-02T15:04:05Z07:00"))}
+		}
+		if events[0].Seq > 1 && (rep.Start == nil || t.FirstSeq > rep.Start.Trimmed.FirstSeq) {
+			ev := e
+			rep.Start = &ev
+		}
+	}
+	return rep, nil
+}
+
+// HeadTrimmedError says that a noted head is older than the log's start
+// and which vouched trim removed it.
+type HeadTrimmedError struct {
+	Noted Head
+	Trim  Event
+}
+
+func (e *HeadTrimmedError) Error() string {
+	t := e.Trim.Trimmed
+	switch t.Reason {
+	case TrimRetention:
+		return fmt.Sprintf("the noted head (seq %d) was removed by retention at %s: every event older than %s (%s) went",
+			e.Noted.Seq, e.Trim.Time.Format("2006-01-02T15:04:05Z07:00"), t.Before.Format("2006-01-02T15:04:05Z07:00"), t.Retention)
+	case TrimQuota:
+		return fmt.Sprintf("the noted head (seq %d) was removed at %s because the owner's audit log reached its quota",
+			e.Noted.Seq, e.Trim.Time.Format("2006-01-02T15:04:05Z07:00"))
+	}
+	return fmt.Sprintf("the noted head (seq %d) was removed by a trim at %s", e.Noted.Seq, e.Trim.Time.Format("2006-01-02T15:04:05Z07:00"))
+}
+
+// CheckHeadSigned compares a log that VerifySigned accepted (rep) with a
+// head noted earlier. The event at the noted seq must still exist with the
+// noted hash; if it is older than the log's start, a trim the server
+// signed must account for it, and the answer is a *HeadTrimmedError
+// (which callers report as a notice, not a failure). Any other answer is
+// tampering.
+func CheckHeadSigned(events []Event, rep Report, noted Head) error {
+	if noted.Seq == 0 {
+		return nil
+	}
+	if len(events) == 0 || noted.Seq > events[len(events)-1].Seq {
+		return fmt.Errorf("audit: the log ends before the noted head (seq %d): newer events were removed", noted.Seq)
+	}
+	if noted.Seq >= events[0].Seq {
+		if e := events[noted.Seq-events[0].Seq]; e.Hash != noted.Hash {
+			return fmt.Errorf("audit: event seq %d has hash %s, not the noted %s: the log was rewritten", noted.Seq, e.Hash, noted.Hash)
+		}
+		return nil
+	}
+	if rep.Start == nil || rep.Start.Trimmed.FirstSeq <= noted.Seq {
+		return fmt.Errorf("audit: the noted head (seq %d) is gone and no trim signed by the server removed it: the log was truncated", noted.Seq)
+	}
+	return &HeadTrimmedError{Noted: noted, Trim: *rep.Start}
 }

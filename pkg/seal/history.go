@@ -55,7 +55,7 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 		changes[i] = ch
 	}
 	c.Changes = changes
-	return h.Commit(ctx, c)
+	return h.Commit(s.signing(ctx), c)
 }
 
 // GetVersion implements storage.History, the value opened.
@@ -104,7 +104,7 @@ func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *a
 	if err != nil {
 		return err
 	}
-	return h.Destroy(ctx, owner, names, ev)
+	return h.Destroy(s.signing(ctx), owner, names, ev)
 }
 
 // PurgeHistory implements storage.History.
@@ -123,16 +123,16 @@ func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 	if err != nil {
 		return err
 	}
-	return h.AppendAudit(ctx, owner, events)
+	return h.AppendAudit(s.signing(ctx), owner, events)
 }
 
 // Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
 	h, err := s.lower()
 	if err != nil {
-		return nil, err
+		return storage.AuditPage{}, err
 	}
-	return h.Audit(ctx, owner, before, limit)
+	return h.Audit(ctx, owner, q)
 }
 
 // TrimAudit implements storage.AuditLog.
@@ -141,5 +141,5 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 	if err != nil {
 		return err
 	}
-	return h.TrimAudit(ctx, before)
+	return h.TrimAudit(s.signing(ctx), before)
 }

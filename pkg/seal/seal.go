@@ -37,8 +37,9 @@ const (
 var ErrOpen = errors.New("seal: value does not open with this keyring (wrong key, moved or altered)")
 
 type key struct {
-	id   [idSize]byte
-	aead cipher.AEAD
+	id     [idSize]byte
+	aead   cipher.AEAD
+	master []byte // for Derive only; never logged, never stored
 }
 
 // Keyring seals with its first key and opens with any of them.
@@ -78,6 +79,7 @@ func New(masters ...[]byte) (*Keyring, error) {
 		var k key
 		copy(k.id[:], idb)
 		k.aead = aead
+		k.master = slices.Clone(m)
 		if seen[k.id] {
 			return nil, fmt.Errorf("seal: master key %d repeats an earlier key", i+1)
 		}
@@ -97,6 +99,28 @@ func (kr *Keyring) IDs() []string {
 		ids[i] = hex.EncodeToString(k.id[:])
 	}
 	return ids
+}
+
+// Derive returns a key of size bytes for purpose (a label such as
+// "backup-mac/v1"), derived by HKDF from the master key with the hex id
+// ("" for the active key), and that key's id. Keys of different purposes
+// are independent, and none reveals the master key.
+func (kr *Keyring) Derive(id, purpose string, size int) ([]byte, string, error) {
+	k := &kr.keys[0]
+	if id != "" {
+		k = nil
+		for i := range kr.keys {
+			if hex.EncodeToString(kr.keys[i].id[:]) == id {
+				k = &kr.keys[i]
+				break
+			}
+		}
+		if k == nil {
+			return nil, "", fmt.Errorf("seal: no master key with id %s in this keyring", id)
+		}
+	}
+	dk, err := hkdf.Key(sha256.New, k.master, nil, adLabel+"/derive/"+purpose, size)
+	return dk, hex.EncodeToString(k.id[:]), err
 }
 
 func additionalData(owner, name string) []byte { return appendAD(nil, owner, name) }

@@ -2,11 +2,13 @@ package seal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
@@ -32,9 +34,36 @@ type Store struct {
 	storage.Store // the layer below, which holds sealed values
 	kr            *Keyring
 	olderCheck    bool
+	signer        *audit.Signer // the active key's audit signer
 }
 
 var _ storage.Store = (*Store)(nil)
+
+// AuditSigner is the audit signer of the master key with the hex id ("":
+// the active key): an ed25519 key derived from it (audit.SigningPurpose).
+func AuditSigner(kr *Keyring, id string) (*audit.Signer, error) {
+	seed, _, err := kr.Derive(id, audit.SigningPurpose, ed25519.SeedSize)
+	if err != nil {
+		return nil, err
+	}
+	return audit.NewSigner(seed)
+}
+
+// AuditKeys are the public audit signing keys of every master key of the
+// store's keyring, the active one first: what GET /v1/audit/key publishes.
+func (s *Store) AuditKeys() []audit.PublicKey {
+	out := []audit.PublicKey{}
+	for _, id := range s.kr.IDs() {
+		if sg, err := AuditSigner(s.kr, id); err == nil {
+			out = append(out, sg.PublicKey())
+		}
+	}
+	return out
+}
+
+// signing is ctx with the store's audit signer (audit.WithSigner), for the
+// calls below that link audit events.
+func (s *Store) signing(ctx context.Context) context.Context { return audit.WithSigner(ctx, s.signer) }
 
 // NewStore puts a seal layer with kr over lower after making sure kr opens what
 // lower holds. The first start stores a check value sealed with the active
@@ -71,7 +100,11 @@ func NewStore(ctx context.Context, lower storage.Store, kr *Keyring) (*Store, er
 	if err := checkRekey(ctx, lower, kr); err != nil {
 		return nil, err
 	}
-	return &Store{Store: lower, kr: kr, olderCheck: kr.NeedsRekey(blob)}, nil
+	signer, err := AuditSigner(kr, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Store{Store: lower, kr: kr, olderCheck: kr.NeedsRekey(blob), signer: signer}, nil
 }
 
 // checkRekey refuses a keyring without the key of an unfinished rekey:

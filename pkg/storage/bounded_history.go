@@ -78,12 +78,12 @@ func (b *Bounded) AppendAudit(ctx context.Context, owner string, events []audit.
 }
 
 // Audit implements AuditLog.
-func (b *Bounded) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+func (b *Bounded) Audit(ctx context.Context, owner string, q AuditQuery) (AuditPage, error) {
 	h, err := lowerHistory(b.Store)
 	if err != nil {
-		return nil, err
+		return AuditPage{}, err
 	}
-	return call(b, ctx, func(ctx context.Context) ([]audit.Event, error) { return h.Audit(ctx, owner, before, limit) })
+	return call(b, ctx, func(ctx context.Context) (AuditPage, error) { return h.Audit(ctx, owner, q) })
 }
 
 // TrimAudit implements AuditLog.

@@ -106,17 +106,75 @@ type History interface {
 
 // AuditLog is each owner's audit trail (package audit): a hash chain that
 // the backend links as it stores, so concurrent writers never fork it.
+//
+// Every method that appends (AppendAudit, and Commit and Destroy with an
+// event, and the trims) links the events with audit.Link and signs the
+// newest one it appends with audit.SignHead under the call's ctx, so a
+// server holding the master key vouches for every head it wrote.
+//
+// Each owner's log is bounded: the backend counts the bytes of its events
+// (audit.StoredSize) in the owner's Usage.AuditBytes, in the append's own
+// transaction, and when an append takes them past Quota.AuditBytes it
+// removes the owner's oldest events, down to three quarters of the quota,
+// and appends an audit.QuotaTrim event, in the same transaction. An
+// append is never refused for the quota.
 type AuditLog interface {
 	// AppendAudit links events after the owner's newest one and stores
 	// them, in one transaction.
 	AppendAudit(ctx context.Context, owner string, events []audit.Event) error
-	// Audit returns up to limit of the owner's events with seq below
-	// before (0: from the newest), newest first.
-	Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error)
+	// Audit answers one page of the owner's events that match q, newest
+	// first, reading a bounded number of stored events (see AuditQuery).
+	Audit(ctx context.Context, owner string, q AuditQuery) (AuditPage, error)
 	// TrimAudit removes every owner's events written before before, except
-	// the newest, and appends to each log it trimmed a trim event
-	// (audit.TrimEvent) so the log still verifies.
+	// the newest, and appends to each log it trimmed an audit.RetentionTrim
+	// event (with the retention now - before) so the log still verifies.
 	TrimAudit(ctx context.Context, before time.Time) error
+}
+
+// AuditQuery selects events of one owner's log. The backend answers the
+// Key and Action filters from an index, so a filter that matches nothing
+// costs what one that matches everything does; time bounds narrow the
+// scan too.
+type AuditQuery struct {
+	// Before: only events with seq below it; 0 means from the newest.
+	Before uint64
+	// Limit is the most events a page holds (1 to AuditPageMax).
+	Limit int
+	// Key: only events whose Keys hold this name ("": any).
+	Key string
+	// Action: only events of this action ("": any).
+	Action audit.Action
+	// Since and Until: only events with Since <= Time < Until (zero: open).
+	Since, Until time.Time
+}
+
+// AuditPage is one page of an AuditQuery.
+type AuditPage struct {
+	Events []audit.Event
+	// Next is the Before of the next page, 0 when the log has no older
+	// event that could match. A page may hold fewer than Limit events, even
+	// none, and still have a Next: the backend stops after AuditScanMax
+	// candidate events.
+	Next uint64
+}
+
+// Bounds of one Audit call.
+const (
+	AuditPageMax = 1000
+	// AuditScanMax is the most stored events one call examines.
+	AuditScanMax = 5000
+)
+
+// MatchAudit reports whether e passes q's filters (for backends that
+// filter candidates read through an index).
+func MatchAudit(q AuditQuery, e audit.Event) bool {
+	if q.Action != "" && e.Action != q.Action {
+		return false
+	}
+	if !q.Since.IsZero() && e.Time.Before(q.Since) || !q.Until.IsZero() && !e.Time.Before(q.Until) {
+		return false
+	}
+	return q.Key == "" || slices.Contains(e.Keys, q.Key)
 }
 
 // HistoryStore is a backend that keeps history and audit logs.
@@ -151,4 +209,69 @@ type HistoryAdmin interface {
 	// ImportAudit stores events as they are (seq, times, hashes) into the
 	// owner's log, which must be empty, so the chain verifies as before.
 	ImportAudit(ctx context.Context, owner string, events []audit.Event) error
+}
+
+// ScanAudit answers q by reading the owner's events newest first through
+// page (up to limit events with seq below before, newest first), filtering
+// them here and stopping after AuditScanMax: a backend without an index
+// for q's filters answers through it.
+func ScanAudit(ctx context.Context, q AuditQuery, page func(before uint64, limit int) ([]audit.Event, error)) (AuditPage, error) {
+	out := AuditPage{Events: []audit.Event{}}
+	before, scanned := q.Before, 0
+	for scanned < AuditScanMax {
+		n := min(AuditScanMax-scanned, max(q.Limit, 100))
+		if q.Key == "" && q.Action == "" && q.Since.IsZero() && q.Until.IsZero() {
+			n = q.Limit - len(out.Events)
+		}
+		evs, err := page(before, n)
+		if err != nil {
+			return AuditPage{}, err
+		}
+		scanned += len(evs)
+		for _, e := range evs {
+			before = e.Seq
+			if !q.Since.IsZero() && e.Time.Before(q.Since.Add(-AuditSkew)) {
+				return out, nil // older events cannot match
+			}
+			if MatchAudit(q, e) {
+				out.Events = append(out.Events, e)
+				if len(out.Events) == q.Limit {
+					if before > 1 {
+						out.Next = before
+					}
+					return out, nil
+				}
+			}
+		}
+		if len(evs) < n || before <= 1 {
+			return out, ctx.Err()
+		}
+	}
+	out.Next = before
+	return out, nil
+}
+
+// AuditSkew bounds how much older than the events after it an event's
+// time may be: events are linked in the order they are stored, and a
+// coalesced read is stored up to a coalescing window after its time.
+const AuditSkew = time.Minute
+
+// ReadAudit is the whole log of owner, oldest event first, read a page at
+// a time: for maintenance (backup) and tests, not for a request.
+func ReadAudit(ctx context.Context, log AuditLog, owner string) ([]audit.Event, error) {
+	var out []audit.Event
+	q := AuditQuery{Limit: AuditPageMax}
+	for {
+		p, err := log.Audit(ctx, owner, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Events...)
+		if p.Next == 0 {
+			break
+		}
+		q.Before = p.Next
+	}
+	slices.Reverse(out)
+	return out, nil
 }

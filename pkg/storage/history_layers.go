@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
@@ -147,19 +148,25 @@ func (c *Checked) AppendAudit(ctx context.Context, owner string, events []audit.
 	return h.AppendAudit(ctx, owner, events)
 }
 
-// MaxAuditPage is the most events one Audit call returns.
-const MaxAuditPage = 1000
-
-// Audit implements AuditLog.
-func (c *Checked) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+// Audit implements AuditLog: a query no event can match (an invalid owner,
+// key or action, a limit below 1, a Before of 1) is an empty last page
+// without a store call; Limit is capped at AuditPageMax and Before at the
+// largest seq a backend stores (2^63-1).
+func (c *Checked) Audit(ctx context.Context, owner string, q AuditQuery) (AuditPage, error) {
 	h, err := lowerHistory(c.Store)
 	if err != nil {
-		return nil, err
+		return AuditPage{}, err
 	}
-	if CheckName("owner", owner) != nil || limit <= 0 {
-		return []audit.Event{}, ctx.Err()
+	if CheckName("owner", owner) != nil || q.Limit <= 0 || q.Before == 1 ||
+		q.Key != "" && CheckName("key", q.Key) != nil || q.Action != "" && !q.Action.Valid() ||
+		!q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return AuditPage{Events: []audit.Event{}}, ctx.Err()
 	}
-	return h.Audit(ctx, owner, before, min(limit, MaxAuditPage))
+	q.Limit = min(q.Limit, AuditPageMax)
+	if q.Before > math.MaxInt64 {
+		q.Before = 0
+	}
+	return h.Audit(ctx, owner, q)
 }
 
 // TrimAudit implements AuditLog.
@@ -259,12 +266,12 @@ func (c *Cache) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 }
 
 // Audit implements AuditLog.
-func (c *Cache) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+func (c *Cache) Audit(ctx context.Context, owner string, q AuditQuery) (AuditPage, error) {
 	h, err := lowerHistory(c.Store)
 	if err != nil {
-		return nil, err
+		return AuditPage{}, err
 	}
-	return h.Audit(ctx, owner, before, limit)
+	return h.Audit(ctx, owner, q)
 }
 
 // TrimAudit implements AuditLog.

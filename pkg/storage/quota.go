@@ -13,12 +13,18 @@ type Quota struct {
 	Secrets int64
 	// Bytes bounds the sealed bytes of every kept version of every name.
 	Bytes int64
+	// AuditBytes bounds the owner's audit log (see AuditLog): past it, the
+	// oldest events are trimmed; nothing is refused.
+	AuditBytes int64
 }
 
 // Usage is what one owner keeps, counted as Quota counts it.
 type Usage struct {
 	Secrets int64
 	Bytes   int64
+	// AuditBytes is what the owner's audit log takes (audit.StoredSize of
+	// each kept event).
+	AuditBytes int64
 }
 
 // Quota limits.

@@ -41,23 +41,14 @@ func historyOf(t *testing.T, s storage.Store, owner string) history {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log []audit.Event
-	var before uint64
-	for {
-		page, err := s.(storage.AuditLog).Audit(ctx, owner, before, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log = append(log, page...)
-		if len(page) < 100 {
-			break
-		}
-		before = page[len(page)-1].Seq
+	log, err := storage.ReadAudit(ctx, s.(storage.AuditLog), owner)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := len(log) - 1; i >= 0; i-- {
-		h.events = append(h.events, fmt.Sprintf("%d %s %s", log[i].Seq, log[i].Action, log[i].Hash))
+	for _, e := range log {
+		h.events = append(h.events, fmt.Sprintf("%d %s %s", e.Seq, e.Action, e.Hash))
 	}
-	if h.head, err = audit.Verify(reversed(log)); err != nil {
+	if h.head, err = audit.Verify(log); err != nil {
 		t.Fatalf("the audit log of %s does not verify: %v", owner, err)
 	}
 	return h

@@ -75,12 +75,12 @@ func (l locked) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 	return h.AppendAudit(ctx, owner, events)
 }
 
-func (l locked) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+func (l locked) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
 	h, err := l.lower()
 	if err != nil {
-		return nil, err
+		return storage.AuditPage{}, err
 	}
-	return h.Audit(ctx, owner, before, limit)
+	return h.Audit(ctx, owner, q)
 }
 
 func (l locked) TrimAudit(ctx context.Context, before time.Time) error {

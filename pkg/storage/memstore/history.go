@@ -323,8 +323,9 @@ func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 	return s.write(ctx, func() { s.hist.append(owner, events) })
 }
 
-// Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit int) (out []audit.Event, err error) {
+// auditRange is up to limit events with seq below before (0: from the
+// newest), newest first.
+func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) (out []audit.Event, err error) {
 	out = []audit.Event{}
 	err = s.read(ctx, func() {
 		log := s.hist.logs[owner]
@@ -359,3 +360,10 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 
 // KeepsHistory reports that the store implements storage.HistoryStore.
 func (s *Store) KeepsHistory() bool { return true }
+
+// Audit implements storage.AuditLog.
+func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
+	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
+		return s.auditRange(ctx, owner, before, limit)
+	})
+}

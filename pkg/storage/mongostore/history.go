@@ -902,8 +902,9 @@ func decodeEvent(d *eventDoc) (audit.Event, error) {
 	return e, err
 }
 
-// Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+// auditRange is up to limit events with seq below before (0: from the
+// newest), newest first.
+func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
 	filter := bson.D{{Key: "owner", Value: owner}}
 	if before > 0 {
 		filter = append(filter, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(before)}}})
@@ -1001,3 +1002,10 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 
 // KeepsHistory reports that the store implements storage.HistoryStore.
 func (s *Store) KeepsHistory() bool { return true }
+
+// Audit implements storage.AuditLog.
+func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
+	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
+		return s.auditRange(ctx, owner, before, limit)
+	})
+}

@@ -51,7 +51,7 @@ func TestHistoryAdmin(t *testing.T) {
 	if want := []string{"gone:g", "gone:<deleted>", "k:one", "k:two", "put:p"}; !slices.Equal(got, want) {
 		t.Fatalf("walked %q, want %q", got, want)
 	}
-	events, err := src.Audit(ctx, owner, 0, 100)
+	events, err := storage.ReadAudit(ctx, src, owner)
 	if err != nil || len(events) != 4 {
 		t.Fatalf("audit %d events, %v", len(events), err)
 	}
@@ -82,8 +82,7 @@ func TestHistoryAdmin(t *testing.T) {
 	if a, _ := src.Usage(ctx, owner); a != usage(t, dst, owner) {
 		t.Errorf("usage: source %+v, imported %+v", a, usage(t, dst, owner))
 	}
-	back, err := dst.Audit(ctx, owner, 0, 100)
-	slices.Reverse(back)
+	back, err := storage.ReadAudit(ctx, dst, owner)
 	if err != nil || len(back) != 4 || back[3].Hash != events[3].Hash {
 		t.Fatalf("imported audit: %+v, %v", back, err)
 	}
@@ -97,7 +96,7 @@ func TestHistoryAdmin(t *testing.T) {
 	if err := dst.AppendAudit(ctx, owner, []audit.Event{ev}); err != nil {
 		t.Fatal(err)
 	}
-	if all, _ := dst.Audit(ctx, owner, 0, 100); len(all) != 5 || all[0].Seq != 5 || all[0].PrevHash != events[3].Hash {
+	if all, _ := storage.ReadAudit(ctx, dst, owner); len(all) != 5 || all[4].Seq != 5 || all[4].PrevHash != events[3].Hash {
 		t.Errorf("append after import: %+v", all[0])
 	}
 

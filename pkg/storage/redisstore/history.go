@@ -694,8 +694,9 @@ func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 	return refusal(res)
 }
 
-// Audit implements storage.AuditLog: ZRANGE … BYSCORE REV LIMIT.
-func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+// auditRange is up to limit events with seq below before (0: from the
+// newest), newest first: ZRANGE … BYSCORE REV LIMIT.
+func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
 	hi := "+inf"
 	if before > 0 {
 		hi = "(" + strconv.FormatUint(before, 10)
@@ -797,4 +798,11 @@ func (s *Store) trimOwner(ctx context.Context, owner string, before time.Time) e
 		return refusal(res)
 	}
 	return fmt.Errorf("redis: the audit log moved under %d trims in a row", appendAttempts)
+}
+
+// Audit implements storage.AuditLog.
+func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
+	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
+		return s.auditRange(ctx, owner, before, limit)
+	})
 }

@@ -656,8 +656,9 @@ func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 	return s.inHistoryTx(ctx, func(tx *gorm.DB) error { return s.appendAudit(ctx, tx, owner, events) })
 }
 
-// Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
+// auditRange is up to limit events with seq below before (0: from the
+// newest), newest first.
+func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
 	q, args := `SELECT data FROM audit_events WHERE owner = ?`, []any{owner}
 	if before > 0 {
 		q += ` AND seq < ?`
@@ -740,3 +741,10 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 
 // KeepsHistory reports that the store implements storage.HistoryStore.
 func (s *Store) KeepsHistory() bool { return true }
+
+// Audit implements storage.AuditLog.
+func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
+	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
+		return s.auditRange(ctx, owner, before, limit)
+	})
+}

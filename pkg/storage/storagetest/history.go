@@ -403,17 +403,17 @@ func ev(action audit.Action, keys ...string) audit.Event {
 func allEvents(t *testing.T, s storage.AuditLog, owner string, page int) []audit.Event {
 	t.Helper()
 	var out []audit.Event
-	var before uint64
+	q := storage.AuditQuery{Limit: page}
 	for {
-		evs, err := s.Audit(ctxT(t), owner, before, page)
+		p, err := s.Audit(ctxT(t), owner, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, evs...)
-		if len(evs) < page {
+		out = append(out, p.Events...)
+		if p.Next == 0 {
 			break
 		}
-		before = evs[len(evs)-1].Seq
+		q.Before = p.Next
 	}
 	slices.Reverse(out)
 	return out
@@ -457,8 +457,8 @@ func testAuditChain(t *testing.T, s storage.HistoryStore, owner string) {
 	if l := log[len(log)-2]; !slices.Equal(l.Keys, []string{"a", "b"}) {
 		t.Errorf("keys kept in order: %+v", l.Keys)
 	}
-	if evs, _ := s.Audit(ctxT(t), Unique("nobody-"), 0, 10); len(evs) != 0 {
-		t.Errorf("another owner's log: %+v", evs)
+	if p, _ := s.Audit(ctxT(t), Unique("nobody-"), storage.AuditQuery{Limit: 10}); len(p.Events) != 0 || p.Next != 0 {
+		t.Errorf("another owner's log: %+v", p)
 	}
 }
 
