@@ -389,6 +389,7 @@ type page struct {
 	done     bool
 	oldest   time.Time // Since - AuditSkew
 	filtered bool      // by time
+	grow     int       // the last batch
 }
 
 func newPage(q storage.AuditQuery) *page {
@@ -421,12 +422,15 @@ func (p *page) take(e audit.Event, more bool) {
 
 // batch is how many candidates to read next: one more than a page needs
 // when every candidate matches (so the page knows whether there are more),
-// else a batch worth a round trip, within AuditScanMax.
+// else as many, then twice as many each round, up to 1,000 a round trip,
+// within AuditScanMax.
 func (p *page) batch(allMatch bool) int {
+	need := p.q.Limit - len(p.out.Events) + 1
 	if allMatch {
-		return min(p.q.Limit-len(p.out.Events)+1, storage.AuditScanMax-p.scanned+1)
+		return min(need, storage.AuditScanMax-p.scanned+1)
 	}
-	return min(max(p.q.Limit+1, 100), storage.AuditScanMax-p.scanned)
+	p.grow = min(max(2*p.grow, need), 1000)
+	return min(p.grow, storage.AuditScanMax-p.scanned)
 }
 
 // stop ends a page at the scan bound: the next one continues before seq.
@@ -499,6 +503,9 @@ func (s *Store) auditIndexed(ctx context.Context, owner string, q storage.AuditQ
 		}
 		if an.Val() < kn.Val() {
 			idx, prefix, lo, hi = aidx, aprefix, "["+aprefix+"\x00", ahi
+		}
+		if min(an.Val(), kn.Val()) == 0 {
+			return storage.AuditPage{Events: []audit.Event{}}, nil
 		}
 	}
 	p := newPage(q)
