@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,16 +91,6 @@ func (s *Store) readHead(ctx context.Context, owner string) (audit.Head, error) 
 // head to other writers.
 const appendAttempts = 1000
 
-// trimBound is the most bytes a quota trim event takes once linked and
-// signed: every number at its widest.
-var trimBound = func() int64 {
-	e := audit.QuotaTrim(time.Date(2026, 12, 31, 23, 59, 59, 999e6, time.UTC), math.MaxUint64, strings.Repeat("f", 64))
-	e.Seq, e.Keys = math.MaxUint64, []string{}
-	e.PrevHash, e.Hash = strings.Repeat("f", 64), strings.Repeat("f", 64)
-	e.SigKey, e.Sig = strings.Repeat("f", 16), strings.Repeat("f", 128)
-	return audit.StoredSize(e)
-}()
-
 func oneEvent(e *audit.Event) []audit.Event {
 	if e == nil {
 		return nil
@@ -130,7 +119,7 @@ func auditBlock(expect, next audit.Head, events []audit.Event, quota int64, cut 
 	b := make([]any, 6, n)
 	b[0], b[1], b[2], b[3], b[4], b[5] = headString(expect), headString(next), quota, 0, cut, len(events)
 	if quota > 0 {
-		b[3] = trimBound
+		b[3] = storage.AuditTrimTarget(quota)
 	}
 	for _, e := range events {
 		j, err := json.Marshal(e)

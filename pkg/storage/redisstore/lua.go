@@ -151,12 +151,12 @@ end
 
 -- the audit block of a script's ARGV, from base (see auditBlock in
 -- audit.go): the head the events were linked to ('' for no events), the
--- head after them, the owner's audit quota, the most bytes a quota trim
--- event takes, the seq below which the stored events go (0: none), how
+-- head after them, the owner's audit quota, the bytes a quota trim keeps
+-- at most before its own event (storage.AuditTrimTarget), the seq below which the stored events go (0: none), how
 -- many events, then per event: seq, JSON, action, how many keys, the keys.
 local function audit_block(base)
 	local a = {expect = ARGV[base], next = ARGV[base + 1], quota = tonumber(ARGV[base + 2]),
-		bound = tonumber(ARGV[base + 3]), cut = tonumber(ARGV[base + 4]), events = {}, add = 0}
+		target = tonumber(ARGV[base + 3]), cut = tonumber(ARGV[base + 4]), events = {}, add = 0}
 	local i = base + 6
 	for _ = 1, tonumber(ARGV[base + 5]) do
 		local nk = tonumber(ARGV[i + 3])
@@ -211,14 +211,15 @@ end
 
 -- nil when the block's events fit the owner's audit quota (or a trim was
 -- planned already), else {'atrim', seq, anchor}: the oldest events go up to
--- seq, whose prev_hash is anchor, so that what is kept, the trim event
--- included, takes at most three quarters of the quota ('0' when every
--- stored event goes: the first of the block is kept). Nothing is written.
+-- seq, whose prev_hash is anchor, so that what is kept takes at most the
+-- block's target, and with the trim event at most three quarters of the
+-- quota ('0' when every stored event goes: the first of the block is
+-- kept). Nothing is written.
 local function audit_plan(a)
 	if a.expect == '' or a.cut > 0 or a.quota <= 0 then return nil end
 	local used = tonumber(redis.call('GET', K_ABYTES) or '0') or 0
 	if used + a.add <= a.quota or redis.call('EXISTS', K_AUDIT) == 0 then return nil end
-	local need = used + a.add + a.bound - math.floor(a.quota / 4 * 3)
+	local need = used + a.add - a.target
 	local removed, off = 0, 0
 	while true do
 		local ms = redis.call('ZRANGE', K_AUDIT, off, off + 99)
