@@ -44,6 +44,17 @@ func BenchmarkAppendAudit(b *testing.B) {
 			i++
 		}
 	})
+	b.Run("serial-unsigned", func(b *testing.B) {
+		owner := storagetest.Unique("bench-")
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := s.AppendAudit(context.Background(), owner, []audit.Event{readEvent(i)}); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		owner := storagetest.Unique("bench-")
 		b.ReportAllocs()

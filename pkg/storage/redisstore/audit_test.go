@@ -36,9 +36,10 @@ func storedBytes(evs []audit.Event) int64 {
 
 // checkCounts: the bytes and indexes the scripts kept for owner's log are
 // what counting and indexing its events from scratch gives.
-func checkCounts(t *testing.T, s *redisstore.Store, raw *redis.Client, owner string) {
+func checkCounts(t *testing.T, s *redisstore.Store, owner string) {
 	t.Helper()
 	ctx := context.Background()
+	raw := s.Client()
 	keys := s.Keys(owner)
 	snap := func() (string, []string, []string) {
 		b, _ := raw.Get(ctx, keys[iAbytes]).Result()
@@ -139,7 +140,7 @@ func TestAuditUpgradeFromLayout2(t *testing.T) {
 	if err := s.AppendAudit(audit.WithSigner(ctx, sg), owner, []audit.Event{{Time: time.Now(), Action: audit.Read, Keys: []string{"rare"}}}); err != nil {
 		t.Fatal(err)
 	}
-	checkCounts(t, s, raw, owner)
+	checkCounts(t, s, owner)
 	all, _ := storage.ReadAudit(ctx, s, owner)
 	if _, err := audit.VerifySigned(all, owner, keys); err != nil || len(all) != 301 {
 		t.Errorf("the log after the upgrade and one append: %d events, %v", len(all), err)
@@ -158,7 +159,7 @@ func (c *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next 
 
 func (c *cmdCounter) count(cmd redis.Cmder) {
 	switch cmd.Name() {
-	case "hello", "select", "client", "auth":
+	case "hello", "select", "client", "auth", "cluster", "readonly":
 		return // a new connection's handshake
 	}
 	c.cmds.Add(1)
@@ -192,9 +193,18 @@ func (c *cmdCounter) reset() { c.cmds.Store(0); c.events.Store(0) }
 // Next 0; a key held only by the oldest event is found in one call; a
 // query no index answers reads at most AuditScanMax events and says where
 // to continue.
-func TestAuditFilterBounded(t *testing.T) {
+func TestAuditFilterBounded(t *testing.T) { eachKind(t, testAuditFilterBounded) }
+
+// eachKind runs test on one server and, when one is configured, a cluster.
+func eachKind(t *testing.T, test func(t *testing.T, backend string)) {
+	for _, b := range []string{"redis", "redis_cluster"} {
+		t.Run(b, func(t *testing.T) { test(t, b) })
+	}
+}
+
+func testAuditFilterBounded(t *testing.T, backend string) {
 	ctx := context.Background()
-	s, _ := openOwn(t)
+	s, _ := openOwnOn(t, backend)
 	owner := storagetest.Unique("big-")
 	const n = 20000
 	t0 := time.Now().Add(-time.Hour)
@@ -265,9 +275,10 @@ func TestAuditFilterBounded(t *testing.T) {
 // refused; the oldest events go with a signed quota trim in the append's
 // own script, so a reader never sees a log that fails to verify; the
 // bytes kept stay within the quota and equal what the events take.
-func TestAuditQuotaTrim(t *testing.T) {
-	s, uri := openOwn(t)
-	raw := rawClient(t, uri)
+func TestAuditQuotaTrim(t *testing.T) { eachKind(t, testAuditQuotaTrim) }
+
+func testAuditQuotaTrim(t *testing.T, backend string) {
+	s, _ := openOwnOn(t, backend)
 	const quota = 20000
 	s.SetQuota(storage.Quota{AuditBytes: quota})
 	sg, keys := signer(t)
@@ -364,7 +375,7 @@ func TestAuditQuotaTrim(t *testing.T) {
 		if last := all[len(all)-1]; last.Seq < 4*120 {
 			t.Errorf("the head is seq %d: appends were lost", last.Seq)
 		}
-		checkCounts(t, s, raw, owner)
+		checkCounts(t, s, owner)
 	})
 
 	t.Run("down to three quarters", func(t *testing.T) {
@@ -401,7 +412,7 @@ func TestAuditQuotaTrim(t *testing.T) {
 		if p, _ := s.Audit(ctx, owner, storage.AuditQuery{Limit: 10, Key: "g0/0"}); len(p.Events) != 0 {
 			t.Errorf("a trimmed event is still found by its key: %+v", p.Events)
 		}
-		checkCounts(t, s, raw, owner)
+		checkCounts(t, s, owner)
 	})
 
 	t.Run("an append larger than the quota", func(t *testing.T) {
@@ -423,16 +434,18 @@ func TestAuditQuotaTrim(t *testing.T) {
 		if _, err := audit.VerifySigned(all, owner, keys); err != nil {
 			t.Fatal(err)
 		}
-		checkCounts(t, s, raw, owner)
+		checkCounts(t, s, owner)
 	})
 }
 
 // TestAuditRetentionTrim: retention removes old events (more than one
 // script's worth) with their index entries and bytes, and records a
 // signed retention trim that VerifySigned accepts.
-func TestAuditRetentionTrim(t *testing.T) {
-	s, uri := openOwn(t)
-	raw := rawClient(t, uri)
+func TestAuditRetentionTrim(t *testing.T) { eachKind(t, testAuditRetentionTrim) }
+
+func testAuditRetentionTrim(t *testing.T, backend string) {
+	s, _ := openOwnOn(t, backend)
+	raw := s.Client()
 	sg, keys := signer(t)
 	ctx := audit.WithSigner(context.Background(), sg)
 	owner := storagetest.Unique("ret-")
@@ -472,5 +485,5 @@ func TestAuditRetentionTrim(t *testing.T) {
 	if r := all[1].Trimmed.Retention; r < 24*time.Hour || r > 25*time.Hour {
 		t.Errorf("the trim records a retention of %s, want 24h", r)
 	}
-	checkCounts(t, s, raw, owner)
+	checkCounts(t, s, owner)
 }

@@ -31,3 +31,6 @@ func (s *Store) ReindexAudit(ctx context.Context, owner string) (int64, error) {
 
 // AddHook adds a hook to the store's client (to count its commands).
 func (s *Store) AddHook(h redis.Hook) { s.c.AddHook(h) }
+
+// Client is the store's client, for a test to look at the keys.
+func (s *Store) Client() redis.UniversalClient { return s.c }

@@ -20,7 +20,13 @@ import (
 // may set a quota or look at every key without meeting other tests.
 func openOwn(t testing.TB) (*redisstore.Store, string) {
 	t.Helper()
-	uri := storagetest.URI(t, "redis")
+	return openOwnOn(t, "redis")
+}
+
+// openOwnOn is openOwn on a backend of the redis kind (redis_cluster…).
+func openOwnOn(t testing.TB, backend string) (*redisstore.Store, string) {
+	t.Helper()
+	uri := storagetest.URI(t, backend)
 	sep := "?"
 	if strings.Contains(uri, "?") {
 		sep = "&"
@@ -30,7 +36,7 @@ func openOwn(t testing.TB) (*redisstore.Store, string) {
 	defer cancel()
 	s, err := redisstore.Open(ctx, uri+sep+redisstore.PrefixParam+"="+prefix)
 	if err != nil {
-		t.Fatalf("opening redis from %s: %v", storagetest.EnvVar("redis"), err)
+		t.Fatalf("opening %s from %s: %v", backend, storagetest.EnvVar(backend), err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, uri
