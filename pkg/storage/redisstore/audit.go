@@ -363,10 +363,65 @@ func seq20(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 // a batch. Either way it examines at most storage.AuditScanMax events.
 func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
 	q.Limit = min(max(q.Limit, 1), storage.AuditPageMax)
+	if !q.Until.IsZero() {
+		cut, err := s.untilCut(ctx, owner, q)
+		if err != nil {
+			return storage.AuditPage{}, err
+		}
+		if cut > 0 && (q.Before == 0 || cut < q.Before) {
+			q.Before = cut
+		}
+	}
+	if q.Before == 1 { // events start at seq 1
+		return storage.AuditPage{Events: []audit.Event{}}, nil
+	}
 	if q.Key == "" && q.Action == "" {
 		return s.auditScan(ctx, owner, q)
 	}
 	return s.auditIndexed(ctx, owner, q)
+}
+
+// untilScript answers a seq at or after which no event can be older than
+// ARGV[2] minus the skew (0: none found), searching by rank among the
+// events below seq ARGV[1] (0: all). An event's time, as Link stores it
+// (UTC, to the millisecond), is compared as "YYYY-MM-DDTHH:MM:SS" and
+// three digits of milliseconds; one stored otherwise never ends the search.
+var untilScript = script(`
+local function at(r)
+	local m = redis.call('ZRANGE', K_AUDIT, r, r)[1]
+	local d, f = string.match(m, '"time":"(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z"')
+	if not d then return nil end
+	return d .. string.sub(f .. '000', 1, 3), tonumber(string.match(m, '^{"seq":(%d+),'))
+end
+local n = redis.call('ZCARD', K_AUDIT)
+if ARGV[1] ~= '0' then n = redis.call('ZCOUNT', K_AUDIT, '-inf', '(' .. ARGV[1]) end
+local lo, hi, found = 0, n - 1, 0
+while lo <= hi do
+	local mid = math.floor((lo + hi) / 2)
+	local t, seq = at(mid)
+	if t and seq and t >= ARGV[2] then
+		found, hi = seq, mid - 1
+	else
+		lo = mid + 1
+	end
+end
+return found
+`)
+
+// untilCut is the Before that q.Until allows: events are stored in seq
+// order, each at most storage.AuditSkew older than those before it, so
+// from an event at least Until + AuditSkew on, none is older than Until.
+func (s *Store) untilCut(ctx context.Context, owner string, q storage.AuditQuery) (uint64, error) {
+	t := q.Until.Add(storage.AuditSkew).UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		return 0, nil
+	}
+	at := t.Format("2006-01-02T15:04:05") + fmt.Sprintf("%03d", t.Nanosecond()/1e6)
+	n, err := untilScript.Run(ctx, s.c, s.ownerKeys(owner), q.Before, at).Int64()
+	if err != nil || n < 0 {
+		return 0, err
+	}
+	return uint64(n), nil
 }
 
 // page is one answer being built: it takes events newest first until it
