@@ -186,7 +186,6 @@ func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-
 // pagesMatch: following Next from page to page answers exactly the events
 // of all that q matches, newest first.
 func pagesMatch(t *testing.T, s storage.AuditLog, owner string, all []audit.Event, q storage.AuditQuery) {
@@ -267,12 +266,12 @@ func testAuditFilterBounded(t *testing.T, backend string) {
 	c := &cmdCounter{auditKey: s.Keys(owner)[iAudit]}
 	s.AddHook(c)
 	for _, tc := range []struct {
-		name         string
-		q            storage.AuditQuery
-		events       int
-		next         bool
-		cmds, read   int64
-		firstSeq     uint64
+		name       string
+		q          storage.AuditQuery
+		events     int
+		next       bool
+		cmds, read int64
+		firstSeq   uint64
 	}{
 		{name: "absent key", q: storage.AuditQuery{Limit: 1, Key: "does-not-exist"}, cmds: 1},
 		{name: "absent key, cursor", q: storage.AuditQuery{Limit: 1000, Key: "does-not-exist", Before: 12345}, cmds: 1},
