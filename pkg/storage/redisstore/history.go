@@ -18,17 +18,10 @@ import (
 // doc): heads (name → newest version, tombstone or not), vidx (a zset of
 // members "<name>\0<version, 20 digits>", so one name's versions are one
 // lexical range, oldest first), vers (member → version record), usage, and
-// the audit log (a zset of events by seq) with its head. Every write is one
-// Lua script over these keys, so Redis applies it whole, with nothing in
-// between: the check-and-set, the trimming to Keep, the quota and the
-// audit event.
-//
-// The audit chain is linked in Go (audit.Link: Redis's Lua has SHA-1 but
-// no SHA-256, and one implementation of the chain is one to get right):
-// the script stores the linked events only if the log's head is still the
-// one they were linked to, and otherwise answers the new head, after which
-// the caller links again. A writer retries only because another one got
-// in, so appends always progress, and the chain never forks.
+// the audit log with its head, bytes and indexes (see audit.go). Every
+// write is one Lua script over these keys, so Redis applies it whole, with
+// nothing in between: the check-and-set, the trimming to Keep, the quota
+// and the audit event, its bytes, index entries and quota trim.
 
 var (
 	_ storage.HistoryStore = (*Store)(nil)
