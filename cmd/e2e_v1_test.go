@@ -110,3 +110,13 @@ func TestHistoryVerbs(t *testing.T) {
 	u.expect(3, "", "", "history", "A")
 	u.expect(3, "", "", "undelete", "A")
 }
+
+// TestVersionFlag: --version answers as the version verb's first line.
+func TestVersionFlag(t *testing.T) {
+	u := newUser(t, "http://127.0.0.1:1")
+	want := strings.SplitN(u.run("", "version").stdout, "\n", 2)[0] + "\n"
+	if !strings.HasPrefix(want, "nosana-secrets ") {
+		t.Fatalf("version: %q", want)
+	}
+	u.expect(0, want, "", "--version")
+}
