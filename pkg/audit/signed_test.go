@@ -10,9 +10,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 )
 
-const owner = "FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF"
-
-func signer(t *testing.T, b byte) *audit.Signer {
+func seedSigner(t *testing.T, b byte) *audit.Signer {
 	t.Helper()
 	s, err := audit.NewSigner(bytes.Repeat([]byte{b}, 32))
 	if err != nil {
@@ -54,7 +52,7 @@ func (l *signedLog) add(s *audit.Signer, evs ...audit.Event) {
 	}
 }
 
-func read(i int) audit.Event {
+func hourly(i int) audit.Event {
 	return audit.Event{Time: t0.Add(time.Duration(i) * time.Hour), Action: audit.Read, Keys: []string{"k"},
 		Actor: node, IP: "127.0.0.1", Status: 200}
 }
@@ -64,15 +62,15 @@ func read(i int) audit.Event {
 func trimmed(t *testing.T, s *audit.Signer) *signedLog {
 	l := &signedLog{t: t}
 	for i := 0; i < 8; i += 2 {
-		l.add(s, read(i), read(i+1))
+		l.add(s, hourly(i), hourly(i+1))
 	}
 	now := t0.Add(100 * 24 * time.Hour)
 	l.add(s, audit.RetentionTrim(now, 5, l.events[4].PrevHash, now.Add(-90*24*time.Hour), 90*24*time.Hour))
 	return l
 }
 
-func TestVerifySigned(t *testing.T) {
-	s, other := signer(t, 1), signer(t, 2)
+func TestVerifySignedReport(t *testing.T) {
+	s, other := seedSigner(t, 1), seedSigner(t, 2)
 	l := trimmed(t, s)
 	kept := l.events[4:]
 	rep, err := audit.VerifySigned(kept, owner, keysOf(s))
@@ -91,7 +89,7 @@ func TestVerifySigned(t *testing.T) {
 
 	// Unsigned events after the newest signature: appended by the store.
 	forged := &signedLog{t: t, events: append([]audit.Event(nil), kept...)}
-	forged.add(nil, read(20))
+	forged.add(nil, hourly(20))
 	if _, err := audit.VerifySigned(forged.events, owner, keysOf(s)); !errors.Is(err, audit.ErrUnsigned) {
 		t.Errorf("an unsigned newest event: %v", err)
 	}
@@ -116,17 +114,17 @@ func TestVerifySigned(t *testing.T) {
 // appended after it: a later signed event links onto it, but the trim
 // itself carries no signature of the server's.
 func TestVerifySignedForgedTrim(t *testing.T) {
-	s := signer(t, 1)
+	s := seedSigner(t, 1)
 	l := &signedLog{t: t}
 	for i := 0; i < 8; i += 2 {
-		l.add(s, read(i), read(i+1))
+		l.add(s, hourly(i), hourly(i+1))
 	}
 	noted := l.head() // seq 8
 	// The operator deletes events 1 to 8 and appends a trim claiming them.
 	evil := &signedLog{t: t, events: append([]audit.Event(nil), l.events...)}
 	evil.add(nil, audit.RetentionTrim(t0.Add(200*24*time.Hour), 9, l.events[7].Hash, t0.Add(110*24*time.Hour), 90*24*time.Hour))
 	// The owner's next sign-in: the server signs the head it finds.
-	evil.add(s, read(30))
+	evil.add(s, hourly(30))
 	log := evil.events[8:]
 	if _, err := audit.Verify(log); err != nil {
 		t.Fatalf("the chain alone: %v", err)
@@ -145,7 +143,7 @@ func TestVerifySignedForgedTrim(t *testing.T) {
 }
 
 func TestCheckHeadSigned(t *testing.T) {
-	s := signer(t, 1)
+	s := seedSigner(t, 1)
 	l := trimmed(t, s)
 	kept := l.events[4:]
 	rep, err := audit.VerifySigned(kept, owner, keysOf(s))
@@ -184,12 +182,12 @@ func TestCheckHeadSigned(t *testing.T) {
 
 // A rekey: the old key's signatures stay valid through the Rekey event
 // that the new key signs, even when only the new key is trusted.
-func TestVerifySignedAcrossRekey(t *testing.T) {
-	old, nu := signer(t, 1), signer(t, 2)
+func TestVerifySignedRekeyedStartTrim(t *testing.T) {
+	old, nu := seedSigner(t, 1), seedSigner(t, 2)
 	l := trimmed(t, old) // the start trim is signed by the old key
 	l.add(nu, audit.Event{Time: t0.Add(101 * 24 * time.Hour), Action: audit.Rekey, Keys: []string{},
 		Vouch: []string{old.PublicKey().String()}})
-	l.add(nu, read(2500))
+	l.add(nu, hourly(2500))
 	kept := l.events[4:]
 	rep, err := audit.VerifySigned(kept, owner, keysOf(nu))
 	if err != nil {

@@ -34,7 +34,7 @@ type vectors struct {
 
 func makeVectors(t *testing.T) vectors {
 	t.Helper()
-	old, cur := signer(t, 3), signer(t, 4)
+	old, cur := seedSigner(t, 3), seedSigner(t, 4)
 	day := 24 * time.Hour
 	many := make([]string, 20)
 	for i := range many {
@@ -53,7 +53,7 @@ func makeVectors(t *testing.T) vectors {
 	l.add(old, audit.RetentionTrim(now, 2, l.events[1].PrevHash, now.Add(-ret), ret))
 	l.add(old, audit.QuotaTrim(now.Add(time.Minute), 3, l.events[2].PrevHash))
 	l.add(old, audit.TrimEvent(now.Add(2*time.Minute), 3, l.events[2].PrevHash)) // a trim of a release without reasons
-	l.add(cur, audit.Event{Time: now.Add(time.Hour), Action: audit.Rekey, Keys: []string{}, Vouch: []string{old.PublicKey().String(), signer(t, 5).PublicKey().String()}})
+	l.add(cur, audit.Event{Time: now.Add(time.Hour), Action: audit.Rekey, Keys: []string{}, Vouch: []string{old.PublicKey().String(), seedSigner(t, 5).PublicKey().String()}})
 	l.add(cur, audit.Event{Time: now.Add(2 * time.Hour), Action: audit.Write, Keys: []string{"DB"}, Actor: owner, Job: "", IP: "127.0.0.1", Status: 200, Count: 2})
 	v := vectors{Owner: owner, Keys: []audit.PublicKey{cur.PublicKey()}, Events: l.events}
 	for _, e := range l.events {

@@ -226,7 +226,7 @@ export async function verifySigned(events, owner, keys) {
     if (!t) continue;
     if (t.reason === 'retention') {
       const ret = t.retention || 0;
-      if (!(ret > 0) || ms(t.before) > Date.parse(e.time) - ret / 1e6) {
+      if (ret < 0 || ms(t.before) > Date.parse(e.time) - ret / 1e6) {
         return { ok: false, index: i, seq: e.seq, reason: 'the trim removed events newer than its retention' };
       }
     }
