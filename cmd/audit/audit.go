@@ -180,7 +180,18 @@ func writeEvent(w io.Writer, format string, e audit.Event) error {
 	}
 	keys := strings.Join(e.Keys, ",")
 	if e.Trimmed != nil {
-		keys = "events before " + strconv.FormatUint(e.Trimmed.FirstSeq, 10) + " removed by retention"
+		why := "by retention"
+		if e.Trimmed.Reason == audit.TrimQuota {
+			why = "at the audit quota"
+		}
+		keys = "events before " + strconv.FormatUint(e.Trimmed.FirstSeq, 10) + " removed " + why
+	}
+	if e.Action == audit.Rekey {
+		ids := make([]string, len(e.Vouch))
+		for i, v := range e.Vouch {
+			ids[i], _, _ = strings.Cut(v, ":")
+		}
+		keys = "retired signing keys vouched: " + strings.Join(ids, ",")
 	}
 	_, err := fmt.Fprintf(w, "%d\t%s\t%-7s\t%d\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Action,
 		e.Status, who, orDash(e.IP), cmdutil.DisplayText(keys))
