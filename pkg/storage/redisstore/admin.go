@@ -157,7 +157,7 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 // or a version) it stores nothing and returns that name. Then each name's newest version becomes its head and, unless a
 // tombstone, its current record (created when its oldest kept version
 // was), and the owner's usage is counted again.
-var importScript = script(`
+var importScript = recountingScript(`
 for i = 1, #ARGV, 7 do
 	local _, _, _, _, kept = state(ARGV[i])
 	if kept then return {'held', ARGV[i]} end
@@ -223,9 +223,9 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 
 // importAuditScript stores events (an audit block, linked after the empty
 // head) into an empty log, with their index entries and bytes.
-var importAuditScript = script(`
+var importAuditScript = auditScript(`
 if redis.call('EXISTS', K_AUDIT) == 1 or redis.call('EXISTS', K_AHEAD) == 1 then return 0 end
-redis.call('DEL', K_AKEYS, K_AACTS, K_ABYTES)
+redis.call('DEL', K_AIDX, K_ABYTES)
 audit_store(audit_block(1))
 return 1
 `)

@@ -18,11 +18,12 @@ import (
 
 // The audit log on Redis, per owner, all under the owner's hash tag: the
 // events (a zset of their JSON by seq), the head ("<seq>:<hash>"), the
-// bytes of the events kept (abytes, Usage.AuditBytes), and two indexes,
-// zsets of members "<key name>\0<seq, 20 digits>" (akeys) and
-// "<action>\0<seq, 20 digits>" (aacts), all scores 0, so the events of one
-// key or one action are one lexical range, newest last. Every script that
-// stores or removes events changes the indexes and the bytes with them.
+// bytes of the events kept (abytes, Usage.AuditBytes), and an index, a
+// zset of members "k<key name>\0<seq, 20 digits>" and "a<action>\0<seq,
+// 20 digits>" (aidx), all scores 0, so the events of one key or one action
+// are one lexical range, newest last (one zset, so one ZADD an event).
+// Every script that stores or removes events changes the index and the
+// bytes with them.
 //
 // The chain is linked in Go (audit.Link: Redis's Lua has SHA-1 but no
 // SHA-256, and one implementation of the chain is one to get right) and
@@ -209,7 +210,7 @@ func (s *Store) withHead(ctx context.Context, owner string, events []audit.Event
 }
 
 // appendScript stores linked events: the audit block (audit_block).
-var appendScript = script(`
+var appendScript = auditScript(`
 local a = audit_block(1)
 local refused = audit_moved(a) or audit_plan(a)
 if refused then return refused end
@@ -263,14 +264,14 @@ const trimChunk = 1000
 // event's first kept one are what a trim interrupted half-way leaves, and
 // the log verifies meanwhile.
 var (
-	trimScript = script(`
+	trimScript = auditScript(`
 local a = audit_block(1)
 local moved = audit_moved(a)
 if moved then return moved end
 audit_store(a, tonumber(ARGV[a.after]))
 return {'ok'}
 `)
-	dropScript = script(`return drop_events(ARGV[1], tonumber(ARGV[2]))`)
+	dropScript = auditScript(`return drop_events(ARGV[1], tonumber(ARGV[2]))`)
 )
 
 // TrimAudit implements storage.AuditLog: per owner, the oldest events are
@@ -386,7 +387,7 @@ func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (
 // events below seq ARGV[1] (0: all). An event's time, as Link stores it
 // (UTC, to the millisecond), is compared as "YYYY-MM-DDTHH:MM:SS" and
 // three digits of milliseconds; one stored otherwise never ends the search.
-var untilScript = script(`
+var untilScript = auditScript(`
 local function at(r)
 	local m = redis.call('ZRANGE', K_AUDIT, r, r)[1]
 	local d, f = string.match(m, '"time":"(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)Z"')
@@ -523,9 +524,9 @@ func (s *Store) auditScan(ctx context.Context, owner string, q storage.AuditQuer
 
 // auditIndexed reads candidates from the key or action index.
 func (s *Store) auditIndexed(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
-	idx, prefix := s.key(owner, keySuffixes[kAkeys]), q.Key
+	idx, prefix := s.key(owner, keySuffixes[kAidx]), "k"+q.Key
 	if q.Key == "" {
-		idx, prefix = s.key(owner, keySuffixes[kAacts]), string(q.Action)
+		prefix = "a" + string(q.Action)
 	}
 	hi := "(" + prefix + "\x01"
 	if q.Before > 0 {
@@ -534,7 +535,7 @@ func (s *Store) auditIndexed(ctx context.Context, owner string, q storage.AuditQ
 	lo := "[" + prefix + "\x00"
 	if q.Key != "" && q.Action != "" {
 		// Both filters: read the smaller index range.
-		aidx, aprefix := s.key(owner, keySuffixes[kAacts]), string(q.Action)
+		aidx, aprefix := idx, "a"+string(q.Action)
 		ahi := "(" + aprefix + "\x01"
 		if q.Before > 0 {
 			ahi = "(" + aprefix + "\x00" + seq20(q.Before)

@@ -81,7 +81,7 @@ func refusal(res []any) error {
 // value. It checks every CAS, the head and the quota before it writes
 // anything, then plans a trim of the audit log if the event takes it past
 // its quota (the caller links the trim event and runs it again).
-var commitScript = script(`
+var commitScript = writeScript(`
 local now, keep = ARGV[1], tonumber(ARGV[2])
 local by = ':' .. now .. ':' .. int(#ARGV[3]) .. ':' .. int(#ARGV[4]) .. ':' .. ARGV[3] .. ARGV[4]
 local a = audit_block(7)
@@ -428,7 +428,7 @@ func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) ([]
 
 // destroyScript removes every version and the current record of the
 // names after the audit block of its event (audit_block) in ARGV.
-var destroyScript = script(`
+var destroyScript = writeScript(`
 local a = audit_block(1)
 local moved = audit_moved(a)
 if moved then return moved end

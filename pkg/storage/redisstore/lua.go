@@ -15,12 +15,11 @@ const (
 	kAudit         // zset of audit events (JSON), score seq
 	kAhead         // string "<seq>:<hash>" of the newest audit event
 	kAbytes        // string: the bytes of the audit events kept (Usage.AuditBytes)
-	kAkeys         // zset of members key name\0%020d seq, scores 0: the key index
-	kAacts         // zset of members action\0%020d seq, scores 0: the action index
+	kAidx          // zset of members "k<key name>\0%020d seq", "a<action>\0…", scores 0
 	nKeys
 )
 
-var keySuffixes = [nKeys]string{"names", "data", "heads", "vidx", "vers", "usage", "audit", "ahead", "abytes", "akeys", "aacts"}
+var keySuffixes = [nKeys]string{"names", "data", "heads", "vidx", "vers", "usage", "audit", "ahead", "abytes", "aidx"}
 
 // ownerKeys are the keys of one owner, in the order above.
 func (s *Store) ownerKeys(owner string) []string {
@@ -33,7 +32,11 @@ func (s *Store) ownerKeys(owner string) []string {
 
 func (s *Store) key(owner, suffix string) string { return s.prefix + "{" + owner + "}:" + suffix }
 
-// prelude is the Lua shared by the scripts that read or write history.
+// prelude, preludeHistory and preludeAudit are the Lua shared by the
+// scripts: each script runs all the Lua it is made of on every call (a
+// local function is a closure made again each time), so it takes only the
+// parts it uses: the keys (prelude), the versions (preludeHistory), the
+// audit log (preludeAudit) and recount.
 //
 // A current record (data) is "<version>:<created µs>:<updated µs>:<value>";
 // a version record (vers) is "<1 if tombstone>:<created µs>:<len address>:
@@ -41,9 +44,13 @@ func (s *Store) key(owner, suffix string) string { return s.prefix + "{" + owner
 // newer than the name's history was written by Put outside it: it counts
 // as the newest version, and its bytes count towards the owner's use.
 const prelude = `
-local K_NAMES, K_DATA, K_HEADS, K_VIDX, K_VERS, K_USAGE, K_AUDIT, K_AHEAD, K_ABYTES, K_AKEYS, K_AACTS =
-	KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local K_NAMES, K_DATA, K_HEADS, K_VIDX, K_VERS, K_USAGE, K_AUDIT, K_AHEAD, K_ABYTES, K_AIDX =
+	KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
+`
+
+// preludeHistory is the Lua of the scripts that read or write versions.
+const preludeHistory = `
 local function int(n) return string.format('%d', n) end
 
 local function member(name, v) return name .. '\0' .. string.format('%020d', v) end
@@ -141,6 +148,11 @@ local function add_usage(ds, db)
 	if ns == 0 and nb == 0 then redis.call('DEL', K_USAGE) end
 end
 
+`
+
+// preludeAudit is the Lua of the scripts that store or remove audit
+// events (audit_block, audit_store…) or read the log.
+const preludeAudit = `
 -- checks that the audit head is still expect ("<seq>:<hash>", "0:" for an
 -- empty log); the refusal to return when it moved
 local function head_moved(expect)
@@ -170,21 +182,32 @@ end
 
 local function seq20(seq) return string.format('%020d', seq) end
 
+-- adds (op ZADD) or removes (ZREM) index members: one command for up to
+-- 500 of them
+local function index_members(op, ms)
+	for i = 1, #ms, 500 do
+		local args = {}
+		for j = i, math.min(i + 499, #ms) do
+			if op == 'ZADD' then args[#args + 1] = 0 end
+			args[#args + 1] = ms[j]
+		end
+		redis.call(op, K_AIDX, unpack(args))
+	end
+end
+
 -- adds (op ZADD) or removes (ZREM) the index entries of a stored event
 local function index_event(op, json)
 	local ok, e = pcall(cjson.decode, json)
 	if not ok or type(e) ~= 'table' or type(e.seq) ~= 'number' then return end
 	local s = '\0' .. seq20(e.seq)
-	if type(e.action) == 'string' then
-		if op == 'ZADD' then redis.call('ZADD', K_AACTS, 0, e.action .. s) else redis.call('ZREM', K_AACTS, e.action .. s) end
-	end
+	local ms = {}
+	if type(e.action) == 'string' then ms[1] = 'a' .. e.action .. s end
 	if type(e.keys) == 'table' then
 		for _, k in ipairs(e.keys) do
-			if type(k) == 'string' then
-				if op == 'ZADD' then redis.call('ZADD', K_AKEYS, 0, k .. s) else redis.call('ZREM', K_AKEYS, k .. s) end
-			end
+			if type(k) == 'string' then ms[#ms + 1] = 'k' .. k .. s end
 		end
 	end
+	index_members(op, ms)
 end
 
 -- removes the oldest events with seq below cut, at most n of them (all
@@ -243,8 +266,18 @@ local function audit_store(a, maxdrop)
 	for _, e in ipairs(a.events) do
 		local s = '\0' .. seq20(tonumber(e.seq))
 		redis.call('ZADD', K_AUDIT, e.seq, e.json)
-		redis.call('ZADD', K_AACTS, 0, e.action .. s)
-		for k = e.k1, e.kn do redis.call('ZADD', K_AKEYS, 0, ARGV[k] .. s) end
+		if e.kn - e.k1 < 16 then
+			local args = {0, 'a' .. e.action .. s}
+			for k = e.k1, e.kn do
+				args[#args + 1] = 0
+				args[#args + 1] = 'k' .. ARGV[k] .. s
+			end
+			redis.call('ZADD', K_AIDX, unpack(args))
+		else
+			local ms = {'a' .. e.action .. s}
+			for k = e.k1, e.kn do ms[#ms + 1] = 'k' .. ARGV[k] .. s end
+			index_members('ZADD', ms)
+		end
 	end
 	redis.call('INCRBY', K_ABYTES, a.add)
 	redis.call('SET', K_AHEAD, a.next)
@@ -253,7 +286,7 @@ end
 -- indexes and counts the owner's whole log again (for a log that a
 -- release before the index wrote); returns its bytes
 local function reindex_audit()
-	redis.call('DEL', K_AKEYS, K_AACTS, K_ABYTES)
+	redis.call('DEL', K_AIDX, K_ABYTES)
 	local total, off = 0, 0
 	while true do
 		local ms = redis.call('ZRANGE', K_AUDIT, off, off + 999)
@@ -309,5 +342,18 @@ local function recount()
 end
 `
 
-// script is a Lua script with the prelude.
-func script(body string) *redis.Script { return redis.NewScript(prelude + recount + body) }
+// script is a Lua script over the versions.
+func script(body string) *redis.Script { return redis.NewScript(prelude + preludeHistory + body) }
+
+// recountingScript is a script over the versions that may recount.
+func recountingScript(body string) *redis.Script {
+	return redis.NewScript(prelude + preludeHistory + recount + body)
+}
+
+// auditScript is a script over the audit log alone.
+func auditScript(body string) *redis.Script { return redis.NewScript(prelude + preludeAudit + body) }
+
+// writeScript is a script over the versions that appends audit events.
+func writeScript(body string) *redis.Script {
+	return redis.NewScript(prelude + preludeHistory + preludeAudit + body)
+}

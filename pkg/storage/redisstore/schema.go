@@ -48,7 +48,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // reindexAudit counts and indexes one owner's audit log again, whole.
-var reindexAudit = script(`return reindex_audit()`)
+var reindexAudit = auditScript(`return reindex_audit()`)
 
 // reindexAll counts and indexes the audit log of every owner that has one.
 func (s *Store) reindexAll(ctx context.Context) error {
@@ -87,7 +87,7 @@ func (s *Store) recountAll(ctx context.Context) error {
 
 // recountScript counts an owner's usage from what it keeps (prelude's
 // recount), in one script, so it is right whatever writes run meanwhile.
-var recountScript = script(`return recount()`)
+var recountScript = recountingScript(`return recount()`)
 
 // owners returns the owners that have key kind k (kNames, kHeads…), by
 // SCAN on every primary (scanKeys).
