@@ -283,23 +283,6 @@ local function audit_store(a, maxdrop)
 	redis.call('SET', K_AHEAD, a.next)
 end
 
--- indexes and counts the owner's whole log again (for a log that a
--- release before the index wrote); returns its bytes
-local function reindex_audit()
-	redis.call('DEL', K_AIDX, K_ABYTES)
-	local total, off = 0, 0
-	while true do
-		local ms = redis.call('ZRANGE', K_AUDIT, off, off + 999)
-		for _, m in ipairs(ms) do
-			index_event('ZADD', m)
-			total = total + #m
-		end
-		if #ms < 1000 then break end
-		off = off + 1000
-	end
-	if total > 0 then redis.call('SET', K_ABYTES, total) end
-	return total
-end
 `
 
 // recount is recountScript's body, in the prelude so that an import can end
