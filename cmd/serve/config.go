@@ -73,6 +73,9 @@ type StoreConfig struct {
 	CallTimeout time.Duration
 	// RedisWaitReplicas > 0: each Redis write waits for that many replicas.
 	RedisWaitReplicas int
+	// Create lets OpenStore make a store that does not exist yet (migrate
+	// --create); the other maintenance commands never do.
+	Create bool
 
 	secrets secretFiles
 }
