@@ -224,7 +224,7 @@ func (s *Server) getV1(c echo.Context) error {
 		}
 		if !cl.Grants(key) {
 			s.record(ns, s.event(c, audit.Denied, http.StatusBadRequest, key))
-			return badRequest("secret key %s not in job", key)
+			return badRequest("secret key %s not in job", key).withCode(errcode.KeyNotGranted)
 		}
 		if err := s.checkJobToken(c, cl); err != nil {
 			return err
@@ -236,6 +236,11 @@ func (s *Server) getV1(c echo.Context) error {
 	if version == 0 {
 		sec, err := s.store.Get(ctx, ns, key)
 		if errors.Is(err, storage.ErrNotFound) {
+			// A job sees a key it may read as there or not: whether the
+			// owner deleted it (and may restore it) is the owner's to know.
+			if cl.Scoped() {
+				return v1NotFound(key, err)
+			}
 			if _, verr := s.hist.GetVersion(ctx, ns, key, 0); errors.Is(verr, storage.ErrDeleted) {
 				err = verr
 			}
@@ -272,6 +277,9 @@ func (s *Server) readJSON(c echo.Context, v any, shape string) error {
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil || dec.More() {
 		return badRequest("body must be a JSON object like %s", shape)
+	}
+	if err := checkUniqueKeys(body); err != nil {
+		return badRequest("body names a key twice in one object; name each once: %s", shape)
 	}
 	return nil
 }
@@ -336,6 +344,11 @@ func (s *Server) deleteV1(c echo.Context) error {
 		if destroy, err = strconv.ParseBool(q); err != nil {
 			return badRequest("destroy must be true or false")
 		}
+	}
+	if destroy && cl.Scoped() {
+		// Destroying removes every version for good: like the versions
+		// and restore routes, it is the owner's alone.
+		return forbidden("destroy=true is for the owner's token only; a job token cannot destroy a key's history").withCode(errcode.OwnerOnly)
 	}
 	owner := cl.Address
 	ctx, cancel := storeCtx(c)
