@@ -178,12 +178,37 @@ func (s *Server) historyRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.DELETE("/v1/secrets/:key", with(s.deleteV1, mw...))
 	e.GET("/v1/secrets/:key/versions", with(s.versionsV1, owner...))
 	e.POST("/v1/secrets/:key/restore", with(s.restoreVersionV1, owner...))
+	// The same with the key in the query (v1Key): a browser cannot send
+	// the keys "." and ".." as a path segment, escaped or not.
+	e.GET(keyQueryPath, with(s.getV1, mw...))
+	e.PUT(keyQueryPath, with(s.putV1, mw...))
+	e.DELETE(keyQueryPath, with(s.deleteV1, mw...))
+	e.GET(keyQueryPath+"/versions", with(s.versionsV1, owner...))
+	e.POST(keyQueryPath+"/restore", with(s.restoreVersionV1, owner...))
 	e.POST("/v1/restore", with(s.restoreAsOfV1, owner...))
 	e.GET("/v1/audit", with(s.auditV1, owner...))
 }
 
-// v1Key is the :key segment of a /v1/secrets/:key[/…] path, unescaped once.
+// keyQueryPath is where the per-key v1 routes take the key from the query,
+// /v1/secret[/versions|/restore]?key=K: URL parsers (the WHATWG URL of
+// every browser, fetch) remove the path segments "." and "..", and their
+// escapes "%2E", "%2e%2E"…, so /v1/secrets/%2E can be sent by curl but not
+// by the console, which would ask for /v1/secrets/ instead.
+const keyQueryPath = "/v1/secret"
+
+// v1Key is the :key segment of a /v1/secrets/:key[/…] path, unescaped once,
+// or the one key query parameter of the keyQueryPath routes.
 func v1Key(c echo.Context) (string, error) {
+	if p := c.Path(); p == keyQueryPath || strings.HasPrefix(p, keyQueryPath+"/") {
+		q, err := url.ParseQuery(c.Request().URL.RawQuery)
+		if err != nil {
+			return "", badRequest("the query is not validly escaped")
+		}
+		if len(q["key"]) != 1 {
+			return "", badRequest("name the secret once, escaped, in the key query parameter: %s?key=…", p)
+		}
+		return q["key"][0], checkKey(q["key"][0])
+	}
 	seg := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/v1/secrets/")
 	seg, _, _ = strings.Cut(seg, "/")
 	key, err := url.PathUnescape(seg)
