@@ -264,7 +264,7 @@ func (s *Server) getV1(c echo.Context) error {
 			// A job sees a key it may read as there or not: whether the
 			// owner deleted it (and may restore it) is the owner's to know.
 			if cl.Scoped() {
-				return v1NotFound(key, err)
+				return v1NotFound(key, storage.ErrNotFound)
 			}
 			if _, verr := s.hist.GetVersion(ctx, ns, key, 0); errors.Is(verr, storage.ErrDeleted) {
 				err = verr
