@@ -77,6 +77,19 @@ func TestHostileNamesInTheConsole(t *testing.T) {
 	}
 	p.shot("hostile-revealed")
 
+	// A JSON value is shown as stored: big numbers exact, markup as text.
+	api.set(map[string]any{"json.": json.RawMessage(`{"id":12345678901234567890,"h":"<img src=x onerror=alert(5)>&\\u003c"}`)})
+	p.click("#reload")
+	p.run("json. listed", waitJS(rowOf+`('json.') !== undefined`))
+	p.run("reveal json.", evalAction(rowOf+`('json.').querySelector('button.reveal').click()`))
+	p.run("revealed json.", waitJS(`!!`+rowOf+`('json.').querySelector('pre.value')`))
+	if got := eval[string](p, rowOf+`('json.').querySelector('pre.value').textContent`); got != `{"id":12345678901234567890,"h":"<img src=x onerror=alert(5)>&\\u003c"}` {
+		t.Errorf("JSON value shown as %s", got)
+	}
+	if n := eval[int](p, `document.querySelectorAll('#secret-list img').length + window.__alerts.length`); n != 0 {
+		t.Errorf("%d elements or alerts from a JSON value", n)
+	}
+
 	// History of "." is the history of ".", not of the namespace.
 	p.run("history of .", evalAction(rowOf+`('.').querySelector('button.history').click()`))
 	p.run("versions of .", visible(`#versions tr[data-version="1"]`))
