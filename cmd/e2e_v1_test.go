@@ -21,9 +21,10 @@ func TestWhoamiVerb(t *testing.T) {
 
 	r = u.run("", "whoami")
 	lines := strings.Split(r.stdout, "\n")
-	if r.code != 0 || len(lines) != 6 || lines[0] != "address:   "+address || lines[1] != "scope:     owner" ||
+	if r.code != 0 || len(lines) != 7 || lines[0] != "address:   "+address || lines[1] != "scope:     owner" ||
 		lines[2] != "namespace: "+address || lines[3] != "usage:     0 of 10000 keys, 0 B of 64 MiB" ||
-		!strings.HasPrefix(lines[4], "expires:   ") {
+		!strings.HasPrefix(lines[4], "audit log: ") || !strings.HasSuffix(lines[4], " of 32 MiB") ||
+		!strings.HasPrefix(lines[5], "expires:   ") {
 		t.Fatalf("whoami: %+v", r)
 	}
 
