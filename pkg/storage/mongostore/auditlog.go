@@ -48,9 +48,10 @@ package mongostore
 // run one replica there.)
 //
 // With Quota.AuditBytes an append that takes bytes past the quota removes
-// the owner's oldest events, never its own, until bytes, the quota trim
-// event included, is at most three quarters of the quota, and appends an
-// audit.QuotaTrim event, signed, after its own events.
+// the owner's oldest events, never its own, until bytes is at most
+// storage.AuditTrimTarget (three quarters of the quota, less room for the
+// trim event), and appends an audit.QuotaTrim event, signed, after its own
+// events.
 //
 // Audit answers from the index of its most selective filter (a key, else
 // an action, else none), newest first; a filter the index does not answer
@@ -155,6 +156,14 @@ func sizeBound(e audit.Event) int64 {
 	e, _ = audit.Link(audit.Head{Seq: math.MaxUint64 - 1, Hash: audit.Genesis}, e)
 	e.SigKey, e.Sig = boundSigKey, boundSig
 	return audit.StoredSize(e)
+}
+
+// crashPoint lets a test stop an append between two steps as a crash
+// would (the hook panics).
+func (s *Store) crashPoint(step string) {
+	if s.crash != nil {
+		s.crash(step)
+	}
 }
 
 // reserveAudit adds n to owner's audit bytes and returns its head
@@ -291,6 +300,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	if err != nil {
 		return err
 	}
+	s.crashPoint("reserved")
 	var stored int64 // bytes of this append's events inserted so far
 	var own uint64   // the first seq this append inserted, 0 before any
 	head, err := s.newest(ctx, owner, hd, inTxn(ctx))
@@ -306,6 +316,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 		}
 		if err == nil {
 			// In: from here on a failure over-counts at worst.
+			s.crashPoint("inserted")
 			return s.finish(ctx, owner, p, reserve-stored-p.bytes(len(p.docs)))
 		}
 		var bwe mongo.BulkWriteException
@@ -384,7 +395,9 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	if own > 0 {
 		limit = min(limit, own)
 	}
-	target := total + sizeBound(audit.QuotaTrim(t, math.MaxUint64, audit.Genesis)) - q*3/4
+	// Remove at least need bytes, so that what is left, before the trim
+	// event, is at most the target (which leaves room for that event).
+	need := total - storage.AuditTrimTarget(q)
 	if len(linked) > 0 {
 		last := &linked[len(linked)-1]
 		last.SigKey, last.Sig = "", ""
@@ -392,7 +405,7 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 		if err != nil {
 			return p, err
 		}
-		target -= p.docs[len(p.docs)-1].(eventDoc).Size - d.Size
+		need -= p.docs[len(p.docs)-1].(eventDoc).Size - d.Size
 		p.docs[len(p.docs)-1] = d
 	}
 	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(limit)}}}},
@@ -404,7 +417,7 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 		p.gone = append(p.gone, d.Size)
 		freed += d.Size
 		p.keep, anchor = uint64(d.Seq)+1, d.Hash
-		if freed >= target {
+		if freed >= need {
 			return errEnough
 		}
 		return nil
@@ -450,6 +463,7 @@ func (s *Store) finish(ctx context.Context, owner string, p auditPlan, over int6
 	if err := s.moveHint(ctx, owner, p.head, -over, p.keep); err != nil || p.keep == 0 {
 		return err
 	}
+	s.crashPoint("hinted")
 	return s.removeBefore(ctx, owner, p.keep, p.gone)
 }
 
@@ -490,6 +504,7 @@ func (s *Store) removeBefore(ctx context.Context, owner string, keep uint64, siz
 	if err != nil {
 		return err
 	}
+	s.crashPoint("removed")
 	freed := sum
 	if res.DeletedCount < n {
 		freed = 0
@@ -575,6 +590,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 					return err
 				}
 			}
+			s.crashPoint("trim appended")
 			if err := s.raiseFirst(ctx, owner, uint64(keep)); err != nil {
 				return err
 			}

@@ -766,6 +766,5 @@ func (s *Store) purgeVersions(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-
 // KeepsHistory reports that the store implements storage.HistoryStore.
 func (s *Store) KeepsHistory() bool { return true }

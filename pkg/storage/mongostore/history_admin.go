@@ -2,7 +2,7 @@ package mongostore
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"

@@ -89,7 +89,8 @@ type Store struct {
 	replicaSet                       string            // the URI's replicaSet option
 	quota                            storage.Quota     // quota.go
 
-	janitor *storage.Janitor // purges expired nonces and counters
+	janitor *storage.Janitor  // purges expired nonces and counters
+	crash   func(step string) // tests: called between the steps of an audit append (auditlog.go)
 }
 
 var _ storage.Store = (*Store)(nil)
