@@ -18,7 +18,9 @@ package mongostore
 // seq a trim keeps, raised before the trim removes anything: a hint below
 // it names an event that may be gone (its successor with it, so an insert
 // after it would not collide), and the append asks for the newest event
-// instead.
+// instead. It also shares out the subtraction of what trims remove: each
+// trim subtracts the events from first as it was before its raise up to
+// its own first, so two racing trims never subtract one event twice.
 //
 // bytes is Usage.AuditBytes: the sum of size (audit.StoredSize, the
 // length of data) over the owner's events. It only ever runs ahead of the
@@ -69,7 +71,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -241,19 +242,15 @@ func (s *Store) newest(ctx context.Context, owner string, h headDoc, exact bool)
 	return audit.Head{Seq: uint64(head.Seq), Hash: head.Hash}, nil
 }
 
-// moveHint sets owner's hint to h and adds d to its bytes, and raises its
-// trim point to first (when not 0): one update by _id, which FerretDB
-// answers without a scan. Racing appends can leave the hint behind the
-// newest event (the one that set it last was not the furthest); the next
-// append that collides reads on past it (newest). bytes and first are
-// right whatever the order.
-func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int64, first uint64) error {
+// moveHint sets owner's hint to h and adds d to its bytes: one update by
+// _id, which FerretDB answers without a scan. Racing appends can leave the
+// hint behind the newest event (the one that set it last was not the
+// furthest); the next append that collides reads on past it (newest).
+// bytes is right whatever the order.
+func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int64) error {
 	update := bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}}}
 	if d != 0 {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "bytes", Value: d}}})
-	}
-	if first > 0 {
-		update = append(update, bson.E{Key: "$max", Value: bson.D{{Key: "first", Value: int64(first)}}})
 	}
 	_, err := s.auditHeads.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}}, update, options.UpdateOne().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) && !inTxn(ctx) {
@@ -263,15 +260,29 @@ func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int6
 	return err
 }
 
-// raiseFirst raises owner's trim point to first, before a trim removes
-// the events below it.
-func (s *Store) raiseFirst(ctx context.Context, owner string, first uint64) error {
-	_, err := s.auditHeads.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-		bson.D{{Key: "$max", Value: bson.D{{Key: "first", Value: int64(first)}}}}, options.UpdateOne().SetUpsert(true))
-	if mongo.IsDuplicateKeyError(err) && !inTxn(ctx) {
-		return s.raiseFirst(ctx, owner, first)
+// raiseFirst raises owner's trim point to keep, before a trim removes the
+// events below it, and returns what it was: the trim removes and
+// subtracts the events from there to keep, which no other trim does
+// (each takes the range from the point before its raise to its own).
+// With h it also moves the hint and adds d to the bytes, as moveHint.
+func (s *Store) raiseFirst(ctx context.Context, owner string, keep uint64, h *audit.Head, d int64) (uint64, error) {
+	update := bson.D{{Key: "$max", Value: bson.D{{Key: "first", Value: int64(keep)}}}}
+	if h != nil {
+		update = append(update, bson.E{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}})
 	}
-	return err
+	if d != 0 {
+		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "bytes", Value: d}}})
+	}
+	var was headDoc
+	err := s.auditHeads.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: owner}}, update,
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.Before)).Decode(&was)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return 0, nil // created
+	case mongo.IsDuplicateKeyError(err) && !inTxn(ctx):
+		return s.raiseFirst(ctx, owner, keep, h, d) // a racing append created it
+	}
+	return uint64(max(was.First, 0)), err
 }
 
 // AppendAudit implements storage.AuditLog.
@@ -355,7 +366,13 @@ type auditPlan struct {
 	docs []any // eventDoc
 	head audit.Head
 	keep uint64
-	gone []int64 // sizes of the events below keep, oldest first
+	gone []sized // the events below keep, oldest first
+}
+
+// sized is an event's seq and size.
+type sized struct {
+	Seq  int64 `bson:"seq"`
+	Size int64 `bson:"size"`
 }
 
 // bytes is the size of the first n docs.
@@ -414,7 +431,7 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	var freed int64
 	var anchor string
 	err = each(ctx, cur, err, func(d *eventDoc) error {
-		p.gone = append(p.gone, d.Size)
+		p.gone = append(p.gone, sized{Seq: d.Seq, Size: d.Size})
 		freed += d.Size
 		p.keep, anchor = uint64(d.Seq)+1, d.Hash
 		if freed >= need {
@@ -457,63 +474,47 @@ func (p *auditPlan) add(owner string, linked []audit.Event) error {
 }
 
 // finish moves the hint to p's head, giving back over of the reservation,
-// and, for a trim, removes the events below p.keep (the trim point raised
-// first) and subtracts them.
+// and, for a trim, raises the trim point (in the same update) and removes
+// the events below p.keep.
 func (s *Store) finish(ctx context.Context, owner string, p auditPlan, over int64) error {
-	if err := s.moveHint(ctx, owner, p.head, -over, p.keep); err != nil || p.keep == 0 {
-		return err
+	if p.keep == 0 {
+		return s.moveHint(ctx, owner, p.head, -over)
 	}
-	s.crashPoint("hinted")
-	return s.removeBefore(ctx, owner, p.keep, p.gone)
-}
-
-// removeBefore removes owner's events below keep, whose sizes were read
-// as sizes (nil: not read), and subtracts what they counted: all of it
-// when it removed as many as were read, else (a racing trim removed some)
-// a lower bound of it, so that the count never falls behind.
-func (s *Store) removeBefore(ctx context.Context, owner string, keep uint64, sizes []int64) error {
-	filter := bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(keep)}}}}
-	var n, sum int64
-	if sizes == nil {
-		cur, err := s.events.Aggregate(ctx, mongo.Pipeline{
-			{{Key: "$match", Value: filter}},
-			{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
-				{Key: "bytes", Value: bson.D{{Key: "$sum", Value: "$size"}}}}}},
-		})
-		var got []struct {
-			N     int64 `bson:"n"`
-			Bytes int64 `bson:"bytes"`
-		}
-		if err == nil {
-			err = cur.All(ctx, &got)
-		}
-		if err != nil {
-			return err
-		}
-		if len(got) == 0 {
-			return nil
-		}
-		n, sum = got[0].N, got[0].Bytes
-	} else {
-		n = int64(len(sizes))
-		for _, b := range sizes {
-			sum += b
-		}
-	}
-	res, err := s.events.DeleteMany(ctx, filter)
+	was, err := s.raiseFirst(ctx, owner, p.keep, &p.head, -over)
 	if err != nil {
 		return err
 	}
+	s.crashPoint("hinted")
+	return s.removeBefore(ctx, owner, p.keep, was, p.gone)
+}
+
+// removeBefore removes owner's events below keep and subtracts what those
+// from was (the trim point before this trim raised it to keep) on
+// counted, as read in gone (nil: read them now). It subtracts them after
+// its delete, which leaves none of them, whoever removes which; and no
+// other trim subtracts them. A trim that stops before it subtracts leaves
+// them counted: too high, never too low.
+func (s *Store) removeBefore(ctx context.Context, owner string, keep, was uint64, gone []sized) error {
+	filter := bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(keep)}}}}
+	if gone == nil && was < keep {
+		cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$gte", Value: int64(was)}, {Key: "$lt", Value: int64(keep)}}}},
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "seq", Value: 1}, {Key: "size", Value: 1}}).SetBatchSize(inChunk))
+		err = each(ctx, cur, err, func(d *sized) error {
+			gone = append(gone, *d)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := s.events.DeleteMany(ctx, filter); err != nil {
+		return err
+	}
 	s.crashPoint("removed")
-	freed := sum
-	if res.DeletedCount < n {
-		freed = 0
-		if sizes != nil {
-			sorted := slices.Clone(sizes)
-			slices.Sort(sorted)
-			for _, b := range sorted[:res.DeletedCount] {
-				freed += b
-			}
+	var freed int64
+	for _, g := range gone {
+		if uint64(g.Seq) >= was && uint64(g.Seq) < keep {
+			freed += g.Size
 		}
 	}
 	return s.adjustAudit(ctx, owner, -freed)
@@ -591,10 +592,11 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 				}
 			}
 			s.crashPoint("trim appended")
-			if err := s.raiseFirst(ctx, owner, uint64(keep)); err != nil {
+			was, err := s.raiseFirst(ctx, owner, uint64(keep), nil, 0)
+			if err != nil {
 				return err
 			}
-			return s.removeBefore(ctx, owner, uint64(keep), nil)
+			return s.removeBefore(ctx, owner, uint64(keep), was, nil)
 		})
 		if err != nil {
 			return err
@@ -640,7 +642,7 @@ func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (
 	exact := (q.Key == "" || q.Action == "") && q.Since.IsZero() && q.Until.IsZero()
 	limit, batch := q.Limit, q.Limit
 	if !exact {
-		limit, batch = storage.AuditScanMax, min(q.Limit+1, scanBatch)
+		limit, batch = storage.AuditScanMax, scanBatch
 	}
 	cur, err := s.events.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetHint(hint).
 		SetLimit(int64(limit)).SetBatchSize(int32(batch)))
@@ -679,21 +681,20 @@ func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (
 
 // recountAudit sets owner's audit bytes to the sizes of its events.
 func (s *Store) recountAudit(ctx context.Context, owner string) error {
-	cur, err := s.events.Aggregate(ctx, mongo.Pipeline{
-		{{Key: "$match", Value: bson.D{{Key: "owner", Value: owner}}}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil}, {Key: "bytes", Value: bson.D{{Key: "$sum", Value: "$size"}}}}}},
+	// ($group's $sum would add them on the server, but FerretDB v1
+	// answers 0.)
+	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "size", Value: 1}}).SetBatchSize(inChunk))
+	var sum, n int64
+	err = each(ctx, cur, err, func(d *sized) error {
+		sum, n = sum+d.Size, n+1
+		return nil
 	})
-	var got []struct {
-		Bytes int64 `bson:"bytes"`
-	}
-	if err == nil {
-		err = cur.All(ctx, &got)
-	}
-	if err != nil || len(got) == 0 {
+	if err != nil || n == 0 {
 		return err
 	}
 	_, err = s.auditHeads.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "bytes", Value: got[0].Bytes}}}}, options.UpdateOne().SetUpsert(true))
+		bson.D{{Key: "$set", Value: bson.D{{Key: "bytes", Value: sum}}}}, options.UpdateOne().SetUpsert(true))
 	return err
 }
 

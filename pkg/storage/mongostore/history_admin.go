@@ -198,7 +198,7 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 			return err
 		}
 		last := events[len(events)-1]
-		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash}, 0, 0)
+		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash}, 0)
 	})
 }
 
