@@ -34,14 +34,15 @@ package mongostore
 // events, and subtracts what it removed last. The crash states:
 //
 //   - after the reservation: the owner counts bytes nothing uses.
-//   - after the insert: the events are in and signed; the hint lags (the
-//     next append reads on), the bound's excess is still counted.
+//   - after the insert: the events are in, the newest signed; the hint
+//     lags (the next append reads on), the bound's excess is counted.
 //   - after the trim event, before or during the removal: the log holds
 //     events older than the trim says, which audit.Verify accepts (a trim
-//     interrupted half-way) and the next trim removes; they stay counted
-//     until removed. The server removes them in the order of the (owner,
-//     seq) index, so what a crash leaves of them is a run of seqs right
-//     before the first kept one, never a gap.
+//     interrupted half-way); the next trim removes them, and they stay
+//     counted (too high) until Recount. The removal is one delete of the
+//     seqs below first, which MongoDB runs along the (owner, seq) index,
+//     oldest first: what a stop half-way leaves is a run of seqs right
+//     before the first kept one, not a gap.
 //   - after the removal: the removed events are still counted.
 //
 // On a replica set an append with its trim is one transaction, and the
