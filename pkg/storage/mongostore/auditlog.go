@@ -57,7 +57,8 @@ package mongostore
 // events.
 //
 // Audit answers from the index of its most selective filter (a key, else
-// an action, else none), newest first; a filter the index does not answer
+// an action, else none), newest first, from the trim point on (events
+// below it are on their way out); a filter the index does not answer
 // is checked here on at most storage.AuditScanMax candidates. Since ends
 // the scan at the first candidate older than Since - storage.AuditSkew;
 // Until lowers the start to the first event at Until + AuditSkew or later,
@@ -267,7 +268,10 @@ func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int6
 // (each takes the range from the point before its raise to its own).
 // With h it also moves the hint and adds d to the bytes, as moveHint.
 func (s *Store) raiseFirst(ctx context.Context, owner string, keep uint64, h *audit.Head, d int64) (uint64, error) {
-	update := bson.D{{Key: "$max", Value: bson.D{{Key: "first", Value: int64(keep)}}}}
+	update := bson.D{}
+	if keep > 0 {
+		update = append(update, bson.E{Key: "$max", Value: bson.D{{Key: "first", Value: int64(keep)}}})
+	}
 	if h != nil {
 		update = append(update, bson.E{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}})
 	}
@@ -319,7 +323,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	backoff := time.Millisecond
 	for attempt := 1; err == nil; attempt++ {
 		var p auditPlan
-		p, err = s.plan(ctx, owner, head, events, hd.Bytes-reserve+stored, own, t)
+		p, err = s.plan(ctx, owner, head, events, hd.Bytes-reserve+stored, own, uint64(max(hd.First, 0)), t)
 		if err != nil {
 			break
 		}
@@ -329,22 +333,64 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 		if err == nil {
 			// In: from here on a failure over-counts at worst.
 			s.crashPoint("inserted")
-			return s.finish(ctx, owner, p, reserve-stored-p.bytes(len(p.docs)))
+			stale, err := s.finish(ctx, owner, p, reserve-stored-p.bytes(len(p.docs)))
+			if err != nil || !stale {
+				return err
+			}
+			// They went in below the trim point: append them again.
+			if err := s.dropStale(ctx, owner, p.docs); err != nil {
+				return err
+			}
+			if attempt == raceAttempts {
+				return errRaced
+			}
+			return s.appendAudit(ctx, owner, events)
 		}
 		var bwe mongo.BulkWriteException
-		if inTxn(ctx) || attempt == raceAttempts || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
+		if !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
+			// Any of them may be in: keep them counted.
+			stored += p.bytes(len(p.docs))
 			break
 		}
-		if k := bwe.WriteErrors[0].Index; k > 0 && !s.ferret {
-			// Those before it are in.
-			stored += p.bytes(k)
-			if own == 0 {
-				own = uint64(p.docs[0].(eventDoc).Seq)
+		if inTxn(ctx) {
+			break
+		}
+		k := bwe.WriteErrors[0].Index
+		if k > 0 {
+			// Those before it are in (FerretDB v1 may misreport which
+			// one failed: then maybe more of them, counted all).
+			n := k
+			if s.ferret {
+				n = len(p.docs)
 			}
-			events = events[min(k, len(events)):]
-		} else if k > 0 {
-			// FerretDB v1 may misreport which insert failed: find out.
-			err = fmt.Errorf("mongostore: audit insert collided at %d", k)
+			stored += p.bytes(n)
+			if hd, err = s.readHead(ctx, owner); err != nil {
+				break
+			}
+			switch {
+			case p.docs[0].(eventDoc).Seq < hd.First:
+				// Into a range that a racing trim removed (the head read
+				// was behind it): they stay counted (too high), go, and
+				// are appended again, with room taken for them anew.
+				if err = s.dropStale(ctx, owner, p.docs[:n]); err == nil {
+					err = s.adjustAudit(ctx, owner, p.bytes(n))
+					reserve += p.bytes(n)
+					hd.Bytes += p.bytes(n)
+				}
+			case s.ferret:
+				err = fmt.Errorf("mongostore: audit insert collided at %d", k)
+			default:
+				if own == 0 {
+					own = uint64(p.docs[0].(eventDoc).Seq)
+				}
+				events = events[min(k, len(events)):]
+			}
+			if err != nil {
+				break
+			}
+		}
+		if attempt == raceAttempts {
+			err = errRaced
 			break
 		}
 		if attempt > 1 {
@@ -352,7 +398,10 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 				break
 			}
 		}
-		if hd, err = s.readHead(ctx, owner); err == nil {
+		if k == 0 {
+			hd, err = s.readHead(ctx, owner)
+		}
+		if err == nil {
 			head, err = s.newest(ctx, owner, hd, true)
 		}
 	}
@@ -389,7 +438,7 @@ func (p *auditPlan) bytes(n int) int64 {
 // owner's log counts besides them. With a quota that they take base past,
 // it adds a quota trim of the oldest events below own (this append's first
 // stored event, 0 for none yet) and below events.
-func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events []audit.Event, base int64, own uint64, t time.Time) (auditPlan, error) {
+func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events []audit.Event, base int64, own, first uint64, t time.Time) (auditPlan, error) {
 	p := auditPlan{head: head}
 	linked := make([]audit.Event, len(events))
 	for i, e := range events {
@@ -426,7 +475,9 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 		need -= p.docs[len(p.docs)-1].(eventDoc).Size - d.Size
 		p.docs[len(p.docs)-1] = d
 	}
-	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(limit)}}}},
+	// Below first the events are trimmed already (a crash or a racing
+	// trim left them): they count for nothing here.
+	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$gte", Value: int64(first)}, {Key: "$lt", Value: int64(limit)}}}},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetHint(idxOwnerSeq).SetBatchSize(scanBatch).
 			SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "size", Value: 1}, {Key: "hash", Value: 1}}))
 	var freed int64
@@ -476,17 +527,47 @@ func (p *auditPlan) add(owner string, linked []audit.Event) error {
 
 // finish moves the hint to p's head, giving back over of the reservation,
 // and, for a trim, raises the trim point (in the same update) and removes
-// the events below p.keep.
-func (s *Store) finish(ctx context.Context, owner string, p auditPlan, over int64) error {
-	if p.keep == 0 {
-		return s.moveHint(ctx, owner, p.head, -over)
+// the events below p.keep. It reports the docs stale when they went in
+// below the trim point as it was: into a range a racing trim had removed
+// since the head was read (several processes without transactions); they
+// are not part of the log then.
+func (s *Store) finish(ctx context.Context, owner string, p auditPlan, over int64) (stale bool, err error) {
+	if len(p.docs) == 0 {
+		return false, s.adjustAudit(ctx, owner, -over)
 	}
-	was, err := s.raiseFirst(ctx, owner, p.keep, &p.head, -over)
+	head := p.head
+	was, err := s.raiseFirst(ctx, owner, p.keep, &head, -over)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if uint64(p.docs[0].(eventDoc).Seq) < was {
+		return true, nil
+	}
+	if p.keep == 0 {
+		return false, nil
 	}
 	s.crashPoint("hinted")
-	return s.removeBefore(ctx, owner, p.keep, was, p.gone)
+	return false, s.removeBefore(ctx, owner, p.keep, was, p.gone)
+}
+
+// dropStale removes docs that an append inserted below the trim point
+// (they stay counted: too high, never too low).
+func (s *Store) dropStale(ctx context.Context, owner string, docs []any) error {
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.(eventDoc).ID
+	}
+	_, err := s.events.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}},
+		{Key: "hash", Value: bson.D{{Key: "$in", Value: hashes(docs)}}}})
+	return err
+}
+
+func hashes(docs []any) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.(eventDoc).Hash
+	}
+	return out
 }
 
 // removeBefore removes owner's events below keep and subtracts what those
@@ -627,6 +708,16 @@ func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (
 	if before == 1 || q.Limit <= 0 {
 		return out, ctx.Err()
 	}
+	// Below the trim point are only events a trim is removing, or that an
+	// append put there racing it: not part of the log.
+	hd, err := s.readHead(ctx, owner)
+	if err != nil {
+		return storage.AuditPage{}, err
+	}
+	first := uint64(max(hd.First, 1))
+	if before != 0 && before <= first {
+		return out, ctx.Err()
+	}
 	filter, hint := bson.D{{Key: "owner", Value: owner}}, idxOwnerSeq
 	switch {
 	case q.Key != "":
@@ -634,9 +725,11 @@ func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (
 	case q.Action != "":
 		filter, hint = append(filter, bson.E{Key: "action", Value: string(q.Action)}), idxOwnerAction
 	}
+	seq := bson.D{{Key: "$gte", Value: int64(first)}}
 	if before > 0 {
-		filter = append(filter, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(before)}}})
+		seq = append(seq, bson.E{Key: "$lt", Value: int64(before)})
 	}
+	filter = append(filter, bson.E{Key: "seq", Value: seq})
 	// Without a filter the index leaves open every candidate matches: read
 	// limit of them. Else read candidates until limit match, AuditScanMax
 	// at most.
@@ -674,7 +767,7 @@ func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (
 	if err != nil && !errors.Is(err, errEnough) {
 		return storage.AuditPage{}, err
 	}
-	if !older && (len(out.Events) == q.Limit || examined == limit) && last > 1 {
+	if !older && (len(out.Events) == q.Limit || examined == limit) && last > first {
 		out.Next = last
 	}
 	return out, nil
