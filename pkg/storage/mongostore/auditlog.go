@@ -20,7 +20,18 @@ package mongostore
 // after it would not collide), and the append asks for the newest event
 // instead. It also shares out the subtraction of what trims remove: each
 // trim subtracts the events from first as it was before its raise up to
-// its own first, so two racing trims never subtract one event twice.
+// its own first, so two racing trims never subtract one event twice. And
+// readers (Audit, WalkAudit) start there: below it are only events on
+// their way out.
+//
+// Several processes without transactions can still race so that an
+// append reads the head, another process appends and trims past that
+// head, and the append then inserts into the range just removed, without
+// a collision. The update that moves the hint returns first (in the same
+// round trip): such an append sees its events below it, removes them
+// (they stay counted: too high) and appends them again. A crash before
+// it does leaves them below first, where no reader looks and the next
+// trim removes them.
 //
 // bytes is Usage.AuditBytes: the sum of size (audit.StoredSize, the
 // length of data) over the owner's events. It only ever runs ahead of the
@@ -29,7 +40,7 @@ package mongostore
 // store (the bound of each event linked at the largest seq and signed, and
 // with a quota of a trim event) in the same findAndModify that reads the
 // hint; then it inserts; then it sets the hint and gives back what the
-// bound overshot, in one update. A trim (retention or quota) inserts its
+// bound overshot, in one findAndModify. A trim (retention or quota) inserts its
 // trim event first (counted as above), raises first, removes the old
 // events, and subtracts what it removed last. The crash states:
 //
@@ -338,6 +349,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 				return err
 			}
 			// They went in below the trim point: append them again.
+			s.crashPoint("stale")
 			if err := s.dropStale(ctx, owner, p.docs); err != nil {
 				return err
 			}
@@ -372,6 +384,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 				// Into a range that a racing trim removed (the head read
 				// was behind it): they stay counted (too high), go, and
 				// are appended again, with room taken for them anew.
+				s.crashPoint("stale")
 				if err = s.dropStale(ctx, owner, p.docs[:n]); err == nil {
 					err = s.adjustAudit(ctx, owner, p.bytes(n))
 					reserve += p.bytes(n)

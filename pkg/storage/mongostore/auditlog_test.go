@@ -416,17 +416,26 @@ func waitMilli() {
 // own lock) share one owner's log under a small quota, so that their
 // appends trim it again and again, while a reader reads its newest page.
 // Every page the reader sees is one chain, and afterwards the whole log
-// verifies, signed, within the quota, counted never too low and not far
-// too high.
+// verifies, signed, within the quota, counted exactly but for appends
+// that went again (and never too low).
 func TestAuditQuotaRace(t *testing.T) {
 	const quota, clients, each = 6 << 10, 4, 15
 	uri := storagetest.MongoDB(t)
 	owner := storagetest.Unique("race-")
 	ctx, keys := signer(t)
 	stores := make([]*mongostore.Store, clients)
+	var mu sync.Mutex
+	stale := 0 // appends that went in below a racing trim's point
 	for i := range stores {
 		stores[i] = openURI(t, uri, true)
 		stores[i].SetQuota(storage.Quota{AuditBytes: quota})
+		mongostore.SetCrash(stores[i], func(step string) {
+			if step == "stale" {
+				mu.Lock()
+				stale++
+				mu.Unlock()
+			}
+		})
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -481,12 +490,13 @@ func TestAuditQuotaRace(t *testing.T) {
 	if sum := storedSize(log); sum > quota {
 		t.Errorf("the log takes %d bytes, past the quota %d", sum, quota)
 	}
-	// Racing trims share out what they subtract: the count stays close.
-	// (An append that went in below a racing trim's point, and went again,
-	// stays counted: too high by that append, never too low.)
-	if got, want := auditBytes(t, stores[0], owner), storedSize(log); got-want > quota/4 {
-		t.Errorf("Usage.AuditBytes %d, the events take %d", got, want)
+	// Racing trims share out what they subtract, so the count is exact,
+	// but for an append that went in below a racing trim's point and went
+	// again: it stays counted (too high by that append's bytes, at most
+	// three events and a trim, never too low).
+	if got, want := auditBytes(t, stores[0], owner), storedSize(log); got-want > int64(stale)*2500 {
+		t.Errorf("Usage.AuditBytes %d, the events take %d (%d appends went again)", got, want, stale)
 	}
-	t.Logf("%d events kept of %d, %d bytes counted for %d stored; %d pages read", len(log), log[len(log)-1].Seq,
-		auditBytes(t, stores[0], owner), storedSize(log), pages)
+	t.Logf("%d events kept of %d, %d bytes counted for %d stored; %d appends went again; %d pages read", len(log), log[len(log)-1].Seq,
+		auditBytes(t, stores[0], owner), storedSize(log), stale, pages)
 }

@@ -203,11 +203,26 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 }
 
 // WalkAudit implements storage.AuditWalker: every event in (owner, seq)
-// order.
+// order, from each owner's trim point on (as Audit reads them).
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
-	cur, err := s.events.Find(ctx, bson.D{}, options.Find().
+	firsts := map[string]int64{}
+	cur, err := s.auditHeads.Find(ctx, bson.D{{Key: "first", Value: bson.D{{Key: "$gt", Value: int64(0)}}}})
+	err = each(ctx, cur, err, func(d *struct {
+		Owner string `bson:"_id"`
+		First int64  `bson:"first"`
+	}) error {
+		firsts[d.Owner] = d.First
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	cur, err = s.events.Find(ctx, bson.D{}, options.Find().
 		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "seq", Value: 1}}).SetBatchSize(walkBatch))
 	return each(ctx, cur, err, func(d *eventDoc) error {
+		if d.Seq < firsts[d.Owner] {
+			return nil
+		}
 		e, err := decodeEvent(d)
 		if err != nil {
 			return err
