@@ -1,0 +1,747 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+)
+
+// auditMigration (schema version 4) indexes the audit logs and counts
+// their bytes (issue 19). audit_keys holds one row per (owner, term, seq):
+// the event's action (kind termAction) and each name it lists (kind
+// termKey), so a filtered query reads the matching events in seq order
+// from its primary key, whatever the log holds besides. The statements
+// create the table; upgradeAudit adds quota_usage.audit_bytes and fills
+// both from the events already stored.
+var auditMigration = map[string][]string{
+	SQLite: {`CREATE TABLE IF NOT EXISTS audit_keys (
+		owner TEXT NOT NULL,
+		kind INTEGER NOT NULL,
+		name TEXT NOT NULL,
+		seq INTEGER NOT NULL,
+		PRIMARY KEY (owner, kind, name, seq)) WITHOUT ROWID`},
+	Postgres: {`CREATE TABLE IF NOT EXISTS audit_keys (
+		owner text COLLATE "C" NOT NULL,
+		kind smallint NOT NULL,
+		name text COLLATE "C" NOT NULL,
+		seq bigint NOT NULL,
+		PRIMARY KEY (owner, kind, name, seq))`},
+	MySQL: {"CREATE TABLE IF NOT EXISTS audit_keys (" +
+		"owner VARBINARY(512) NOT NULL," +
+		"kind SMALLINT NOT NULL," +
+		"name VARBINARY(512) NOT NULL," +
+		"seq BIGINT NOT NULL," +
+		"PRIMARY KEY (owner, kind, name, seq)" +
+		") ENGINE=InnoDB"},
+}
+
+// The kinds of audit_keys rows.
+const (
+	termAction = 0
+	termKey    = 1
+)
+
+// upgradeAudit is the rest of schema version 4: quota_usage gains the
+// audit bytes of each owner counted so far (owners without a row are
+// counted from the data when first written, as in version 3), and every
+// stored event is indexed. It runs again whole if it died half-way.
+func upgradeAudit(ctx context.Context, s *Store, db execer) error {
+	var probe sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT audit_bytes FROM quota_usage WHERE 1 = 0`).Scan(&probe)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// No such column yet (MySQL has no ADD COLUMN IF NOT EXISTS).
+		if _, err := db.ExecContext(ctx, `ALTER TABLE quota_usage ADD COLUMN audit_bytes BIGINT NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("adding quota_usage.audit_bytes: %w", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE quota_usage SET audit_bytes =
+		(SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events a WHERE a.owner = quota_usage.owner)`); err != nil {
+		return fmt.Errorf("counting audit bytes: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM audit_keys`); err != nil {
+		return err
+	}
+	type row struct {
+		owner string
+		seq   int64
+		data  []byte
+	}
+	var last row
+	for n := 0; ; n++ {
+		var rows *sql.Rows
+		if n == 0 {
+			rows, err = db.QueryContext(ctx, s.rebind(`SELECT owner, seq, data FROM audit_events ORDER BY owner, seq LIMIT ?`), upgradePage)
+		} else {
+			rows, err = db.QueryContext(ctx, s.rebind(`SELECT owner, seq, data FROM audit_events
+				WHERE owner > ? OR (owner = ? AND seq > ?) ORDER BY owner, seq LIMIT ?`), last.owner, last.owner, last.seq, upgradePage)
+		}
+		if err != nil {
+			return fmt.Errorf("indexing the audit logs: %w", err)
+		}
+		// The page is read whole before writing: one connection.
+		var page []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.owner, &r.seq, &r.data); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var args []any
+		for _, r := range page {
+			var e struct {
+				Action audit.Action `json:"action"`
+				Keys   []string     `json:"keys"`
+			}
+			if err := json.Unmarshal(r.data, &e); err != nil {
+				continue // not an event: nothing a filter could find
+			}
+			args = appendTerms(args, r.owner, r.seq, e.Action, e.Keys)
+		}
+		if err := s.insertMany(ctx, db, insKeys, args, false); err != nil {
+			return fmt.Errorf("indexing the audit logs: %w", err)
+		}
+		if len(page) < upgradePage {
+			return nil
+		}
+		last = page[len(page)-1]
+	}
+}
+
+const upgradePage = 500
+
+// indexable is the form under which audit_keys holds a name listed by an
+// event: the name as the event's JSON gives it back (an invalid UTF-8
+// byte reads back as U+FFFD), and false for a name no query can ask for
+// (storage.CheckName: Checked answers those without a store call).
+func indexable(k string) (string, bool) {
+	if !utf8.ValidString(k) {
+		var b strings.Builder
+		for i := 0; i < len(k); {
+			r, n := utf8.DecodeRuneInString(k[i:])
+			if r == utf8.RuneError && n == 1 {
+				b.WriteString("\uFFFD")
+			} else {
+				b.WriteString(k[i : i+n])
+			}
+			i += n
+		}
+		k = b.String()
+	}
+	return k, k != "" && len(k) <= storage.MaxNameLen && strings.IndexByte(k, 0) < 0
+}
+
+// appendTerms appends the audit_keys rows of one event (owner, kind,
+// name, seq): its action and each distinct name it lists.
+func appendTerms(args []any, owner string, seq int64, action audit.Action, keys []string) []any {
+	if action.Valid() {
+		args = append(args, owner, termAction, string(action), seq)
+	}
+	start := len(args)
+next:
+	for _, k := range keys {
+		k, ok := indexable(k)
+		if !ok {
+			continue
+		}
+		for i := start + 2; i < len(args); i += 4 {
+			if args[i].(string) == k {
+				continue next
+			}
+		}
+		args = append(args, owner, termKey, k, seq)
+	}
+	return args
+}
+
+// Multi-row inserts: their tables, columns and rows per statement.
+type insertKind int
+
+const (
+	insEvents insertKind = iota
+	insKeys
+)
+
+var inserts = [...]struct {
+	head, row string
+	cols      int
+}{
+	insEvents: {`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES `, `(?, ?, ?, ?, ?)`, 5},
+	insKeys:   {`INSERT INTO audit_keys (owner, kind, name, seq) VALUES `, `(?, ?, ?, ?)`, 4},
+}
+
+// insertRows bounds the rows of one insert (and the parameters: 2,500).
+const insertRows = 500
+
+// insertMany inserts args (each row's columns in order) into kind's table,
+// insertRows rows per statement. With prepared (db is a transaction of
+// the pool), the statements of up to preparedRows rows, those of every
+// append, are prepared once.
+func (s *Store) insertMany(ctx context.Context, db execer, kind insertKind, args []any, prepared bool) error {
+	cols := inserts[kind].cols
+	for start := 0; start < len(args); start += insertRows * cols {
+		part := args[start:min(start+insertRows*cols, len(args))]
+		n := len(part) / cols
+		if tx, ok := db.(*sql.Tx); ok && prepared && n <= preparedRows {
+			st, err := s.insertStmt(ctx, kind, n)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, part...); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := db.ExecContext(ctx, s.insertSQL(kind, n), part...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const preparedRows = 8
+
+type insertKey struct {
+	kind insertKind
+	n    int
+}
+
+// insertSQL is the insert of n rows of kind, rebound once.
+func (s *Store) insertSQL(kind insertKind, n int) string {
+	k := insertKey{kind, n}
+	if q, ok := s.insertSQLs.Load(k); ok {
+		return q.(string)
+	}
+	in := inserts[kind]
+	q := s.rebind(in.head + in.row + strings.Repeat(", "+in.row, n-1))
+	s.insertSQLs.Store(k, q)
+	return q
+}
+
+// insertStmt is insertSQL prepared on the pool, once.
+func (s *Store) insertStmt(ctx context.Context, kind insertKind, n int) (*sql.Stmt, error) {
+	k := insertKey{kind, n}
+	if st, ok := s.insertStmts.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.sqlDB.PrepareContext(ctx, s.insertSQL(kind, n))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.insertStmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// appendAuditTx links events after the owner's newest, signs the newest
+// it adds, and inserts them with their index rows, in tx, counting their
+// bytes in u (the owner's usage, locked; nil: locked and saved here).
+// Past the audit quota it first removes the oldest events (quotaTrim).
+// Every append locks the usage row first, so the appends of one owner
+// take turns; a writer that still raced to the same seq collides on the
+// primary key.
+func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, u *usageTx, owner string, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	own := u == nil
+	if own {
+		var err error
+		if u, err = s.lockUsage(ctx, gtx, tx, owner); err != nil {
+			return err
+		}
+	}
+	head, err := s.auditHead(ctx, tx, owner)
+	if err != nil {
+		return err
+	}
+	b := auditBatch{linked: make([]audit.Event, len(events), len(events)+1), data: make([][]byte, len(events), len(events)+1)}
+	for i, e := range events {
+		b.linked[i], head = audit.Link(head, e)
+	}
+	audit.SignHead(ctx, owner, &b.linked[len(events)-1])
+	for i := range b.linked {
+		if b.data[i], err = json.Marshal(b.linked[i]); err != nil {
+			return err
+		}
+		b.bytes += int64(len(b.data[i]))
+	}
+	if q := s.quota.AuditBytes; q > 0 && u.after.AuditBytes+b.bytes > q {
+		if err := s.quotaTrim(ctx, tx, u, owner, head, &b); err != nil {
+			return translate(gtx, err)
+		}
+	}
+	if err := s.insertEvents(ctx, tx, owner, b.linked, b.data); err != nil {
+		return translate(gtx, err)
+	}
+	u.after.AuditBytes += b.bytes
+	if own {
+		return s.saveUsage(ctx, tx, u)
+	}
+	return nil
+}
+
+// auditBatch is what one append adds: the linked events, their JSON, and
+// the bytes it changes the log by.
+type auditBatch struct {
+	linked []audit.Event
+	data   [][]byte
+	bytes  int64
+}
+
+// auditHead is the owner's newest event, or the zero head.
+func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, owner string) (audit.Head, error) {
+	var seq sql.NullInt64
+	var hash sql.NullString
+	err := tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !seq.Valid {
+		return audit.Head{}, nil
+	}
+	if err != nil {
+		return audit.Head{}, err
+	}
+	return audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}, nil
+}
+
+// insertEvents inserts linked events (data: their JSON) and their index
+// rows.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, owner string, linked []audit.Event, data [][]byte) error {
+	var terms []any
+	if len(linked) == 1 {
+		e := linked[0]
+		if _, err := tx.StmtContext(ctx, s.hist.insAudit).ExecContext(ctx, owner, e.Seq, ts(e.Time), e.Hash, data[0]); err != nil {
+			return err
+		}
+		terms = make([]any, 0, 4*(1+len(e.Keys)))
+	} else {
+		rows := make([]any, 0, 5*len(linked))
+		for i, e := range linked {
+			rows = append(rows, owner, e.Seq, ts(e.Time), e.Hash, data[i])
+		}
+		if err := s.insertMany(ctx, tx, insEvents, rows, true); err != nil {
+			return err
+		}
+	}
+	for _, e := range linked {
+		terms = appendTerms(terms, owner, int64(e.Seq), e.Action, e.Keys)
+	}
+	return s.insertMany(ctx, tx, insKeys, terms, true)
+}
+
+// quotaTrim makes room for b in an owner's log that it would take past
+// the audit quota: it removes the oldest events (never b's) until the
+// log, b and the trim event included, is at most three quarters of the
+// quota, and appends to b an audit.QuotaTrim event, signed as the newest
+// (b's last event loses its signature). With no older event to remove it
+// leaves b as it is: an append is never refused.
+func (s *Store) quotaTrim(ctx context.Context, tx *sql.Tx, u *usageTx, owner string, head audit.Head, b *auditBatch) error {
+	t := now()
+	last := len(b.linked) - 1
+	unsigned := b.linked[last]
+	unsigned.SigKey, unsigned.Sig = "", ""
+	udata, err := json.Marshal(unsigned)
+	if err != nil {
+		return err
+	}
+	added := b.bytes - int64(len(b.data[last])) + int64(len(udata))
+	// The trim event is at most as long as one naming its own seq as the
+	// first kept.
+	probe, _ := audit.Link(head, audit.QuotaTrim(t, head.Seq+1, audit.Genesis))
+	audit.SignHead(ctx, owner, &probe)
+	need := u.after.AuditBytes + added + audit.StoredSize(probe) - s.quota.AuditBytes*3/4
+
+	oldest := b.linked[0].Seq // every event before it is older than b
+	first := oldest           // the first event kept
+	var removed int64
+	var from int64
+scan:
+	for {
+		rows, err := tx.StmtContext(ctx, s.hist.auditOld).QueryContext(ctx, owner, from, walkPage)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			var seq, size int64
+			if err := rows.Scan(&seq, &size); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			if removed >= need || uint64(seq) >= oldest {
+				first = uint64(seq)
+				break
+			}
+			removed += size
+			from = seq
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if first != oldest || n < walkPage {
+			break scan
+		}
+	}
+	if removed == 0 {
+		return nil
+	}
+	anchor := b.linked[0].PrevHash
+	if first != oldest {
+		var data []byte
+		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT data FROM audit_events WHERE owner = ? AND seq = ?`), owner, first).Scan(&data); err != nil {
+			return err
+		}
+		var kept audit.Event
+		if err := json.Unmarshal(data, &kept); err != nil {
+			return fmt.Errorf("audit event %d: %w", first, err)
+		}
+		anchor = kept.PrevHash
+	}
+	if err := s.removeAudit(ctx, tx, owner, first); err != nil {
+		return err
+	}
+	trim, _ := audit.Link(head, audit.QuotaTrim(t, first, anchor))
+	audit.SignHead(ctx, owner, &trim)
+	tdata, err := json.Marshal(trim)
+	if err != nil {
+		return err
+	}
+	b.linked[last], b.data[last] = unsigned, udata
+	b.linked, b.data = append(b.linked, trim), append(b.data, tdata)
+	b.bytes = added + int64(len(tdata)) - removed
+	return nil
+}
+
+// removeAudit removes the owner's events before seq first, and their
+// index rows.
+func (s *Store) removeAudit(ctx context.Context, tx *sql.Tx, owner string, first uint64) error {
+	for _, q := range []string{`DELETE FROM audit_events WHERE owner = ? AND seq < ?`, `DELETE FROM audit_keys WHERE owner = ? AND seq < ?`} {
+		if _, err := tx.ExecContext(ctx, s.rebind(q), owner, first); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendAudit is appendAuditTx inside a gorm transaction, under its own
+// usage lock.
+func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, events []audit.Event) error {
+	if err := s.prepareHistory(ctx); err != nil {
+		return err
+	}
+	tx, err := sqlTx(gtx)
+	if err != nil {
+		return err
+	}
+	return s.appendAuditTx(ctx, gtx, tx, nil, owner, events)
+}
+
+// AppendAudit implements storage.AuditLog.
+func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
+	return s.inHistoryTx(ctx, func(tx *gorm.DB) error { return s.appendAudit(s.stmtCtx(ctx), tx, owner, events) })
+}
+
+// TrimAudit implements storage.AuditLog: per owner, one transaction that
+// removes the events before the first one written at or after before
+// (the newest always stays), so every event it removes is older than
+// before, and records the trim.
+func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
+	if err := s.prepareHistory(ctx); err != nil {
+		return err
+	}
+	cut := ts(before)
+	rows, err := s.sqlDB.QueryContext(ctx, s.rebind(`SELECT DISTINCT owner FROM audit_events WHERE time < ?`), cut)
+	if err != nil {
+		return err
+	}
+	var owners []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return err
+		}
+		owners = append(owners, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, owner := range owners {
+		err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+			tx, err := sqlTx(gtx)
+			if err != nil {
+				return err
+			}
+			u, err := s.lockUsage(ctx, gtx, tx, owner)
+			if err != nil {
+				return err
+			}
+			var first, newest, keep sql.NullInt64
+			if err := tx.StmtContext(ctx, s.hist.auditFirst).QueryRowContext(ctx, owner).Scan(&first, &newest); err != nil {
+				return err
+			}
+			// The owner's events in seq order up to the first one kept.
+			err = tx.QueryRowContext(ctx, s.rebind(`SELECT seq FROM audit_events WHERE owner = ? AND time >= ? ORDER BY seq LIMIT 1`), owner, cut).Scan(&keep)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if !first.Valid {
+				return nil
+			}
+			k := newest.Int64 // the newest event always stays
+			if keep.Valid {
+				k = min(keep.Int64, k)
+			}
+			if k <= first.Int64 {
+				return nil
+			}
+			var data []byte
+			var removed int64
+			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT data, (SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events WHERE owner = ? AND seq < ?)
+				FROM audit_events WHERE owner = ? AND seq = ?`), owner, k, owner, k).Scan(&data, &removed); err != nil {
+				return err
+			}
+			var kept audit.Event
+			if err := json.Unmarshal(data, &kept); err != nil {
+				return fmt.Errorf("audit event %d: %w", k, err)
+			}
+			if err := s.removeAudit(ctx, tx, owner, uint64(k)); err != nil {
+				return err
+			}
+			u.after.AuditBytes -= removed
+			t := now()
+			ev := audit.RetentionTrim(t, uint64(k), kept.PrevHash, cut, t.Sub(cut))
+			if err := s.appendAuditTx(ctx, gtx, tx, u, owner, []audit.Event{ev}); err != nil {
+				return err
+			}
+			return s.saveUsage(ctx, tx, u)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ImportAudit implements storage.HistoryAdmin in one transaction, indexed
+// and counted like appended events.
+func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
+	if err := s.prepareHistory(ctx); err != nil {
+		return err
+	}
+	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
+		tx, err := sqlTx(gtx)
+		if err != nil {
+			return err
+		}
+		u, err := s.lockUsage(ctx, gtx, tx, owner)
+		if err != nil {
+			return err
+		}
+		if head, err := s.auditHead(ctx, tx, owner); err != nil {
+			return err
+		} else if head.Seq > 0 {
+			return fmt.Errorf("%w: the audit log of %s is not empty", storage.ErrInvalid, owner)
+		}
+		for start := 0; start < len(events); start += insertRows {
+			part := events[start:min(start+insertRows, len(events))]
+			data := make([][]byte, len(part))
+			for i, e := range part {
+				if e.Seq == 0 || e.Seq > math.MaxInt64 {
+					return fmt.Errorf("%w: audit event seq %d", storage.ErrInvalid, e.Seq)
+				}
+				if data[i], err = json.Marshal(e); err != nil {
+					return err
+				}
+				u.after.AuditBytes += int64(len(data[i]))
+			}
+			if err := s.insertEvents(ctx, tx, owner, part, data); err != nil {
+				return translate(gtx, err)
+			}
+		}
+		return s.saveUsage(ctx, tx, u)
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return fmt.Errorf("%w: the audit log of %s is not empty", storage.ErrInvalid, owner)
+	}
+	return err
+}
+
+// Audit implements storage.AuditLog. The candidates come, newest first,
+// from the primary key of audit_events (no Key or Action), or from that
+// of audit_keys (the Key's rows, else the Action's), in chunks that grow
+// from the page size; each is checked against every filter here. One call
+// examines at most storage.AuditScanMax candidates. Since stops the scan
+// at the first event older than Since - storage.AuditSkew (no older one
+// can match); Until starts it below the first event at or after Until +
+// AuditSkew, found by bisecting seq (untilBound).
+func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
+	out := storage.AuditPage{Events: []audit.Event{}}
+	if q.Limit <= 0 {
+		return out, nil
+	}
+	if err := s.prepareHistory(ctx); err != nil {
+		return out, err
+	}
+	limit := min(q.Limit, storage.AuditPageMax)
+	before := int64(math.MaxInt64)
+	if q.Before > 0 && q.Before <= math.MaxInt64 {
+		before = int64(q.Before)
+	}
+	kind, term := -1, ""
+	switch {
+	case q.Key != "":
+		k, ok := indexable(q.Key)
+		if !ok || k != q.Key {
+			return out, nil // no stored name reads back as q.Key
+		}
+		kind, term = termKey, k
+	case q.Action != "":
+		if !q.Action.Valid() {
+			return out, nil
+		}
+		kind, term = termAction, string(q.Action)
+	}
+	if !q.Until.IsZero() {
+		b, err := s.untilBound(ctx, owner, before, q.Until.Add(storage.AuditSkew))
+		if err != nil || b <= 1 {
+			return out, err
+		}
+		before = b
+	}
+	stop := time.Time{} // candidates older than this end the scan
+	if !q.Since.IsZero() {
+		stop = q.Since.Add(-storage.AuditSkew)
+	}
+	query := func(before int64, n int) (*sql.Rows, error) {
+		if kind < 0 {
+			return s.hist.auditPage.QueryContext(ctx, owner, before, n)
+		}
+		return s.hist.auditTerm.QueryContext(ctx, owner, kind, term, before, n)
+	}
+	chunk := limit + 1
+	if kind >= 0 || !stop.IsZero() || !q.Until.IsZero() {
+		chunk = max(chunk, 64)
+	}
+	for budget := storage.AuditScanMax; budget > 0; {
+		n := min(chunk, budget+1) // one more: is there an older candidate?
+		rows, err := query(before, n)
+		if err != nil {
+			return out, err
+		}
+		got, done, err := s.auditScan(rows, q, stop, limit, &out, &before, &budget)
+		if err != nil || done {
+			return out, err
+		}
+		if got < n {
+			return out, nil // no older candidate
+		}
+		chunk = min(2*chunk, 1000)
+	}
+	out.Next = uint64(before)
+	return out, nil
+}
+
+// auditScan reads one chunk of candidates into out, newest first, moving
+// before past each one it examines. done: the page is answered (full, with
+// Next set when an older candidate may match, or ended by Since).
+func (s *Store) auditScan(rows *sql.Rows, q storage.AuditQuery, stop time.Time, limit int, out *storage.AuditPage, before *int64, budget *int) (got int, done bool, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		got++
+		var seq int64
+		var data []byte
+		if err := rows.Scan(&seq, &data); err != nil {
+			return got, true, err
+		}
+		full := len(out.Events) == limit
+		if full && stop.IsZero() {
+			out.Next = uint64(*before) // an older candidate exists
+			return got, true, nil
+		}
+		var e audit.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return got, true, fmt.Errorf("audit event %d: %w", seq, err)
+		}
+		if !stop.IsZero() && e.Time.Before(stop) {
+			return got, true, nil // older events cannot match
+		}
+		if full {
+			out.Next = uint64(*before)
+			return got, true, nil
+		}
+		if *budget == 0 {
+			out.Next = uint64(*before)
+			return got, true, nil
+		}
+		*budget--
+		*before = seq
+		if storage.MatchAudit(q, e) {
+			out.Events = append(out.Events, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return got, true, err
+	}
+	return got, false, nil // when full, the next chunk's first row tells whether an older candidate exists
+}
+
+// untilBound is a seq at or below before whose event is at or after t,
+// such that every event from it on is after Until (AuditSkew: an event is
+// never older than those before it by more): the smallest it finds by
+// bisecting seq between the owner's first event and before. The events
+// from it on cannot match; before when none is found.
+func (s *Store) untilBound(ctx context.Context, owner string, before int64, t time.Time) (int64, error) {
+	var first, newest sql.NullInt64
+	if err := s.hist.auditFirst.QueryRowContext(ctx, owner).Scan(&first, &newest); err != nil || !first.Valid {
+		return before, err
+	}
+	at := func(seq int64) (bool, error) { // seq's event is at or after t
+		var tm time.Time
+		err := s.hist.auditTime.QueryRowContext(ctx, owner, seq).Scan(&tm)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil && !tm.Before(t), err
+	}
+	lo, hi := first.Int64, min(newest.Int64, before-1)
+	if hi < lo {
+		return before, nil
+	}
+	if ok, err := at(hi); err != nil || !ok {
+		return before, err
+	}
+	for lo < hi { // hi's event is at or after t
+		mid := lo + (hi-lo)/2
+		ok, err := at(mid)
+		if err != nil {
+			return before, err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi, nil
+}
