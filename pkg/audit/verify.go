@@ -219,7 +219,7 @@ func VerifySigned(events []Event, owner string, keys Keys) (Report, error) {
 		if t == nil {
 			continue
 		}
-		if t.Reason == TrimRetention && (t.Retention <= 0 || t.Before.After(e.Time.Add(-t.Retention))) {
+		if t.Reason == TrimRetention && (t.Retention < 0 || t.Before.After(e.Time.Add(-t.Retention))) {
 			return Report{}, &ChainError{Index: i, Seq: e.Seq,
 				Reason: fmt.Sprintf("the trim removed events newer than its retention (%s before %s)", t.Retention, e.Time.Format("2006-01-02T15:04:05Z07:00"))}
 		}
