@@ -362,11 +362,8 @@ func (s *Store) quotaTrim(ctx context.Context, tx *sql.Tx, u *usageTx, owner str
 		return err
 	}
 	added := b.bytes - int64(len(b.data[last])) + int64(len(udata))
-	// The trim event is at most as long as one naming its own seq as the
-	// first kept.
-	probe, _ := audit.Link(head, audit.QuotaTrim(t, head.Seq+1, audit.Genesis))
-	audit.SignHead(ctx, owner, &probe)
-	need := u.after.AuditBytes + added + audit.StoredSize(probe) - s.quota.AuditBytes*3/4
+	// AuditTrimTarget leaves room for the trim event.
+	need := u.after.AuditBytes + added - storage.AuditTrimTarget(s.quota.AuditBytes)
 
 	oldest := b.linked[0].Seq // every event before it is older than b
 	first := oldest           // the first event kept
