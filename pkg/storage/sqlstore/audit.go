@@ -46,6 +46,12 @@ var auditMigration = map[string][]string{
 		") ENGINE=InnoDB"},
 }
 
+// auditTermSQL reads the candidates of a Key or Action filter: the events
+// of one (owner, kind, name) below a seq, newest first, from the primary
+// key of audit_keys.
+const auditTermSQL = `SELECT e.seq, e.data FROM audit_keys k JOIN audit_events e ON e.owner = k.owner AND e.seq = k.seq
+	WHERE k.owner = ? AND k.kind = ? AND k.name = ? AND k.seq < ? ORDER BY k.seq DESC LIMIT ?`
+
 // The kinds of audit_keys rows.
 const (
 	termAction = 0

@@ -184,8 +184,7 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES (?, ?, ?, ?, ?)`)},
 			{&h.auditOld, s.rebind(`SELECT seq, LENGTH(data) FROM audit_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?`)},
 			{&h.auditPage, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)},
-			{&h.auditTerm, s.rebind(`SELECT e.seq, e.data FROM audit_keys k JOIN audit_events e ON e.owner = k.owner AND e.seq = k.seq
-				WHERE k.owner = ? AND k.kind = ? AND k.name = ? AND k.seq < ? ORDER BY k.seq DESC LIMIT ?`)},
+			{&h.auditTerm, s.rebind(auditTermSQL)},
 			{&h.auditTime, s.rebind(`SELECT time FROM audit_events WHERE owner = ? AND seq = ?`)},
 			{&h.auditFirst, s.rebind(`SELECT MIN(seq), MAX(seq) FROM audit_events WHERE owner = ?`)},
 		} {
