@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,9 +22,18 @@ import (
 // their bytes (issue 19). audit_keys holds one row per (owner, term, seq):
 // the event's action (kind termAction) and each name it lists (kind
 // termKey), so a filtered query reads the matching events in seq order
-// from its primary key, whatever the log holds besides. The statements
-// create the table; upgradeAudit adds quota_usage.audit_bytes and fills
-// both from the events already stored.
+// from its primary key, whatever the log holds besides.
+//
+// audit_events.total is the bytes (audit.StoredSize: the length of data)
+// of the owner's log up to and including the event, trimmed events
+// included: what the log keeps is the newest event's total less the
+// total before the oldest kept one, two rows read by primary key. An
+// append writes it with its rows and a trim needs no count of what it
+// removed, so no usage row is locked or updated for the audit log, and
+// every replica reads the same number.
+//
+// The statements create the table; upgradeAudit adds the column and
+// fills both from the events already stored.
 var auditMigration = map[string][]string{
 	SQLite: {`CREATE TABLE IF NOT EXISTS audit_keys (
 		owner TEXT NOT NULL,
@@ -58,21 +68,18 @@ const (
 	termKey    = 1
 )
 
-// upgradeAudit is the rest of schema version 4: quota_usage gains the
-// audit bytes of each owner counted so far (owners without a row are
-// counted from the data when first written, as in version 3), and every
-// stored event is indexed. It runs again whole if it died half-way.
+// upgradeAudit is the rest of schema version 4: every stored event gets
+// its total and its index rows. It runs again whole if it died half-way.
 func upgradeAudit(ctx context.Context, s *Store, db execer) error {
 	var probe sql.NullInt64
-	err := db.QueryRowContext(ctx, `SELECT audit_bytes FROM quota_usage WHERE 1 = 0`).Scan(&probe)
+	err := db.QueryRowContext(ctx, `SELECT total FROM audit_events WHERE 1 = 0`).Scan(&probe)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		// No such column yet (MySQL has no ADD COLUMN IF NOT EXISTS).
-		if _, err := db.ExecContext(ctx, `ALTER TABLE quota_usage ADD COLUMN audit_bytes BIGINT NOT NULL DEFAULT 0`); err != nil {
-			return fmt.Errorf("adding quota_usage.audit_bytes: %w", err)
+		if _, err := db.ExecContext(ctx, `ALTER TABLE audit_events ADD COLUMN total BIGINT`); err != nil {
+			return fmt.Errorf("adding audit_events.total: %w", err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, `UPDATE quota_usage SET audit_bytes =
-		(SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events a WHERE a.owner = quota_usage.owner)`); err != nil {
+	if _, err := db.ExecContext(ctx, totalsBackfill[s.dialect]); err != nil {
 		return fmt.Errorf("counting audit bytes: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, `DELETE FROM audit_keys`); err != nil {
@@ -128,6 +135,21 @@ func upgradeAudit(ctx context.Context, s *Store, db execer) error {
 		}
 		last = page[len(page)-1]
 	}
+}
+
+// totalsBackfill sets every event's total: a running sum over its
+// owner's log (window functions: SQLite 3.25, PostgreSQL, MySQL 8.0,
+// MariaDB 10.2).
+var totalsBackfill = map[string]string{
+	SQLite: `UPDATE audit_events SET total = w.t FROM
+		(SELECT owner, seq, SUM(LENGTH(data)) OVER (PARTITION BY owner ORDER BY seq) AS t FROM audit_events) AS w
+		WHERE audit_events.owner = w.owner AND audit_events.seq = w.seq`,
+	Postgres: `UPDATE audit_events a SET total = w.t FROM
+		(SELECT owner, seq, SUM(LENGTH(data)) OVER (PARTITION BY owner ORDER BY seq) AS t FROM audit_events) w
+		WHERE a.owner = w.owner AND a.seq = w.seq`,
+	MySQL: `UPDATE audit_events a JOIN
+		(SELECT owner, seq, SUM(LENGTH(data)) OVER (PARTITION BY owner ORDER BY seq) AS t FROM audit_events) w
+		ON a.owner = w.owner AND a.seq = w.seq SET a.total = w.t`,
 }
 
 const upgradePage = 500
@@ -188,40 +210,47 @@ var inserts = [...]struct {
 	head, row string
 	cols      int
 }{
-	insEvents: {`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES `, `(?, ?, ?, ?, ?)`, 5},
+	insEvents: {`INSERT INTO audit_events (owner, seq, time, hash, data, total) VALUES `, `(?, ?, ?, ?, ?, ?)`, 6},
 	insKeys:   {`INSERT INTO audit_keys (owner, kind, name, seq) VALUES `, `(?, ?, ?, ?)`, 4},
 }
 
 // insertRows bounds the rows of one insert (and the parameters: 2,500).
 const insertRows = 500
 
-// insertMany inserts args (each row's columns in order) into kind's table,
-// insertRows rows per statement. With prepared (db is a transaction of
-// the pool), the statements of up to preparedRows rows, those of every
-// append, are prepared once.
+// insertMany inserts args (each row's columns in order) into kind's table.
+// With prepared (db is a transaction of the pool), it runs statements of
+// a power of two rows up to preparedRows, prepared once: a statement
+// parsed anew for each append's count of rows cost more than running two
+// (SQLite parses in the caller's CPU). Otherwise (the upgrade, on the
+// migration's own connection) insertRows rows per statement.
 func (s *Store) insertMany(ctx context.Context, db execer, kind insertKind, args []any, prepared bool) error {
 	cols := inserts[kind].cols
-	for start := 0; start < len(args); start += insertRows * cols {
-		part := args[start:min(start+insertRows*cols, len(args))]
-		n := len(part) / cols
-		if tx, ok := db.(*sql.Tx); ok && prepared && n <= preparedRows {
-			st, err := s.insertStmt(ctx, kind, n)
-			if err != nil {
+	tx, ok := db.(*sql.Tx)
+	if !ok || !prepared {
+		for start := 0; start < len(args); start += insertRows * cols {
+			part := args[start:min(start+insertRows*cols, len(args))]
+			if _, err := db.ExecContext(ctx, s.insertSQL(kind, len(part)/cols), part...); err != nil {
 				return err
 			}
-			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, part...); err != nil {
-				return err
-			}
-			continue
 		}
-		if _, err := db.ExecContext(ctx, s.insertSQL(kind, n), part...); err != nil {
+		return nil
+	}
+	for start := 0; start < len(args); {
+		n := min(preparedRows, (len(args)-start)/cols)
+		n = 1 << (bits.Len(uint(n)) - 1) // the largest power of two at most n
+		st, err := s.insertStmt(ctx, kind, n)
+		if err != nil {
 			return err
 		}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args[start:start+n*cols]...); err != nil {
+			return err
+		}
+		start += n * cols
 	}
 	return nil
 }
 
-const preparedRows = 8
+const preparedRows = 64
 
 type insertKey struct {
 	kind insertKind
@@ -258,89 +287,120 @@ func (s *Store) insertStmt(ctx context.Context, kind insertKind, n int) (*sql.St
 }
 
 // appendAuditTx links events after the owner's newest, signs the newest
-// it adds, and inserts them with their index rows, in tx, counting their
-// bytes in u (the owner's usage, locked; nil: locked and saved here).
-// Past the audit quota it first removes the oldest events (quotaTrim).
-// Every append locks the usage row first, so the appends of one owner
-// take turns; a writer that still raced to the same seq collides on the
-// primary key.
-func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, u *usageTx, owner string, events []audit.Event) error {
+// it adds, and inserts them with their totals and index rows, in tx. Past
+// the audit quota it first removes the oldest events (quotaTrim). A
+// writer that raced to the same seq collides on the primary key and runs
+// again (inHistoryTx).
+func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	own := u == nil
-	if own {
-		var err error
-		if u, err = s.lockUsage(ctx, gtx, tx, owner); err != nil {
-			return err
-		}
-	}
-	head, err := s.auditHead(ctx, tx, owner)
+	quota := s.quota.AuditBytes
+	st, err := s.auditState(ctx, tx, owner, quota > 0)
 	if err != nil {
 		return err
 	}
+	head := st.head
 	b := auditBatch{linked: make([]audit.Event, len(events), len(events)+1), data: make([][]byte, len(events), len(events)+1)}
 	for i, e := range events {
 		b.linked[i], head = audit.Link(head, e)
 	}
 	audit.SignHead(ctx, owner, &b.linked[len(events)-1])
+	var added int64
 	for i := range b.linked {
 		if b.data[i], err = json.Marshal(b.linked[i]); err != nil {
 			return err
 		}
-		b.bytes += int64(len(b.data[i]))
+		added += int64(len(b.data[i]))
 	}
-	if q := s.quota.AuditBytes; q > 0 && u.after.AuditBytes+b.bytes > q {
-		if err := s.quotaTrim(ctx, tx, u, owner, head, &b); err != nil {
+	if quota > 0 && st.total-st.prior+added > quota && st.head.Seq > 0 {
+		if err := s.quotaTrim(ctx, tx, owner, st, head, &b); err != nil {
 			return translate(gtx, err)
 		}
 	}
-	if err := s.insertEvents(ctx, tx, owner, b.linked, b.data); err != nil {
+	if err := s.insertEvents(ctx, tx, owner, st.total, b.linked, b.data); err != nil {
 		return translate(gtx, err)
-	}
-	u.after.AuditBytes += b.bytes
-	if own {
-		return s.saveUsage(ctx, tx, u)
 	}
 	return nil
 }
 
-// auditBatch is what one append adds: the linked events, their JSON, and
-// the bytes it changes the log by.
+// auditBatch is what one append adds: the linked events and their JSON.
 type auditBatch struct {
 	linked []audit.Event
 	data   [][]byte
-	bytes  int64
 }
 
-// auditHead is the owner's newest event, or the zero head.
-func (s *Store) auditHead(ctx context.Context, tx *sql.Tx, owner string) (audit.Head, error) {
-	var seq sql.NullInt64
+// auditState is what an append reads of an owner's log: its newest event,
+// that event's total, and (withFirst) the total before the oldest kept
+// event, so the log keeps total - prior bytes.
+type auditState struct {
+	head         audit.Head
+	total, prior int64
+}
+
+func (s *Store) auditState(ctx context.Context, tx *sql.Tx, owner string, withFirst bool) (auditState, error) {
+	var st auditState
+	var seq, total, prior sql.NullInt64
 	var hash sql.NullString
-	err := tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash)
+	var err error
+	if withFirst {
+		err = tx.StmtContext(ctx, s.hist.headFirst).QueryRowContext(ctx, owner, owner).Scan(&seq, &hash, &total, &prior)
+	} else {
+		err = tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash, &total)
+	}
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !seq.Valid {
-		return audit.Head{}, nil
+		return st, nil
 	}
 	if err != nil {
-		return audit.Head{}, err
+		return st, err
 	}
-	return audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}, nil
+	st.head = audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}
+	st.total, st.prior = total.Int64, prior.Int64
+	if !total.Valid || withFirst && !prior.Valid {
+		// Events without a total: written by the previous release after
+		// the upgrade. Count them from the data.
+		var sum int64
+		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events WHERE owner = ?`), owner).Scan(&sum); err != nil {
+			return st, err
+		}
+		if !total.Valid {
+			st.total = st.prior + sum
+		} else {
+			st.prior = st.total - sum
+		}
+	}
+	return st, nil
 }
 
-// insertEvents inserts linked events (data: their JSON) and their index
-// rows.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, owner string, linked []audit.Event, data [][]byte) error {
+// auditBytes is what owner's log keeps (Usage.AuditBytes).
+func (s *Store) auditBytes(ctx context.Context, owner string) (int64, error) {
+	var total, prior sql.NullInt64
+	err := s.sqlDB.QueryRowContext(ctx, s.rebind(`SELECT
+		(SELECT total FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1),
+		(SELECT total - LENGTH(data) FROM audit_events WHERE owner = ? ORDER BY seq LIMIT 1)`), owner, owner).Scan(&total, &prior)
+	if err != nil || total.Valid && prior.Valid {
+		return total.Int64 - prior.Int64, err
+	}
+	var sum int64
+	err = s.sqlDB.QueryRowContext(ctx, s.rebind(`SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events WHERE owner = ?`), owner).Scan(&sum)
+	return sum, err
+}
+
+// insertEvents inserts linked events (data: their JSON) after a log whose
+// newest event has total base, with their index rows.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, owner string, base int64, linked []audit.Event, data [][]byte) error {
 	var terms []any
 	if len(linked) == 1 {
 		e := linked[0]
-		if _, err := tx.StmtContext(ctx, s.hist.insAudit).ExecContext(ctx, owner, e.Seq, ts(e.Time), e.Hash, data[0]); err != nil {
+		if _, err := tx.StmtContext(ctx, s.hist.insAudit).ExecContext(ctx, owner, e.Seq, ts(e.Time), e.Hash, data[0], base+int64(len(data[0]))); err != nil {
 			return err
 		}
 		terms = make([]any, 0, 4*(1+len(e.Keys)))
 	} else {
-		rows := make([]any, 0, 5*len(linked))
+		rows := make([]any, 0, 6*len(linked))
 		for i, e := range linked {
-			rows = append(rows, owner, e.Seq, ts(e.Time), e.Hash, data[i])
+			base += int64(len(data[i]))
+			rows = append(rows, owner, e.Seq, ts(e.Time), e.Hash, data[i], base)
 		}
 		if err := s.insertMany(ctx, tx, insEvents, rows, true); err != nil {
 			return err
@@ -352,14 +412,14 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, owner string, link
 	return s.insertMany(ctx, tx, insKeys, terms, true)
 }
 
-// quotaTrim makes room for b in an owner's log that it would take past
-// the audit quota: it removes the oldest events (never b's) until the
-// log, b and the trim event included, is at most three quarters of the
-// quota, and appends to b an audit.QuotaTrim event, signed as the newest
-// (b's last event loses its signature). With no older event to remove it
-// leaves b as it is: an append is never refused.
-func (s *Store) quotaTrim(ctx context.Context, tx *sql.Tx, u *usageTx, owner string, head audit.Head, b *auditBatch) error {
-	t := now()
+// quotaTrim makes room for b in an owner's log (st) that it would take
+// past the audit quota: it removes the oldest events (never b's) until
+// the log and b are at most storage.AuditTrimTarget, and appends to b an
+// audit.QuotaTrim event, signed as the newest (b's last event loses its
+// signature). head is b's newest event. The events to remove are found
+// by their totals: those up to the first whose total reaches prior plus
+// the bytes to free.
+func (s *Store) quotaTrim(ctx context.Context, tx *sql.Tx, owner string, st auditState, head audit.Head, b *auditBatch) error {
 	last := len(b.linked) - 1
 	unsigned := b.linked[last]
 	unsigned.SigKey, unsigned.Sig = "", ""
@@ -367,62 +427,39 @@ func (s *Store) quotaTrim(ctx context.Context, tx *sql.Tx, u *usageTx, owner str
 	if err != nil {
 		return err
 	}
-	added := b.bytes - int64(len(b.data[last])) + int64(len(udata))
-	// AuditTrimTarget leaves room for the trim event.
-	need := u.after.AuditBytes + added - storage.AuditTrimTarget(s.quota.AuditBytes)
+	var added int64
+	for _, d := range b.data[:last] {
+		added += int64(len(d))
+	}
+	added += int64(len(udata))
+	need := st.total - st.prior + added - storage.AuditTrimTarget(s.quota.AuditBytes)
 
 	oldest := b.linked[0].Seq // every event before it is older than b
-	first := oldest           // the first event kept
-	var removed int64
-	var from int64
-scan:
-	for {
-		rows, err := tx.StmtContext(ctx, s.hist.auditOld).QueryContext(ctx, owner, from, walkPage)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for rows.Next() {
-			var seq, size int64
-			if err := rows.Scan(&seq, &size); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-			if removed >= need || uint64(seq) >= oldest {
-				first = uint64(seq)
-				break
-			}
-			removed += size
-			from = seq
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if first != oldest || n < walkPage {
-			break scan
-		}
+	first, anchor := oldest, b.linked[0].PrevHash
+	var cut int64
+	err = tx.StmtContext(ctx, s.hist.auditCut).QueryRowContext(ctx, owner, st.prior+need).Scan(&cut)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
 	}
-	if removed == 0 {
-		return nil
-	}
-	anchor := b.linked[0].PrevHash
-	if first != oldest {
+	if err == nil {
+		var seq int64
 		var data []byte
-		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT data FROM audit_events WHERE owner = ? AND seq = ?`), owner, first).Scan(&data); err != nil {
+		err := tx.StmtContext(ctx, s.hist.auditAfter).QueryRowContext(ctx, owner, cut).Scan(&seq, &data)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var kept audit.Event
-		if err := json.Unmarshal(data, &kept); err != nil {
-			return fmt.Errorf("audit event %d: %w", first, err)
+		if err == nil {
+			var kept audit.Event
+			if err := json.Unmarshal(data, &kept); err != nil {
+				return fmt.Errorf("audit event %d: %w", seq, err)
+			}
+			first, anchor = uint64(seq), kept.PrevHash
 		}
-		anchor = kept.PrevHash
 	}
 	if err := s.removeAudit(ctx, tx, owner, first); err != nil {
 		return err
 	}
-	trim, _ := audit.Link(head, audit.QuotaTrim(t, first, anchor))
+	trim, _ := audit.Link(head, audit.QuotaTrim(now(), first, anchor))
 	audit.SignHead(ctx, owner, &trim)
 	tdata, err := json.Marshal(trim)
 	if err != nil {
@@ -430,7 +467,6 @@ scan:
 	}
 	b.linked[last], b.data[last] = unsigned, udata
 	b.linked, b.data = append(b.linked, trim), append(b.data, tdata)
-	b.bytes = added + int64(len(tdata)) - removed
 	return nil
 }
 
@@ -445,8 +481,7 @@ func (s *Store) removeAudit(ctx context.Context, tx *sql.Tx, owner string, first
 	return nil
 }
 
-// appendAudit is appendAuditTx inside a gorm transaction, under its own
-// usage lock.
+// appendAudit is appendAuditTx inside a gorm transaction.
 func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, events []audit.Event) error {
 	if err := s.prepareHistory(ctx); err != nil {
 		return err
@@ -455,7 +490,7 @@ func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, eve
 	if err != nil {
 		return err
 	}
-	return s.appendAuditTx(ctx, gtx, tx, nil, owner, events)
+	return s.appendAuditTx(ctx, gtx, tx, owner, events)
 }
 
 // AppendAudit implements storage.AuditLog.
@@ -495,10 +530,6 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 			if err != nil {
 				return err
 			}
-			u, err := s.lockUsage(ctx, gtx, tx, owner)
-			if err != nil {
-				return err
-			}
 			var first, newest, keep sql.NullInt64
 			if err := tx.StmtContext(ctx, s.hist.auditFirst).QueryRowContext(ctx, owner).Scan(&first, &newest); err != nil {
 				return err
@@ -519,9 +550,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 				return nil
 			}
 			var data []byte
-			var removed int64
-			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT data, (SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events WHERE owner = ? AND seq < ?)
-				FROM audit_events WHERE owner = ? AND seq = ?`), owner, k, owner, k).Scan(&data, &removed); err != nil {
+			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT data FROM audit_events WHERE owner = ? AND seq = ?`), owner, k).Scan(&data); err != nil {
 				return err
 			}
 			var kept audit.Event
@@ -531,13 +560,9 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 			if err := s.removeAudit(ctx, tx, owner, uint64(k)); err != nil {
 				return err
 			}
-			u.after.AuditBytes -= removed
 			t := now()
 			ev := audit.RetentionTrim(t, uint64(k), kept.PrevHash, cut, t.Sub(cut))
-			if err := s.appendAuditTx(ctx, gtx, tx, u, owner, []audit.Event{ev}); err != nil {
-				return err
-			}
-			return s.saveUsage(ctx, tx, u)
+			return s.appendAuditTx(ctx, gtx, tx, owner, []audit.Event{ev})
 		})
 		if err != nil {
 			return err
@@ -557,15 +582,12 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 		if err != nil {
 			return err
 		}
-		u, err := s.lockUsage(ctx, gtx, tx, owner)
-		if err != nil {
+		if st, err := s.auditState(ctx, tx, owner, false); err != nil {
 			return err
-		}
-		if head, err := s.auditHead(ctx, tx, owner); err != nil {
-			return err
-		} else if head.Seq > 0 {
+		} else if st.head.Seq > 0 {
 			return fmt.Errorf("%w: the audit log of %s is not empty", storage.ErrInvalid, owner)
 		}
+		var total int64
 		for start := 0; start < len(events); start += insertRows {
 			part := events[start:min(start+insertRows, len(events))]
 			data := make([][]byte, len(part))
@@ -576,13 +598,15 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 				if data[i], err = json.Marshal(e); err != nil {
 					return err
 				}
-				u.after.AuditBytes += int64(len(data[i]))
 			}
-			if err := s.insertEvents(ctx, tx, owner, part, data); err != nil {
+			if err := s.insertEvents(ctx, tx, owner, total, part, data); err != nil {
 				return translate(gtx, err)
 			}
+			for _, d := range data {
+				total += int64(len(d))
+			}
 		}
-		return s.saveUsage(ctx, tx, u)
+		return nil
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return fmt.Errorf("%w: the audit log of %s is not empty", storage.ErrInvalid, owner)

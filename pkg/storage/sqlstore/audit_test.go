@@ -84,7 +84,7 @@ func follow(t *testing.T, s storage.AuditLog, owner string, q storage.AuditQuery
 }
 
 // TestAuditUpgrade: a store written by the previous release (schema 3:
-// events without audit_keys rows, usage records without audit bytes)
+// events without audit_keys rows or totals)
 // answers, once opened by this one, the right Usage.AuditBytes and finds
 // its old events by key and by action. SQLite and PostgreSQL (in a schema
 // of the test's own) go back to schema 3 for real; on the shared MySQL
@@ -126,10 +126,10 @@ func TestAuditUpgrade(t *testing.T) {
 			s.Close()
 			if hard {
 				exec(`DROP TABLE audit_keys`)
-				exec(`ALTER TABLE quota_usage DROP COLUMN audit_bytes`)
+				exec(`ALTER TABLE audit_events DROP COLUMN total`)
 			} else {
 				exec(`DELETE FROM audit_keys WHERE owner IN (?, ?)`, writer, reader)
-				exec(`UPDATE quota_usage SET audit_bytes = 0 WHERE owner = ?`, writer)
+				exec(`UPDATE audit_events SET total = NULL WHERE owner IN (?, ?)`, writer, reader)
 			}
 			exec(`DELETE FROM quota_usage WHERE owner = ?`, reader)
 			exec(`UPDATE meta SET value = ? WHERE `+map[bool]string{true: "`key`", false: `"key"`}[backend == sqlstore.MySQL]+` = ?`,

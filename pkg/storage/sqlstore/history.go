@@ -143,7 +143,8 @@ type historyStmts struct {
 	err                                                        error
 	state, insVersion, upsertCur, delCur, keep, head, insAudit *sql.Stmt
 	keepSize, lockUsage, insUsage, setUsage                    *sql.Stmt // quota.go
-	auditOld, auditPage, auditTerm, auditTime, auditFirst      *sql.Stmt // audit.go
+	headFirst, auditCut, auditAfter, auditPage, auditTerm      *sql.Stmt // audit.go
+	auditTime, auditFirst                                      *sql.Stmt
 }
 
 func (s *Store) prepareHistory(ctx context.Context) error {
@@ -174,15 +175,18 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 					AND version <= (SELECT MAX(version) FROM secret_versions WHERE owner = ? AND name = ?) + 1 - ?), 0)`)},
 			{&h.keepSize, s.rebind(`SELECT COALESCE(SUM(LENGTH(value)), 0) FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
 			{&h.lockUsage, s.rebind(lock)},
-			{&h.insUsage, s.rebind(`INSERT INTO quota_usage (owner, secrets, bytes, audit_bytes) VALUES (?, ?, ?, ?)`)},
-			{&h.setUsage, s.rebind(`UPDATE quota_usage SET secrets = ?, bytes = ?, audit_bytes = ? WHERE owner = ?`)},
+			{&h.insUsage, s.rebind(`INSERT INTO quota_usage (owner, secrets, bytes) VALUES (?, ?, ?)`)},
+			{&h.setUsage, s.rebind(`UPDATE quota_usage SET secrets = ?, bytes = ? WHERE owner = ?`)},
 			{&h.insVersion, s.rebind(`INSERT INTO secret_versions (owner, name, version, value, deleted, created_at, by_address, by_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)},
 			{&h.upsertCur, up.SQL.String()},
 			{&h.delCur, s.rebind(`DELETE FROM secrets WHERE owner = ? AND name = ?`)},
 			{&h.keep, s.rebind(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
-			{&h.head, s.rebind(`SELECT seq, hash FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
-			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES (?, ?, ?, ?, ?)`)},
-			{&h.auditOld, s.rebind(`SELECT seq, LENGTH(data) FROM audit_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?`)},
+			{&h.head, s.rebind(`SELECT seq, hash, total FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
+			{&h.headFirst, s.rebind(`SELECT seq, hash, total, (SELECT total - LENGTH(data) FROM audit_events WHERE owner = ? ORDER BY seq LIMIT 1)
+				FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
+			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data, total) VALUES (?, ?, ?, ?, ?, ?)`)},
+			{&h.auditCut, s.rebind(`SELECT seq FROM audit_events WHERE owner = ? AND total >= ? ORDER BY seq LIMIT 1`)},
+			{&h.auditAfter, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT 1`)},
 			{&h.auditPage, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)},
 			{&h.auditTerm, s.rebind(auditTermSQL)},
 			{&h.auditTime, s.rebind(`SELECT time FROM audit_events WHERE owner = ? AND seq = ?`)},
@@ -333,12 +337,13 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
 			}
 			out[i] = v
 		}
-		if c.Event != nil {
-			if err := s.appendAuditTx(ctx, gtx, tx, u, c.Owner, []audit.Event{*c.Event}); err != nil {
-				return err
-			}
+		if err := s.saveUsage(ctx, tx, u); err != nil {
+			return err
 		}
-		return s.saveUsage(ctx, tx, u)
+		if c.Event != nil {
+			return s.appendAuditTx(ctx, gtx, tx, c.Owner, []audit.Event{*c.Event})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -41,15 +41,13 @@ var quotaMigration = map[string][]string{
 // the history (its version is newer than every kept one), that value.
 const (
 	// countOwner counts an owner from the data: names, version bytes,
-	// bytes of values written outside the history, audit bytes (each
-	// event's data is its JSON, audit.StoredSize long).
+	// bytes of values written outside the history.
 	countOwner = `SELECT
 		(SELECT COUNT(*) FROM (SELECT name FROM secrets WHERE owner = ? UNION SELECT name FROM secret_versions WHERE owner = ?) n),
 		(SELECT COALESCE(SUM(LENGTH(value)), 0) FROM secret_versions WHERE owner = ?),
 		(SELECT COALESCE(SUM(LENGTH(s.value)), 0) FROM secrets s WHERE s.owner = ?
-			AND s.version > COALESCE((SELECT MAX(version) FROM secret_versions v WHERE v.owner = s.owner AND v.name = s.name), 0)),
-		(SELECT COALESCE(SUM(LENGTH(data)), 0) FROM audit_events WHERE owner = ?)`
-	getUsage = `SELECT secrets, bytes, audit_bytes FROM quota_usage WHERE owner = ?`
+			AND s.version > COALESCE((SELECT MAX(version) FROM secret_versions v WHERE v.owner = s.owner AND v.name = s.name), 0))`
+	getUsage = `SELECT secrets, bytes FROM quota_usage WHERE owner = ?`
 )
 
 // SetQuota implements storage.Quotas. A store counts use whatever its
@@ -59,10 +57,14 @@ func (s *Store) SetQuota(q storage.Quota) { s.quota = q }
 // Usage implements storage.Quotas.
 func (s *Store) Usage(ctx context.Context, owner string) (storage.Usage, error) {
 	var u storage.Usage
-	err := s.sqlDB.QueryRowContext(ctx, s.rebind(getUsage), owner).Scan(&u.Secrets, &u.Bytes, &u.AuditBytes)
+	err := s.sqlDB.QueryRowContext(ctx, s.rebind(getUsage), owner).Scan(&u.Secrets, &u.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s.countOwner(ctx, s.sqlDB, owner)
+		u, err = s.countOwner(ctx, s.sqlDB, owner)
 	}
+	if err != nil {
+		return u, err
+	}
+	u.AuditBytes, err = s.auditBytes(ctx, owner)
 	return u, err
 }
 
@@ -73,7 +75,7 @@ type queryer interface {
 func (s *Store) countOwner(ctx context.Context, db queryer, owner string) (storage.Usage, error) {
 	var u storage.Usage
 	var outside int64
-	err := db.QueryRowContext(ctx, s.rebind(countOwner), owner, owner, owner, owner, owner).Scan(&u.Secrets, &u.Bytes, &outside, &u.AuditBytes)
+	err := db.QueryRowContext(ctx, s.rebind(countOwner), owner, owner, owner, owner).Scan(&u.Secrets, &u.Bytes, &outside)
 	u.Bytes += outside
 	return u, err
 }
@@ -91,12 +93,12 @@ func (s *Store) lockUsage(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner s
 		return nil, err
 	}
 	u := &usageTx{owner: owner}
-	err := tx.StmtContext(ctx, s.hist.lockUsage).QueryRowContext(ctx, owner).Scan(&u.before.Secrets, &u.before.Bytes, &u.before.AuditBytes)
+	err := tx.StmtContext(ctx, s.hist.lockUsage).QueryRowContext(ctx, owner).Scan(&u.before.Secrets, &u.before.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
 		if u.before, err = s.countOwner(ctx, tx, owner); err != nil {
 			return nil, err
 		}
-		_, err = tx.StmtContext(ctx, s.hist.insUsage).ExecContext(ctx, owner, u.before.Secrets, u.before.Bytes, u.before.AuditBytes)
+		_, err = tx.StmtContext(ctx, s.hist.insUsage).ExecContext(ctx, owner, u.before.Secrets, u.before.Bytes)
 		err = translate(gtx, err)
 	}
 	if err != nil {
@@ -120,7 +122,7 @@ func (s *Store) saveUsage(ctx context.Context, tx *sql.Tx, u *usageTx) error {
 	if u.after == u.before {
 		return nil
 	}
-	_, err := tx.StmtContext(ctx, s.hist.setUsage).ExecContext(ctx, u.after.Secrets, u.after.Bytes, u.after.AuditBytes, u.owner)
+	_, err := tx.StmtContext(ctx, s.hist.setUsage).ExecContext(ctx, u.after.Secrets, u.after.Bytes, u.owner)
 	return err
 }
 
