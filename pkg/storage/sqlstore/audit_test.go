@@ -136,6 +136,13 @@ func TestAuditUpgrade(t *testing.T) {
 				[]byte("3"), "storage.schema_version")
 
 			s = openURI(t, uri)
+			// Every old event has its total: no append or Usage needs to
+			// sum the log.
+			var untotalled int
+			if err := raw.QueryRowContext(ctx, rebindFor(backend, `SELECT COUNT(*) FROM audit_events WHERE owner IN (?, ?) AND total IS NULL`),
+				writer, reader).Scan(&untotalled); err != nil || untotalled != 0 {
+				t.Errorf("%d events without a total after the upgrade, %v", untotalled, err)
+			}
 			for _, owner := range []string{writer, reader} {
 				log := readLog(t, s, owner)
 				u, err := s.Usage(ctx, owner)
