@@ -33,6 +33,8 @@ type Whoami struct {
 type Amount struct {
 	Secrets int64 `json:"secrets" yaml:"secrets"`
 	Bytes   int64 `json:"bytes" yaml:"bytes"`
+	// AuditBytes is the owner's audit log (AUDIT_QUOTA).
+	AuditBytes int64 `json:"audit_bytes" yaml:"audit_bytes"`
 }
 
 // Whoami asks the server who the client's token speaks for, signing in

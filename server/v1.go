@@ -33,8 +33,9 @@ type whoamiBody struct {
 
 // amount is a count of keys and of bytes.
 type amount struct {
-	Secrets int64 `json:"secrets"`
-	Bytes   int64 `json:"bytes"`
+	Secrets    int64 `json:"secrets"`
+	Bytes      int64 `json:"bytes"`
+	AuditBytes int64 `json:"audit_bytes"`
 }
 
 // whoami describes the caller's token. It reads no secret, so a running
@@ -53,8 +54,8 @@ func (s *Server) whoami(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		b.Usage = &amount{u.Secrets, u.Bytes}
-		b.Quota = &amount{s.quota.Secrets, s.quota.Bytes}
+		b.Usage = &amount{u.Secrets, u.Bytes, u.AuditBytes}
+		b.Quota = &amount{s.quota.Secrets, s.quota.Bytes, s.quota.AuditBytes}
 	}
 	return c.JSON(http.StatusOK, b)
 }
