@@ -204,6 +204,7 @@ type insertKind int
 const (
 	insEvents insertKind = iota
 	insKeys
+	insBoth // bothSQL
 )
 
 var inserts = [...]struct {
@@ -254,12 +255,12 @@ const preparedRows = 64
 
 type insertKey struct {
 	kind insertKind
-	n    int
+	n, m int // m: with insBoth, the audit_keys rows
 }
 
 // insertSQL is the insert of n rows of kind, rebound once.
 func (s *Store) insertSQL(kind insertKind, n int) string {
-	k := insertKey{kind, n}
+	k := insertKey{kind: kind, n: n}
 	if q, ok := s.insertSQLs.Load(k); ok {
 		return q.(string)
 	}
@@ -269,9 +270,24 @@ func (s *Store) insertSQL(kind insertKind, n int) string {
 	return q
 }
 
+// bothSQL is, on PostgreSQL, the insert of n events and m index rows in
+// one statement (a data-modifying WITH), rebound once: one round trip
+// for both. pgx prepares and caches it per connection by its text.
+func (s *Store) bothSQL(n, m int) string {
+	k := insertKey{kind: insBoth, n: n, m: m}
+	if q, ok := s.insertSQLs.Load(k); ok {
+		return q.(string)
+	}
+	ev, ks := inserts[insEvents], inserts[insKeys]
+	q := s.rebind(`WITH e AS (` + ev.head + ev.row + strings.Repeat(", "+ev.row, n-1) + `) ` +
+		ks.head + ks.row + strings.Repeat(", "+ks.row, m-1))
+	s.insertSQLs.Store(k, q)
+	return q
+}
+
 // insertStmt is insertSQL prepared on the pool, once.
 func (s *Store) insertStmt(ctx context.Context, kind insertKind, n int) (*sql.Stmt, error) {
-	k := insertKey{kind, n}
+	k := insertKey{kind: kind, n: n}
 	if st, ok := s.insertStmts.Load(k); ok {
 		return st.(*sql.Stmt), nil
 	}
@@ -389,6 +405,9 @@ func (s *Store) auditBytes(ctx context.Context, owner string) (int64, error) {
 // insertEvents inserts linked events (data: their JSON) after a log whose
 // newest event has total base, with their index rows.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, owner string, base int64, linked []audit.Event, data [][]byte) error {
+	if s.dialect == Postgres {
+		return s.insertEventsPG(ctx, tx, owner, base, linked, data)
+	}
 	var terms []any
 	if len(linked) == 1 {
 		e := linked[0]
@@ -411,6 +430,36 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, owner string, base
 	}
 	return s.insertMany(ctx, tx, insKeys, terms, true)
 }
+
+// insertEventsPG is insertEvents in one statement per bothRows events.
+func (s *Store) insertEventsPG(ctx context.Context, tx *sql.Tx, owner string, base int64, linked []audit.Event, data [][]byte) error {
+	for start := 0; start < len(linked); start += bothRows {
+		end := min(start+bothRows, len(linked))
+		args := make([]any, 0, 6*(end-start)+8*(end-start))
+		for i := start; i < end; i++ {
+			e := linked[i]
+			base += int64(len(data[i]))
+			args = append(args, owner, e.Seq, ts(e.Time), e.Hash, data[i], base)
+		}
+		n := len(args)
+		for _, e := range linked[start:end] {
+			args = appendTerms(args, owner, int64(e.Seq), e.Action, e.Keys)
+		}
+		q := s.insertSQL(insEvents, end-start)
+		if m := (len(args) - n) / 4; m > 0 {
+			q = s.bothSQL(end-start, m)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bothRows bounds the events of one statement of insertEventsPG: with up
+// to 1 + audit.MaxKeys index rows each, 200 × (6 + 17 × 4) parameters,
+// under PostgreSQL's 65,535.
+const bothRows = 200
 
 // quotaTrim makes room for b in an owner's log (st) that it would take
 // past the audit quota: it removes the oldest events (never b's) until
