@@ -258,6 +258,27 @@ func (c *Client) AuditLog(ctx context.Context) ([]audit.Event, error) {
 	}
 }
 
+// AuditKeys returns the public keys that sign the server's audit logs
+// (GET /v1/audit/key), the active key first, as audit.VerifySigned takes
+// them. A server that predates signed logs answers 404 (*HTTPError).
+func (c *Client) AuditKeys(ctx context.Context) ([]audit.PublicKey, error) {
+	var body struct {
+		Keys []audit.PublicKey `json:"keys"`
+	}
+	if err := c.v1(ctx, http.MethodGet, "/v1/audit/key", nil, &body); err != nil {
+		return nil, err
+	}
+	out := make([]audit.PublicKey, 0, len(body.Keys))
+	for _, k := range body.Keys {
+		pk, err := audit.ParsePublicKey(k.String())
+		if err != nil {
+			return nil, c.badAnswer(http.MethodGet, "/v1/audit/key", "public keys (id and 32 bytes, hex)")
+		}
+		out = append(out, pk)
+	}
+	return out, nil
+}
+
 // v1 sends a JSON request (body may be nil) and decodes the answer into out
 // (nil: ignored).
 func (c *Client) v1(ctx context.Context, method, path string, body, out any) error {

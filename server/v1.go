@@ -15,6 +15,7 @@ import (
 func (s *Server) v1Routes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.GET("/v1/openapi.json", s.openAPI)
 	e.GET("/v1/whoami", with(s.whoami, authed...))
+	e.GET("/v1/audit/key", s.auditKeyV1())
 	s.historyRoutes(e, authed)
 }
 
