@@ -483,17 +483,21 @@ func (s *Store) quotaTrim(ctx context.Context, tx *sql.Tx, owner string, st audi
 	added += int64(len(udata))
 	need := st.total - st.prior + added - storage.AuditTrimTarget(s.quota.AuditBytes)
 
-	oldest := b.linked[0].Seq // every event before it is older than b
+	// Every query here stops below b's first seq: under READ COMMITTED
+	// each statement sees what other writers committed since st was
+	// read, and their events (at that seq and on) must stay, for b's
+	// insert to collide with them and this transaction to run again.
+	oldest := b.linked[0].Seq
 	first, anchor := oldest, b.linked[0].PrevHash
 	var cut int64
-	err = tx.StmtContext(ctx, s.hist.auditCut).QueryRowContext(ctx, owner, st.prior+need).Scan(&cut)
+	err = tx.StmtContext(ctx, s.hist.auditCut).QueryRowContext(ctx, owner, st.prior+need, oldest).Scan(&cut)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	if err == nil {
 		var seq int64
 		var data []byte
-		err := tx.StmtContext(ctx, s.hist.auditAfter).QueryRowContext(ctx, owner, cut).Scan(&seq, &data)
+		err := tx.StmtContext(ctx, s.hist.auditAfter).QueryRowContext(ctx, owner, cut, oldest).Scan(&seq, &data)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}

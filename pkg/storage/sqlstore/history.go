@@ -185,8 +185,8 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 			{&h.headFirst, s.rebind(`SELECT seq, hash, total, (SELECT total - LENGTH(data) FROM audit_events WHERE owner = ? ORDER BY seq LIMIT 1)
 				FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
 			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data, total) VALUES (?, ?, ?, ?, ?, ?)`)},
-			{&h.auditCut, s.rebind(`SELECT seq FROM audit_events WHERE owner = ? AND total >= ? ORDER BY seq LIMIT 1`)},
-			{&h.auditAfter, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT 1`)},
+			{&h.auditCut, s.rebind(`SELECT seq FROM audit_events WHERE owner = ? AND total >= ? AND seq < ? ORDER BY seq LIMIT 1`)},
+			{&h.auditAfter, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT 1`)},
 			{&h.auditPage, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)},
 			{&h.auditTerm, s.rebind(auditTermSQL)},
 			{&h.auditTime, s.rebind(`SELECT time FROM audit_events WHERE owner = ? AND seq = ?`)},
