@@ -73,6 +73,9 @@ type StoreConfig struct {
 	CallTimeout time.Duration
 	// RedisWaitReplicas > 0: each Redis write waits for that many replicas.
 	RedisWaitReplicas int
+	// Create lets OpenStore make a store that does not exist yet (migrate
+	// --create); the other maintenance commands never do.
+	Create bool
 
 	secrets secretFiles
 }
@@ -104,7 +107,7 @@ var Settings = []Setting{
 	{"store-timeout", "STORE_TIMEOUT", "10s", "longest wait for one storage call; a request whose store does not answer in time gets 503", true,
 		durationField("STORE_TIMEOUT", false, func(c *Config) *time.Duration { return &c.Store.CallTimeout })},
 	{"redis-wait-replicas", "REDIS_WAIT_REPLICAS", "0", "Redis only: after each write, WAIT for this many replicas to have it (up to 1 s, sooner at the request's deadline); a write not replicated in time is a 503; 0: do not wait", true, parseWaitReplicas},
-	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 bytes (openssl rand -base64 32; same on every replica); without one tokens die with the process; a flag shows in ps", false,
+	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 random bytes (head -c 32 /dev/urandom | base64; same on every replica; a repeated pattern, fewer than 8 distinct bytes or a changeme/secret/password placeholder is refused); without one tokens die with the process; a flag shows in ps", false,
 		func(c *Config, s string) error { c.secrets.value = s; return nil }},
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)", false,
 		func(c *Config, s string) error { c.secrets.file = s; return nil }},
@@ -278,20 +281,29 @@ func (c *StoreConfig) Validate() error {
 	return nil
 }
 
-// resolveJWTSecret reads JWT_SECRET(_FILE) and refuses a short key.
+// resolveJWTSecret reads JWT_SECRET(_FILE) and refuses a short key or one
+// that is visibly guessable (weakKey).
 func (c *Config) resolveJWTSecret() error {
 	var err error
 	if c.JWTSecret, err = c.secrets.resolve("JWT_SECRET"); err != nil || len(c.JWTSecret) == 0 {
 		return err
 	}
 	if err := auth.CheckKey(c.JWTSecret); err != nil {
-		name := "JWT_SECRET"
-		if c.secrets.file != "" {
-			name = "JWT_SECRET_FILE " + c.secrets.file
-		}
-		return cmdutil.Usagef("%s: %v", name, err)
+		return cmdutil.Usagef("%s: %v", c.jwtSecretName(), err)
+	}
+	if why := weakKey(c.JWTSecret); why != "" {
+		return cmdutil.Usagef("%s looks guessable: %s; anyone who guesses it can sign tokens for any wallet. "+
+			"Use random bytes: head -c 32 /dev/urandom | base64", c.jwtSecretName(), why)
 	}
 	return nil
+}
+
+// jwtSecretName names where the signing key came from, for messages.
+func (c *Config) jwtSecretName() string {
+	if c.secrets.file != "" {
+		return "JWT_SECRET_FILE " + c.secrets.file
+	}
+	return "JWT_SECRET"
 }
 
 // devOnly makes a development server's configuration: memory storage, a

@@ -60,11 +60,7 @@ func emptyStore(t *testing.T, backend string) string {
 		runTool(t, nil, mysqlClient(), append(mysqlArgs(t, uri), "-e", "DROP DATABASE IF EXISTS "+name+"; CREATE DATABASE "+name)...)
 		return uri
 	case "redis":
-		uri := redisScratch(t, 2)
-		if err := redisClient(t, uri).FlushDB(context.Background()).Err(); err != nil {
-			t.Fatal(err)
-		}
-		return uri
+		return redisOwn(t, "restore")
 	case "mongodb":
 		uri, name := scratchName(t, "mongodb", "restore")
 		client, err := mongo.Connect(options.Client().ApplyURI(uri))
