@@ -29,8 +29,8 @@ import (
 // included: what the log keeps is the newest event's total less the
 // total before the oldest kept one, two rows read by primary key. An
 // append writes it with its rows and a trim needs no count of what it
-// removed, so no usage row is locked or updated for the audit log, and
-// every replica reads the same number.
+// removed, so no usage row is updated for the audit log, and every
+// replica reads the same number.
 //
 // The statements create the table; upgradeAudit adds the column and
 // fills both from the events already stored.
@@ -304,9 +304,9 @@ func (s *Store) insertStmt(ctx context.Context, kind insertKind, n int) (*sql.St
 
 // appendAuditTx links events after the owner's newest, signs the newest
 // it adds, and inserts them with their totals and index rows, in tx. Past
-// the audit quota it first removes the oldest events (quotaTrim). A
-// writer that raced to the same seq collides on the primary key and runs
-// again (inHistoryTx).
+// the audit quota it first removes the oldest events (quotaTrim). The
+// caller holds the owner's log (lockLog, or the usage lock of a Commit or
+// Destroy).
 func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -534,13 +534,30 @@ func (s *Store) removeAudit(ctx context.Context, tx *sql.Tx, owner string, first
 	return nil
 }
 
-// appendAudit is appendAuditTx inside a gorm transaction.
+// lockLog takes the owner's usage row lock (quota.go) for a write to its
+// audit log, so the log's writers take turns. Without it, under READ
+// COMMITTED, an append that read a stale head could insert at a seq that
+// a quota trim had just freed, and commit a gap: a racing seq collides on
+// the primary key only while the row is there. SQLite's BEGIN IMMEDIATE
+// serialises every write already.
+func (s *Store) lockLog(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string) error {
+	if s.dialect == SQLite {
+		return nil
+	}
+	_, err := s.lockUsage(ctx, gtx, tx, owner)
+	return err
+}
+
+// appendAudit is appendAuditTx inside a gorm transaction, under lockLog.
 func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, events []audit.Event) error {
 	if err := s.prepareHistory(ctx); err != nil {
 		return err
 	}
 	tx, err := sqlTx(gtx)
 	if err != nil {
+		return err
+	}
+	if err := s.lockLog(ctx, gtx, tx, owner); err != nil {
 		return err
 	}
 	return s.appendAuditTx(ctx, gtx, tx, owner, events)
@@ -581,6 +598,9 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 		err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
 			tx, err := sqlTx(gtx)
 			if err != nil {
+				return err
+			}
+			if err := s.lockLog(ctx, gtx, tx, owner); err != nil {
 				return err
 			}
 			var first, newest, keep sql.NullInt64
@@ -633,6 +653,9 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
 		tx, err := sqlTx(gtx)
 		if err != nil {
+			return err
+		}
+		if err := s.lockLog(ctx, gtx, tx, owner); err != nil {
 			return err
 		}
 		if st, err := s.auditState(ctx, tx, owner, false); err != nil {
