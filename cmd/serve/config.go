@@ -225,10 +225,57 @@ func Bind(v *viper.Viper, fs *pflag.FlagSet, storeOnly bool) {
 		if storeOnly && !s.Store {
 			continue
 		}
-		fs.String(s.Flag, s.Default, s.Help+" (env "+s.Env+")")
+		f := fs.VarPF(&settingValue{kind: s.kind(), text: s.Default}, s.Flag, "", s.Help+" (env "+s.Env+")")
+		f.DefValue = s.Default
+		if f.Value.Type() == "bool" {
+			f.NoOptDefVal = "true" // --legacy-login alone is true; it never takes the next argument
+		}
 		_ = v.BindPFlag(s.Flag, fs.Lookup(s.Flag))
 		_ = v.BindEnv(s.Flag, s.Env)
 	}
+}
+
+// kind is what a setting's value is, as its flag's help names it: bool,
+// int, duration, size or string, read off its default (a setting's parser
+// checks the value itself, from the flag and the environment alike).
+func (s Setting) kind() string {
+	d := s.Default
+	if _, err := strconv.ParseBool(d); err == nil && (d == "true" || d == "false") {
+		return "bool"
+	}
+	if _, err := strconv.ParseInt(d, 10, 64); err == nil {
+		return "int"
+	}
+	if _, err := time.ParseDuration(d); err == nil {
+		return "duration"
+	}
+	if _, err := humanize.ParseBytes(d); err == nil && strings.ContainsAny(d, "KMGTkmgt") {
+		return "size"
+	}
+	return "string"
+}
+
+// settingValue is a setting's flag: typed in help, and for bool and int
+// checked as it is parsed (viper reads those kinds through a cast that
+// would turn a typo into false or 0); the text goes to the setting's
+// parser like the environment's.
+type settingValue struct{ kind, text string }
+
+func (v *settingValue) String() string { return v.text }
+func (v *settingValue) Type() string   { return v.kind }
+func (v *settingValue) Set(s string) error {
+	switch v.kind {
+	case "bool":
+		if _, err := strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+	case "int":
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+	}
+	v.text = s
+	return nil
 }
 
 // Decode turns every bound setting of v (only the Store ones when
