@@ -3,6 +3,8 @@
 package restore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -62,8 +65,17 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 	return c
 }
 
-// batch is how many secrets of one owner go in one write.
-const batch = 1000
+// A write of a restore holds at most batch records, and stops taking
+// more (at a key's end) past batchBytes of values: memory stays flat.
+const (
+	batch      = 1000
+	batchBytes = 8 << 20
+)
+
+// errNotEmpty is the refusal of a restore without --merge into a store
+// that holds anything of an owner.
+var errNotEmpty = errors.New("restore: the store is not empty (it holds secrets, kept versions or audit events); " +
+	"restore into an empty store, or add --merge to add the file's keys and logs beside what it holds")
 
 func restoreRun(opts *RestoreOptions) error {
 	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
@@ -82,12 +94,20 @@ func restoreRun(opts *RestoreOptions) error {
 	lower := st.Plain.Lower()
 	admin, hist := lower.(storage.HistoryAdmin)
 	hist = hist && storage.KeepsHistory(lower)
+	rd := migrate.SnapshotReader{
+		MaxLine: migrate.MaxLine(bodyLimit()),
+		MACKey: func(id string) ([]byte, error) {
+			key, _, err := st.Plain.Derive(id, migrate.MACPurpose, migrate.MACKeySize)
+			return key, err
+		},
+	}
 
-	// First pass: the file is whole, every value opens, every owner's
-	// audit log verifies.
+	// First pass: the file is whole and authentic, every value opens,
+	// every owner's audit log verifies.
 	var broken int64
 	var logOwner string
 	var logEvents []audit.Event
+	var logOwners []string
 	verifyLog := func() error {
 		if len(logEvents) == 0 {
 			return nil
@@ -98,7 +118,7 @@ func restoreRun(opts *RestoreOptions) error {
 		logEvents = logEvents[:0]
 		return nil
 	}
-	h, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	h, err := rd.Read(file, func(r migrate.SnapshotRecord) error {
 		if r.Owner == seal.SystemOwner || storage.CheckName("owner", r.Owner) != nil ||
 			r.Kind != migrate.KindAudit && storage.CheckName("name", r.Name) != nil {
 			return fmt.Errorf("%w: it holds a secret no server writes (owner %q)", migrate.ErrSnapshot, r.Owner)
@@ -118,6 +138,7 @@ func restoreRun(opts *RestoreOptions) error {
 					return err
 				}
 				logOwner = r.Owner
+				logOwners = append(logOwners, r.Owner)
 			}
 			logEvents = append(logEvents, *r.Event)
 		}
@@ -126,26 +147,33 @@ func restoreRun(opts *RestoreOptions) error {
 	if err == nil {
 		err = verifyLog()
 	}
+	logEvents = nil
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", opts.File, err)
+	}
+	if !migrate.Authenticated(h.Version) {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: warning: %s is a backup of format version %d, whose checksum has no key: "+
+			"it is not authenticated (whoever could edit the file could have); restore it only from a place you trust\n", opts.File, h.Version)
 	}
 	if missing := missingKeys(h.KeyIDs, st.Plain.KeyIDs()); len(missing) > 0 || broken > 0 {
 		return fmt.Errorf("restore: %d of %d values do not open with the configured master keys (%s); the file needs key id %s. Nothing was written",
 			broken, h.Secrets+h.Versions, strings.Join(st.Plain.KeyIDs(), ", "), strings.Join(h.KeyIDs, ", "))
 	}
 	if !opts.Merge {
-		if n, err := countSecrets(ctx, lower, admin, hist); err != nil {
+		if held, err := holdsAny(ctx, lower, admin, hist, logOwners); err != nil {
 			return fmt.Errorf("restore: read the store: %w", err)
-		} else if n > 0 {
-			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("restore: the store already holds secrets; restore into an empty one, or add --merge to replace same-named secrets and keep the rest"))
+		} else if held {
+			return cmdutil.WithCode(cmdutil.ExitFailure, errNotEmpty)
 		}
 	}
-	if opts.DryRun {
-		fmt.Fprintf(opts.IO.Out, "dry run: %d secrets, %d versions and %d audit events of %d owners would be restored; the file is whole and the keys open it\n",
-			h.Secrets, h.Versions, h.Events, h.Owners)
-		return nil
+
+	// Second pass, a kind of line at a time. A dry run makes the same
+	// decisions and counts, and writes nothing.
+	w := &writer{ctx: ctx, opts: opts, rd: rd, lower: lower, admin: admin, imported: map[string]bool{}}
+	if hist {
+		w.hist = lower.(storage.History)
+		w.log, _ = lower.(storage.AuditLog)
 	}
-	w := &writer{ctx: ctx, opts: opts, lower: lower, admin: admin, imported: map[string]bool{}}
 	if hist && h.Versions > 0 {
 		if err := w.versions(file); err != nil {
 			return fmt.Errorf("restore stopped after the versions of %d keys (each key's whole; run it again with --merge to finish): %w", w.keys, err)
@@ -154,16 +182,27 @@ func restoreRun(opts *RestoreOptions) error {
 	if err := w.secrets(file, h); err != nil {
 		return err
 	}
-	if hist && h.Events > 0 {
+	if hist && w.log != nil && h.Events > 0 {
 		if err := w.audit(file); err != nil {
 			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
 		}
 	}
-	fmt.Fprintf(opts.IO.Out, "restored %d keys, %d versions and %d audit events of %d owners (backup of %s)\n",
-		w.written+int64(w.keys), w.versionsWritten, w.events, h.Owners, h.Created.Format("2006-01-02 15:04:05 UTC"))
+	counts := fmt.Sprintf("%d secrets, %d versions and %d audit events of %d owners", w.secretsDone, w.versionsDone, w.events, h.Owners)
+	if opts.DryRun {
+		fmt.Fprintf(opts.IO.Out, "dry run: %s would be restored; the file is whole and the keys open it\n", counts)
+	} else {
+		fmt.Fprintf(opts.IO.Out, "restored %s (backup of %s)\n", counts, h.Created.Format("2006-01-02 15:04:05 UTC"))
+	}
+	if w.sameKeys > 0 || w.sameLogs > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: %d keys and %d audit logs were in the store already, as the file has them\n", w.sameKeys, w.sameLogs)
+	}
 	if w.heldKeys > 0 || w.heldLogs > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "restore: %d keys and %d audit logs the store held already kept their own history; "+
 			"those keys got the file's value as their newest\n", w.heldKeys, w.heldLogs)
+	}
+	if w.partLogs > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: %d audit logs hold only the first events of the file's log (a restore stopped inside one of them); "+
+			"this backend imports into an empty log only, so they were kept as they are\n", w.partLogs)
 	}
 	if !hist && (h.Versions > 0 || h.Events > 0) {
 		fmt.Fprintf(opts.IO.ErrOut, "restore: this backend keeps no history: the file's %d older versions and %d audit events were left out (every current value was restored)\n",
@@ -172,20 +211,40 @@ func restoreRun(opts *RestoreOptions) error {
 	return nil
 }
 
+// bodyLimit is the largest value a server accepts: BODY_LIMIT when it is
+// set larger than the default, which bounds a backup's lines.
+func bodyLimit() int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(os.Getenv("BODY_LIMIT")), 10, 64)
+	if err != nil || n < migrate.DefaultBodyLimit {
+		return migrate.DefaultBodyLimit
+	}
+	return n
+}
+
 // writer is the second pass of a restore: each kind of line read again
 // from the verified file and written, one owner at a time.
 type writer struct {
 	ctx   context.Context
 	opts  *RestoreOptions
+	rd    migrate.SnapshotReader
 	lower storage.Store
 	admin storage.HistoryAdmin
-	// imported are the owner NUL name whose versions were imported: their
-	// secret lines are the newest version, written already.
-	imported              map[string]bool
-	written               int64 // secrets written by Put
-	keys, versionsWritten int   // keys and versions imported
-	logs, events          int   // audit logs and events imported
-	heldKeys, heldLogs    int   // left as the store had them (--merge)
+	hist  storage.History  // nil: the backend keeps no history
+	log   storage.AuditLog // nil: no audit log
+	// imported are the owner NUL name of keys whose versions the file's
+	// version lines gave (imported now, or there already): their secret
+	// lines are the newest version.
+	imported     map[string]bool
+	keys         int   // keys whose versions were imported
+	versionsDone int64 // version lines imported
+	secretsDone  int64 // secret lines restored
+	logs, events int   // audit logs and events imported
+	// Of a --merge: keys and logs as the file has them already, and those
+	// with a history of their own (kept).
+	sameKeys, sameLogs int
+	heldKeys, heldLogs int
+	partLogs           int             // logs that hold the file's first events only
+	held               map[string]bool // owner NUL name of held keys
 }
 
 func rewind(f *os.File) error {
@@ -193,32 +252,95 @@ func rewind(f *os.File) error {
 	return err
 }
 
+// withOwner is v with its writer's address the owner's when it has none:
+// every restored version names who wrote it.
+func withOwner(owner string, v storage.Version) storage.Version {
+	if v.By.Address == "" {
+		v.By.Address = owner
+	}
+	return v
+}
+
+// Kinds of what the store holds of a key or a log, compared with the file.
+const (
+	absent = iota // nothing
+	same          // exactly what the file has
+	prefix        // the file's first versions or events, and no others (a killed restore)
+	other         // a history of its own
+)
+
+// compareKey tells what the store holds of owner's key whose versions the
+// file has as want (ascending, writers filled in).
+func (w *writer) compareKey(owner string, want []storage.Version) (int, error) {
+	name := want[0].Name
+	have, err := w.hist.Versions(w.ctx, owner, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return absent, nil
+	}
+	if err != nil || len(have) > len(want) {
+		return other, err
+	}
+	slices.Reverse(have) // oldest first, as want
+	for i, v := range have {
+		f := want[i]
+		if v.Version != f.Version || v.Deleted != f.Deleted || !v.CreatedAt.Equal(f.CreatedAt) || v.By != f.By {
+			return other, nil
+		}
+		if v.Deleted {
+			continue
+		}
+		got, err := w.hist.GetVersion(w.ctx, owner, name, v.Version)
+		if err != nil {
+			return other, err
+		}
+		if !bytes.Equal(got.Value, f.Value) {
+			return other, nil
+		}
+	}
+	if len(have) < len(want) {
+		return prefix, nil
+	}
+	return same, nil
+}
+
 // versions imports the file's version lines, a few hundred at a time and
-// never splitting a key, of keys the store does not hold.
+// never splitting a key. With --merge, a key the store holds as the file
+// has it stays; one it holds the first versions of (a restore stopped
+// half-way) is put back whole; one with a history of its own is kept.
 func (w *writer) versions(file *os.File) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
 	var owner string
 	var pending []storage.Version
+	var size int
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		keep := pending[:0]
+		keep := pending[:0:0]
+		var redo []string // names held as a prefix: destroyed, then imported whole
 		if w.opts.Merge {
 			for i := 0; i < len(pending); {
 				j := i
 				for j < len(pending) && pending[j].Name == pending[i].Name {
 					j++
 				}
-				_, err := w.lower.(storage.History).Versions(w.ctx, owner, pending[i].Name)
-				switch {
-				case errors.Is(err, storage.ErrNotFound):
-					keep = append(keep, pending[i:j]...)
-				case err != nil:
+				kind, err := w.compareKey(owner, pending[i:j])
+				if err != nil {
 					return err
+				}
+				switch kind {
+				case prefix:
+					redo = append(redo, pending[i].Name)
+					fallthrough
+				case absent:
+					keep = append(keep, pending[i:j]...)
+				case same:
+					w.imported[owner+"\x00"+pending[i].Name] = true
+					w.sameKeys++
 				default:
+					w.held[owner+"\x00"+pending[i].Name] = true
 					w.heldKeys++
 				}
 				i = j
@@ -226,9 +348,16 @@ func (w *writer) versions(file *os.File) error {
 		} else {
 			keep = pending
 		}
-		if len(keep) > 0 {
-			if err := w.admin.ImportVersions(w.ctx, owner, keep); err != nil {
-				return err
+		if !w.opts.DryRun {
+			if len(redo) > 0 {
+				if err := w.hist.Destroy(w.ctx, owner, redo, nil); err != nil {
+					return err
+				}
+			}
+			if len(keep) > 0 {
+				if err := w.admin.ImportVersions(w.ctx, owner, keep); err != nil {
+					return err
+				}
 			}
 		}
 		for i, v := range keep {
@@ -237,22 +366,24 @@ func (w *writer) versions(file *os.File) error {
 				w.keys++
 			}
 		}
-		w.versionsWritten += len(keep)
-		pending = pending[:0]
+		w.versionsDone += int64(len(keep))
+		pending, size = pending[:0], 0
 		return nil
 	}
-	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	w.held = map[string]bool{}
+	_, err := w.rd.Read(file, func(r migrate.SnapshotRecord) error {
 		if r.Kind != migrate.KindVersion {
 			return nil
 		}
 		newKey := len(pending) == 0 || pending[len(pending)-1].Name != r.Name
-		if r.Owner != owner || newKey && len(pending) >= batch {
+		if r.Owner != owner || newKey && (len(pending) >= batch || size >= batchBytes) {
 			if err := flush(); err != nil {
 				return err
 			}
 			owner = r.Owner
 		}
-		pending = append(pending, r.AsVersion())
+		pending = append(pending, withOwner(r.Owner, r.AsVersion()))
+		size += len(r.Value)
 		return w.ctx.Err()
 	})
 	if err == nil {
@@ -261,35 +392,89 @@ func (w *writer) versions(file *os.File) error {
 	return err
 }
 
-// secrets writes the file's secret lines that no version import wrote.
+// secrets restores the file's secret lines that no version line gave: on a
+// backend that keeps history each as one version written by its owner, at
+// the time the file says it was; with --merge, a key the store holds with
+// the file's value stays, and another one the store holds gets the file's
+// value as its newest version.
 func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
 	var owner string
 	var items []storage.Item
+	var fresh []storage.Version
+	var newest []storage.Change
+	var size int
 	flush := func() error {
-		if len(items) == 0 {
+		defer func() { items, fresh, newest, size = items[:0], fresh[:0], newest[:0], 0 }()
+		if w.opts.DryRun {
 			return nil
 		}
-		if err := w.lower.Put(w.ctx, owner, items); err != nil {
+		if len(items) > 0 {
+			if err := w.lower.Put(w.ctx, owner, items); err != nil {
+				return err
+			}
+		}
+		if len(fresh) > 0 {
+			if err := w.admin.ImportVersions(w.ctx, owner, fresh); err != nil {
+				return err
+			}
+		}
+		if len(newest) > 0 {
+			_, err := w.hist.Commit(w.ctx, storage.Commit{Owner: owner, By: storage.Writer{Address: owner}, Changes: newest})
 			return err
 		}
-		w.written += int64(len(items))
-		items = items[:0]
 		return nil
 	}
-	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
-		if r.Kind != migrate.KindSecret || w.imported[r.Owner+"\x00"+r.Name] {
+	_, err := w.rd.Read(file, func(r migrate.SnapshotRecord) error {
+		if r.Kind != migrate.KindSecret {
 			return nil
 		}
-		if r.Owner != owner || len(items) >= batch {
+		key := r.Owner + "\x00" + r.Name
+		if w.imported[key] {
+			w.secretsDone++ // its versions were restored
+			return nil
+		}
+		if r.Owner != owner || len(items)+len(fresh)+len(newest) >= batch || size >= batchBytes {
 			if err := flush(); err != nil {
 				return err
 			}
 			owner = r.Owner
 		}
-		items = append(items, storage.Item{Name: r.Name, Value: r.Value})
+		size += len(r.Value)
+		if w.hist == nil {
+			items = append(items, storage.Item{Name: r.Name, Value: r.Value})
+			w.secretsDone++
+			return w.ctx.Err()
+		}
+		kind := absent
+		if w.held[key] {
+			kind = other
+		} else if w.opts.Merge {
+			var err error
+			if kind, err = w.compareSecret(r); err != nil {
+				return err
+			}
+		}
+		switch kind {
+		case absent:
+			fresh = append(fresh, secretVersion(r))
+			w.secretsDone++
+		case same:
+			w.sameKeys++
+		default:
+			if !w.held[key] {
+				w.heldKeys++
+			}
+			if v, err := w.hist.GetVersion(w.ctx, r.Owner, r.Name, 0); err == nil && bytes.Equal(v.Value, r.Value) {
+				return w.ctx.Err() // the file's value is its newest already
+			} else if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrDeleted) {
+				return err
+			}
+			newest = append(newest, storage.Change{Name: r.Name, Value: r.Value, CAS: storage.NoCAS})
+			w.secretsDone++
+		}
 		return w.ctx.Err()
 	})
 	if err == nil {
@@ -297,41 +482,105 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 	}
 	if err != nil {
 		return fmt.Errorf("restore stopped after %d of %d secrets (each whole; run it again with --merge to finish): %w",
-			w.written+int64(w.keys), h.Secrets, err)
+			w.secretsDone, h.Secrets, err)
 	}
 	return nil
 }
 
-// audit imports each owner's log into an empty one; a log the store has
-// already keeps its own chain (a file's chain cannot join another).
+// secretVersion is a secret line without version lines (a file of format
+// version 1) as the one version it restores to.
+func secretVersion(r migrate.SnapshotRecord) storage.Version {
+	at := r.UpdatedAt
+	if at.IsZero() {
+		at = r.CreatedAt
+	}
+	return storage.Version{Name: r.Name, Version: max(r.Version, 1), Value: r.Value, CreatedAt: at,
+		By: storage.Writer{Address: r.Owner}}
+}
+
+// compareSecret tells what the store holds of a secret line's key: absent,
+// the same one version the line restores to, or other.
+func (w *writer) compareSecret(r migrate.SnapshotRecord) (int, error) {
+	v := secretVersion(r)
+	kind, err := w.compareKey(r.Owner, []storage.Version{v})
+	if kind == prefix { // cannot be: one version
+		kind = other
+	}
+	return kind, err
+}
+
+// compareLog tells what owner's audit log holds, compared with the file's
+// events: nothing, the same events, the first of them, or other ones.
+func (w *writer) compareLog(owner string, want []audit.Event) (int, error) {
+	page, err := w.log.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
+	if err != nil {
+		return other, err
+	}
+	if len(page.Events) == 0 {
+		return absent, nil
+	}
+	if page.Events[0].Seq > want[len(want)-1].Seq {
+		return other, nil // newer events than the file's
+	}
+	have, err := storage.ReadAudit(w.ctx, w.log, owner)
+	if err != nil || len(have) > len(want) {
+		return other, err
+	}
+	for i, e := range have {
+		if e.Seq != want[i].Seq || e.Hash != want[i].Hash {
+			return other, nil
+		}
+	}
+	if len(have) < len(want) {
+		return prefix, nil
+	}
+	return same, nil
+}
+
+// audit imports each owner's log into an empty one. With --merge, a log
+// the store holds as the file has it stays, and one of its own is kept (a
+// file's chain cannot join another).
 func (w *writer) audit(file *os.File) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
-	log := w.lower.(storage.AuditLog)
 	var owner string
 	var events []audit.Event
 	flush := func() error {
 		if len(events) == 0 {
 			return nil
 		}
-		have, err := log.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(have.Events) > 0 {
-			w.heldLogs++
-		} else {
-			if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {
+		defer func() { events = events[:0] }()
+		kind := absent
+		if w.opts.Merge {
+			var err error
+			if kind, err = w.compareLog(owner, events); err != nil {
 				return err
+			}
+		}
+		switch kind {
+		case absent:
+			if !w.opts.DryRun {
+				if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {
+					return err
+				}
 			}
 			w.logs++
 			w.events += len(events)
+		case same:
+			w.sameLogs++
+		case prefix:
+			// The start of the file's log (a restore stopped inside one
+			// owner's import, where the backend's import is not one
+			// transaction) cannot be continued: ImportAudit takes an empty
+			// log only. It is kept, and said.
+			w.partLogs++
+		default:
+			w.heldLogs++
 		}
-		events = events[:0]
 		return nil
 	}
-	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	_, err := w.rd.Read(file, func(r migrate.SnapshotRecord) error {
 		if r.Kind != migrate.KindAudit {
 			return nil
 		}
@@ -388,25 +637,36 @@ func missingKeys(ids, have []string) []string {
 
 var errFound = errors.New("found")
 
-// countSecrets is 1 when the store holds any secret, or kept version,
-// other than the server's own records, else 0; it stops at the first.
-func countSecrets(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, hist bool) (int, error) {
-	err := s.Walk(ctx, func(owner string, _ storage.Secret) error {
+// holdsAny reports whether the store holds any secret, kept version or
+// audit event of an owner (not the server's own records); it stops at the
+// first. A backend that cannot walk every audit log is asked about the
+// logs of owners, those the file has.
+func holdsAny(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, hist bool, owners []string) (bool, error) {
+	notSystem := func(owner string) error {
 		if owner == seal.SystemOwner {
 			return nil
 		}
 		return errFound
-	})
+	}
+	err := s.Walk(ctx, func(owner string, _ storage.Secret) error { return notSystem(owner) })
 	if err == nil && hist {
-		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error {
-			if owner == seal.SystemOwner {
-				return nil
+		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error { return notSystem(owner) })
+	}
+	if err == nil && hist {
+		if aw, ok := s.(storage.AuditWalker); ok {
+			err = aw.WalkAudit(ctx, func(owner string, _ audit.Event) error { return notSystem(owner) })
+		} else if log, ok := s.(storage.AuditLog); ok {
+			for _, o := range owners {
+				page, aerr := log.Audit(ctx, o, storage.AuditQuery{Limit: 1})
+				if aerr != nil || len(page.Events) > 0 {
+					err = cmp.Or(aerr, errFound)
+					break
+				}
 			}
-			return errFound
-		})
+		}
 	}
 	if errors.Is(err, errFound) {
-		return 1, nil
+		return true, nil
 	}
-	return 0, err
+	return false, err
 }
