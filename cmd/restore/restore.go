@@ -98,7 +98,10 @@ func restoreRun(opts *RestoreOptions) error {
 		MaxLine: migrate.MaxLine(bodyLimit()),
 		MACKey: func(id string) ([]byte, error) {
 			key, _, err := st.Plain.Derive(id, migrate.MACPurpose, migrate.MACKeySize)
-			return key, err
+			if err != nil {
+				return nil, fmt.Errorf("they are %s", strings.Join(st.Plain.KeyIDs(), ", "))
+			}
+			return key, nil
 		},
 	}
 
@@ -232,8 +235,8 @@ type writer struct {
 	hist  storage.History  // nil: the backend keeps no history
 	log   storage.AuditLog // nil: no audit log
 	// imported are the owner NUL name of keys whose versions the file's
-	// version lines gave (imported now, or there already): their secret
-	// lines are the newest version.
+	// version lines gave, imported now (true) or there already (false):
+	// their secret lines are the newest version.
 	imported     map[string]bool
 	keys         int   // keys whose versions were imported
 	versionsDone int64 // version lines imported
@@ -337,7 +340,7 @@ func (w *writer) versions(file *os.File) error {
 				case absent:
 					keep = append(keep, pending[i:j]...)
 				case same:
-					w.imported[owner+"\x00"+pending[i].Name] = true
+					w.imported[owner+"\x00"+pending[i].Name] = false
 					w.sameKeys++
 				default:
 					w.held[owner+"\x00"+pending[i].Name] = true
@@ -432,8 +435,10 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 			return nil
 		}
 		key := r.Owner + "\x00" + r.Name
-		if w.imported[key] {
-			w.secretsDone++ // its versions were restored
+		if now, ok := w.imported[key]; ok {
+			if now {
+				w.secretsDone++ // its versions were restored
+			}
 			return nil
 		}
 		if r.Owner != owner || len(items)+len(fresh)+len(newest) >= batch || size >= batchBytes {

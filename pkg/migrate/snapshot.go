@@ -36,8 +36,10 @@ import (
 //	{"kind":"audit","owner":…,"event":{"seq":1,…,"prev_hash":…,"hash":…}}
 //	{"end":true,"secrets":M,"versions":V,"events":E,"hmac_sha256":"<hex>"}
 //
-// Version lines are sorted by owner, name and number, audit lines by owner
-// and seq, so a restore takes one owner's history at a time. Files of
+// Secret lines are sorted by owner and name, version lines by owner, name
+// and number, audit lines by owner and seq, so a restore takes one owner's
+// history at a time and two backups of the same content are the same
+// bytes (but the header's created time and the MAC). Files of
 // version 1 (secrets only) and 2 still read; their trailer holds the bare
 // SHA-256 ("sha256"), which anyone can recompute: they are not
 // authenticated (Authenticated).
@@ -172,8 +174,9 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 	defer os.Remove(hist.Name())
 	defer hist.Close()
 
-	bw := bufio.NewWriterSize(spool, 1<<20)
-	enc := json.NewEncoder(bw)
+	sw := &countingWriter{w: bufio.NewWriterSize(spool, 1<<20)}
+	enc := json.NewEncoder(sw)
+	var secrets []spooled
 	owners := map[string]struct{}{}
 	keys := map[string]struct{}{}
 	skipped := func(owner string) bool { return slices.Contains(skip, owner) }
@@ -186,11 +189,16 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 			keys[id] = struct{}{}
 		}
 		h.Secrets++
-		return enc.Encode(SnapshotRecord{Owner: owner, Name: s.Name, Value: s.Value, Version: s.Version,
-			CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()})
+		off := sw.n
+		if err := enc.Encode(SnapshotRecord{Owner: owner, Name: s.Name, Value: s.Value, Version: s.Version,
+			CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}); err != nil {
+			return err
+		}
+		secrets = append(secrets, spooled{owner, s.Name, 0, off, int(sw.n - off)})
+		return nil
 	})
 	if err == nil {
-		err = bw.Flush()
+		err = sw.w.Flush()
 	}
 	if err != nil {
 		return h, err
@@ -251,6 +259,7 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 	byKey := func(a, b spooled) int {
 		return cmp.Or(strings.Compare(a.owner, b.owner), strings.Compare(a.name, b.name), cmp.Compare(a.n, b.n))
 	}
+	slices.SortFunc(secrets, byKey)
 	slices.SortFunc(versions, byKey)
 	slices.SortFunc(events, byKey)
 
@@ -268,17 +277,15 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 	if err := json.NewEncoder(out).Encode(h); err != nil {
 		return h, err
 	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return h, err
-	}
-	if _, err := io.Copy(out, spool); err != nil {
-		return h, err
-	}
 	buf := make([]byte, 0, 64<<10)
-	for _, index := range [][]spooled{versions, events} {
+	for i, index := range [][]spooled{secrets, versions, events} {
+		from := hist
+		if i == 0 {
+			from = spool
+		}
 		for _, l := range index {
 			buf = slices.Grow(buf[:0], l.size)[:l.size]
-			if _, err := hist.ReadAt(buf, l.off); err != nil {
+			if _, err := from.ReadAt(buf, l.off); err != nil {
 				return h, err
 			}
 			if _, err := out.Write(buf); err != nil {
@@ -371,7 +378,8 @@ func (sr SnapshotReader) Read(r io.Reader, fn func(SnapshotRecord) error) (Snaps
 		}
 		key, err := sr.MACKey(h.MACKey)
 		if err != nil {
-			return h, fmt.Errorf("%w: it is authenticated with master key id %s, which the configured keys do not hold (%v)", ErrSnapshot, h.MACKey, err)
+			return h, fmt.Errorf("the file is authenticated with master key id %s, which the configured master keys do not hold (%v); "+
+				"set MASTER_KEY to the keys it was written with", h.MACKey, err)
 		}
 		sum = hmac.New(sha256.New, key)
 	} else {
