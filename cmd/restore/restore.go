@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -286,7 +287,7 @@ func (w *writer) compareKey(owner string, want []storage.Version) (int, error) {
 	slices.Reverse(have) // oldest first, as want
 	for i, v := range have {
 		f := want[i]
-		if v.Version != f.Version || v.Deleted != f.Deleted || !v.CreatedAt.Equal(f.CreatedAt) || v.By != f.By {
+		if v.Version != f.Version || v.Deleted != f.Deleted || !sameTime(v.CreatedAt, f.CreatedAt) || v.By != f.By {
 			return other, nil
 		}
 		if v.Deleted {
@@ -306,6 +307,12 @@ func (w *writer) compareKey(owner string, want []storage.Version) (int, error) {
 	return same, nil
 }
 
+// sameTime reports whether a time the store gave back is the file's, to
+// the millisecond a MongoDB store keeps.
+func sameTime(stored, file time.Time) bool {
+	return stored.Truncate(time.Millisecond).Equal(file.Truncate(time.Millisecond))
+}
+
 // versions imports the file's version lines, a few hundred at a time and
 // never splitting a key. With --merge, a key the store holds as the file
 // has it stays; one it holds the first versions of (a restore stopped
@@ -322,7 +329,11 @@ func (w *writer) versions(file *os.File) error {
 			return nil
 		}
 		keep := pending[:0:0]
-		var redo []string // names held as a prefix: destroyed, then imported whole
+		// Names held as a prefix are destroyed, then imported whole; so
+		// are absent ones, which clears what an import that stopped half-way
+		// can leave and no reader sees (MongoDB without transactions: the
+		// older versions written, not the newest).
+		var redo []string
 		if w.opts.Merge {
 			for i := 0; i < len(pending); {
 				j := i
@@ -334,10 +345,8 @@ func (w *writer) versions(file *os.File) error {
 					return err
 				}
 				switch kind {
-				case prefix:
+				case prefix, absent:
 					redo = append(redo, pending[i].Name)
-					fallthrough
-				case absent:
 					keep = append(keep, pending[i:j]...)
 				case same:
 					w.imported[owner+"\x00"+pending[i].Name] = false

@@ -174,7 +174,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		code, out, stderr := cli(t, testserver.Config(to), asVersion2(func(s string) string { return s }), "restore", "-")
 		warning := "restore: warning: - is a backup of format version 2, whose checksum has no key: it is not authenticated " +
 			"(whoever could edit the file could have); restore it only from a place you trust\n"
-		if code != 0 || stderr != warning || !strings.Contains(out, "7 versions") {
+		if code != 0 || said(stderr) != warning || !strings.Contains(out, "7 versions") {
 			t.Fatalf("restore of a version 2 file: exit %d %s\n%q\nwant\n%q", code, out, stderr, warning)
 		}
 		sameHistory(t, "a restored version 2 file", historyAt(t, to, w.addr), want)
@@ -267,7 +267,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		// file has them and adds nothing; the log, which went on, stays.
 		code, out, stderr := cli(t, env, nil, "restore", "--merge", file)
 		if code != 0 || !strings.Contains(out, "restored 0 secrets, 0 versions and 0 audit events of 1 owners") ||
-			stderr != "restore: 3 keys and 0 audit logs were in the store already, as the file has them\n"+
+			said(stderr) != "restore: 3 keys and 0 audit logs were in the store already, as the file has them\n"+
 				"restore: 0 keys and 1 audit logs the store held already kept their own history; those keys got the file's value as their newest\n" {
 			t.Fatalf("restore --merge: exit %d %s\n%s", code, out, stderr)
 		}

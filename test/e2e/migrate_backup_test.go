@@ -184,7 +184,7 @@ func TestBackupRestoreAcrossBackends(t *testing.T) {
 			t.Fatalf("restore into %s: exit %d %s\n%s", backend, code, out, stderr)
 		}
 		// A second restore finds secrets there and refuses, unless --merge.
-		if code, out, stderr := cli(t, env, nil, "restore", file); code != 1 || out != "" || stderr != emptiness {
+		if code, out, stderr := cli(t, env, nil, "restore", file); code != 1 || out != "" || said(stderr) != emptiness {
 			t.Fatalf("second restore into %s: exit %d %s\n%q\nwant\n%q", backend, code, out, stderr, emptiness)
 		}
 		if code, _, stderr := cli(t, env, b, "restore", "--merge", "-"); code != 0 {
