@@ -644,3 +644,51 @@ func TestRestoreRefusesALongLine(t *testing.T) {
 		t.Errorf("exit %d %q\n%q\nwant exit 1 and\n%q", code, out, stderr, want)
 	}
 }
+
+// TestRestoreVersion1File: the secrets of a file of format version 1 (no
+// versions, no MAC) come back each as one version written by its owner at
+// the time the file says, and a --merge of the same file adds nothing.
+func TestRestoreVersion1File(t *testing.T) {
+	keys, err := seal.ParseKeys(testserver.TestMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.New(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := newWallet().addr
+	body := fmt.Sprintf(`{"format":"nosana-secrets-backup","version":1,"created":"2026-01-02T03:04:05Z","key_ids":[%q],"owners":1,"secrets":2}`+"\n", kr.ActiveID())
+	for i, name := range []string{"a", "b"} {
+		blob, err := kr.Seal(owner, name, []byte(fmt.Sprintf(`"value %d"`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := json.Marshal(blob)
+		body += fmt.Sprintf(`{"owner":%q,"name":%q,"value":%s,"version":%d,"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-06-01T00:00:0%dZ"}`+"\n",
+			owner, name, v, 3+i, i)
+	}
+	file := []byte(body + fmt.Sprintf(`{"end":true,"secrets":2,"sha256":"%x"}`+"\n", sha256.Sum256([]byte(body))))
+	to := "sqlite://" + filepath.Join(t.TempDir(), "v1.sqlite")
+	env := testserver.Config(to)
+	if code, out, stderr := cli(t, env, file, "restore", "-"); code != 0 || counts(t, out) != "2 secrets, 0 versions and 0 audit events of 1 owners" {
+		t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
+	}
+	got := historyAt(t, to, owner)
+	want := []string{
+		fmt.Sprintf("a v3 deleted=false 2025-06-01T00:00:00.000000Z by %s/", owner),
+		fmt.Sprintf("b v4 deleted=false 2025-06-01T00:00:01.000000Z by %s/", owner),
+	}
+	for i, v := range got.versions {
+		if i >= len(want) || !strings.HasPrefix(v, want[i]) {
+			t.Fatalf("versions:\n%s\nwant them to start with:\n%s", strings.Join(got.versions, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	before := backupOf(t, to)
+	code, out, stderr := cli(t, env, file, "restore", "--merge", "-")
+	if code != 0 || counts(t, out) != "0 secrets, 0 versions and 0 audit events of 1 owners" ||
+		!strings.Contains(stderr, "restore: 2 keys and 0 audit logs were in the store already") {
+		t.Fatalf("restore --merge: exit %d %s\n%s", code, out, stderr)
+	}
+	sameBackup(t, "a version 1 file restored again with --merge", backupOf(t, to), before)
+}
