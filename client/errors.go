@@ -25,7 +25,9 @@ type HTTPError struct {
 	Code string
 	// RetryAfter is the server's Retry-After on a 429 or 503 (0 if none).
 	RetryAfter time.Duration
-	body       []byte // the answer, for the v1 fields (v1.go)
+	// URL is what was asked, without user info or query.
+	URL  string
+	body []byte // the answer, for the v1 fields (v1.go)
 }
 
 // FromAPI reports whether the body was an error of the API (it had a
@@ -45,6 +47,11 @@ const maxMessage = 300
 
 func newHTTPError(resp *http.Response, body []byte) *HTTPError {
 	e := &HTTPError{Status: resp.StatusCode, body: body}
+	if resp.Request != nil && resp.Request.URL != nil {
+		u := *resp.Request.URL
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		e.URL = u.String()
+	}
 	var eb struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`

@@ -88,3 +88,31 @@ func (c *Client) legacyKeys(ctx context.Context, prefix string) ([]Key, error) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Key < keys[j].Key })
 	return keys, nil
 }
+
+// KeyExists reports whether key holds a live secret, from its metadata:
+// the first key of GET /v1/secrets?prefix=KEY&limit=1 (the key itself
+// sorts before every longer name it prefixes), so no value is read or
+// decrypted. A server that predates that route is asked GET /secrets/KEY.
+func (c *Client) KeyExists(ctx context.Context, key string) (bool, error) {
+	q := url.Values{"limit": {"1"}, "prefix": {key}}
+	body, err := c.do(ctx, http.MethodGet, "/v1/secrets?"+q.Encode(), nil)
+	if IsNotFound(err) {
+		if _, err := c.Get(ctx, key); err != nil {
+			if IsNotFound(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var page struct {
+		Items []Key `json:"items"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || page.Items == nil {
+		return false, c.badAnswer(http.MethodGet, "/v1/secrets", "a JSON page of keys")
+	}
+	return len(page.Items) > 0 && page.Items[0].Key == key, nil
+}

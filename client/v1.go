@@ -33,6 +33,8 @@ type Whoami struct {
 type Amount struct {
 	Secrets int64 `json:"secrets" yaml:"secrets"`
 	Bytes   int64 `json:"bytes" yaml:"bytes"`
+	// AuditBytes is the owner's audit log (AUDIT_QUOTA).
+	AuditBytes int64 `json:"audit_bytes" yaml:"audit_bytes"`
 }
 
 // Whoami asks the server who the client's token speaks for, signing in
@@ -254,6 +256,27 @@ func (c *Client) AuditLog(ctx context.Context) ([]audit.Event, error) {
 		}
 		q.Cursor = page.NextCursor
 	}
+}
+
+// AuditKeys returns the public keys that sign the server's audit logs
+// (GET /v1/audit/key), the active key first, as audit.VerifySigned takes
+// them. A server that predates signed logs answers 404 (*HTTPError).
+func (c *Client) AuditKeys(ctx context.Context) ([]audit.PublicKey, error) {
+	var body struct {
+		Keys []audit.PublicKey `json:"keys"`
+	}
+	if err := c.v1(ctx, http.MethodGet, "/v1/audit/key", nil, &body); err != nil {
+		return nil, err
+	}
+	out := make([]audit.PublicKey, 0, len(body.Keys))
+	for _, k := range body.Keys {
+		pk, err := audit.ParsePublicKey(k.String())
+		if err != nil {
+			return nil, c.badAnswer(http.MethodGet, "/v1/audit/key", "public keys (id and 32 bytes, hex)")
+		}
+		out = append(out, pk)
+	}
+	return out, nil
 }
 
 // v1 sends a JSON request (body may be nil) and decodes the answer into out

@@ -322,3 +322,41 @@ func TestJobFlow(t *testing.T) {
 		t.Errorf("stranger: %q", r.stderr)
 	}
 }
+
+// TestSSHKeyJourney is the README's: a deploy key stored with
+// `set KEY - < file` (and `--file`) comes back from `get` byte for byte,
+// and ssh-keygen accepts it (issue 21: the last newline was stripped).
+func TestSSHKeyJourney(t *testing.T) {
+	keygen, err := exec.LookPath("ssh-keygen")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ssh-keygen is missing (.ci/run installs openssh-client)")
+		}
+		t.Skip("no ssh-keygen")
+	}
+	srv := startServer(t, nil)
+	u := newUser(t, srv.URL)
+	if r := u.run("", "keygen"); r.code != 0 {
+		t.Fatalf("keygen: %+v", r)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "deploy_key")
+	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "deploy", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	raw, _ := os.ReadFile(key)
+	pub, _ := os.ReadFile(key + ".pub")
+	u.expect(0, "pipeline1-ssh-key\n", string(raw), "set", "pipeline1-ssh-key", "-")
+	u.expect(0, "by-file\n", "", "set", "by-file", "--file", key)
+	for _, name := range []string{"pipeline1-ssh-key", "by-file"} {
+		r := u.expect(0, string(raw), "", "get", name)
+		back := filepath.Join(dir, name)
+		if err := os.WriteFile(back, []byte(r.stdout), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(keygen, "-y", "-f", back).CombinedOutput()
+		if err != nil || strings.Fields(string(out))[1] != strings.Fields(string(pub))[1] {
+			t.Errorf("ssh-keygen -y on the key read back from %s: %v %s", name, err, out)
+		}
+	}
+}

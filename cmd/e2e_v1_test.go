@@ -2,6 +2,9 @@ package cmd_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,9 +24,10 @@ func TestWhoamiVerb(t *testing.T) {
 
 	r = u.run("", "whoami")
 	lines := strings.Split(r.stdout, "\n")
-	if r.code != 0 || len(lines) != 6 || lines[0] != "address:   "+address || lines[1] != "scope:     owner" ||
+	if r.code != 0 || len(lines) != 7 || lines[0] != "address:   "+address || lines[1] != "scope:     owner" ||
 		lines[2] != "namespace: "+address || lines[3] != "usage:     0 of 10000 keys, 0 B of 64 MiB" ||
-		!strings.HasPrefix(lines[4], "expires:   ") {
+		!strings.HasPrefix(lines[4], "audit log: ") || !strings.HasSuffix(lines[4], " of 32 MiB") ||
+		!strings.HasPrefix(lines[5], "expires:   ") {
 		t.Fatalf("whoami: %+v", r)
 	}
 
@@ -108,4 +112,55 @@ func TestHistoryVerbs(t *testing.T) {
 	u.expect(0, "", "", "delete", "--yes", "--destroy", "A")
 	u.expect(3, "", "", "history", "A")
 	u.expect(3, "", "", "undelete", "A")
+}
+
+// TestVersionFlag: --version answers as the version verb's first line.
+func TestVersionFlag(t *testing.T) {
+	u := newUser(t, "http://127.0.0.1:1")
+	want := strings.SplitN(u.run("", "version").stdout, "\n", 2)[0] + "\n"
+	if !strings.HasPrefix(want, "nosana-secrets ") {
+		t.Fatalf("version: %q", want)
+	}
+	u.expect(0, want, "", "--version")
+}
+
+// TestWrongEndpoint: an endpoint that answers but is not this API's root
+// exits 5 with a hint naming the endpoint to use (issue 21, finding 7).
+func TestWrongEndpoint(t *testing.T) {
+	srv := startServer(t, nil)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html><body>Welcome to nginx!</body></html>")
+	}))
+	defer html.Close()
+	u := newUser(t, srv.URL)
+	if r := u.run("", "keygen"); r.code != 0 {
+		t.Fatalf("keygen: %+v", r)
+	}
+	cases := []struct {
+		name, endpoint string
+		hint           []string
+	}{
+		{"a /v1 suffix", srv.URL + "/v1", []string{"use --endpoint " + srv.URL + " (without /v1)"}},
+		{"https to plain HTTP", "https://" + host, []string{"speaks plain HTTP", "use http://" + host}},
+		{"plain HTTP to HTTPS", strings.Replace(tlsSrv.URL, "https://", "http://", 1), []string{"speaks HTTPS", "use " + tlsSrv.URL}},
+		{"another service", html.URL, []string{"not", "nosana-secrets"}},
+	}
+	for _, c := range cases {
+		r := u.run("", "get", "--endpoint", c.endpoint, "DB_PASSWORD")
+		if r.code != 5 {
+			t.Errorf("%s: exit %d, want 5: %s", c.name, r.code, r.stderr)
+		}
+		for _, h := range c.hint {
+			if !strings.Contains(r.stderr, h) {
+				t.Errorf("%s: stderr %q lacks %q", c.name, r.stderr, h)
+			}
+		}
+		if strings.Contains(r.stderr, "%2F") {
+			t.Errorf("%s: the hint speaks of %%2F: %s", c.name, r.stderr)
+		}
+	}
 }

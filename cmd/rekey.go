@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
@@ -71,8 +74,13 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 	}
 	fmt.Fprintf(ios.ErrOut, "%d values and %d kept versions, %d and %d sealed with an older key (newest key id %s)\n",
 		seen, nVersions, len(todo), len(oldVersions), store.ActiveKeyID())
-	if dryRun || len(todo) == 0 && len(oldVersions) == 0 {
+	if dryRun {
 		return nil
+	}
+	if len(todo) == 0 && len(oldVersions) == 0 {
+		// Nothing to reseal, perhaps a rerun: the audit logs may still
+		// wait for the vouch of the retired keys.
+		return vouchRetired(ctx, store, ios)
 	}
 	// Until EndRekey, a server without the new key refuses to start.
 	if err := store.BeginRekey(ctx); err != nil {
@@ -125,6 +133,9 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		}
 		progress(i, len(todo), "values")
 	}
+	if err := vouchRetired(ctx, store, ios); err != nil {
+		return err
+	}
 	if err := store.EndRekey(ctx); err != nil {
 		return err
 	}
@@ -132,5 +143,58 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 	if broken > 0 {
 		return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("%d values could not be opened with the configured keys", broken))
 	}
+	return nil
+}
+
+// vouchRetired appends to every owner's audit log a Rekey event naming the
+// audit signing keys of the older master keys (seal.AuditSigner of each),
+// appended through the seal layer and so signed with the new key: once
+// the old master key is dropped, the signatures it made (a retention trim
+// at the start of a log) still verify through it (audit.VerifySigned).
+// A log that holds such an event already is left alone, so a rerun adds
+// nothing.
+func vouchRetired(ctx context.Context, store *seal.Store, ios *cmdutil.IOStreams) error {
+	keys := store.AuditKeys()
+	if len(keys) < 2 {
+		return nil
+	}
+	retired := make([]string, 0, len(keys)-1)
+	for _, k := range keys[1:] {
+		retired = append(retired, k.String())
+	}
+	vouched := map[string]bool{}
+	var owners []string
+	err := store.WalkAudit(ctx, func(owner string, e audit.Event) error {
+		if _, seen := vouched[owner]; !seen {
+			vouched[owner] = false
+			owners = append(owners, owner)
+		}
+		if e.Action == audit.Rekey && !slices.ContainsFunc(retired, func(k string) bool { return !slices.Contains(e.Vouch, k) }) {
+			vouched[owner] = true
+		}
+		return nil
+	})
+	if errors.Is(err, storage.ErrNoHistory) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the audit logs: %w", err)
+	}
+	n := 0
+	for _, owner := range owners {
+		if vouched[owner] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ev := audit.Event{Time: time.Now(), Action: audit.Rekey, Keys: []string{}, Vouch: retired}
+		if err := store.AppendAudit(ctx, owner, []audit.Event{ev}); err != nil {
+			return fmt.Errorf("vouch for the retired signing keys in the audit log of %s: %w", owner, err)
+		}
+		n++
+	}
+	fmt.Fprintf(ios.ErrOut, "%d audit logs now vouch for the retired signing keys (%d already did), signed with key %s\n",
+		n, len(owners)-n, keys[0].ID)
 	return nil
 }

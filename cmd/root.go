@@ -14,6 +14,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/health"
 	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
+	"github.com/nosana-ci/nosana-secrets/internal/buildinfo"
 )
 
 // Main runs the command line with the process's streams and returns the
@@ -51,6 +52,9 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	v, _, _ := buildinfo.Info()
+	root.Version = v // --version, as the version verb's first line
+	root.SetVersionTemplate("nosana-secrets {{.Version}}\n")
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)

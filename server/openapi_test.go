@@ -250,6 +250,8 @@ func TestOpenAPIEveryRoute(t *testing.T) {
 		{"GET", "/v1/audit", owner, nil},
 		{"GET", "/v1/audit?limit=2", owner, nil},
 		{"GET", "/v1/audit?since=yesterday", owner, nil},
+		{"GET", "/v1/audit/key", "", nil},
+		{"GET", "/v1/audit/key", "junk", nil},
 		{"GET", "/no/such/route", "", nil},
 		{"PATCH", "/secrets", owner, nil},
 	} {

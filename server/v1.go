@@ -15,6 +15,7 @@ import (
 func (s *Server) v1Routes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.GET("/v1/openapi.json", s.openAPI)
 	e.GET("/v1/whoami", with(s.whoami, authed...))
+	e.GET("/v1/audit/key", s.auditKeyV1())
 	s.historyRoutes(e, authed)
 }
 
@@ -33,8 +34,9 @@ type whoamiBody struct {
 
 // amount is a count of keys and of bytes.
 type amount struct {
-	Secrets int64 `json:"secrets"`
-	Bytes   int64 `json:"bytes"`
+	Secrets    int64 `json:"secrets"`
+	Bytes      int64 `json:"bytes"`
+	AuditBytes int64 `json:"audit_bytes"`
 }
 
 // whoami describes the caller's token. It reads no secret, so a running
@@ -53,8 +55,8 @@ func (s *Server) whoami(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		b.Usage = &amount{u.Secrets, u.Bytes}
-		b.Quota = &amount{s.quota.Secrets, s.quota.Bytes}
+		b.Usage = &amount{u.Secrets, u.Bytes, u.AuditBytes}
+		b.Quota = &amount{s.quota.Secrets, s.quota.Bytes, s.quota.AuditBytes}
 	}
 	return c.JSON(http.StatusOK, b)
 }

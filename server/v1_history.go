@@ -31,6 +31,10 @@ type HistoryOptions struct {
 	// AuditRetention is how long audit events are kept; 0 means
 	// DefaultAuditRetention.
 	AuditRetention time.Duration
+	// AuditCoalesce is the window in which repeated identical reads are
+	// stored as one event with a count (see auditBatch); 0 stores each
+	// 250 ms batch of them as one event.
+	AuditCoalesce time.Duration
 	// Off keeps no history even on a backend that could: writes and
 	// deletes are final, and the v1 history routes answer 501.
 	Off bool
@@ -64,7 +68,7 @@ func (s *Server) initV1(o HistoryOptions) {
 	s.opts = o
 	if h, ok := s.store.(storage.HistoryStore); ok && storage.KeepsHistory(s.store) && !o.Off {
 		s.hist = h
-		s.audit = &auditBatch{log: h, warn: s.log.Warn}
+		s.audit = &auditBatch{log: h, warn: s.log.Warn, window: o.AuditCoalesce, now: func() time.Time { return s.now() }}
 	}
 }
 

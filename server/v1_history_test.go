@@ -328,3 +328,49 @@ func TestAuditBursts(t *testing.T) {
 		t.Errorf("read events %v", reads)
 	}
 }
+
+// TestAuditCoalesce: 1,000 reads of one key by one reader, spread over
+// 40 s, take at most 60 KB of audit log (issue 19) and still count 1,000;
+// a read of another key and a write are events of their own at once.
+func TestAuditCoalesce(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.History.AuditCoalesce = 10 * time.Second })
+	tok := e.login(newWallet())
+	e.do("POST", "/secrets", tok, `{"secrets":{"a":1,"b":2}}`)
+	start := e.now
+	for i := range 1000 {
+		e.now = start.Add(time.Duration(i) * 40 * time.Millisecond)
+		if r := e.do("GET", "/secrets/a", tok, nil); r.status != 200 {
+			t.Fatalf("read %d: %d %s", i, r.status, r.body)
+		}
+		if i == 500 {
+			e.do("GET", "/secrets/b", tok, nil)
+		}
+	}
+	e.now = start.Add(41 * time.Second)
+	var page struct{ Items []audit.Event }
+	json.Unmarshal(e.do("GET", "/v1/audit?limit=1000", tok, nil).body, &page)
+	var reads, bytes int64
+	var events, others int
+	for _, ev := range page.Items {
+		if ev.Action != audit.Read {
+			continue
+		}
+		if ev.Keys[0] != "a" {
+			others++
+			continue
+		}
+		events++
+		reads += int64(max(ev.Count, 1))
+		bytes += audit.StoredSize(ev)
+		if ev.Count > 1 && !ev.Last.After(ev.Time) {
+			t.Errorf("a coalesced event without its last time: %+v", ev)
+		}
+	}
+	t.Logf("1,000 reads over 40 s: %d events, %d bytes", events, bytes)
+	if reads != 1000 || others != 1 {
+		t.Errorf("counted %d reads of a and %d of b, want 1000 and 1", reads, others)
+	}
+	if bytes > 60_000 || events > 12 {
+		t.Errorf("1,000 reads over 40 s took %d events, %d bytes of audit log", events, bytes)
+	}
+}

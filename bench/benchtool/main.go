@@ -28,7 +28,12 @@ func main() {
 	n := flag.Int("n", 1000, "requests for -get")
 	conns := flag.Int("c", 4, "connections for -get")
 	token := flag.String("token", "", "token for -get")
+	every := flag.Duration("every", 0, "with -get: one request every this long, on one connection (a steady reader)")
 	flag.Parse()
+	if *get != "" && *every > 0 {
+		must(steady(*url+*get, *token, *n, *every))
+		return
+	}
 	if *get != "" {
 		must(gets(*url+*get, *token, *n, *conns))
 		return
@@ -91,6 +96,21 @@ func gets(url, token string, n, conns int) error {
 		}
 	}
 	return first
+}
+
+// steady sends n GETs, one every period, as a job polling a secret does.
+func steady(url, token string, n int, period time.Duration) error {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for i := range n {
+		if i > 0 {
+			<-t.C
+		}
+		if err := gets(url, token, 1, 1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func post(url, token string, body []byte, out any) error {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -178,7 +180,18 @@ func writeEvent(w io.Writer, format string, e audit.Event) error {
 	}
 	keys := strings.Join(e.Keys, ",")
 	if e.Trimmed != nil {
-		keys = "events before " + strconv.FormatUint(e.Trimmed.FirstSeq, 10) + " removed by retention"
+		why := "by retention"
+		if e.Trimmed.Reason == audit.TrimQuota {
+			why = "at the audit quota"
+		}
+		keys = "events before " + strconv.FormatUint(e.Trimmed.FirstSeq, 10) + " removed " + why
+	}
+	if e.Action == audit.Rekey {
+		ids := make([]string, len(e.Vouch))
+		for i, v := range e.Vouch {
+			ids[i], _, _ = strings.Cut(v, ":")
+		}
+		keys = "retired signing keys vouched: " + strings.Join(ids, ",")
 	}
 	_, err := fmt.Fprintf(w, "%d\t%s\t%-7s\t%d\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Action,
 		e.Status, who, orDash(e.IP), cmdutil.DisplayText(keys))
@@ -193,14 +206,24 @@ func orDash(s string) string {
 }
 
 func newCmdVerify(f *cmdutil.Factory) *cobra.Command {
-	var noted string
+	var noted, pinned string
 	c := &cobra.Command{
-		Use:   "verify [--head SEQ:HASH]",
-		Short: "Check your audit log's hash chain and print its head",
+		Use:   "verify [--head SEQ:HASH] [--key ID:HEX]",
+		Short: "Check your audit log's hash chain and signatures, and print its head",
 		Long: `Fetch your whole audit log and check, here rather than on the server, that
-its hash chain holds: no event was edited, removed or reordered. Prints the
-head (the newest event's seq and hash): note it, and pass it as --head later
-to detect a log rewritten since, or shortened at its new end.`,
+its hash chain holds and that the server signed it: no event was edited,
+removed or reordered, and the log was not cut short at its start, by anyone
+who can edit the store but does not hold the master key. The signing keys
+are the server's (GET /v1/audit/key); --key pins one you noted before, and
+the log must then be signed with it.
+
+Prints the head (the newest event's seq and hash): note it, and pass it as
+--head later to detect a log rewritten since, or shortened at its new end.
+A noted head that retention removed since is reported on stderr, and the
+check still passes when the server signed that removal. Exit 1 when
+anything does not hold.`,
+		Example: `  nosana-secrets audit verify
+  nosana-secrets audit verify --head 42:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return cmdutil.Usagef("audit verify takes no arguments")
@@ -208,25 +231,56 @@ to detect a log rewritten since, or shortened at its new end.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
-			var head audit.Head
+			var v verifyOptions
 			if noted != "" {
 				seq, hash, ok := strings.Cut(noted, ":")
 				n, err := strconv.ParseUint(seq, 10, 64)
-				if !ok || err != nil || len(hash) != 64 {
+				if !ok || err != nil || n == 0 || !isHash(hash) {
 					return cmdutil.Usagef("--head must be SEQ:HASH as audit verify printed it")
 				}
-				head = audit.Head{Seq: n, Hash: hash}
+				v.head = audit.Head{Seq: n, Hash: hash}
 			}
-			return runVerify(c.Context(), f.IOStreams, f.Client, head)
+			if pinned != "" {
+				k, err := audit.ParsePublicKey(pinned)
+				if err != nil {
+					return cmdutil.Usagef("--key: %v", err)
+				}
+				v.key = &k
+			}
+			return runVerify(c.Context(), f.IOStreams, f.Client, v)
 		},
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().StringVar(&noted, "head", "", "a head noted before (SEQ:HASH): fail if the log no longer has it")
+	c.Flags().StringVar(&pinned, "key", "", "trust only this signing key (ID:HEX, as GET /v1/audit/key answers it)")
 	f.AddClientFlags(c)
 	return c
 }
 
-func runVerify(ctx context.Context, ios *cmdutil.IOStreams, newClient func(string) (*client.Client, error), noted audit.Head) error {
+// isHash accepts 64 lowercase hex digits, the one spelling of a hash.
+func isHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+type verifyOptions struct {
+	head audit.Head       // noted before; zero: none
+	key  *audit.PublicKey // pinned; nil: the server's keys
+}
+
+// errVerify is a log that does not verify: exit 1, with what was found.
+func errVerify(format string, args ...any) error {
+	return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("audit log does not verify: "+format, args...))
+}
+
+func runVerify(ctx context.Context, ios *cmdutil.IOStreams, newClient func(string) (*client.Client, error), v verifyOptions) error {
 	c, err := newClient("")
 	if err != nil {
 		return err
@@ -235,20 +289,56 @@ func runVerify(ctx context.Context, ios *cmdutil.IOStreams, newClient func(strin
 	if err != nil {
 		return err
 	}
-	head, err := audit.Verify(log)
+	published, err := c.AuditKeys(ctx)
+	var he *client.HTTPError
+	if errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusNotImplemented) {
+		return errVerify("the server publishes no audit signing key (GET /v1/audit/key answered %d), so nothing vouches for the log against the store; upgrade the server", he.Status)
+	}
 	if err != nil {
 		return err
 	}
-	if err := audit.CheckHead(log, noted); err != nil && !errors.Is(err, audit.ErrHeadTrimmed) {
-		return err
-	} else if err != nil {
-		ios.Infof("The noted head (seq %d) was removed by retention; it cannot be compared.", noted.Seq)
+	keys := audit.Keys{}
+	for _, k := range published {
+		keys.Add(k)
+	}
+	if v.key != nil {
+		if !slices.Contains(published, *v.key) {
+			return errVerify("the pinned key %s is not among the keys the server publishes (%s): the server's master key changed, or this is another server", v.key.ID, keyIDs(published))
+		}
+		keys = audit.Keys{}
+		keys.Add(*v.key)
 	}
 	if len(log) == 0 {
+		if v.head.Seq != 0 {
+			return errVerify("the log is empty, but the noted head is seq %d: every event was removed", v.head.Seq)
+		}
 		_, err = fmt.Fprintln(ios.Out, "the audit log is empty")
 		return err
 	}
-	_, err = fmt.Fprintf(ios.Out, "audit log verified: %d events, seq %d to %d\nhead %d:%s\n",
-		len(log), log[0].Seq, head.Seq, head.Seq, head.Hash)
+	// The signatures name the log's owner: the namespace the token reads.
+	who, err := c.Whoami(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.VerifySigned(log, who.Namespace, keys)
+	if err != nil {
+		return errVerify("%s", strings.TrimPrefix(err.Error(), "audit: "))
+	}
+	var trimmed *audit.HeadTrimmedError
+	if err := audit.CheckHeadSigned(log, rep, v.head); errors.As(err, &trimmed) {
+		ios.Infof("Notice: %s; it cannot be compared. Note the head below.", trimmed.Error())
+	} else if err != nil {
+		return errVerify("%s", strings.TrimPrefix(err.Error(), "audit: "))
+	}
+	_, err = fmt.Fprintf(ios.Out, "audit log verified: %d events, seq %d to %d\nsigned up to seq %d by key %s\nhead %d:%s\n",
+		len(log), log[0].Seq, rep.Head.Seq, rep.Vouched, rep.SigKey, rep.Head.Seq, rep.Head.Hash)
 	return err
+}
+
+func keyIDs(ks []audit.PublicKey) string {
+	ids := make([]string, len(ks))
+	for i, k := range ks {
+		ids[i] = k.ID
+	}
+	return strings.Join(ids, ", ")
 }

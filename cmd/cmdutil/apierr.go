@@ -2,9 +2,14 @@ package cmdutil
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
@@ -95,8 +100,13 @@ func APIError(err error) error {
 		return httpError(he, le)
 	case errors.As(err, &ne):
 		hint := "is the server running? Set --endpoint or " + EnvEndpoint + " to its URL."
-		if ne.Timeout() {
+		switch {
+		case ne.Timeout():
 			hint = "the server is slow or unreachable; try again later."
+		case strings.Contains(ne.Err.Error(), "server gave HTTP response to HTTPS client"):
+			hint = "the server speaks plain HTTP, not HTTPS: use " + withScheme(ne.Endpoint, "http") + " (or put it behind TLS)."
+		case speaksTLS(ne.Endpoint):
+			hint = "the server speaks HTTPS and was asked in plain HTTP: use " + withScheme(ne.Endpoint, "https") + "."
 		}
 		return WithCode(ExitUnreachable, fmt.Errorf("%v\n%s", err, hint))
 	case login:
@@ -111,9 +121,22 @@ func APIError(err error) error {
 func httpError(he *client.HTTPError, le *client.LoginError) error {
 	// A proxy's 413 and 429 mean what they say; other 4xx pages come from
 	// something that is not this API (a wrong path, another service).
+	if !he.FromAPI() && he.Status == http.StatusBadRequest && strings.Contains(he.Message, "HTTP request to an HTTPS server") {
+		return WithCode(ExitUnreachable, fmt.Errorf("the server speaks HTTPS and was asked in plain HTTP\nuse %s", withScheme(root(he.URL), "https")))
+	}
 	if !he.FromAPI() && he.Status < 500 && he.Status != http.StatusTooManyRequests && he.Status != http.StatusRequestEntityTooLarge {
-		return WithCode(ExitUnreachable, fmt.Errorf("the server answered %d %s, which is not an answer of nosana-secrets\nis --endpoint (or %s) the URL of a nosana-secrets server?",
-			he.Status, http.StatusText(he.Status), EnvEndpoint))
+		return WithCode(ExitUnreachable, fmt.Errorf("the server answered %d %s, which is not an answer of nosana-secrets\nis --endpoint (or %s) the URL of a nosana-secrets server?%s",
+			he.Status, http.StatusText(he.Status), EnvEndpoint, rootHint(he.URL)))
+	}
+	if he.Code == errcode.NoRoute {
+		// The API answered, so the host is right and the path is not: an
+		// endpoint with /v1 or another path after the server's root.
+		where := "the server"
+		if he.URL != "" {
+			where = root(he.URL)
+		}
+		return WithCode(ExitUnreachable, fmt.Errorf("%s has no such route: --endpoint is not the server's base URL%s",
+			where, rootHint(he.URL)))
 	}
 	o, known := byCode[he.Code]
 	if !known {
@@ -181,4 +204,67 @@ func describe(he *client.HTTPError, le *client.LoginError) string {
 		return "request too large: " + he.Message + "; store fewer or smaller secrets at a time"
 	}
 	return fmt.Sprintf("%s (%d)", he.Message, he.Status)
+}
+
+// apiPaths are where the routes the CLI asks for begin.
+var apiPaths = []string{"/login", "/secrets", "/v1/", "/health", "/readyz"}
+
+// root is the endpoint a request URL was made from: the URL up to the
+// route the CLI asked for.
+func root(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	for _, p := range apiPaths {
+		if i := strings.LastIndex(u.Path, p); i >= 0 {
+			u.Path = u.Path[:i]
+			break
+		}
+	}
+	u.RawPath = ""
+	return strings.TrimSuffix(u.String(), "/")
+}
+
+// rootHint names the endpoint to use when the one given has a path after
+// the host (the API lives at the server's root).
+func rootHint(raw string) string {
+	u, err := url.Parse(root(raw))
+	if err != nil || u.Path == "" || u.Path == "/" {
+		return ""
+	}
+	p := u.Path
+	u.Path = ""
+	return fmt.Sprintf("\nthe API is at the server's root: use --endpoint %s (without %s)", u.String(), p)
+}
+
+// withScheme is endpoint with another scheme.
+func withScheme(endpoint, scheme string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return scheme + "://…"
+	}
+	u.Scheme, u.User = scheme, nil
+	return u.String()
+}
+
+// speaksTLS reports whether an http:// endpoint whose connection failed
+// after it was made (a TLS server resets a plain HTTP request with a
+// body) completes a TLS handshake: one probe, on the error path only.
+func speaksTLS(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return false
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "80")
+	}
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", host, &tls.Config{InsecureSkipVerify: true}) // only asks whether TLS answers; nothing is sent
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }

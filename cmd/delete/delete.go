@@ -21,6 +21,7 @@ type Options struct {
 	Keys    []string
 	Yes     bool
 	Destroy bool
+	Output  string
 }
 
 // NewCmdDelete builds the command; runF replaces the work in tests.
@@ -30,8 +31,10 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Use:     "delete KEY… [--yes]",
 		Aliases: []string{"rm"},
 		Short:   "Delete secrets",
-		Long: `Delete secrets by key. Keys that do not exist are ignored; on a terminal
-you are told which existed, and only those are asked about.
+		Long: `Delete secrets by key. Keys that do not exist are ignored; you are told on
+stderr which existed (only those are asked about), and -o json prints
+{"deleted": […], "absent": […]} on stdout. Whether a key exists is asked of
+its metadata: no value is read.
 
 A deleted secret keeps its history on servers that keep versions: bring it
 back with undelete KEY (or restore KEY --version N). --destroy removes every
@@ -69,14 +72,15 @@ deleted (exit code 2).`,
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
 	c.Flags().BoolVar(&opts.Destroy, "destroy", false, "remove every version for good (no undelete)")
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
 	return c
 }
 
 // Run asks (unless --yes), deletes, and says which of the keys existed.
 // The legacy DELETE answers the same whether a key existed or not, so each
-// key is looked up first; every key asked for is deleted all the same, in
-// case one appears in between.
+// key is looked up first, by its metadata (never its value); every key
+// asked for is deleted all the same, in case one appears in between.
 func Run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client("")
 	if err != nil {
@@ -85,25 +89,26 @@ func Run(ctx context.Context, opts *Options) error {
 	var existed, absent []string
 	for _, k := range opts.Keys {
 		var err error
+		exists := true
 		if opts.Destroy { // a deleted key still has versions to destroy
-			_, err = c.Versions(ctx, k)
+			if _, err = c.Versions(ctx, k); client.IsNotFound(err) {
+				exists, err = false, nil
+			}
 		} else {
-			_, err = c.Get(ctx, k)
+			exists, err = c.KeyExists(ctx, k)
 		}
 		switch {
-		case err == nil:
-			existed = append(existed, k)
-		case client.IsNotFound(err):
-			absent = append(absent, k)
-		default:
+		case err != nil:
 			return err
+		case exists:
+			existed = append(existed, k)
+		default:
+			absent = append(absent, k)
 		}
 	}
 	if len(existed) == 0 {
-		if opts.IO.IsStderrTTY() {
-			opts.IO.Infof("Nothing to delete: no secret %s.", strings.Join(absent, ", "))
-		}
-		return nil
+		opts.IO.Infof("Nothing to delete: no secret %s.", strings.Join(absent, ", "))
+		return report(opts, existed, absent)
 	}
 	if !opts.Yes {
 		what := "secret " + existed[0]
@@ -131,11 +136,25 @@ func Run(ctx context.Context, opts *Options) error {
 	} else if err := c.Delete(ctx, opts.Keys...); err != nil {
 		return err
 	}
-	if opts.IO.IsStderrTTY() {
-		opts.IO.Infof("Deleted %s.", strings.Join(existed, ", "))
-		if len(absent) > 0 {
-			opts.IO.Infof("No secret %s (nothing to delete).", strings.Join(absent, ", "))
-		}
+	opts.IO.Infof("Deleted %s.", strings.Join(existed, ", "))
+	if len(absent) > 0 {
+		opts.IO.Infof("No secret %s (nothing to delete).", strings.Join(absent, ", "))
+	}
+	return report(opts, existed, absent)
+}
+
+// report prints, with -o json or yaml, which keys were deleted and which
+// were absent.
+func report(opts *Options, deleted, absent []string) error {
+	out := struct {
+		Deleted []string `json:"deleted" yaml:"deleted"`
+		Absent  []string `json:"absent" yaml:"absent"`
+	}{append([]string{}, deleted...), append([]string{}, absent...)}
+	switch opts.Output {
+	case cmdutil.FormatJSON:
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	case cmdutil.FormatYAML:
+		return cmdutil.WriteYAML(opts.IO.Out, out)
 	}
 	return nil
 }

@@ -64,6 +64,8 @@ func TestDeleteOutput(t *testing.T) {
 		{"decline", []string{"A"}, "n\n", 3},
 		{"no answer", []string{"A"}, "", 3},
 		{"no yes", []string{"A"}, "", 3},
+		{"json", []string{"--yes", "-o", "json", "A", "nope"}, "", 2},
+		{"json nothing", []string{"--yes", "-o", "json", "nope"}, "", 3},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {
@@ -83,6 +85,13 @@ func TestDeleteOutput(t *testing.T) {
 				}
 				if left != tc.left {
 					t.Errorf("%d secrets left, want %d", left, tc.left)
+				}
+				// Existence comes from metadata: no value is read.
+				for _, r := range srv.Requests() {
+					if r.Method == "GET" && (r.Path == "/secrets" || strings.HasPrefix(r.Path, "/secrets/") ||
+						strings.HasPrefix(r.Path, "/v1/secrets/") && !strings.HasSuffix(r.Path, "/versions")) {
+						t.Errorf("delete read a value: GET %s", r.Path)
+					}
 				}
 			})
 		}

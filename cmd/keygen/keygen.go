@@ -72,9 +72,9 @@ func Run(opts *Options) error {
 	if opts.Output == cmdutil.FormatJSON {
 		return cmdutil.WriteJSON(opts.IO.Out, map[string]string{"address": kp.Address(), "path": path})
 	}
-	if opts.IO.IsStderrTTY() {
-		opts.IO.Infof("Wrote a new keypair to %s (mode 0600). Keep it private and backed up: it is the only key to the secrets stored under this address.", path)
-	}
+	// Where the key went is said off a terminal too (stderr: stdout is the
+	// address, for scripts).
+	opts.IO.Infof("Wrote a new keypair to %s (mode 0600). Keep it private and backed up: it is the only key to the secrets stored under this address.", path)
 	_, err = fmt.Fprintln(opts.IO.Out, kp.Address())
 	return err
 }

@@ -167,6 +167,24 @@ var Settings = []Setting{
 		durationField("DELETED_RETENTION", false, func(c *Config) *time.Duration { return &c.History.DeletedRetention })},
 	{"audit-retention", "AUDIT_RETENTION", "2160h", "how long audit events are kept", false,
 		durationField("AUDIT_RETENTION", false, func(c *Config) *time.Duration { return &c.History.AuditRetention })},
+	{"audit-coalesce", "AUDIT_COALESCE", "10s", "window in which repeated reads of one key by one reader are stored as one event with a count (0: off; at most 1m)", false,
+		func(c *Config, s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 || d > storage.AuditSkew {
+				return cmdutil.Usagef("AUDIT_COALESCE %q must be a duration from 0 to 1m, such as 10s", s)
+			}
+			c.History.AuditCoalesce = d
+			return nil
+		}},
+	{"audit-quota", "AUDIT_QUOTA", "32MiB", "bytes of audit events kept per owner; past it the oldest are trimmed, nothing is refused (0: no limit)", false,
+		func(c *Config, s string) error {
+			n, err := humanize.ParseBytes(s)
+			if err != nil || n > 1<<62 || n != 0 && n < 64<<10 {
+				return cmdutil.Usagef("AUDIT_QUOTA %q must be a size in bytes of at least 64KiB, such as 32MiB, or 0 for no limit", s)
+			}
+			c.Quota.AuditBytes = int64(n)
+			return nil
+		}},
 	{"quota-secrets", "QUOTA_SECRETS", "10000", "keys per owner, counting deleted keys until purged (0: no limit)", false,
 		func(c *Config, s string) error {
 			n, err := strconv.ParseInt(s, 10, 64)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type Pair struct {
 	Key       string
 	Value     string
 	FromStdin bool
+	FromFile  string // --file: the value is this file's bytes
 }
 
 // Options are the parsed flags and arguments of set.
@@ -38,6 +40,7 @@ type Options struct {
 	JSON        bool
 	Prefix      string
 	KeepNewline bool
+	File        string // --file: the one KEY's value is this file, byte for byte
 	Output      string
 	CAS         int64 // client.NoCAS unless --cas
 }
@@ -46,16 +49,19 @@ type Options struct {
 func NewCmdSet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Client: f.Client}
 	c := &cobra.Command{
-		Use:   "set KEY=VALUE… | set KEY - | set --from-file FILE",
+		Use:   "set KEY=VALUE… | set KEY - | set KEY --file FILE | set --from-file FILE",
 		Short: "Store secrets (from arguments, stdin or a .env file)",
 		Long: `Store secrets under your address; existing keys are overwritten. All the
 secrets of one command are stored in one request, all or nothing.
 
   KEY=VALUE      the value is the text after the first '='
   KEY -          the value is read from stdin: on a terminal one hidden line;
-                 otherwise all of stdin less ONE trailing newline (\n or
-                 \r\n), so 'echo v | set K -' stores "v" and a file's
-                 other newlines stay; --keep-newline keeps that one too
+                 otherwise all of stdin, byte for byte, except that a single
+                 line (one newline, at the end: what echo or a here-string
+                 gives) loses that newline, so 'echo v | set K -' stores "v"
+                 while 'set K - < id_ed25519' stores the key file exactly;
+                 --keep-newline keeps even a single line's newline
+  KEY --file F   the value is the file F, byte for byte
   --from-file F  every KEY=VALUE of a .env file (F may be - for stdin):
                  # comments, 'export ' prefixes, 'literal' and "escaped"
                  values (\n \r \t \" \\ \$), values spanning lines inside
@@ -70,12 +76,22 @@ in the process list; prefer KEY - or --from-file for real secrets.`,
 		Example: `  nosana-secrets set API_URL=https://api.example.com
   nosana-secrets set DB_PASSWORD -            # type it, hidden
   pass show db | nosana-secrets set DB_PASSWORD -
+  nosana-secrets set deploy-key --file ~/.ssh/deploy_key
   nosana-secrets set --from-file .env --prefix prod/
   nosana-secrets set --json replicas=3 'config={"debug":false}'`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			pairs, err := ParseArgs(args)
-			if err != nil {
+			var pairs []Pair
+			var err error
+			if opts.File != "" {
+				if len(args) != 1 || strings.ContainsAny(args[0], "=") || args[0] == "-" {
+					return cmdutil.Usagef("--file FILE takes exactly one KEY: set KEY --file FILE")
+				}
+				if opts.FromFile != "" {
+					return cmdutil.Usagef("--file and --from-file cannot be combined: --file stores one KEY, --from-file a .env file")
+				}
+				pairs = []Pair{{Key: args[0], FromFile: opts.File}}
+			} else if pairs, err = ParseArgs(args); err != nil {
 				return err
 			}
 			if len(pairs) == 0 && opts.FromFile == "" {
@@ -103,7 +119,8 @@ in the process list; prefer KEY - or --from-file for real secrets.`,
 	fs.StringVarP(&opts.FromFile, "from-file", "f", "", "import the KEY=VALUE lines of a .env file (- for stdin)")
 	fs.BoolVar(&opts.JSON, "json", false, "parse each value as JSON instead of storing it as a string")
 	fs.StringVar(&opts.Prefix, "prefix", "", "store each KEY as PREFIX+KEY")
-	fs.BoolVar(&opts.KeepNewline, "keep-newline", false, "keep the trailing newline of a value read from stdin")
+	fs.BoolVar(&opts.KeepNewline, "keep-newline", false, "keep the newline of a single line read from stdin (longer input is always kept as it is)")
+	fs.StringVar(&opts.File, "file", "", "store the one KEY's value from this file, byte for byte")
 	fs.Int64Var(&opts.CAS, "cas", client.NoCAS, "check-and-set one KEY: write only if its current version is N (0: only if it does not exist)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)
 	f.AddClientFlags(c)
@@ -242,11 +259,22 @@ func gather(opts *Options) (map[string]string, []string, error) {
 			return nil, nil, cmdutil.Usagef("%s is given as an argument and in %s", p.Key, where)
 		}
 		v := p.Value
-		if p.FromStdin {
-			var err error
-			if v, err = readStdin(opts, p.Key); err != nil {
-				return nil, nil, err
+		var err error
+		switch {
+		case p.FromStdin:
+			v, err = readStdin(opts, p.Key)
+		case p.FromFile != "":
+			var b []byte
+			if b, err = readValueFile(p.FromFile); err == nil {
+				v = string(b)
 			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if !opts.JSON && !utf8.ValidString(v) {
+			return nil, nil, cmdutil.Usagef("the value of %s is not UTF-8 text, and a secret is stored as JSON text: "+
+				"store binary data base64-encoded (base64 -w0 FILE | nosana-secrets set %s -)", p.Key, p.Key)
 		}
 		values[p.Key] = v
 		order = append(order, p.Key)
@@ -255,7 +283,8 @@ func gather(opts *Options) (map[string]string, []string, error) {
 }
 
 // readStdin reads one value: a hidden line on a terminal, else all of
-// stdin less one trailing newline (unless --keep-newline).
+// stdin as it is, less the newline of a single line (unless
+// --keep-newline): "v\n" is "v", while a key file keeps its last newline.
 func readStdin(opts *Options, key string) (string, error) {
 	if opts.IO.IsStdinTTY() {
 		v, err := opts.IO.ReadHidden("Value of " + key + " (typing is hidden): ")
@@ -269,12 +298,26 @@ func readStdin(opts *Options, key string) (string, error) {
 		return "", err
 	}
 	v := string(b)
-	if !opts.KeepNewline {
+	if !opts.KeepNewline && strings.Count(v, "\n") == 1 {
 		if t, ok := strings.CutSuffix(v, "\n"); ok {
 			v = strings.TrimSuffix(t, "\r")
 		}
 	}
 	return v, nil
+}
+
+// readValueFile reads the file of --file whole, as it is.
+func readValueFile(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	switch {
+	case os.IsNotExist(err):
+		return nil, cmdutil.Usagef("--file %s: no such file", name)
+	case err != nil:
+		return nil, fmt.Errorf("--file: %w", err)
+	case len(b) > maxInput:
+		return nil, cmdutil.Usagef("--file %s holds more than %d MiB; secrets are meant to be small", name, maxInput>>20)
+	}
+	return b, nil
 }
 
 func readAll(r io.Reader) ([]byte, error) {

@@ -68,6 +68,10 @@ func TestSetOutput(t *testing.T) {
 	if err := os.WriteFile(envFile, []byte(dotenv), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(keyFile, []byte("-----BEGIN-----\nabc\n-----END-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	badFile := filepath.Join(t.TempDir(), "bad.env")
 	if err := os.WriteFile(badFile, []byte("A=1\nA=2\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -82,14 +86,20 @@ func TestSetOutput(t *testing.T) {
 		{"prefix", []string{"--prefix", "prod/", "A=1"}, "", map[string]string{"prod/A": `"1"`}},
 		{"json", []string{"--json", "n=42", "o={\"a\": [1, 2]}", "s=\"text\"", "b=true"}, "", map[string]string{"n": "42", "o": `{"a":[1,2]}`, "s": `"text"`, "b": "true"}},
 		{"json invalid", []string{"--json", "n=not-json-secret"}, "", nil},
-		{"stdin strips one newline", []string{"K", "-"}, "line1\nline2\n\n", map[string]string{"K": `"line1\nline2\n"`}},
+		{"stdin keeps a file", []string{"K", "-"}, "line1\nline2\n\n", map[string]string{"K": `"line1\nline2\n\n"`}},
+		{"stdin keeps a key file", []string{"K", "-"}, "-----BEGIN-----\nabc\n-----END-----\n", map[string]string{"K": `"-----BEGIN-----\nabc\n-----END-----\n"`}},
+		{"stdin one line", []string{"K", "-"}, "v\n", map[string]string{"K": `"v"`}},
 		{"stdin crlf", []string{"K", "-"}, "v\r\n", map[string]string{"K": `"v"`}},
+		{"stdin not utf8", []string{"K", "-"}, "\xff\xfe\n", nil},
 		{"stdin keep newline", []string{"--keep-newline", "K", "-"}, "v\n", map[string]string{"K": `"v\n"`}},
 		{"stdin json", []string{"--json", "K", "-"}, "{\"a\":1}\n", map[string]string{"K": `{"a":1}`}},
 		{"from file", []string{"--from-file", envFile}, "", map[string]string{"DB_URL": `"postgres://u:p@db/app"`, "API_KEY": `"k-123"`, "PEM": `"-----BEGIN-----\nabc\n-----END-----"`}},
 		{"from stdin file", []string{"--from-file", "-", "--prefix", "x/"}, "A=1\nB='2'\n", map[string]string{"x/A": `"1"`, "x/B": `"2"`}},
 		{"file and arg clash", []string{"--from-file", envFile, "API_KEY=other"}, "", nil},
 		{"file missing", []string{"--from-file", "/nonexistent/.env"}, "", nil},
+		{"file flag", []string{"PEM", "--file", keyFile}, "", map[string]string{"PEM": `"-----BEGIN-----\nabc\n-----END-----\n"`}},
+		{"file flag two keys", []string{"A", "B", "--file", keyFile}, "", nil},
+		{"file flag missing", []string{"A", "--file", "/nonexistent/key"}, "", nil},
 		{"file duplicate", []string{"--from-file", badFile}, "", nil},
 		{"json output", []string{"-o", "json", "B=2", "A=1"}, "", map[string]string{"A": `"1"`, "B": `"2"`}},
 	}

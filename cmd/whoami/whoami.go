@@ -75,6 +75,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if w.Usage != nil && w.Quota != nil {
 		fmt.Fprintf(&b, "usage:     %s, %s\n", of(w.Usage.Secrets, w.Quota.Secrets, func(n int64) string { return fmt.Sprint(n) }, " keys"),
 			of(w.Usage.Bytes, w.Quota.Bytes, func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }, ""))
+		fmt.Fprintf(&b, "audit log: %s\n", of(w.Usage.AuditBytes, w.Quota.AuditBytes, func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }, ""))
 	}
 	fmt.Fprintf(&b, "expires:   %s\n", w.ExpiresAt.Format(time.RFC3339))
 	_, err = fmt.Fprint(opts.IO.Out, b.String())

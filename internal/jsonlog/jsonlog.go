@@ -26,17 +26,34 @@ type Handler struct {
 }
 
 // New returns a handler writing JSON lines to w as slog.NewJSONHandler(w,
-// opts) does, byte for byte.
+// opts) does, byte for byte, except that a duration is written as its text
+// ("30s", as LOG_FORMAT=text writes it), not as nanoseconds.
 func New(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 	if opts == nil {
 		opts = &slog.HandlerOptions{}
 	}
 	lw := &lockedWriter{w: w}
-	slow := slog.NewJSONHandler(lw, opts)
+	o := *opts
+	o.ReplaceAttr = DurationText(opts.ReplaceAttr)
+	slow := slog.NewJSONHandler(lw, &o)
 	if opts.AddSource || opts.ReplaceAttr != nil {
 		return slow
 	}
 	return &Handler{w: lw, level: opts.Level, slow: slow}
+}
+
+// DurationText is a ReplaceAttr that writes a duration as its text, then
+// calls next (if any).
+func DurationText(next func(groups []string, a slog.Attr) slog.Attr) func(groups []string, a slog.Attr) slog.Attr {
+	return func(groups []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		if next != nil {
+			return next(groups, a)
+		}
+		return a
+	}
 }
 
 // lockedWriter makes each line one Write, whichever path formatted it.
@@ -166,7 +183,7 @@ func appendAttr(buf []byte, a slog.Attr) ([]byte, bool) {
 	case slog.KindBool:
 		buf = strconv.AppendBool(buf, v.Bool())
 	case slog.KindDuration:
-		buf = strconv.AppendInt(buf, int64(v.Duration()), 10)
+		buf = appendString(buf, v.Duration().String())
 	}
 	return buf, true
 }

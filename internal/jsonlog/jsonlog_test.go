@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -19,10 +20,29 @@ import (
 func same(t *testing.T, opts *slog.HandlerOptions, log func(*slog.Logger)) {
 	t.Helper()
 	var want, got bytes.Buffer
-	log(slog.New(atOneTime{slog.NewJSONHandler(&want, opts)}))
+	log(slog.New(atOneTime{reference(&want, opts)}))
 	log(slog.New(atOneTime{New(&got, opts)}))
 	if got.String() != want.String() {
 		t.Fatalf("got  %q\nwant %q", got.String(), want.String())
+	}
+}
+
+// reference is what New must write: slog's JSONHandler, durations as text.
+func reference(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	o := slog.HandlerOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.ReplaceAttr = DurationText(o.ReplaceAttr)
+	return slog.NewJSONHandler(w, &o)
+}
+
+// TestDurationsAsText: a duration reads as people write it (issue 21).
+func TestDurationsAsText(t *testing.T) {
+	var b bytes.Buffer
+	slog.New(New(&b, nil)).Info("shutting down", "grace", 30*time.Second)
+	if !strings.Contains(b.String(), `"grace":"30s"`) {
+		t.Errorf("logged %s", b.String())
 	}
 }
 
@@ -97,7 +117,7 @@ func TestFallbacksAsSlogWrites(t *testing.T) {
 		var want, got bytes.Buffer
 		r := slog.NewRecord(at, slog.LevelInfo, "m", 0)
 		r.AddAttrs(slog.Int("n", 1))
-		_ = slog.NewJSONHandler(&want, nil).Handle(context.Background(), r)
+		_ = reference(&want, nil).Handle(context.Background(), r)
 		_ = New(&got, nil).Handle(context.Background(), r)
 		if got.String() != want.String() {
 			t.Fatalf("got  %q\nwant %q", got.String(), want.String())
@@ -143,7 +163,7 @@ func TestHandleAttrsAsSlogWrites(t *testing.T) {
 			var want, got bytes.Buffer
 			r := slog.NewRecord(oneTime, level, "request", 0)
 			r.AddAttrs(attrs...)
-			_ = slog.NewJSONHandler(&want, nil).Handle(context.Background(), r)
+			_ = reference(&want, nil).Handle(context.Background(), r)
 			if err := New(&got, nil).(*Handler).HandleAttrs(context.Background(), oneTime, level, "request", attrs); err != nil {
 				t.Fatal(err)
 			}

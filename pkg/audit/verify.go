@@ -153,8 +153,10 @@ var ErrUnsigned = errors.New("audit: events are not signed by the server")
 // does, and then that the server vouches for all of it: the newest event
 // must carry a valid signature by one of keys (or by a key that a vouched
 // Rekey event names), which covers every event before it through the
-// chain; every other signature by a known key must be valid; and a trim
-// of retention must have removed only events older than its retention.
+// chain; every other signature by a known key must be valid; a trim of
+// retention must have removed only events older than its retention; and
+// the trim that accounts for the log's start must carry its own valid
+// signature.
 // Someone who can edit the store but holds no master key can therefore
 // not drop, reorder, rewrite or truncate events at the start or in the
 // middle. Removing the newest events, back to an earlier signed head, is
@@ -219,13 +221,25 @@ func VerifySigned(events []Event, owner string, keys Keys) (Report, error) {
 		if t == nil {
 			continue
 		}
-		if t.Reason == TrimRetention && (t.Retention <= 0 || t.Before.After(e.Time.Add(-t.Retention))) {
+		if t.Reason == TrimRetention && (t.Retention < 0 || t.Before.After(e.Time.Add(-t.Retention))) {
 			return Report{}, &ChainError{Index: i, Seq: e.Seq,
 				Reason: fmt.Sprintf("the trim removed events newer than its retention (%s before %s)", t.Retention, e.Time.Format("2006-01-02T15:04:05Z07:00"))}
 		}
 		if events[0].Seq > 1 && (rep.Start == nil || t.FirstSeq > rep.Start.Trimmed.FirstSeq) {
 			ev := e
 			rep.Start = &ev
+		}
+	}
+	// The server signs every trim it appends (the newest event of its own
+	// append). A later signature vouches only that the server linked onto
+	// what the store held, so the trim that explains the log's start must
+	// carry its own: otherwise whoever deleted the start of the log could
+	// append a trim record and wait for the next signed event.
+	if s := rep.Start; s != nil {
+		if _, ok := valid(*s); !ok {
+			return Report{}, &ChainError{Index: int(s.Seq - events[0].Seq), Seq: s.Seq,
+				Reason: fmt.Sprintf("the trim that accounts for the log's start (events before seq %d removed) carries no valid signature by the server: "+
+					"it was added by someone without the master key (or by a release that did not sign, until the next trim)", s.Trimmed.FirstSeq)}
 		}
 	}
 	return rep, nil

@@ -71,3 +71,14 @@ func CheckQuota(q Quota, before, after Usage) error {
 	}
 	return nil
 }
+
+// AuditTrimTarget is what an owner's audit log may keep, in bytes, once an
+// append took it past quota (Quota.AuditBytes): the backend removes the
+// oldest events until the log is at most this, then appends the quota trim
+// event, which AuditTrimAllowance leaves room for, so the log ends at
+// most three quarters of the quota and the next trim is far off.
+func AuditTrimTarget(quota int64) int64 { return max(quota*3/4-AuditTrimAllowance, 0) }
+
+// AuditTrimAllowance is more than the stored size of a signed quota trim
+// event (about 480 bytes).
+const AuditTrimAllowance = 640

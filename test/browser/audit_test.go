@@ -133,6 +133,19 @@ func TestAuditThroughTheConsole(t *testing.T) {
 	if got := p.text("#head-seq"); got != fmt.Sprint(page.Items[0].Seq) {
 		t.Errorf("head seq shown %q, want %d", got, page.Items[0].Seq)
 	}
+	// The signature checked is by the key the server publishes.
+	var keys struct{ Keys []struct{ ID string } }
+	kr, err := http.Get(srv.URL + "/v1/audit/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kr.Body.Close()
+	if err := json.NewDecoder(kr.Body).Decode(&keys); err != nil || len(keys.Keys) == 0 {
+		t.Fatalf("GET /v1/audit/key: %v %+v", err, keys)
+	}
+	if got := p.text("#sig-key"); got != keys.Keys[0].ID {
+		t.Errorf("signing key shown %q, the server's is %q", got, keys.Keys[0].ID)
+	}
 	p.shot("audit-verified")
 
 	// A tampered event does not verify: the page's check is not a rubber stamp.
@@ -142,15 +155,37 @@ func TestAuditThroughTheConsole(t *testing.T) {
 	p.click("#verify")
 	p.run("tamper found", waitText("#chain-result", "hash does not match the event: it was altered"))
 	p.shot("audit-tampered")
+
+	// A store that drops the signatures: the chain holds, nothing vouches for it.
+	p.addInit(unsignAudit)
+	p.open("/ui/?unsigned#/audit")
+	p.run("signed in again", visible("#verify"))
+	p.click("#verify")
+	p.run("unsigned found", waitText("#chain-result", "no event carries a signature by a key this server publishes"))
 }
+
+// unsignAudit removes the signatures from every answer of GET /v1/audit,
+// as a store rewritten by someone without the master key would have to.
+const unsignAudit = `(() => {
+  if (!location.search.includes('unsigned')) return;
+  const real = window.fetch;
+  window.fetch = async (input, init) => {
+    const res = await real(input, init);
+    if (!String(input).includes('/v1/audit?')) return res;
+    const page = await res.json();
+    for (const e of page.items) { delete e.sig; delete e.sig_key; }
+    return new Response(JSON.stringify(page), { status: res.status, headers: res.headers });
+  };
+})()`
 
 // tamperAudit changes one key name in every answer of GET /v1/audit, as a
 // server rewriting its log would.
 const tamperAudit = `(() => {
+  if (!location.search.includes('tampered')) return;
   const real = window.fetch;
   window.fetch = async (input, init) => {
     const res = await real(input, init);
-    if (!String(input).includes('/v1/audit')) return res;
+    if (!String(input).includes('/v1/audit?')) return res;
     const page = await res.json();
     for (const e of page.items) if (e.keys.includes('private')) e.keys = ['public'];
     return new Response(JSON.stringify(page), { status: res.status, headers: res.headers });

@@ -39,21 +39,48 @@ func (h *history) set(owner, name string, vs []storage.Version) {
 	m[name] = vs
 }
 
-func (h *history) append(owner string, events []audit.Event) {
+// appendAudit links events after owner's newest, signs the newest with
+// ctx's signer, counts their bytes and, past the audit quota, trims the
+// oldest (storage.AuditLog); s.mu is held.
+func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Event) {
+	h := &s.hist
 	if h.logs == nil {
 		h.logs = map[string][]audit.Event{}
 	}
 	log := h.logs[owner]
-	var head audit.Head
-	if n := len(log); n > 0 {
-		head = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}
-	}
-	for _, e := range events {
+	u := s.usage[owner]
+	link := func(e audit.Event) {
+		var head audit.Head
+		if n := len(log); n > 0 {
+			head = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}
+		}
 		e.Keys = slices.Clone(e.Keys)
-		e, head = audit.Link(head, e)
+		e, _ = audit.Link(head, e)
 		log = append(log, e)
 	}
+	for _, e := range events {
+		link(e)
+	}
+	newest := len(log) - 1
+	audit.SignHead(ctx, owner, &log[newest])
+	for _, e := range log[len(log)-len(events):] {
+		u.AuditBytes += audit.StoredSize(e)
+	}
+	if q := s.quota.AuditBytes; q > 0 && u.AuditBytes > q {
+		target, cut := storage.AuditTrimTarget(q), 0
+		for cut < len(log)-len(events) && u.AuditBytes > target {
+			u.AuditBytes -= audit.StoredSize(log[cut])
+			cut++
+		}
+		if cut > 0 {
+			log = slices.Clone(log[cut:])
+			link(audit.QuotaTrim(now(), log[0].Seq, log[0].PrevHash))
+			audit.SignHead(ctx, owner, &log[len(log)-1])
+			u.AuditBytes += audit.StoredSize(log[len(log)-1])
+		}
+	}
 	h.logs[owner] = log
+	s.setUsage(owner, u)
 }
 
 // live is the newest live version of name (0 when absent or deleted) and
@@ -156,7 +183,7 @@ func (s *Store) Commit(ctx context.Context, c storage.Commit) (out []int64, err 
 			delete(s.owners, c.Owner)
 		}
 		if c.Event != nil {
-			s.hist.append(c.Owner, []audit.Event{*c.Event})
+			s.appendAudit(ctx, c.Owner, []audit.Event{*c.Event})
 		}
 	})
 	if err == nil && conflict != nil {
@@ -289,7 +316,7 @@ func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *a
 			}
 		})
 		if ev != nil {
-			s.hist.append(owner, []audit.Event{*ev})
+			s.appendAudit(ctx, owner, []audit.Event{*ev})
 		}
 	})
 }
@@ -320,7 +347,7 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 
 // AppendAudit implements storage.AuditLog.
 func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
-	return s.write(ctx, func() { s.hist.append(owner, events) })
+	return s.write(ctx, func() { s.appendAudit(ctx, owner, events) })
 }
 
 // auditRange is up to limit events with seq below before (0: from the
@@ -352,8 +379,14 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 				continue
 			}
 			kept := slices.Clone(log[cut:])
+			u := s.usage[owner]
+			for _, e := range log[:cut] {
+				u.AuditBytes -= audit.StoredSize(e)
+			}
+			s.setUsage(owner, u)
 			s.hist.logs[owner] = kept
-			s.hist.append(owner, []audit.Event{audit.TrimEvent(now(), kept[0].Seq, kept[0].PrevHash)})
+			t := now()
+			s.appendAudit(ctx, owner, []audit.Event{audit.RetentionTrim(t, kept[0].Seq, kept[0].PrevHash, before, t.Sub(before))})
 		}
 	})
 }

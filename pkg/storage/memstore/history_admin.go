@@ -163,11 +163,14 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 			s.hist.logs = map[string][]audit.Event{}
 		}
 		log := make([]audit.Event, len(events))
+		u := s.usage[owner]
 		for i, e := range events {
 			e.Keys = slices.Clone(e.Keys)
 			log[i] = e
+			u.AuditBytes += audit.StoredSize(e)
 		}
 		s.hist.logs[owner] = log
+		s.setUsage(owner, u)
 	})
 	if err == nil {
 		err = conflict

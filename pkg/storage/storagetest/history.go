@@ -34,6 +34,10 @@ func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
 		{"AuditChain", testAuditChain},
 		{"AuditWithCommit", testAuditWithCommit},
 		{"HistoryOwnerIsolation", testHistoryOwnerIsolation},
+		{"AuditSigned", testAuditSigned},
+		{"AuditBounded", testAuditBounded},
+		{"AuditQuery", testAuditQuery},
+		{"AuditScanBound", testAuditScanBound},
 	}
 	t.Run("history", func(t *testing.T) {
 		for _, c := range cases {
@@ -45,6 +49,7 @@ func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
 	})
 	// Purging and trimming act on every owner, so they run alone.
 	t.Run("history/Purge", func(t *testing.T) { testPurge(t, open(t), Unique("hist-")) })
+	t.Run("history/PurgeKeepsLive", func(t *testing.T) { testPurgeKeepsLive(t, open(t), Unique("hist-")) })
 	t.Run("history/AuditTrim", func(t *testing.T) { testAuditTrim(t, open(t), Unique("hist-")) })
 }
 
@@ -490,7 +495,7 @@ func testAuditWithCommit(t *testing.T, s storage.HistoryStore, owner string) {
 // testAuditTrim: trimming keeps the newest event and a log that verifies
 // from its new start, with the trim recorded.
 func testAuditTrim(t *testing.T, s storage.HistoryStore, owner string) {
-	ctx := ctxT(t)
+	ctx, keys := signed(t)
 	if err := s.AppendAudit(ctx, owner, []audit.Event{ev(audit.Read, "1"), ev(audit.Read, "2"), ev(audit.Read, "3")}); err != nil {
 		t.Fatal(err)
 	}
@@ -508,9 +513,12 @@ func testAuditTrim(t *testing.T, s storage.HistoryStore, owner string) {
 	if len(log) != 2 || log[0].Seq != 4 || log[1].Action != audit.Trim || log[1].Trimmed.FirstSeq != 4 {
 		t.Fatalf("log after trim: %+v", log)
 	}
-	if _, err := audit.Verify(log); err != nil {
-		t.Fatal(err)
+	// The trim says why and when, and the server's signature vouches for it.
+	if tr := log[1].Trimmed; tr.Reason != audit.TrimRetention || !tr.Before.Equal(cut.Truncate(time.Millisecond)) ||
+		tr.Retention < 0 || tr.Before.After(log[1].Time.Add(-tr.Retention)) {
+		t.Errorf("retention trim %+v at %s, cut %s", tr, log[1].Time, cut)
 	}
+	verifySigned(t, s, owner, keys)
 	// Trimming again with nothing older than the cut changes nothing.
 	if err := s.TrimAudit(ctx, cut); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 const (
 	quotaSecrets = 5
 	quotaBytes   = 100
+	// quotaAuditBytes holds some 40 signed events of testAuditQuota.
+	quotaAuditBytes = 16 << 10
 )
 
 // RunQuota runs the conformance cases of storage.Quotas (issue 8 item 5)
@@ -32,7 +34,7 @@ func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
 	if _, ok := first.(storage.Quotas); !ok {
 		t.Fatalf("%T does not implement storage.Quotas", first)
 	}
-	limits := storage.Quota{Secrets: quotaSecrets, Bytes: quotaBytes}
+	limits := storage.Quota{Secrets: quotaSecrets, Bytes: quotaBytes, AuditBytes: quotaAuditBytes}
 	// Data written before there is a quota counts once there is one.
 	q, cs := first.(storage.Quotas), storage.Check(first)
 	q.SetQuota(storage.Quota{})
@@ -73,6 +75,7 @@ func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
 			{"SoftDeleted", onHistory(testQuotaSoftDeleted)},
 			{"CommitRefused", onHistory(testQuotaCommitRefused)},
 			{"CommitRace", onHistory(testQuotaCommitRace)},
+			{"Audit", onHistory(testAuditQuota)},
 		}
 		if _, ok := first.(storage.HistoryAdmin); ok {
 			hcases = append(hcases, quotaCase{"Import", onHistory(testQuotaImport)})

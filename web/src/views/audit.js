@@ -1,13 +1,15 @@
 // Audit: the owner's events (newest first), filtered by key and time on the
 // server and by action in the page; a node's reads show node, job and time.
-// "Verify" fetches the whole log and checks its hash chain here (chain.js).
+// "Verify" fetches the whole log and the server's public signing keys, and
+// checks here (chain.js) the hash chain and the signature that vouches for
+// it, so a store edited by someone without the master key does not pass.
 import * as api from '../api.js';
 import * as session from '../session.js';
-import { verify } from '../chain.js';
+import { verifySigned } from '../chain.js';
 import { h, fill, say, shortAddress, when } from '../dom.js';
 
 const PAGE = 100;
-const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim'];
+const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim', 'rekey'];
 
 const state = { key: '', action: '', since: '', until: '', page: 0, events: null, error: null, check: null };
 let listEl, countEl, pagerEl, chainEl;
@@ -73,9 +75,11 @@ function render(main) {
   if (!state.events && !state.error) load();
 }
 
-// who names the actor: the owner as "you", anyone else as a node, with the job.
+// who names the actor: the owner as "you", anyone else as a node, with the
+// job; the server itself (trims, rekeys) has no actor.
 function who(e) {
   const s = session.get();
+  if (!e.actor) return h('span', { class: 'muted' }, 'server');
   const mine = s && e.actor === s.address;
   return h('span', { title: e.actor },
     mine ? 'you' : h('span', null, 'node ', h('code', { class: 'node' }, shortAddress(e.actor))),
@@ -87,7 +91,8 @@ function event(e) {
     h('th', { scope: 'row', 'data-label': 'Time' }, when(e.time)),
     h('td', { 'data-label': 'Action' }, e.action, e.count > 1 ? h('span', { class: 'muted' }, ` ×${e.count}`) : null),
     h('td', { 'data-label': 'Keys', class: 'keys' }, e.action === 'trim' ? `events before ${e.trimmed.first_seq} removed`
-      : e.keys.length ? e.keys.map((k, i) => [i ? ', ' : '', h('code', null, k)]) : '—'),
+      : e.action === 'rekey' ? `retired signing keys vouched: ${(e.vouch || []).map((v) => v.split(':')[0]).join(', ')}`
+        : e.keys.length ? e.keys.map((k, i) => [i ? ', ' : '', h('code', null, k)]) : '—'),
     h('td', { 'data-label': 'By', class: 'by' }, who(e)),
     h('td', { 'data-label': 'Status' }, String(e.status)));
 }
@@ -123,7 +128,7 @@ function renderChain() {
   if (!chainEl) return;
   const c = state.check;
   if (!c) {
-    fill(chainEl, h('p', { class: 'muted' }, 'Each event carries the hash of the one before it. Verify fetches the whole log and recomputes every hash in this browser; note the head hash to tell later whether the log was rewritten.'));
+    fill(chainEl, h('p', { class: 'muted' }, 'Each event carries the hash of the one before it, and the server signs the newest with a key derived from its master key. Verify fetches the whole log and the server\'s public keys, and checks every hash and the signature in this browser; note the head hash to tell later whether the log was rewritten.'));
   } else if (c.busy) {
     fill(chainEl, h('p', { class: 'muted' }, 'Checking the chain…'));
   } else if (c.error) {
@@ -131,6 +136,8 @@ function renderChain() {
   } else if (c.ok) {
     fill(chainEl,
       h('p', { class: 'verified', id: 'chain-result' }, `Verified: ${c.count.toLocaleString('en')} events, the chain is intact.`),
+      c.vouched ? h('p', { id: 'chain-signed' }, 'Signed by the server up to event ', h('strong', null, String(c.vouched)),
+        ', key ', h('code', { id: 'sig-key' }, c.sigKey), '.') : null,
       h('p', null, 'Head: event ', h('strong', { id: 'head-seq' }, String(c.head.seq)), ', hash ', h('code', { id: 'head-hash' }, c.head.hash || '(empty log)')));
   } else {
     fill(chainEl, h('p', { class: 'broken', id: 'chain-result', role: 'alert' }, `The log does not verify at event ${c.seq}: ${c.reason}.`));
@@ -141,14 +148,28 @@ async function check() {
   state.check = { busy: true };
   renderChain();
   try {
-    const all = (await api.audit({})).reverse();
-    const r = await verify(all);
+    const [all, keys] = await Promise.all([api.audit({}).then((l) => l.reverse()), signingKeys()]);
+    const r = await verifySigned(all, session.get().address, keys);
     state.check = { ...r, count: all.length };
     if (r.ok) say('The audit log verifies.');
   } catch (e) {
     state.check = { error: e.message };
   }
   renderChain();
+}
+
+// signingKeys are the server's public audit signing keys (GET
+// /v1/audit/key, which needs no token).
+async function signingKeys() {
+  let res;
+  try {
+    res = await fetch(new URL('v1/audit/key', api.base), { headers: { Accept: 'application/json' }, credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer' });
+  } catch {
+    throw new Error('the server did not answer');
+  }
+  if (!res.ok) throw new Error(`the server publishes no audit signing key (${res.status}), so nothing vouches for the log`);
+  const body = await res.json();
+  return Array.isArray(body.keys) ? body.keys : [];
 }
 
 /** Forgets the events and the check: the session changed. */
