@@ -43,10 +43,16 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 		Use:   "restore FILE",
 		Short: "Load a backup (FILE, or - for stdin) into the store",
 		Long: "Load a file written by backup into the configured store (STORAGE_CONNECTION and\n" +
-			"MASTER_KEY as for serve). Before writing anything it checks the file whole\n" +
-			"(format, count, checksum) and that the configured master keys open every value.\n\n" +
-			"A store that already holds secrets is refused unless --merge: then the file's\n" +
-			"secrets replace those of the same owner and name, and the others stay.\n" +
+			"MASTER_KEY as for serve). Before writing anything it checks the file whole and\n" +
+			"authentic (format, counts, the MAC under the master key; files of format 1 and 2\n" +
+			"have none and restore with a warning), that the configured master keys open\n" +
+			"every value and that every audit log verifies.\n\n" +
+			"A store that holds anything of an owner (a secret, a kept version, an audit\n" +
+			"event) is refused unless --merge: then a key or log the store holds as the file\n" +
+			"has it (or the start of it, from a restore that stopped) gets only what is\n" +
+			"missing, and one with a history of its own keeps it, its key getting the file's\n" +
+			"value as its newest. A restore that stops half-way, run again with --merge,\n" +
+			"leaves what one whole restore does.\n" +
 			"To move to another backend: backup, then restore with the new STORAGE_CONNECTION.",
 		Example: "  nosana-secrets restore secrets.backup\n" +
 			"  gunzip -c secrets.backup.gz | STORAGE_CONNECTION=postgres://… nosana-secrets restore -",
@@ -61,8 +67,8 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 		},
 	}
 	opts.OpenStore = f.Bind(c)
-	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that already has secrets")
-	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, write nothing")
+	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, and count what a restore would write, writing nothing")
 	return c
 }
 
