@@ -3,6 +3,7 @@
 package restore
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -87,7 +88,7 @@ var errNotEmpty = errors.New("restore: the store is not empty (it holds secrets,
 func restoreRun(opts *RestoreOptions) error {
 	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	file, err := openFile(opts)
+	first, file, copied, err := openFile(opts)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func restoreRun(opts *RestoreOptions) error {
 		logEvents = logEvents[:0]
 		return nil
 	}
-	h, err := rd.Read(file, func(r migrate.SnapshotRecord) error {
+	h, err := rd.Read(first, func(r migrate.SnapshotRecord) error {
 		if r.Owner == seal.SystemOwner || storage.CheckName("owner", r.Owner) != nil ||
 			r.Kind != migrate.KindAudit && storage.CheckName("name", r.Name) != nil {
 			return fmt.Errorf("%w: it holds a secret no server writes (owner %q)", migrate.ErrSnapshot, r.Owner)
@@ -156,6 +157,9 @@ func restoreRun(opts *RestoreOptions) error {
 	})
 	if err == nil {
 		err = verifyLog()
+	}
+	if err == nil {
+		err = copied()
 	}
 	logEvents = nil
 	if err != nil {
@@ -619,30 +623,41 @@ func (w *writer) audit(file *os.File) error {
 	return err
 }
 
-// openFile opens FILE, or spools stdin to a temporary file: restore reads
-// it twice.
-func openFile(opts *RestoreOptions) (*os.File, error) {
-	if opts.File != "-" {
-		f, err := os.Open(opts.File)
-		if err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
-		}
-		return f, nil
-	}
-	f, err := os.CreateTemp("", "nosana-secrets-restore-*")
+// openFile returns what the first pass reads, and the private copy of it
+// (a temporary file, gone when closed) that the later passes read once
+// copied (copied()): so what they write is what the first pass checked,
+// even if FILE changes meanwhile. Stdin is copied whole first.
+func openFile(opts *RestoreOptions) (first io.Reader, private *os.File, copied func() error, err error) {
+	private, err = os.CreateTemp("", "nosana-secrets-restore-*")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, fmt.Errorf("restore: %w", err)
 	}
-	os.Remove(f.Name()) // gone when closed
-	if _, err := io.Copy(f, opts.IO.In); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("restore: read stdin: %w", err)
+	os.Remove(private.Name()) // gone when closed
+	rewound := func() error { return rewind(private) }
+	if opts.File == "-" {
+		if _, err := io.Copy(private, opts.IO.In); err != nil {
+			private.Close()
+			return nil, nil, nil, fmt.Errorf("restore: read stdin: %w", err)
+		}
+		if err := rewound(); err != nil {
+			private.Close()
+			return nil, nil, nil, err
+		}
+		return private, private, func() error { return rewound() }, nil
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
+	f, err := os.Open(opts.File)
+	if err != nil {
+		private.Close()
+		return nil, nil, nil, fmt.Errorf("restore: %w", err)
 	}
-	return f, nil
+	bw := bufio.NewWriterSize(private, 1<<20)
+	return io.TeeReader(f, bw), private, func() error {
+		defer f.Close()
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("restore: copy %s: %w", opts.File, err)
+		}
+		return rewound()
+	}, nil
 }
 
 func missingKeys(ids, have []string) []string {
