@@ -16,13 +16,15 @@
 # The base images, pinned by digest; override them to build from a mirror
 # (test/container builds stand-ins from local files this way).
 # GO_IMAGE's digest is the one go.mongodb.org/mongo-driver v2.10.0 pins for
-# this tag in its Dockerfile. RUNTIME_IMAGE is NOT pinned by digest yet: no
-# reference to its digest could be checked from the machines this was written
-# on (no registry). Pin it with the output of
+# this tag in its Dockerfile. RUNTIME_IMAGE's is the OCI index (multi-arch)
+# digest of gcr.io/distroless/static-debian12:nonroot as resolved on
+# 2026-08-26 and again 2026-09-04 by several unrelated public projects that
+# pin it (`crane digest`, `docker buildx imagetools inspect`); no registry
+# could be reached from the machine this was written on, so check it once
+# with
 #   crane digest gcr.io/distroless/static-debian12:nonroot
-# (or docker buildx imagetools inspect) as RUNTIME_IMAGE=…:nonroot@sha256:….
-ARG GO_IMAGE=golang:1.26.9-trixie@sha256:f06b7122f888680048afb247c4e5f49c0069eb6c4c1ccae0f3f4834527a8d22c
-ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+# and bump it the same way when distroless rebuilds (it does, for CVEs).
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
 WORKDIR /src

@@ -2,12 +2,14 @@
 # The release image: goreleaser (dockers_v2) builds it from the binaries it
 # already built, one per platform, found in the build context under
 # $TARGETPLATFORM/, and adds the OCI labels. For a build from source use
-# ./Dockerfile. Neither default is pinned by digest yet: no digest could be
-# checked from the machines this was written on (no registry); pin both as
-# …@sha256:… from `crane digest IMAGE`. test/container substitutes local
+# ./Dockerfile. RUNTIME_IMAGE is pinned to the same distroless digest as
+# ./Dockerfile's (see there for where it comes from and how to bump it).
+# TODO: BUSYBOX_IMAGE is not pinned yet: no digest of busybox:stable could be
+# checked from the machine this was written on; pin it as busybox:stable@…
+# from `crane digest busybox:stable`. test/container substitutes local
 # stand-ins for both.
 ARG BUSYBOX_IMAGE=busybox:stable
-ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 
 # distroless has no shell to make /data with, and WORKDIR would make it
 # root's: the non-root user could not create the database there.

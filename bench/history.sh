@@ -57,7 +57,7 @@ start() {
   mkdir -p "$work/$name"
   port[$name]=$(free_port)
   env STORAGE_CONNECTION="sqlite://$work/$name/db.sqlite" "$@" \
-    JWT_SECRET=bench-secret-bench-secret-bench-secret LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
+    JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes LOG_LEVEL=${LOG_LEVEL:-info} LOG_FORMAT=json \
     RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
     "$bin" serve --listen "127.0.0.1:${port[$name]}" >"$work/$name/serve.log" 2>&1 &
   pids+=($!)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,5 +359,88 @@ func TestSSHKeyJourney(t *testing.T) {
 		if err != nil || strings.Fields(string(out))[1] != strings.Fields(string(pub))[1] {
 			t.Errorf("ssh-keygen -y on the key read back from %s: %v %s", name, err, out)
 		}
+	}
+}
+
+// TestStoreVerbsNeverCreate: a maintenance command run where there is no
+// store exits 3 and leaves the directory as it was; serve refuses an
+// existing database whose key file is gone without writing a new key, and
+// a serve that cannot listen creates nothing (issue 21, finding 2).
+func TestStoreVerbsNeverCreate(t *testing.T) {
+	bin := testserver.Binary(t)
+	run := func(dir string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(testserver.Env(nil), "HOME="+t.TempDir())
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		return result{out.String(), errOut.String(), cmd.ProcessState.ExitCode()}
+	}
+	entries := func(dir string) []string {
+		des, _ := os.ReadDir(dir)
+		var names []string
+		for _, d := range des {
+			names = append(names, d.Name())
+		}
+		return names
+	}
+	empty, elsewhere := t.TempDir(), t.TempDir()
+	file := filepath.Join(elsewhere, "x.backup")
+	if err := os.WriteFile(file, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := filepath.Abs(filepath.Join("..", "..", "shared", "testdata", "original", "sqlite", "orig.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"backup", "x.backup"},
+		{"restore", file},
+		{"rekey"},
+		{"migrate", "--from", "sqlite://" + orig},
+	} {
+		r := run(empty, args...)
+		if r.code != 3 || !strings.Contains(r.stderr, filepath.Join(empty, "db.sqlite")) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+			t.Errorf("%v in an empty directory: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		if left := entries(empty); len(left) != 0 {
+			t.Fatalf("%v left %v behind", args, left)
+		}
+	}
+
+	// A store that exists, its key file gone: serve refuses, writes no key.
+	dir := t.TempDir()
+	srv := testserver.Start(t, map[string]string{"STORAGE_CONNECTION": "sqlite://" + filepath.Join(dir, "db.sqlite")})
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "db.sqlite.key")); err != nil {
+		t.Fatal(err)
+	}
+	r := run(dir, "serve", "--listen", "127.0.0.1:0")
+	if r.code == 0 || !strings.Contains(r.stderr, "db.sqlite.key") {
+		t.Errorf("serve without its key file: exit %d, %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "db.sqlite.key")); err == nil {
+		t.Error("serve wrote a new key file beside a database it cannot open")
+	}
+
+	// A port in use: serve fails before it makes a store.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fresh := t.TempDir()
+	if r := run(fresh, "serve", "--listen", ln.Addr().String()); r.code == 0 || !strings.Contains(r.stderr, "in use") {
+		t.Errorf("serve on a port in use: exit %d, %q", r.code, r.stderr)
+	}
+	if left := entries(fresh); len(left) != 0 {
+		t.Errorf("a serve that could not listen left %v", left)
 	}
 }

@@ -16,15 +16,16 @@ import (
 func storeFactory(ios *cmdutil.IOStreams) *cmdutil.StoreFactory {
 	return &cmdutil.StoreFactory{
 		IOStreams: ios,
-		Bind: func(c *cobra.Command) func(context.Context) (*cmdutil.Store, error) {
+		Bind: func(cmd *cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 			v := viper.New()
-			serve.Bind(v, c.Flags(), true)
+			serve.Bind(v, cmd.Flags(), true)
 			return func(ctx context.Context) (*cmdutil.Store, error) {
 				c, err := serve.Decode(v, true)
 				if err != nil {
 					return nil, err
 				}
 				cfg := c.Store
+				cfg.Create, _ = cmd.Flags().GetBool("create") // only migrate has it
 				if err := cfg.Validate(); err != nil {
 					return nil, err
 				}

@@ -179,7 +179,8 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// secureHeaders marks every answer nosniff, and every /login, /secrets* and /v1/secrets*
+// secureHeaders marks every answer nosniff, and every /login, /secrets*, /v1/secrets*
+// and /v1/secret* (the key in the query)
 // answer (errors included) no-store: tokens and secrets must not land in a
 // browser's or proxy's cache.
 func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -188,7 +189,7 @@ func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		// allocation per answer, and an Add to them copies.
 		h := c.Response().Header()
 		h[echo.HeaderXContentTypeOptions] = nosniff
-		if p := c.Request().URL.Path; p == "/login" || strings.HasPrefix(p, "/secrets") || strings.HasPrefix(p, "/v1/secrets") {
+		if p := c.Request().URL.Path; p == "/login" || strings.HasPrefix(p, "/secrets") || strings.HasPrefix(p, "/v1/secret") {
 			h[echo.HeaderCacheControl] = noStore
 		}
 		return next(c)

@@ -182,12 +182,37 @@ func (s *Server) historyRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.DELETE("/v1/secrets/:key", with(s.deleteV1, mw...))
 	e.GET("/v1/secrets/:key/versions", with(s.versionsV1, owner...))
 	e.POST("/v1/secrets/:key/restore", with(s.restoreVersionV1, owner...))
+	// The same with the key in the query (v1Key): a browser cannot send
+	// the keys "." and ".." as a path segment, escaped or not.
+	e.GET(keyQueryPath, with(s.getV1, mw...))
+	e.PUT(keyQueryPath, with(s.putV1, mw...))
+	e.DELETE(keyQueryPath, with(s.deleteV1, mw...))
+	e.GET(keyQueryPath+"/versions", with(s.versionsV1, owner...))
+	e.POST(keyQueryPath+"/restore", with(s.restoreVersionV1, owner...))
 	e.POST("/v1/restore", with(s.restoreAsOfV1, owner...))
 	e.GET("/v1/audit", with(s.auditV1, owner...))
 }
 
-// v1Key is the :key segment of a /v1/secrets/:key[/…] path, unescaped once.
+// keyQueryPath is where the per-key v1 routes take the key from the query,
+// /v1/secret[/versions|/restore]?key=K: URL parsers (the WHATWG URL of
+// every browser, fetch) remove the path segments "." and "..", and their
+// escapes "%2E", "%2e%2E"…, so /v1/secrets/%2E can be sent by curl but not
+// by the console, which would ask for /v1/secrets/ instead.
+const keyQueryPath = "/v1/secret"
+
+// v1Key is the :key segment of a /v1/secrets/:key[/…] path, unescaped once,
+// or the one key query parameter of the keyQueryPath routes.
 func v1Key(c echo.Context) (string, error) {
+	if p := c.Path(); p == keyQueryPath || strings.HasPrefix(p, keyQueryPath+"/") {
+		q, err := url.ParseQuery(c.Request().URL.RawQuery)
+		if err != nil {
+			return "", badRequest("the query is not validly escaped")
+		}
+		if len(q["key"]) != 1 {
+			return "", badRequest("name the secret once, escaped, in the key query parameter: %s?key=…", p)
+		}
+		return q["key"][0], checkKey(q["key"][0])
+	}
 	seg := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/v1/secrets/")
 	seg, _, _ = strings.Cut(seg, "/")
 	key, err := url.PathUnescape(seg)
@@ -228,7 +253,7 @@ func (s *Server) getV1(c echo.Context) error {
 		}
 		if !cl.Grants(key) {
 			s.record(ns, s.event(c, audit.Denied, http.StatusBadRequest, key))
-			return badRequest("secret key %s not in job", key)
+			return badRequest("secret key %s not in job", key).withCode(errcode.KeyNotGranted)
 		}
 		if err := s.checkJobToken(c, cl); err != nil {
 			return err
@@ -240,6 +265,11 @@ func (s *Server) getV1(c echo.Context) error {
 	if version == 0 {
 		sec, err := s.store.Get(ctx, ns, key)
 		if errors.Is(err, storage.ErrNotFound) {
+			// A job sees a key it may read as there or not: whether the
+			// owner deleted it (and may restore it) is the owner's to know.
+			if cl.Scoped() {
+				return v1NotFound(key, storage.ErrNotFound)
+			}
 			if _, verr := s.hist.GetVersion(ctx, ns, key, 0); errors.Is(verr, storage.ErrDeleted) {
 				err = verr
 			}
@@ -276,6 +306,9 @@ func (s *Server) readJSON(c echo.Context, v any, shape string) error {
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil || dec.More() {
 		return badRequest("body must be a JSON object like %s", shape)
+	}
+	if err := checkUniqueKeys(body); err != nil {
+		return badRequest("body names a key twice in one object; name each once: %s", shape)
 	}
 	return nil
 }
@@ -340,6 +373,11 @@ func (s *Server) deleteV1(c echo.Context) error {
 		if destroy, err = strconv.ParseBool(q); err != nil {
 			return badRequest("destroy must be true or false")
 		}
+	}
+	if destroy && cl.Scoped() {
+		// Destroying removes every version for good: like the versions
+		// and restore routes, it is the owner's alone.
+		return forbidden("destroy=true is for the owner's token only; a job token cannot destroy a key's history").withCode(errcode.OwnerOnly)
 	}
 	owner := cl.Address
 	ctx, cancel := storeCtx(c)

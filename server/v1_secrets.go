@@ -53,8 +53,14 @@ func (s *Server) listKeys(c echo.Context) error {
 	}
 	after := ""
 	if v := c.QueryParam("cursor"); v != "" {
+		// A cursor is a name this server gave out: base64url of at most
+		// MaxNameLen bytes of UTF-8 without NUL. Anything else is the
+		// client's mistake, on every backend, before any store sees it.
+		if len(v) > base64.RawURLEncoding.EncodedLen(storage.MaxNameLen) {
+			return badRequest("cursor is not one this server gave out; start again without it")
+		}
 		b, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || !utf8.Valid(b) || len(b) == 0 {
+		if err != nil || len(b) == 0 || !utf8.Valid(b) || !storage.ValidPrefix(string(b)) {
 			return badRequest("cursor is not one this server gave out; start again without it")
 		}
 		after = string(b)

@@ -179,7 +179,7 @@ func freshDB(uri, suffix string) (string, error) {
 }
 
 func measure(bin, label, from, to string, n int) error {
-	cmd := exec.Command(bin, "migrate", "--from", from, "-o", "json")
+	cmd := exec.Command(bin, "migrate", "--create", "--from", from, "-o", "json")
 	cmd.Env = append(os.Environ(), "STORAGE_CONNECTION="+to, "MASTER_KEY="+masterKey, "MASTER_KEY_FILE=", "LOG_LEVEL=warn")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

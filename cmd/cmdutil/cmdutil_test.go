@@ -235,7 +235,7 @@ func TestEnvOutputSourcesExactly(t *testing.T) {
 			t.Run(sh+"/"+format, func(t *testing.T) {
 				dir := t.TempDir()
 				var out, notes bytes.Buffer
-				if err := cmdutil.WriteSecrets(&out, &notes, format, secrets); err != nil {
+				if err := cmdutil.WriteSecrets(&out, &notes, format, secrets, false); err != nil {
 					t.Fatal(err)
 				}
 				file := filepath.Join(dir, "secrets."+format)

@@ -95,8 +95,10 @@ func WriteKeys(w io.Writer, format string, keys []string) error {
 //	env     NAME='value' per line for a POSIX shell (names as in EnvName)
 //	dotenv  NAME="value" per line, as `set --from-file` reads back
 //
-// For env and dotenv, the notes of EnvVars go to errOut.
-func WriteSecrets(w, errOut io.Writer, format string, secrets client.Secrets) error {
+// For env and dotenv, the notes of EnvVars go to errOut, and a variable
+// that UnsafeEnvName refuses makes it print nothing and return an error
+// naming every such variable, unless allowUnsafe.
+func WriteSecrets(w, errOut io.Writer, format string, secrets client.Secrets, allowUnsafe bool) error {
 	keys := make([]string, 0, len(secrets))
 	for k := range secrets {
 		keys = append(keys, k)
@@ -115,6 +117,11 @@ func WriteSecrets(w, errOut io.Writer, format string, secrets client.Secrets) er
 		vars, notes := EnvVars(secrets, "")
 		for _, n := range notes {
 			fmt.Fprintln(errOut, "nosana-secrets: "+n)
+		}
+		if !allowUnsafe {
+			if err := unsafeVarsError(vars); err != nil {
+				return err
+			}
 		}
 		for _, v := range vars {
 			if format == FormatEnv {

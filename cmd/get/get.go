@@ -21,6 +21,8 @@ type Options struct {
 	Key     string
 	Version int64
 	Output  string
+	// AllowUnsafe lets -o env|dotenv print a variable run would refuse.
+	AllowUnsafe bool
 }
 
 // NewCmdGet builds the command; runF replaces the work in tests.
@@ -36,6 +38,8 @@ when stdout is not a terminal, no trailing newline, so $(nosana-secrets get KEY)
 is the value. Any other value (number, object, array, true, false, null) is
 printed as JSON. On a terminal a newline is added if the value lacks one, and
 control, bidi and zero-width characters are shown escaped (\x1b, \u202e).
+
+` + cmdutil.UnsafeNamesHelp + `
 
 Exit code 3 when the key does not exist.`,
 		Example: `  nosana-secrets get DB_PASSWORD
@@ -59,6 +63,7 @@ Exit code 3 when the key does not exist.`,
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().Int64Var(&opts.Version, "version", 0, "print this version of KEY instead of the current one (see history KEY)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
+	cmdutil.AddAllowUnsafeNamesFlag(c, &opts.AllowUnsafe)
 	f.AddClientFlags(c)
 	return c
 }
@@ -81,12 +86,13 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	return WriteValue(opts.IO, opts.Output, opts.Key, raw)
+	return WriteValue(opts.IO, opts.Output, opts.Key, raw, opts.AllowUnsafe)
 }
 
 // WriteValue prints one value in format: text and json with nothing added
-// (a newline only on a terminal), the others as whole lines.
-func WriteValue(ios *cmdutil.IOStreams, format, key string, raw json.RawMessage) error {
+// (a newline only on a terminal), the others as whole lines; allowUnsafe
+// is WriteSecrets'.
+func WriteValue(ios *cmdutil.IOStreams, format, key string, raw json.RawMessage, allowUnsafe bool) error {
 	var s string
 	switch format {
 	case cmdutil.FormatText:
@@ -96,7 +102,7 @@ func WriteValue(ios *cmdutil.IOStreams, format, key string, raw json.RawMessage)
 	case cmdutil.FormatYAML:
 		return cmdutil.WriteYAMLValue(ios.Out, raw)
 	default:
-		return cmdutil.WriteSecrets(ios.Out, ios.ErrOut, format, client.Secrets{key: raw})
+		return cmdutil.WriteSecrets(ios.Out, ios.ErrOut, format, client.Secrets{key: raw}, allowUnsafe)
 	}
 	if ios.IsStdoutTTY() {
 		// For the eyes only: escapes shown, not obeyed.

@@ -51,14 +51,16 @@ func TestGetParsing(t *testing.T) {
 func TestGetOutput(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.Put(cmdtest.Address, map[string]any{
-		"S":         "hunter2",
-		"multiline": "line1\nline2\n",
-		"a/b":       "slash",
-		"n":         42.5,
-		"obj":       map[string]any{"user": "u", "list": []any{1, true, nil}},
-		"empty":     "",
-		"quote":     "it's \"quoted\" $HOME",
-		"escapes":   "\x1b]0;title\x07\x1b[2J\u202eevil\nline 2",
+		"S":          "hunter2",
+		"multiline":  "line1\nline2\n",
+		"a/b":        "slash",
+		"n":          42.5,
+		"obj":        map[string]any{"user": "u", "list": []any{1, true, nil}},
+		"empty":      "",
+		"quote":      "it's \"quoted\" $HOME",
+		"escapes":    "\x1b]0;title\x07\x1b[2J\u202eevil\nline 2",
+		"PATH":       "/srv/evil/bin:/usr/bin",
+		"ld.preload": "/srv/evil/hook.so",
 	})
 	cases := []struct {
 		name string
@@ -77,6 +79,11 @@ func TestGetOutput(t *testing.T) {
 		{"env", []string{"-o", "env", "quote"}},
 		{"env slash key", []string{"-o", "env", "a/b"}},
 		{"dotenv", []string{"-o", "dotenv", "multiline"}},
+		// run's refusal of dangerous names holds for -o env|dotenv too.
+		{"env unsafe", []string{"-o", "env", "PATH"}},
+		{"dotenv unsafe key", []string{"-o", "dotenv", "ld.preload"}},
+		{"env unsafe allowed", []string{"-o", "env", "--allow-unsafe-names", "PATH"}},
+		{"text unsafe", []string{"PATH"}}, // a value alone names no variable
 		{"missing", []string{"nope"}},
 		{"escapes", []string{"escapes"}}, // shown escaped on a terminal only
 	}

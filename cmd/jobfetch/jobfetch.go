@@ -22,6 +22,8 @@ type Options struct {
 	Job    string
 	Keys   []string
 	Output string
+	// AllowUnsafe lets -o env|dotenv print a variable run would refuse.
+	AllowUnsafe bool
 }
 
 // NewCmdJobFetch builds the command; runF replaces the work in tests.
@@ -38,9 +40,12 @@ Without KEYs every granted secret that exists is printed (as list
 --show-values prints them); with one KEY its value is printed as get does
 (a string raw, nothing added); with several, those secrets.
 
+` + cmdutil.UnsafeNamesHelp + `
+
 Exit code 4 when the server refuses the sign-in or a key is not granted,
-3 when a granted key does not exist.`,
+3 when a granted key does not exist, 1 when -o env|dotenv refuses a name.`,
 		Example: `  nosana-secrets job-fetch --job 7nd… -o json
+  eval "$(nosana-secrets job-fetch --job 7nd… -o env)"
   nosana-secrets job-fetch --job 7nd… pipeline1-ssh-key > id_ed25519`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -65,6 +70,7 @@ Exit code 4 when the server refuses the sign-in or a key is not granted,
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().StringVar(&opts.Job, "job", "", "job address (required)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
+	cmdutil.AddAllowUnsafeNamesFlag(c, &opts.AllowUnsafe)
 	f.AddClientFlags(c)
 	return c
 }
@@ -80,7 +86,7 @@ func Run(ctx context.Context, opts *Options) error {
 		if err != nil {
 			return jobError(err)
 		}
-		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+		return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets, opts.AllowUnsafe)
 	}
 	secrets := client.Secrets{}
 	for _, k := range opts.Keys {
@@ -91,9 +97,9 @@ func Run(ctx context.Context, opts *Options) error {
 		secrets[k] = v
 	}
 	if len(opts.Keys) == 1 {
-		return get.WriteValue(opts.IO, opts.Output, opts.Keys[0], secrets[opts.Keys[0]])
+		return get.WriteValue(opts.IO, opts.Output, opts.Keys[0], secrets[opts.Keys[0]], opts.AllowUnsafe)
 	}
-	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets, opts.AllowUnsafe)
 }
 
 // jobError: from a server without error codes, a 400 to a read with a job

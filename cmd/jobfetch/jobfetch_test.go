@@ -48,6 +48,9 @@ const (
 	emptyJob = "EjmyyF6rNd78TVTspLUV99UD7aBmTGeuRBMtWf3At67o"
 	otherJob = "2ucLquf9L7Yd3QGC6dsorRmoZZt7v6SkKCFBkGSqWzoC"
 	project  = "F8gR9Ecntg87p44Nf4eSa3rhTN2nfj635HfAhaf4vChx"
+
+	hostileJob     = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"
+	hostileProject = "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"
 )
 
 func TestJobFetchOutput(t *testing.T) {
@@ -56,6 +59,9 @@ func TestJobFetchOutput(t *testing.T) {
 	srv.Grant(job1, clienttest.Grant{Node: cmdtest.Address, UserAddress: project, Secrets: []string{"ssh-key", "TOKEN", "config", "MISSING"}})
 	srv.Grant(emptyJob, clienttest.Grant{Node: cmdtest.Address, UserAddress: project})
 	srv.Grant(otherJob, clienttest.Grant{Node: project, UserAddress: project}) // run by another node
+	// A project that sets the node's PATH and loader for whoever evals -o env.
+	srv.Put(hostileProject, map[string]any{"PATH": "/srv/evil/bin:/usr/bin", "LD_PRELOAD": "/srv/evil/hook.so", "bash-env": "/srv/evil/rc", "TOKEN": "t-2"})
+	srv.Grant(hostileJob, clienttest.Grant{Node: cmdtest.Address, UserAddress: hostileProject, Secrets: []string{"PATH", "LD_PRELOAD", "bash-env", "TOKEN"}})
 	cases := []struct {
 		name string
 		args []string
@@ -69,6 +75,13 @@ func TestJobFetchOutput(t *testing.T) {
 		{"granted but missing", []string{"--job", job1, "MISSING"}},
 		{"no grant list", []string{"--job", emptyJob}},
 		{"not my job", []string{"--job", otherJob}},
+		{"unsafe env", []string{"--job", hostileJob, "-o", "env"}},
+		{"unsafe dotenv", []string{"--job", hostileJob, "-o", "dotenv"}},
+		{"unsafe two env", []string{"--job", hostileJob, "-o", "env", "TOKEN", "bash-env"}},
+		{"unsafe one env", []string{"--job", hostileJob, "-o", "env", "PATH"}},
+		{"unsafe allowed", []string{"--job", hostileJob, "-o", "env", "--allow-unsafe-names"}},
+		{"unsafe json", []string{"--job", hostileJob, "-o", "json"}},
+		{"unsafe safe keys", []string{"--job", hostileJob, "-o", "env", "TOKEN"}},
 	}
 	for _, tc := range cases {
 		for _, m := range cmdtest.Modes {

@@ -18,6 +18,8 @@ type Options struct {
 	Prefix     string
 	ShowValues bool
 	Output     string
+	// AllowUnsafe lets -o env|dotenv print a variable run would refuse.
+	AllowUnsafe bool
 }
 
 // NewCmdList builds the command; runF replaces the work in tests.
@@ -32,7 +34,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 With --show-values, text output is KEY<TAB>VALUE per line (strings raw, other
 values as JSON; text with a newline or other control character is shown
 JSON-quoted). -o env and -o dotenv print NAME='value' / NAME="value" lines
-with the key mapped to a variable name as 'nosana-secrets run' does.`,
+with the key mapped to a variable name as 'nosana-secrets run' does.
+
+` + cmdutil.UnsafeNamesHelp,
 		Example: `  nosana-secrets list
   nosana-secrets list --prefix prod/ --show-values -o json
   nosana-secrets list --show-values -o dotenv > .env`,
@@ -59,6 +63,7 @@ with the key mapped to a variable name as 'nosana-secrets run' does.`,
 	c.Flags().StringVar(&opts.Prefix, "prefix", "", "only keys that start with this")
 	c.Flags().BoolVar(&opts.ShowValues, "show-values", false, "print the values too")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
+	cmdutil.AddAllowUnsafeNamesFlag(c, &opts.AllowUnsafe)
 	f.AddClientFlags(c)
 	return c
 }
@@ -91,7 +96,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if len(secrets) == 0 {
 		noSecrets(opts)
 	}
-	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets)
+	return cmdutil.WriteSecrets(opts.IO.Out, opts.IO.ErrOut, opts.Output, secrets, opts.AllowUnsafe)
 }
 
 // noSecrets says, on a terminal, that the listing is empty and what to do.

@@ -130,3 +130,28 @@ func TestListKeysWithoutValues(t *testing.T) {
 		t.Error("no fallback to GET /secrets")
 	}
 }
+
+// TestListUnsafeNames: list --show-values -o env|dotenv refuses, as run
+// does, a secret named like PATH or LD_PRELOAD, unless told otherwise.
+func TestListUnsafeNames(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.Put(cmdtest.Address, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"env", []string{"--show-values", "-o", "env"}},
+		{"dotenv", []string{"--show-values", "-o", "dotenv"}},
+		{"env allowed", []string{"--show-values", "-o", "env", "--allow-unsafe-names"}},
+		{"env safe prefix", []string{"--show-values", "-o", "env", "--prefix", "path/"}},
+	}
+	for _, tc := range cases {
+		for _, m := range cmdtest.Modes {
+			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
+				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				err := cmdtest.Run(list.NewCmdList(f, nil), tc.args...)
+				cmdtest.Golden(t, "list_unsafe_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
+			})
+		}
+	}
+}

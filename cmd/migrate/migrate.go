@@ -78,6 +78,7 @@ func NewCmdMigrate(f *cmdutil.StoreFactory, runF func(*MigrateOptions) error) *c
 	fl.StringVar(&opts.From, "from", "", "the original server's STORAGE_CONNECTION: sqlite://, postgres://, mysql://, redis://, mongodb:// (env "+EnvFrom+")")
 	fl.BoolVar(&opts.Overwrite, "overwrite", false, "replace secrets the target already has")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "read and report, write nothing")
+	fl.Bool("create", false, "create the target store (and, for sqlite, its key file) if it does not exist yet, as serve's first start would")
 	fl.IntVar(&opts.Batch, "batch", 1000, "secrets per write")
 	fl.DurationVar(&opts.Interval, "progress-interval", opts.Interval, "time between progress lines when stderr is not a terminal (0: after every batch)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)

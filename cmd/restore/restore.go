@@ -70,6 +70,7 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 	opts.OpenStore = f.Bind(c)
 	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, and count what a restore would write, writing nothing")
+	c.Flags().Bool("create", false, "create the target store if it does not exist yet (for sqlite, with the key file or MASTER_KEY you give: a restore never invents a key)")
 	return c
 }
 

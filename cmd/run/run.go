@@ -35,7 +35,7 @@ type Options struct {
 	Job      string
 	Prefix   string
 	Override bool
-	// AllowEnv names variables that Unsafe refuses but the user wants set.
+	// AllowEnv names variables that cmdutil.UnsafeEnvName refuses but the user wants set.
 	AllowEnv []string
 	Command  []string
 }
@@ -77,7 +77,7 @@ settings. Each one skipped gets a warning naming it (never its value).
 With --job the project picks the names and values: these would run its
 code here.
 The full list:
-` + wrap(strings.Join(UnsafeList(), " "), 76, "  "),
+` + wrap(strings.Join(cmdutil.UnsafeEnvNames(), " "), 76, "  "),
 		Example: `  nosana-secrets run -- ./deploy.sh
   nosana-secrets run --prefix prod/ -- docker compose up
   nosana-secrets run --job 7nd… --override -- python train.py
@@ -144,11 +144,11 @@ func Run(ctx context.Context, opts *Options) error {
 type EnvOptions struct {
 	Prefix   string   // removed from the keys (run --prefix)
 	Override bool     // secrets replace variables of base
-	Allow    []string // Unsafe variables to set all the same
+	Allow    []string // unsafe variables to set all the same
 }
 
 // BuildEnv adds secrets to base (KEY=VALUE entries) as EnvVars maps them.
-// Unsafe variables are skipped unless allowed; variables already in base
+// Unsafe variables (cmdutil.UnsafeEnvName) are skipped unless allowed; variables already in base
 // are kept unless Override. notes say, by name only, what was skipped or
 // kept.
 func BuildEnv(base []string, secrets client.Secrets, o EnvOptions) (env []string, notes []string) {
@@ -166,7 +166,7 @@ func BuildEnv(base []string, secrets client.Secrets, o EnvOptions) (env []string
 	}
 	var kept, replaced []string
 	for _, v := range vars {
-		if Unsafe(v.Name) && !allowed[envKey(v.Name)] {
+		if cmdutil.UnsafeEnvName(v.Name) && !allowed[envKey(v.Name)] {
 			from := ""
 			if v.Key != o.Prefix+v.Name {
 				from = " (key " + cmdutil.QuoteKey(v.Key) + ")"

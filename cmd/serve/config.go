@@ -73,6 +73,9 @@ type StoreConfig struct {
 	CallTimeout time.Duration
 	// RedisWaitReplicas > 0: each Redis write waits for that many replicas.
 	RedisWaitReplicas int
+	// Create lets OpenStore make a store that does not exist yet (migrate
+	// --create); the other maintenance commands never do.
+	Create bool
 
 	secrets secretFiles
 }
@@ -104,7 +107,7 @@ var Settings = []Setting{
 	{"store-timeout", "STORE_TIMEOUT", "10s", "longest wait for one storage call; a request whose store does not answer in time gets 503", true,
 		durationField("STORE_TIMEOUT", false, func(c *Config) *time.Duration { return &c.Store.CallTimeout })},
 	{"redis-wait-replicas", "REDIS_WAIT_REPLICAS", "0", "Redis only: after each write, WAIT for this many replicas to have it (up to 1 s, sooner at the request's deadline); a write not replicated in time is a 503; 0: do not wait", true, parseWaitReplicas},
-	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 bytes (openssl rand -base64 32; same on every replica); without one tokens die with the process; a flag shows in ps", false,
+	{"jwt-secret", "JWT_SECRET", "", "token signing key, at least 32 random bytes (head -c 32 /dev/urandom | base64; same on every replica; a repeated pattern, fewer than 8 distinct bytes or a changeme/secret/password placeholder is refused); without one tokens die with the process; a flag shows in ps", false,
 		func(c *Config, s string) error { c.secrets.value = s; return nil }},
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)", false,
 		func(c *Config, s string) error { c.secrets.file = s; return nil }},
@@ -222,10 +225,57 @@ func Bind(v *viper.Viper, fs *pflag.FlagSet, storeOnly bool) {
 		if storeOnly && !s.Store {
 			continue
 		}
-		fs.String(s.Flag, s.Default, s.Help+" (env "+s.Env+")")
+		f := fs.VarPF(&settingValue{kind: s.kind(), text: s.Default}, s.Flag, "", s.Help+" (env "+s.Env+")")
+		f.DefValue = s.Default
+		if f.Value.Type() == "bool" {
+			f.NoOptDefVal = "true" // --legacy-login alone is true; it never takes the next argument
+		}
 		_ = v.BindPFlag(s.Flag, fs.Lookup(s.Flag))
 		_ = v.BindEnv(s.Flag, s.Env)
 	}
+}
+
+// kind is what a setting's value is, as its flag's help names it: bool,
+// int, duration, size or string, read off its default (a setting's parser
+// checks the value itself, from the flag and the environment alike).
+func (s Setting) kind() string {
+	d := s.Default
+	if _, err := strconv.ParseBool(d); err == nil && (d == "true" || d == "false") {
+		return "bool"
+	}
+	if _, err := strconv.ParseInt(d, 10, 64); err == nil {
+		return "int"
+	}
+	if _, err := time.ParseDuration(d); err == nil {
+		return "duration"
+	}
+	if _, err := humanize.ParseBytes(d); err == nil && strings.ContainsAny(d, "KMGTkmgt") {
+		return "size"
+	}
+	return "string"
+}
+
+// settingValue is a setting's flag: typed in help, and for bool and int
+// checked as it is parsed (viper reads those kinds through a cast that
+// would turn a typo into false or 0); the text goes to the setting's
+// parser like the environment's.
+type settingValue struct{ kind, text string }
+
+func (v *settingValue) String() string { return v.text }
+func (v *settingValue) Type() string   { return v.kind }
+func (v *settingValue) Set(s string) error {
+	switch v.kind {
+	case "bool":
+		if _, err := strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+	case "int":
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+	}
+	v.text = s
+	return nil
 }
 
 // Decode turns every bound setting of v (only the Store ones when
@@ -278,20 +328,29 @@ func (c *StoreConfig) Validate() error {
 	return nil
 }
 
-// resolveJWTSecret reads JWT_SECRET(_FILE) and refuses a short key.
+// resolveJWTSecret reads JWT_SECRET(_FILE) and refuses a short key or one
+// that is visibly guessable (weakKey).
 func (c *Config) resolveJWTSecret() error {
 	var err error
 	if c.JWTSecret, err = c.secrets.resolve("JWT_SECRET"); err != nil || len(c.JWTSecret) == 0 {
 		return err
 	}
 	if err := auth.CheckKey(c.JWTSecret); err != nil {
-		name := "JWT_SECRET"
-		if c.secrets.file != "" {
-			name = "JWT_SECRET_FILE " + c.secrets.file
-		}
-		return cmdutil.Usagef("%s: %v", name, err)
+		return cmdutil.Usagef("%s: %v", c.jwtSecretName(), err)
+	}
+	if why := weakKey(c.JWTSecret); why != "" {
+		return cmdutil.Usagef("%s looks guessable: %s; anyone who guesses it can sign tokens for any wallet. "+
+			"Use random bytes: head -c 32 /dev/urandom | base64", c.jwtSecretName(), why)
 	}
 	return nil
+}
+
+// jwtSecretName names where the signing key came from, for messages.
+func (c *Config) jwtSecretName() string {
+	if c.secrets.file != "" {
+		return "JWT_SECRET_FILE " + c.secrets.file
+	}
+	return "JWT_SECRET"
 }
 
 // devOnly makes a development server's configuration: memory storage, a

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -189,5 +190,38 @@ func TestQuotaSettings(t *testing.T) {
 		if _, err := load(t); err == nil || !strings.Contains(err.Error(), "QUOTA_") {
 			t.Errorf("QUOTA_SECRETS=%s QUOTA_BYTES=%s accepted: %v", bad[0], bad[1], err)
 		}
+	}
+}
+
+// TestTypedFlags: a bool flag alone means true and never swallows the
+// next argument; =false works; an int flag refuses a word; help names
+// each flag's kind (issue 21, finding 8).
+func TestTypedFlags(t *testing.T) {
+	cfg, err := load(t, "--legacy-login", "--storage-connection", "memory://", "--ipfs-verify=false")
+	if err != nil || !cfg.LegacyLogin || cfg.Store.URI != "memory://" || cfg.IPFSVerify {
+		t.Errorf("--legacy-login --storage-connection memory:// --ipfs-verify=false: %+v, %v", cfg.Store.URI, err)
+	}
+	cfg, err = load(t, "--legacy-login=false")
+	if err != nil || cfg.LegacyLogin {
+		t.Errorf("--legacy-login=false: legacy %v, %v", cfg.LegacyLogin, err)
+	}
+	for _, bad := range [][]string{{"--port", "http"}, {"--legacy-login=maybe"}, {"--max-versions", "many"}} {
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		Bind(viper.New(), fs, false)
+		if err := fs.Parse(bad); err == nil {
+			t.Errorf("%v parsed", bad)
+		}
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Bind(viper.New(), fs, false)
+	usage := fs.FlagUsages()
+	for _, want := range []string{"--port int", "--rate-limit-window duration", "--quota-bytes size", "--storage-connection string"} {
+		if !strings.Contains(usage, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	if strings.Contains(usage, "--legacy-login string") || strings.Contains(usage, "--legacy-login bool") {
+		t.Error("help shows --legacy-login as taking a value")
 	}
 }

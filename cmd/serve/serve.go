@@ -61,10 +61,19 @@ func NewCmdServe(ios *cmdutil.IOStreams) *cobra.Command {
 	return c
 }
 
-// OpenStore opens the whole storage stack (see backends.Open): plaintext
-// above, sealed below, the key checked.
+// OpenStore opens the whole storage stack (see backends.Open) of a store
+// that must exist already, as the maintenance commands do: plaintext above,
+// sealed below, the key checked. A store that is not there is a
+// *backends.NoStoreError, exit 3 (not found).
 func OpenStore(ctx context.Context, cfg StoreConfig, log *slog.Logger) (*seal.Store, error) {
-	return backends.Open(ctx, cfg.URI, storeOptions(cfg, log))
+	o := storeOptions(cfg, log)
+	o.MustExist = !cfg.Create
+	s, err := backends.Open(ctx, cfg.URI, o)
+	var nse *backends.NoStoreError
+	if errors.As(err, &nse) {
+		return nil, cmdutil.WithCode(cmdutil.ExitNotFound, err)
+	}
+	return s, err
 }
 
 func storeOptions(cfg StoreConfig, log *slog.Logger) backends.Options {
@@ -104,6 +113,13 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if err != nil {
 		return cmdutil.Usagef("IPFS_GATEWAY: %v", err)
 	}
+	// The port first: a server that cannot listen creates no store.
+	addr := cfg.listenAddr()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close() // on the way out of a failed start; a no-op after Serve
 	opts := storeOptions(cfg.Store, log)
 	opts.Quota = cfg.Quota
 	store, err := backends.Open(ctx, cfg.Store.URI, opts)
@@ -126,11 +142,6 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	limits := cfg.Limits
 	limits.Limiter = limiter
 
-	addr := cfg.listenAddr()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
 	audiences, err := signInAudiences(cfg.PublicURL, ln.Addr())
 	if err != nil {
 		return err

@@ -65,6 +65,21 @@ func (s *Store) AuditKeys() []audit.PublicKey {
 // calls below that link audit events.
 func (s *Store) signing(ctx context.Context) context.Context { return audit.WithSigner(ctx, s.signer) }
 
+// ErrNoKeyCheck is OpenExisting on a store that holds no key check: one
+// that no server has started on.
+var ErrNoKeyCheck = errors.New("seal: the store has no key check: no server has started on it")
+
+// OpenExisting is NewStore for a store that must exist already: it never
+// writes the first key check, and answers ErrNoKeyCheck instead.
+func OpenExisting(ctx context.Context, lower storage.Store, kr *Keyring) (*Store, error) {
+	if _, err := lower.GetMeta(ctx, checkMeta); errors.Is(err, storage.ErrNotFound) {
+		if _, lerr := lower.Get(ctx, SystemOwner, checkName); errors.Is(lerr, storage.ErrNotFound) {
+			return nil, ErrNoKeyCheck
+		}
+	}
+	return NewStore(ctx, lower, kr)
+}
+
 // NewStore puts a seal layer with kr over lower after making sure kr opens what
 // lower holds. The first start stores a check value sealed with the active
 // key, atomically (InitMeta), so of two servers starting with different

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -143,9 +145,53 @@ func TestShortJWTSecretRefused(t *testing.T) {
 			t.Errorf("the secret is printed: %s", stderr)
 		}
 	}
-	srv := testserver.Start(t, map[string]string{"STORAGE_CONNECTION": uri, "JWT_SECRET": strings.Repeat("k", 32)})
+	srv := testserver.Start(t, map[string]string{"STORAGE_CONNECTION": uri, "JWT_SECRET": "k0Zp-32-byte-signing-key-for-test"})
 	if r := testserver.Do(t, "GET", srv.URL+"/health", "", nil); r.Status != 200 {
 		t.Errorf("a 32-byte secret: %d", r.Status)
+	}
+}
+
+// TestWeakJWTSecretRefused: a JWT_SECRET long enough but visibly guessable
+// (one byte repeated, a short pattern repeated, few distinct bytes, the
+// changeme/secret/password family) stops serve with exit 2 and a last line
+// that names the setting and says how to make a key, without the key; a
+// key from /dev/urandom, as the message says, starts.
+func TestWeakJWTSecretRefused(t *testing.T) {
+	dir := t.TempDir()
+	uri := "sqlite://" + filepath.Join(dir, "w.sqlite")
+	file := filepath.Join(dir, "jwt")
+	if err := os.WriteFile(file, []byte(strings.Repeat("changeme", 5)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	weak := []string{
+		strings.Repeat("a", 36),
+		"changemechangemechangemechangeme",
+		strings.Repeat("abc", 12),
+		strings.Repeat("0123456789abcdef", 2), // 16 distinct bytes, twice
+		"1111111122222222333333334444444455",  // 5 distinct bytes
+		"secret-password-12345678901234567",
+		"ChangeMe!Secret!Password!2026-jwt-key",
+	}
+	for _, key := range weak {
+		code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": uri, "JWT_SECRET": key})
+		last := lastLine(stderr)
+		if code != 2 || !strings.Contains(last, "JWT_SECRET looks guessable") || !strings.Contains(last, "head -c 32 /dev/urandom | base64") {
+			t.Errorf("JWT_SECRET of %d bytes: exit %d, last line %q", len(key), code, last)
+		}
+		if strings.Contains(stderr, key) || strings.Contains(stderr, key[:12]) {
+			t.Errorf("the secret is printed: %s", stderr)
+		}
+	}
+	code, stderr := testserver.StartFail(t, map[string]string{"STORAGE_CONNECTION": uri, "JWT_SECRET_FILE": file})
+	if last := lastLine(stderr); code != 2 || !strings.Contains(last, "JWT_SECRET_FILE "+file+" looks guessable") || strings.Contains(stderr, "changemechangeme") {
+		t.Errorf("weak JWT_SECRET_FILE: exit %d, %q", code, last)
+	}
+
+	random := make([]byte, 32)
+	rand.Read(random)
+	srv := testserver.Start(t, map[string]string{"STORAGE_CONNECTION": uri, "JWT_SECRET": base64.StdEncoding.EncodeToString(random)})
+	if r := testserver.Do(t, "GET", srv.URL+"/health", "", nil); r.Status != 200 {
+		t.Errorf("a random secret: %d", r.Status)
 	}
 }
 

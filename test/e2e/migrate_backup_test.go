@@ -7,9 +7,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +25,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -65,25 +61,7 @@ func emptyStore(t *testing.T, backend string) string {
 		runTool(t, nil, mysqlClient(), append(mysqlArgs(t, uri), "-e", "DROP DATABASE IF EXISTS "+name+"; CREATE DATABASE "+name)...)
 		return uri
 	case "redis":
-		// The test's own database, under a key prefix of this store's
-		// alone, whose keys are removed at the end: nothing else is touched.
-		u, err := url.Parse(storagetest.URI(t, "redis"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		prefix := fmt.Sprintf("e2e-restore-%x:", rand.Uint64())
-		q := u.Query()
-		q.Set(redisstore.PrefixParam, prefix)
-		u.RawQuery = q.Encode()
-		c := redisClient(t, storagetest.URI(t, "redis"))
-		t.Cleanup(func() {
-			ctx := context.Background()
-			iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-		})
-		return u.String()
+		return redisOwn(t, "restore")
 	case "mongodb":
 		uri, name := scratchName(t, "mongodb", "restore")
 		client, err := mongo.Connect(options.Client().ApplyURI(uri))

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,7 +141,7 @@ type summary struct {
 // env and returns its summary, exit code and stderr.
 func runMigrate(t *testing.T, env map[string]string, src string, args ...string) (summary, int, string) {
 	t.Helper()
-	cmd := exec.Command(testserver.Binary(t), append([]string{"migrate", "--from", src, "-o", "json"}, args...)...)
+	cmd := exec.Command(testserver.Binary(t), append([]string{"migrate", "--create", "--from", src, "-o", "json"}, args...)...)
 	cmd.Env = testserver.Env(env)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -257,17 +256,58 @@ func loadMySQL(t *testing.T, f *fixture, suffix string) string {
 	return uri
 }
 
-// redisScratch is a Redis database of ours: the test database's number
-// plus n (the CI's database is emptied by .ci/run; these are emptied here).
-func redisScratch(t *testing.T, n int) string {
+// redisScratchVar names a whole Redis database that the tests may empty:
+// the original's keyv layout is read with a SCAN of every key, so its
+// fixture cannot share a database with anything. It is set explicitly
+// (.ci/run sets it), never derived from NOSANA_TEST_REDIS: a test touches
+// only the stores it is given.
+const redisScratchVar = "NOSANA_TEST_REDIS_SCRATCH"
+
+// redisScratch is the database redisScratchVar names, which must differ
+// from NOSANA_TEST_REDIS's. Unset, the test skips (fails under CI).
+func redisScratch(t *testing.T) string {
 	t.Helper()
-	u, err := url.Parse(storagetest.URI(t, "redis"))
+	uri := os.Getenv(redisScratchVar)
+	if uri == "" {
+		if storagetest.InCI() {
+			t.Fatalf("%s is not set, and CI is: set it to a Redis database the tests may empty (see .ci/run)", redisScratchVar)
+		}
+		t.Skipf("%s is not set: skipping what needs a Redis database of its own to empty", redisScratchVar)
+	}
+	scratch, err := redis.ParseURL(uri)
+	if err != nil {
+		t.Fatalf("%s: %v", redisScratchVar, err)
+	}
+	if given := os.Getenv(storagetest.EnvVar("redis")); given != "" {
+		if g, err := redis.ParseURL(given); err == nil && g.Addr == scratch.Addr && g.DB == scratch.DB {
+			t.Fatalf("%s names the database of %s: give the tests another one to empty", redisScratchVar, storagetest.EnvVar("redis"))
+		}
+	}
+	return uri
+}
+
+// redisOwn is a store of the test's alone inside the given Redis database
+// (NOSANA_TEST_REDIS): a key prefix no other test uses, whose keys are
+// deleted when the test ends. Nothing else in the database is touched.
+func redisOwn(t *testing.T, name string) string {
+	t.Helper()
+	base := storagetest.URI(t, "redis")
+	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, _ := strconv.Atoi(strings.TrimPrefix(u.Path, "/"))
-	u.Path = "/" + strconv.Itoa((db+n)%16)
-	u.RawQuery = ""
+	prefix := storagetest.Unique("e2e-"+name+"-") + ":"
+	q := u.Query()
+	q.Set("key_prefix", prefix)
+	u.RawQuery = q.Encode()
+	c := redisClient(t, base)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
 	return u.String()
 }
 
@@ -282,10 +322,10 @@ func redisClient(t *testing.T, uri string) *redis.Client {
 	return c
 }
 
-// loadRedis writes every key of redis/dump.jsonl into an emptied scratch
-// database.
-func loadRedis(t *testing.T, f *fixture, n int) string {
-	uri := redisScratch(t, n)
+// loadRedis writes every key of redis/dump.jsonl into the emptied
+// scratch database (redisScratch).
+func loadRedis(t *testing.T, f *fixture) string {
+	uri := redisScratch(t)
 	ctx := context.Background()
 	c := redisClient(t, uri)
 	if err := c.FlushDB(ctx).Err(); err != nil {
@@ -408,7 +448,7 @@ func loadOriginal(t *testing.T, f *fixture, backend string) string {
 	case "mysql":
 		return loadMySQL(t, f, "orig")
 	case "redis":
-		return loadRedis(t, f, 1)
+		return loadRedis(t, f)
 	case "mongodb":
 		return loadMongo(t, f, "orig")
 	}

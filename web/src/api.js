@@ -1,7 +1,8 @@
 // The server's API as the console uses it. Every request goes to the
-// console's own origin, through the v1 API (issue 11); only a value is read
-// through the legacy GET /secrets/:key, which answers it as raw JSON (big
-// numbers stay exact where JSON.parse of the v1 answer would round them).
+// console's own origin, through the v1 API (issue 11). A key is always
+// sent in the query (keyURL), never as a path segment: a browser removes
+// the segments "." and ".." (and their escapes %2E…) from every URL, so
+// the key "." would address the listing.
 import * as session from './session.js';
 
 /** Where the API is: the console is served at <base>/ui/. */
@@ -81,35 +82,73 @@ export async function list(prefix) {
 }
 
 /**
+ * The URL of one key's v1 route: /v1/secret[/versions|/restore]?key=K.
+ * The one place the console puts a key in a URL.
+ */
+export function keyURL(key, sub = '') {
+  return 'v1/secret' + sub + '?key=' + encodeURIComponent(key);
+}
+
+/**
+ * The text of the member name of the JSON object text, exactly as it is
+ * written there (JSON.parse would round big numbers). text is the server's
+ * own compact JSON, so a scan that skips strings and nesting finds it.
+ */
+export function rawMember(text, name) {
+  let depth = 0;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && start < 0 && text[j + 1] === ':' && JSON.parse(text.slice(i, j + 1)) === name) {
+        start = j + 2;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+    } else if (c === '}' || c === ']' || c === ',') {
+      if (depth === 1 && start >= 0) return text.slice(start, i);
+      if (c !== ',') depth--;
+    }
+  }
+  throw new Error('The server\'s answer has no ' + name + '.');
+}
+
+/**
  * One value: {kind, text}. text is the string itself for a string value,
- * else the JSON exactly as the server stores it (numbers untouched).
+ * else the JSON as the server stores it (numbers untouched; the server's
+ * JSON writes <, > and & in strings as \u003c, \u003e and \u0026, shown
+ * here as the characters they are).
  */
 export async function get(key) {
-  const raw = await call('GET', 'secrets/' + encodeURIComponent(key));
+  const raw = rawMember(await call('GET', keyURL(key)), 'value');
   const v = JSON.parse(raw);
-  return typeof v === 'string' ? { kind: 'string', text: v } : { kind: 'JSON', text: raw };
+  if (typeof v === 'string') return { kind: 'string', text: v };
+  return { kind: 'JSON', text: raw.replace(/\\u00(3c|3e|26)|\\\\/g, (m, hex) => (hex ? String.fromCharCode(parseInt(hex, 16)) : m)) };
 }
 
 /** Stores one value; json is JSON text already checked by the caller. */
 export async function set(key, kind, text) {
   const value = kind === 'string' ? JSON.stringify(text) : text.trim();
-  await call('PUT', 'v1/secrets/' + encodeURIComponent(key), '{"value":' + value + '}');
+  await call('PUT', keyURL(key), '{"value":' + value + '}');
 }
 
 /** Deletes a key softly: its versions stay, so it can be undeleted. */
 export async function remove(key) {
-  await call('DELETE', 'v1/secrets/' + encodeURIComponent(key));
+  await call('DELETE', keyURL(key));
 }
 
 /** A key's versions, newest first: {version, created_at, deleted_at?, by}. */
 export async function versions(key) {
-  const list = JSON.parse(await call('GET', 'v1/secrets/' + encodeURIComponent(key) + '/versions')).items;
+  const list = JSON.parse(await call('GET', keyURL(key, '/versions'))).items;
   return list.sort((a, b) => b.version - a.version);
 }
 
 /** Makes a past version current again (also undeletes); answers the new version. */
 export async function restore(key, version) {
-  const r = await call('POST', 'v1/secrets/' + encodeURIComponent(key) + '/restore', JSON.stringify({ version }));
+  const r = await call('POST', keyURL(key, '/restore'), JSON.stringify({ version }));
   return JSON.parse(r).version;
 }
 

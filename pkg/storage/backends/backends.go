@@ -27,6 +27,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -81,7 +83,24 @@ type Options struct {
 	RedisWaitReplicas int
 	// Quota bounds what each owner keeps (storage.Quota; zero: no limit).
 	Quota storage.Quota
+	// MustExist makes Open refuse, with a *NoStoreError, to make a new
+	// store: an sqlite file that does not exist yet (and its key file), or
+	// the first key check of an empty store. The maintenance commands set
+	// it, so one run in the wrong directory or against the wrong database
+	// never makes a store of its own; serve's first start does not. An
+	// existing sqlite file whose key file is missing is refused either way
+	// (a new key could never open what it holds).
+	MustExist bool
 }
+
+// NoStoreError is Open refusing to make a store it was not allowed to
+// create, or to make a key for a database that has data.
+type NoStoreError struct {
+	URI    string // redacted
+	Reason string
+}
+
+func (e *NoStoreError) Error() string { return e.URI + ": " + e.Reason }
 
 // Open returns the whole stack over uri: the backend, then storage.Checked,
 // then storage.Bounded (each call's deadline), then for sqlite an exclusive
@@ -108,6 +127,23 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 	dbPath := sqlitePath(uri)
 	if len(keys) == 0 && kind == Memory {
 		keys, _ = seal.ParseKeys(seal.NewKey()) // nothing outlives the process
+	}
+
+	dbExisted := false
+	if dbPath != "" {
+		_, serr := os.Stat(dbPath)
+		dbExisted = serr == nil
+		keyFile := dbPath + ".key"
+		_, kerr := os.Stat(keyFile)
+		switch {
+		case !dbExisted && o.MustExist:
+			return nil, &NoStoreError{URI: Redact(uri), Reason: fmt.Sprintf("no store here: %s does not exist. "+
+				"Run this where the store is (or set STORAGE_CONNECTION to it); only `serve` creates a store", absPath(dbPath))}
+		case len(keys) == 0 && dbExisted && errors.Is(kerr, fs.ErrNotExist):
+			return nil, &NoStoreError{URI: Redact(uri), Reason: fmt.Sprintf("the master key file %s is missing beside %s, "+
+				"and a new key could not open what it holds: restore the key file from your backup, or set MASTER_KEY (or MASTER_KEY_FILE) to its key",
+				absPath(keyFile), absPath(dbPath))}
+		}
 	}
 
 	var lock *flock.Lock
@@ -176,7 +212,15 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 		s.Close()
 		return nil, err
 	}
-	sealed, err := seal.NewStore(ctx, s, kr)
+	newStore := seal.NewStore
+	if o.MustExist && kind != Memory {
+		newStore = seal.OpenExisting
+	}
+	sealed, err := newStore(ctx, s, kr)
+	if errors.Is(err, seal.ErrNoKeyCheck) {
+		s.Close()
+		return nil, &NoStoreError{URI: Redact(uri), Reason: "no nosana-secrets store here yet (no data, no key check); only `serve` creates a store"}
+	}
 	if err != nil {
 		s.Close()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
@@ -365,4 +409,12 @@ func describe(uri string, err error) error {
 		return fmt.Errorf("storage: %s", msg)
 	}
 	return fmt.Errorf("storage %s: %s", Redact(uri), msg)
+}
+
+// absPath is path made absolute for a message (as it is when that fails).
+func absPath(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
 }

@@ -1,23 +1,27 @@
-package run
+package cmdutil
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Variables that change how programs load, start, or whom they trust. run
-// never sets one from a secret unless the user names it with --allow-env:
-// with --job the project chooses the names and values, and one of these
-// would let it run code on the node (LD_PRELOAD, BASH_ENV, NODE_OPTIONS…)
-// or read its traffic (HTTPS_PROXY with NODE_TLS_REJECT_UNAUTHORIZED=0).
+// never sets one from a secret unless the user names it with --allow-env,
+// and -o env and -o dotenv (get, list, job-fetch) print none unless given
+// --allow-unsafe-names: with --job the project chooses the names and
+// values, and one of these would let it run code on the node (LD_PRELOAD,
+// BASH_ENV, NODE_OPTIONS…, or PATH for a node that evals the output) or
+// read its traffic (HTTPS_PROXY with NODE_TLS_REJECT_UNAUTHORIZED=0).
 //
 // Sources: glibc's list of variables it strips for setuid programs
 // (sysdeps/generic/unsecvars.h, TMPDIR and TZDIR included), the startup
 // variables of bash, dash, ksh and zsh, and each runtime's documented
 // hooks. Names compare without regard to case (Windows's environment is
 // case-insensitive, and curl reads http_proxy in lower case). Plain
-// settings such as HOME, LANG, TZ and TERM are not listed. -o env and
-// -o dotenv print every key: they are data, not executed by us.
+// settings such as HOME, LANG, TZ and TERM are not listed.
 var unsafeNames = setOf(
 	// The shell and what it runs: the command search path, startup files,
 	// options, word splitting, prompts (expanded, so they run $(…)).
@@ -72,8 +76,9 @@ func setOf(names ...string) map[string]bool {
 	return m
 }
 
-// Unsafe reports whether run refuses to set the variable name by default.
-func Unsafe(name string) bool {
+// UnsafeEnvName reports whether the variable name is one that run refuses
+// to set, and -o env|dotenv to print, by default.
+func UnsafeEnvName(name string) bool {
 	u := strings.ToUpper(name)
 	if unsafeNames[u] {
 		return true
@@ -86,9 +91,9 @@ func Unsafe(name string) bool {
 	return false
 }
 
-// UnsafeList is the names and prefixes (ending in '*') Unsafe refuses,
-// sorted, for help and docs.
-func UnsafeList() []string {
+// UnsafeEnvNames is the names and prefixes (ending in '*') UnsafeEnvName
+// refuses, sorted, for help and docs.
+func UnsafeEnvNames() []string {
 	l := make([]string, 0, len(unsafeNames)+len(unsafePrefixes))
 	for n := range unsafeNames {
 		l = append(l, n)
@@ -98,4 +103,53 @@ func UnsafeList() []string {
 	}
 	sort.Strings(l)
 	return l
+}
+
+// UnsafeNamesHelp is the paragraph of the help of the verbs that print -o
+// env and -o dotenv.
+const UnsafeNamesHelp = `With -o env or -o dotenv, a secret whose variable name changes how
+programs load or start, or whom they trust (PATH, LD_PRELOAD and LD_*,
+BASH_ENV, ENV, IFS, NODE_OPTIONS, PYTHON*, GIT_*, proxy and TLS settings:
+the list of 'nosana-secrets run --help') is refused, as run refuses to set
+it: stderr names each refused variable and its key (never a value), nothing
+is printed on stdout, and the exit code is 1. A job's project picks the
+names and values, so eval "$(… -o env)" of one of these would run its code
+here. --allow-unsafe-names prints them all the same.`
+
+// AllowUnsafeNamesFlag is the flag that lets -o env|dotenv print them.
+const AllowUnsafeNamesFlag = "allow-unsafe-names"
+
+// AddAllowUnsafeNamesFlag adds --allow-unsafe-names to c.
+func AddAllowUnsafeNamesFlag(c *cobra.Command, target *bool) {
+	c.Flags().BoolVar(target, AllowUnsafeNamesFlag, false,
+		"with -o env|dotenv, print PATH, LD_PRELOAD and the other variables run refuses to set")
+}
+
+// unsafeVarsError names the variables of vars that UnsafeEnvName refuses,
+// or is nil when there are none.
+func unsafeVarsError(vars []EnvVar) error {
+	var refused []string
+	for _, v := range vars {
+		if UnsafeEnvName(v.Name) {
+			n := "$" + v.Name
+			if v.Key != v.Name {
+				n += " (key " + QuoteKey(v.Key) + ")"
+			}
+			refused = append(refused, n)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	return WithCode(ExitFailure, fmt.Errorf("refused to print %s: %s change%s how programs load or start, or whom they trust; "+
+		"nothing was printed (add --%s to print %s all the same)",
+		strings.Join(refused, ", "), plural(len(refused), "this variable", "these variables"), plural(len(refused), "s", ""),
+		AllowUnsafeNamesFlag, plural(len(refused), "it", "them")))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
