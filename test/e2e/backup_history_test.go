@@ -171,7 +171,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		// A file of the format before the MAC restores, and says that
 		// nothing authenticates it.
 		to := "sqlite://" + filepath.Join(t.TempDir(), "v2.sqlite")
-		code, out, stderr := cli(t, testserver.Config(to), asVersion2(func(s string) string { return s }), "restore", "-")
+		code, out, stderr := cli(t, testserver.Config(to), asVersion2(func(s string) string { return s }), "restore", "--create", "-")
 		warning := "restore: warning: - is a backup of format version 2, whose checksum has no key: it is not authenticated " +
 			"(whoever could edit the file could have); restore it only from a place you trust\n"
 		if code != 0 || said(stderr) != warning || !strings.Contains(out, "7 versions") {
@@ -191,7 +191,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 			return body[:i] + `"action":"list"` + body[i+len(`"action":"read"`):]
 		})
 		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
-		code, _, stderr := cli(t, testserver.Config(to), forged, "restore", "-")
+		code, _, stderr := cli(t, testserver.Config(to), forged, "restore", "--create", "-")
 		if code != 1 || !strings.Contains(stderr, "does not verify") {
 			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
 		}
@@ -216,7 +216,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		tr["hmac_sha256"] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
 		end, _ := json.Marshal(tr)
 		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
-		code, _, stderr := cli(t, testserver.Config(to), []byte(body+string(end)+"\n"), "restore", "-")
+		code, _, stderr := cli(t, testserver.Config(to), []byte(body+string(end)+"\n"), "restore", "--create", "-")
 		if code != 1 || !strings.Contains(stderr, "MAC does not match") {
 			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
 		}
@@ -228,7 +228,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		to := emptyStore(t, "postgres")
 		env := testserver.Config(to)
-		if code, out, stderr := cli(t, env, nil, "restore", file); code != 0 || !strings.Contains(out, "7 versions") {
+		if code, out, stderr := cli(t, env, nil, "restore", "--create", file); code != 0 || !strings.Contains(out, "7 versions") {
 			t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
 		}
 		sameHistory(t, "PostgreSQL", historyAt(t, to, w.addr), want)

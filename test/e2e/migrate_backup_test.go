@@ -155,10 +155,10 @@ func TestBackupRestoreAcrossBackends(t *testing.T) {
 		}
 		to := emptyStore(t, backend)
 		env := testserver.Config(to)
-		if code, out, stderr := cli(t, env, nil, "restore", "--dry-run", file); code != 0 || !strings.Contains(out, "would be restored") {
+		if code, out, stderr := cli(t, env, nil, "restore", "--create", "--dry-run", file); code != 0 || !strings.Contains(out, "would be restored") {
 			t.Fatalf("restore --dry-run into %s: exit %d %s\n%s", backend, code, out, stderr)
 		}
-		if code, out, stderr := cli(t, env, nil, "restore", file); code != 0 {
+		if code, out, stderr := cli(t, env, nil, "restore", "--create", file); code != 0 {
 			t.Fatalf("restore into %s: exit %d %s\n%s", backend, code, out, stderr)
 		}
 		// A second restore finds secrets there and refuses, unless --merge.
@@ -215,7 +215,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 			to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
 			env := testserver.Config(to)
 			env["MASTER_KEY"] = tc.key
-			code, _, stderr := cli(t, env, []byte(tc.file), "restore", "-")
+			code, _, stderr := cli(t, env, []byte(tc.file), "restore", "--create", "-")
 			if code != 1 || !strings.Contains(stderr, tc.msg) {
 				t.Errorf("exit %d, want 1 and %q:\n%s", code, tc.msg, stderr)
 			}

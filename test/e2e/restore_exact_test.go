@@ -99,7 +99,7 @@ func backupOf(t *testing.T, uri string) []byte {
 	t.Helper()
 	code, out, stderr := cli(t, testserver.Config(uri), nil, "backup", "-")
 	if code != 0 {
-		t.Fatalf("backup of %s: exit %d\n%s", uri, code, stderr)
+		t.Fatalf("backup of %s: exit %d\n%s", uri, code, said(stderr))
 	}
 	return []byte(out)
 }
@@ -206,7 +206,7 @@ func fileCounts(t *testing.T, file string) (all string, keys, logs int) {
 // delay; it reports whether the kill came before the restore ended.
 func restoreKilled(t *testing.T, env map[string]string, delay time.Duration, args ...string) bool {
 	t.Helper()
-	cmd := exec.Command(testserver.Binary(t), append([]string{"restore"}, args...)...)
+	cmd := exec.Command(testserver.Binary(t), append([]string{"restore", "--create"}, args...)...)
 	cmd.Env = testserver.Env(env)
 	// Killed with the test, should it time out: it must not go on writing
 	// to a store the next test empties.
@@ -257,12 +257,12 @@ func TestRestoreKilledConverges(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			to := emptyStore(t, backend)
 			env := testserver.Config(to)
-			code, dry, stderr := cli(t, env, nil, "restore", "--dry-run", file)
+			code, dry, stderr := cli(t, env, nil, "restore", "--create", "--dry-run", file)
 			if code != 0 {
 				t.Fatalf("restore --dry-run: exit %d\n%s", code, stderr)
 			}
 			start := time.Now()
-			code, out, stderr := cli(t, env, nil, "restore", file)
+			code, out, stderr := cli(t, env, nil, "restore", "--create", file)
 			took := time.Since(start)
 			if code != 0 {
 				t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
@@ -483,13 +483,19 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 	if code, _, stderr := cli(t, testserver.Config(src), nil, "backup", file); code != 0 {
 		t.Fatalf("backup: exit %d\n%s", code, stderr)
 	}
+	// raw writes to the store at uri below its seal layer (a store as
+	// serve creates it: with its key check).
 	raw := func(t *testing.T, uri string, fn func(storage.Store) error) {
-		s, err := storagebackends.OpenBackend(context.Background(), uri)
+		keys, err := seal.ParseKeys(testserver.TestMasterKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := storagebackends.Open(context.Background(), uri, storagebackends.Options{MasterKeys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if err := fn(s); err != nil {
+		if err := fn(s.Lower()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -516,7 +522,7 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 					})
 				}
 				before := backupOf(t, to)
-				code, out, stderr := cli(t, env, nil, "restore", file)
+				code, out, stderr := cli(t, env, nil, "restore", "--create", file)
 				if code != 1 || out != "" || said(stderr) != emptiness {
 					t.Errorf("restore into a store with %s: exit %d %q\n%q\nwant exit 1 and\n%q", held, code, out, stderr, emptiness)
 				}
@@ -608,7 +614,7 @@ func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 		} {
 			t.Run(name+", "+how, func(t *testing.T) {
 				to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
-				code, out, stderr := cli(t, testserver.Config(to), []byte(file), "restore", "-")
+				code, out, stderr := cli(t, testserver.Config(to), []byte(file), "restore", "--create", "-")
 				want := "nosana-secrets: restore -: not a whole nosana-secrets backup: its MAC does not match: the file was altered or damaged (nothing was written)\n"
 				if code != 1 || out != "" || said(stderr) != want {
 					t.Errorf("exit %d %q\n%q\nwant exit 1 and\n%q", code, out, stderr, want)
@@ -622,7 +628,7 @@ func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 			mac := hmac.New(sha256.New, key)
 			mac.Write([]byte(edited))
 			to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
-			if code, out, stderr := cli(t, testserver.Config(to), []byte(retrailer(edited, tr.Secrets, tr.Versions, tr.Events, "hmac_sha256", mac.Sum(nil))), "restore", "-"); code != 0 {
+			if code, out, stderr := cli(t, testserver.Config(to), []byte(retrailer(edited, tr.Secrets, tr.Versions, tr.Events, "hmac_sha256", mac.Sum(nil))), "restore", "--create", "-"); code != 0 {
 				t.Errorf("exit %d %s\n%s", code, out, stderr)
 			}
 		})
@@ -637,7 +643,7 @@ func TestRestoreRefusesALongLine(t *testing.T) {
 	short := `{"owner":"` + newWallet().addr + `","name":"k","value":"AQID"}` + "\n"
 	long := `{"owner":"` + newWallet().addr + `","name":"big","value":"` + strings.Repeat("A", migrate.MaxLine(migrate.DefaultBodyLimit)) + `"}` + "\n"
 	to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
-	code, out, stderr := cli(t, testserver.Config(to), []byte(header+short+long), "restore", "--dry-run", "-")
+	code, out, stderr := cli(t, testserver.Config(to), []byte(header+short+long), "restore", "--create", "--dry-run", "-")
 	want := fmt.Sprintf("nosana-secrets: restore -: not a whole nosana-secrets backup: line 3 is longer than %d bytes, "+
 		"the most a backup line can be (a value of the server's largest body, sealed, and its envelope)\n", migrate.MaxLine(migrate.DefaultBodyLimit))
 	if code != 1 || out != "" || said(stderr) != want {
@@ -671,7 +677,7 @@ func TestRestoreVersion1File(t *testing.T) {
 	file := []byte(body + fmt.Sprintf(`{"end":true,"secrets":2,"sha256":"%x"}`+"\n", sha256.Sum256([]byte(body))))
 	to := "sqlite://" + filepath.Join(t.TempDir(), "v1.sqlite")
 	env := testserver.Config(to)
-	if code, out, stderr := cli(t, env, file, "restore", "-"); code != 0 || counts(t, out) != "2 secrets, 0 versions and 0 audit events of 1 owners" {
+	if code, out, stderr := cli(t, env, file, "restore", "--create", "-"); code != 0 || counts(t, out) != "2 secrets, 0 versions and 0 audit events of 1 owners" {
 		t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
 	}
 	got := historyAt(t, to, owner)
