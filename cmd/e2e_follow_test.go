@@ -63,7 +63,7 @@ func TestAuditFollow(t *testing.T) {
 		}
 	}
 	write := func(key string) func(string) bool {
-		return func(l string) bool { return strings.Contains(l, "\twrite  \t200\t") && strings.HasSuffix(l, "\t"+key) }
+		return func(l string) bool { return strings.Contains(l, "\twrite\t200\t") && strings.HasSuffix(l, "\t"+key) }
 	}
 	waitFor("write of FIRST", write("FIRST"))
 

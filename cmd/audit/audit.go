@@ -90,7 +90,7 @@ The log is a hash chain; audit verify checks it.`,
 	c.Flags().StringVar(&since, "since", "", "only events since this time (RFC 3339, or a duration ago: 90m, 2h, 3d)")
 	c.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many events (without --follow)")
 	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events")
-	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
 	c.AddCommand(newCmdVerify(f))
 	return c
@@ -108,15 +108,17 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if !opts.Follow {
-		if opts.Output == cmdutil.FormatJSON {
+		switch opts.Output {
+		case cmdutil.FormatJSON:
 			return cmdutil.WriteJSON(opts.IO.Out, page.Items)
+		case cmdutil.FormatYAML:
+			return cmdutil.WriteYAML(opts.IO.Out, page.Items)
 		}
+		tbl := cmdutil.NewTable(opts.IO, "SEQ", "TIME", "ACTION", "STATUS", "WHO", "IP", "KEYS")
 		for _, e := range page.Items {
-			if err := writeEvent(opts.IO.Out, opts.Output, e); err != nil {
-				return err
-			}
+			tbl.Row(eventCells(e)...)
 		}
-		return nil
+		return tbl.Render()
 	}
 	// Follow: oldest first, then whatever is newer than the last printed.
 	var last uint64
@@ -166,11 +168,19 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 }
 
-// writeEvent prints one event: a JSON line, or one line of text.
+// writeEvent prints one event of --follow: a JSON line (JSON and YAML
+// alike: a stream of documents that never ends is read line by line), or
+// one tab-separated line of the table's cells.
 func writeEvent(w io.Writer, format string, e audit.Event) error {
-	if format == cmdutil.FormatJSON {
+	if format != cmdutil.FormatText {
 		return cmdutil.WriteJSON(w, e)
 	}
+	_, err := fmt.Fprintln(w, strings.Join(eventCells(e), "\t"))
+	return err
+}
+
+// eventCells are the table cells of an event.
+func eventCells(e audit.Event) []string {
 	who := e.Actor
 	if e.Job != "" {
 		who += " job " + e.Job
@@ -193,9 +203,11 @@ func writeEvent(w io.Writer, format string, e audit.Event) error {
 		}
 		keys = "retired signing keys vouched: " + strings.Join(ids, ",")
 	}
-	_, err := fmt.Fprintf(w, "%d\t%s\t%-7s\t%d\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Action,
-		e.Status, who, orDash(e.IP), cmdutil.DisplayText(keys))
-	return err
+	if e.Count > 1 {
+		keys += fmt.Sprintf(" (×%d)", e.Count)
+	}
+	return []string{strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format(time.RFC3339), string(e.Action),
+		strconv.Itoa(e.Status), who, orDash(e.IP), cmdutil.DisplayText(keys)}
 }
 
 func orDash(s string) string {

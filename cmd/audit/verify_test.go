@@ -207,3 +207,25 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestListOutput: the log as a table with a header on a terminal, as
+// tab-separated lines without one elsewhere (gh's convention), and as
+// JSON and YAML (issue 21, finding 6).
+func TestListOutput(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	log := eight().events
+	for _, m := range cmdtest.Modes {
+		for _, args := range [][]string{nil, {"-o", "json"}, {"-o", "yaml"}} {
+			name := "list_" + m.Name
+			if args != nil {
+				name += "_" + args[1]
+			}
+			t.Run(name, func(t *testing.T) {
+				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+				f.HTTPClient = &http.Client{Transport: auditAPI{log: log, keys: []audit.PublicKey{serverKey.PublicKey()}}}
+				err := cmdtest.Run(auditcmd.NewCmdAudit(f, nil), args...)
+				cmdtest.Golden(t, name, cmdtest.Transcript(err, out.String(), errOut.String()))
+			})
+		}
+	}
+}

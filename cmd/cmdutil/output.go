@@ -152,7 +152,19 @@ func displayText(s string) string {
 func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }
 
 // WriteYAML prints v as a YAML document.
-func WriteYAML(w io.Writer, v any) error { return writeYAML(w, v) }
+// It goes through v's JSON, so YAML has the field names, the omitted empty
+// fields and the key order of JSON (the v1 API's).
+func WriteYAML(w io.Writer, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	n, err := JSONToYAML(raw)
+	if err != nil {
+		return err
+	}
+	return writeYAML(w, n)
+}
 
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

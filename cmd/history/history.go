@@ -4,8 +4,8 @@ package history
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,8 +75,7 @@ func RunHistory(ctx context.Context, opts *Options) error {
 	case cmdutil.FormatYAML:
 		return cmdutil.WriteYAML(opts.IO.Out, vs)
 	}
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tWRITTEN\tBY\tNOTE")
+	tbl := cmdutil.NewTable(opts.IO, "VERSION", "WRITTEN", "BY", "NOTE")
 	for _, v := range vs {
 		by := v.By.Address
 		if v.By.Job != "" {
@@ -86,9 +85,9 @@ func RunHistory(ctx context.Context, opts *Options) error {
 		if v.DeletedAt != nil {
 			note = "deleted"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.Version, v.CreatedAt.UTC().Format(time.RFC3339), by, note)
+		tbl.Row(strconv.FormatInt(v.Version, 10), v.CreatedAt.UTC().Format(time.RFC3339), by, note)
 	}
-	return tw.Flush()
+	return tbl.Render()
 }
 
 // NewCmdUndelete builds `undelete KEY`; runF replaces the work in tests.

@@ -3,6 +3,8 @@ package list
 
 import (
 	"context"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,11 +85,27 @@ func Run(ctx context.Context, opts *Options) error {
 		if len(found) == 0 {
 			noSecrets(opts)
 		}
+		switch {
+		case opts.Output == cmdutil.FormatJSON:
+			return cmdutil.WriteJSON(opts.IO.Out, found) // the v1 items: key, version, size, times
+		case opts.Output == cmdutil.FormatYAML:
+			return cmdutil.WriteYAML(opts.IO.Out, found)
+		case opts.Output == cmdutil.FormatText && opts.IO.IsStdoutTTY():
+			tbl := cmdutil.NewTable(opts.IO, "KEY", "VERSION", "SIZE", "UPDATED")
+			for _, k := range found {
+				version, updated := "-", "-"
+				if k.Version > 0 { // a server without /v1 gives names and sizes only
+					version, updated = strconv.FormatInt(k.Version, 10), k.UpdatedAt.UTC().Format(time.RFC3339)
+				}
+				tbl.Row(k.Key, version, strconv.Itoa(k.Size), updated)
+			}
+			return tbl.Render()
+		}
 		keys := make([]string, len(found))
 		for i, k := range found {
 			keys[i] = k.Key
 		}
-		return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys)
+		return cmdutil.WriteKeys(opts.IO.Out, opts.Output, keys) // a pipe: one name a line, for xargs
 	}
 	secrets, err := c.List(ctx, opts.Prefix)
 	if err != nil {

@@ -81,7 +81,7 @@ var volatile = []struct {
 	re   *regexp.Regexp
 	repl string
 }{
-	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`), "<TIME>"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "<TIME>"},
 	{regexp.MustCompile(`http://127\.0\.0\.1:\d+`), "<ENDPOINT>"},
 	{regexp.MustCompile(`/tmp/[^\s"']+`), "<TMP>"},
 }

@@ -36,3 +36,15 @@ func Reserve(ctx context.Context, s *Store, owner string, u storage.Usage) error
 
 // Ferret reports whether s found FerretDB.
 func Ferret(s *Store) bool { return s.ferret }
+
+// SetCrash makes s call fn between the steps of an audit append and trim
+// (named as in auditlog.go): a test's fn panics to stop there as a crash
+// would.
+func SetCrash(s *Store, fn func(step string)) { s.crash = fn }
+
+// Events returns the audit collection, for tests that plant what a
+// previous release wrote.
+func Events(s *Store) *mongo.Collection { return s.events }
+
+// Metas returns the meta collection.
+func Metas(s *Store) *mongo.Collection { return s.metas }

@@ -43,24 +43,14 @@ package mongostore
 // Commit of the same name can lose that copy: Put's update is not
 // conditional.)
 //
-// Audit logs: audit {_id: "<len>:<owner>:<seq, 20 digits>", owner, seq,
-// time, hash, data (the event as JSON)}, index (owner, seq). The unique
-// _id is what keeps a chain from forking: each event is linked to the
-// event at seq-1 and inserted at seq, and of writers racing for one seq
-// exactly one inserts, the others link again after it. audit_heads
-// {_id: owner, seq, hash} is a hint of the newest event, so an append
-// needs no range query; when it lags (a crash after the insert, or racing
-// appends setting it out of order), the insert collides and the append
-// reads on from the hint by _id to the newest event.
+// Audit logs, their byte counts and their queries: auditlog.go.
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -87,8 +77,13 @@ func (s *Store) initHistory(ctx context.Context) error {
 	}{
 		{s.versions, "owner_name_version", bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}, {Key: "version", Value: 1}}},
 		{s.versions, "created_at", bson.D{{Key: "created_at", Value: 1}}},
-		{s.events, "owner_seq", bson.D{{Key: "owner", Value: 1}, {Key: "seq", Value: 1}}},
+		{s.events, idxOwnerSeq, bson.D{{Key: "owner", Value: 1}, {Key: "seq", Value: 1}}},
 		{s.events, "time", bson.D{{Key: "time", Value: 1}}},
+		// Audit's filters (auditlog.go): keys is an array, so this is a
+		// multikey index, one entry per name.
+		{s.events, idxOwnerKeys, bson.D{{Key: "owner", Value: 1}, {Key: "keys", Value: 1}, {Key: "seq", Value: 1}}},
+		{s.events, idxOwnerAction, bson.D{{Key: "owner", Value: 1}, {Key: "action", Value: 1}, {Key: "seq", Value: 1}}},
+		{s.events, idxOwnerTime, bson.D{{Key: "owner", Value: 1}, {Key: "time", Value: 1}}},
 	} {
 		if _, err := ix.c.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}); err != nil {
 			return fmt.Errorf("creating index %s.%s: %w", ix.c.Name(), ix.name, err)
@@ -771,241 +766,5 @@ func (s *Store) purgeVersions(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-type eventDoc struct {
-	ID    string    `bson:"_id"`
-	Owner string    `bson:"owner"`
-	Seq   int64     `bson:"seq"`
-	Time  time.Time `bson:"time"`
-	Hash  string    `bson:"hash"`
-	Data  []byte    `bson:"data"`
-}
-
-func eid(owner string, seq uint64) string {
-	return strconv.Itoa(len(owner)) + ":" + owner + ":" + fmt.Sprintf("%020d", seq)
-}
-
-type headDoc struct {
-	Seq  int64  `bson:"seq"`
-	Hash string `bson:"hash"`
-}
-
-// auditHead is the owner's newest event: the hint, or, when exact, the
-// hint and then each event after it, read by _id until one is missing (a
-// hint lags an append that stopped before moving it, or that another
-// append overtook). A log far ahead of its hint is asked for its newest
-// event instead.
-func (s *Store) auditHead(ctx context.Context, owner string, exact bool) (audit.Head, error) {
-	var h headDoc
-	err := s.auditHeads.FindOne(ctx, bson.D{{Key: "_id", Value: owner}}).Decode(&h)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return audit.Head{}, err
-	}
-	for steps := 0; exact; steps++ {
-		if steps == hintWalk {
-			err = s.events.FindOne(ctx, bson.D{{Key: "owner", Value: owner}},
-				options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}})).Decode(&h)
-			if err != nil {
-				return audit.Head{}, err
-			}
-			break
-		}
-		var next headDoc
-		err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: eid(owner, uint64(h.Seq+1))}},
-			options.FindOne().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}})).Decode(&next)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			break
-		}
-		if err != nil {
-			return audit.Head{}, err
-		}
-		h = next
-	}
-	return audit.Head{Seq: uint64(h.Seq), Hash: h.Hash}, nil
-}
-
-// hintWalk is how far auditHead reads on past a hint by _id.
-const hintWalk = 64
-
-// appendAudit links events after the owner's newest and inserts them in
-// order; one that collides with a racing writer's event is linked again
-// after the new newest, with the ones after it. Then the hint moves on.
-func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	head, err := s.auditHead(ctx, owner, inTxn(ctx))
-	if err != nil {
-		return err
-	}
-	backoff := time.Millisecond
-	for attempt := 1; ; attempt++ {
-		docs := make([]any, len(events))
-		linked := make([]audit.Head, len(events))
-		h := head
-		for i, e := range events {
-			e.Keys = append([]string{}, e.Keys...)
-			e, h = audit.Link(h, e)
-			data, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			docs[i] = eventDoc{ID: eid(owner, e.Seq), Owner: owner, Seq: int64(e.Seq), Time: e.Time, Hash: e.Hash, Data: data}
-			linked[i] = h
-		}
-		_, err := s.events.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
-		if err == nil {
-			return s.moveHint(ctx, owner, h)
-		}
-		var bwe mongo.BulkWriteException
-		if inTxn(ctx) || attempt == raceAttempts || !errors.As(err, &bwe) || len(bwe.WriteErrors) != 1 || !mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) {
-			return err
-		}
-		if k := bwe.WriteErrors[0].Index; k > 0 && !s.ferret {
-			events = events[k:] // those before it are in
-		} else if k > 0 {
-			// FerretDB v1 may misreport which insert failed: find out.
-			return fmt.Errorf("mongostore: audit insert collided at %d", k)
-		}
-		if attempt > 1 {
-			if err := backOff(ctx, &backoff); err != nil {
-				return err
-			}
-		}
-		if head, err = s.auditHead(ctx, owner, true); err != nil {
-			return err
-		}
-	}
-}
-
-// moveHint sets the owner's head hint to h: an update by _id alone, which
-// FerretDB answers without a scan. Racing appends can leave it behind the
-// newest event (the one that set it last was not the furthest); the next
-// append that collides reads on past it (auditHead).
-func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head) error {
-	_, err := s.auditHeads.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}}},
-		options.UpdateOne().SetUpsert(true))
-	if mongo.IsDuplicateKeyError(err) && !inTxn(ctx) {
-		return nil // a racing append created it
-	}
-	return err
-}
-
-// AppendAudit implements storage.AuditLog.
-func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
-	return s.atomically(ctx, func(ctx context.Context) error { return s.appendAudit(ctx, owner, events) })
-}
-
-func decodeEvent(d *eventDoc) (audit.Event, error) {
-	var e audit.Event
-	err := json.Unmarshal(d.Data, &e)
-	return e, err
-}
-
-// auditRange is up to limit events with seq below before (0: from the
-// newest), newest first.
-func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
-	filter := bson.D{{Key: "owner", Value: owner}}
-	if before > 0 {
-		filter = append(filter, bson.E{Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(before)}}})
-	}
-	cur, err := s.events.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(int64(limit)))
-	out := []audit.Event{}
-	err = each(ctx, cur, err, func(d *eventDoc) error {
-		e, err := decodeEvent(d)
-		out = append(out, e)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (s *Store) oneEvent(ctx context.Context, filter bson.D, sort int) (*eventDoc, error) {
-	d := new(eventDoc)
-	err := s.events.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "seq", Value: sort}})).Decode(d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
-	return d, err
-}
-
-// TrimAudit implements storage.AuditLog: per owner, the trim event is
-// appended first and the old events removed after it, so a crash between
-// leaves a log with a few events more than the trim says, which verifies
-// (audit.Verify allows it) and the next trim removes.
-func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
-	// $group, not distinct: FerretDB v1 refuses distinct with maxTimeMS,
-	// which the driver adds under a deadline.
-	cur, err := s.events.Aggregate(ctx, mongo.Pipeline{
-		{{Key: "$match", Value: bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: before}}}}}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$owner"}}}},
-	})
-	if err != nil {
-		return err
-	}
-	var owners []struct {
-		Owner string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &owners); err != nil {
-		return err
-	}
-	for _, o := range owners {
-		owner := o.Owner
-		err := s.atomically(ctx, func(ctx context.Context) error {
-			last, err := s.oneEvent(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "time", Value: bson.D{{Key: "$lt", Value: before}}}}, -1)
-			if err != nil || last == nil {
-				return err
-			}
-			newest, err := s.oneEvent(ctx, bson.D{{Key: "owner", Value: owner}}, -1)
-			if err != nil {
-				return err
-			}
-			first, err := s.oneEvent(ctx, bson.D{{Key: "owner", Value: owner}}, 1)
-			if err != nil {
-				return err
-			}
-			keep := min(last.Seq+1, newest.Seq) // the newest event always stays
-			if keep <= first.Seq {
-				return nil
-			}
-			kept, err := s.oneEvent(ctx, bson.D{{Key: "_id", Value: eid(owner, uint64(keep))}}, 1)
-			if err != nil {
-				return err
-			}
-			if kept == nil {
-				return fmt.Errorf("mongostore: audit event %d of an owner is missing", keep)
-			}
-			ke, err := decodeEvent(kept)
-			if err != nil {
-				return err
-			}
-			ne, err := decodeEvent(newest)
-			if err != nil {
-				return err
-			}
-			if ne.Trimmed == nil || ne.Trimmed.FirstSeq != uint64(keep) { // not a trim interrupted before its delete
-				if err := s.appendAudit(ctx, owner, []audit.Event{audit.TrimEvent(now(), uint64(keep), ke.PrevHash)}); err != nil {
-					return err
-				}
-			}
-			_, err = s.events.DeleteMany(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: keep}}}})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // KeepsHistory reports that the store implements storage.HistoryStore.
 func (s *Store) KeepsHistory() bool { return true }
-
-// Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
-	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
-		return s.auditRange(ctx, owner, before, limit)
-	})
-}

@@ -2,7 +2,6 @@ package mongostore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -143,8 +142,26 @@ func (s *Store) insertAll(ctx context.Context, c *mongo.Collection, docs []any) 
 	return nil
 }
 
+// insertCounted is insertAll, and how many of docs are surely in, when it
+// fails, and surely out after those: the batches before the one that
+// failed, and the documents before the failed one where the server says
+// which (FerretDB v1 may not say right).
+func (s *Store) insertCounted(ctx context.Context, c *mongo.Collection, docs []any) (int, error) {
+	for i := 0; i < len(docs); i += inChunk {
+		if _, err := c.InsertMany(ctx, docs[i:min(i+inChunk, len(docs))], options.InsertMany().SetOrdered(true)); err != nil {
+			var bwe mongo.BulkWriteException
+			if !s.ferret && errors.As(err, &bwe) && len(bwe.WriteErrors) == 1 {
+				return i + bwe.WriteErrors[0].Index, err
+			}
+			return min(i+inChunk, len(docs)), err
+		}
+	}
+	return len(docs), nil
+}
+
 // ImportAudit implements storage.HistoryAdmin: the events as they are,
-// into a log that must be empty, and the head hint on the last.
+// into a log that must be empty, counted first (auditlog.go), and the
+// head hint on the last.
 func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -157,30 +174,55 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 			return err
 		}
 		docs := make([]any, len(events))
+		var size int64
 		for i, e := range events {
-			data, err := json.Marshal(e)
+			d, err := newEventDoc(owner, e)
 			if err != nil {
 				return err
 			}
-			docs[i] = eventDoc{ID: eid(owner, e.Seq), Owner: owner, Seq: int64(e.Seq), Time: e.Time.UTC(), Hash: e.Hash, Data: data}
+			docs[i], size = d, size+d.Size
 		}
-		if err := s.insertAll(ctx, s.events, docs); err != nil {
+		if _, err := s.reserveAudit(ctx, owner, size); err != nil {
+			return err
+		}
+		if n, err := s.insertCounted(ctx, s.events, docs); err != nil {
+			// What may be in stays counted: too high, never too low.
+			var out int64
+			for _, d := range docs[n:] {
+				out += d.(eventDoc).Size
+			}
+			s.giveBackAudit(ctx, owner, out)
 			if mongo.IsDuplicateKeyError(err) && !inTxn(ctx) {
 				return errors.Join(fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner), err)
 			}
 			return err
 		}
 		last := events[len(events)-1]
-		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash})
+		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash}, 0)
 	})
 }
 
 // WalkAudit implements storage.AuditWalker: every event in (owner, seq)
-// order.
+// order, from each owner's trim point on (as Audit reads them).
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
-	cur, err := s.events.Find(ctx, bson.D{}, options.Find().
+	firsts := map[string]int64{}
+	cur, err := s.auditHeads.Find(ctx, bson.D{{Key: "first", Value: bson.D{{Key: "$gt", Value: int64(0)}}}})
+	err = each(ctx, cur, err, func(d *struct {
+		Owner string `bson:"_id"`
+		First int64  `bson:"first"`
+	}) error {
+		firsts[d.Owner] = d.First
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	cur, err = s.events.Find(ctx, bson.D{}, options.Find().
 		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "seq", Value: 1}}).SetBatchSize(walkBatch))
 	return each(ctx, cur, err, func(d *eventDoc) error {
+		if d.Seq < firsts[d.Owner] {
+			return nil
+		}
 		e, err := decodeEvent(d)
 		if err != nil {
 			return err

@@ -46,8 +46,19 @@ func (s *Store) SetQuota(q storage.Quota) { s.quota = q }
 func (s *Store) counting() bool { return s.quota.Secrets > 0 || s.quota.Bytes > 0 }
 
 // Usage implements storage.Quotas: the usage document, or without one (or
-// without a quota, when none is kept) a count of the data.
+// without a quota, when none is kept) a count of the data; and the audit
+// bytes, which every append counts, quota or not (auditlog.go).
 func (s *Store) Usage(ctx context.Context, owner string) (storage.Usage, error) {
+	u, err := s.usageOf(ctx, owner)
+	if err != nil {
+		return storage.Usage{}, err
+	}
+	h, err := s.readHead(ctx, owner)
+	u.AuditBytes = h.Bytes
+	return u, err
+}
+
+func (s *Store) usageOf(ctx context.Context, owner string) (storage.Usage, error) {
 	if s.counting() {
 		if u, ok, err := s.readUsage(ctx, owner); err != nil || ok {
 			return u, err
@@ -89,9 +100,10 @@ func (s *Store) countOwner(ctx context.Context, owner string) (storage.Usage, er
 	return u, err
 }
 
-// Recount sets owner's usage to what the data holds: for an owner whose
-// count a crash left too high. Writes to owner while it runs can make it
-// wrong again, except on a replica set, where it is one transaction.
+// Recount sets owner's usage, audit bytes included, to what the data
+// holds: for an owner whose count a crash left too high. Writes to owner
+// while it runs can make it wrong again, except on a replica set, where it
+// is one transaction.
 func (s *Store) Recount(ctx context.Context, owner string) error {
 	return s.atomically(ctx, func(ctx context.Context) error {
 		u, err := s.countOwner(ctx, owner)
@@ -100,7 +112,10 @@ func (s *Store) Recount(ctx context.Context, owner string) error {
 		}
 		_, err = s.usage.UpdateOne(ctx, bson.D{{Key: "_id", Value: owner}},
 			bson.D{{Key: "$set", Value: usageDoc{Secrets: u.Secrets, Bytes: u.Bytes}}}, options.UpdateOne().SetUpsert(true))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.recountAudit(ctx, owner)
 	})
 }
 

@@ -74,6 +74,12 @@ func TestRoundTrips(t *testing.T) {
 		{"Get", func() error { _, err := s.Get(ctx, owner, "k"); return err }, 1, 0},
 		{"GetVersion", func() error { _, err := s.GetVersion(ctx, owner, "k", 1); return err }, 2, 0},
 		{"AppendAudit", func() error { return s.AppendAudit(ctx, owner, []audit.Event{*ev()}) }, 3, 0},
+		// The trim point, by _id; then the (owner, keys, seq) index
+		// answers (FerretDB v1 scans).
+		{"Audit by a key that matches nothing", func() error {
+			_, err := s.Audit(ctx, owner, storage.AuditQuery{Limit: 10, Key: "absent"})
+			return err
+		}, 2, 1},
 		{"Incr", func() error { _, err := s.Incr(ctx, "ctr", 1, time.Now().Add(time.Hour)); return err }, 1, 0},
 		// Past Keep, without a quota, the versions trimmed (all but the newest of k) are not read
 		// (nothing counts them): one delete more.

@@ -12,7 +12,8 @@
 //	nonces    {_id: nonce, expires_at}, TTL index on expires_at
 //	counters  {_id: key, n, expires_at}, TTL index on expires_at
 //	meta      {_id: key, value}
-//	versions, audit, audit_heads   history and audit logs (history.go)
+//	versions, audit, audit_heads   history and audit logs (history.go,
+//	          auditlog.go)
 //	usage     {_id: owner, secrets, bytes}: quota use (quota.go)
 //
 // Put is an insertMany of the new names and one ordered BulkWrite of
@@ -67,7 +68,7 @@ const DefaultDatabase = "nosana_secrets"
 
 const (
 	schemaKey     = "storage.schema_version"
-	schemaVersion = "1"
+	schemaVersion = "2"
 
 	inChunk     = 1000 // names per $in (FerretDB v1 tests each document against each name)
 	walkBatch   = 100
@@ -88,7 +89,8 @@ type Store struct {
 	replicaSet                       string            // the URI's replicaSet option
 	quota                            storage.Quota     // quota.go
 
-	janitor *storage.Janitor // purges expired nonces and counters
+	janitor *storage.Janitor  // purges expired nonces and counters
+	crash   func(step string) // tests: called between the steps of an audit append (auditlog.go)
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -220,6 +222,16 @@ func (s *Store) init(ctx context.Context) error {
 	v, err := s.InitMeta(ctx, schemaKey, []byte(schemaVersion))
 	if err != nil {
 		return err
+	}
+	if string(v) == "1" {
+		// Version 1 had audit events without keys, action and size.
+		if err := s.upgradeAudit(ctx); err != nil {
+			return fmt.Errorf("upgrading the audit logs to schema version %s: %w", schemaVersion, err)
+		}
+		if err := s.PutMeta(ctx, schemaKey, []byte(schemaVersion)); err != nil {
+			return err
+		}
+		v = []byte(schemaVersion)
 	}
 	if string(v) != schemaVersion {
 		return fmt.Errorf("the database has schema version %q; this program knows %s: upgrade nosana-secrets", v, schemaVersion)

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -158,7 +157,7 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 // or a version) it stores nothing and returns that name. Then each name's newest version becomes its head and, unless a
 // tombstone, its current record (created when its oldest kept version
 // was), and the owner's usage is counted again.
-var importScript = script(`
+var importScript = recountingScript(`
 for i = 1, #ARGV, 7 do
 	local _, _, _, _, kept = state(ARGV[i])
 	if kept then return {'held', ARGV[i]} end
@@ -222,11 +221,12 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 	return nil
 }
 
-// importAuditScript stores events (seq, JSON pairs) and the head ARGV[1]
-// into an empty log.
-var importAuditScript = script(`
+// importAuditScript stores events (an audit block, linked after the empty
+// head) into an empty log, with their index entries and bytes.
+var importAuditScript = auditScript(`
 if redis.call('EXISTS', K_AUDIT) == 1 or redis.call('EXISTS', K_AHEAD) == 1 then return 0 end
-append_events(2, #ARGV, ARGV[1])
+redis.call('DEL', K_AIDX, K_ABYTES)
+audit_store(audit_block(1))
 return 1
 `)
 
@@ -239,20 +239,17 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 	if len(events) == 0 {
 		return ctx.Err()
 	}
-	args := make([]any, 1, 1+2*len(events))
 	var head audit.Head
 	for _, e := range events {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		args = append(args, e.Seq, b)
 		if e.Seq >= head.Seq {
 			head = audit.Head{Seq: e.Seq, Hash: e.Hash}
 		}
 	}
-	args[0] = headString(head)
-	n, err := s.run(ctx, importAuditScript, s.ownerKeys(owner), args...).Int()
+	block, err := auditBlock(audit.Head{}, head, events, 0, 0)
+	if err != nil {
+		return err
+	}
+	n, err := s.run(ctx, importAuditScript, s.ownerKeys(owner), block...).Int()
 	if err != nil {
 		return err
 	}

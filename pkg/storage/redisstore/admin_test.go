@@ -60,7 +60,6 @@ func TestHistoryAdmin(t *testing.T) {
 	if err := dst.ImportVersions(ctx, owner, walked); err != nil {
 		t.Fatal(err)
 	}
-	slices.Reverse(events)
 	if err := dst.ImportAudit(ctx, owner, events); err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,10 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,17 +18,10 @@ import (
 // doc): heads (name → newest version, tombstone or not), vidx (a zset of
 // members "<name>\0<version, 20 digits>", so one name's versions are one
 // lexical range, oldest first), vers (member → version record), usage, and
-// the audit log (a zset of events by seq) with its head. Every write is one
-// Lua script over these keys, so Redis applies it whole, with nothing in
-// between: the check-and-set, the trimming to Keep, the quota and the
-// audit event.
-//
-// The audit chain is linked in Go (audit.Link: Redis's Lua has SHA-1 but
-// no SHA-256, and one implementation of the chain is one to get right):
-// the script stores the linked events only if the log's head is still the
-// one they were linked to, and otherwise answers the new head, after which
-// the caller links again. A writer retries only because another one got
-// in, so appends always progress, and the chain never forks.
+// the audit log with its head, bytes and indexes (see audit.go). Every
+// write is one Lua script over these keys, so Redis applies it whole, with
+// nothing in between: the check-and-set, the trimming to Keep, the quota
+// and the audit event, its bytes, index entries and quota trim.
 
 var (
 	_ storage.HistoryStore = (*Store)(nil)
@@ -44,10 +35,12 @@ func (s *Store) KeepsHistory() bool { return true }
 func (s *Store) SetQuota(q storage.Quota) { s.quota = q }
 
 // Usage implements storage.Quotas: the owner's usage hash, which every
-// write script keeps in step.
+// write script keeps in step, and the bytes of its audit log.
 func (s *Store) Usage(ctx context.Context, owner string) (storage.Usage, error) {
-	v, err := s.c.HMGet(ctx, s.key(owner, keySuffixes[kUsage]), "secrets", "bytes").Result()
-	if err != nil {
+	pipe := s.c.Pipeline()
+	u := pipe.HMGet(ctx, s.key(owner, keySuffixes[kUsage]), "secrets", "bytes")
+	a := pipe.Get(ctx, s.key(owner, keySuffixes[kAbytes]))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return storage.Usage{}, err
 	}
 	n := func(x any) int64 {
@@ -55,7 +48,8 @@ func (s *Store) Usage(ctx context.Context, owner string) (storage.Usage, error) 
 		i, _ := strconv.ParseInt(str, 10, 64)
 		return i
 	}
-	return storage.Usage{Secrets: n(v[0]), Bytes: n(v[1])}, nil
+	v := u.Val()
+	return storage.Usage{Secrets: n(v[0]), Bytes: n(v[1]), AuditBytes: n(a.Val())}, nil
 }
 
 // refusal is the error of a write script's answer: nil for "ok", a
@@ -82,27 +76,28 @@ func refusal(res []any) error {
 }
 
 // commitScript is one Commit. ARGV: now (µs), keep, the writer's address
-// and job, the quota's secrets and bytes, the audit head the event was
-// linked to ("" for no event), the new head, the event's seq and JSON,
-// then per change: name, "s" (set) or "d" (delete), cas, value. It checks
-// every CAS, the head and the quota before it writes anything.
-var commitScript = script(`
+// and job, the quota's secrets and bytes, the audit block of the event
+// (audit_block), then per change: name, "s" (set) or "d" (delete), cas,
+// value. It checks every CAS, the head and the quota before it writes
+// anything, then plans a trim of the audit log if the event takes it past
+// its quota (the caller links the trim event and runs it again).
+var commitScript = writeScript(`
 local now, keep = ARGV[1], tonumber(ARGV[2])
 local by = ':' .. now .. ':' .. int(#ARGV[3]) .. ':' .. int(#ARGV[4]) .. ':' .. ARGV[3] .. ARGV[4]
+local a = audit_block(7)
+local first = a.after
 local plans = {}
-for i = 11, #ARGV, 4 do
+for i = first, #ARGV, 4 do
 	local live, last, rec, outside, kept = state(ARGV[i])
 	local cas = tonumber(ARGV[i + 2])
 	if cas >= 0 and live ~= cas then return {'conflict', ARGV[i], live} end
 	plans[#plans + 1] = {live = live, last = last, rec = rec, outside = outside, kept = kept}
 end
-if ARGV[7] ~= '' then
-	local moved = head_moved(ARGV[7])
-	if moved then return moved end
-end
+local moved = audit_moved(a)
+if moved then return moved end
 local ds, db = 0, 0
 for j, p in ipairs(plans) do
-	local i = 11 + (j - 1) * 4
+	local i = first + (j - 1) * 4
 	local name, del = ARGV[i], ARGV[i + 1] == 'd'
 	if not (del and p.live == 0) then
 		p.v = p.last + 1
@@ -123,9 +118,11 @@ for j, p in ipairs(plans) do
 end
 local refused = over(tonumber(ARGV[5]), tonumber(ARGV[6]), ds, db)
 if refused then return refused end
+local trim = audit_plan(a)
+if trim then return trim end
 local out = {'ok'}
 for j, p in ipairs(plans) do
-	local i = 11 + (j - 1) * 4
+	local i = first + (j - 1) * 4
 	local name, value = ARGV[i], ARGV[i + 3]
 	if p.v then
 		local m, v = member(name, p.v), int(p.v)
@@ -156,34 +153,26 @@ for j, p in ipairs(plans) do
 	end
 end
 add_usage(ds, db)
-if ARGV[7] ~= '' then
-	redis.call('ZADD', K_AUDIT, ARGV[9], ARGV[10])
-	redis.call('SET', K_AHEAD, ARGV[8])
-end
+audit_store(a)
 return out
 `)
 
 // Commit implements storage.History: one script (see commitScript).
 func (s *Store) Commit(ctx context.Context, c storage.Commit) ([]int64, error) {
-	args := make([]any, 10, 10+4*len(c.Changes))
-	args[0], args[1], args[2], args[3] = micros(time.Now()), c.Keep, c.By.Address, c.By.Job
-	args[4], args[5], args[6], args[7], args[8], args[9] = s.quota.Secrets, s.quota.Bytes, "", "", "", ""
+	head := make([]any, 6, 6+auditBlockLen(c.Event))
+	head[0], head[1], head[2], head[3] = micros(time.Now()), c.Keep, c.By.Address, c.By.Job
+	head[4], head[5] = s.quota.Secrets, s.quota.Bytes
+	changes := make([]any, 0, 4*len(c.Changes))
 	for _, ch := range c.Changes {
 		op := "s"
 		if ch.Delete {
 			op = "d"
 		}
-		args = append(args, ch.Name, op, ch.CAS, ch.Value)
-	}
-	var events []audit.Event
-	if c.Event != nil {
-		events = []audit.Event{*c.Event}
+		changes = append(changes, ch.Name, op, ch.CAS, ch.Value)
 	}
 	keys := s.ownerKeys(c.Owner)
-	res, err := s.withHead(ctx, c.Owner, events, func(expect, next string, linked []any) ([]any, error) {
-		if linked != nil {
-			args[6], args[7], args[8], args[9] = expect, next, linked[0], linked[1]
-		}
+	res, err := s.withHead(ctx, c.Owner, oneEvent(c.Event), func(block []any) ([]any, error) {
+		args := append(append(head[:6], block...), changes...)
 		return s.run(ctx, commitScript, keys, args...).Slice()
 	})
 	if err != nil {
@@ -438,15 +427,15 @@ func (s *Store) AsOf(ctx context.Context, owner, prefix string, t time.Time) ([]
 }
 
 // destroyScript removes every version and the current record of the
-// names ARGV[5]…, with the event ARGV[3] (seq), ARGV[4] (JSON) linked to
-// head ARGV[1] ("" for no event), the new head ARGV[2].
-var destroyScript = script(`
-if ARGV[1] ~= '' then
-	local moved = head_moved(ARGV[1])
-	if moved then return moved end
-end
+// names after the audit block of its event (audit_block) in ARGV.
+var destroyScript = writeScript(`
+local a = audit_block(1)
+local moved = audit_moved(a)
+if moved then return moved end
+local trim = audit_plan(a)
+if trim then return trim end
 local ds, db = 0, 0
-for i = 5, #ARGV do
+for i = a.after, #ARGV do
 	local _, _, rec, outside, kept = state(ARGV[i])
 	if kept then ds = ds - 1 end
 	db = db - outside - drop_versions(ARGV[i])
@@ -456,30 +445,19 @@ for i = 5, #ARGV do
 	end
 end
 add_usage(ds, db)
-if ARGV[1] ~= '' then
-	redis.call('ZADD', K_AUDIT, ARGV[3], ARGV[4])
-	redis.call('SET', K_AHEAD, ARGV[2])
-end
+audit_store(a)
 return {'ok'}
 `)
 
 // Destroy implements storage.History.
 func (s *Store) Destroy(ctx context.Context, owner string, names []string, ev *audit.Event) error {
-	args := make([]any, 4, 4+len(names))
-	args[0], args[1], args[2], args[3] = "", "", "", ""
-	for _, n := range names {
-		args = append(args, n)
-	}
-	var events []audit.Event
-	if ev != nil {
-		events = []audit.Event{*ev}
+	rest := make([]any, len(names))
+	for i, n := range names {
+		rest[i] = n
 	}
 	keys := s.ownerKeys(owner)
-	res, err := s.withHead(ctx, owner, events, func(expect, next string, linked []any) ([]any, error) {
-		if linked != nil {
-			args[0], args[1], args[2], args[3] = expect, next, linked[0], linked[1]
-		}
-		return s.run(ctx, destroyScript, keys, args...).Slice()
+	res, err := s.withHead(ctx, owner, oneEvent(ev), func(block []any) ([]any, error) {
+		return s.run(ctx, destroyScript, keys, append(block, rest...)...).Slice()
 	})
 	if err != nil {
 		return err
@@ -573,236 +551,4 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 		}
 	}
 	return nil
-}
-
-// headCacheSize bounds the audit heads remembered: a miss costs one GET.
-const headCacheSize = 4096
-
-// headCache remembers each owner's audit head after its last append here,
-// so an append usually needs no read first; a stale one costs a retry.
-type headCache struct {
-	mu sync.Mutex
-	m  map[string]audit.Head
-}
-
-func (c *headCache) get(owner string) (audit.Head, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	h, ok := c.m[owner]
-	return h, ok
-}
-
-func (c *headCache) set(owner string, h audit.Head) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= headCacheSize {
-		c.m = make(map[string]audit.Head)
-	}
-	c.m[owner] = h
-}
-
-func headString(h audit.Head) string { return strconv.FormatUint(h.Seq, 10) + ":" + h.Hash }
-
-func parseHead(s string) (audit.Head, error) {
-	seq, hash, ok := strings.Cut(s, ":")
-	n, err := strconv.ParseUint(seq, 10, 64)
-	if !ok || err != nil {
-		return audit.Head{}, errors.New("redis: malformed audit head")
-	}
-	return audit.Head{Seq: n, Hash: hash}, nil
-}
-
-func (s *Store) readHead(ctx context.Context, owner string) (audit.Head, error) {
-	h, err := s.c.Get(ctx, s.key(owner, keySuffixes[kAhead])).Result()
-	if errors.Is(err, redis.Nil) {
-		return audit.Head{}, nil
-	}
-	if err != nil {
-		return audit.Head{}, err
-	}
-	return parseHead(h)
-}
-
-// appendAttempts bounds the relinking of an append that keeps losing the
-// head to other writers.
-const appendAttempts = 1000
-
-// withHead runs a write script that appends events to owner's log:
-// try(expect, next, linked) gets the head the events were linked to, the
-// head after them and their seq, JSON pairs (nil for no events). When the
-// script answers that the head moved, the events are linked again after
-// the new one.
-func (s *Store) withHead(ctx context.Context, owner string, events []audit.Event, try func(expect, next string, linked []any) ([]any, error)) ([]any, error) {
-	if len(events) == 0 {
-		return try("", "", nil)
-	}
-	head, ok := s.heads.get(owner)
-	if !ok {
-		var err error
-		if head, err = s.readHead(ctx, owner); err != nil {
-			return nil, err
-		}
-	}
-	for range appendAttempts {
-		linked := make([]any, 0, 2*len(events))
-		next := head
-		for _, e := range events {
-			e, next = audit.Link(next, e)
-			b, err := json.Marshal(e)
-			if err != nil {
-				return nil, err
-			}
-			linked = append(linked, e.Seq, b)
-		}
-		res, err := try(headString(head), headString(next), linked)
-		if err != nil {
-			return nil, err
-		}
-		if tag, _ := res[0].(string); tag == "head" && len(res) == 2 {
-			h, _ := res[1].(string)
-			if head, err = parseHead(h); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if tag, _ := res[0].(string); tag == "ok" {
-			s.heads.set(owner, next)
-		}
-		return res, nil
-	}
-	return nil, fmt.Errorf("redis: the audit log moved under %d appends in a row", appendAttempts)
-}
-
-// appendScript stores linked events: ARGV[1] the head they were linked to,
-// ARGV[2] the new head, then seq, JSON pairs.
-var appendScript = script(`
-local moved = head_moved(ARGV[1])
-if moved then return moved end
-append_events(3, #ARGV, ARGV[2])
-return {'ok'}
-`)
-
-// AppendAudit implements storage.AuditLog.
-func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
-	keys := s.ownerKeys(owner)
-	res, err := s.withHead(ctx, owner, events, func(expect, next string, linked []any) ([]any, error) {
-		return s.run(ctx, appendScript, keys, append([]any{expect, next}, linked...)...).Slice()
-	})
-	if err != nil {
-		return err
-	}
-	return refusal(res)
-}
-
-// auditRange is up to limit events with seq below before (0: from the
-// newest), newest first: ZRANGE … BYSCORE REV LIMIT.
-func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
-	hi := "+inf"
-	if before > 0 {
-		hi = "(" + strconv.FormatUint(before, 10)
-	}
-	ms, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(owner, keySuffixes[kAudit]),
-		Start: hi, Stop: "-inf", ByScore: true, Rev: true, Count: int64(limit)}).Result()
-	if err != nil {
-		return nil, err
-	}
-	return decodeEvents(ms)
-}
-
-func decodeEvents(ms []string) ([]audit.Event, error) {
-	out := make([]audit.Event, 0, len(ms))
-	for _, m := range ms {
-		var e audit.Event
-		if err := json.Unmarshal([]byte(m), &e); err != nil {
-			return nil, fmt.Errorf("redis: malformed audit event: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-// trimScript removes the events before seq ARGV[3] and appends the trim
-// event (ARGV[4] seq, ARGV[5] JSON) linked to head ARGV[1], the new head
-// ARGV[2].
-var trimScript = script(`
-local moved = head_moved(ARGV[1])
-if moved then return moved end
-redis.call('ZREMRANGEBYSCORE', K_AUDIT, '-inf', '(' .. ARGV[3])
-append_events(4, 5, ARGV[2])
-return {'ok'}
-`)
-
-// TrimAudit implements storage.AuditLog: per owner, the oldest events are
-// read until the first one at or after before (or the newest), and one
-// script removes those before it and records the trim.
-func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
-	owners, err := s.owners(ctx, kAudit)
-	if err != nil {
-		return err
-	}
-	for owner := range owners {
-		if err := s.trimOwner(ctx, owner, before); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) trimOwner(ctx context.Context, owner string, before time.Time) error {
-	key := s.key(owner, keySuffixes[kAudit])
-	for range appendAttempts {
-		head, err := s.readHead(ctx, owner)
-		if err != nil {
-			return err
-		}
-		var first, keep audit.Event
-	scan:
-		for off := int64(0); ; off += scanPage {
-			ms, err := s.c.ZRange(ctx, key, off, off+scanPage-1).Result()
-			if err != nil {
-				return err
-			}
-			evs, err := decodeEvents(ms)
-			if err != nil {
-				return err
-			}
-			for _, e := range evs {
-				if first.Seq == 0 {
-					first = e
-				}
-				keep = e
-				if !e.Time.Before(before) {
-					break scan
-				}
-			}
-			if len(ms) < scanPage {
-				break
-			}
-		}
-		if keep.Seq <= first.Seq {
-			return nil
-		}
-		ev, next := audit.Link(head, audit.TrimEvent(time.Now(), keep.Seq, keep.PrevHash))
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		res, err := s.run(ctx, trimScript, s.ownerKeys(owner), headString(head), headString(next), keep.Seq, ev.Seq, b).Slice()
-		if err != nil {
-			return err
-		}
-		if tag, _ := res[0].(string); tag == "head" {
-			continue
-		}
-		s.heads.set(owner, next)
-		return refusal(res)
-	}
-	return fmt.Errorf("redis: the audit log moved under %d trims in a row", appendAttempts)
-}
-
-// Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
-	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
-		return s.auditRange(ctx, owner, before, limit)
-	})
 }

@@ -18,9 +18,15 @@ import (
 
 // openOwn opens the test Redis under a key prefix of its own, so a test
 // may set a quota or look at every key without meeting other tests.
-func openOwn(t *testing.T) (*redisstore.Store, string) {
+func openOwn(t testing.TB) (*redisstore.Store, string) {
 	t.Helper()
-	uri := storagetest.URI(t, "redis")
+	return openOwnOn(t, "redis")
+}
+
+// openOwnOn is openOwn on a backend of the redis kind (redis_cluster…).
+func openOwnOn(t testing.TB, backend string) (*redisstore.Store, string) {
+	t.Helper()
+	uri := storagetest.URI(t, backend)
 	sep := "?"
 	if strings.Contains(uri, "?") {
 		sep = "&"
@@ -30,7 +36,7 @@ func openOwn(t *testing.T) (*redisstore.Store, string) {
 	defer cancel()
 	s, err := redisstore.Open(ctx, uri+sep+redisstore.PrefixParam+"="+prefix)
 	if err != nil {
-		t.Fatalf("opening redis from %s: %v", storagetest.EnvVar("redis"), err)
+		t.Fatalf("opening %s from %s: %v", backend, storagetest.EnvVar(backend), err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, uri
@@ -271,7 +277,7 @@ func TestOneSlotPerOwner(t *testing.T) {
 	if err := s.Put(ctx, owner, []storage.Item{{Name: "p", Value: []byte("1")}}); err != nil {
 		t.Fatal(err)
 	}
-	ev := audit.Event{Time: time.Now(), Action: audit.Write, Actor: "a", IP: "127.0.0.1", Status: 200}
+	ev := audit.Event{Time: time.Now(), Action: audit.Write, Keys: []string{"k"}, Actor: "a", IP: "127.0.0.1", Status: 200}
 	if _, err := s.Commit(ctx, storage.Commit{Owner: owner, Changes: []storage.Change{set("k", "v")}, Event: &ev}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@
 //	nosana:{<owner>}:heads, :vidx, :vers   the versions (see history.go)
 //	nosana:{<owner>}:usage  hash secrets, bytes: what the owner keeps
 //	nosana:{<owner>}:audit, :ahead         the audit log and its head
+//	nosana:{<owner>}:abytes, :aidx  the log's bytes, its key and action
+//	                        index (see audit.go)
 //	nosana:nonce:<nonce>    used sign-in nonces (SET NX with expiry)
 //	nosana:ctr:<key>        rate-limit counters (INCRBY, expiry set once)
 //	nosana:meta:<key>       meta records, the layout's version among them

@@ -29,7 +29,7 @@ func rawClient(t *testing.T, uri string) *redis.Client {
 // Redis (names and data, records "<version>:<created>:<updated>:<value>",
 // no schema record) and opens it: the secrets read as before and as their
 // current versions, writes continue their numbering, the usage of each
-// owner is counted, and the layout is recorded as version 2.
+// owner is counted, and the layout is recorded as version 3.
 func TestUpgradeFromLayout1(t *testing.T) {
 	ctx := context.Background()
 	uri := storagetest.URI(t, "redis")
@@ -55,7 +55,7 @@ func TestUpgradeFromLayout1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.GetMeta(ctx, redisstore.SchemaKey); err != nil || string(v) != "2" {
+	if v, err := s.GetMeta(ctx, redisstore.SchemaKey); err != nil || string(v) != "3" {
 		t.Fatalf("schema version after open: %q, %v", v, err)
 	}
 	for o, want := range map[string]storage.Usage{owner: {Secrets: 2, Bytes: int64(len("sealed-a") + len("bc"))}, other: {Secrets: 1, Bytes: 100}} {
@@ -94,7 +94,7 @@ func TestUpgradeFromLayout1(t *testing.T) {
 		t.Errorf("a second open recounted: %+v", u)
 	}
 	// A layout newer than this program refuses to open.
-	raw.Set(ctx, prefix+"meta:"+redisstore.SchemaKey, "3", 0)
+	raw.Set(ctx, prefix+"meta:"+redisstore.SchemaKey, "4", 0)
 	_, err = redisstore.Open(ctx, puri)
 	if err == nil || !strings.Contains(err.Error(), "upgrade nosana-secrets") {
 		t.Errorf("a newer layout: %v", err)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -144,6 +143,8 @@ type historyStmts struct {
 	err                                                        error
 	state, insVersion, upsertCur, delCur, keep, head, insAudit *sql.Stmt
 	keepSize, lockUsage, insUsage, setUsage                    *sql.Stmt // quota.go
+	headFirst, auditCut, auditAfter, auditPage, auditTerm      *sql.Stmt // audit.go
+	auditTime, auditFirst                                      *sql.Stmt
 }
 
 func (s *Store) prepareHistory(ctx context.Context) error {
@@ -180,8 +181,16 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 			{&h.upsertCur, up.SQL.String()},
 			{&h.delCur, s.rebind(`DELETE FROM secrets WHERE owner = ? AND name = ?`)},
 			{&h.keep, s.rebind(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
-			{&h.head, s.rebind(`SELECT seq, hash FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
-			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES (?, ?, ?, ?, ?)`)},
+			{&h.head, s.rebind(`SELECT seq, hash, total FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
+			{&h.headFirst, s.rebind(`SELECT seq, hash, total, (SELECT total - LENGTH(data) FROM audit_events WHERE owner = ? ORDER BY seq LIMIT 1)
+				FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
+			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data, total) VALUES (?, ?, ?, ?, ?, ?)`)},
+			{&h.auditCut, s.rebind(`SELECT seq FROM audit_events WHERE owner = ? AND total >= ? AND seq < ? ORDER BY seq LIMIT 1`)},
+			{&h.auditAfter, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT 1`)},
+			{&h.auditPage, s.rebind(`SELECT seq, data FROM audit_events WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)},
+			{&h.auditTerm, s.rebind(auditTermSQL)},
+			{&h.auditTime, s.rebind(`SELECT time FROM audit_events WHERE owner = ? AND seq = ?`)},
+			{&h.auditFirst, s.rebind(`SELECT MIN(seq), MAX(seq) FROM audit_events WHERE owner = ?`)},
 		} {
 			if *p.dst, h.err = s.sqlDB.PrepareContext(ctx, p.q); h.err != nil {
 				return
@@ -597,36 +606,6 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-// appendAuditTx links events after the owner's newest and inserts them,
-// in tx; a writer that raced to the same seq collides on the primary key.
-func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	var head audit.Head
-	var seq sql.NullInt64
-	var hash sql.NullString
-	err := tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	if seq.Valid {
-		head = audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}
-	}
-	ins := tx.StmtContext(ctx, s.hist.insAudit)
-	for _, e := range events {
-		e, head = audit.Link(head, e)
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if _, err := ins.ExecContext(ctx, owner, e.Seq, e.Time, e.Hash, data); err != nil {
-			return translate(gtx, err)
-		}
-	}
-	return nil
-}
-
 // translate maps a driver error the way gorm's TranslateError does, so a
 // raced primary key is gorm.ErrDuplicatedKey here too.
 func translate(tx *gorm.DB, err error) error {
@@ -639,112 +618,5 @@ func translate(tx *gorm.DB, err error) error {
 	return err
 }
 
-// appendAudit is appendAuditTx inside a gorm transaction.
-func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, events []audit.Event) error {
-	if err := s.prepareHistory(ctx); err != nil {
-		return err
-	}
-	tx, err := sqlTx(gtx)
-	if err != nil {
-		return err
-	}
-	return s.appendAuditTx(ctx, gtx, tx, owner, events)
-}
-
-// AppendAudit implements storage.AuditLog.
-func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Event) error {
-	return s.inHistoryTx(ctx, func(tx *gorm.DB) error { return s.appendAudit(ctx, tx, owner, events) })
-}
-
-// auditRange is up to limit events with seq below before (0: from the
-// newest), newest first.
-func (s *Store) auditRange(ctx context.Context, owner string, before uint64, limit int) ([]audit.Event, error) {
-	q, args := `SELECT data FROM audit_events WHERE owner = ?`, []any{owner}
-	if before > 0 {
-		q += ` AND seq < ?`
-		args = append(args, before)
-	}
-	rows, err := s.db.WithContext(ctx).Raw(q+` ORDER BY seq DESC LIMIT ?`, append(args, limit)...).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []audit.Event{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var e audit.Event
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// TrimAudit implements storage.AuditLog: per owner, one transaction that
-// removes the events before the first one kept and records the trim.
-func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
-	db := s.db.WithContext(ctx)
-	rows, err := db.Raw(`SELECT owner, MAX(seq) FROM audit_events WHERE time < ? GROUP BY owner`, ts(before)).Rows()
-	if err != nil {
-		return err
-	}
-	type cut struct {
-		owner string
-		last  uint64 // newest event older than before
-	}
-	var cuts []cut
-	for rows.Next() {
-		var c cut
-		if err := rows.Scan(&c.owner, &c.last); err != nil {
-			rows.Close()
-			return err
-		}
-		cuts = append(cuts, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, c := range cuts {
-		err := s.inHistoryTx(ctx, func(tx *gorm.DB) error {
-			var first, newest uint64
-			if err := tx.Raw(`SELECT MIN(seq), MAX(seq) FROM audit_events WHERE owner = ?`, c.owner).Row().Scan(&first, &newest); err != nil {
-				return err
-			}
-			keep := min(c.last+1, newest) // the newest event always stays
-			if keep <= first {
-				return nil
-			}
-			var data []byte
-			if err := tx.Raw(`SELECT data FROM audit_events WHERE owner = ? AND seq = ?`, c.owner, keep).Row().Scan(&data); err != nil {
-				return err
-			}
-			var kept audit.Event
-			if err := json.Unmarshal(data, &kept); err != nil {
-				return err
-			}
-			if err := tx.Exec(`DELETE FROM audit_events WHERE owner = ? AND seq < ?`, c.owner, keep).Error; err != nil {
-				return err
-			}
-			return s.appendAudit(ctx, tx, c.owner, []audit.Event{audit.TrimEvent(now(), keep, kept.PrevHash)})
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // KeepsHistory reports that the store implements storage.HistoryStore.
 func (s *Store) KeepsHistory() bool { return true }
-
-// Audit implements storage.AuditLog.
-func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {
-	return storage.ScanAudit(ctx, q, func(before uint64, limit int) ([]audit.Event, error) {
-		return s.auditRange(ctx, owner, before, limit)
-	})
-}

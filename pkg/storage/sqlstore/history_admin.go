@@ -169,34 +169,6 @@ func (s *Store) importVersions(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, ow
 	return nil
 }
 
-// ImportAudit implements storage.HistoryAdmin in one transaction.
-func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Raw(`SELECT COUNT(*) FROM audit_events WHERE owner = ?`, owner).Row().Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("%w: the audit log of %s is not empty", storage.ErrInvalid, owner)
-		}
-		for _, e := range events {
-			data, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			if err := tx.Exec(`INSERT INTO audit_events (owner, seq, time, hash, data) VALUES (?, ?, ?, ?, ?)`,
-				owner, e.Seq, e.Time, e.Hash, data).Error; err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return fmt.Errorf("%w: the audit log of %s is not empty", storage.ErrInvalid, owner)
-	}
-	return err
-}
-
 // WalkAudit implements storage.AuditWalker: every owner's events oldest
 // first, a page at a time.
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {

@@ -59,8 +59,12 @@ func (s *Store) Usage(ctx context.Context, owner string) (storage.Usage, error) 
 	var u storage.Usage
 	err := s.sqlDB.QueryRowContext(ctx, s.rebind(getUsage), owner).Scan(&u.Secrets, &u.Bytes)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s.countOwner(ctx, s.sqlDB, owner)
+		u, err = s.countOwner(ctx, s.sqlDB, owner)
 	}
+	if err != nil {
+		return u, err
+	}
+	u.AuditBytes, err = s.auditBytes(ctx, owner)
 	return u, err
 }
 

@@ -11,7 +11,7 @@ import (
 // schemaVersion is the newest schema this code knows. It is kept in the
 // meta table under schemaKey.
 const (
-	schemaVersion = 3
+	schemaVersion = 4
 	schemaKey     = "storage.schema_version"
 )
 
@@ -85,6 +85,15 @@ var migrations = []map[string][]string{
 	},
 	historyMigration, // history.go
 	quotaMigration,   // quota.go
+	auditMigration,   // audit.go
+}
+
+// migrationSteps[i], when set, runs after the statements of migrations[i],
+// on the same connection or transaction: the upgrades that SQL alone
+// cannot say in every dialect (reading JSON, adding a column once). Each
+// is idempotent too.
+var migrationSteps = map[int]func(ctx context.Context, s *Store, db execer) error{
+	3: upgradeAudit, // audit.go
 }
 
 // metaDDL creates the meta table, which holds the schema version and so
@@ -177,6 +186,11 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 				return fmt.Errorf("migrating the schema to version %d: %w", v+1, err)
 			}
 		}
+		if step := migrationSteps[v]; step != nil {
+			if err := step(ctx, s, db); err != nil {
+				return fmt.Errorf("migrating the schema to version %d: %w", v+1, err)
+			}
+		}
 		if err := s.setSchemaVersion(ctx, db, v+1, v > 0 || current > 0); err != nil {
 			return err
 		}
@@ -187,6 +201,7 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 // execer is a *sql.Conn or *sql.Tx.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 

@@ -70,9 +70,11 @@ type Store struct {
 	txOpts  *sql.TxOptions // isolation for write transactions
 	wsem    chan struct{}  // SQLite only: one writer at a time in this process
 
-	reads      reads
-	inLists    sync.Map // int → the GetMany query for that many names, rebound
-	stateLists sync.Map // int → the nameStates query for that many names
+	reads       reads
+	inLists     sync.Map // int → the GetMany query for that many names, rebound
+	stateLists  sync.Map // int → the nameStates query for that many names
+	insertSQLs  sync.Map // insertKey → a multi-row insert, rebound (audit.go)
+	insertStmts sync.Map // insertKey → the same, prepared
 
 	quota storage.Quota // quota.go
 

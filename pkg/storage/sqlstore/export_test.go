@@ -1,0 +1,5 @@
+package sqlstore
+
+// AuditTermQuery is the statement of a Key or Action filter, rebound for
+// s's dialect, with the kind of a Key filter: for tests that EXPLAIN it.
+func AuditTermQuery(s *Store) (string, int) { return s.rebind(auditTermSQL), termKey }
