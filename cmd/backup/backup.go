@@ -42,8 +42,9 @@ func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cob
 			"MASTER_KEY as for serve) to FILE, or to stdout with -, with every kept version\n" +
 			"and audit event where the backend keeps history. Values stay sealed, as\n" +
 			"stored, so the file is as safe at rest as the database, and restoring it needs\n" +
-			"the master key(s) named in its header. The file ends with a SHA-256 checksum\n" +
-			"that restore verifies.\n\n" +
+			"the master key(s) named in its header. The file ends with an HMAC-SHA-256 of\n" +
+			"its content under a key derived from the active master key, which restore\n" +
+			"verifies before writing anything: an edited file is refused.\n\n" +
 			"Safe while servers run on a network store. An sqlite file serves one process:\n" +
 			"stop its server, run backup, start the server again.",
 		Example: "  nosana-secrets backup secrets-$(date +%F).backup\n" +
@@ -84,10 +85,14 @@ func backupRun(opts *BackupOptions) error {
 		defer tmp.Close()
 		w = tmp
 	}
+	key, id, err := st.Plain.Derive("", migrate.MACPurpose, migrate.MACKeySize)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	h, err := migrate.WriteSnapshot(ctx, w, source(st), migrate.SnapshotHeader{
 		Created: time.Now().UTC().Truncate(time.Second),
 		Backend: backendKind(st),
-	}, seal.SystemOwner)
+	}, migrate.MACKey{ID: id, Key: key}, seal.SystemOwner)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

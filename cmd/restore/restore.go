@@ -3,6 +3,9 @@
 package restore
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,10 +44,16 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 		Use:   "restore FILE",
 		Short: "Load a backup (FILE, or - for stdin) into the store",
 		Long: "Load a file written by backup into the configured store (STORAGE_CONNECTION and\n" +
-			"MASTER_KEY as for serve). Before writing anything it checks the file whole\n" +
-			"(format, count, checksum) and that the configured master keys open every value.\n\n" +
-			"A store that already holds secrets is refused unless --merge: then the file's\n" +
-			"secrets replace those of the same owner and name, and the others stay.\n" +
+			"MASTER_KEY as for serve). Before writing anything it checks the file whole and\n" +
+			"authentic (format, counts, the MAC under the master key; files of format 1 and 2\n" +
+			"have none and restore with a warning), that the configured master keys open\n" +
+			"every value and that every audit log verifies.\n\n" +
+			"A store that holds anything of an owner (a secret, a kept version, an audit\n" +
+			"event) is refused unless --merge: then a key or log the store holds as the file\n" +
+			"has it (or the start of it, from a restore that stopped) gets only what is\n" +
+			"missing, and one with a history of its own keeps it, its key getting the file's\n" +
+			"value as its newest. A restore that stops half-way, run again with --merge,\n" +
+			"leaves what one whole restore does.\n" +
 			"To move to another backend: backup, then restore with the new STORAGE_CONNECTION.",
 		Example: "  nosana-secrets restore secrets.backup\n" +
 			"  gunzip -c secrets.backup.gz | STORAGE_CONNECTION=postgres://… nosana-secrets restore -",
@@ -57,19 +68,28 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 		},
 	}
 	opts.OpenStore = f.Bind(c)
-	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that already has secrets")
-	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, write nothing")
+	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, and count what a restore would write, writing nothing")
 	c.Flags().Bool("create", false, "create the target store if it does not exist yet (for sqlite, with the key file or MASTER_KEY you give: a restore never invents a key)")
 	return c
 }
 
-// batch is how many secrets of one owner go in one write.
-const batch = 1000
+// A write of a restore holds at most batch records, and stops taking
+// more (at a key's end) past batchBytes of values: memory stays flat.
+const (
+	batch      = 1000
+	batchBytes = 8 << 20
+)
+
+// errNotEmpty is the refusal of a restore without --merge into a store
+// that holds anything of an owner.
+var errNotEmpty = errors.New("restore: the store is not empty (it holds secrets, kept versions or audit events); " +
+	"restore into an empty store, or add --merge to add the file's keys and logs beside what it holds")
 
 func restoreRun(opts *RestoreOptions) error {
 	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	file, err := openFile(opts)
+	first, file, copied, err := openFile(opts)
 	if err != nil {
 		return err
 	}
@@ -83,12 +103,23 @@ func restoreRun(opts *RestoreOptions) error {
 	lower := st.Plain.Lower()
 	admin, hist := lower.(storage.HistoryAdmin)
 	hist = hist && storage.KeepsHistory(lower)
+	rd := migrate.SnapshotReader{
+		MaxLine: migrate.MaxLine(bodyLimit()),
+		MACKey: func(id string) ([]byte, error) {
+			key, _, err := st.Plain.Derive(id, migrate.MACPurpose, migrate.MACKeySize)
+			if err != nil {
+				return nil, fmt.Errorf("they are %s", strings.Join(st.Plain.KeyIDs(), ", "))
+			}
+			return key, nil
+		},
+	}
 
-	// First pass: the file is whole, every value opens, every owner's
-	// audit log verifies.
+	// First pass: the file is whole and authentic, every value opens,
+	// every owner's audit log verifies.
 	var broken int64
 	var logOwner string
 	var logEvents []audit.Event
+	var logOwners []string
 	verifyLog := func() error {
 		if len(logEvents) == 0 {
 			return nil
@@ -99,7 +130,7 @@ func restoreRun(opts *RestoreOptions) error {
 		logEvents = logEvents[:0]
 		return nil
 	}
-	h, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	h, err := rd.Read(first, func(r migrate.SnapshotRecord) error {
 		if r.Owner == seal.SystemOwner || storage.CheckName("owner", r.Owner) != nil ||
 			r.Kind != migrate.KindAudit && storage.CheckName("name", r.Name) != nil {
 			return fmt.Errorf("%w: it holds a secret no server writes (owner %q)", migrate.ErrSnapshot, r.Owner)
@@ -119,6 +150,7 @@ func restoreRun(opts *RestoreOptions) error {
 					return err
 				}
 				logOwner = r.Owner
+				logOwners = append(logOwners, r.Owner)
 			}
 			logEvents = append(logEvents, *r.Event)
 		}
@@ -127,26 +159,36 @@ func restoreRun(opts *RestoreOptions) error {
 	if err == nil {
 		err = verifyLog()
 	}
+	if err == nil {
+		err = copied()
+	}
+	logEvents = nil
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", opts.File, err)
+	}
+	if !migrate.Authenticated(h.Version) {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: warning: %s is a backup of format version %d, whose checksum has no key: "+
+			"it is not authenticated (whoever could edit the file could have); restore it only from a place you trust\n", opts.File, h.Version)
 	}
 	if missing := missingKeys(h.KeyIDs, st.Plain.KeyIDs()); len(missing) > 0 || broken > 0 {
 		return fmt.Errorf("restore: %d of %d values do not open with the configured master keys (%s); the file needs key id %s. Nothing was written",
 			broken, h.Secrets+h.Versions, strings.Join(st.Plain.KeyIDs(), ", "), strings.Join(h.KeyIDs, ", "))
 	}
 	if !opts.Merge {
-		if n, err := countSecrets(ctx, lower, admin, hist); err != nil {
+		if held, err := holdsAny(ctx, lower, admin, hist, logOwners); err != nil {
 			return fmt.Errorf("restore: read the store: %w", err)
-		} else if n > 0 {
-			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("restore: the store already holds secrets; restore into an empty one, or add --merge to replace same-named secrets and keep the rest"))
+		} else if held {
+			return cmdutil.WithCode(cmdutil.ExitFailure, errNotEmpty)
 		}
 	}
-	if opts.DryRun {
-		fmt.Fprintf(opts.IO.Out, "dry run: %d secrets, %d versions and %d audit events of %d owners would be restored; the file is whole and the keys open it\n",
-			h.Secrets, h.Versions, h.Events, h.Owners)
-		return nil
+
+	// Second pass, a kind of line at a time. A dry run makes the same
+	// decisions and counts, and writes nothing.
+	w := &writer{ctx: ctx, opts: opts, rd: rd, lower: lower, admin: admin, imported: map[string]bool{}}
+	if hist {
+		w.hist = lower.(storage.History)
+		w.log, _ = lower.(storage.AuditLog)
 	}
-	w := &writer{ctx: ctx, opts: opts, lower: lower, admin: admin, imported: map[string]bool{}}
 	if hist && h.Versions > 0 {
 		if err := w.versions(file); err != nil {
 			return fmt.Errorf("restore stopped after the versions of %d keys (each key's whole; run it again with --merge to finish): %w", w.keys, err)
@@ -155,16 +197,27 @@ func restoreRun(opts *RestoreOptions) error {
 	if err := w.secrets(file, h); err != nil {
 		return err
 	}
-	if hist && h.Events > 0 {
+	if hist && w.log != nil && h.Events > 0 {
 		if err := w.audit(file); err != nil {
 			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
 		}
 	}
-	fmt.Fprintf(opts.IO.Out, "restored %d keys, %d versions and %d audit events of %d owners (backup of %s)\n",
-		w.written+int64(w.keys), w.versionsWritten, w.events, h.Owners, h.Created.Format("2006-01-02 15:04:05 UTC"))
+	counts := fmt.Sprintf("%d secrets, %d versions and %d audit events of %d owners", w.secretsDone, w.versionsDone, w.events, h.Owners)
+	if opts.DryRun {
+		fmt.Fprintf(opts.IO.Out, "dry run: %s would be restored; the file is whole and the keys open it\n", counts)
+	} else {
+		fmt.Fprintf(opts.IO.Out, "restored %s (backup of %s)\n", counts, h.Created.Format("2006-01-02 15:04:05 UTC"))
+	}
+	if w.sameKeys > 0 || w.sameLogs > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: %d keys and %d audit logs were in the store already, as the file has them\n", w.sameKeys, w.sameLogs)
+	}
 	if w.heldKeys > 0 || w.heldLogs > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "restore: %d keys and %d audit logs the store held already kept their own history; "+
 			"those keys got the file's value as their newest\n", w.heldKeys, w.heldLogs)
+	}
+	if w.partLogs > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "restore: %d audit logs hold only the first events of the file's log (a restore stopped inside one of them); "+
+			"this backend imports into an empty log only, so they were kept as they are\n", w.partLogs)
 	}
 	if !hist && (h.Versions > 0 || h.Events > 0) {
 		fmt.Fprintf(opts.IO.ErrOut, "restore: this backend keeps no history: the file's %d older versions and %d audit events were left out (every current value was restored)\n",
@@ -173,20 +226,40 @@ func restoreRun(opts *RestoreOptions) error {
 	return nil
 }
 
+// bodyLimit is the largest value a server accepts: BODY_LIMIT when it is
+// set larger than the default, which bounds a backup's lines.
+func bodyLimit() int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(os.Getenv("BODY_LIMIT")), 10, 64)
+	if err != nil || n < migrate.DefaultBodyLimit {
+		return migrate.DefaultBodyLimit
+	}
+	return n
+}
+
 // writer is the second pass of a restore: each kind of line read again
 // from the verified file and written, one owner at a time.
 type writer struct {
 	ctx   context.Context
 	opts  *RestoreOptions
+	rd    migrate.SnapshotReader
 	lower storage.Store
 	admin storage.HistoryAdmin
-	// imported are the owner NUL name whose versions were imported: their
-	// secret lines are the newest version, written already.
-	imported              map[string]bool
-	written               int64 // secrets written by Put
-	keys, versionsWritten int   // keys and versions imported
-	logs, events          int   // audit logs and events imported
-	heldKeys, heldLogs    int   // left as the store had them (--merge)
+	hist  storage.History  // nil: the backend keeps no history
+	log   storage.AuditLog // nil: no audit log
+	// imported are the owner NUL name of keys whose versions the file's
+	// version lines gave, imported now (true) or there already (false):
+	// their secret lines are the newest version.
+	imported     map[string]bool
+	keys         int   // keys whose versions were imported
+	versionsDone int64 // version lines imported
+	secretsDone  int64 // secret lines restored
+	logs, events int   // audit logs and events imported
+	// Of a --merge: keys and logs as the file has them already, and those
+	// with a history of their own (kept).
+	sameKeys, sameLogs int
+	heldKeys, heldLogs int
+	partLogs           int             // logs that hold the file's first events only
+	held               map[string]bool // owner NUL name of held keys
 }
 
 func rewind(f *os.File) error {
@@ -194,32 +267,103 @@ func rewind(f *os.File) error {
 	return err
 }
 
+// withOwner is v with its writer's address the owner's when it has none:
+// every restored version names who wrote it.
+func withOwner(owner string, v storage.Version) storage.Version {
+	if v.By.Address == "" {
+		v.By.Address = owner
+	}
+	return v
+}
+
+// Kinds of what the store holds of a key or a log, compared with the file.
+const (
+	absent = iota // nothing
+	same          // exactly what the file has
+	prefix        // the file's first versions or events, and no others (a killed restore)
+	other         // a history of its own
+)
+
+// compareKey tells what the store holds of owner's key whose versions the
+// file has as want (ascending, writers filled in).
+func (w *writer) compareKey(owner string, want []storage.Version) (int, error) {
+	name := want[0].Name
+	have, err := w.hist.Versions(w.ctx, owner, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return absent, nil
+	}
+	if err != nil || len(have) > len(want) {
+		return other, err
+	}
+	slices.Reverse(have) // oldest first, as want
+	for i, v := range have {
+		f := want[i]
+		if v.Version != f.Version || v.Deleted != f.Deleted || !sameTime(v.CreatedAt, f.CreatedAt) || v.By != f.By {
+			return other, nil
+		}
+		if v.Deleted {
+			continue
+		}
+		got, err := w.hist.GetVersion(w.ctx, owner, name, v.Version)
+		if err != nil {
+			return other, err
+		}
+		if !bytes.Equal(got.Value, f.Value) {
+			return other, nil
+		}
+	}
+	if len(have) < len(want) {
+		return prefix, nil
+	}
+	return same, nil
+}
+
+// sameTime reports whether a time the store gave back is the file's, to
+// the millisecond a MongoDB store keeps.
+func sameTime(stored, file time.Time) bool {
+	return stored.Truncate(time.Millisecond).Equal(file.Truncate(time.Millisecond))
+}
+
 // versions imports the file's version lines, a few hundred at a time and
-// never splitting a key, of keys the store does not hold.
+// never splitting a key. With --merge, a key the store holds as the file
+// has it stays; one it holds the first versions of (a restore stopped
+// half-way) is put back whole; one with a history of its own is kept.
 func (w *writer) versions(file *os.File) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
 	var owner string
 	var pending []storage.Version
+	var size int
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		keep := pending[:0]
+		keep := pending[:0:0]
+		// Names held as a prefix are destroyed, then imported whole; so
+		// are absent ones, which clears what an import that stopped half-way
+		// can leave and no reader sees (MongoDB without transactions: the
+		// older versions written, not the newest).
+		var redo []string
 		if w.opts.Merge {
 			for i := 0; i < len(pending); {
 				j := i
 				for j < len(pending) && pending[j].Name == pending[i].Name {
 					j++
 				}
-				_, err := w.lower.(storage.History).Versions(w.ctx, owner, pending[i].Name)
-				switch {
-				case errors.Is(err, storage.ErrNotFound):
-					keep = append(keep, pending[i:j]...)
-				case err != nil:
+				kind, err := w.compareKey(owner, pending[i:j])
+				if err != nil {
 					return err
+				}
+				switch kind {
+				case prefix, absent:
+					redo = append(redo, pending[i].Name)
+					keep = append(keep, pending[i:j]...)
+				case same:
+					w.imported[owner+"\x00"+pending[i].Name] = false
+					w.sameKeys++
 				default:
+					w.held[owner+"\x00"+pending[i].Name] = true
 					w.heldKeys++
 				}
 				i = j
@@ -227,9 +371,16 @@ func (w *writer) versions(file *os.File) error {
 		} else {
 			keep = pending
 		}
-		if len(keep) > 0 {
-			if err := w.admin.ImportVersions(w.ctx, owner, keep); err != nil {
-				return err
+		if !w.opts.DryRun {
+			if len(redo) > 0 {
+				if err := w.hist.Destroy(w.ctx, owner, redo, nil); err != nil {
+					return err
+				}
+			}
+			if len(keep) > 0 {
+				if err := w.admin.ImportVersions(w.ctx, owner, keep); err != nil {
+					return err
+				}
 			}
 		}
 		for i, v := range keep {
@@ -238,22 +389,24 @@ func (w *writer) versions(file *os.File) error {
 				w.keys++
 			}
 		}
-		w.versionsWritten += len(keep)
-		pending = pending[:0]
+		w.versionsDone += int64(len(keep))
+		pending, size = pending[:0], 0
 		return nil
 	}
-	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	w.held = map[string]bool{}
+	_, err := w.rd.Read(file, func(r migrate.SnapshotRecord) error {
 		if r.Kind != migrate.KindVersion {
 			return nil
 		}
 		newKey := len(pending) == 0 || pending[len(pending)-1].Name != r.Name
-		if r.Owner != owner || newKey && len(pending) >= batch {
+		if r.Owner != owner || newKey && (len(pending) >= batch || size >= batchBytes) {
 			if err := flush(); err != nil {
 				return err
 			}
 			owner = r.Owner
 		}
-		pending = append(pending, r.AsVersion())
+		pending = append(pending, withOwner(r.Owner, r.AsVersion()))
+		size += len(r.Value)
 		return w.ctx.Err()
 	})
 	if err == nil {
@@ -262,35 +415,91 @@ func (w *writer) versions(file *os.File) error {
 	return err
 }
 
-// secrets writes the file's secret lines that no version import wrote.
+// secrets restores the file's secret lines that no version line gave: on a
+// backend that keeps history each as one version written by its owner, at
+// the time the file says it was; with --merge, a key the store holds with
+// the file's value stays, and another one the store holds gets the file's
+// value as its newest version.
 func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
 	var owner string
 	var items []storage.Item
+	var fresh []storage.Version
+	var newest []storage.Change
+	var size int
 	flush := func() error {
-		if len(items) == 0 {
+		defer func() { items, fresh, newest, size = items[:0], fresh[:0], newest[:0], 0 }()
+		if w.opts.DryRun {
 			return nil
 		}
-		if err := w.lower.Put(w.ctx, owner, items); err != nil {
+		if len(items) > 0 {
+			if err := w.lower.Put(w.ctx, owner, items); err != nil {
+				return err
+			}
+		}
+		if len(fresh) > 0 {
+			if err := w.admin.ImportVersions(w.ctx, owner, fresh); err != nil {
+				return err
+			}
+		}
+		if len(newest) > 0 {
+			_, err := w.hist.Commit(w.ctx, storage.Commit{Owner: owner, By: storage.Writer{Address: owner}, Changes: newest})
 			return err
 		}
-		w.written += int64(len(items))
-		items = items[:0]
 		return nil
 	}
-	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
-		if r.Kind != migrate.KindSecret || w.imported[r.Owner+"\x00"+r.Name] {
+	_, err := w.rd.Read(file, func(r migrate.SnapshotRecord) error {
+		if r.Kind != migrate.KindSecret {
 			return nil
 		}
-		if r.Owner != owner || len(items) >= batch {
+		key := r.Owner + "\x00" + r.Name
+		if now, ok := w.imported[key]; ok {
+			if now {
+				w.secretsDone++ // its versions were restored
+			}
+			return nil
+		}
+		if r.Owner != owner || len(items)+len(fresh)+len(newest) >= batch || size >= batchBytes {
 			if err := flush(); err != nil {
 				return err
 			}
 			owner = r.Owner
 		}
-		items = append(items, storage.Item{Name: r.Name, Value: r.Value})
+		size += len(r.Value)
+		if w.hist == nil {
+			items = append(items, storage.Item{Name: r.Name, Value: r.Value})
+			w.secretsDone++
+			return w.ctx.Err()
+		}
+		kind := absent
+		if w.held[key] {
+			kind = other
+		} else if w.opts.Merge {
+			var err error
+			if kind, err = w.compareSecret(r); err != nil {
+				return err
+			}
+		}
+		switch kind {
+		case absent:
+			fresh = append(fresh, secretVersion(r))
+			w.secretsDone++
+		case same:
+			w.sameKeys++
+		default:
+			if !w.held[key] {
+				w.heldKeys++
+			}
+			if v, err := w.hist.GetVersion(w.ctx, r.Owner, r.Name, 0); err == nil && bytes.Equal(v.Value, r.Value) {
+				return w.ctx.Err() // the file's value is its newest already
+			} else if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrDeleted) {
+				return err
+			}
+			newest = append(newest, storage.Change{Name: r.Name, Value: r.Value, CAS: storage.NoCAS})
+			w.secretsDone++
+		}
 		return w.ctx.Err()
 	})
 	if err == nil {
@@ -298,41 +507,105 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 	}
 	if err != nil {
 		return fmt.Errorf("restore stopped after %d of %d secrets (each whole; run it again with --merge to finish): %w",
-			w.written+int64(w.keys), h.Secrets, err)
+			w.secretsDone, h.Secrets, err)
 	}
 	return nil
 }
 
-// audit imports each owner's log into an empty one; a log the store has
-// already keeps its own chain (a file's chain cannot join another).
+// secretVersion is a secret line without version lines (a file of format
+// version 1) as the one version it restores to.
+func secretVersion(r migrate.SnapshotRecord) storage.Version {
+	at := r.UpdatedAt
+	if at.IsZero() {
+		at = r.CreatedAt
+	}
+	return storage.Version{Name: r.Name, Version: max(r.Version, 1), Value: r.Value, CreatedAt: at,
+		By: storage.Writer{Address: r.Owner}}
+}
+
+// compareSecret tells what the store holds of a secret line's key: absent,
+// the same one version the line restores to, or other.
+func (w *writer) compareSecret(r migrate.SnapshotRecord) (int, error) {
+	v := secretVersion(r)
+	kind, err := w.compareKey(r.Owner, []storage.Version{v})
+	if kind == prefix { // cannot be: one version
+		kind = other
+	}
+	return kind, err
+}
+
+// compareLog tells what owner's audit log holds, compared with the file's
+// events: nothing, the same events, the first of them, or other ones.
+func (w *writer) compareLog(owner string, want []audit.Event) (int, error) {
+	page, err := w.log.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
+	if err != nil {
+		return other, err
+	}
+	if len(page.Events) == 0 {
+		return absent, nil
+	}
+	if page.Events[0].Seq > want[len(want)-1].Seq {
+		return other, nil // newer events than the file's
+	}
+	have, err := storage.ReadAudit(w.ctx, w.log, owner)
+	if err != nil || len(have) > len(want) {
+		return other, err
+	}
+	for i, e := range have {
+		if e.Seq != want[i].Seq || e.Hash != want[i].Hash {
+			return other, nil
+		}
+	}
+	if len(have) < len(want) {
+		return prefix, nil
+	}
+	return same, nil
+}
+
+// audit imports each owner's log into an empty one. With --merge, a log
+// the store holds as the file has it stays, and one of its own is kept (a
+// file's chain cannot join another).
 func (w *writer) audit(file *os.File) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
-	log := w.lower.(storage.AuditLog)
 	var owner string
 	var events []audit.Event
 	flush := func() error {
 		if len(events) == 0 {
 			return nil
 		}
-		have, err := log.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(have.Events) > 0 {
-			w.heldLogs++
-		} else {
-			if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {
+		defer func() { events = events[:0] }()
+		kind := absent
+		if w.opts.Merge {
+			var err error
+			if kind, err = w.compareLog(owner, events); err != nil {
 				return err
+			}
+		}
+		switch kind {
+		case absent:
+			if !w.opts.DryRun {
+				if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {
+					return err
+				}
 			}
 			w.logs++
 			w.events += len(events)
+		case same:
+			w.sameLogs++
+		case prefix:
+			// The start of the file's log (a restore stopped inside one
+			// owner's import, where the backend's import is not one
+			// transaction) cannot be continued: ImportAudit takes an empty
+			// log only. It is kept, and said.
+			w.partLogs++
+		default:
+			w.heldLogs++
 		}
-		events = events[:0]
 		return nil
 	}
-	_, err := migrate.ReadSnapshot(file, func(r migrate.SnapshotRecord) error {
+	_, err := w.rd.Read(file, func(r migrate.SnapshotRecord) error {
 		if r.Kind != migrate.KindAudit {
 			return nil
 		}
@@ -351,30 +624,41 @@ func (w *writer) audit(file *os.File) error {
 	return err
 }
 
-// openFile opens FILE, or spools stdin to a temporary file: restore reads
-// it twice.
-func openFile(opts *RestoreOptions) (*os.File, error) {
-	if opts.File != "-" {
-		f, err := os.Open(opts.File)
-		if err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
-		}
-		return f, nil
-	}
-	f, err := os.CreateTemp("", "nosana-secrets-restore-*")
+// openFile returns what the first pass reads, and the private copy of it
+// (a temporary file, gone when closed) that the later passes read once
+// copied (copied()): so what they write is what the first pass checked,
+// even if FILE changes meanwhile. Stdin is copied whole first.
+func openFile(opts *RestoreOptions) (first io.Reader, private *os.File, copied func() error, err error) {
+	private, err = os.CreateTemp("", "nosana-secrets-restore-*")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, fmt.Errorf("restore: %w", err)
 	}
-	os.Remove(f.Name()) // gone when closed
-	if _, err := io.Copy(f, opts.IO.In); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("restore: read stdin: %w", err)
+	os.Remove(private.Name()) // gone when closed
+	rewound := func() error { return rewind(private) }
+	if opts.File == "-" {
+		if _, err := io.Copy(private, opts.IO.In); err != nil {
+			private.Close()
+			return nil, nil, nil, fmt.Errorf("restore: read stdin: %w", err)
+		}
+		if err := rewound(); err != nil {
+			private.Close()
+			return nil, nil, nil, err
+		}
+		return private, private, func() error { return rewound() }, nil
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
+	f, err := os.Open(opts.File)
+	if err != nil {
+		private.Close()
+		return nil, nil, nil, fmt.Errorf("restore: %w", err)
 	}
-	return f, nil
+	bw := bufio.NewWriterSize(private, 1<<20)
+	return io.TeeReader(f, bw), private, func() error {
+		defer f.Close()
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("restore: copy %s: %w", opts.File, err)
+		}
+		return rewound()
+	}, nil
 }
 
 func missingKeys(ids, have []string) []string {
@@ -389,25 +673,36 @@ func missingKeys(ids, have []string) []string {
 
 var errFound = errors.New("found")
 
-// countSecrets is 1 when the store holds any secret, or kept version,
-// other than the server's own records, else 0; it stops at the first.
-func countSecrets(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, hist bool) (int, error) {
-	err := s.Walk(ctx, func(owner string, _ storage.Secret) error {
+// holdsAny reports whether the store holds any secret, kept version or
+// audit event of an owner (not the server's own records); it stops at the
+// first. A backend that cannot walk every audit log is asked about the
+// logs of owners, those the file has.
+func holdsAny(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, hist bool, owners []string) (bool, error) {
+	notSystem := func(owner string) error {
 		if owner == seal.SystemOwner {
 			return nil
 		}
 		return errFound
-	})
+	}
+	err := s.Walk(ctx, func(owner string, _ storage.Secret) error { return notSystem(owner) })
 	if err == nil && hist {
-		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error {
-			if owner == seal.SystemOwner {
-				return nil
+		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error { return notSystem(owner) })
+	}
+	if err == nil && hist {
+		if aw, ok := s.(storage.AuditWalker); ok {
+			err = aw.WalkAudit(ctx, func(owner string, _ audit.Event) error { return notSystem(owner) })
+		} else if log, ok := s.(storage.AuditLog); ok {
+			for _, o := range owners {
+				page, aerr := log.Audit(ctx, o, storage.AuditQuery{Limit: 1})
+				if aerr != nil || len(page.Events) > 0 {
+					err = cmp.Or(aerr, errFound)
+					break
+				}
 			}
-			return errFound
-		})
+		}
 	}
 	if errors.Is(err, errFound) {
-		return 1, nil
+		return true, nil
 	}
-	return 0, err
+	return false, err
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -25,21 +26,35 @@ import (
 // A snapshot (backup file) is JSON lines: a header, one line per secret
 // with its value as stored (sealed, base64), then (format version 2) one
 // line per kept version and one per audit event, and a trailer with the
-// counts and the SHA-256 of every byte before it:
+// counts and (format version 3) an HMAC-SHA-256 of every byte before it,
+// keyed by a key derived from the master key whose id the header names
+// (mac_key), so an edited file is refused even with a recomputed trailer:
 //
-//	{"format":"nosana-secrets-backup","version":2,"created":…,"key_ids":[…],"owners":N,"secrets":M,"versions":V,"events":E}
+//	{"format":"nosana-secrets-backup","version":3,"created":…,"key_ids":[…],"mac_key":"<id>","owners":N,"secrets":M,"versions":V,"events":E}
 //	{"owner":…,"name":…,"value":"<base64>","version":1,"created_at":…,"updated_at":…}
 //	{"kind":"version","owner":…,"name":…,"value":"<base64>"|null,"version":3,"created_at":…,"deleted":true,"by":…,"job":…}
 //	{"kind":"audit","owner":…,"event":{"seq":1,…,"prev_hash":…,"hash":…}}
-//	{"end":true,"secrets":M,"versions":V,"events":E,"sha256":"<hex>"}
+//	{"end":true,"secrets":M,"versions":V,"events":E,"hmac_sha256":"<hex>"}
 //
-// Version lines are sorted by owner, name and number, audit lines by owner
-// and seq, so a restore takes one owner's history at a time. Version 1
-// files (secrets only) still read.
+// Secret lines are sorted by owner and name, version lines by owner, name
+// and number, audit lines by owner and seq, so a restore takes one owner's
+// history at a time and two backups of the same content are the same
+// bytes (but the header's created time and the MAC). Files of
+// version 1 (secrets only) and 2 still read; their trailer holds the bare
+// SHA-256 ("sha256"), which anyone can recompute: they are not
+// authenticated (Authenticated).
 const (
 	SnapshotFormat  = "nosana-secrets-backup"
-	SnapshotVersion = 2
+	SnapshotVersion = 3
+	// MACPurpose is the seal.Keyring.Derive purpose of the MAC key.
+	MACPurpose = "backup-mac/v1"
+	// MACKeySize is the size of the MAC key.
+	MACKeySize = 32
 )
+
+// Authenticated reports whether a file of format version v carries a
+// keyed MAC.
+func Authenticated(v int) bool { return v >= 3 }
 
 // Record kinds of a snapshot line.
 const (
@@ -59,11 +74,14 @@ type SnapshotHeader struct {
 	Backend string    `json:"backend,omitempty"`
 	// KeyIDs are the ids of the master keys that sealed the values: a
 	// keyring that restores the file must hold all of them.
-	KeyIDs   []string `json:"key_ids"`
-	Owners   int64    `json:"owners"`
-	Secrets  int64    `json:"secrets"`
-	Versions int64    `json:"versions,omitempty"`
-	Events   int64    `json:"events,omitempty"`
+	KeyIDs []string `json:"key_ids"`
+	// MACKey is the id of the master key the trailer's MAC key is derived
+	// from (version 3).
+	MACKey   string `json:"mac_key,omitempty"`
+	Owners   int64  `json:"owners"`
+	Secrets  int64  `json:"secrets"`
+	Versions int64  `json:"versions,omitempty"`
+	Events   int64  `json:"events,omitempty"`
 }
 
 // SnapshotRecord is one line of a snapshot: a secret (Kind ""), a kept
@@ -93,7 +111,8 @@ type trailer struct {
 	Secrets  int64  `json:"secrets"`
 	Versions int64  `json:"versions,omitempty"`
 	Events   int64  `json:"events,omitempty"`
-	SHA256   string `json:"sha256"`
+	SHA256   string `json:"sha256,omitempty"`      // versions 1 and 2
+	HMAC     string `json:"hmac_sha256,omitempty"` // version 3
 }
 
 // KeyID is the hex id of the key that sealed blob (see pkg/seal), or ""
@@ -125,12 +144,23 @@ type spooled struct {
 	size        int
 }
 
+// MACKey is the key that authenticates a snapshot: derived with
+// MACPurpose from the master key with id ID.
+type MACKey struct {
+	ID  string
+	Key []byte
+}
+
 // WriteSnapshot writes everything src visits to w, skipping the owners in
-// skip (the server's own records). The records are spooled to temporary
+// skip (the server's own records), and ends it with the HMAC-SHA-256 of
+// every byte under mac. The records are spooled to temporary
 // files first, so the header can say what follows while memory stays
 // bounded (versions and events are sorted by a small index); w receives
 // the snapshot only once every walk succeeded.
-func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h SnapshotHeader, skip ...string) (SnapshotHeader, error) {
+func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h SnapshotHeader, mac MACKey, skip ...string) (SnapshotHeader, error) {
+	if len(mac.Key) < MACKeySize || mac.ID == "" {
+		return h, errors.New("backup: no MAC key")
+	}
 	spool, err := os.CreateTemp("", "nosana-secrets-backup-*")
 	if err != nil {
 		return h, err
@@ -144,8 +174,9 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 	defer os.Remove(hist.Name())
 	defer hist.Close()
 
-	bw := bufio.NewWriterSize(spool, 1<<20)
-	enc := json.NewEncoder(bw)
+	sw := &countingWriter{w: bufio.NewWriterSize(spool, 1<<20)}
+	enc := json.NewEncoder(sw)
+	var secrets []spooled
 	owners := map[string]struct{}{}
 	keys := map[string]struct{}{}
 	skipped := func(owner string) bool { return slices.Contains(skip, owner) }
@@ -158,11 +189,16 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 			keys[id] = struct{}{}
 		}
 		h.Secrets++
-		return enc.Encode(SnapshotRecord{Owner: owner, Name: s.Name, Value: s.Value, Version: s.Version,
-			CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()})
+		off := sw.n
+		if err := enc.Encode(SnapshotRecord{Owner: owner, Name: s.Name, Value: s.Value, Version: s.Version,
+			CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}); err != nil {
+			return err
+		}
+		secrets = append(secrets, spooled{owner, s.Name, 0, off, int(sw.n - off)})
+		return nil
 	})
 	if err == nil {
-		err = bw.Flush()
+		err = sw.w.Flush()
 	}
 	if err != nil {
 		return h, err
@@ -223,10 +259,11 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 	byKey := func(a, b spooled) int {
 		return cmp.Or(strings.Compare(a.owner, b.owner), strings.Compare(a.name, b.name), cmp.Compare(a.n, b.n))
 	}
+	slices.SortFunc(secrets, byKey)
 	slices.SortFunc(versions, byKey)
 	slices.SortFunc(events, byKey)
 
-	h.Format, h.Version, h.Owners = SnapshotFormat, SnapshotVersion, int64(len(owners))
+	h.Format, h.Version, h.Owners, h.MACKey = SnapshotFormat, SnapshotVersion, int64(len(owners)), mac.ID
 	h.Versions, h.Events = int64(len(versions)), int64(len(events))
 	h.KeyIDs = make([]string, 0, len(keys))
 	for id := range keys {
@@ -234,23 +271,21 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 	}
 	sort.Strings(h.KeyIDs)
 
-	sum := sha256.New()
+	sum := hmac.New(sha256.New, mac.Key)
 	bout := bufio.NewWriterSize(w, 1<<20)
 	out := io.MultiWriter(bout, sum)
 	if err := json.NewEncoder(out).Encode(h); err != nil {
 		return h, err
 	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return h, err
-	}
-	if _, err := io.Copy(out, spool); err != nil {
-		return h, err
-	}
 	buf := make([]byte, 0, 64<<10)
-	for _, index := range [][]spooled{versions, events} {
+	for i, index := range [][]spooled{secrets, versions, events} {
+		from := hist
+		if i == 0 {
+			from = spool
+		}
 		for _, l := range index {
 			buf = slices.Grow(buf[:0], l.size)[:l.size]
-			if _, err := hist.ReadAt(buf, l.off); err != nil {
+			if _, err := from.ReadAt(buf, l.off); err != nil {
 				return h, err
 			}
 			if _, err := out.Write(buf); err != nil {
@@ -258,7 +293,7 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src SnapshotSource, h Snaps
 			}
 		}
 	}
-	t := trailer{End: true, Secrets: h.Secrets, Versions: h.Versions, Events: h.Events, SHA256: hex.EncodeToString(sum.Sum(nil))}
+	t := trailer{End: true, Secrets: h.Secrets, Versions: h.Versions, Events: h.Events, HMAC: hex.EncodeToString(sum.Sum(nil))}
 	if err := json.NewEncoder(bout).Encode(t); err != nil {
 		return h, err
 	}
@@ -276,16 +311,55 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadSnapshot reads a snapshot from r, calling fn for each record, and
-// checks it whole: header, every line, counts and checksum. An error from
-// the end of the file means fn has seen records of a file that is not
-// whole: verify with a first pass before acting on the records.
+// DefaultBodyLimit is the server's default BODY_LIMIT (server.DefaultBodyLimit):
+// the largest value it accepts, when nothing says otherwise.
+const DefaultBodyLimit = 1 << 20
+
+// MaxLine is the longest line a snapshot of a server whose largest
+// request body is bodyLimit bytes can hold: a value of that size sealed
+// (a few bytes more) in base64, and an envelope as long as the body again,
+// which covers the names and writer around a value and an audit event of
+// any request of that size (events written before they were bounded list
+// every name a request sent).
+func MaxLine(bodyLimit int64) int {
+	sealed := bodyLimit + 64
+	return int(4*((sealed+2)/3) + bodyLimit + 64<<10)
+}
+
+// SnapshotReader reads snapshots.
+type SnapshotReader struct {
+	// MaxLine bounds each line (MaxLine(DefaultBodyLimit) when 0): a longer
+	// one is an error naming it, read no further, so memory stays flat
+	// whatever the file holds.
+	MaxLine int
+	// MACKey returns the MAC key derived from the master key with id (the
+	// header's mac_key); nil refuses files of version 3.
+	MACKey func(id string) ([]byte, error)
+}
+
+// ReadSnapshot is SnapshotReader{}.Read: it reads files of version 1 and 2
+// only.
 func ReadSnapshot(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, error) {
+	return SnapshotReader{}.Read(r, fn)
+}
+
+// Read reads a snapshot from r, calling fn for each record, and checks it
+// whole: header, every line, counts and the trailer's MAC (or, of a file
+// of version 1 or 2, its bare checksum). An error from the end of the file
+// means fn has seen records of a file that is not whole or not authentic:
+// verify with a first pass before acting on the records.
+func (sr SnapshotReader) Read(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, error) {
 	var h SnapshotHeader
-	br := bufio.NewReaderSize(r, 1<<20)
-	sum := sha256.New()
-	line, err := readLine(br, sum)
+	max := sr.MaxLine
+	if max <= 0 {
+		max = MaxLine(DefaultBodyLimit)
+	}
+	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: max}
+	line, err := lr.next()
 	if err != nil {
+		if errors.Is(err, ErrSnapshot) {
+			return h, err
+		}
 		return h, fmt.Errorf("%w: no header: %v", ErrSnapshot, err)
 	}
 	if err := json.Unmarshal(line, &h); err != nil || h.Format != SnapshotFormat {
@@ -294,11 +368,32 @@ func ReadSnapshot(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, e
 	if h.Version < 1 || h.Version > SnapshotVersion {
 		return h, fmt.Errorf("%w: format version %d, this build reads 1 to %d", ErrSnapshot, h.Version, SnapshotVersion)
 	}
+	var sum hash.Hash
+	if Authenticated(h.Version) {
+		if h.MACKey == "" {
+			return h, fmt.Errorf("%w: the header names no MAC key", ErrSnapshot)
+		}
+		if sr.MACKey == nil {
+			return h, fmt.Errorf("%w: no master key to authenticate it with", ErrSnapshot)
+		}
+		key, err := sr.MACKey(h.MACKey)
+		if err != nil {
+			return h, fmt.Errorf("the file is authenticated with master key id %s, which the configured master keys do not hold (%v); "+
+				"set MASTER_KEY to the keys it was written with", h.MACKey, err)
+		}
+		sum = hmac.New(sha256.New, key)
+	} else {
+		sum = sha256.New()
+	}
+	sum.Write(line)
 	var n, nv, ne int64
 	for {
-		digest := hex.EncodeToString(sum.Sum(nil)) // of everything before this line
-		line, err := readLine(br, sum)
+		digest := sum.Sum(nil) // of everything before this line
+		line, err := lr.next()
 		if err != nil {
+			if errors.Is(err, ErrSnapshot) {
+				return h, err
+			}
 			return h, fmt.Errorf("%w: it ends after %d secrets, %d versions and %d events without its trailer (cut short?)", ErrSnapshot, n, nv, ne)
 		}
 		if bytes.HasPrefix(line, []byte(`{"end":`)) {
@@ -306,7 +401,12 @@ func ReadSnapshot(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, e
 			if err := json.Unmarshal(line, &t); err != nil || !t.End {
 				return h, fmt.Errorf("%w: a malformed trailer", ErrSnapshot)
 			}
-			if t.SHA256 != digest {
+			if Authenticated(h.Version) {
+				got, err := hex.DecodeString(t.HMAC)
+				if err != nil || !hmac.Equal(got, digest) {
+					return h, fmt.Errorf("%w: its MAC does not match: the file was altered or damaged (nothing was written)", ErrSnapshot)
+				}
+			} else if t.SHA256 != hex.EncodeToString(digest) {
 				return h, fmt.Errorf("%w: the checksum does not match (altered or damaged)", ErrSnapshot)
 			}
 			if t.Secrets != n || h.Secrets != n {
@@ -316,15 +416,15 @@ func ReadSnapshot(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, e
 				return h, fmt.Errorf("%w: %d versions and %d events, the header says %d and %d, the trailer %d and %d",
 					ErrSnapshot, nv, ne, h.Versions, h.Events, t.Versions, t.Events)
 			}
-			if _, err := br.ReadByte(); err != io.EOF {
+			if _, err := lr.br.ReadByte(); err != io.EOF {
 				return h, fmt.Errorf("%w: data after the trailer", ErrSnapshot)
 			}
 			return h, nil
 		}
+		sum.Write(line)
 		var rec SnapshotRecord
-		lineNo := n + nv + ne + 2
 		if err := json.Unmarshal(line, &rec); err != nil || rec.Owner == "" {
-			return h, fmt.Errorf("%w: line %d is not a record", ErrSnapshot, lineNo)
+			return h, fmt.Errorf("%w: line %d is not a record", ErrSnapshot, lr.n)
 		}
 		switch {
 		case rec.Kind == KindSecret && rec.Name != "":
@@ -334,7 +434,7 @@ func ReadSnapshot(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, e
 		case rec.Kind == KindAudit && h.Version >= 2 && rec.Event != nil:
 			ne++
 		default:
-			return h, fmt.Errorf("%w: line %d is not a record", ErrSnapshot, lineNo)
+			return h, fmt.Errorf("%w: line %d is not a record", ErrSnapshot, lr.n)
 		}
 		if err := fn(rec); err != nil {
 			return h, err
@@ -342,15 +442,37 @@ func ReadSnapshot(r io.Reader, fn func(SnapshotRecord) error) (SnapshotHeader, e
 	}
 }
 
-// readLine reads one '\n'-terminated line, adding it to sum.
-func readLine(br *bufio.Reader, sum hash.Hash) ([]byte, error) {
-	line, err := br.ReadBytes('\n')
-	if err != nil {
-		if err == io.EOF && len(line) > 0 {
-			err = io.ErrUnexpectedEOF
+// lineReader reads '\n'-terminated lines of at most max bytes into one
+// reused buffer.
+type lineReader struct {
+	br  *bufio.Reader
+	max int
+	n   int64 // lines read
+	buf []byte
+}
+
+// next returns the next line, valid until the following call; a line
+// longer than max is an ErrSnapshot naming it, and a last line without
+// its '\n' io.ErrUnexpectedEOF.
+func (l *lineReader) next() ([]byte, error) {
+	l.buf = l.buf[:0]
+	for {
+		frag, err := l.br.ReadSlice('\n')
+		if len(l.buf)+len(frag) > l.max {
+			return nil, fmt.Errorf("%w: line %d is longer than %d bytes, the most a backup line can be (a value of the server's largest body, sealed, and its envelope)",
+				ErrSnapshot, l.n+1, l.max)
 		}
-		return nil, err
+		l.buf = append(l.buf, frag...)
+		switch {
+		case err == nil:
+			l.n++
+			return l.buf, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF && len(l.buf) > 0:
+			return nil, io.ErrUnexpectedEOF
+		default:
+			return nil, err
+		}
 	}
-	sum.Write(line)
-	return line, nil
 }

@@ -147,13 +147,61 @@ func TestBackupRestoreHistory(t *testing.T) {
 	}
 	var header struct{ Version, Versions, Events int }
 	if err := json.Unmarshal(backupFile[:bytes.IndexByte(backupFile, '\n')], &header); err != nil ||
-		header.Version != 2 || header.Versions != 7 || header.Events != len(want.events) {
+		header.Version != 3 || header.Versions != 7 || header.Events != len(want.events) {
 		t.Fatalf("backup header %+v, %v", header, err)
 	}
 
+	// asVersion2 is the backup as a file of format version 2 (no MAC
+	// key; a bare checksum) with body edited by edit.
+	asVersion2 := func(edit func(string) string) []byte {
+		lines := strings.SplitAfter(strings.TrimSuffix(string(backupFile), "\n"), "\n")
+		body := regexp.MustCompile(`"version":3,(.*)"mac_key":"[0-9a-f]+",`).ReplaceAllString(strings.Join(lines[:len(lines)-1], ""), `"version":2,$1`)
+		body = edit(body)
+		var tr map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &tr); err != nil {
+			t.Fatal(err)
+		}
+		delete(tr, "hmac_sha256")
+		tr["sha256"] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
+		end, _ := json.Marshal(tr)
+		return []byte(body + string(end) + "\n")
+	}
+
+	t.Run("version 2", func(t *testing.T) {
+		// A file of the format before the MAC restores, and says that
+		// nothing authenticates it.
+		to := "sqlite://" + filepath.Join(t.TempDir(), "v2.sqlite")
+		code, out, stderr := cli(t, testserver.Config(to), asVersion2(func(s string) string { return s }), "restore", "--create", "-")
+		warning := "restore: warning: - is a backup of format version 2, whose checksum has no key: it is not authenticated " +
+			"(whoever could edit the file could have); restore it only from a place you trust\n"
+		if code != 0 || said(stderr) != warning || !strings.Contains(out, "7 versions") {
+			t.Fatalf("restore of a version 2 file: exit %d %s\n%q\nwant\n%q", code, out, stderr, warning)
+		}
+		sameHistory(t, "a restored version 2 file", historyAt(t, to, w.addr), want)
+	})
+
 	t.Run("forged audit log", func(t *testing.T) {
-		// An event edited and the checksum recomputed: the chain still
-		// gives it away, and nothing is written.
+		// An event of a version 2 file (no MAC) edited and its checksum
+		// recomputed: the chain still gives it away, and nothing is written.
+		forged := asVersion2(func(body string) string {
+			i := strings.Index(body, `"action":"read"`)
+			if i < 0 {
+				t.Fatal("no read event in the backup")
+			}
+			return body[:i] + `"action":"list"` + body[i+len(`"action":"read"`):]
+		})
+		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
+		code, _, stderr := cli(t, testserver.Config(to), forged, "restore", "--create", "-")
+		if code != 1 || !strings.Contains(stderr, "does not verify") {
+			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
+		}
+		if n := len(snapshot(t, to)); n != 0 {
+			t.Errorf("%d records written", n)
+		}
+	})
+
+	t.Run("forged audit log, version 3", func(t *testing.T) {
+		// The same edit of a version 3 file: its MAC refuses it first.
 		lines := strings.SplitAfter(strings.TrimSuffix(string(backupFile), "\n"), "\n")
 		body := strings.Join(lines[:len(lines)-1], "")
 		i := strings.Index(body, `"action":"read"`)
@@ -165,11 +213,11 @@ func TestBackupRestoreHistory(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &tr); err != nil {
 			t.Fatal(err)
 		}
-		tr["sha256"] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
+		tr["hmac_sha256"] = fmt.Sprintf("%x", sha256.Sum256([]byte(body)))
 		end, _ := json.Marshal(tr)
 		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
-		code, _, stderr := cli(t, testserver.Config(to), []byte(body+string(end)+"\n"), "restore", "-")
-		if code != 1 || !strings.Contains(stderr, "does not verify") {
+		code, _, stderr := cli(t, testserver.Config(to), []byte(body+string(end)+"\n"), "restore", "--create", "-")
+		if code != 1 || !strings.Contains(stderr, "MAC does not match") {
 			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
 		}
 		if n := len(snapshot(t, to)); n != 0 {
@@ -180,7 +228,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		to := emptyStore(t, "postgres")
 		env := testserver.Config(to)
-		if code, out, stderr := cli(t, env, nil, "restore", file); code != 0 || !strings.Contains(out, "7 versions") {
+		if code, out, stderr := cli(t, env, nil, "restore", "--create", file); code != 0 || !strings.Contains(out, "7 versions") {
 			t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
 		}
 		sameHistory(t, "PostgreSQL", historyAt(t, to, w.addr), want)
@@ -215,17 +263,20 @@ func TestBackupRestoreHistory(t *testing.T) {
 			t.Errorf("the restored log does not continue the backed-up one:\n%s", strings.Join(after.events, "\n"))
 		}
 
-		// Into the same namespace again: --merge keeps the store's history.
-		code, _, stderr := cli(t, env, nil, "restore", "--merge", file)
-		if code != 0 || !strings.Contains(stderr, "3 keys and 1 audit logs the store held already kept their own history") {
-			t.Fatalf("restore --merge: exit %d\n%s", code, stderr)
+		// Into the same namespace again: --merge finds the keys as the
+		// file has them and adds nothing; the log, which went on, stays.
+		code, out, stderr := cli(t, env, nil, "restore", "--merge", file)
+		if code != 0 || !strings.Contains(out, "restored 0 secrets, 0 versions and 0 audit events of 1 owners") ||
+			said(stderr) != "restore: 3 keys and 0 audit logs were in the store already, as the file has them\n"+
+				"restore: 0 keys and 1 audit logs the store held already kept their own history; those keys got the file's value as their newest\n" {
+			t.Fatalf("restore --merge: exit %d %s\n%s", code, out, stderr)
 		}
 		merged := historyAt(t, to, w.addr)
 		if strings.Join(merged.events, "\n") != strings.Join(after.events, "\n") {
 			t.Error("restore --merge changed the store's audit log")
 		}
-		if len(merged.versions) < len(after.versions) || strings.Join(merged.versions[:3], "\n") != strings.Join(after.versions[:3], "\n") {
-			t.Errorf("restore --merge rewrote kept versions:\n%s", strings.Join(merged.versions, "\n"))
+		if strings.Join(merged.versions, "\n") != strings.Join(after.versions, "\n") {
+			t.Errorf("restore --merge changed kept versions:\n%s\nwant:\n%s", strings.Join(merged.versions, "\n"), strings.Join(after.versions, "\n"))
 		}
 	})
 
