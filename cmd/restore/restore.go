@@ -35,6 +35,10 @@ type RestoreOptions struct {
 	File      string // "-": stdin
 	Merge     bool
 	DryRun    bool
+	// AllowUnauthenticated restores a file of format 1 or 2, whose
+	// checksum has no key; without it such a file is refused, so a file
+	// rewritten in an old format cannot slip past the MAC.
+	AllowUnauthenticated bool
 }
 
 // NewCmdRestore builds the restore command; runF replaces the work in tests.
@@ -69,6 +73,7 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 	}
 	opts.OpenStore = f.Bind(c)
 	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
+	c.Flags().BoolVar(&opts.AllowUnauthenticated, "allow-unauthenticated", false, "restore a backup of format 1 or 2 (before keyed MACs), which anyone who could edit the file could have changed")
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, and count what a restore would write, writing nothing")
 	c.Flags().Bool("create", false, "create the target store if it does not exist yet (for sqlite, with the key file or MASTER_KEY you give: a restore never invents a key)")
 	return c
@@ -167,8 +172,12 @@ func restoreRun(opts *RestoreOptions) error {
 		return fmt.Errorf("restore %s: %w", opts.File, err)
 	}
 	if !migrate.Authenticated(h.Version) {
+		if !opts.AllowUnauthenticated {
+			return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("restore: %s is a backup of format version %d, whose checksum has no key, so an edit of it cannot be told apart; "+
+				"nothing was written. Restore it with --allow-unauthenticated only if it comes from a place you trust (or make a new backup: they carry a keyed MAC)", opts.File, h.Version))
+		}
 		fmt.Fprintf(opts.IO.ErrOut, "restore: warning: %s is a backup of format version %d, whose checksum has no key: "+
-			"it is not authenticated (whoever could edit the file could have); restore it only from a place you trust\n", opts.File, h.Version)
+			"it is not authenticated (whoever could edit the file could have); restoring it as --allow-unauthenticated asks\n", opts.File, h.Version)
 	}
 	if missing := missingKeys(h.KeyIDs, st.Plain.KeyIDs()); len(missing) > 0 || broken > 0 {
 		return fmt.Errorf("restore: %d of %d values do not open with the configured master keys (%s); the file needs key id %s. Nothing was written",

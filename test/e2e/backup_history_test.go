@@ -171,9 +171,16 @@ func TestBackupRestoreHistory(t *testing.T) {
 		// A file of the format before the MAC restores, and says that
 		// nothing authenticates it.
 		to := "sqlite://" + filepath.Join(t.TempDir(), "v2.sqlite")
-		code, out, stderr := cli(t, testserver.Config(to), asVersion2(func(s string) string { return s }), "restore", "--create", "-")
+		v2 := asVersion2(func(s string) string { return s })
+		// Without --allow-unauthenticated it is refused: a file rewritten
+		// in the old format must not slip past the MAC.
+		if code, _, stderr := cli(t, testserver.Config(to), v2, "restore", "--create", "-"); code != 1 ||
+			!strings.Contains(stderr, "--allow-unauthenticated") || len(snapshot(t, to)) != 0 {
+			t.Fatalf("a version 2 file without --allow-unauthenticated: exit %d\n%s", code, stderr)
+		}
+		code, out, stderr := cli(t, testserver.Config(to), v2, "restore", "--create", "--allow-unauthenticated", "-")
 		warning := "restore: warning: - is a backup of format version 2, whose checksum has no key: it is not authenticated " +
-			"(whoever could edit the file could have); restore it only from a place you trust\n"
+			"(whoever could edit the file could have); restoring it as --allow-unauthenticated asks\n"
 		if code != 0 || said(stderr) != warning || !strings.Contains(out, "7 versions") {
 			t.Fatalf("restore of a version 2 file: exit %d %s\n%q\nwant\n%q", code, out, stderr, warning)
 		}
@@ -191,7 +198,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 			return body[:i] + `"action":"list"` + body[i+len(`"action":"read"`):]
 		})
 		to := "sqlite://" + filepath.Join(t.TempDir(), "forged.sqlite")
-		code, _, stderr := cli(t, testserver.Config(to), forged, "restore", "--create", "-")
+		code, _, stderr := cli(t, testserver.Config(to), forged, "restore", "--create", "--allow-unauthenticated", "-")
 		if code != 1 || !strings.Contains(stderr, "does not verify") {
 			t.Fatalf("restore of a forged log: exit %d\n%s", code, stderr)
 		}

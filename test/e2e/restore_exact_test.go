@@ -646,7 +646,7 @@ func TestRestoreRefusesALongLine(t *testing.T) {
 	short := `{"owner":"` + newWallet().addr + `","name":"k","value":"AQID"}` + "\n"
 	long := `{"owner":"` + newWallet().addr + `","name":"big","value":"` + strings.Repeat("A", migrate.MaxLine(migrate.DefaultBodyLimit)) + `"}` + "\n"
 	to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
-	code, out, stderr := cli(t, testserver.Config(to), []byte(header+short+long), "restore", "--create", "--dry-run", "-")
+	code, out, stderr := cli(t, testserver.Config(to), []byte(header+short+long), "restore", "--create", "--allow-unauthenticated", "--dry-run", "-")
 	want := fmt.Sprintf("nosana-secrets: restore -: not a whole nosana-secrets backup: line 3 is longer than %d bytes, "+
 		"the most a backup line can be (a value of the server's largest body, sealed, and its envelope)\n", migrate.MaxLine(migrate.DefaultBodyLimit))
 	if code != 1 || out != "" || said(stderr) != want {
@@ -680,7 +680,7 @@ func TestRestoreVersion1File(t *testing.T) {
 	file := []byte(body + fmt.Sprintf(`{"end":true,"secrets":2,"sha256":"%x"}`+"\n", sha256.Sum256([]byte(body))))
 	to := "sqlite://" + filepath.Join(t.TempDir(), "v1.sqlite")
 	env := testserver.Config(to)
-	if code, out, stderr := cli(t, env, file, "restore", "--create", "-"); code != 0 || counts(t, out) != "2 secrets, 0 versions and 0 audit events of 1 owners" {
+	if code, out, stderr := cli(t, env, file, "restore", "--create", "--allow-unauthenticated", "-"); code != 0 || counts(t, out) != "2 secrets, 0 versions and 0 audit events of 1 owners" {
 		t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
 	}
 	got := historyAt(t, to, owner)
@@ -694,7 +694,7 @@ func TestRestoreVersion1File(t *testing.T) {
 		}
 	}
 	before := backupOf(t, to)
-	code, out, stderr := cli(t, env, file, "restore", "--merge", "-")
+	code, out, stderr := cli(t, env, file, "restore", "--merge", "--allow-unauthenticated", "-")
 	if code != 0 || counts(t, out) != "0 secrets, 0 versions and 0 audit events of 1 owners" ||
 		!strings.Contains(stderr, "restore: 2 keys and 0 audit logs were in the store already") {
 		t.Fatalf("restore --merge: exit %d %s\n%s", code, out, stderr)
