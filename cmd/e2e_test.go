@@ -372,7 +372,7 @@ func TestStoreVerbsNeverCreate(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
-		cmd.Env = append(testserver.Env(nil), "HOME="+t.TempDir())
+		cmd.Env = testserver.Env(t, nil)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()

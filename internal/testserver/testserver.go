@@ -44,6 +44,7 @@ func Binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "nosana-secrets")
 		cmd := exec.Command("go", "build", "-o", binPath, ".")
 		cmd.Dir = root
+		cmd.Env = toolEnv
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -81,8 +82,10 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// Env returns the process environment without serve's settings, plus env.
-func Env(env map[string]string) []string {
+// Env returns the process environment without serve's settings and with a
+// HOME of t's own (so nothing a process runs reads or writes the real
+// one), plus env.
+func Env(t testing.TB, env map[string]string) []string {
 	var out []string
 outer:
 	for _, kv := range os.Environ() {
@@ -93,6 +96,7 @@ outer:
 		}
 		out = append(out, kv)
 	}
+	out = privateHome(t, out)
 	for k, v := range env {
 		out = append(out, k+"="+v)
 	}
@@ -132,7 +136,7 @@ func TryStart(t testing.TB, env map[string]string, args ...string) (*Server, err
 func StartFail(t testing.TB, env map[string]string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = Env(env)
+	cmd.Env = Env(t, env)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = io.Discard
@@ -152,7 +156,7 @@ func StartFail(t testing.TB, env map[string]string, args ...string) (int, string
 
 func start(t testing.TB, env map[string]string, args ...string) (*Server, error) {
 	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
-	cmd.Env = Env(env)
+	cmd.Env = Env(t, env)
 	pr, pw := io.Pipe()
 	s := &Server{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(s.logs, pw)

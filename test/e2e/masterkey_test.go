@@ -53,7 +53,7 @@ func TestMasterKeyRotation(t *testing.T) {
 
 	// rekey reseals the rest, with progress on stderr.
 	cmd := exec.Command(testserver.Binary(t), "rekey")
-	cmd.Env = testserver.Env(cfg(newKey + "," + oldKey))
+	cmd.Env = testserver.Env(t, cfg(newKey+","+oldKey))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("rekey: %v\n%s", err, out)

@@ -33,7 +33,7 @@ import (
 func cli(t *testing.T, env map[string]string, stdin []byte, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(testserver.Binary(t), args...)
-	cmd.Env = testserver.Env(env)
+	cmd.Env = testserver.Env(t, env)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -198,7 +198,7 @@ func TestMigrateKilledHalfway(t *testing.T) {
 	target := "sqlite://" + filepath.Join(t.TempDir(), "new.sqlite")
 	env := testserver.Config(target)
 	cmd := exec.Command(testserver.Binary(t), "migrate", "--create", "--from", src, "--batch", "20", "--progress-interval", "0")
-	cmd.Env = testserver.Env(env)
+	cmd.Env = testserver.Env(t, env)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -142,7 +142,7 @@ type summary struct {
 func runMigrate(t *testing.T, env map[string]string, src string, args ...string) (summary, int, string) {
 	t.Helper()
 	cmd := exec.Command(testserver.Binary(t), append([]string{"migrate", "--create", "--from", src, "-o", "json"}, args...)...)
-	cmd.Env = testserver.Env(env)
+	cmd.Env = testserver.Env(t, env)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -17,7 +17,7 @@ func TestCurlWalkthrough(t *testing.T) {
 	keypair := filepath.Join(t.TempDir(), "id.json")
 	cli := func(args ...string) string {
 		cmd := exec.Command(testserver.Binary(t), args...)
-		cmd.Env = append(testserver.Env(nil), "NOSANA_SECRETS_KEYPAIR="+keypair, "NOSANA_SECRETS_ENDPOINT="+srv.URL)
+		cmd.Env = append(testserver.Env(t, nil), "NOSANA_SECRETS_KEYPAIR="+keypair, "NOSANA_SECRETS_ENDPOINT="+srv.URL)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%v: %v", args, err)

@@ -83,7 +83,7 @@ func TestInterruptedRekey(t *testing.T) {
 	// run it in slices, stopped (SIGSTOP) between them so that what it has
 	// resealed can be counted exactly; kill it once it has begun.
 	rekey := exec.Command(testserver.Binary(t), "rekey")
-	rekey.Env = testserver.Env(cfg(newKey + "," + oldKey))
+	rekey.Env = testserver.Env(t, cfg(newKey+","+oldKey))
 	progress, err := rekey.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestInterruptedRekey(t *testing.T) {
 
 	// A rerun finishes; then the new key alone serves, the old alone not.
 	again := exec.Command(testserver.Binary(t), "rekey")
-	again.Env = testserver.Env(cfg(newKey + "," + oldKey))
+	again.Env = testserver.Env(t, cfg(newKey+","+oldKey))
 	if out, err := again.CombinedOutput(); err != nil {
 		t.Fatalf("rekey rerun: %v\n%s", err, out)
 	}
@@ -202,7 +202,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 	}
 
 	rekey := exec.Command(testserver.Binary(t), "rekey")
-	rekey.Env = testserver.Env(cfg(keyB + "," + keyA))
+	rekey.Env = testserver.Env(t, cfg(keyB+","+keyA))
 	out, err := rekey.CombinedOutput()
 	if err != nil {
 		t.Fatalf("rekey: %v\n%s", err, out)

@@ -207,7 +207,7 @@ func fileCounts(t *testing.T, file string) (all string, keys, logs int) {
 func restoreKilled(t *testing.T, env map[string]string, delay time.Duration, args ...string) bool {
 	t.Helper()
 	cmd := exec.Command(testserver.Binary(t), append([]string{"restore", "--create"}, args...)...)
-	cmd.Env = testserver.Env(env)
+	cmd.Env = testserver.Env(t, env)
 	// Killed with the test, should it time out: it must not go on writing
 	// to a store the next test empties.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

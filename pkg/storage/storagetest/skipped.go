@@ -25,7 +25,10 @@ func noteSkip(backend string) {
 // NOSANA_TEST_* variable is unset. go test hides the output of a passing
 // package, so the lines go to the terminal (/dev/tty) when there is one,
 // else to stderr (seen with -v or when a package fails).
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(MainCode(m)) }
+
+// MainCode is Main without the exit: it answers the code to exit with.
+func MainCode(m *testing.M) int {
 	code := m.Run()
 	var w io.Writer = os.Stderr
 	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
@@ -34,7 +37,7 @@ func Main(m *testing.M) {
 	}
 	pkg, _ := os.Getwd()
 	WriteSkipped(w, pkg)
-	os.Exit(code)
+	return code
 }
 
 // WriteSkipped writes one line per backend that URI skipped so far.
