@@ -84,7 +84,17 @@ func TestHistoryVerbs(t *testing.T) {
 	u.expect(2, "", "", "restore", "A", "--version", "0")
 	u.expect(2, "", "", "restore") // neither FILE, nor KEY --version, nor --as-of
 	u.expect(2, "", "", "restore", "--as-of", "yesterday-ish")
-	r = u.run("", "restore", "--as-of", "10d", "-o", "json")
+	// Issue 21, finding 5: a key without --version says what was meant;
+	// an as-of restore in a script needs --yes, like delete, and without
+	// it changes nothing.
+	if r := u.run("", "restore", "A"); r.code != 2 || !strings.Contains(r.stderr, "restore A --version N") {
+		t.Errorf("restore KEY without --version: %+v", r)
+	}
+	if r := u.run("", "restore", "--as-of", "10d"); r.code != 2 || !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("restore --as-of without --yes off a terminal: %+v", r)
+	}
+	u.expect(0, "one", "", "get", "A")
+	r = u.run("", "restore", "--as-of", "10d", "--yes", "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"action": "deleted"`) {
 		t.Fatalf("restore --as-of before anything existed: %+v", r)
 	}

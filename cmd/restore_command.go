@@ -1,6 +1,9 @@
 package cmd
 
 import (
+	"os"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
@@ -27,6 +30,11 @@ func restoreCommand(ios *cmdutil.IOStreams) *cobra.Command {
 		if history(cmd) {
 			return k.Args(k, args)
 		}
+		// restore KEY without --version: a key, not a file, was meant.
+		if f, _ := cmd.Flags().GetString("file"); f == "" && len(args) == 1 && !looksLikeBackup(args[0]) {
+			return cmdutil.Usagef("%s is not a backup file here. To bring back an old version of the secret %s: restore %s --version N "+
+				"(history %s lists them); to load a backup: restore --file FILE", args[0], args[0], args[0], args[0])
+		}
 		return fileArgs(cmd, args)
 	}
 	c.RunE = func(cmd *cobra.Command, args []string) error {
@@ -37,4 +45,14 @@ func restoreCommand(ios *cmdutil.IOStreams) *cobra.Command {
 		return fileRun(cmd, args)
 	}
 	return c
+}
+
+// looksLikeBackup reports whether arg names a backup file to load: stdin,
+// a name ending in .backup, or a file that exists.
+func looksLikeBackup(arg string) bool {
+	if arg == "-" || strings.HasSuffix(arg, ".backup") || strings.HasSuffix(arg, ".backup.gz") {
+		return true
+	}
+	_, err := os.Stat(arg)
+	return err == nil
 }

@@ -47,10 +47,11 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 	c := &cobra.Command{
 		Use:   "restore FILE",
 		Short: "Load a backup (FILE, or - for stdin) into the store",
-		Long: "Load a file written by backup into the configured store (STORAGE_CONNECTION and\n" +
-			"MASTER_KEY as for serve). Before writing anything it checks the file whole and\n" +
-			"authentic (format, counts, the MAC under the master key; files of format 1 and 2\n" +
-			"have none and restore with a warning), that the configured master keys open\n" +
+		Long: "Load a file written by backup (restore --file FILE, or restore FILE) into the\n" +
+			"configured store (STORAGE_CONNECTION and MASTER_KEY as for serve). Before writing\n" +
+			"anything it checks the file whole and authentic (format, counts, the MAC under the\n" +
+			"master key; files of format 1 and 2 have none and need --allow-unauthenticated),\n" +
+			"that the configured master keys open\n" +
 			"every value and that every audit log verifies.\n\n" +
 			"A store that holds anything of an owner (a secret, a kept version, an audit\n" +
 			"event) is refused unless --merge: then a key or log the store holds as the file\n" +
@@ -61,9 +62,19 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 			"To move to another backend: backup, then restore with the new STORAGE_CONNECTION.",
 		Example: "  nosana-secrets restore secrets.backup\n" +
 			"  gunzip -c secrets.backup.gz | STORAGE_CONNECTION=postgres://… nosana-secrets restore -",
-		Args: cmdutil.OneArg("FILE (- for stdin)"),
+		Args: func(c *cobra.Command, args []string) error {
+			if opts.File != "" {
+				if len(args) > 0 {
+					return cmdutil.Usagef("give the backup once: --file %s, or %s, not both", opts.File, args[0])
+				}
+				return nil
+			}
+			return cmdutil.OneArg("FILE (- for stdin)")(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.File = args[0]
+			if opts.File == "" {
+				opts.File = args[0]
+			}
 			opts.Context = c.Context()
 			if runF != nil {
 				return runF(opts)
@@ -72,6 +83,7 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 		},
 	}
 	opts.OpenStore = f.Bind(c)
+	c.Flags().StringVar(&opts.File, "file", "", "the backup file to load (- for stdin)")
 	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
 	c.Flags().BoolVar(&opts.AllowUnauthenticated, "allow-unauthenticated", false, "restore a backup of format 1 or 2 (before keyed MACs), which anyone who could edit the file could have changed")
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "check the file and the keys, and count what a restore would write, writing nothing")

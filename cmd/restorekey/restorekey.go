@@ -5,7 +5,9 @@ package restorekey
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,7 @@ type Options struct {
 	AsOf    time.Time
 	Prefix  string
 	Output  string
+	Yes     bool // --as-of: change keys without asking
 }
 
 // NewCmdRestore builds the command; runF replaces the work in tests.
@@ -40,7 +43,9 @@ version (see history KEY); it also undeletes a deleted key.
 restore --as-of TIME gives every key (under --prefix) the value it had at
 TIME, as new versions, and deletes the keys created after it: nothing is
 lost, every change is one more version. TIME is RFC 3339
-(2026-01-02T15:04:05Z) or a duration ago (90m, 2h, 3d). Prints what changed.`,
+(2026-01-02T15:04:05Z) or a duration ago (90m, 2h, 3d). Like delete, it
+says which keys it would overwrite or delete and asks on a terminal; in a
+script it needs --yes (exit 2 without). Prints what changed.`,
 		Example: `  nosana-secrets restore DB_PASSWORD --version 3
   nosana-secrets restore --as-of 2h
   nosana-secrets restore --as-of 2026-01-02T15:04:05Z --prefix prod/`,
@@ -64,6 +69,10 @@ lost, every change is one more version. TIME is RFC 3339
 				return cmdutil.Usagef("--as-of: %v", err)
 			}
 			opts.AsOf = t
+			if !opts.Yes && !opts.IO.IsStdinTTY() {
+				return cmdutil.Usagef("refusing to restore --as-of without --yes: it overwrites and deletes keys, and stdin is not a terminal to confirm on\nadd --yes to restore every key%s to its value as of %s",
+					map[bool]string{true: " under " + opts.Prefix, false: ""}[opts.Prefix != ""], t.UTC().Format(time.RFC3339))
+			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -77,6 +86,7 @@ lost, every change is one more version. TIME is RFC 3339
 	c.Flags().Int64Var(&opts.Version, "version", 0, "the version of KEY to bring back")
 	c.Flags().StringVar(&asOf, "as-of", "", "restore every key to its value at this time (RFC 3339, or a duration ago)")
 	c.Flags().StringVar(&opts.Prefix, "prefix", "", "with --as-of: only keys under this prefix")
+	c.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "with --as-of: overwrite and delete keys without asking")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
 	return c
@@ -96,6 +106,12 @@ func Run(ctx context.Context, opts *Options) error {
 		_, err = fmt.Fprintf(opts.IO.Out, "%s restored from version %d as version %d\n", opts.Key, opts.Version, v)
 		return err
 	}
+	if !opts.Yes {
+		ok, err := confirmAsOf(ctx, c, opts)
+		if err != nil || !ok {
+			return err
+		}
+	}
 	changes, err := c.RestoreAsOf(ctx, opts.AsOf, opts.Prefix)
 	if err != nil {
 		return err
@@ -113,4 +129,57 @@ func Run(ctx context.Context, opts *Options) error {
 		opts.IO.Infof("Nothing to change: every key already has its value as of %s.", opts.AsOf.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// confirmAsOf says, from the keys' metadata now and at the time, which
+// keys an as-of restore would overwrite, bring back or delete, and asks.
+// It answers false (and says so) when there is nothing to change or the
+// answer is no.
+func confirmAsOf(ctx context.Context, c *client.Client, opts *Options) (bool, error) {
+	now, err := c.ListKeys(ctx, opts.Prefix)
+	if err != nil {
+		return false, err
+	}
+	then, err := c.ListKeysAsOf(ctx, opts.Prefix, opts.AsOf)
+	if err != nil {
+		return false, err
+	}
+	was := map[string]int64{}
+	for _, k := range then {
+		was[k.Key] = k.Version
+	}
+	var overwrite, remove []string
+	for _, k := range now {
+		v, ok := was[k.Key]
+		switch {
+		case !ok:
+			remove = append(remove, k.Key)
+		case v != k.Version:
+			overwrite = append(overwrite, k.Key)
+		}
+		delete(was, k.Key)
+	}
+	back := len(was) // deleted since, to be brought back
+	if len(overwrite)+len(remove)+back == 0 {
+		opts.IO.Infof("Nothing to change: every key already has its value as of %s.", opts.AsOf.UTC().Format(time.RFC3339))
+		return false, nil
+	}
+	var parts []string
+	if len(overwrite) > 0 {
+		parts = append(parts, "overwrite "+strings.Join(overwrite, ", "))
+	}
+	if len(remove) > 0 {
+		parts = append(parts, "delete "+strings.Join(remove, ", "))
+	}
+	if back > 0 {
+		parts = append(parts, fmt.Sprintf("bring back %d deleted", back))
+	}
+	ok, err := opts.IO.Confirm(fmt.Sprintf("Restore to %s: %s, at %s?", opts.AsOf.UTC().Format(time.RFC3339), strings.Join(parts, "; "), c.Endpoint()))
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, cmdutil.WithCode(cmdutil.ExitFailure, errors.New("nothing restored"))
+	}
+	return true, nil
 }
