@@ -54,14 +54,6 @@ func historyOf(t *testing.T, s storage.Store, owner string) history {
 	return h
 }
 
-func reversed(log []audit.Event) []audit.Event {
-	out := make([]audit.Event, len(log))
-	for i, e := range log {
-		out[len(log)-1-i] = e
-	}
-	return out
-}
-
 func historyAt(t *testing.T, uri, owner string) history {
 	t.Helper()
 	s, err := storagebackends.OpenBackend(context.Background(), uri)
