@@ -31,6 +31,7 @@ import (
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
@@ -44,6 +45,7 @@ func main() {
 	flag.Var(&servers, "bin", "a nosana-secrets binary to measure (repeat for an A/B)")
 	n := flag.Int("n", 100_000, "audit events in the owner's log")
 	conc := flag.Int("c", 8, "clients querying at once")
+	store := flag.String("store", "", "STORAGE_CONNECTION to fill and serve (default: a new sqlite file); MASTER_KEY from the environment for other stores")
 	flag.Parse()
 	if len(servers) == 0 {
 		log.Fatal("give at least one -bin")
@@ -53,16 +55,19 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	db := filepath.Join(dir, "db.sqlite")
+	uri := *store
+	if uri == "" {
+		uri = "sqlite://" + filepath.Join(dir, "db.sqlite")
+	}
 
 	_, key, _ := ed25519.GenerateKey(nil)
 	owner := base58.Encode(key.Public().(ed25519.PublicKey))
-	fill(db, owner, *n)
+	fill(uri, owner, *n)
 
 	fmt.Printf("%d events; %d clients, each: key that matches nothing, key k7 (1 in 500), action write (1 in 4)\n", *n, *conc)
 	fmt.Printf("%-40s %12s %12s %12s %10s\n", "binary", "idle RSS", "peak RSS", "peak-idle", "seconds")
 	for _, bin := range servers {
-		idle, peak, took := measure(bin, db, key, owner, *conc)
+		idle, peak, took := measure(bin, uri, key, owner, *conc)
 		fmt.Printf("%-40s %9.1f MiB %9.1f MiB %9.1f MiB %10.1f\n", bin, mib(idle), mib(peak), mib(peak-idle), took.Seconds())
 	}
 }
@@ -70,9 +75,16 @@ func main() {
 func mib(kb int64) float64 { return float64(kb) / 1024 }
 
 // fill appends n events to owner's log, in batches, as a busy month would.
-func fill(db, owner string, n int) {
+func fill(uri, owner string, n int) {
 	ctx := context.Background()
-	s, err := backends.Open(ctx, "sqlite://"+db, backends.Options{})
+	var keys [][]byte
+	if k := os.Getenv("MASTER_KEY"); k != "" {
+		var err error
+		if keys, err = seal.ParseKeys(k); err != nil {
+			log.Fatal(err)
+		}
+	}
+	s, err := backends.Open(ctx, uri, backends.Options{MasterKeys: keys})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -90,7 +102,7 @@ func fill(db, owner string, n int) {
 	}
 }
 
-func measure(bin, db string, key ed25519.PrivateKey, owner string, conc int) (idle, peak int64, took time.Duration) {
+func measure(bin, uri string, key ed25519.PrivateKey, owner string, conc int) (idle, peak int64, took time.Duration) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -98,7 +110,7 @@ func measure(bin, db string, key ed25519.PrivateKey, owner string, conc int) (id
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve", "--listen", addr)
-	cmd.Env = append(os.Environ(), "STORAGE_CONNECTION=sqlite://"+db, "LOG_LEVEL=warn", "AUDIT_QUOTA=0",
+	cmd.Env = append(os.Environ(), "STORAGE_CONNECTION="+uri, "LOG_LEVEL=error", "AUDIT_QUOTA=0",
 		"RATE_LIMIT_SECRETS_IP=0", "RATE_LIMIT_SECRETS_ADDRESS=0", "RATE_LIMIT_LOGIN_IP=0", "RATE_LIMIT_LOGIN_ADDRESS=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
