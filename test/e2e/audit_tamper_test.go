@@ -236,11 +236,14 @@ func TestAuditTamperedByTheStore(t *testing.T) {
 			rows[i], rows[i+1] = rows[i+1], rows[i]
 			o.relink(rows, i)
 		}, "signature does not match"},
-		// Rolled back to before the noted head: the owner's next sign-in
-		// takes the noted seq with another hash.
+		// Rolled back to before the noted head (its index rows too): the
+		// owner's next sign-in takes the noted seq with another hash, or the
+		// log now ends on an event no signature vouches for (the middle of
+		// an append) — either way verify says the log was tampered with.
 		{"rolled back past the noted head", func(o *operator, noted audit.Head) {
 			o.exec(`DELETE FROM audit_events WHERE owner = ? AND seq >= ?`, o.owner, noted.Seq)
-		}, "the log was rewritten"},
+			o.exec(`DELETE FROM audit_keys WHERE owner = ? AND seq >= ?`, o.owner, noted.Seq)
+		}, "the log was rewritten|carry no valid signature|newer events were removed"},
 	}
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
@@ -253,7 +256,7 @@ func TestAuditTamperedByTheStore(t *testing.T) {
 					at.edit(openOperator(t, uri, w.addr), noted)
 					srv := testserver.Start(t, env)
 					code, out, stderr := auditVerifyRun(t, w, srv.URL, "--head", fmt.Sprintf("%d:%s", noted.Seq, noted.Hash))
-					if code != 1 || !strings.Contains(stderr, at.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+					if code != 1 || !containsAny(stderr, strings.Split(at.want, "|")) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 						t.Errorf("audit verify --head of a log the store's operator edited: exit %d, want 1 and one line with %q\n%s%s",
 							code, at.want, out, stderr)
 					}
@@ -372,4 +375,13 @@ func TestAuditVerifyAfterRekey(t *testing.T) {
 	if code, out, stderr := auditVerifyRun(t, w, srv.URL, "--key", oldSigner.PublicKey().String()); code != 1 || !strings.Contains(stderr, "not among the keys") {
 		t.Errorf("audit verify pinned to the retired key: exit %d\n%s%s", code, out, stderr)
 	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
