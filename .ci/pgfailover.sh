@@ -40,11 +40,13 @@ pgfo_drop() {
 	done
 }
 
-# A loopback port nobody listens on and no cluster is configured for.
+# A loopback port nobody listens on and no cluster is configured for,
+# below the kernel's ephemeral range (32768 up), so an outgoing connection
+# of a test cannot take it between this check and the cluster's start.
 pgfo_free_port() {
 	local p
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
 			! grep -qs "^port *= *$p\b" /etc/postgresql/*/*/postgresql.conf; then
 			echo "$p"
