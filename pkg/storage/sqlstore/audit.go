@@ -103,17 +103,10 @@ func upgradeAudit(ctx context.Context, s *Store, db execer) error {
 			return fmt.Errorf("indexing the audit logs: %w", err)
 		}
 		// The page is read whole before writing: one connection.
-		var page []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.owner, &r.seq, &r.data); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		page, err := readRows(rows, func(rows *sql.Rows) (r row, err error) {
+			return r, rows.Scan(&r.owner, &r.seq, &r.data)
+		})
+		if err != nil {
 			return err
 		}
 		var args []any
@@ -581,17 +574,8 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 	if err != nil {
 		return err
 	}
-	var owners []string
-	for rows.Next() {
-		var o string
-		if err := rows.Scan(&o); err != nil {
-			rows.Close()
-			return err
-		}
-		owners = append(owners, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	owners, err := readRows(rows, func(rows *sql.Rows) (o string, err error) { return o, rows.Scan(&o) })
+	if err != nil {
 		return err
 	}
 	for _, owner := range owners {

@@ -25,17 +25,8 @@ func walkPages[T any](ctx context.Context, s *Store, first, next string, after f
 		if err != nil {
 			return err
 		}
-		var page []T
-		for rows.Next() {
-			r, err := scan(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		page, err := readRows(rows, scan)
+		if err != nil {
 			return err
 		}
 		for _, r := range page {
@@ -64,4 +55,19 @@ func scanOwnedSecret(rows *sql.Rows) (r owned[storage.Secret], err error) {
 	err = rows.Scan(&r.owner, &r.rec.Name, &r.rec.Value, &r.rec.Version, &r.rec.CreatedAt, &r.rec.UpdatedAt)
 	fix(&r.rec)
 	return r, err
+}
+
+// readRows reads every row of rows through scan and closes rows, so the
+// caller may write on the same connection afterwards.
+func readRows[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
