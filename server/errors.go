@@ -24,6 +24,9 @@ type apiError struct {
 	RetryAfter int
 	// CurrentVersion is sent with a check-and-set conflict (v1).
 	CurrentVersion *int64
+	// Path and Reason are sent with invalid_job_definition: where the
+	// node's validator would refuse the definition, and why.
+	Path, Reason string
 	// cause is logged, never answered.
 	cause error
 }
@@ -120,6 +123,9 @@ type errorBody struct {
 	Code    string `json:"code"`
 	// CurrentVersion: a v1 ConflictError's.
 	CurrentVersion *int64 `json:"current_version,omitempty"`
+	// Path and Reason: an invalid_job_definition's.
+	Path   string `json:"path,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // handleError is echo's error handler: every error becomes a legacy error
@@ -158,7 +164,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if ae.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(ae.RetryAfter))
 	}
-	body := errorBody{Type: ae.Type, Message: ae.Msg, Code: ae.Code, CurrentVersion: ae.CurrentVersion}
+	body := errorBody{Type: ae.Type, Message: ae.Msg, Code: ae.Code, CurrentVersion: ae.CurrentVersion,
+		Path: ae.Path, Reason: ae.Reason}
 	if body.Code == "" {
 		body.Code = defaultCode(ae.Type, ae.Status)
 	}

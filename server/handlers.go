@@ -65,6 +65,9 @@ func checkKey(key string) error {
 	if err := storage.CheckName("secret key", key); err != nil {
 		return badRequest("%s", strings.TrimPrefix(err.Error(), storage.ErrInvalid.Error()+": "))
 	}
+	if reservedName(key) {
+		return badRequest("secret keys may not start with the unit separator U+001F (reserved for job definitions)")
+	}
 	return nil
 }
 
@@ -137,7 +140,7 @@ func (s *Server) readable(c echo.Context, prefix string) ([]storage.Secret, erro
 		// GetMany skips names no backend can hold (storage.ValidNames).
 		names := make([]string, 0, len(cl.Secrets))
 		for _, k := range cl.Secrets {
-			if strings.HasPrefix(k, prefix) {
+			if strings.HasPrefix(k, prefix) && !reservedName(k) {
 				names = append(names, k)
 			}
 		}
@@ -148,7 +151,7 @@ func (s *Server) readable(c echo.Context, prefix string) ([]storage.Secret, erro
 	if err = s.noteUnreadable(c, err); err != nil {
 		return nil, err
 	}
-	return list, nil
+	return withoutReserved(list), nil
 }
 
 // HeaderUnreadable counts, on a listing, the secrets left out because their

@@ -269,7 +269,8 @@ func (s *Server) readErr(err error) error {
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		if h == "" {
+		if h == "" || nodeRoute(c.Path()) {
+			// The node routes check today's node's J:S:T header themselves.
 			return next(c)
 		}
 		tok := strings.TrimSpace(h)

@@ -268,6 +268,9 @@ func TestOpenAPIEveryRoute(t *testing.T) {
 		e.do(c.method, c.path, c.auth, c.body)
 	}
 	for _, r := range e.routes() {
+		if strings.HasPrefix(r.Path, "/v1/job") {
+			continue // TestJobDefinitionOpenAPI, on a server with a chain
+		}
 		op := r.Method + " " + strings.ReplaceAll(r.Path, ":key", "{key}")
 		st := e.api.ops[op]
 		if !slices.ContainsFunc(st, func(s int) bool { return s < 300 }) ||

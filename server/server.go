@@ -63,6 +63,9 @@ type Options struct {
 	// Quota is the per-owner limit the store enforces (see
 	// backends.Options), shown by GET /v1/whoami.
 	Quota storage.Quota
+	// JobDefinitions sets the node routes of confidential job
+	// definitions (v1_jobdef.go).
+	JobDefinitions JobDefinitionOptions
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -88,6 +91,8 @@ type Server struct {
 	metrics     *metrics
 	console     bool
 	quota       storage.Quota
+	jobDefs     JobDefinitionOptions
+	runs        runCache
 	// privateMetrics: /metrics is served by ServeMetrics only.
 	privateMetrics bool
 	echo           *echo.Echo
@@ -111,6 +116,7 @@ func New(o Options) (*Server, error) {
 		audiences:   o.Audiences,
 		legacyOff:   o.DisableLegacyLogin,
 		quota:       o.Quota,
+		jobDefs:     o.JobDefinitions,
 		jobs:        o.Jobs,
 		metrics:     newMetrics(),
 		console:     o.Console,
@@ -128,6 +134,12 @@ func New(o Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.jobDefs.Fetches <= 0 {
+		s.jobDefs.Fetches = DefaultJobDefinitionFetches
+	}
+	if s.jobDefs.ResultWindow <= 0 {
+		s.jobDefs.ResultWindow = DefaultJobResultWindow
 	}
 	if o.Limits != nil && o.Limits.Limiter != nil {
 		s.limits = *o.Limits

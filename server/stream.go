@@ -128,5 +128,5 @@ func (s *Server) listPage(c echo.Context, owner, prefix, after string, limit int
 			last = max(last, name)
 		}
 	}
-	return page, last, n == limit, bad, nil
+	return withoutReserved(page), last, n == limit, bad, nil
 }

@@ -17,6 +17,7 @@ func (s *Server) v1Routes(e *echo.Echo, authed []echo.MiddlewareFunc) {
 	e.GET("/v1/whoami", with(s.whoami, authed...))
 	e.GET("/v1/audit/key", s.auditKeyV1())
 	s.historyRoutes(e, authed)
+	s.jobDefinitionRoutes(e, authed)
 }
 
 // whoamiBody is the answer of GET /v1/whoami.

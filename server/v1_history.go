@@ -606,7 +606,7 @@ func (s *Server) listAsOf(c echo.Context, prefix, after string, limit int, asOf 
 	}
 	var items []metaBody
 	for _, v := range vs {
-		if !v.Deleted {
+		if !v.Deleted && !reservedName(v.Name) {
 			items = append(items, metaBody{Key: v.Name, Version: v.Version, Size: len(v.Value), CreatedAt: v.CreatedAt, UpdatedAt: v.CreatedAt})
 		}
 	}

@@ -49,12 +49,16 @@ const (
 	// Rekey is appended to every log by rekey: signed with the new key, it
 	// vouches for the log before it and names the retired keys (Vouch).
 	Rekey Action = "rekey"
+	// Fetch is a node's fetch of a confidential job definition, Result its
+	// post of a job's result (issue 22); their refusals are Denied.
+	Fetch  Action = "fetch"
+	Result Action = "result"
 )
 
 // Valid reports whether a is one of the actions above.
 func (a Action) Valid() bool {
 	switch a {
-	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey:
+	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey, Fetch, Result:
 		return true
 	}
 	return false

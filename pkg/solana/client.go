@@ -112,6 +112,12 @@ func (c *Client) Job(ctx context.Context, addr sol.PublicKey) (Job, error) {
 // never creates two), the one with the latest Time wins, ties going to the
 // lowest account address, so every replica picks the same one.
 func (c *Client) RunOf(ctx context.Context, job sol.PublicKey) (Run, error) {
+	_, r, err := c.RunAccountOf(ctx, job)
+	return r, err
+}
+
+// RunAccountOf is RunOf with the address of the run account.
+func (c *Client) RunAccountOf(ctx context.Context, job sol.PublicKey) (sol.PublicKey, Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	res, err := c.rpc.GetProgramAccountsWithOpts(ctx, c.program, &rpc.GetProgramAccountsOpts{
@@ -123,7 +129,7 @@ func (c *Client) RunOf(ctx context.Context, job sol.PublicKey) (Run, error) {
 		},
 	})
 	if err != nil {
-		return Run{}, c.unavailable("run account of job "+job.String(), "getProgramAccounts", c.timeout, err)
+		return sol.PublicKey{}, Run{}, c.unavailable("run account of job "+job.String(), "getProgramAccounts", c.timeout, err)
 	}
 	var (
 		best     Run
@@ -143,9 +149,47 @@ func (c *Client) RunOf(ctx context.Context, job sol.PublicKey) (Run, error) {
 		}
 	}
 	if !found {
-		return Run{}, fmt.Errorf("job %s: %w: no run account (no node has claimed the job)", job, ErrNotFound)
+		return sol.PublicKey{}, Run{}, fmt.Errorf("job %s: %w: no run account (no node has claimed the job)", job, ErrNotFound)
 	}
-	return best, nil
+	return bestAddr, best, nil
+}
+
+// JobAndRun reads the job account and the account at runAddr in one
+// getMultipleAccounts call. found is false when runAddr no longer holds a
+// run account of job owned by the jobs program (the run ended; ask
+// RunAccountOf again). The job account is checked as Job checks it.
+func (c *Client) JobAndRun(ctx context.Context, job, runAddr sol.PublicKey) (j Job, r Run, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	res, err := c.rpc.GetMultipleAccountsWithOpts(ctx, []sol.PublicKey{job, runAddr}, &rpc.GetMultipleAccountsOpts{
+		Encoding:   sol.EncodingBase64,
+		Commitment: rpc.CommitmentConfirmed,
+	})
+	if err != nil {
+		return Job{}, Run{}, false, c.unavailable("job "+job.String(), "getMultipleAccounts", c.timeout, err)
+	}
+	if res == nil || len(res.Value) != 2 {
+		return Job{}, Run{}, false, c.unavailable("job "+job.String(), "getMultipleAccounts", c.timeout, errors.New("answer without two accounts"))
+	}
+	acc := res.Value[0]
+	if acc == nil {
+		return Job{}, Run{}, false, fmt.Errorf("job %s: %w (no such account on chain)", job, ErrNotFound)
+	}
+	if !acc.Owner.Equals(c.program) {
+		return Job{}, Run{}, false, fmt.Errorf("job %s: %w: owned by %s, not by the jobs program %s", job, ErrInvalidAccount, acc.Owner, c.program)
+	}
+	if j, err = DecodeJob(acc.Data.GetBinary()); err != nil {
+		return Job{}, Run{}, false, fmt.Errorf("job %s: %w", job, err)
+	}
+	ra := res.Value[1]
+	if ra == nil || !ra.Owner.Equals(c.program) {
+		return j, Run{}, false, nil
+	}
+	r, err = DecodeRun(ra.Data.GetBinary())
+	if err != nil || !r.Job.Equals(job) {
+		return j, Run{}, false, nil
+	}
+	return j, r, true, nil
 }
 
 // limitedTransport fails a response body that grows past max bytes, so a

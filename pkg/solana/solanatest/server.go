@@ -292,6 +292,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		result, rerr = s.getAccountInfo(req.Params)
 	case "getProgramAccounts":
 		result, rerr = s.getProgramAccounts(req.Params)
+	case "getMultipleAccounts":
+		result, rerr = s.getMultipleAccounts(req.Params)
 	default:
 		rerr = &rpcError{-32601, "Method not found"}
 	}
@@ -415,6 +417,50 @@ func (s *Server) getAccountInfo(raw json.RawMessage) (any, *rpcError) {
 		return nil, rerr
 	}
 	return withContext{Context: ctx, Value: aj}, nil
+}
+
+// getMultipleAccounts answers as the real node: a null for each absent
+// account, in the order asked; at most 100 addresses.
+func (s *Server) getMultipleAccounts(raw json.RawMessage) (any, *rpcError) {
+	var params []json.RawMessage
+	if err := json.Unmarshal(raw, &params); err != nil || len(params) == 0 || len(params) > 2 {
+		return nil, invalidParams("Invalid params")
+	}
+	var addrs []string
+	if err := json.Unmarshal(params[0], &addrs); err != nil {
+		return nil, invalidParams("Invalid params: %v", err)
+	}
+	if len(addrs) > 100 {
+		return nil, invalidParams("Too many inputs provided; max 100")
+	}
+	var cfg accountConfig
+	if len(params) == 2 {
+		if err := json.Unmarshal(params[1], &cfg); err != nil {
+			return nil, invalidParams("Invalid params: %v", err)
+		}
+	}
+	if rerr := checkCommitment(cfg.Commitment); rerr != nil {
+		return nil, rerr
+	}
+	out := make([]*accountJSON, len(addrs))
+	for i, a := range addrs {
+		pk, err := sol.PublicKeyFromBase58(a)
+		if err != nil {
+			return nil, invalidParams("Invalid param: Invalid")
+		}
+		s.mu.Lock()
+		acc, ok := s.accounts[pk]
+		s.mu.Unlock()
+		if !ok {
+			continue
+		}
+		aj, rerr := encode(acc, cfg)
+		if rerr != nil {
+			return nil, rerr
+		}
+		out[i] = &aj
+	}
+	return withContext{Context: s.context(), Value: out}, nil
 }
 
 func (s *Server) getProgramAccounts(raw json.RawMessage) (any, *rpcError) {
