@@ -47,6 +47,7 @@ type Config struct {
 	IPFSGateway     string
 	IPFSVerify      bool
 	JobRecheck      time.Duration
+	JobDefinitions  server.JobDefinitionOptions
 	Limits          server.Limits // without its Limiter
 	LimitWindow     time.Duration
 	LimitSync       time.Duration
@@ -129,6 +130,9 @@ var Settings = []Setting{
 	{"ipfs-verify", "IPFS_VERIFY", "true", "check each job document against the digest on chain (false: trust the gateway)", false,
 		boolField("IPFS_VERIFY", func(c *Config) *bool { return &c.IPFSVerify })},
 	{"job-recheck", "JOB_RECHECK", "15s", "how long a running job's check is trusted before a job token's read asks the chain again (0 to 15s)", false, parseJobRecheck},
+	{"job-definition-fetches", "JOB_DEFINITION_FETCHES", "8", "answered fetches of one job's confidential definition, across replicas (today's node tries 4 times and may restart once)", false, parseDefinitionFetches},
+	{"job-result-window", "JOB_RESULT_WINDOW", "1h", "how long after a job ended its node may still post the result", false,
+		durationField("JOB_RESULT_WINDOW", false, func(c *Config) *time.Duration { return &c.JobDefinitions.ResultWindow })},
 	{"rate-limit-login-ip", "RATE_LIMIT_LOGIN_IP", "300", "logins per window from one client IP (0: no limit)", false,
 		limitField("RATE_LIMIT_LOGIN_IP", func(c *Config) *int64 { return &c.Limits.LoginIP })},
 	{"rate-limit-login-address", "RATE_LIMIT_LOGIN_ADDRESS", "60", "verified logins per window of one wallet (0: no limit)", false,
@@ -477,6 +481,15 @@ func parseJobRecheck(c *Config, s string) error {
 		return cmdutil.Usagef("JOB_RECHECK %q must be a duration from 0 to %s", s, jobs.DefaultValidFor)
 	}
 	c.JobRecheck = d
+	return nil
+}
+
+func parseDefinitionFetches(c *Config, s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > 1000 {
+		return fmt.Errorf("JOB_DEFINITION_FETCHES %q: want a whole number from 1 to 1000", s)
+	}
+	c.JobDefinitions.Fetches = n
 	return nil
 }
 

@@ -170,6 +170,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Console:            cfg.UI,
 		History:            cfg.History,
 		Quota:              cfg.Quota,
+		JobDefinitions:     cfg.JobDefinitions,
 		PrivateMetrics:     cfg.MetricsListen != "",
 	})
 	if err != nil {
