@@ -8,6 +8,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/delete"
 	"github.com/nosana-ci/nosana-secrets/cmd/get"
 	"github.com/nosana-ci/nosana-secrets/cmd/history"
+	"github.com/nosana-ci/nosana-secrets/cmd/job"
+	"github.com/nosana-ci/nosana-secrets/cmd/jobdef"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobfetch"
 	"github.com/nosana-ci/nosana-secrets/cmd/keygen"
 	"github.com/nosana-ci/nosana-secrets/cmd/list"
@@ -40,5 +42,7 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		history.NewCmdHistory(f, nil),
 		history.NewCmdUndelete(f, nil),
 		auditcmd.NewCmdAudit(f, nil),
+		jobdef.NewCmdJobdef(f, nil),
+		job.NewCmdJob(f, nil),
 	}
 }
