@@ -197,8 +197,9 @@ func (c *Client) RestoreAsOf(ctx context.Context, t time.Time, prefix string) ([
 type AuditQuery struct {
 	Since, Until time.Time
 	Key          string
-	Limit        int    // per page; 0: the server's default
-	Cursor       string // the NextCursor of the page before
+	Action       audit.Action // "": every action
+	Limit        int          // per page; 0: the server's default
+	Cursor       string       // the NextCursor of the page before
 }
 
 // AuditPage is one page of events, newest first.
@@ -218,6 +219,9 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) (*AuditPage, error) {
 	}
 	if q.Key != "" {
 		v.Set("key", q.Key)
+	}
+	if q.Action != "" {
+		v.Set("action", string(q.Action))
 	}
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))

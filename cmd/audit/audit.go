@@ -29,6 +29,7 @@ type Options struct {
 	Now    func() time.Time
 
 	Key    string
+	Action audit.Action
 	Since  time.Time
 	Limit  int
 	Follow bool
@@ -87,6 +88,7 @@ The log is a hash chain; audit verify checks it.`,
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().StringVar(&opts.Key, "key", "", "only events that touch this key")
+	c.Flags().Var((*actionFlag)(&opts.Action), "action", "only events of this action (login, read, list, write, delete, restore, denied, fetch, result…)")
 	c.Flags().StringVar(&since, "since", "", "only events since this time (RFC 3339, or a duration ago: 90m, 2h, 3d)")
 	c.Flags().IntVar(&opts.Limit, "limit", 100, "at most this many events (without --follow)")
 	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events")
@@ -102,7 +104,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	q := client.AuditQuery{Since: opts.Since, Key: opts.Key, Limit: opts.Limit}
+	q := client.AuditQuery{Since: opts.Since, Key: opts.Key, Action: opts.Action, Limit: opts.Limit}
 	page, err := c.Audit(ctx, q)
 	if err != nil {
 		return err
@@ -137,7 +139,7 @@ func Run(ctx context.Context, opts *Options) error {
 		case <-t.C:
 		}
 		var fresh []audit.Event
-		q := client.AuditQuery{Key: opts.Key, Limit: 1000}
+		q := client.AuditQuery{Key: opts.Key, Action: opts.Action, Limit: 1000}
 		for {
 			page, err := c.Audit(ctx, q)
 			if errors.Is(err, context.Canceled) {
@@ -353,4 +355,17 @@ func keyIDs(ks []audit.PublicKey) string {
 		ids[i] = k.ID
 	}
 	return strings.Join(ids, ", ")
+}
+
+// actionFlag is --action: one of audit's actions.
+type actionFlag audit.Action
+
+func (a *actionFlag) String() string { return string(*a) }
+func (a *actionFlag) Type() string   { return "action" }
+func (a *actionFlag) Set(s string) error {
+	if !audit.Action(s).Valid() {
+		return fmt.Errorf("unknown action %q", s)
+	}
+	*a = actionFlag(s)
+	return nil
 }
