@@ -106,7 +106,26 @@ func Validate(doc []byte) error {
 		}
 		return &InvalidError{Path: "$input", Reason: err.Error()}
 	}
+	if err := checkOpIDs(v); err != nil {
+		return err
+	}
 	return checkExpose(v)
+}
+
+// checkOpIDs is the SDK's UniqueById tag on ops: every op's id is unique.
+func checkOpIDs(v any) error {
+	doc, _ := v.(map[string]any)
+	ops, _ := doc["ops"].([]any)
+	seen := map[string]bool{}
+	for _, op := range ops {
+		o, _ := op.(map[string]any)
+		id, _ := o["id"].(string)
+		if seen[id] {
+			return &InvalidError{Path: "$input.ops", Reason: "ops[*].id must be unique"}
+		}
+		seen[id] = true
+	}
+	return nil
 }
 
 // leaf picks the deepest failing cause of a validation: the most specific
@@ -156,7 +175,7 @@ var (
 )
 
 // checkExpose applies the two tags of the SDK's container/run expose that
-// JSON Schema cannot say: a range's start is below its end, and exposed
+// JSON Schema cannot say (the ops id rule is checkOpIDs): a range's start is below its end, and exposed
 // ports are unique and do not overlap (placeholders skipped).
 func checkExpose(v any) error {
 	doc, _ := v.(map[string]any)

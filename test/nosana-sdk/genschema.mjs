@@ -5,7 +5,7 @@
 // unions are anyOf (typia accepts any matching member), nullable becomes a
 // null type, and the tags typia checks in code (port range, literal string,
 // spread marker, log types) become patterns and bounds where JSON Schema can
-// say them. What it cannot (a range's start < end, unique exposed ports),
+// say them. What it cannot (a range's start < end, unique exposed ports, unique op ids),
 // pkg/jobdef checks in Go. Usage: node genschema.mjs [out.json]
 import { writeFileSync } from 'node:fs';
 import { jobSchemas } from '@nosana/sdk/dist/types/job.js';
