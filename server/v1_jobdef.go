@@ -404,8 +404,13 @@ func (s *Server) refuse(c echo.Context, nc *nodeCall, name string, r *refusal) e
 		if !nc.account.Project.IsZero() {
 			e := s.event(c, audit.Denied, http.StatusForbidden, templateEvent(name), "refused: "+r.reason)
 			e.Job = nc.jobStr
-			if nc.running {
+			// The header names no signer: the actor is known only when
+			// the job's node signed it.
+			switch {
+			case nc.running && nc.header.sig != nil && signedBy(nc.header, nc.run.Node):
 				e.Actor = nc.run.Node.String()
+			case nc.account.Finished() && nc.header.sig != nil && signedBy(nc.header, nc.account.Node):
+				e.Actor = nc.account.Node.String()
 			}
 			s.record(nc.account.Project.String(), e)
 		}

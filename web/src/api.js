@@ -9,11 +9,12 @@ import * as session from './session.js';
 export const base = new URL('../', location.href);
 
 export class ApiError extends Error {
-  constructor(status, type, message, retryAfter) {
+  constructor(status, type, message, retryAfter, data) {
     super(message);
     this.status = status;
     this.type = type;
     this.retryAfter = retryAfter;
+    this.data = data || null; // the error body: code, and path and reason of invalid_job_definition
   }
 }
 
@@ -48,7 +49,7 @@ async function call(method, path, body, auth = true) {
   if (res.status === 429) msg = `Too many requests; try again in ${retry || 'a few'} seconds.`;
   if (res.status >= 500) msg = 'The server could not do this (' + res.status + '); try again later.';
   if (res.status === 403 && sent && session.get() === sent) session.end('refused', msg);
-  throw new ApiError(res.status, data && data.type, msg, retry);
+  throw new ApiError(res.status, data && data.type, msg, retry, data);
 }
 
 /** The settings of the console (sign-in audiences). */
@@ -168,4 +169,33 @@ export async function audit(q = {}, pages = Infinity) {
     cursor = page.next_cursor;
   } while (cursor && --pages > 0);
   return out;
+}
+
+/** The URL of one job-definition template (a name is one path segment). */
+function definitionURL(name) {
+  return 'v1/job-definitions/' + encodeURIComponent(name);
+}
+
+/** The owner's job-definition templates: [{name, version, secrets, updated_at}]. */
+export async function definitions() {
+  return JSON.parse(await call('GET', 'v1/job-definitions')).items;
+}
+
+/** One template: {name, version, definition, secrets, placeholder, updated_at}. */
+export async function definition(name) {
+  return JSON.parse(await call('GET', definitionURL(name)));
+}
+
+/**
+ * Stores text (a job definition, JSON) as the next version of name;
+ * answers {name, version, secrets, placeholder}. A definition the node
+ * would refuse is an ApiError whose data has code invalid_job_definition,
+ * path and reason.
+ */
+export async function saveDefinition(name, text) {
+  return JSON.parse(await call('PUT', definitionURL(name), text));
+}
+
+export async function removeDefinition(name) {
+  await call('DELETE', definitionURL(name));
 }

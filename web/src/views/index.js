@@ -3,5 +3,6 @@
 import secrets from './secrets.js';
 import audit from './audit.js';
 import jobs from './jobs.js';
+import jobdefs from './jobdefs.js';
 
-export default [secrets, audit, jobs];
+export default [secrets, audit, jobs, jobdefs];
