@@ -397,12 +397,12 @@ func signedBy(h nodeHeader, node sol.PublicKey) bool {
 
 // refuse answers a node route's 403 and logs why: to the server log, and
 // to the project's audit log when the job's project is known.
-func (s *Server) refuse(c echo.Context, nc *nodeCall, name string, r *refusal) error {
+func (s *Server) refuse(c echo.Context, nc *nodeCall, subject string, r *refusal) error {
 	args := []any{"request_id", requestID(c), "reason", r.reason, "route", c.Path()}
 	if nc != nil {
 		args = append(args, "job", nc.jobStr)
 		if !nc.account.Project.IsZero() {
-			e := s.event(c, audit.Denied, http.StatusForbidden, templateEvent(name), "refused: "+r.reason)
+			e := s.event(c, audit.Denied, http.StatusForbidden, subject, "refused: "+r.reason)
 			e.Job = nc.jobStr
 			// The header names no signer: the actor is known only when
 			// the job's node signed it.
@@ -420,10 +420,12 @@ func (s *Server) refuse(c echo.Context, nc *nodeCall, name string, r *refusal) e
 }
 
 // nodeError turns a *refusal into the node's 403; other errors pass.
-func (s *Server) nodeError(c echo.Context, nc *nodeCall, name string, err error) error {
+// subject is the first key of the refusal's audit event: the definition
+// (job-definition:NAME) or the result's key.
+func (s *Server) nodeError(c echo.Context, nc *nodeCall, subject string, err error) error {
 	var r *refusal
 	if errors.As(err, &r) {
-		return s.refuse(c, nc, name, r)
+		return s.refuse(c, nc, subject, r)
 	}
 	return err
 }
@@ -436,11 +438,12 @@ func (s *Server) fetchDefinition(c echo.Context) error {
 	if q, err := url.ParseQuery(c.Request().URL.RawQuery); err == nil && len(q["name"]) == 1 {
 		name = q["name"][0]
 	}
+	subject := templateEvent(name)
 	nc, err := s.readNodeCall(c)
 	if err != nil {
-		return s.nodeError(c, nc, name, err)
+		return s.nodeError(c, nc, subject, err)
 	}
-	refuse := func(reason string) error { return s.refuse(c, nc, name, &refusal{reason}) }
+	refuse := func(reason string) error { return s.refuse(c, nc, subject, &refusal{reason}) }
 	switch {
 	case nc.hdrErr != "":
 		return refuse(nc.hdrErr)
@@ -465,7 +468,7 @@ func (s *Server) fetchDefinition(c echo.Context) error {
 	}
 	doc, err := s.document(ctx, nc.account)
 	if err != nil {
-		return s.nodeError(c, nc, name, err)
+		return s.nodeError(c, nc, subject, err)
 	}
 	if !s.namesThisURL(c, doc, "send", nc.jobStr) {
 		return refuse("the job's document does not name this URL as its logistics.send endpoint")
@@ -514,11 +517,12 @@ func (s *Server) fetchDefinition(c echo.Context) error {
 // postResult is POST /v1/jobs/:job/results: the job's node stores the
 // run's result in the project's namespace as jobs/<job>/results.
 func (s *Server) postResult(c echo.Context) error {
+	subject := "jobs/" + c.Param("job") + "/results"
 	nc, err := s.readNodeCall(c)
 	if err != nil {
-		return s.nodeError(c, nc, "", err)
+		return s.nodeError(c, nc, subject, err)
 	}
-	refuse := func(reason string) error { return s.refuse(c, nc, "", &refusal{reason}) }
+	refuse := func(reason string) error { return s.refuse(c, nc, subject, &refusal{reason}) }
 	if nc.hdrErr != "" {
 		return refuse(nc.hdrErr)
 	}
@@ -550,7 +554,7 @@ func (s *Server) postResult(c echo.Context) error {
 	defer cancel()
 	doc, err := s.document(ctx, nc.account)
 	if err != nil {
-		return s.nodeError(c, nc, "", err)
+		return s.nodeError(c, nc, subject, err)
 	}
 	if !s.namesThisURL(c, doc, "receive", nc.jobStr) {
 		return refuse("the job's document does not name this URL as its logistics.receive endpoint")
@@ -562,7 +566,7 @@ func (s *Server) postResult(c echo.Context) error {
 	if n > maxResultVersions {
 		return refuse(fmt.Sprintf("past the result bound: %d results of this job were stored", maxResultVersions))
 	}
-	key := "jobs/" + nc.jobStr + "/results"
+	key := subject
 	e := s.event(c, audit.Result, http.StatusOK, key)
 	e.Actor, e.Job = node.String(), nc.jobStr
 	vs, err := s.hist.Commit(ctx, storage.Commit{Owner: nc.account.Project.String(),

@@ -3,6 +3,8 @@ package server_test
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -303,6 +305,18 @@ func TestJobDefinitionUnresolvedAndUnavailable(t *testing.T) {
 	if r.status != 503 {
 		t.Fatalf("RPC down: %d %s", r.status, r.body)
 	}
+	// The gateway down, for a document not cached yet (another one).
+	fresh := strings.Replace(string(ph), `"ops":[]`, `"ops":[],"meta":{"n":1}`, 1)
+	job3 := je.postJob(je.project, []byte(fresh), &je.node, solana.JobQueued)
+	je.gw.SetFailure(http.StatusBadGateway)
+	r = je.do("GET", definitionPath(job3, "def"), nodeHeader(je.node, job3.String(), je.now), nil)
+	je.gw.SetFailure(0)
+	if r.status != 503 {
+		t.Fatalf("gateway down: %d %s", r.status, r.body)
+	}
+	if r := je.do("GET", definitionPath(job3, "def"), nodeHeader(je.node, job3.String(), je.now), nil); r.status != 200 {
+		t.Fatalf("gateway back: %d %s", r.status, r.body)
+	}
 }
 
 func TestJobResults(t *testing.T) {
@@ -441,5 +455,40 @@ func TestJobDefinitionOpenAPI(t *testing.T) {
 			!slices.ContainsFunc(st, func(s int) bool { return s >= 400 }) {
 			t.Errorf("%s: checked answers %v, want a success and a refusal", op, st)
 		}
+	}
+}
+
+// TestJobDefinitionFetchBoundAcrossReplicas: two servers on one store share
+// the fetch bound (the store's counter), so a replayed header gains
+// nothing by going to another replica.
+func TestJobDefinitionFetchBoundAcrossReplicas(t *testing.T) {
+	var opts server.Options
+	je := newJobdefEnv(t, func(o *server.Options) { o.JobDefinitions.Fetches = 3; opts = *o })
+	other, err := server.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := httptest.NewServer(other.Handler())
+	t.Cleanup(replica.Close)
+	ph := je.putTemplate("def", tmplDef)
+	job := je.postJob(je.project, ph, &je.node, solana.JobQueued)
+	h := nodeHeader(je.node, job.String(), je.now)
+	var got []int
+	for i := 0; i < 5; i++ {
+		url := je.url
+		if i%2 == 1 {
+			url = replica.URL
+		}
+		req, _ := http.NewRequest("GET", url+definitionPath(job, "def"), nil)
+		req.Header.Set("Authorization", h)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got = append(got, res.StatusCode)
+	}
+	if !slices.Equal(got, []int{200, 200, 200, 403, 403}) {
+		t.Errorf("statuses %v over two replicas, want three answers then refusals", got)
 	}
 }
