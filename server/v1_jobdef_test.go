@@ -375,7 +375,16 @@ func TestJobDefinitionTemplates(t *testing.T) {
 	if m := r.json(t); r.status != 400 || m["code"] != errcode.InvalidJobDefinition || m["path"] != "$input.ops[0].args.env.A" || m["reason"] == "" {
 		t.Fatalf("invalid template: %d %s", r.status, r.body)
 	}
+	usage := func() (secrets, bytes float64) {
+		u := je.do("GET", "/v1/whoami", je.owner, nil).json(t)["usage"].(map[string]any)
+		return u["secrets"].(float64), u["bytes"].(float64)
+	}
+	n0, b0 := usage()
 	je.putTemplate("a b", tmplDef)
+	// A template counts in the owner's quota like a secret.
+	if n1, b1 := usage(); n1 != n0+1 || b1 <= b0 {
+		t.Errorf("usage %v keys %v bytes after a template, before %v %v", n1, b1, n0, b0)
+	}
 	r = je.do("PUT", "/v1/job-definitions/a%20b", je.owner, tmplDef)
 	if r.status != 200 || r.json(t)["version"] != float64(2) {
 		t.Fatalf("second put: %d %s", r.status, r.body)
