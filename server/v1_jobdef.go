@@ -46,9 +46,6 @@ func reservedName(name string) bool { return strings.HasPrefix(name, templatePre
 
 // withoutReserved drops templates from a listing, in place.
 func withoutReserved(list []storage.Secret) []storage.Secret {
-	if len(list) == 0 || !reservedName(list[0].Name) && !slices.ContainsFunc(list, func(s storage.Secret) bool { return reservedName(s.Name) }) {
-		return list
-	}
 	return slices.DeleteFunc(list, func(s storage.Secret) bool { return reservedName(s.Name) })
 }
 

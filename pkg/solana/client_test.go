@@ -325,3 +325,51 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestClientJobAndRun: the run account found once is read again with the
+// job in one getMultipleAccounts call; a run account gone, replaced by
+// another program's or naming another job is not found.
+func TestClientJobAndRun(t *testing.T) {
+	srv, c := setup(t)
+	ctx := context.Background()
+	job, runAddr, node := pk(0x21), pk(0x22), pk(0x23)
+	want := sampleJob(true)
+	srv.PutJob(job, jobsProgram, want)
+	srv.PutRun(runAddr, jobsProgram, solana.Run{Job: job, Node: node, Time: 1700000000})
+	addr, run, err := c.RunAccountOf(ctx, job)
+	if err != nil || addr != runAddr || run.Node != node {
+		t.Fatalf("RunAccountOf = %s %+v %v", addr, run, err)
+	}
+	srv.ResetCalls()
+	j, r, found, err := c.JobAndRun(ctx, job, runAddr)
+	if err != nil || !found || j != want || r.Node != node {
+		t.Fatalf("JobAndRun = %+v %+v %v %v", j, r, found, err)
+	}
+	if reqs := srv.Requests(); len(reqs) != 1 || reqs[0].Method != "getMultipleAccounts" {
+		t.Errorf("requests %+v", reqs)
+	}
+	srv.PutRun(runAddr, otherProgram, solana.Run{Job: job, Node: node})
+	if _, _, found, err := c.JobAndRun(ctx, job, runAddr); err != nil || found {
+		t.Errorf("another program's run account: found %v, %v", found, err)
+	}
+	srv.PutRun(runAddr, jobsProgram, solana.Run{Job: pk(0x24), Node: node})
+	if _, _, found, err := c.JobAndRun(ctx, job, runAddr); err != nil || found {
+		t.Errorf("a run account of another job: found %v, %v", found, err)
+	}
+	srv.RemoveAccount(runAddr)
+	if _, _, found, err := c.JobAndRun(ctx, job, runAddr); err != nil || found {
+		t.Errorf("run account gone: found %v, %v", found, err)
+	}
+	srv.PutJob(job, otherProgram, want)
+	if _, _, _, err := c.JobAndRun(ctx, job, runAddr); !errors.Is(err, solana.ErrInvalidAccount) {
+		t.Errorf("job of another program: %v", err)
+	}
+	srv.RemoveAccount(job)
+	if _, _, _, err := c.JobAndRun(ctx, job, runAddr); !errors.Is(err, solana.ErrNotFound) {
+		t.Errorf("job gone: %v", err)
+	}
+	srv.SetFailure(solanatest.FailHTTP500)
+	if _, _, _, err := c.JobAndRun(ctx, job, runAddr); !errors.Is(err, solana.ErrUnavailable) {
+		t.Errorf("RPC down: %v", err)
+	}
+}
