@@ -9,7 +9,7 @@ import { verifySigned } from '../chain.js';
 import { h, fill, say, shortAddress, when } from '../dom.js';
 
 const PAGE = 100;
-const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim', 'rekey'];
+const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'fetch', 'result', 'trim', 'rekey'];
 
 const state = { key: '', action: '', since: '', until: '', page: 0, events: null, error: null, check: null };
 let listEl, countEl, pagerEl, chainEl;
@@ -76,9 +76,11 @@ function render(main) {
 }
 
 // who names the actor: the owner as "you", anyone else as a node, with the
-// job; the server itself (trims, rekeys) has no actor.
+// job; the server itself (trims, rekeys) has no actor, nor has a refused
+// node route call whose header the job's node did not sign.
 function who(e) {
   const s = session.get();
+  if (!e.actor && e.job) return h('span', null, h('span', { class: 'muted' }, 'unknown caller'), ' · job ', h('code', { class: 'job', title: e.job }, shortAddress(e.job)));
   if (!e.actor) return h('span', { class: 'muted' }, 'server');
   const mine = s && e.actor === s.address;
   return h('span', { title: e.actor },
