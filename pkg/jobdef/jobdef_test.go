@@ -97,3 +97,13 @@ func TestPlaceholderEndpoint(t *testing.T) {
 		t.Errorf("receive endpoint %q", ep)
 	}
 }
+
+// A value that looks like a reference is not expanded again: one secret
+// cannot pull in another the template does not name.
+func TestRenderOnce(t *testing.T) {
+	out, missing, err := jobdef.Render([]byte(`{"a":"%%secrets.X%%"}`), map[string]json.RawMessage{
+		"X": json.RawMessage(`"%%secrets.Y%%"`), "Y": json.RawMessage(`"leak"`)})
+	if err != nil || missing != nil || string(out) != `{"a":"%%secrets.Y%%"}` {
+		t.Errorf("Render = %s %v %v", out, missing, err)
+	}
+}
