@@ -149,7 +149,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if !h.Enabled(ctx, level) {
 			return nil
 		}
-		var buf [9]slog.Attr // on the stack: jsonlog keeps none of them
+		var buf [10]slog.Attr // on the stack: jsonlog keeps none of them
 		attrs := append(buf[:0],
 			slog.String("request_id", requestID(c)),
 			slog.String("method", truncate(c.Request().Method, maxLoggedMethod)),
@@ -161,6 +161,9 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		)
 		if cl := claimsOf(c); cl != nil {
 			attrs = append(attrs, slog.String("address", cl.Address))
+			if cl.Access != nil {
+				attrs = append(attrs, slog.String("token_id", cl.Access.ID))
+			}
 		}
 		if e := reqOf(c).logErr; e != nil {
 			attrs = append(attrs, slog.String("error", e.Error()))
@@ -276,11 +279,22 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
 			tok = strings.TrimSpace(tok[7:])
 		}
-		cl, err := s.verifyToken(c, tok)
+		var cl *auth.Claims
+		var err error
+		if auth.IsAccessToken(tok) {
+			cl, err = s.verifyAccess(c, tok)
+		} else {
+			cl, err = s.verifyToken(c, tok)
+		}
 		if err != nil {
 			return err
 		}
 		reqOf(c).claims = cl
+		if cl.Access != nil {
+			if err := ownerOnlyAccess(c); err != nil {
+				return err
+			}
+		}
 		return next(c)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/deadline"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
@@ -63,6 +64,11 @@ type Options struct {
 	// Quota is the per-owner limit the store enforces (see
 	// backends.Options), shown by GET /v1/whoami.
 	Quota storage.Quota
+	// OIDC verifies the tokens of the issuers trusts may name; nil accepts
+	// none. OIDCAudience is the audience a trust expects by default ("":
+	// the first of Audiences).
+	OIDC         *oidcauth.Verifier
+	OIDCAudience string
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -91,6 +97,9 @@ type Server struct {
 	// privateMetrics: /metrics is served by ServeMetrics only.
 	privateMetrics bool
 	echo           *echo.Echo
+	access         accessState
+	oidc           *oidcauth.Verifier
+	oidcAudience   string
 	// routeNames are the registered route paths: the only route labels.
 	routeNames map[string]bool
 	v1State
@@ -114,6 +123,9 @@ func New(o Options) (*Server, error) {
 		jobs:        o.Jobs,
 		metrics:     newMetrics(),
 		console:     o.Console,
+		oidc:        o.OIDC,
+
+		oidcAudience: o.OIDCAudience,
 
 		privateMetrics: o.PrivateMetrics,
 	}
@@ -133,6 +145,10 @@ func New(o Options) (*Server, error) {
 		s.limits = *o.Limits
 	}
 	s.initV1(o.History)
+	s.initAccess()
+	if s.oidcAudience == "" && len(s.audiences) > 0 {
+		s.oidcAudience = s.audiences[0].URI
+	}
 	var err error
 	if s.echo, err = s.routes(o.IPExtractor); err != nil {
 		return nil, err
@@ -176,6 +192,7 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	e.DELETE("/secrets", with(s.deleteSecrets, secrets...))
 	e.GET("/v1/secrets", with(s.listKeys, secrets...))
 	s.v1Routes(e, secrets)
+	s.tokenRoutes(e, secrets)
 	return e, s.routeConsole(e)
 }
 

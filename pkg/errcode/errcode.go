@@ -17,6 +17,7 @@ const (
 	JobRefused          = "job_refused"           // the job checks failed: not a job, not its node or project
 	KeyNotGranted       = "key_not_granted"       // a job token asked for a key its job does not grant
 	NoGrantList         = "no_grant_list"         // the job's document lists no secrets at all
+	IssuerNotAllowed    = "issuer_not_allowed"    // a trust names an OIDC issuer the server does not accept (OIDC_ISSUERS)
 
 	// 403
 	NotAuthenticated = "not_authenticated" // no token
@@ -24,6 +25,9 @@ const (
 	TokenExpired     = "token_expired"     // a token past its expiry: sign in again
 	JobEnded         = "job_ended"         // the job token's job is no longer running on this node
 	OwnerOnly        = "owner_only"        // history, as-of reads and the audit log need the owner's token, not a job's
+	TokenScope       = "token_scope"       // an access token used outside its prefix, to write when read-only, or on an owner-only route
+	TokenRevoked     = "token_revoked"     // the access token was revoked
+	OIDCRefused      = "oidc_refused"      // an OIDC token was not exchanged: the message says why (no trust, claims, audience…)
 
 	// 404, 405
 	NotFound         = "not_found"          // the secret does not exist
@@ -31,6 +35,8 @@ const (
 	SecretDeleted    = "secret_deleted"     // v1: the secret was deleted; its versions are kept and it can be restored
 	VersionNotFound  = "version_not_found"  // v1: the secret has no such version (never written, or purged)
 	NoRoute          = "no_route"           // no such route
+	TokenNotFound    = "token_not_found"    // no access token of the owner has this id
+	TrustNotFound    = "trust_not_found"    // no trust of the owner has this id
 	MethodNotAllowed = "method_not_allowed" // the route exists, the method does not
 
 	// 409
@@ -46,5 +52,6 @@ const (
 	// 500, 501, 503
 	Internal           = "internal"            // a fault of the server
 	HistoryUnsupported = "history_unsupported" // v1: this server's storage backend keeps no version history
+	TokensUnsupported  = "tokens_unsupported"  // this server's store keeps no access tokens (no meta records)
 	Unavailable        = "unavailable"         // the storage, the Solana RPC or the IPFS gateway did not answer
 )
