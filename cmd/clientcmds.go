@@ -14,6 +14,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/login"
 	"github.com/nosana-ci/nosana-secrets/cmd/run"
 	"github.com/nosana-ci/nosana-secrets/cmd/set"
+	"github.com/nosana-ci/nosana-secrets/cmd/token"
+	"github.com/nosana-ci/nosana-secrets/cmd/trust"
 	"github.com/nosana-ci/nosana-secrets/cmd/whoami"
 )
 
@@ -40,5 +42,7 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		history.NewCmdHistory(f, nil),
 		history.NewCmdUndelete(f, nil),
 		auditcmd.NewCmdAudit(f, nil),
+		token.NewCmdToken(f, nil),
+		trust.NewCmdTrust(f, nil),
 	}
 }

@@ -65,10 +65,10 @@ type Options struct {
 	// backends.Options), shown by GET /v1/whoami.
 	Quota storage.Quota
 	// OIDC verifies the tokens of the issuers trusts may name; nil accepts
-	// none. OIDCAudience is the audience a trust expects by default ("":
-	// the first of Audiences).
-	OIDC         *oidcauth.Verifier
-	OIDCAudience string
+	// none. A trust without an audience expects one of OIDCAudiences
+	// (nil: the URIs of Audiences).
+	OIDC          *oidcauth.Verifier
+	OIDCAudiences []string
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -99,7 +99,7 @@ type Server struct {
 	echo           *echo.Echo
 	access         accessState
 	oidc           *oidcauth.Verifier
-	oidcAudience   string
+	oidcAudiences  []string
 	// routeNames are the registered route paths: the only route labels.
 	routeNames map[string]bool
 	v1State
@@ -125,7 +125,7 @@ func New(o Options) (*Server, error) {
 		console:     o.Console,
 		oidc:        o.OIDC,
 
-		oidcAudience: o.OIDCAudience,
+		oidcAudiences: o.OIDCAudiences,
 
 		privateMetrics: o.PrivateMetrics,
 	}
@@ -146,8 +146,10 @@ func New(o Options) (*Server, error) {
 	}
 	s.initV1(o.History)
 	s.initAccess()
-	if s.oidcAudience == "" && len(s.audiences) > 0 {
-		s.oidcAudience = s.audiences[0].URI
+	if s.oidcAudiences == nil {
+		for _, a := range s.audiences {
+			s.oidcAudiences = append(s.oidcAudiences, a.URI)
+		}
 	}
 	var err error
 	if s.echo, err = s.routes(o.IPExtractor); err != nil {

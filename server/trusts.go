@@ -209,10 +209,10 @@ func (s *Server) exchangeOIDC(c echo.Context) error {
 	if len(all) == 0 {
 		return refused("oidc "+iss, "no_trust", "the owner trusts no token of this issuer")
 	}
-	// One verification per audience the owner's trusts of iss name.
+	// One verification per audience the owner's trusts of iss expect.
 	var lastErr error
 	var tok *oidcauth.Token
-	for _, aud := range audiences(all, s.oidcAudience) {
+	for _, aud := range s.trustAudiences(all) {
 		t, err := s.oidc.Verify(c.Request().Context(), req.Token, aud)
 		if err != nil {
 			lastErr = err
@@ -220,7 +220,7 @@ func (s *Server) exchangeOIDC(c echo.Context) error {
 		}
 		tok = t
 		for _, tr := range all {
-			if trustAudience(tr, s.oidcAudience) == aud && tr.matches(t.Claims) {
+			if slices.Equal(s.trustAudience(tr), aud) && tr.matches(t.Claims) {
 				return s.grantExchange(c, req.Owner, tr, t)
 			}
 		}
@@ -243,17 +243,21 @@ func reason(err error) string {
 	return oidcauth.ReasonMalformed
 }
 
-func trustAudience(t trustRecord, def string) string {
+// trustAudience is what a trust's tokens may name as aud: its audience,
+// or else any URL of this server (PUBLIC_URL, or the loopback URLs of
+// its port without one).
+func (s *Server) trustAudience(t trustRecord) []string {
 	if t.Audience != "" {
-		return t.Audience
+		return []string{t.Audience}
 	}
-	return def
+	return s.oidcAudiences
 }
 
-func audiences(ts []trustRecord, def string) []string {
-	var out []string
+func (s *Server) trustAudiences(ts []trustRecord) [][]string {
+	var out [][]string
 	for _, t := range ts {
-		if a := trustAudience(t, def); !slices.Contains(out, a) {
+		a := s.trustAudience(t)
+		if !slices.ContainsFunc(out, func(o []string) bool { return slices.Equal(o, a) }) {
 			out = append(out, a)
 		}
 	}

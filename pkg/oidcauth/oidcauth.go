@@ -133,8 +133,8 @@ func UnverifiedIssuer(raw string) (string, error) {
 }
 
 // Verify checks raw's signature against its issuer's keys, and its iss,
-// aud (audience must be one of them), exp, nbf and iat.
-func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Token, error) {
+// aud (it must name one of audiences), exp, nbf and iat.
+func (v *Verifier) Verify(ctx context.Context, raw string, audiences []string) (*Token, error) {
 	t, err := jwt.ParseSigned(raw, algs)
 	if err != nil || len(t.Headers) != 1 {
 		return nil, refuse(ReasonMalformed, "the token is not a JWT signed with RS256 or ES256")
@@ -164,10 +164,10 @@ func (v *Verifier) Verify(ctx context.Context, raw, audience string) (*Token, er
 		return nil, refuse(ReasonSignature, "the token's signature does not verify with the issuer's keys")
 	}
 	now := v.now()
-	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: iss.url, AnyAudience: jwt.Audience{audience}, Time: now}, Leeway)
+	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: iss.url, AnyAudience: jwt.Audience(audiences), Time: now}, Leeway)
 	switch {
 	case errors.Is(err, jwt.ErrInvalidAudience):
-		return nil, refuse(ReasonAudience, "the token's audience is %q, not %q", []string(claims.Audience), audience)
+		return nil, refuse(ReasonAudience, "the token's audience is %q, not %q", []string(claims.Audience), audiences)
 	case errors.Is(err, jwt.ErrExpired):
 		return nil, refuse(ReasonExpired, "the token expired")
 	case errors.Is(err, jwt.ErrNotValidYet), errors.Is(err, jwt.ErrIssuedInTheFuture):

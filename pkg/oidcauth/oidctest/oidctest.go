@@ -10,8 +10,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +35,12 @@ type Issuer struct {
 	n    int
 	// JWKSFetches counts GETs of the key set.
 	JWKSFetches atomic.Int64
+
+	// Actions answers as GitHub's token service of a job
+	// (ACTIONS_ID_TOKEN_REQUEST_URL, …_TOKEN): a token of its repository
+	// and ref for the audience asked, signed with "rsa-1" or the newest key.
+	ActionsURL, ActionsToken string
+	ActionsRepo, ActionsRef  string
 }
 
 type signingKey struct {
@@ -61,12 +70,41 @@ func New(t testing.TB) *Issuer {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(i.JWKS())
 	})
+	mux.HandleFunc("GET /_actions/token", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+i.ActionsToken {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		i.mu.Lock()
+		kid := ""
+		for k := range i.keys {
+			if kid == "" || k == "rsa-1" {
+				kid = k
+			}
+		}
+		i.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"value": i.Sign(kid, i.GitHub(i.ActionsRepo, i.ActionsRef, r.URL.Query().Get("audience")))})
+	})
 	i.Server = httptest.NewTLSServer(mux)
 	t.Cleanup(i.Server.Close)
 	i.URL = i.Server.URL
+	i.ActionsURL, i.ActionsToken = i.URL+"/_actions/token?api-version=2.0", "actions-request-token"
+	i.ActionsRepo, i.ActionsRef = "org/repo", "refs/heads/main"
 	i.AddRSA("rsa-1")
 	i.AddEC("ec-1")
 	return i
+}
+
+// CertFile writes the issuer's certificate as PEM into dir and returns its
+// path, for SSL_CERT_FILE.
+func (i *Issuer) CertFile(t testing.TB, dir string) string {
+	p := filepath.Join(dir, "oidc-ca.pem")
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: i.Server.Certificate().Raw})
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Client trusts the issuer's certificate (and nothing else).
