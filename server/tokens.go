@@ -136,8 +136,8 @@ func (s *Server) verifyAccess(c echo.Context, tok string) (*auth.Claims, error) 
 			s.dropAccess(key)
 			return nil, forbidden("access token " + id + " was revoked").withCode(errcode.TokenRevoked)
 		}
-		cl := &auth.Claims{Address: rec.Owner, Access: &auth.Access{ID: rec.ID, Name: rec.Name,
-			Prefix: rec.Prefix, Write: rec.Write, Trust: rec.Trust, Subject: rec.Subject}}
+		cl := &auth.Claims{Address: rec.Owner, Access: auth.NewAccess(auth.Access{ID: rec.ID, Name: rec.Name,
+			Prefix: rec.Prefix, Write: rec.Write, Trust: rec.Trust, Subject: rec.Subject})}
 		cl.ExpiresAt = jwt.NewNumericDate(rec.ExpiresAt)
 		ne := &accessEntry{claims: cl, checked: now}
 		s.access.mu.Lock()

@@ -80,6 +80,14 @@ type Access struct {
 	Write    bool
 	Trust    string // the trust's id
 	Subject  string // the OIDC token's sub
+
+	actor string // Actor, made once by NewAccess
+}
+
+// NewAccess returns a, its Actor made once for every request it serves.
+func NewAccess(a Access) *Access {
+	a.actor = a.makeActor()
+	return &a
 }
 
 // Allows reports whether the token may read key (write: also write it).
@@ -90,6 +98,13 @@ func (a *Access) Allows(key string, write bool) bool {
 // Actor names the token in audit events: "token <id> (<name>)", or for an
 // exchanged one "trust <trust id> (<name>) <subject>".
 func (a *Access) Actor() string {
+	if a.actor != "" {
+		return a.actor
+	}
+	return a.makeActor()
+}
+
+func (a *Access) makeActor() string {
 	if a.Trust != "" {
 		return "trust " + a.Trust + " (" + a.Name + ") " + a.Subject
 	}
