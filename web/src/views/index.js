@@ -3,5 +3,7 @@
 import secrets from './secrets.js';
 import audit from './audit.js';
 import jobs from './jobs.js';
+import tokens from './tokens.js';
+import trusts from './trusts.js';
 
-export default [secrets, audit, jobs];
+export default [secrets, audit, jobs, tokens, trusts];
