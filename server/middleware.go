@@ -290,11 +290,6 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		reqOf(c).claims = cl
-		if cl.Access != nil {
-			if err := ownerOnlyAccess(c); err != nil {
-				return err
-			}
-		}
 		return next(c)
 	}
 }
@@ -312,11 +307,18 @@ func (s *Server) verifyToken(c echo.Context, tok string) (*auth.Claims, error) {
 	return cl, nil
 }
 
-// requireAuth refuses a request that carries no token.
+// requireAuth refuses a request that carries no token, and an access
+// token on a route that is not one of accessRoutes.
 func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if claimsOf(c) == nil {
+		cl := claimsOf(c)
+		if cl == nil {
 			return forbidden("Not authenticated").withCode(errcode.NotAuthenticated)
+		}
+		if cl.Access != nil {
+			if err := ownerOnlyAccess(c); err != nil {
+				return err
+			}
 		}
 		return next(c)
 	}

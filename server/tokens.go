@@ -99,9 +99,11 @@ func scopeRefused(format string, args ...any) *apiError {
 	return forbidden(fmt.Sprintf(format, args...)).withCode(errcode.TokenScope)
 }
 
-// accessRoutes are the routes an access token may use; handlers check its
-// prefix and write flag. Every other route refuses it (token_scope), so a
-// route added later is owner-only for access tokens until it says otherwise.
+// accessRoutes are the authenticated routes an access token may use;
+// handlers check its prefix and write flag. Every other route behind
+// requireAuth refuses it (token_scope), so a route added later is
+// owner-only for access tokens until it says otherwise. Public routes
+// (/, /health, the console…) take it as they take any valid token.
 var accessRoutes = map[string]bool{
 	"/secrets": true, "/secrets/": true, "/secrets/:key": true,
 	"/v1/secrets": true, "/v1/secrets/:key": true, keyQueryPath: true,

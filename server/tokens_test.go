@@ -293,3 +293,17 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 		t.Errorf("revocation took %v on the other replica, more than 1 s", took)
 	}
 }
+
+// Public routes answer an access token as any valid token; an unknown
+// route is still a 404.
+func TestAccessTokenPublicRoutes(t *testing.T) {
+	e := newEnv(t)
+	owner := e.login(newWallet())
+	tok, _ := e.mint(owner, "public", "x/", false)
+	for _, p := range []string{"/", "/health", "/livez", "/v1/openapi.json", "/v1/audit/key"} {
+		if r := e.do("GET", p, tok, nil); r.status != 200 {
+			t.Errorf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	wantRefusal(t, "no route", e.do("GET", "/no/such", tok, nil), 404, errcode.NoRoute)
+}
