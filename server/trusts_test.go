@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,14 +18,22 @@ import (
 )
 
 // withIssuers makes the server accept the tokens of iss (its CA trusted,
-// nothing else), on e's clock.
+// nothing else).
 func withIssuers(iss ...*oidctest.Issuer) func(*server.Options) {
+	return withIssuersAhead(new(atomic.Int64), iss...)
+}
+
+// withIssuersAhead is withIssuers with the verifier's clock ahead of real
+// time by ahead nanoseconds (the issuer signs on real time; moving the
+// env's clock while the server runs would race with its goroutines).
+func withIssuersAhead(ahead *atomic.Int64, iss ...*oidctest.Issuer) func(*server.Options) {
 	return func(o *server.Options) {
 		var urls []string
 		for _, i := range iss {
 			urls = append(urls, i.URL)
 		}
-		o.OIDC = oidcauth.New(oidcauth.Config{Issuers: urls, Client: iss[0].Client(), Now: func() time.Time { return o.Now() }})
+		o.OIDC = oidcauth.New(oidcauth.Config{Issuers: urls, Client: iss[0].Client(),
+			Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
 	}
 }
 
@@ -56,7 +65,8 @@ func unsignedJWT(claims map[string]any) string {
 func TestOIDCExchange(t *testing.T) {
 	iss := oidctest.New(t)
 	unlisted := oidctest.New(t)
-	e := newEnv(t, withIssuers(iss))
+	ahead := new(atomic.Int64)
+	e := newEnv(t, withIssuersAhead(ahead, iss))
 	aud := testAudience.URI
 	w := newWallet()
 	owner := e.login(w)
@@ -123,7 +133,7 @@ func TestOIDCExchange(t *testing.T) {
 	fetches := iss.JWKSFetches.Load()
 	oldKey := iss.Remove("rsa-1")
 	newKid := iss.Rotate()
-	e.now = e.now.Add(11 * time.Second)
+	ahead.Store(int64(11 * time.Second))
 	if r := e.exchange(w, iss.Sign(newKid, good())); r.status != 200 {
 		t.Errorf("after rotation: %d %s", r.status, r.body)
 	}
