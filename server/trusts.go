@@ -35,6 +35,18 @@ type trustRecord struct {
 	CreatedAt time.Time         `json:"created_at"`
 }
 
+// shortDuration writes d as 15m or 1h rather than 15m0s or 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // globPrefix marks a claim value matched as a path.Match pattern.
 const globPrefix = "glob:"
 
@@ -92,7 +104,7 @@ func (s *Server) createTrust(c echo.Context) error {
 	}
 	_, id := auth.NewAccessToken() // only its random id
 	rec := trustRecord{ID: id, Name: req.Name, Issuer: req.Issuer, Audience: req.Audience, Claims: req.Claims,
-		Prefix: req.Prefix, Write: req.Write, TTL: ttl.String(), CreatedAt: s.now().UTC().Truncate(time.Second)}
+		Prefix: req.Prefix, Write: req.Write, TTL: shortDuration(ttl), CreatedAt: s.now().UTC().Truncate(time.Second)}
 	b, _ := json.Marshal(rec)
 	owner := claimsOf(c).Address
 	ctx, cancel := storeCtx(c)
