@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,9 @@ const (
 	tokenMetaPrefix = "access-token:"
 	internalPrefix  = "~access:"
 	accessRecheck   = 500 * time.Millisecond
+	// accessStale is the oldest check other requests accept while one
+	// reads the record again; past it every request reads it.
+	accessStale = 900 * time.Millisecond
 	// lastUseEvery is how often a replica records a token's last use.
 	lastUseEvery = time.Minute
 	// maxTokenTTL bounds a token's life; maxTrustTTL an exchanged one's.
@@ -84,6 +88,8 @@ type accessEntry struct {
 	claims  *auth.Claims
 	checked time.Time // last read of the meta record
 	used    time.Time // last use recorded in the owner's list
+	// refreshing: a request is reading the record again.
+	refreshing atomic.Bool
 }
 
 func (s *Server) initAccess() {
@@ -127,7 +133,15 @@ func (s *Server) verifyAccess(c echo.Context, tok string) (*auth.Claims, error) 
 	e := s.access.cache[key]
 	s.access.mu.Unlock()
 	if e == nil || now.Sub(e.checked) >= accessRecheck || now.Before(e.checked) {
+		// One request reads the record again; the others of the moment go
+		// on with the entry while it is younger than accessStale.
+		if e != nil && now.Sub(e.checked) < accessStale && !now.Before(e.checked) && !e.refreshing.CompareAndSwap(false, true) {
+			return s.accessOK(e, id, now)
+		}
 		rec, err := s.loadToken(c.Request().Context(), id)
+		if e != nil {
+			defer e.refreshing.Store(false)
+		}
 		if errors.Is(err, storage.ErrNotFound) || err == nil && !auth.AccessHashMatches(tok, rec.Hash) {
 			return nil, forbidden("access token is not one of this server's")
 		}
@@ -156,6 +170,11 @@ func (s *Server) verifyAccess(c echo.Context, tok string) (*auth.Claims, error) 
 		s.access.cache[key] = e
 		s.access.mu.Unlock()
 	}
+	return s.accessOK(e, id, now)
+}
+
+// accessOK checks e's expiry and notes its use.
+func (s *Server) accessOK(e *accessEntry, id string, now time.Time) (*auth.Claims, error) {
 	if !now.Before(e.claims.ExpiresAt.Time) {
 		return nil, forbidden("access token " + id + " expired").withCode(errcode.TokenExpired)
 	}
