@@ -16,6 +16,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/login"
 	"github.com/nosana-ci/nosana-secrets/cmd/run"
 	"github.com/nosana-ci/nosana-secrets/cmd/set"
+	"github.com/nosana-ci/nosana-secrets/cmd/token"
+	"github.com/nosana-ci/nosana-secrets/cmd/trust"
 	"github.com/nosana-ci/nosana-secrets/cmd/whoami"
 )
 
@@ -44,5 +46,7 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		auditcmd.NewCmdAudit(f, nil),
 		jobdef.NewCmdJobdef(f, nil),
 		job.NewCmdJob(f, nil),
+		token.NewCmdToken(f, nil),
+		trust.NewCmdTrust(f, nil),
 	}
 }

@@ -76,6 +76,10 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if !storage.ValidPrefix(prefix) {
 		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
 	}
+	prefix, err := scopePrefix(c, prefix)
+	if err != nil {
+		return err
+	}
 	if !claimsOf(c).Scoped() {
 		return s.streamList(c, prefix)
 	}
@@ -204,6 +208,9 @@ func (s *Server) getSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := scopeKey(c, key, false); err != nil {
+		return err
+	}
 	if cl.Scoped() {
 		if !cl.Grants(key) {
 			s.recordDenied(c, cl.ReadNamespace(), key)
@@ -259,6 +266,9 @@ func (s *Server) setSecrets(c echo.Context) error {
 		if err := checkKey(name); err != nil {
 			return err
 		}
+		if err := scopeKey(c, name, true); err != nil {
+			return err
+		}
 		var value bytes.Buffer
 		if err := json.Compact(&value, v); err != nil {
 			return badRequest("value of %s is not valid JSON", name)
@@ -306,6 +316,9 @@ func (s *Server) deleteSecrets(c echo.Context) error {
 	}
 	for _, k := range keys {
 		if err := checkKey(k); err != nil {
+			return err
+		}
+		if err := scopeKey(c, k, true); err != nil {
 			return err
 		}
 	}

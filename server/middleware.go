@@ -149,7 +149,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if !h.Enabled(ctx, level) {
 			return nil
 		}
-		var buf [9]slog.Attr // on the stack: jsonlog keeps none of them
+		var buf [10]slog.Attr // on the stack: jsonlog keeps none of them
 		attrs := append(buf[:0],
 			slog.String("request_id", requestID(c)),
 			slog.String("method", truncate(c.Request().Method, maxLoggedMethod)),
@@ -161,6 +161,9 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		)
 		if cl := claimsOf(c); cl != nil {
 			attrs = append(attrs, slog.String("address", cl.Address))
+			if cl.Access != nil {
+				attrs = append(attrs, slog.String("token_id", cl.Access.ID))
+			}
 		}
 		if e := reqOf(c).logErr; e != nil {
 			attrs = append(attrs, slog.String("error", e.Error()))
@@ -277,7 +280,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
 			tok = strings.TrimSpace(tok[7:])
 		}
-		cl, err := s.verifyToken(c, tok)
+		var cl *auth.Claims
+		var err error
+		if auth.IsAccessToken(tok) {
+			cl, err = s.verifyAccess(c, tok)
+		} else {
+			cl, err = s.verifyToken(c, tok)
+		}
 		if err != nil {
 			return err
 		}
@@ -299,11 +308,18 @@ func (s *Server) verifyToken(c echo.Context, tok string) (*auth.Claims, error) {
 	return cl, nil
 }
 
-// requireAuth refuses a request that carries no token.
+// requireAuth refuses a request that carries no token, and an access
+// token on a route that is not one of accessRoutes.
 func requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if claimsOf(c) == nil {
+		cl := claimsOf(c)
+		if cl == nil {
 			return forbidden("Not authenticated").withCode(errcode.NotAuthenticated)
+		}
+		if cl.Access != nil {
+			if err := ownerOnlyAccess(c); err != nil {
+				return err
+			}
 		}
 		return next(c)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 
+	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth/oidctest"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -194,8 +195,10 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 // where it has one, a refusal, and checks each answer against the
 // document — so no route goes unchecked even if no other test calls it.
 func TestOpenAPIEveryRoute(t *testing.T) {
-	e := newEnv(t)
-	owner := e.login(newWallet())
+	iss := oidctest.New(t)
+	e := newEnv(t, withIssuers(iss))
+	w := newWallet()
+	owner := e.login(w)
 	for _, c := range []struct {
 		method, path, auth string
 		body               any
@@ -267,11 +270,27 @@ func TestOpenAPIEveryRoute(t *testing.T) {
 	} {
 		e.do(c.method, c.path, c.auth, c.body)
 	}
+	// Access tokens and trusts.
+	tok, id := e.mint(owner, "api", "", false)
+	e.do("POST", "/v1/tokens", owner, `{"name":""}`)
+	e.do("GET", "/v1/tokens", owner, nil)
+	e.do("GET", "/v1/tokens", tok, nil)
+	e.do("GET", "/v1/whoami", tok, nil)
+	e.do("DELETE", "/v1/tokens/"+id, owner, nil)
+	e.do("DELETE", "/v1/tokens/"+id, "", nil)
+	trust := e.trust(owner, iss, map[string]string{"repository": "o/r"}, nil)
+	e.do("POST", "/v1/trusts", owner, `{"name":"x","claims":{}}`)
+	e.do("GET", "/v1/trusts", owner, nil)
+	e.do("GET", "/v1/trusts", "", nil)
+	e.exchange(w, iss.Sign("rsa-1", iss.GitHub("o/r", "refs/heads/main", testAudience.URI)))
+	e.exchange(w, "junk")
+	e.do("DELETE", "/v1/trusts/"+trust, owner, nil)
+	e.do("DELETE", "/v1/trusts/"+trust, owner, nil)
 	for _, r := range e.routes() {
 		if strings.HasPrefix(r.Path, "/v1/job") {
 			continue // TestJobDefinitionOpenAPI, on a server with a chain
 		}
-		op := r.Method + " " + strings.ReplaceAll(r.Path, ":key", "{key}")
+		op := r.Method + " " + strings.NewReplacer(":key", "{key}", ":id", "{id}").Replace(r.Path)
 		st := e.api.ops[op]
 		if !slices.ContainsFunc(st, func(s int) bool { return s < 300 }) ||
 			!slices.ContainsFunc(st, func(s int) bool { return s >= 400 }) {

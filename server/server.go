@@ -16,6 +16,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/deadline"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
@@ -66,6 +67,11 @@ type Options struct {
 	// JobDefinitions sets the node routes of confidential job
 	// definitions (v1_jobdef.go).
 	JobDefinitions JobDefinitionOptions
+	// OIDC verifies the tokens of the issuers trusts may name; nil accepts
+	// none. A trust without an audience expects one of OIDCAudiences
+	// (nil: the URIs of Audiences).
+	OIDC          *oidcauth.Verifier
+	OIDCAudiences []string
 }
 
 // Limits are requests allowed per window of Limiter, by client IP and by
@@ -96,6 +102,9 @@ type Server struct {
 	// privateMetrics: /metrics is served by ServeMetrics only.
 	privateMetrics bool
 	echo           *echo.Echo
+	access         accessState
+	oidc           *oidcauth.Verifier
+	oidcAudiences  []string
 	// routeNames are the registered route paths: the only route labels.
 	routeNames map[string]bool
 	v1State
@@ -120,6 +129,9 @@ func New(o Options) (*Server, error) {
 		jobs:        o.Jobs,
 		metrics:     newMetrics(),
 		console:     o.Console,
+		oidc:        o.OIDC,
+
+		oidcAudiences: o.OIDCAudiences,
 
 		privateMetrics: o.PrivateMetrics,
 	}
@@ -145,6 +157,12 @@ func New(o Options) (*Server, error) {
 		s.limits = *o.Limits
 	}
 	s.initV1(o.History)
+	s.initAccess()
+	if s.oidcAudiences == nil {
+		for _, a := range s.audiences {
+			s.oidcAudiences = append(s.oidcAudiences, a.URI)
+		}
+	}
 	var err error
 	if s.echo, err = s.routes(o.IPExtractor); err != nil {
 		return nil, err
@@ -188,6 +206,7 @@ func (s *Server) routes(ip echo.IPExtractor) (*echo.Echo, error) {
 	e.DELETE("/secrets", with(s.deleteSecrets, secrets...))
 	e.GET("/v1/secrets", with(s.listKeys, secrets...))
 	s.v1Routes(e, secrets)
+	s.tokenRoutes(e, secrets)
 	return e, s.routeConsole(e)
 }
 

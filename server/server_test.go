@@ -61,9 +61,14 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
 	t.Helper()
+	return newEnvOn(t, "sqlite://"+filepath.Join(t.TempDir(), "test.sqlite"), bytes.Repeat([]byte{7}, seal.KeySize), opts...)
+}
+
+// newEnvOn is newEnv on the store at uri, sealed with masterKey.
+func newEnvOn(t testing.TB, uri string, masterKey []byte, opts ...func(*server.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
-	store, err := backends.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "test.sqlite"),
-		backends.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{7}, seal.KeySize)}})
+	store, err := backends.Open(ctx, uri, backends.Options{MasterKeys: [][]byte{masterKey}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,9 +28,20 @@ type whoamiBody struct {
 	Job       string    `json:"job,omitempty"`
 	Keys      []string  `json:"keys,omitzero"` // a job token's grants, [] when none
 	ExpiresAt time.Time `json:"expires_at"`
+	// Token is an access token's scope (scope "token").
+	Token *tokenScope `json:"token,omitempty"`
 	// Owner tokens on a store that counts quotas: use and limits.
 	Usage *amount `json:"usage,omitempty"`
 	Quota *amount `json:"quota,omitempty"`
+}
+
+type tokenScope struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Prefix  string `json:"prefix"`
+	Write   bool   `json:"write"`
+	Trust   string `json:"trust,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 // amount is a count of keys and of bytes.
@@ -48,7 +59,10 @@ func (s *Server) whoami(c echo.Context) error {
 	if cl.ExpiresAt != nil {
 		b.ExpiresAt = cl.ExpiresAt.UTC()
 	}
-	if cl.Scoped() {
+	if a := cl.Access; a != nil {
+		b.Scope = "token"
+		b.Token = &tokenScope{ID: a.ID, Name: a.Name, Prefix: a.Prefix, Write: a.Write, Trust: a.Trust, Subject: a.Subject}
+	} else if cl.Scoped() {
 		b.Scope, b.Job = "job", cl.Job
 		b.Keys = append([]string{}, cl.Secrets...)
 	} else if q, ok := s.store.(storage.Quotas); ok && storage.CountsQuota(s.store) {

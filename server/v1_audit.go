@@ -46,8 +46,8 @@ type auditBatch struct {
 
 // burstKey is what makes two events of one owner's batch the same.
 type burstKey struct {
-	owner, action, keys, actor, job, ip string
-	status                              int
+	owner, action, keys, actor, job, ip, reason string
+	status                                      int
 }
 
 // coalesced is an open coalescing window and the events it holds back.
@@ -57,7 +57,7 @@ type coalesced struct {
 }
 
 func (b *auditBatch) add(owner string, e audit.Event) {
-	k := burstKey{owner, string(e.Action), strings.Join(e.Keys, "\x00"), e.Actor, e.Job, e.IP, e.Status}
+	k := burstKey{owner, string(e.Action), strings.Join(e.Keys, "\x00"), e.Actor, e.Job, e.IP, e.Reason, e.Status}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.pending == nil {
@@ -163,6 +163,9 @@ func (s *Server) event(c echo.Context, action audit.Action, status int, keys ...
 	e := audit.Event{Time: s.now(), Action: action, Keys: keys, IP: c.RealIP(), Status: status}
 	if cl := claimsOf(c); cl != nil {
 		e.Actor, e.Job = cl.Address, cl.Job
+		if cl.Access != nil {
+			e.Actor = cl.Access.Actor()
+		}
 	}
 	return e
 }

@@ -247,6 +247,12 @@ func (s *Server) getV1(c echo.Context) error {
 		}
 	}
 	ns := cl.ReadNamespace()
+	if cl.Access != nil && version != 0 {
+		return scopeRefused("an access token reads only current values; versions need the owner's sign-in")
+	}
+	if err := scopeKey(c, key, false); err != nil {
+		return err
+	}
 	if cl.Scoped() {
 		if version != 0 {
 			return jobRefused(c)
@@ -324,6 +330,9 @@ func (s *Server) putV1(c echo.Context) error {
 		CAS   *int64          `json:"cas"`
 	}
 	const shape = `{"value": <any JSON>, "cas": <optional version>}`
+	if err := scopeKey(c, key, true); err != nil {
+		return err
+	}
 	if err := s.readJSON(c, &req, shape); err != nil {
 		return err
 	}
@@ -373,6 +382,12 @@ func (s *Server) deleteV1(c echo.Context) error {
 		if destroy, err = strconv.ParseBool(q); err != nil {
 			return badRequest("destroy must be true or false")
 		}
+	}
+	if destroy && cl.Access != nil {
+		return scopeRefused("destroy=true is for the owner's sign-in only")
+	}
+	if err := scopeKey(c, key, true); err != nil {
+		return err
 	}
 	if destroy && cl.Scoped() {
 		// Destroying removes every version for good: like the versions
@@ -591,6 +606,9 @@ func parseTime(c echo.Context, name string) (time.Time, error) {
 // at asOf, one page of limit after the name after (listKeys parses the rest).
 func (s *Server) listAsOf(c echo.Context, prefix, after string, limit int, asOf time.Time) error {
 	cl := claimsOf(c)
+	if cl.Access != nil {
+		return scopeRefused("an access token reads only current values; as_of needs the owner's sign-in")
+	}
 	if cl.Scoped() {
 		return jobRefused(c)
 	}
@@ -649,7 +667,7 @@ func (s *Server) auditV1(c echo.Context) error {
 		return err
 	}
 	if q.Action != "" && !q.Action.Valid() {
-		return badRequest("action must be one of login, read, list, write, delete, restore, denied, trim, rekey")
+		return badRequest("action must be one of login, read, list, write, delete, restore, denied, trim, rekey, token_create, token_revoke, trust_create, trust_delete, oidc_exchange")
 	}
 	if cur := c.QueryParam("cursor"); cur != "" {
 		if q.Before, err = strconv.ParseUint(cur, 10, 63); err != nil || q.Before == 0 {

@@ -43,6 +43,10 @@ func (s *Server) listKeys(c echo.Context) error {
 	if !storage.ValidPrefix(prefix) {
 		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
 	}
+	prefix, err := scopePrefix(c, prefix)
+	if err != nil {
+		return err
+	}
 	limit := DefaultPageSize
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -24,6 +24,9 @@ const (
 	EnvKeypair     = keypair.EnvVar
 	EnvKeypairJSON = keypair.EnvJSON
 	EnvLegacyLogin = "NOSANA_SECRETS_LEGACY_LOGIN"
+	// EnvToken holds an access token (nst_…): with it, and no --keypair,
+	// the commands use it instead of signing in with a keypair.
+	EnvToken = "NOSANA_SECRETS_TOKEN"
 )
 
 // TokenMargin is how long a cached token must still be valid to be reused.
@@ -66,6 +69,9 @@ func (f *Factory) getenv(k string) string {
 	}
 	return os.Getenv(k)
 }
+
+// Env reads the environment variable k (Getenv, else os.Getenv).
+func (f *Factory) Env(k string) string { return f.getenv(k) }
 
 func (f *Factory) now() time.Time {
 	if f.Now != nil {
@@ -196,6 +202,9 @@ func (f *Factory) Client(job string) (*client.Client, error) {
 		return c, nil
 	}
 	f.mu.Unlock()
+	if tok := f.AccessToken(); tok != "" && job == "" {
+		return f.cacheClient(job, client.Config{Endpoint: f.Endpoint(), HTTPClient: f.HTTPClient, Token: tok})
+	}
 	kp, err := f.Keypair()
 	if err != nil {
 		return nil, err
@@ -225,8 +234,23 @@ func (f *Factory) Client(job string) (*client.Client, error) {
 			}
 		}
 	}
+	return f.cacheClient(job, cfg)
+}
+
+// AccessToken is $NOSANA_SECRETS_TOKEN unless --keypair is given.
+func (f *Factory) AccessToken() string {
+	if f.keypair != "" {
+		return ""
+	}
+	return strings.TrimSpace(f.getenv(EnvToken))
+}
+
+func (f *Factory) cacheClient(job string, cfg client.Config) (*client.Client, error) {
 	c, err := client.New(cfg)
 	if err != nil {
+		if _, perr := client.ParseEndpoint(cfg.Endpoint); perr != nil {
+			return nil, Usagef("%v; set --endpoint or %s", perr, EnvEndpoint)
+		}
 		return nil, err
 	}
 	f.mu.Lock()

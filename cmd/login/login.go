@@ -4,6 +4,7 @@ package login
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -21,11 +22,19 @@ type Options struct {
 	Job       string
 	Output    string
 	PrintBody bool
+
+	// OIDC: exchange the CI's OIDC token (GitHub Actions) for an access
+	// token of Owner's trust; see oidc.go.
+	OIDC       bool
+	Owner      string
+	Endpoint   func() string
+	Getenv     func(string) string
+	HTTPClient *http.Client
 }
 
 // NewCmdLogin builds the command; runF replaces the work in tests.
 func NewCmdLogin(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Endpoint: f.Endpoint, Getenv: f.Env, HTTPClient: f.HTTPClient}
 	c := &cobra.Command{
 		Use:   "login [--job J]",
 		Short: "Sign in with your keypair and cache the token",
@@ -39,11 +48,27 @@ The token is cached per endpoint and address in your user config directory
 (file mode 0600) and reused by every command until two minutes before it
 expires; commands sign in by themselves when there is no valid token, so
 running login first is optional. With --job J the token is job-scoped (the
-node side; see job-fetch) and cached for that job.`,
+node side; see job-fetch) and cached for that job.
+
+With --oidc, inside a GitHub Actions job with 'permissions: id-token: write',
+login needs no keypair: it asks GitHub for the workflow's OIDC token (for
+the audience --endpoint), exchanges it for an access token of --owner's
+trust (see 'trust github'), and hands it to the job's later steps as
+NOSANA_SECRETS_TOKEN (through $GITHUB_ENV, masked in the logs). Outside
+Actions it prints the access token on stdout.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := cmdutil.CheckJob(opts.Job); err != nil {
 				return err
+			}
+			if opts.OIDC && (opts.Job != "" || opts.PrintBody) {
+				return cmdutil.Usagef("--oidc signs in without a keypair: it takes neither --job nor --print-body")
+			}
+			if opts.OIDC && opts.Owner == "" {
+				opts.Owner = opts.Getenv(EnvOwner)
+			}
+			if opts.OIDC && opts.Owner == "" {
+				return cmdutil.Usagef("--oidc needs --owner ADDRESS (or %s): the wallet whose trust to use", EnvOwner)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -53,6 +78,8 @@ node side; see job-fetch) and cached for that job.`,
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
 	c.Flags().StringVar(&opts.Job, "job", "", "job address for a job-scoped sign-in")
+	c.Flags().BoolVar(&opts.OIDC, "oidc", false, "inside GitHub Actions: exchange the workflow's OIDC token for an access token (no keypair)")
+	c.Flags().StringVar(&opts.Owner, "owner", "", "with --oidc: the wallet address whose trust to use (env "+EnvOwner+")")
 	c.Flags().BoolVar(&opts.PrintBody, "print-body", false, "print a signed POST /login body and send nothing (for curl and other clients)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
@@ -62,6 +89,9 @@ node side; see job-fetch) and cached for that job.`,
 // Run signs in (always afresh) and prints the token's identity, never
 // the token.
 func Run(ctx context.Context, opts *Options) error {
+	if opts.OIDC {
+		return runOIDC(ctx, opts)
+	}
 	c, err := opts.Client(opts.Job)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -58,6 +59,7 @@ type Config struct {
 	UI              bool // serve the web console at /ui/
 	History         server.HistoryOptions
 	Quota           storage.Quota // per owner, enforced by the store
+	OIDCIssuers     []string      // issuers trusts may name (issue 23); empty: none
 
 	Solana solana.Config // resolved from the three Solana settings by Validate
 
@@ -115,6 +117,7 @@ var Settings = []Setting{
 	{"port", "PORT", "4124", "port to listen on, on all interfaces", false, parsePort},
 	{"listen", "LISTEN", "", "host:port to listen on; overrides --port", false, parseListen},
 	{"public-url", "PUBLIC_URL", "", "URL clients use to reach this server; sign-in messages must name it (default: loopback URLs of the port)", false, parsePublicURL},
+	{"oidc-issuers", "OIDC_ISSUERS", oidcauth.GitHubIssuer, "comma-separated https URLs of the OIDC issuers whose tokens trusts may accept (POST /v1/auth/oidc); discovery and keys are fetched over HTTPS with the system's CA pool (SSL_CERT_FILE); \"none\" turns OIDC sign-in off", false, parseOIDCIssuers},
 	{"legacy-login", "LEGACY_LOGIN", "true", "accept the legacy nosana_secret_<timestamp> challenge (false: only Sign-In With Solana messages)", false,
 		boolField("LEGACY_LOGIN", func(c *Config) *bool { return &c.LegacyLogin })},
 	{"login-window", "LOGIN_WINDOW", "60s", "accepted clock skew of a login timestamp (a duration, or seconds)", false,
@@ -463,6 +466,21 @@ func parseMetricsListen(c *Config, s string) error {
 		}
 	}
 	c.MetricsListen = s
+	return nil
+}
+
+func parseOIDCIssuers(c *Config, s string) error {
+	c.OIDCIssuers = nil
+	if s = strings.TrimSpace(s); s == "none" || s == "" {
+		return nil
+	}
+	for _, iss := range strings.Split(s, ",") {
+		iss = strings.TrimSpace(iss)
+		if err := oidcauth.CheckIssuer(iss); err != nil {
+			return fmt.Errorf("OIDC_ISSUERS: %w", err)
+		}
+		c.OIDCIssuers = append(c.OIDCIssuers, iss)
+	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
@@ -172,6 +173,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Quota:              cfg.Quota,
 		JobDefinitions:     cfg.JobDefinitions,
 		PrivateMetrics:     cfg.MetricsListen != "",
+		OIDC:               oidcVerifier(cfg.OIDCIssuers),
 	})
 	if err != nil {
 		return err
@@ -200,6 +202,14 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// oidcVerifier verifies the tokens of issuers; none: nil, OIDC sign-in off.
+func oidcVerifier(issuers []string) *oidcauth.Verifier {
+	if len(issuers) == 0 {
+		return nil
+	}
+	return oidcauth.New(oidcauth.Config{Issuers: issuers})
 }
 
 // ipExtractor trusts X-Forwarded-For only from the given proxies.

@@ -53,12 +53,20 @@ const (
 	// post of a job's result (issue 22); their refusals are Denied.
 	Fetch  Action = "fetch"
 	Result Action = "result"
+	// Access tokens and OIDC trusts (issue 23): Keys holds "token/<id>" or
+	// "trust/<id>"; a refused exchange has a Reason.
+	TokenCreate  Action = "token_create"
+	TokenRevoke  Action = "token_revoke"
+	TrustCreate  Action = "trust_create"
+	TrustDelete  Action = "trust_delete"
+	OIDCExchange Action = "oidc_exchange"
 )
 
 // Valid reports whether a is one of the actions above.
 func (a Action) Valid() bool {
 	switch a {
-	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey, Fetch, Result:
+	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey, Fetch, Result,
+		TokenCreate, TokenRevoke, TrustCreate, TrustDelete, OIDCExchange:
 		return true
 	}
 	return false
@@ -92,6 +100,9 @@ type Event struct {
 	// Vouch lists signing keys ("id:hex public key") that the signer of
 	// this event vouches for: a Rekey event names the keys it retires.
 	Vouch []string `json:"vouch,omitempty"`
+	// Reason says why a request was refused, where its status does not
+	// (an OIDC exchange: wrong_audience, no_trust…).
+	Reason string `json:"reason,omitempty"`
 
 	PrevHash string `json:"prev_hash"` // hex
 	Hash     string `json:"hash"`      // hex
@@ -153,6 +164,7 @@ const domain = "nosana-secrets audit v1\n"
 //	u8 2 · i64 last (Unix ms, 0 unset) · u32 key_count · str keys_digest
 //	str trimmed.reason · i64 trimmed.before (Unix ms, 0 unset)
 //	i64 trimmed.retention (ms) · u32 len(vouch), then str for each
+//	then, only when reason is set: u8 3 · str reason
 //
 // Integers are big-endian; str is a u32 byte length followed by the bytes
 // (UTF-8, as stored). Every field has a fixed place and a length, so two
@@ -215,13 +227,17 @@ func Canonical(e Event) []byte {
 	for _, v := range e.Vouch {
 		b = appendStr(b, v)
 	}
+	if e.Reason != "" {
+		b = append(b, 3)
+		b = appendStr(b, e.Reason)
+	}
 	return b
 }
 
 // hasExtension reports whether e sets a field that Canonical encodes in
 // its extension.
 func hasExtension(e Event) bool {
-	if !e.Last.IsZero() || e.KeyCount != 0 || e.KeysDigest != "" || len(e.Vouch) > 0 {
+	if !e.Last.IsZero() || e.KeyCount != 0 || e.KeysDigest != "" || len(e.Vouch) > 0 || e.Reason != "" {
 		return true
 	}
 	t := e.Trimmed

@@ -242,3 +242,28 @@ func TestCheckHead(t *testing.T) {
 		t.Errorf("rewritten log: %v", err)
 	}
 }
+
+// A refusal's reason is part of the hash when set, and an event without
+// one encodes as before reasons existed.
+func TestReasonIsHashed(t *testing.T) {
+	e := audit.Event{Seq: 1, Time: time.UnixMilli(1700000000000).UTC(), Action: audit.OIDCExchange, Keys: []string{}, Actor: "oidc https://issuer", Status: 403}
+	plain := audit.Canonical(e)
+	e.Reason = "wrong_audience"
+	withReason := audit.Canonical(e)
+	if string(plain) == string(withReason) || !strings.HasPrefix(string(withReason), string(plain)) {
+		t.Fatal("the reason does not extend the canonical form")
+	}
+	linked, _ := audit.Link(audit.Head{}, e)
+	b, _ := json.Marshal(linked)
+	var back audit.Event
+	if err := json.Unmarshal(b, &back); err != nil || back.Reason != "wrong_audience" {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	if _, err := audit.Verify([]audit.Event{back}); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	back.Reason = "expired"
+	if _, err := audit.Verify([]audit.Event{back}); err == nil {
+		t.Error("an edited reason verifies")
+	}
+}

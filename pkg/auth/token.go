@@ -31,6 +31,10 @@ type Claims struct {
 	Running bool `json:"running,omitempty"`
 	jwt.RegisteredClaims
 
+	// Access is set for an access token (nst_…, never a JWT): the owner
+	// is Address, and the token reads (and maybe writes) under a prefix.
+	Access *Access `json:"-"`
+
 	// Decoded once, when the token is verified, and kept with it in the
 	// verified-token cache: no read of a job token decodes them again.
 	addressKey, jobKey ed25519.PublicKey

@@ -17,6 +17,7 @@ const (
 	JobRefused           = "job_refused"            // the job checks failed: not a job, not its node or project
 	KeyNotGranted        = "key_not_granted"        // a job token asked for a key its job does not grant
 	NoGrantList          = "no_grant_list"          // the job's document lists no secrets at all
+	IssuerNotAllowed     = "issuer_not_allowed"     // a trust names an OIDC issuer the server does not accept (OIDC_ISSUERS)
 	InvalidJobDefinition = "invalid_job_definition" // a job-definition template today's node would refuse; path and reason say where and why
 
 	// 403
@@ -26,7 +27,10 @@ const (
 	JobEnded         = "job_ended"         // the job token's job is no longer running on this node
 	// JobRefused is also the one 403 of the node routes (/v1/jobs/:job/…):
 	// any check failed; the reason is in the project's audit log.
-	OwnerOnly = "owner_only" // history, as-of reads and the audit log need the owner's token, not a job's
+	OwnerOnly    = "owner_only"    // history, as-of reads and the audit log need the owner's token, not a job's
+	TokenScope   = "token_scope"   // an access token used outside its prefix, to write when read-only, or on an owner-only route
+	TokenRevoked = "token_revoked" // the access token was revoked
+	OIDCRefused  = "oidc_refused"  // an OIDC token was not exchanged: the message says why (no trust, claims, audience…)
 
 	// 404, 405
 	NotFound           = "not_found"            // the secret does not exist
@@ -35,6 +39,8 @@ const (
 	VersionNotFound    = "version_not_found"    // v1: the secret has no such version (never written, or purged)
 	NoRoute            = "no_route"             // no such route
 	MethodNotAllowed   = "method_not_allowed"   // the route exists, the method does not
+	TokenNotFound      = "token_not_found"      // no access token of the owner has this id
+	TrustNotFound      = "trust_not_found"      // no trust of the owner has this id
 	DefinitionNotFound = "definition_not_found" // the owner has no job-definition template of that name
 
 	// 409
@@ -51,5 +57,6 @@ const (
 	// 500, 501, 503
 	Internal           = "internal"            // a fault of the server
 	HistoryUnsupported = "history_unsupported" // v1: this server's storage backend keeps no version history
+	TokensUnsupported  = "tokens_unsupported"  // this server's store keeps no access tokens (no meta records)
 	Unavailable        = "unavailable"         // the storage, the Solana RPC or the IPFS gateway did not answer
 )

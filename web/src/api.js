@@ -199,3 +199,33 @@ export async function saveDefinition(name, text) {
 export async function removeDefinition(name) {
   await call('DELETE', definitionURL(name));
 }
+
+/** The owner's access tokens (never their secret part). */
+export async function tokens() {
+  return JSON.parse(await call('GET', 'v1/tokens')).items;
+}
+
+/** Mints an access token: {id, token, name, prefix, write, expires_at}; the token is shown once. */
+export async function createToken(req) {
+  return JSON.parse(await call('POST', 'v1/tokens', JSON.stringify(req)));
+}
+
+/** Revokes the access token id. */
+export async function revokeToken(id) {
+  await call('DELETE', 'v1/tokens/' + encodeURIComponent(id));
+}
+
+/** The owner's OIDC trusts. */
+export async function trusts() {
+  return JSON.parse(await call('GET', 'v1/trusts')).items;
+}
+
+/** Creates a trust; answers it as stored. */
+export async function createTrust(req) {
+  return JSON.parse(await call('POST', 'v1/trusts', JSON.stringify(req)));
+}
+
+/** Deletes the trust id. */
+export async function deleteTrust(id) {
+  await call('DELETE', 'v1/trusts/' + encodeURIComponent(id));
+}

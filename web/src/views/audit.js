@@ -9,7 +9,8 @@ import { verifySigned } from '../chain.js';
 import { h, fill, say, shortAddress, when } from '../dom.js';
 
 const PAGE = 100;
-const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'fetch', 'result', 'trim', 'rekey'];
+const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'fetch', 'result', 'trim', 'rekey',
+  'token_create', 'token_revoke', 'trust_create', 'trust_delete', 'oidc_exchange'];
 
 const state = { key: '', action: '', since: '', until: '', page: 0, events: null, error: null, check: null };
 let listEl, countEl, pagerEl, chainEl;

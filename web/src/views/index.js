@@ -4,5 +4,7 @@ import secrets from './secrets.js';
 import audit from './audit.js';
 import jobs from './jobs.js';
 import jobdefs from './jobdefs.js';
+import tokens from './tokens.js';
+import trusts from './trusts.js';
 
-export default [secrets, audit, jobs, jobdefs];
+export default [secrets, audit, jobs, jobdefs, tokens, trusts];
