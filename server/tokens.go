@@ -86,8 +86,8 @@ type accessState struct {
 
 type accessEntry struct {
 	claims  *auth.Claims
-	checked time.Time // last read of the meta record
-	used    time.Time // last use recorded in the owner's list
+	checked time.Time    // last read of the meta record
+	used    atomic.Int64 // unix nanoseconds of the last use recorded in the owner's list
 	// refreshing: a request is reading the record again.
 	refreshing atomic.Bool
 }
@@ -156,10 +156,10 @@ func (s *Server) verifyAccess(c echo.Context, tok string) (*auth.Claims, error) 
 			Prefix: rec.Prefix, Write: rec.Write, Trust: rec.Trust, Subject: rec.Subject})}
 		cl.ExpiresAt = jwt.NewNumericDate(rec.ExpiresAt)
 		ne := &accessEntry{claims: cl, checked: now}
-		s.access.mu.Lock()
 		if e != nil {
-			ne.used = e.used
+			ne.used.Store(e.used.Load())
 		}
+		s.access.mu.Lock()
 		e = ne
 		for k := range s.access.cache {
 			if len(s.access.cache) < maxAccessCache {
@@ -178,13 +178,7 @@ func (s *Server) accessOK(e *accessEntry, id string, now time.Time) (*auth.Claim
 	if !now.Before(e.claims.ExpiresAt.Time) {
 		return nil, forbidden("access token " + id + " expired").withCode(errcode.TokenExpired)
 	}
-	s.access.mu.Lock()
-	noteUse := now.Sub(e.used) >= lastUseEvery
-	if noteUse {
-		e.used = now
-	}
-	s.access.mu.Unlock()
-	if noteUse {
+	if last := e.used.Load(); now.UnixNano()-last >= int64(lastUseEvery) && e.used.CompareAndSwap(last, now.UnixNano()) {
 		go s.noteUse(e.claims.Address, id, now)
 	}
 	return e.claims, nil
