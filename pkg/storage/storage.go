@@ -89,6 +89,10 @@ type Walker interface {
 	// Walk calls fn for every secret of every owner, in no particular order.
 	// fn may write.
 	Walk(ctx context.Context, fn func(owner string, s Secret) error) error
+	// Snapshot is Walk as one consistent read where the engine has one (SQL:
+	// one read transaction), and Walk itself elsewhere (Redis, MongoDB,
+	// memory). Backups read through it; fn must not write.
+	Snapshot(ctx context.Context, fn func(owner string, s Secret) error) error
 	// Swap replaces the value of (owner, name) with new only if it still
 	// equals old, without touching its version. It reports whether it did.
 	Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error)
@@ -106,20 +110,36 @@ type Meta interface {
 	PutMeta(ctx context.Context, key string, value []byte) error
 }
 
-// Store is every contract together: what a backend implements and what
-// each layer of a stack passes on. Every method is safe for concurrent use.
+// Backend is the whole contract: what every backend implements and what
+// each layer of a stack (Checked, Bounded, the sqlite cache, the seal
+// layer) passes on, overriding only the methods it changes. Every method is
+// required and safe for concurrent use; what one engine cannot do on a
+// deployment is a documented behaviour of that backend, decided at open
+// (MongoDB without a replica set writes without a transaction).
 //
 // A backend may rely on the Checked layer above it: owners, names, nonces,
 // counter and meta keys are valid (CheckName), prefixes are ValidPrefix,
 // name lists are distinct and sorted, batches are non-empty, deduplicated
 // and sorted, and values are non-nil.
-type Store interface {
+type Backend interface {
 	Secrets
+	ValueLister
 	Ephemeral
-	Walker
 	Meta
+	Walker
+	History
+	AuditLog
+	HistoryAdmin
+	Quotas
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the connection pool.
 	Close() error
 }
+
+// Store and HistoryStore are the names Backend had when history, audit
+// logs and quotas were optional.
+type (
+	Store        = Backend
+	HistoryStore = Backend
+)

@@ -246,7 +246,7 @@ func newMemoryStore(t *testing.T) *memoryStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: storagebackends.Snapshot(st.Lower()), Close: func() {}}
+	store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: st.Lower().Snapshot, Close: func() {}}
 	return &memoryStore{f: &cmdutil.StoreFactory{Bind: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 		return func(context.Context) (*cmdutil.Store, error) { return store, nil }
 	}}}

@@ -172,7 +172,7 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 		return nil, err
 	}
 	if c, ok := s.(*storage.Checked); ok { // as openBackend returns it
-		if m, ok := c.Store.(*mongostore.Store); ok {
+		if m, ok := c.Backend.(*mongostore.Store); ok {
 			if m.Transactions() {
 				o.Logger.Info("mongodb: each write of several keys, with its audit event, is one transaction")
 			} else {
@@ -230,9 +230,6 @@ func Open(ctx context.Context, uri string, o Options) (*seal.Store, error) {
 		return nil, err
 	}
 	sealed.SetQuota(o.Quota)
-	if o.Quota != (storage.Quota{}) && !sealed.CountsQuota() {
-		o.Logger.Warn("this storage backend does not count quotas yet: QUOTA_SECRETS and QUOTA_BYTES are not enforced", "backend", kind)
-	}
 	if sealed.SealedWithOlderKey() {
 		o.Logger.Warn("some data is sealed with an older master key; run `nosana-secrets rekey` to reseal it with the newest")
 	}
@@ -279,12 +276,6 @@ func openBackend(ctx context.Context, kind, uri string, timeout time.Duration, o
 type locked struct {
 	storage.Store
 	lock *flock.Lock
-}
-
-// ListValues implements storage.ValueLister, which the embedded Store
-// interface does not carry.
-func (l locked) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
-	return storage.ListValues(ctx, l.Store, owner, prefix, after, limit)
 }
 
 func (l locked) Close() error {

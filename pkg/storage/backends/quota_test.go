@@ -44,9 +44,6 @@ func TestOpenQuota(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if !storage.CountsQuota(s) {
-				t.Fatal("the stack does not count quotas")
-			}
 			owner := storagetest.Unique("owner-")
 			if err := s.Put(ctx, owner, []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}}); err != nil {
 				t.Fatal(err)

@@ -44,7 +44,7 @@ type counter struct {
 	expires time.Time
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
