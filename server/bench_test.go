@@ -14,8 +14,8 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -31,7 +31,7 @@ func BenchmarkGetSecret(b *testing.B) {
 
 func benchGet(b *testing.B, path string, log *slog.Logger) {
 	ctx := context.Background()
-	st, err := backends.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "p.sqlite"), backends.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}})
+	st, err := stack.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "p.sqlite"), stack.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ const DefaultBodyLimit = 1 << 20
 // Store is what the server needs of storage: the whole storage.Backend
 // contract (secrets, nonces and counters, history, audit logs, quotas, a
 // ping for /readyz). Values are plaintext here: sealing is a layer inside
-// it (see backends.Open).
+// it (see stack.Open).
 type Store = storage.Backend
 
 // Options configure a Server. Store and Tokens are required.
@@ -58,7 +58,7 @@ type Options struct {
 	// History sets versions and the audit trail (v1_history.go).
 	History HistoryOptions
 	// Quota is the per-owner limit the store enforces (see
-	// backends.Options), shown by GET /v1/whoami.
+	// stack.Options), shown by GET /v1/whoami.
 	Quota storage.Quota
 }
 

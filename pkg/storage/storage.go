@@ -1,11 +1,13 @@
-// Package storage defines the small contracts a backend implements, the
-// Checked layer that validates input once for every backend, and the read
-// cache of a single-process store.
+// Package storage defines the one contract every backend implements
+// (Backend), the Driver a backend package exports, the Checked layer that
+// validates input once for every backend, the Bounded layer that gives
+// each call a deadline, and the read cache of a single-process store.
 //
 // A backend keeps opaque byte values under (owner, name). It never
-// interprets or logs a value. Stacks are built by package backends: the
-// backend, then Checked, then (sqlite) the lock and Cache, then the seal
-// layer, above which values are plaintext.
+// interprets or logs a value. Package backends holds the driver table;
+// package stack builds a stack: the backend, then Checked, then Bounded,
+// then (sqlite) the lock and Cache, then the seal layer, above which values
+// are plaintext.
 package storage
 
 import (

@@ -25,6 +25,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -53,7 +54,7 @@ func seedHistory(t *testing.T, uri string, owners int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := storagebackends.Open(ctx, uri, storagebackends.Options{MasterKeys: keys})
+	st, err := storagestack.Open(ctx, uri, storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +489,7 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := storagebackends.Open(context.Background(), uri, storagebackends.Options{MasterKeys: keys})
+		s, err := storagestack.Open(context.Background(), uri, storagestack.Options{MasterKeys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -87,7 +87,7 @@ func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
 }
 
 // checked runs a case of RunQuota under a storage.Checked layer, as
-// backends.Open stacks it.
+// stack.Open stacks it.
 func checked(fn func(t *testing.T, s storage.Store, q storage.Quotas, owner string)) func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
 	return func(t *testing.T, s storage.Store, q storage.Quotas, owner string) { fn(t, storage.Check(s), q, owner) }
 }

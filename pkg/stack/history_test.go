@@ -1,4 +1,4 @@
-package backends_test
+package stack_test
 
 import (
 	"bytes"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -29,7 +29,7 @@ func TestStackHistory(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			uri := uri(t)
-			s, err := backends.Open(ctx, uri, backends.Options{MasterKeys: key})
+			s, err := stack.Open(ctx, uri, stack.Options{MasterKeys: key})
 			if err != nil {
 				t.Fatal(err)
 			}
