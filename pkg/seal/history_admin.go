@@ -94,11 +94,7 @@ func (s *Store) FindStaleVersions(ctx context.Context) (total int, stale []Stale
 // key (the current value with it, when it is the newest), unless it
 // changed since FindStaleVersions read it. A value no key opens is ErrOpen.
 func (s *Store) ResealVersion(ctx context.Context, st StaleVersion) (bool, error) {
-	pt, err := s.kr.Open(st.Owner, st.Name, st.sealed)
-	if err != nil {
-		return false, ErrOpen
-	}
-	blob, err := s.kr.Seal(st.Owner, st.Name, pt)
+	blob, err := s.reseal(st.Owner, st.Name, st.sealed)
 	if err != nil {
 		return false, err
 	}

@@ -347,15 +347,21 @@ func (s *Store) FindStale(ctx context.Context) (total int, stale []Stale, err er
 	return total, stale, nil
 }
 
+// reseal is sealed, of owner and name, opened and sealed again with the
+// newest key; ErrOpen when no key opens it.
+func (s *Store) reseal(owner, name string, sealed []byte) ([]byte, error) {
+	pt, err := s.kr.Open(owner, name, sealed)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return s.kr.Seal(owner, name, pt)
+}
+
 // Reseal swaps one stale value for its reseal under the newest key, unless
 // it changed since FindStale read it (then it reports false: a server
 // wrote it, with the newest key). A value no key opens is ErrOpen.
 func (s *Store) Reseal(ctx context.Context, st Stale) (bool, error) {
-	pt, err := s.kr.Open(st.Owner, st.Name, st.sealed)
-	if err != nil {
-		return false, ErrOpen
-	}
-	blob, err := s.kr.Seal(st.Owner, st.Name, pt)
+	blob, err := s.reseal(st.Owner, st.Name, st.sealed)
 	if err != nil {
 		return false, err
 	}

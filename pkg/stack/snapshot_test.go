@@ -2,8 +2,6 @@ package stack_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
@@ -24,33 +22,5 @@ func TestSnapshotThroughTheStack(t *testing.T) {
 	st := storagetest.Open(t, "postgres", func(ctx context.Context, uri string) (storage.Store, error) {
 		return stack.Open(ctx, uri, stack.Options{MasterKeys: keys})
 	}).(*seal.Store)
-	ctx := context.Background()
-	owner := storagetest.Unique("snap")
-	var items []storage.Item
-	const n = 250 // more than a page of Walk
-	for i := range n {
-		items = append(items, storage.Item{Name: fmt.Sprintf("k%03d", i), Value: []byte{byte(i)}})
-	}
-	if err := st.Put(ctx, owner, items); err != nil {
-		t.Fatal(err)
-	}
-	seen := 0
-	err = st.Lower().Snapshot(ctx, func(o string, sec storage.Secret) error {
-		if o != owner {
-			return nil
-		}
-		if seen == 0 {
-			if err := st.Put(ctx, owner, []storage.Item{{Name: "k999", Value: []byte("x")}}); err != nil {
-				return err
-			}
-		}
-		if sec.Name == "k999" {
-			return errors.New("a write made after the snapshot began is in it")
-		}
-		seen++
-		return nil
-	})
-	if err != nil || seen != n {
-		t.Fatalf("snapshot saw %d of %d, %v", seen, n, err)
-	}
+	storagetest.RunSnapshot(t, st.Lower(), true)
 }

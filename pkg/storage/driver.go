@@ -40,3 +40,24 @@ type OpenOptions struct {
 	// WAIT (see redisstore.Options); other backends ignore it.
 	RedisWaitReplicas int
 }
+
+// ParseWith makes Driver.Parse of a parser that returns a concrete config:
+// a failed parse is a nil Config, not a nil pointer in a non-nil one.
+func ParseWith[C Config](parse func(uri string) (C, error)) func(uri string) (Config, error) {
+	return func(uri string) (Config, error) {
+		c, err := parse(uri)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// Opened is what Config.Open returns for a concrete backend b: nil, not
+// a nil pointer in a non-nil Backend, when err is set.
+func Opened[B Backend](b B, err error) (Backend, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}

@@ -14,12 +14,6 @@ func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, lim
 	return s.ListPage(ctx, owner, prefix, after, limit)
 }
 
-// Snapshot implements storage.Walker: Walk, which holds the read lock
-// per owner, not across the store.
-func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
-	return s.Walk(ctx, fn)
-}
-
 // ListPage implements storage.Secrets.
 func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
 	out := []storage.Secret{}

@@ -242,6 +242,12 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, sec storage.Secr
 	return nil
 }
 
+// Snapshot implements storage.Walker: Walk, which holds the read lock
+// per owner, not across the store.
+func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Walk(ctx, fn)
+}
+
 // Swap implements storage.Store.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (ok bool, err error) {
 	err = s.write(ctx, func() {

@@ -15,12 +15,6 @@ func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, lim
 	return s.ListPage(ctx, owner, prefix, after, limit)
 }
 
-// Snapshot implements storage.Walker: Walk, no consistent read (MongoDB
-// has no read transaction across collections on every deployment).
-func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
-	return s.Walk(ctx, fn)
-}
-
 // ListPage implements storage.Secrets: List's range on the (owner, name)
 // index, from after on, with a limit.
 func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {

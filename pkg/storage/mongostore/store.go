@@ -580,6 +580,12 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 	})
 }
 
+// Snapshot implements storage.Walker: Walk, no consistent read (MongoDB
+// has no read transaction across collections on every deployment).
+func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Walk(ctx, fn)
+}
+
 // Swap implements storage.Store: an update whose filter holds the old
 // value, so the server compares. It counts the swap (sw), so that a
 // writer that copied the head before it cannot pass its copy for newer

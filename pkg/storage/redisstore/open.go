@@ -276,13 +276,7 @@ func OpenWith(ctx context.Context, uri string, o Options) (*Store, error) {
 // say Redis is out of reach in storage.ErrUnavailable itself.
 var Driver = storage.Driver{
 	Schemes: []string{"redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel"},
-	Parse: func(uri string) (storage.Config, error) {
-		c, err := Parse(uri)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	},
+	Parse:   storage.ParseWith(Parse),
 }
 
 // Engine implements storage.Config.
@@ -290,11 +284,7 @@ func (c *Config) Engine() string { return "redis" }
 
 // Open implements storage.Config, with o.RedisWaitReplicas.
 func (c *Config) Open(ctx context.Context, o storage.OpenOptions) (storage.Backend, error) {
-	s, err := openConfig(ctx, c, Options{WaitReplicas: o.RedisWaitReplicas})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return storage.Opened(openConfig(ctx, c, Options{WaitReplicas: o.RedisWaitReplicas}))
 }
 
 func openConfig(ctx context.Context, cfg *Config, o Options) (*Store, error) {

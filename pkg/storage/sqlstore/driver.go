@@ -9,14 +9,8 @@ import (
 // Driver opens sqlite://, postgres://, postgresql:// and mysql:// URIs
 // (see ParseURI); its Unavailable picks a failover's errors.
 var Driver = storage.Driver{
-	Schemes: []string{"sqlite", "postgres", "postgresql", "mysql"},
-	Parse: func(uri string) (storage.Config, error) {
-		c, err := ParseURI(uri)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	},
+	Schemes:     []string{"sqlite", "postgres", "postgresql", "mysql"},
+	Parse:       storage.ParseWith(ParseURI),
 	Unavailable: Unavailable,
 }
 
@@ -25,9 +19,5 @@ func (c Config) Engine() string { return c.Dialect }
 
 // Open implements storage.Config (see OpenConfig).
 func (c Config) Open(ctx context.Context, _ storage.OpenOptions) (storage.Backend, error) {
-	s, err := OpenConfig(ctx, c)
-	if err != nil {
-		return nil, err // not a nil *Store in a non-nil interface
-	}
-	return s, nil
+	return storage.Opened(OpenConfig(ctx, c))
 }
