@@ -276,6 +276,17 @@ func (c *Cache) forget(owner string, names func(yield func(string) bool)) {
 	}
 }
 
+// namesOf is the name of each of xs, for write.
+func namesOf[T any](xs []T, name func(T) string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for _, x := range xs {
+			if !yield(name(x)) {
+				return
+			}
+		}
+	}
+}
+
 func (c *Cache) write(owner string, names func(yield func(string) bool), do func() error) error {
 	c.forget(owner, names)
 	err := do()
@@ -285,13 +296,7 @@ func (c *Cache) write(owner string, names func(yield func(string) bool), do func
 
 // Put implements Store.
 func (c *Cache) Put(ctx context.Context, owner string, items []Item) error {
-	names := func(yield func(string) bool) {
-		for _, it := range items {
-			if !yield(it.Name) {
-				return
-			}
-		}
-	}
+	names := namesOf(items, func(it Item) string { return it.Name })
 	return c.write(owner, names, func() error { return c.Backend.Put(ctx, owner, items) })
 }
 
@@ -316,13 +321,7 @@ func (c *Cache) Swap(ctx context.Context, owner, name string, old, new []byte) (
 
 // Commit implements History.
 func (c *Cache) Commit(ctx context.Context, cm Commit) (out []int64, err error) {
-	names := func(yield func(string) bool) {
-		for _, ch := range cm.Changes {
-			if !yield(ch.Name) {
-				return
-			}
-		}
-	}
+	names := namesOf(cm.Changes, func(ch Change) string { return ch.Name })
 	err = c.write(cm.Owner, names, func() error {
 		out, err = c.Backend.Commit(ctx, cm)
 		return err
@@ -347,12 +346,6 @@ func (c *Cache) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 
 // ImportVersions implements HistoryAdmin.
 func (c *Cache) ImportVersions(ctx context.Context, owner string, vs []Version) error {
-	names := func(yield func(string) bool) {
-		for _, v := range vs {
-			if !yield(v.Name) {
-				return
-			}
-		}
-	}
+	names := namesOf(vs, func(v Version) string { return v.Name })
 	return c.write(owner, names, func() error { return c.Backend.ImportVersions(ctx, owner, vs) })
 }
