@@ -17,7 +17,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
@@ -174,9 +173,6 @@ func vouchRetired(ctx context.Context, store *seal.Store, ios *cmdutil.IOStreams
 		}
 		return nil
 	})
-	if errors.Is(err, storage.ErrNoHistory) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("read the audit logs: %w", err)
 	}

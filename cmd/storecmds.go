@@ -8,7 +8,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
 // storeFactory opens the store of serve's settings for migrate, backup and
@@ -35,7 +34,7 @@ func storeFactory(ios *cmdutil.IOStreams) *cmdutil.StoreFactory {
 					closeLog()
 					return nil, err
 				}
-				return &cmdutil.Store{Plain: store, URI: cfg.URI, Snapshot: backends.Snapshot(store.Lower()), Close: func() {
+				return &cmdutil.Store{Plain: store, URI: cfg.URI, Snapshot: store.Lower().Snapshot, Close: func() {
 					store.Close()
 					closeLog()
 				}}, nil

@@ -16,8 +16,8 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -42,7 +42,7 @@ func benchGet(b *testing.B, path string, log *slog.Logger) { benchGetWith(b, pat
 
 func benchGetWith(b *testing.B, path string, log *slog.Logger, access bool) {
 	ctx := context.Background()
-	st, err := backends.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "p.sqlite"), backends.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}})
+	st, err := stack.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "p.sqlite"), stack.Options{MasterKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}})
 	if err != nil {
 		b.Fatal(err)
 	}

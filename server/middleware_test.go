@@ -16,8 +16,8 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
 type lockedBuf struct {
@@ -53,7 +53,7 @@ func (l *lockedBuf) lines(t *testing.T) []map[string]any {
 // never a token or a value.
 func TestRequestLog(t *testing.T) {
 	ctx := context.Background()
-	store, err := backends.Open(ctx, "memory://", backends.Options{})
+	store, err := stack.Open(ctx, "memory://", stack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // quotaEnv is a server whose store enforces q, as serve sets it up.
 func quotaEnv(t *testing.T, q storage.Quota) *env {
 	e := newEnv(t, func(o *server.Options) { o.Quota = q })
-	e.store.(storage.Quotas).SetQuota(q)
+	e.store.SetQuota(q)
 	return e
 }
 
@@ -86,7 +86,7 @@ func TestQuotaRefusals(t *testing.T) {
 	// point-in-time restores write new versions, so they are refused.
 	use, _ = usageOf(t, e, owner)
 	q := storage.Quota{Secrets: 3, Bytes: use[1]}
-	e.store.(storage.Quotas).SetQuota(q)
+	e.store.SetQuota(q)
 	wantQuota(t, e.do("POST", "/v1/secrets/a/restore", owner, `{"version":1}`), storage.LimitBytes, use[1], use[1])
 	wantQuota(t, e.do("POST", "/v1/restore", owner, `{"as_of":"`+before.Format(time.RFC3339Nano)+`"}`), storage.LimitBytes, use[1], use[1])
 	if r := e.do("GET", "/secrets/b", owner, nil); r.status != 200 {

@@ -24,14 +24,11 @@ import (
 // DefaultBodyLimit is the largest request body accepted (SPEC §2).
 const DefaultBodyLimit = 1 << 20
 
-// Store is what the server needs of storage: secrets, sign-in nonces and
-// rate-limit counters, and a ping for /readyz. Values are plaintext here:
-// sealing is a layer inside it (see backends.Open).
-type Store interface {
-	storage.Secrets
-	storage.Ephemeral
-	Ping(ctx context.Context) error
-}
+// Store is what the server needs of storage: the whole storage.Backend
+// contract (secrets, nonces and counters, history, audit logs, quotas, a
+// ping for /readyz). Values are plaintext here: sealing is a layer inside
+// it (see stack.Open).
+type Store = storage.Backend
 
 // Options configure a Server. Store and Tokens are required.
 type Options struct {
@@ -62,7 +59,7 @@ type Options struct {
 	// History sets versions and the audit trail (v1_history.go).
 	History HistoryOptions
 	// Quota is the per-owner limit the store enforces (see
-	// backends.Options), shown by GET /v1/whoami.
+	// stack.Options), shown by GET /v1/whoami.
 	Quota storage.Quota
 	// JobDefinitions sets the node routes of confidential job
 	// definitions (v1_jobdef.go).

@@ -25,8 +25,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -68,7 +68,7 @@ func newEnv(t testing.TB, opts ...func(*server.Options)) *env {
 func newEnvOn(t testing.TB, uri string, masterKey []byte, opts ...func(*server.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	store, err := backends.Open(ctx, uri, backends.Options{MasterKeys: [][]byte{masterKey}})
+	store, err := stack.Open(ctx, uri, stack.Options{MasterKeys: [][]byte{masterKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestVectorTokenAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	original := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
-	store, err := backends.Open(context.Background(), "memory://", backends.Options{})
+	store, err := stack.Open(context.Background(), "memory://", stack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

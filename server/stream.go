@@ -111,7 +111,7 @@ func (s *Server) listPage(c echo.Context, owner, prefix, after string, limit int
 	if meta {
 		page, err = s.store.ListPage(c.Request().Context(), owner, prefix, after, limit)
 	} else {
-		page, err = storage.ListValues(c.Request().Context(), s.store, owner, prefix, after, limit)
+		page, err = s.store.ListValues(c.Request().Context(), owner, prefix, after, limit)
 	}
 	var ue *storage.UnreadableError
 	errors.As(err, &ue)

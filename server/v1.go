@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // v1Routes adds the versioned API (issue 11) beside the legacy routes;
@@ -65,8 +63,8 @@ func (s *Server) whoami(c echo.Context) error {
 	} else if cl.Scoped() {
 		b.Scope, b.Job = "job", cl.Job
 		b.Keys = append([]string{}, cl.Secrets...)
-	} else if q, ok := s.store.(storage.Quotas); ok && storage.CountsQuota(s.store) {
-		u, err := q.Usage(c.Request().Context(), b.Namespace)
+	} else {
+		u, err := s.store.Usage(c.Request().Context(), b.Namespace)
 		if err != nil {
 			return err
 		}

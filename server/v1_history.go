@@ -66,9 +66,9 @@ func (s *Server) initV1(o HistoryOptions) {
 		o.AuditRetention = DefaultAuditRetention
 	}
 	s.opts = o
-	if h, ok := s.store.(storage.HistoryStore); ok && storage.KeepsHistory(s.store) && !o.Off {
-		s.hist = h
-		s.audit = &auditBatch{log: h, warn: s.log.Warn, window: o.AuditCoalesce, now: func() time.Time { return s.now() }}
+	if !o.Off {
+		s.hist = s.store
+		s.audit = &auditBatch{log: s.store, warn: s.log.Warn, window: o.AuditCoalesce, now: func() time.Time { return s.now() }}
 	}
 }
 

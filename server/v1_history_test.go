@@ -10,7 +10,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -281,13 +280,10 @@ func TestV1JobTokensAndAudit(t *testing.T) {
 	}
 }
 
-// plain hides the history of the store below, like a backend that keeps
-// none.
-type plain struct{ storage.Store }
-
+// TestV1WithoutHistory: with HISTORY=false (History.Off) the legacy API
+// works and the routes that need history answer 501.
 func TestV1WithoutHistory(t *testing.T) {
-	e := newEnv(t)
-	e2 := newEnv(t, func(o *server.Options) { o.Store = plain{e.store} })
+	e2 := newEnv(t, func(o *server.Options) { o.History.Off = true })
 	tok := e2.login(newWallet())
 	// Listing current keys needs no history; listing the past does.
 	if r := e2.do("GET", "/v1/secrets", tok, nil); r.status != 200 {

@@ -32,7 +32,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 )
 
 type bins []string
@@ -84,7 +84,7 @@ func fill(uri, owner string, n int) {
 			log.Fatal(err)
 		}
 	}
-	s, err := backends.Open(ctx, uri, backends.Options{MasterKeys: keys})
+	s, err := stack.Open(ctx, uri, stack.Options{MasterKeys: keys})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -26,8 +26,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -89,7 +89,7 @@ func NewServer(tb testing.TB) *Server {
 
 // Start starts a Server; the caller must Close it.
 func Start() *Server {
-	store, err := backends.Open(context.Background(), "memory://", backends.Options{})
+	store, err := stack.Open(context.Background(), "memory://", stack.Options{})
 	if err != nil {
 		panic(err)
 	}

@@ -4,7 +4,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
@@ -120,43 +118,18 @@ func backupRun(opts *BackupOptions) error {
 	return nil
 }
 
-// source is what a backup of st reads: its secrets from one snapshot and,
-// when the backend keeps history, every kept version and audit event
-// (read after the secrets: a write meanwhile may be in the versions only).
+// source is what a backup of st reads: its secrets from one snapshot,
+// then every kept version and audit event (read after the secrets: a
+// write meanwhile may be in the versions only).
 func source(st *cmdutil.Store) migrate.SnapshotSource {
-	src := migrate.SnapshotSource{Secrets: st.Snapshot}
 	lower := st.Plain.Lower()
-	admin, ok := lower.(storage.HistoryAdmin)
-	if !ok || !storage.KeepsHistory(lower) {
-		return src
+	return migrate.SnapshotSource{
+		Secrets:  st.Snapshot,
+		Versions: lower.WalkVersions,
+		Audit: func(ctx context.Context, _ []string, fn func(string, audit.Event) error) error {
+			return lower.WalkAudit(ctx, fn)
+		},
 	}
-	src.Versions = admin.WalkVersions
-	src.Audit = func(ctx context.Context, owners []string, fn func(string, audit.Event) error) error {
-		if w, ok := lower.(storage.AuditWalker); ok {
-			err := w.WalkAudit(ctx, fn)
-			if !errors.Is(err, storage.ErrNoHistory) {
-				return err
-			}
-		}
-		// A backend that cannot walk every log: those of the owners seen.
-		log, ok := lower.(storage.AuditLog)
-		if !ok {
-			return nil
-		}
-		for _, owner := range owners {
-			events, err := storage.ReadAudit(ctx, log, owner)
-			if err != nil {
-				return err
-			}
-			for _, e := range events {
-				if err := fn(owner, e); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return src
 }
 
 func backendKind(st *cmdutil.Store) string {

@@ -5,7 +5,6 @@ package restore
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,8 +117,7 @@ func restoreRun(opts *RestoreOptions) error {
 	defer st.Close()
 
 	lower := st.Plain.Lower()
-	admin, hist := lower.(storage.HistoryAdmin)
-	hist = hist && storage.KeepsHistory(lower)
+	admin, hist := lower, true // every backend keeps history
 	rd := migrate.SnapshotReader{
 		MaxLine: migrate.MaxLine(bodyLimit()),
 		MACKey: func(id string) ([]byte, error) {
@@ -207,8 +205,8 @@ func restoreRun(opts *RestoreOptions) error {
 	// decisions and counts, and writes nothing.
 	w := &writer{ctx: ctx, opts: opts, rd: rd, lower: lower, admin: admin, imported: map[string]bool{}}
 	if hist {
-		w.hist = lower.(storage.History)
-		w.log, _ = lower.(storage.AuditLog)
+		w.hist = lower
+		w.log = lower
 	}
 	if hist && h.Versions > 0 {
 		if err := w.versions(file); err != nil {
@@ -710,17 +708,7 @@ func holdsAny(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, 
 		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error { return notSystem(owner) })
 	}
 	if err == nil && hist {
-		if aw, ok := s.(storage.AuditWalker); ok {
-			err = aw.WalkAudit(ctx, func(owner string, _ audit.Event) error { return notSystem(owner) })
-		} else if log, ok := s.(storage.AuditLog); ok {
-			for _, o := range owners {
-				page, aerr := log.Audit(ctx, o, storage.AuditQuery{Limit: 1})
-				if aerr != nil || len(page.Events) > 0 {
-					err = cmp.Or(aerr, errFound)
-					break
-				}
-			}
-		}
+		err = s.WalkAudit(ctx, func(owner string, _ audit.Event) error { return notSystem(owner) })
 	}
 	if errors.Is(err, errFound) {
 		return true, nil

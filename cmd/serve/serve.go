@@ -29,7 +29,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -62,23 +62,23 @@ func NewCmdServe(ios *cmdutil.IOStreams) *cobra.Command {
 	return c
 }
 
-// OpenStore opens the whole storage stack (see backends.Open) of a store
+// OpenStore opens the whole storage stack (see stack.Open) of a store
 // that must exist already, as the maintenance commands do: plaintext above,
 // sealed below, the key checked. A store that is not there is a
-// *backends.NoStoreError, exit 3 (not found).
+// *stack.NoStoreError, exit 3 (not found).
 func OpenStore(ctx context.Context, cfg StoreConfig, log *slog.Logger) (*seal.Store, error) {
 	o := storeOptions(cfg, log)
 	o.MustExist = !cfg.Create
-	s, err := backends.Open(ctx, cfg.URI, o)
-	var nse *backends.NoStoreError
+	s, err := stack.Open(ctx, cfg.URI, o)
+	var nse *stack.NoStoreError
 	if errors.As(err, &nse) {
 		return nil, cmdutil.WithCode(cmdutil.ExitNotFound, err)
 	}
 	return s, err
 }
 
-func storeOptions(cfg StoreConfig, log *slog.Logger) backends.Options {
-	return backends.Options{MasterKeys: cfg.MasterKeys, Logger: log, CallTimeout: cfg.CallTimeout,
+func storeOptions(cfg StoreConfig, log *slog.Logger) stack.Options {
+	return stack.Options{MasterKeys: cfg.MasterKeys, Logger: log, CallTimeout: cfg.CallTimeout,
 		RedisWaitReplicas: cfg.RedisWaitReplicas}
 }
 
@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	defer ln.Close() // on the way out of a failed start; a no-op after Serve
 	opts := storeOptions(cfg.Store, log)
 	opts.Quota = cfg.Quota
-	store, err := backends.Open(ctx, cfg.Store.URI, opts)
+	store, err := stack.Open(ctx, cfg.Store.URI, opts)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
@@ -14,25 +13,9 @@ import (
 // the value was sealed, and the newest version's blob is also the current
 // value's. A blob moved to another owner or name still does not open.
 
-var (
-	_ storage.HistoryAdmin = (*Store)(nil)
-	_ storage.AuditWalker  = (*Store)(nil)
-)
-
-func (s *Store) admin() (storage.HistoryAdmin, error) {
-	if h, ok := s.Store.(storage.HistoryAdmin); ok && storage.KeepsHistory(s.Store) {
-		return h, nil
-	}
-	return nil, storage.ErrNoHistory
-}
-
 // WalkVersions implements storage.HistoryAdmin, values opened.
 func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storage.Version) error) error {
-	h, err := s.admin()
-	if err != nil {
-		return err
-	}
-	return h.WalkVersions(ctx, func(owner string, v storage.Version) error {
+	return s.Store.WalkVersions(ctx, func(owner string, v storage.Version) error {
 		v, err := s.openVersion(owner, v)
 		if err != nil {
 			return err
@@ -43,11 +26,7 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 
 // SwapVersion implements storage.HistoryAdmin on plaintext, as Swap does.
 func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, old, new []byte) (bool, error) {
-	h, err := s.admin()
-	if err != nil {
-		return false, err
-	}
-	cur, err := h.(storage.History).GetVersion(ctx, owner, name, v)
+	cur, err := s.Store.GetVersion(ctx, owner, name, v)
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, nil
 	}
@@ -65,16 +44,13 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 	if err != nil {
 		return false, err
 	}
-	return h.SwapVersion(ctx, owner, name, v, cur.Value, blob)
+	return s.Store.SwapVersion(ctx, owner, name, v, cur.Value, blob)
 }
 
 // ImportVersions implements storage.HistoryAdmin: values sealed on the way
 // down with the newest key.
 func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.Version) error {
-	h, err := s.admin()
-	if err != nil {
-		return err
-	}
+	var err error
 	sealed := make([]storage.Version, len(vs))
 	for i, v := range vs {
 		if !v.Deleted {
@@ -84,25 +60,7 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		sealed[i] = v
 	}
-	return h.ImportVersions(ctx, owner, sealed)
-}
-
-// ImportAudit implements storage.HistoryAdmin; events hold no values.
-func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
-	h, err := s.admin()
-	if err != nil {
-		return err
-	}
-	return h.ImportAudit(ctx, owner, events)
-}
-
-// WalkAudit implements storage.AuditWalker.
-func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
-	w, ok := s.Store.(storage.AuditWalker)
-	if !ok || !storage.KeepsHistory(s.Store) {
-		return storage.ErrNoHistory
-	}
-	return w.WalkAudit(ctx, fn)
+	return s.Store.ImportVersions(ctx, owner, sealed)
 }
 
 // StaleVersion is a kept version sealed with a key other than the newest.
@@ -113,15 +71,10 @@ type StaleVersion struct {
 	sealed  []byte
 }
 
-// FindStaleVersions walks every kept version (none when the backend keeps
-// no history) and returns how many hold a value and those sealed with an
+// FindStaleVersions walks every kept version and returns how many hold a value and those sealed with an
 // older key. Like FindStale it reads first and writes nothing.
 func (s *Store) FindStaleVersions(ctx context.Context) (total int, stale []StaleVersion, err error) {
-	h, err := s.admin()
-	if errors.Is(err, storage.ErrNoHistory) {
-		return 0, nil, nil
-	}
-	err = h.WalkVersions(ctx, func(owner string, v storage.Version) error {
+	err = s.Store.WalkVersions(ctx, func(owner string, v storage.Version) error {
 		if v.Deleted {
 			return ctx.Err()
 		}
@@ -141,19 +94,11 @@ func (s *Store) FindStaleVersions(ctx context.Context) (total int, stale []Stale
 // key (the current value with it, when it is the newest), unless it
 // changed since FindStaleVersions read it. A value no key opens is ErrOpen.
 func (s *Store) ResealVersion(ctx context.Context, st StaleVersion) (bool, error) {
-	h, err := s.admin()
+	blob, err := s.reseal(st.Owner, st.Name, st.sealed)
 	if err != nil {
 		return false, err
 	}
-	pt, err := s.kr.Open(st.Owner, st.Name, st.sealed)
-	if err != nil {
-		return false, ErrOpen
-	}
-	blob, err := s.kr.Seal(st.Owner, st.Name, pt)
-	if err != nil {
-		return false, err
-	}
-	ok, err := h.SwapVersion(ctx, st.Owner, st.Name, st.Version, st.sealed, blob)
+	ok, err := s.Store.SwapVersion(ctx, st.Owner, st.Name, st.Version, st.sealed, blob)
 	if err != nil {
 		return false, fmt.Errorf("version %d: %w", st.Version, err)
 	}

@@ -29,7 +29,9 @@ var checkPlain = []byte("nosana-secrets key check v1")
 // Store is the seal layer of a storage stack (as Vault's barrier over its
 // physical backend): values are sealed on the way down and opened on the
 // way up, so everything above it sees plaintext and never the keyring.
-// Nonces, counters, meta records, Delete, Ping and Close pass through.
+// What carries no value (nonces, counters, meta records, Delete, Versions,
+// the audit log's reads, quotas, purges, Ping, Close) passes through; what
+// appends audit events gets the store's signer.
 type Store struct {
 	storage.Store // the layer below, which holds sealed values
 	kr            *Keyring
@@ -37,7 +39,7 @@ type Store struct {
 	signer        *audit.Signer // the active key's audit signer
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // AuditSigner is the audit signer of the master key with the hex id ("":
 // the active key): an ed25519 key derived from it (audit.SigningPurpose).
@@ -247,7 +249,7 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 
 // ListValues implements storage.ValueLister.
 func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
-	secs, err := storage.ListValues(ctx, s.Store, owner, prefix, after, limit)
+	secs, err := s.Store.ListValues(ctx, owner, prefix, after, limit)
 	return s.openAll(owner, secs, err)
 }
 
@@ -267,13 +269,23 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 
 // Walk implements storage.Walker, with values opened.
 func (s *Store) Walk(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
-	return s.Store.Walk(ctx, func(owner string, sec storage.Secret) error {
+	return s.Store.Walk(ctx, s.opening(fn))
+}
+
+// Snapshot implements storage.Walker, with values opened.
+func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Store.Snapshot(ctx, s.opening(fn))
+}
+
+// opening is fn called with each value opened.
+func (s *Store) opening(fn func(string, storage.Secret) error) func(string, storage.Secret) error {
+	return func(owner string, sec storage.Secret) error {
 		sec, err := s.open(owner, sec)
 		if err != nil {
 			return err
 		}
 		return fn(owner, sec)
-	})
+	}
 }
 
 // Swap implements storage.Walker on plaintext: the stored value is opened
@@ -335,15 +347,21 @@ func (s *Store) FindStale(ctx context.Context) (total int, stale []Stale, err er
 	return total, stale, nil
 }
 
+// reseal is sealed, of owner and name, opened and sealed again with the
+// newest key; ErrOpen when no key opens it.
+func (s *Store) reseal(owner, name string, sealed []byte) ([]byte, error) {
+	pt, err := s.kr.Open(owner, name, sealed)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return s.kr.Seal(owner, name, pt)
+}
+
 // Reseal swaps one stale value for its reseal under the newest key, unless
 // it changed since FindStale read it (then it reports false: a server
 // wrote it, with the newest key). A value no key opens is ErrOpen.
 func (s *Store) Reseal(ctx context.Context, st Stale) (bool, error) {
-	pt, err := s.kr.Open(st.Owner, st.Name, st.sealed)
-	if err != nil {
-		return false, ErrOpen
-	}
-	blob, err := s.kr.Seal(st.Owner, st.Name, pt)
+	blob, err := s.reseal(st.Owner, st.Name, st.sealed)
 	if err != nil {
 		return false, err
 	}

@@ -7,9 +7,11 @@ import (
 	"sync"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 )
 
-// Cache is a Store whose Get, List and GetMany are answered from memory
+// Cache is a Backend whose Get, List and GetMany are answered from memory
 // after the first read: single secrets, and whole namespaces (an owner's
 // every secret, from which any prefix listing is a binary search). It is
 // coherent only while this process is the store's sole writer (serve holds
@@ -17,7 +19,7 @@ import (
 // through, and writes evict what they touch. It holds values as the store
 // does (sealed), never plaintext.
 type Cache struct {
-	Store
+	Backend
 	maxBytes int
 
 	loads singleflight.Group // one namespace load per owner at a time
@@ -44,8 +46,8 @@ type namespace struct {
 const entryOverhead = 64
 
 // NewCache wraps s with a cache of at most maxBytes of values.
-func NewCache(s Store, maxBytes int) *Cache {
-	return &Cache{Store: s, maxBytes: maxBytes, entries: map[cacheKey]Secret{}, lists: map[string]*namespace{}}
+func NewCache(s Backend, maxBytes int) *Cache {
+	return &Cache{Backend: s, maxBytes: maxBytes, entries: map[cacheKey]Secret{}, lists: map[string]*namespace{}}
 }
 
 // List implements Secrets from the owner's cached namespace, loading it
@@ -54,7 +56,7 @@ func (c *Cache) List(ctx context.Context, owner, prefix string) ([]Secret, error
 	ns, err := c.namespaceOf(ctx, owner)
 	if err != nil || ns == nil {
 		if err == nil {
-			return c.Store.List(ctx, owner, prefix)
+			return c.Backend.List(ctx, owner, prefix)
 		}
 		return nil, err
 	}
@@ -72,7 +74,7 @@ func (c *Cache) ListPage(ctx context.Context, owner, prefix, after string, limit
 	ns, err := c.namespaceOf(ctx, owner)
 	if err != nil || ns == nil {
 		if err == nil {
-			return c.Store.ListPage(ctx, owner, prefix, after, limit)
+			return c.Backend.ListPage(ctx, owner, prefix, after, limit)
 		}
 		return nil, err
 	}
@@ -86,7 +88,7 @@ func (c *Cache) ListValues(ctx context.Context, owner, prefix, after string, lim
 	ns, err := c.namespaceOf(ctx, owner)
 	if err != nil || ns == nil {
 		if err == nil {
-			return ListValues(ctx, c.Store, owner, prefix, after, limit)
+			return c.Backend.ListValues(ctx, owner, prefix, after, limit)
 		}
 		return nil, err
 	}
@@ -134,7 +136,7 @@ func (c *Cache) load(ctx context.Context, owner string, gen uint64) (*namespace,
 	var all []Secret
 	size := 0
 	for after := ""; ; {
-		page, err := c.Store.ListPage(ctx, owner, "", after, loadPage)
+		page, err := c.Backend.ListPage(ctx, owner, "", after, loadPage)
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +165,7 @@ func (c *Cache) GetMany(ctx context.Context, owner string, names []string) ([]Se
 	ns := c.lists[owner]
 	c.mu.Unlock()
 	if ns == nil || ns.tooBig {
-		return c.Store.GetMany(ctx, owner, names)
+		return c.Backend.GetMany(ctx, owner, names)
 	}
 	out := make([]Secret, 0, len(names))
 	for _, n := range names { // distinct and sorted (Checked)
@@ -234,7 +236,7 @@ func (c *Cache) Get(ctx context.Context, owner, name string) (Secret, error) {
 	if ok {
 		return sec, nil
 	}
-	sec, err := c.Store.Get(ctx, owner, name)
+	sec, err := c.Backend.Get(ctx, owner, name)
 	if err != nil {
 		return sec, err
 	}
@@ -274,6 +276,17 @@ func (c *Cache) forget(owner string, names func(yield func(string) bool)) {
 	}
 }
 
+// namesOf is the name of each of xs, for write.
+func namesOf[T any](xs []T, name func(T) string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for _, x := range xs {
+			if !yield(name(x)) {
+				return
+			}
+		}
+	}
+}
+
 func (c *Cache) write(owner string, names func(yield func(string) bool), do func() error) error {
 	c.forget(owner, names)
 	err := do()
@@ -283,34 +296,56 @@ func (c *Cache) write(owner string, names func(yield func(string) bool), do func
 
 // Put implements Store.
 func (c *Cache) Put(ctx context.Context, owner string, items []Item) error {
-	names := func(yield func(string) bool) {
-		for _, it := range items {
-			if !yield(it.Name) {
-				return
-			}
-		}
-	}
-	return c.write(owner, names, func() error { return c.Store.Put(ctx, owner, items) })
+	names := namesOf(items, func(it Item) string { return it.Name })
+	return c.write(owner, names, func() error { return c.Backend.Put(ctx, owner, items) })
 }
 
 // Delete implements Store.
 func (c *Cache) Delete(ctx context.Context, owner string, names []string) error {
-	seq := func(yield func(string) bool) {
-		for _, n := range names {
-			if !yield(n) {
-				return
-			}
-		}
-	}
-	return c.write(owner, seq, func() error { return c.Store.Delete(ctx, owner, names) })
+	return c.write(owner, slices.Values(names), func() error { return c.Backend.Delete(ctx, owner, names) })
 }
 
 // Swap implements Store.
 func (c *Cache) Swap(ctx context.Context, owner, name string, old, new []byte) (ok bool, err error) {
 	one := func(yield func(string) bool) { yield(name) }
 	err = c.write(owner, one, func() error {
-		ok, err = c.Store.Swap(ctx, owner, name, old, new)
+		ok, err = c.Backend.Swap(ctx, owner, name, old, new)
 		return err
 	})
 	return ok, err
+}
+
+// The history passes through; what writes the current value (Commit,
+// Destroy, SwapVersion, ImportVersions) evicts the names it touches, as
+// Put does.
+
+// Commit implements History.
+func (c *Cache) Commit(ctx context.Context, cm Commit) (out []int64, err error) {
+	names := namesOf(cm.Changes, func(ch Change) string { return ch.Name })
+	err = c.write(cm.Owner, names, func() error {
+		out, err = c.Backend.Commit(ctx, cm)
+		return err
+	})
+	return out, err
+}
+
+// Destroy implements History.
+func (c *Cache) Destroy(ctx context.Context, owner string, names []string, ev *audit.Event) error {
+	return c.write(owner, slices.Values(names), func() error { return c.Backend.Destroy(ctx, owner, names, ev) })
+}
+
+// SwapVersion implements HistoryAdmin.
+func (c *Cache) SwapVersion(ctx context.Context, owner, name string, v int64, old, new []byte) (ok bool, err error) {
+	one := func(yield func(string) bool) { yield(name) }
+	err = c.write(owner, one, func() error {
+		ok, err = c.Backend.SwapVersion(ctx, owner, name, v, old, new)
+		return err
+	})
+	return ok, err
+}
+
+// ImportVersions implements HistoryAdmin.
+func (c *Cache) ImportVersions(ctx context.Context, owner string, vs []Version) error {
+	names := namesOf(vs, func(v Version) string { return v.Name })
+	return c.write(owner, names, func() error { return c.Backend.ImportVersions(ctx, owner, vs) })
 }

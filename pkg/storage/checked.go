@@ -11,15 +11,15 @@ import (
 // name lists reach the backend distinct and sorted, batches deduplicated
 // and sorted. Backends therefore repeat none of it.
 type Checked struct {
-	Store
+	Backend
 }
 
-// Check wraps s in a Checked layer, unless it is one already.
-func Check(s Store) *Checked {
-	if c, ok := s.(*Checked); ok {
+// Check wraps b in a Checked layer, unless it is one already.
+func Check(b Backend) *Checked {
+	if c, ok := b.(*Checked); ok {
 		return c
 	}
-	return &Checked{Store: s}
+	return &Checked{Backend: b}
 }
 
 func validOwnerName(owner, name string) bool {
@@ -34,7 +34,7 @@ func (c *Checked) Get(ctx context.Context, owner, name string) (Secret, error) {
 		}
 		return Secret{}, ErrNotFound
 	}
-	return c.Store.Get(ctx, owner, name)
+	return c.Backend.Get(ctx, owner, name)
 }
 
 // GetMany implements Secrets.
@@ -43,7 +43,7 @@ func (c *Checked) GetMany(ctx context.Context, owner string, names []string) ([]
 	if CheckName("owner", owner) != nil || len(names) == 0 {
 		return []Secret{}, ctx.Err()
 	}
-	return c.Store.GetMany(ctx, owner, names)
+	return c.Backend.GetMany(ctx, owner, names)
 }
 
 // List implements Secrets.
@@ -51,7 +51,7 @@ func (c *Checked) List(ctx context.Context, owner, prefix string) ([]Secret, err
 	if CheckName("owner", owner) != nil || !ValidPrefix(prefix) {
 		return []Secret{}, ctx.Err()
 	}
-	return c.Store.List(ctx, owner, prefix)
+	return c.Backend.List(ctx, owner, prefix)
 }
 
 // Put implements Secrets.
@@ -63,7 +63,7 @@ func (c *Checked) Put(ctx context.Context, owner string, items []Item) error {
 	if len(items) == 0 {
 		return ctx.Err()
 	}
-	return c.Store.Put(ctx, owner, items)
+	return c.Backend.Put(ctx, owner, items)
 }
 
 // Delete implements Secrets.
@@ -72,7 +72,7 @@ func (c *Checked) Delete(ctx context.Context, owner string, names []string) erro
 	if CheckName("owner", owner) != nil || len(names) == 0 {
 		return ctx.Err()
 	}
-	return c.Store.Delete(ctx, owner, names)
+	return c.Backend.Delete(ctx, owner, names)
 }
 
 // Swap implements Walker.
@@ -80,7 +80,7 @@ func (c *Checked) Swap(ctx context.Context, owner, name string, old, new []byte)
 	if !validOwnerName(owner, name) {
 		return false, ctx.Err()
 	}
-	return c.Store.Swap(ctx, owner, name, NonNil(old), NonNil(new))
+	return c.Backend.Swap(ctx, owner, name, NonNil(old), NonNil(new))
 }
 
 // UseNonce implements Ephemeral.
@@ -88,7 +88,7 @@ func (c *Checked) UseNonce(ctx context.Context, nonce string, expires time.Time)
 	if err := CheckName("nonce", nonce); err != nil {
 		return false, err
 	}
-	return c.Store.UseNonce(ctx, nonce, expires)
+	return c.Backend.UseNonce(ctx, nonce, expires)
 }
 
 // Incr implements Ephemeral.
@@ -96,7 +96,7 @@ func (c *Checked) Incr(ctx context.Context, key string, n int64, expires time.Ti
 	if err := CheckName("counter key", key); err != nil {
 		return 0, err
 	}
-	return c.Store.Incr(ctx, key, n, expires)
+	return c.Backend.Incr(ctx, key, n, expires)
 }
 
 // GetMeta implements Meta.
@@ -104,7 +104,7 @@ func (c *Checked) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	if CheckName("meta key", key) != nil {
 		return nil, ErrNotFound
 	}
-	return c.Store.GetMeta(ctx, key)
+	return c.Backend.GetMeta(ctx, key)
 }
 
 // InitMeta implements Meta.
@@ -112,7 +112,7 @@ func (c *Checked) InitMeta(ctx context.Context, key string, value []byte) ([]byt
 	if err := CheckName("meta key", key); err != nil {
 		return nil, err
 	}
-	return c.Store.InitMeta(ctx, key, NonNil(value))
+	return c.Backend.InitMeta(ctx, key, NonNil(value))
 }
 
 // PutMeta implements Meta.
@@ -120,7 +120,7 @@ func (c *Checked) PutMeta(ctx context.Context, key string, value []byte) error {
 	if err := CheckName("meta key", key); err != nil {
 		return err
 	}
-	return c.Store.PutMeta(ctx, key, NonNil(value))
+	return c.Backend.PutMeta(ctx, key, NonNil(value))
 }
 
 // NonNil is b, or empty for nil: an empty value stored, not none (SQL

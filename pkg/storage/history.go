@@ -15,10 +15,6 @@ import (
 // soft-deleted: its history is kept, and restorable, until purged.
 var ErrDeleted = errors.New("storage: deleted")
 
-// ErrNoHistory is returned by the History methods of a stack whose backend
-// keeps no history.
-var ErrNoHistory = errors.New("storage: this backend keeps no version history")
-
 // NoCAS is a Change without a check-and-set.
 const NoCAS = -1
 
@@ -177,19 +173,12 @@ func MatchAudit(q AuditQuery, e audit.Event) bool {
 	return q.Key == "" || slices.Contains(e.Keys, q.Key)
 }
 
-// HistoryStore is a backend that keeps history and audit logs.
-type HistoryStore interface {
-	Store
-	History
-	AuditLog
-}
-
 // SortVersions sorts versions by name, byte-wise.
 func SortVersions(v []Version) {
 	slices.SortFunc(v, func(a, b Version) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// HistoryAdmin is what maintenance needs of a backend that keeps history:
+// HistoryAdmin is what maintenance needs of the history:
 // rekey re-seals every kept version, backup reads them all with the audit
 // log, restore puts them back as they were.
 type HistoryAdmin interface {
@@ -209,6 +198,10 @@ type HistoryAdmin interface {
 	// ImportAudit stores events as they are (seq, times, hashes) into the
 	// owner's log, which must be empty, so the chain verifies as before.
 	ImportAudit(ctx context.Context, owner string, events []audit.Event) error
+	// WalkAudit calls fn for every event of every owner, each owner's
+	// oldest first: backup needs the logs of owners that hold no secret
+	// any more (their logins and destroys are still theirs).
+	WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error
 }
 
 // ScanAudit answers q by reading the owner's events newest first through

@@ -1,11 +1,13 @@
-// Package storage defines the small contracts a backend implements, the
-// Checked layer that validates input once for every backend, and the read
-// cache of a single-process store.
+// Package storage defines the one contract every backend implements
+// (Backend), the Driver a backend package exports, the Checked layer that
+// validates input once for every backend, the Bounded layer that gives
+// each call a deadline, and the read cache of a single-process store.
 //
 // A backend keeps opaque byte values under (owner, name). It never
-// interprets or logs a value. Stacks are built by package backends: the
-// backend, then Checked, then (sqlite) the lock and Cache, then the seal
-// layer, above which values are plaintext.
+// interprets or logs a value. Package backends holds the driver table;
+// package stack builds a stack: the backend, then Checked, then Bounded,
+// then (sqlite) the lock and Cache, then the seal layer, above which values
+// are plaintext.
 package storage
 
 import (
@@ -89,6 +91,10 @@ type Walker interface {
 	// Walk calls fn for every secret of every owner, in no particular order.
 	// fn may write.
 	Walk(ctx context.Context, fn func(owner string, s Secret) error) error
+	// Snapshot is Walk as one consistent read where the engine has one (SQL:
+	// one read transaction), and Walk itself elsewhere (Redis, MongoDB,
+	// memory). Backups read through it; fn must not write.
+	Snapshot(ctx context.Context, fn func(owner string, s Secret) error) error
 	// Swap replaces the value of (owner, name) with new only if it still
 	// equals old, without touching its version. It reports whether it did.
 	Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error)
@@ -106,20 +112,36 @@ type Meta interface {
 	PutMeta(ctx context.Context, key string, value []byte) error
 }
 
-// Store is every contract together: what a backend implements and what
-// each layer of a stack passes on. Every method is safe for concurrent use.
+// Backend is the whole contract: what every backend implements and what
+// each layer of a stack (Checked, Bounded, the sqlite cache, the seal
+// layer) passes on, overriding only the methods it changes. Every method is
+// required and safe for concurrent use; what one engine cannot do on a
+// deployment is a documented behaviour of that backend, decided at open
+// (MongoDB without a replica set writes without a transaction).
 //
 // A backend may rely on the Checked layer above it: owners, names, nonces,
 // counter and meta keys are valid (CheckName), prefixes are ValidPrefix,
 // name lists are distinct and sorted, batches are non-empty, deduplicated
 // and sorted, and values are non-nil.
-type Store interface {
+type Backend interface {
 	Secrets
+	ValueLister
 	Ephemeral
-	Walker
 	Meta
+	Walker
+	History
+	AuditLog
+	HistoryAdmin
+	Quotas
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the connection pool.
 	Close() error
 }
+
+// Store and HistoryStore are the names Backend had when history, audit
+// logs and quotas were optional.
+type (
+	Store        = Backend
+	HistoryStore = Backend
+)

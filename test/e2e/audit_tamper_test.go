@@ -16,8 +16,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -277,7 +277,7 @@ func trimAt(t *testing.T, uri, masterKey string, owner string, noted audit.Head)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := storagebackends.Open(ctx, uri, storagebackends.Options{MasterKeys: keys})
+	store, err := storagestack.Open(ctx, uri, storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

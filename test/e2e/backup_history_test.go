@@ -31,7 +31,7 @@ func historyOf(t *testing.T, s storage.Store, owner string) history {
 	t.Helper()
 	ctx := context.Background()
 	var h history
-	err := s.(storage.HistoryAdmin).WalkVersions(ctx, func(o string, v storage.Version) error {
+	err := s.WalkVersions(ctx, func(o string, v storage.Version) error {
 		if o == owner {
 			h.versions = append(h.versions, fmt.Sprintf("%s v%d deleted=%v %s by %s/%s %x",
 				v.Name, v.Version, v.Deleted, v.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z"), v.By.Address, v.By.Job, v.Value))
@@ -41,7 +41,7 @@ func historyOf(t *testing.T, s storage.Store, owner string) history {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := storage.ReadAudit(ctx, s.(storage.AuditLog), owner)
+	log, err := storage.ReadAudit(ctx, s, owner)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/restore"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
-	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
+	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -241,12 +241,12 @@ func newMemoryStore(t *testing.T) *memoryStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := storagebackends.Open(context.Background(), "memory://", storagebackends.Options{MasterKeys: keys})
+	st, err := storagestack.Open(context.Background(), "memory://", storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: storagebackends.Snapshot(st.Lower()), Close: func() {}}
+	store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: st.Lower().Snapshot, Close: func() {}}
 	return &memoryStore{f: &cmdutil.StoreFactory{Bind: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 		return func(context.Context) (*cmdutil.Store, error) { return store, nil }
 	}}}

@@ -221,7 +221,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	walkedValues := 0
-	err = raw.(storage.HistoryAdmin).WalkVersions(ctx, func(owner string, v storage.Version) error {
+	err = raw.WalkVersions(ctx, func(owner string, v storage.Version) error {
 		if owner != w.addr || v.Deleted {
 			return nil
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -53,7 +54,7 @@ func seedHistory(t *testing.T, uri string, owners int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := storagebackends.Open(ctx, uri, storagebackends.Options{MasterKeys: keys})
+	st, err := storagestack.Open(ctx, uri, storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,12 +329,7 @@ func TestRestoreKilledConverges(t *testing.T) {
 }
 
 // faultLower is what a restore needs of the store under the seal layer.
-type faultLower interface {
-	storage.HistoryStore
-	storage.HistoryAdmin
-	storage.AuditWalker
-	KeepsHistory() bool
-}
+type faultLower = storage.Backend
 
 var errFault = errors.New("injected fault")
 
@@ -385,12 +381,12 @@ func faultyMemory(t *testing.T, versionsOK, auditOK int) (m *memoryStore, restor
 	if err != nil {
 		t.Fatal(err)
 	}
-	faultySt, err := seal.NewStore(ctx, &faulty{raw.(faultLower), versionsOK, auditOK}, kr)
+	faultySt, err := seal.NewStore(ctx, &faulty{raw, versionsOK, auditOK}, kr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	factory := func(st *seal.Store) *cmdutil.StoreFactory {
-		store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: storagebackends.Snapshot(raw), Close: func() {}}
+		store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: raw.Snapshot, Close: func() {}}
 		return &cmdutil.StoreFactory{Bind: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 			return func(context.Context) (*cmdutil.Store, error) { return store, nil }
 		}}
@@ -493,7 +489,7 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := storagebackends.Open(context.Background(), uri, storagebackends.Options{MasterKeys: keys})
+		s, err := storagestack.Open(context.Background(), uri, storagestack.Options{MasterKeys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -520,7 +516,7 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 					})
 				case "a kept version": // a soft-deleted key: no secret, no event
 					raw(t, to, func(s storage.Store) error {
-						return s.(storage.HistoryAdmin).ImportVersions(context.Background(), newWallet().addr,
+						return s.ImportVersions(context.Background(), newWallet().addr,
 							[]storage.Version{{Name: "x", Version: 1, Deleted: true, CreatedAt: time.Now(), By: storage.Writer{Address: w.addr}}})
 					})
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -140,7 +141,7 @@ func TestOpenErrors(t *testing.T) {
 		{"postgres://u:" + pw + "@h/db", "percent-encode"},
 	}
 	for _, tt := range tests {
-		s, err := backends.Open(context.Background(), tt.uri, testOptions(t))
+		s, err := stack.Open(context.Background(), tt.uri, testOptions(t))
 		if err == nil {
 			s.Close()
 			t.Errorf("Open(%s) succeeded", backends.Redact(tt.uri))
@@ -163,7 +164,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestOpenSQLiteCreatesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.sqlite")
-	s, err := backends.Open(context.Background(), "sqlite://"+path, backends.Options{})
+	s, err := stack.Open(context.Background(), "sqlite://"+path, stack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestOpenSQLiteCreatesFile(t *testing.T) {
 	}
 	// A relative path is relative to the working directory.
 	t.Chdir(t.TempDir())
-	rel, err := backends.Open(context.Background(), "sqlite://rel.sqlite", backends.Options{})
+	rel, err := stack.Open(context.Background(), "sqlite://rel.sqlite", stack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestOpenEach(t *testing.T) {
 	for _, b := range []string{"postgres", "mysql", "redis", "redis_cluster", "redis_sentinel", "mongodb"} {
 		t.Run(b, func(t *testing.T) {
 			s := storagetest.Open(t, b, func(ctx context.Context, uri string) (storage.Store, error) {
-				return backends.Open(ctx, uri, testOptions(t))
+				return stack.Open(ctx, uri, testOptions(t))
 			})
 			ctx := context.Background()
 			owner := storagetest.Unique("open-")
@@ -215,12 +216,12 @@ func TestOpenEach(t *testing.T) {
 }
 
 // testOptions seal with the key every test sharing a test database uses.
-func testOptions(t *testing.T) backends.Options {
+func testOptions(t *testing.T) stack.Options {
 	keys, err := seal.ParseKeys(testserver.TestMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return backends.Options{MasterKeys: keys}
+	return stack.Options{MasterKeys: keys}
 }
 
 // TestOpenSQLiteStack: the sqlite stack seals below, answers plaintext
@@ -228,7 +229,7 @@ func testOptions(t *testing.T) backends.Options {
 func TestOpenSQLiteStack(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.sqlite")
-	s, err := backends.Open(ctx, "sqlite://"+path, backends.Options{})
+	s, err := stack.Open(ctx, "sqlite://"+path, stack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,14 +243,14 @@ func TestOpenSQLiteStack(t *testing.T) {
 	if err != nil || strings.Contains(string(raw.Value), "plain") {
 		t.Fatalf("stored value %q, %v: want it sealed", raw.Value, err)
 	}
-	if _, err := backends.Open(ctx, "sqlite://"+path, backends.Options{}); err == nil || !strings.Contains(err.Error(), "another nosana-secrets process") {
+	if _, err := stack.Open(ctx, "sqlite://"+path, stack.Options{}); err == nil || !strings.Contains(err.Error(), "another nosana-secrets process") {
 		t.Fatalf("second Open of a held sqlite file: %v", err)
 	}
 	s.Close()
 	if fi, err := os.Stat(path + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v", err)
 	}
-	again, err := backends.Open(ctx, "sqlite://"+path, backends.Options{})
+	again, err := stack.Open(ctx, "sqlite://"+path, stack.Options{})
 	if err != nil {
 		t.Fatalf("reopen with the key file: %v", err)
 	}
@@ -258,13 +259,13 @@ func TestOpenSQLiteStack(t *testing.T) {
 		t.Fatalf("after reopen: %q, %v", sec.Value, err)
 	}
 	other, _ := seal.ParseKeys(seal.NewKey())
-	if _, err := backends.Open(ctx, "sqlite://"+filepath.Join(filepath.Dir(path), "s.sqlite"), backends.Options{MasterKeys: other}); err == nil {
+	if _, err := stack.Open(ctx, "sqlite://"+filepath.Join(filepath.Dir(path), "s.sqlite"), stack.Options{MasterKeys: other}); err == nil {
 		t.Fatal("opened while held")
 	}
 }
 
 func TestOpenNetworkNeedsKey(t *testing.T) {
-	_, err := backends.Open(context.Background(), storagetest.URI(t, "postgres"), backends.Options{})
+	_, err := stack.Open(context.Background(), storagetest.URI(t, "postgres"), stack.Options{})
 	if err == nil || !strings.Contains(err.Error(), "MASTER_KEY is required with postgres storage") {
 		t.Fatalf("Open without a key: %v", err)
 	}
@@ -272,7 +273,7 @@ func TestOpenNetworkNeedsKey(t *testing.T) {
 
 func TestOpenMemory(t *testing.T) {
 	ctx := context.Background()
-	s, err := backends.Open(ctx, "memory://", backends.Options{})
+	s, err := stack.Open(ctx, "memory://", stack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +284,7 @@ func TestOpenMemory(t *testing.T) {
 	if sec, err := s.Get(ctx, "o", "k"); err != nil || string(sec.Value) != "v" {
 		t.Fatalf("Get = %q, %v", sec.Value, err)
 	}
-	if _, err := backends.Open(ctx, "memory://x", backends.Options{}); err == nil {
+	if _, err := stack.Open(ctx, "memory://x", stack.Options{}); err == nil {
 		t.Fatal("memory://x accepted")
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.HistoryStore = (*Store)(nil)
-
 // history is the store's versions and audit logs, under Store.mu.
 type history struct {
 	versions map[string]map[string][]storage.Version // owner → name → oldest first
@@ -390,9 +388,6 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 		}
 	})
 }
-
-// KeepsHistory reports that the store implements storage.HistoryStore.
-func (s *Store) KeepsHistory() bool { return true }
 
 // Audit implements storage.AuditLog.
 func (s *Store) Audit(ctx context.Context, owner string, q storage.AuditQuery) (storage.AuditPage, error) {

@@ -10,11 +10,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var (
-	_ storage.HistoryAdmin = (*Store)(nil)
-	_ storage.AuditWalker  = (*Store)(nil)
-)
-
 // WalkVersions implements storage.HistoryAdmin: a copy of every version
 // (with a secret Put wrote outside the history as its name's newest) is
 // taken under the lock, so fn may write.
@@ -178,7 +173,7 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 	return err
 }
 
-// WalkAudit implements storage.AuditWalker, from a copy taken under the
+// WalkAudit implements storage.HistoryAdmin, from a copy taken under the
 // lock.
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
 	logs := map[string][]audit.Event{}

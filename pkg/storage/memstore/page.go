@@ -8,6 +8,12 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
+// ListValues implements storage.ValueLister: ListPage, whose versions and
+// times cost nothing here.
+func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	return s.ListPage(ctx, owner, prefix, after, limit)
+}
+
 // ListPage implements storage.Secrets.
 func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
 	out := []storage.Secret{}

@@ -6,8 +6,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.Quotas = (*Store)(nil)
-
 // SetQuota implements storage.Quotas. Use is counted whatever the quota.
 func (s *Store) SetQuota(q storage.Quota) {
 	s.mu.Lock()

@@ -44,7 +44,7 @@ type counter struct {
 	expires time.Time
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
@@ -240,6 +240,12 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, sec storage.Secr
 		}
 	}
 	return nil
+}
+
+// Snapshot implements storage.Walker: Walk, which holds the read lock
+// per owner, not across the store.
+func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Walk(ctx, fn)
 }
 
 // Swap implements storage.Store.

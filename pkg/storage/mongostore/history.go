@@ -61,8 +61,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.HistoryStore = (*Store)(nil)
-
 // raceAttempts bounds the retries of a write that keeps losing races.
 const raceAttempts = 50
 
@@ -765,6 +763,3 @@ func (s *Store) purgeVersions(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
-
-// KeepsHistory reports that the store implements storage.HistoryStore.
-func (s *Store) KeepsHistory() bool { return true }

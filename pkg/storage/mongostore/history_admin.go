@@ -13,8 +13,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.HistoryAdmin = (*Store)(nil)
-
 // WalkVersions implements storage.HistoryAdmin: the heads in (owner, name)
 // order, and for each the version documents it sees, then itself.
 func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storage.Version) error) error {
@@ -202,7 +200,7 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 	})
 }
 
-// WalkAudit implements storage.AuditWalker: every event in (owner, seq)
+// WalkAudit implements storage.HistoryAdmin: every event in (owner, seq)
 // order, from each owner's trim point on (as Audit reads them).
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
 	firsts := map[string]int64{}

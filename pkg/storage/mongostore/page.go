@@ -9,6 +9,12 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
+// ListValues implements storage.ValueLister: ListPage, versions and
+// times included (they are fields of the document read anyway).
+func (s *Store) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {
+	return s.ListPage(ctx, owner, prefix, after, limit)
+}
+
 // ListPage implements storage.Secrets: List's range on the (owner, name)
 // index, from after on, with a limit.
 func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]storage.Secret, error) {

@@ -32,8 +32,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.Quotas = (*Store)(nil)
-
 type usageDoc struct {
 	Secrets int64 `bson:"secrets"`
 	Bytes   int64 `bson:"bytes"`

@@ -93,7 +93,7 @@ type Store struct {
 	crash   func(step string) // tests: called between the steps of an audit append (auditlog.go)
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // ParseURI checks a mongodb:// or mongodb+srv:// URI without any network
 // access and returns the database it names (DefaultDatabase if none). The
@@ -131,6 +131,44 @@ func ParseURI(uri string) (string, error) {
 	return db, nil
 }
 
+// Driver opens mongodb:// and mongodb+srv:// URIs (see ParseURI).
+var Driver = storage.Driver{
+	Schemes: []string{"mongodb", "mongodb+srv"},
+	Parse: func(uri string) (storage.Config, error) {
+		db, err := ParseURI(uri)
+		if err != nil {
+			return nil, err
+		}
+		return Config{URI: uri, Database: db}, nil
+	},
+}
+
+// Config is a checked MongoDB URI.
+type Config struct {
+	URI      string // as given; the driver reads its options
+	Database string
+}
+
+// Engine implements storage.Config.
+func (Config) Engine() string { return "mongodb" }
+
+// Open implements storage.Config. Whether the deployment has
+// multi-document transactions is decided here, once, and logged: without
+// them (a standalone server, FerretDB) a write of several keys that fails
+// half-way can leave its first keys written (see atomically).
+func (c Config) Open(ctx context.Context, o storage.OpenOptions) (storage.Backend, error) {
+	s, err := openConfig(ctx, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.Transactions() {
+		o.Logger.Info("mongodb: each write of several keys, with its audit event, is one transaction")
+	} else {
+		o.Logger.Info("mongodb: this server has no transactions (standalone, or FerretDB): a write of several keys that fails half-way can leave its first keys written")
+	}
+	return s, nil
+}
+
 // Open connects to the URI, pings the server and creates the indexes.
 func Open(ctx context.Context, uri string) (*Store, error) { return open(ctx, uri, nil) }
 
@@ -140,6 +178,11 @@ func open(ctx context.Context, uri string, monitor *event.CommandMonitor) (*Stor
 	if err != nil {
 		return nil, err
 	}
+	return openConfig(ctx, Config{URI: uri, Database: db}, monitor)
+}
+
+func openConfig(ctx context.Context, c Config, monitor *event.CommandMonitor) (*Store, error) {
+	uri, db := c.URI, c.Database
 	opts := options.Client().ApplyURI(uri)
 	if opts.AppName == nil {
 		opts.SetAppName("nosana-secrets")
@@ -535,6 +578,12 @@ func (s *Store) Walk(ctx context.Context, fn func(owner string, s storage.Secret
 		}
 		return fn(d.Owner, d.secret())
 	})
+}
+
+// Snapshot implements storage.Walker: Walk, no consistent read (MongoDB
+// has no read transaction across collections on every deployment).
+func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Walk(ctx, fn)
 }
 
 // Swap implements storage.Store: an update whose filter holds the old

@@ -13,12 +13,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var (
-	_ storage.HistoryAdmin = (*Store)(nil)
-	_ storage.AuditWalker  = (*Store)(nil)
-)
-
-// WalkAudit implements storage.AuditWalker: the owners by SCAN (in order),
+// WalkAudit implements storage.HistoryAdmin: the owners by SCAN (in order),
 // then each owner's log a page at a time by seq, oldest first, so fn may
 // append (a later event is visited, none twice).
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {

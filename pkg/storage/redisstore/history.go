@@ -23,14 +23,6 @@ import (
 // nothing in between: the check-and-set, the trimming to Keep, the quota
 // and the audit event, its bytes, index entries and quota trim.
 
-var (
-	_ storage.HistoryStore = (*Store)(nil)
-	_ storage.Quotas       = (*Store)(nil)
-)
-
-// KeepsHistory reports that the store implements storage.HistoryStore.
-func (s *Store) KeepsHistory() bool { return true }
-
 // SetQuota implements storage.Quotas.
 func (s *Store) SetQuota(q storage.Quota) { s.quota = q }
 

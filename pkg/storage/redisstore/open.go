@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // Deployment kinds, as Config.Kind names them.
@@ -267,6 +269,25 @@ func OpenWith(ctx context.Context, uri string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openConfig(ctx, cfg, o)
+}
+
+// Driver opens the Redis URIs of Parse. Its store wraps the errors that
+// say Redis is out of reach in storage.ErrUnavailable itself.
+var Driver = storage.Driver{
+	Schemes: []string{"redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel"},
+	Parse:   storage.ParseWith(Parse),
+}
+
+// Engine implements storage.Config.
+func (c *Config) Engine() string { return "redis" }
+
+// Open implements storage.Config, with o.RedisWaitReplicas.
+func (c *Config) Open(ctx context.Context, o storage.OpenOptions) (storage.Backend, error) {
+	return storage.Opened(openConfig(ctx, c, Options{WaitReplicas: o.RedisWaitReplicas}))
+}
+
+func openConfig(ctx context.Context, cfg *Config, o Options) (*Store, error) {
 	if o.WaitReplicas < 0 {
 		return nil, errors.New("redis: WaitReplicas must not be negative")
 	}

@@ -40,6 +40,12 @@ func (s *Store) ListPage(ctx context.Context, owner, prefix, after string, limit
 	return out, nil
 }
 
+// Snapshot implements storage.Walker: Walk, no consistent read (SCAN
+// across keys, and across the nodes of a cluster).
+func (s *Store) Snapshot(ctx context.Context, fn func(owner string, sec storage.Secret) error) error {
+	return s.Walk(ctx, fn)
+}
+
 // ListValues implements storage.ValueLister: ListPage's two commands, the
 // HMGET read as a list of strings (not of interfaces, one allocation each),
 // each record's header (version and times) skipped rather than parsed, and

@@ -63,7 +63,7 @@ type Store struct {
 	heads       headCache
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // New wraps a client (single node, cluster or sentinel); every key starts
 // with prefix. It does not migrate the layout: Open does.

@@ -34,7 +34,7 @@ func TestRedisHistory(t *testing.T) {
 			open := func(ctx context.Context, uri string) (storage.Store, error) {
 				return redisstore.OpenWith(ctx, uri, c.o)
 			}
-			s := storagetest.Open(t, c.backend, open).(storage.HistoryStore)
+			s := storagetest.Open(t, c.backend, open)
 			storagetest.RunHistory(t, s)
 			storagetest.RunHistoryAdmin(t, s)
 			// RunQuota sets the store's quota: a store of its own.

@@ -17,8 +17,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.HistoryStore = (*Store)(nil)
-
 // historyMigration (schema version 2) adds the versions of every secret
 // and the owners' audit logs. Their primary keys are what makes racing
 // writers safe: two that compute the same next version (or audit seq)
@@ -617,6 +615,3 @@ func translate(tx *gorm.DB, err error) error {
 	}
 	return err
 }
-
-// KeepsHistory reports that the store implements storage.HistoryStore.
-func (s *Store) KeepsHistory() bool { return true }

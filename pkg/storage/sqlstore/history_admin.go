@@ -13,11 +13,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var (
-	_ storage.HistoryAdmin = (*Store)(nil)
-	_ storage.AuditWalker  = (*Store)(nil)
-)
-
 // WalkVersions implements storage.HistoryAdmin in two passes of pages: the
 // kept versions in (owner, name, version) order, then the secrets that Put
 // wrote outside the history (newer than every kept version of their name,
@@ -169,7 +164,7 @@ func (s *Store) importVersions(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, ow
 	return nil
 }
 
-// WalkAudit implements storage.AuditWalker: every owner's events oldest
+// WalkAudit implements storage.HistoryAdmin: every owner's events oldest
 // first, a page at a time.
 func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Event) error) error {
 	const cols = `SELECT owner, seq, data FROM audit_events`

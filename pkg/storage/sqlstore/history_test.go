@@ -14,7 +14,7 @@ func TestSQLiteHistory(t *testing.T) {
 }
 
 func openHistory(t *testing.T, backend string) storage.HistoryStore {
-	return storagetest.Open(t, backend, open).(storage.HistoryStore)
+	return storagetest.Open(t, backend, open)
 }
 
 func TestPostgresHistory(t *testing.T) {

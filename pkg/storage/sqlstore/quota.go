@@ -11,8 +11,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-var _ storage.Quotas = (*Store)(nil)
-
 // quotaMigration (schema version 3) adds each owner's usage record. Every
 // mutation locks its owner's row first, so the writes of one owner take
 // turns across replicas and each sees the last one's count. An owner

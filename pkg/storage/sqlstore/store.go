@@ -97,7 +97,7 @@ func (r *reads) all() []*sql.Stmt {
 	return append([]*sql.Stmt{r.get, r.getMeta, r.listAll, r.listFrom, r.listSpan}, r.page[:]...)
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // Open parses a STORAGE_CONNECTION URI (see ParseURI) and opens it.
 func Open(ctx context.Context, uri string) (*Store, error) {

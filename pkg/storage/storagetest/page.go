@@ -9,8 +9,7 @@ import (
 
 // testPages: paging through ListPage, whatever the page size, yields what
 // List does, in order, with values; unlike List, with versions and times.
-// Paging through storage.ListValues (the store's ValueLister, if it has
-// one) yields the same names and values.
+// Paging through ListValues yields the same names and values.
 func testPages(t *testing.T, s storage.Store, owner string) {
 	ctx := ctxT(t)
 	kv := []string{"a", "1", "a0", "2", "b", "3", "\u00e9t\u00e9", "4", "a/", "5", "a/\U0010ffff", "6"}
@@ -56,12 +55,12 @@ func testPages(t *testing.T, s storage.Store, owner string) {
 	}
 }
 
-// testValuePages pages through storage.ListValues and wants the names and
+// testValuePages pages through ListValues and wants the names and
 // values of want, in order.
 func testValuePages(t *testing.T, s storage.Store, owner, prefix string, limit int, want []storage.Secret) {
 	t.Helper()
 	got := allPages(t, "ListValues", prefix, limit, len(want), func(after string) ([]storage.Secret, error) {
-		return storage.ListValues(ctxT(t), s, owner, prefix, after, limit)
+		return s.ListValues(ctxT(t), owner, prefix, after, limit)
 	})
 	if len(got) != len(want) {
 		t.Fatalf("ListValues prefix %q limit %d: %q, want %q", prefix, limit, names(got), names(want))

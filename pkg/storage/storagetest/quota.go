@@ -24,19 +24,15 @@ const (
 // RunQuota runs the conformance cases of storage.Quotas (issue 8 item 5)
 // against s, which must implement it and which the caller gives to this
 // test alone: it calls SetQuota. Each case writes its own random owner.
-// The history cases run when s keeps history.
 func RunQuota(t *testing.T, s storage.Store) { RunQuotaEach(t, Shared(s)) }
 
 // RunQuotaEach is RunQuota with the store of each case from open; each
 // store is the case's alone only if open says so.
 func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
 	first := open(t)
-	if _, ok := first.(storage.Quotas); !ok {
-		t.Fatalf("%T does not implement storage.Quotas", first)
-	}
 	limits := storage.Quota{Secrets: quotaSecrets, Bytes: quotaBytes, AuditBytes: quotaAuditBytes}
 	// Data written before there is a quota counts once there is one.
-	q, cs := first.(storage.Quotas), storage.Check(first)
+	q, cs := storage.Quotas(first), storage.Check(first)
 	q.SetQuota(storage.Quota{})
 	early := Unique("quota-")
 	put(t, cs, early, "a", "1234567890", "b", "12345", "c", "", "d", "x", "e", "y")
@@ -62,26 +58,18 @@ func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
 	// storeOf opens the store of a case, its quota set.
 	storeOf := func(t *testing.T) (storage.Store, storage.Quotas) {
 		s := open(t)
-		q := s.(storage.Quotas)
-		q.SetQuota(limits)
-		return s, q
+		s.SetQuota(limits)
+		return s, s
 	}
-	_, history := first.(storage.HistoryStore)
-	history = history && storage.KeepsHistory(first)
-	if history {
-		hcases := []quotaCase{
-			{"Versions", onHistory(testQuotaVersions)},
-			{"Keep", onHistory(testQuotaKeep)},
-			{"SoftDeleted", onHistory(testQuotaSoftDeleted)},
-			{"CommitRefused", onHistory(testQuotaCommitRefused)},
-			{"CommitRace", onHistory(testQuotaCommitRace)},
-			{"Audit", onHistory(testAuditQuota)},
-		}
-		if _, ok := first.(storage.HistoryAdmin); ok {
-			hcases = append(hcases, quotaCase{"Import", onHistory(testQuotaImport)})
-		}
-		cases = append(cases, hcases...)
-	}
+	cases = append(cases,
+		quotaCase{"Versions", testQuotaVersions},
+		quotaCase{"Keep", testQuotaKeep},
+		quotaCase{"SoftDeleted", testQuotaSoftDeleted},
+		quotaCase{"CommitRefused", testQuotaCommitRefused},
+		quotaCase{"CommitRace", testQuotaCommitRace},
+		quotaCase{"Audit", testAuditQuota},
+		quotaCase{"Import", testQuotaImport},
+	)
 	t.Run("quota", func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -91,27 +79,17 @@ func RunQuotaEach(t *testing.T, open Opener[storage.Store]) {
 			})
 		}
 	})
-	if history {
-		// Purging acts on every owner, so it runs alone.
-		t.Run("quota/Purge", func(t *testing.T) {
-			s, q := storeOf(t)
-			testQuotaPurge(t, s.(storage.HistoryStore), q, Unique("quota-"))
-		})
-	}
+	// Purging acts on every owner, so it runs alone.
+	t.Run("quota/Purge", func(t *testing.T) {
+		s, q := storeOf(t)
+		testQuotaPurge(t, s, q, Unique("quota-"))
+	})
 }
 
 // checked runs a case of RunQuota under a storage.Checked layer, as
-// backends.Open stacks it.
+// stack.Open stacks it.
 func checked(fn func(t *testing.T, s storage.Store, q storage.Quotas, owner string)) func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
 	return func(t *testing.T, s storage.Store, q storage.Quotas, owner string) { fn(t, storage.Check(s), q, owner) }
-}
-
-// onHistory runs a history case of RunQuota: on the backend's store
-// itself, which keeps history, not on the Checked layer.
-func onHistory(fn func(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string)) func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
-	return func(t *testing.T, s storage.Store, q storage.Quotas, owner string) {
-		fn(t, s.(storage.HistoryStore), q, owner)
-	}
 }
 
 func items(kv ...string) []storage.Item {
@@ -382,7 +360,7 @@ func testQuotaPurge(t *testing.T, s storage.HistoryStore, q storage.Quotas, owne
 // testQuotaImport: a restore's imported versions count as written ones do,
 // and a restore is never refused (it puts back what was kept).
 func testQuotaImport(t *testing.T, s storage.HistoryStore, q storage.Quotas, owner string) {
-	a := s.(storage.HistoryAdmin)
+	a := s
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
 	vs := []storage.Version{
 		{Name: "a", Version: 1, Value: []byte(strings.Repeat("1", 20)), CreatedAt: at},

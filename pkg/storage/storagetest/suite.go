@@ -18,7 +18,7 @@ import (
 // Run runs the conformance suite against s, its cases in parallel, and
 // returns when all have finished. Every case works in its own random owners
 // and keys, so several runs may share one database. s is tested under a
-// storage.Checked layer, as backends.Open stacks it: a backend leaves input
+// storage.Checked layer, as stack.Open stacks it: a backend leaves input
 // validation to that layer.
 func Run(t *testing.T, s storage.Store) { run(t, Shared(s), true) }
 

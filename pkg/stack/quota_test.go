@@ -1,4 +1,4 @@
-package backends_test
+package stack_test
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -39,14 +39,11 @@ func TestOpenQuota(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := backends.Open(ctx, uri(t), backends.Options{Quota: storage.Quota{Secrets: 2}, MasterKeys: [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}})
+			s, err := stack.Open(ctx, uri(t), stack.Options{Quota: storage.Quota{Secrets: 2}, MasterKeys: [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if !storage.CountsQuota(s) {
-				t.Fatal("the stack does not count quotas")
-			}
 			owner := storagetest.Unique("owner-")
 			if err := s.Put(ctx, owner, []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}}); err != nil {
 				t.Fatal(err)
@@ -70,7 +67,7 @@ func TestOpenQuota(t *testing.T) {
 // it takes; FerretDB, CI's MongoDB, has no transactions.
 func TestOpenSaysMongoDBTransactions(t *testing.T) {
 	var log bytes.Buffer
-	st, err := backends.Open(context.Background(), storagetest.MongoDB(t), backends.Options{
+	st, err := stack.Open(context.Background(), storagetest.MongoDB(t), stack.Options{
 		MasterKeys: [][]byte{bytes.Repeat([]byte{7}, seal.KeySize)},
 		Logger:     slog.New(slog.NewTextHandler(&log, nil)),
 	})

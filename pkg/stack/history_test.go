@@ -1,4 +1,4 @@
-package backends_test
+package stack_test
 
 import (
 	"bytes"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -29,14 +29,11 @@ func TestStackHistory(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			uri := uri(t)
-			s, err := backends.Open(ctx, uri, backends.Options{MasterKeys: key})
+			s, err := stack.Open(ctx, uri, stack.Options{MasterKeys: key})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if !storage.KeepsHistory(s) {
-				t.Fatal("the stack does not keep history")
-			}
 			storagetest.RunHistory(t, s)
 			storagetest.RunHistoryAdmin(t, s)
 
@@ -56,7 +53,7 @@ func TestStackHistory(t *testing.T) {
 			if sec, err := s.Get(ctx, owner, "k"); err != nil || string(sec.Value) != "plain two" || sec.Version != 2 {
 				t.Fatalf("Get after commit = %q v%d, %v", sec.Value, sec.Version, err)
 			}
-			lower := s.Lower().(storage.HistoryStore)
+			lower := s.Lower()
 			v1, err := lower.GetVersion(ctx, owner, "k", 1)
 			if err != nil || bytes.Contains(v1.Value, []byte("plain")) {
 				t.Fatalf("version 1 below the seal layer: %q, %v", v1.Value, err)
