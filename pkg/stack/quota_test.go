@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/stack"
@@ -25,10 +29,11 @@ func ownPrefix(uri string) string {
 	return uri + sep + "key_prefix=" + storagetest.Unique("stack") + ":"
 }
 
-// TestOpenQuota: Options.Quota reaches the backend through every layer
-// (seal, lock and cache on sqlite, Bounded, Checked), and Usage comes back
-// up in sealed bytes.
+// TestOpenQuota: Options.Quota, the audit quota included, reaches the
+// backend through every layer (seal, lock and cache on sqlite, Bounded,
+// Checked), and Usage comes back up in sealed bytes.
 func TestOpenQuota(t *testing.T) {
+	const auditQuota = 4 << 10 // some ten events
 	for name, uri := range map[string]func(t *testing.T) string{
 		"memory": func(*testing.T) string { return "memory://" },
 		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "q.sqlite") },
@@ -39,7 +44,7 @@ func TestOpenQuota(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := stack.Open(ctx, uri(t), stack.Options{Quota: storage.Quota{Secrets: 2}, MasterKeys: [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}})
+			s, err := stack.Open(ctx, uri(t), stack.Options{Quota: storage.Quota{Secrets: 2, AuditBytes: auditQuota}, MasterKeys: [][]byte{bytes.Repeat([]byte{3}, seal.KeySize)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +63,15 @@ func TestOpenQuota(t *testing.T) {
 			u, err := s.Usage(ctx, owner)
 			if err != nil || u.Secrets != 2 || u.Bytes <= 2 {
 				t.Fatalf("Usage = %+v, %v; want 2 names of sealed (larger) values", u, err)
+			}
+			for i := range 100 {
+				e := audit.Event{Action: audit.Read, Keys: []string{fmt.Sprintf("key-%03d", i)}, Time: time.Now()}
+				if err := s.AppendAudit(ctx, owner, []audit.Event{e}); err != nil {
+					t.Fatalf("append %d: %v", i, err)
+				}
+			}
+			if u, err := s.Usage(ctx, owner); err != nil || u.AuditBytes == 0 || u.AuditBytes > auditQuota {
+				t.Fatalf("after 100 events: Usage = %+v, %v; want audit bytes within AUDIT_QUOTA %d", u, err, auditQuota)
 			}
 		})
 	}

@@ -191,7 +191,7 @@ func (c *Checked) Audit(ctx context.Context, owner string, q AuditQuery) (AuditP
 
 // SetQuota implements Quotas; a negative limit is no limit.
 func (c *Checked) SetQuota(q Quota) {
-	c.Backend.SetQuota(Quota{Secrets: max(q.Secrets, 0), Bytes: max(q.Bytes, 0)})
+	c.Backend.SetQuota(Quota{Secrets: max(q.Secrets, 0), Bytes: max(q.Bytes, 0), AuditBytes: max(q.AuditBytes, 0)})
 }
 
 // Usage implements Quotas.
