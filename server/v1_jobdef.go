@@ -399,8 +399,8 @@ func (s *Server) refuse(c echo.Context, nc *nodeCall, subject string, r *refusal
 	if nc != nil {
 		args = append(args, "job", nc.jobStr)
 		if !nc.account.Project.IsZero() {
-			e := s.event(c, audit.Denied, http.StatusForbidden, subject, "refused: "+r.reason)
-			e.Job = nc.jobStr
+			e := s.event(c, audit.Denied, http.StatusForbidden, subject)
+			e.Job, e.Reason = nc.jobStr, r.reason
 			// The header names no signer: the actor is known only when
 			// the job's node signed it.
 			switch {

@@ -205,6 +205,9 @@ func eventCells(e audit.Event) []string {
 		}
 		keys = "retired signing keys vouched: " + strings.Join(ids, ",")
 	}
+	if e.Reason != "" {
+		keys += " (" + e.Reason + ")"
+	}
 	if e.Count > 1 {
 		keys += fmt.Sprintf(" (×%d)", e.Count)
 	}

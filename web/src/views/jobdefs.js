@@ -132,7 +132,7 @@ function fetchesCard() {
       h('tbody', null, ev.map((e) => {
         const answered = e.action === 'fetch';
         const detail = answered ? e.keys[0].replace(/^job-definition:/, '') + ' · ' + (e.keys.slice(1).join(', ') || 'no secrets')
-          : e.keys.slice(1).join(' · ');
+          : [e.reason, ...e.keys.slice(1)].filter(Boolean).join(' · ');
         return h('tr', null,
           h('td', null, when(e.time)),
           h('td', null, answered ? 'answered' : 'refused (' + e.status + ')'),
