@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
@@ -86,13 +85,13 @@ type chainEnv struct {
 	*env
 	rpc     *solanatest.Server
 	gw      *ipfstest.Gateway
-	program sol.PublicKey
+	program solana.PublicKey
 }
 
 func newChainEnv(t *testing.T) *chainEnv {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
 	chain, err := solana.NewClient(solana.Config{RPCURL: rpc.URL, JobsProgram: program, Timeout: 500 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,18 +105,18 @@ func newChainEnv(t *testing.T) *chainEnv {
 	return &chainEnv{env: e, rpc: rpc, gw: gw, program: program}
 }
 
-func pk(w wallet) sol.PublicKey { return sol.MustPublicKeyFromBase58(w.addr) }
+func pk(w wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.addr) }
 
 // putRunning stores a job of project with its run account naming node.
-func (c *chainEnv) putRunning(project, node wallet, grants []string, timeout int64) sol.PublicKey {
-	job, run := sol.NewWallet().PublicKey(), sol.NewWallet().PublicKey()
+func (c *chainEnv) putRunning(project, node wallet, grants []string, timeout int64) solana.PublicKey {
+	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := c.gw.AddJSON(c.t, map[string]any{"type": "container", "state": map[string]any{"nosana/secrets": grants}})
 	c.rpc.PutJob(job, c.program, solana.Job{IPFSJob: doc, Project: pk(project), State: 0, Timeout: timeout, HasTimeout: timeout > 0})
 	c.rpc.PutRun(run, c.program, solana.Run{Job: job, Node: pk(node), Time: c.now.Unix()})
 	return job
 }
 
-func (c *chainEnv) jobLogin(w wallet, job sol.PublicKey) resp {
+func (c *chainEnv) jobLogin(w wallet, job solana.PublicKey) resp {
 	body := c.legacyBody(w, c.now.Unix())
 	body["job"] = job.String()
 	return c.do("POST", "/login", "", body)
@@ -171,7 +170,7 @@ func TestJobLoginRunningJob(t *testing.T) {
 func TestJobLoginFinishedJob(t *testing.T) {
 	c := newChainEnv(t)
 	project, node := newWallet(), newWallet()
-	job := sol.NewWallet().PublicKey()
+	job := solanatest.NewKey()
 	tn := c.login(node)
 	c.do("POST", "/secrets", tn, `{"secrets":{"`+job.String()+`/result":"out","private":"p"}}`)
 	result := c.gw.AddJSON(t, map[string]any{"state": map[string]any{"nosana/secrets": []string{job.String() + "/result"}}})
@@ -197,9 +196,9 @@ func TestForgedJobAccount(t *testing.T) {
 	intruder, victim := newWallet(), newWallet()
 	tv := c.login(victim)
 	c.do("POST", "/secrets", tv, `{"secrets":{"victim-key":"crown jewels"}}`)
-	job := sol.NewWallet().PublicKey()
+	job := solanatest.NewKey()
 	result := c.gw.AddJSON(t, map[string]any{"secrets": []string{"victim-key"}})
-	forger := sol.NewWallet().PublicKey()
+	forger := solanatest.NewKey()
 	c.rpc.PutJob(job, forger, solana.Job{IPFSResult: result, Project: pk(intruder), Node: pk(victim), State: 2})
 
 	r := c.jobLogin(intruder, job)
@@ -223,9 +222,9 @@ func TestJobLoginUnavailable(t *testing.T) {
 	c.rpc.SetDelay(time.Hour)
 	wantError(t, c.jobLogin(node, job), 503, "InternalServerError", "try again")
 	eventuallyTrue(t, func() bool { return c.rpc.Abandoned() == 1 })
-	wantError(t, c.jobLogin(node, sol.NewWallet().PublicKey()), 503, "InternalServerError", "")
+	wantError(t, c.jobLogin(node, solanatest.NewKey()), 503, "InternalServerError", "")
 	c.rpc.SetDelay(0)
-	wantError(t, c.jobLogin(node, sol.NewWallet().PublicKey()), 400, "ValidationError", "")
+	wantError(t, c.jobLogin(node, solanatest.NewKey()), 400, "ValidationError", "")
 	body := c.legacyBody(node, c.now.Unix())
 	body["job"] = "not-a-job!"
 	wantError(t, c.do("POST", "/login", "", body), 400, "ValidationError", "job")
@@ -292,7 +291,7 @@ func TestJobLoginEmptyGrantList(t *testing.T) {
 		{map[string]any{"finished-at": 1700000100, "results": []string{"nos/secret"}}, 200, `{}`},
 		{map[string]any{"state": map[string]any{"nosana/job": "done"}}, 400, "no secrets in job"},
 	} {
-		job := sol.NewWallet().PublicKey()
+		job := solanatest.NewKey()
 		result := c.gw.AddJSON(t, tc.doc)
 		c.rpc.PutJob(job, c.program, solana.Job{IPFSResult: result, Project: pk(project), Node: pk(node), State: 2})
 		r := c.jobLogin(project, job)
