@@ -101,13 +101,10 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		}
 		return nil
 	}
-	last := time.Now()
-	progress := func(i, n int, what string) {
-		if time.Since(last) > time.Second || i == n-1 {
-			fmt.Fprintf(ios.ErrOut, "resealed %d of %d %s\n", i+1, n, what)
-			last = time.Now()
-		}
+	progress := func(what string, n int) *cmdutil.Progress {
+		return cmdutil.NewProgress(ios, "resealing", what, int64(n), time.Second)
 	}
+	bar := progress("versions", len(oldVersions))
 	for i, t := range oldVersions {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -116,13 +113,15 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		if err := count(fmt.Sprintf("version %d of %q of %s", t.Version, t.Name, t.Owner), ok, err); err != nil {
 			return err
 		}
-		progress(i, len(oldVersions), "versions")
+		bar.Update(int64(i+1), nil)
 	}
+	bar.Done()
 	if len(oldVersions) > 0 {
 		if _, todo, err = store.FindStale(ctx); err != nil {
 			return fmt.Errorf("read the store: %w", err)
 		}
 	}
+	bar = progress("values", len(todo))
 	for i, t := range todo {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -131,8 +130,9 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		if err := count(fmt.Sprintf("%q of %s", t.Name, t.Owner), ok, err); err != nil {
 			return err
 		}
-		progress(i, len(todo), "values")
+		bar.Update(int64(i+1), nil)
 	}
+	bar.Done()
 	if err := vouchRetired(ctx, store, ios); err != nil {
 		return err
 	}

@@ -210,6 +210,11 @@ func restoreRun(opts *RestoreOptions) error {
 		w.hist = lower.(storage.History)
 		w.log, _ = lower.(storage.AuditLog)
 	}
+	total := h.Secrets
+	if hist {
+		total += h.Versions + h.Events
+	}
+	w.prog = cmdutil.NewProgress(opts.IO, "restoring", "records", total, cmdutil.DefaultProgressInterval)
 	if hist && h.Versions > 0 {
 		if err := w.versions(file); err != nil {
 			return fmt.Errorf("restore stopped after the versions of %d keys (each key's whole; run it again with --merge to finish): %w", w.keys, err)
@@ -223,6 +228,7 @@ func restoreRun(opts *RestoreOptions) error {
 			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
 		}
 	}
+	w.prog.Done()
 	counts := fmt.Sprintf("%d secrets, %d versions and %d audit events of %d owners", w.secretsDone, w.versionsDone, w.events, h.Owners)
 	if opts.DryRun {
 		fmt.Fprintf(opts.IO.Out, "dry run: %s would be restored; the file is whole and the keys open it\n", counts)
@@ -260,6 +266,8 @@ func bodyLimit() int64 {
 // writer is the second pass of a restore: each kind of line read again
 // from the verified file and written, one owner at a time.
 type writer struct {
+	prog  *cmdutil.Progress
+	read  int64 // records of the kinds written, read so far
 	ctx   context.Context
 	opts  *RestoreOptions
 	rd    migrate.SnapshotReader
@@ -419,6 +427,7 @@ func (w *writer) versions(file *os.File) error {
 		if r.Kind != migrate.KindVersion {
 			return nil
 		}
+		w.tick()
 		newKey := len(pending) == 0 || pending[len(pending)-1].Name != r.Name
 		if r.Owner != owner || newKey && (len(pending) >= batch || size >= batchBytes) {
 			if err := flush(); err != nil {
@@ -475,6 +484,7 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 		if r.Kind != migrate.KindSecret {
 			return nil
 		}
+		w.tick()
 		key := r.Owner + "\x00" + r.Name
 		if now, ok := w.imported[key]; ok {
 			if now {
@@ -630,6 +640,7 @@ func (w *writer) audit(file *os.File) error {
 		if r.Kind != migrate.KindAudit {
 			return nil
 		}
+		w.tick()
 		if r.Owner != owner {
 			if err := flush(); err != nil {
 				return err
@@ -680,6 +691,12 @@ func openFile(opts *RestoreOptions) (first io.Reader, private *os.File, copied f
 		}
 		return rewound()
 	}, nil
+}
+
+// tick counts one record read in the second pass.
+func (w *writer) tick() {
+	w.read++
+	w.prog.Update(w.read, nil)
 }
 
 func missingKeys(ids, have []string) []string {
