@@ -24,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
@@ -35,7 +36,7 @@ func fixtureDir(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata", "original")
 	if _, err := os.Stat(filepath.Join(dir, "expected.json")); err != nil {
-		if storagetest.InCI() {
+		if ci.On() {
 			t.Fatalf("the original server's fixtures are missing (%v): CI needs ../shared/testdata/original beside the repository", err)
 		}
 		t.Skipf("no fixtures at %s", dir)
@@ -269,7 +270,7 @@ func redisScratch(t *testing.T) string {
 	t.Helper()
 	uri := os.Getenv(redisScratchVar)
 	if uri == "" {
-		if storagetest.InCI() {
+		if ci.On() {
 			t.Fatalf("%s is not set, and CI is: set it to a Redis database the tests may empty (see .ci/run)", redisScratchVar)
 		}
 		t.Skipf("%s is not set: skipping what needs a Redis database of its own to empty", redisScratchVar)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/restore"
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
@@ -36,7 +37,7 @@ import (
 func restoreBackends() []string {
 	out := []string{"sqlite"}
 	for _, b := range []string{"postgres", "mysql", "redis", "mongodb"} {
-		if os.Getenv(storagetest.EnvVar(b)) != "" || storagetest.InCI() {
+		if os.Getenv(storagetest.EnvVar(b)) != "" || ci.On() {
 			out = append(out, b)
 		}
 	}
