@@ -7,6 +7,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/delete"
 	"github.com/nosana-ci/nosana-secrets/cmd/get"
+	"github.com/nosana-ci/nosana-secrets/cmd/health"
 	"github.com/nosana-ci/nosana-secrets/cmd/history"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobfetch"
 	"github.com/nosana-ci/nosana-secrets/cmd/keygen"
@@ -19,10 +20,9 @@ import (
 
 //go:generate ../scripts/completions
 
-// clientCommands are the commands that sign in with a keypair and talk to a
-// server, sharing one factory.
-func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
-	f := cmdutil.NewFactory(ios)
+// clientCommands are the verbs that sign in with a keypair and talk to a
+// server. A new verb: NewCmdX(f, nil) in this list.
+func clientCommands(f *cmdutil.Factory) []*cobra.Command {
 	getCmd := get.NewCmdGet(f, nil)
 	getCmd.ValidArgsFunction = f.CompleteKeys(1)
 	deleteCmd := delete.NewCmdDelete(f, nil)
@@ -40,5 +40,6 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		history.NewCmdHistory(f, nil),
 		history.NewCmdUndelete(f, nil),
 		auditcmd.NewCmdAudit(f, nil),
+		health.NewCmdHealth(f, nil),
 	}
 }

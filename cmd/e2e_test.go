@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -328,7 +329,7 @@ func TestJobFlow(t *testing.T) {
 func TestSSHKeyJourney(t *testing.T) {
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if ci.On() {
 			t.Fatal("ssh-keygen is missing (.ci/run installs openssh-client)")
 		}
 		t.Skip("no ssh-keygen")

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -195,7 +196,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 // document — so no route goes unchecked even if no other test calls it.
 func TestOpenAPIEveryRoute(t *testing.T) {
 	e := newEnv(t)
-	owner := e.login(newWallet())
+	owner := e.login(testserver.NewWallet())
 	for _, c := range []struct {
 		method, path, auth string
 		body               any
@@ -210,7 +211,7 @@ func TestOpenAPIEveryRoute(t *testing.T) {
 		{"GET", "/readyz", "junk", nil},
 		{"GET", "/metrics", "", nil},
 		{"GET", "/metrics", "junk", nil},
-		{"POST", "/login", "", e.legacyBody(newWallet(), e.now.Unix())},
+		{"POST", "/login", "", e.legacyBody(testserver.NewWallet(), e.now.Unix())},
 		{"POST", "/login", "", `{"address":"x"}`},
 		{"POST", "/secrets", owner, `{"secrets":{"a":1,"b/c":{"x":[true,null]}}}`},
 		{"POST", "/secrets", "", `{"secrets":{"a":1}}`},

@@ -33,7 +33,7 @@ type BackupOptions struct {
 }
 
 // NewCmdBackup builds the backup command; runF replaces the work in tests.
-func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cobra.Command {
+func NewCmdBackup(f *cmdutil.Factory, runF func(*BackupOptions) error) *cobra.Command {
 	opts := &BackupOptions{IO: f.IOStreams}
 	c := &cobra.Command{
 		Use:   "backup FILE",
@@ -59,7 +59,7 @@ func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cob
 			return backupRun(opts)
 		},
 	}
-	opts.OpenStore = f.Bind(c)
+	opts.OpenStore = f.BindStore(c)
 	return c
 }
 

@@ -41,7 +41,7 @@ type MigrateOptions struct {
 }
 
 // NewCmdMigrate builds the migrate command; runF replaces the work in tests.
-func NewCmdMigrate(f *cmdutil.StoreFactory, runF func(*MigrateOptions) error) *cobra.Command {
+func NewCmdMigrate(f *cmdutil.Factory, runF func(*MigrateOptions) error) *cobra.Command {
 	opts := &MigrateOptions{IO: f.IOStreams, Interval: cmdutil.DefaultProgressInterval}
 	c := &cobra.Command{
 		Use:   "migrate --from URI",
@@ -72,7 +72,7 @@ func NewCmdMigrate(f *cmdutil.StoreFactory, runF func(*MigrateOptions) error) *c
 			return migrateRun(opts)
 		},
 	}
-	opts.OpenStore = f.Bind(c)
+	opts.OpenStore = f.BindStore(c)
 	fl := c.Flags()
 	fl.StringVar(&opts.From, "from", "", "the original server's STORAGE_CONNECTION: sqlite://, postgres://, mysql://, redis://, mongodb:// (env "+EnvFrom+")")
 	fl.BoolVar(&opts.Overwrite, "overwrite", false, "replace secrets the target already has")

@@ -1,5 +1,6 @@
-// Package restore is `nosana-secrets restore FILE`: load a backup into the
-// store.
+// Package restore is `nosana-secrets restore`: restore FILE loads a backup
+// into the store (restore.go); restore KEY --version N and restore --as-of
+// TIME bring back versions through the API (key.go).
 package restore
 
 import (
@@ -41,8 +42,9 @@ type RestoreOptions struct {
 	AllowUnauthenticated bool
 }
 
-// NewCmdRestore builds the restore command; runF replaces the work in tests.
-func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *cobra.Command {
+// NewCmdRestoreFile builds restore FILE alone; runF replaces the work in
+// tests.
+func NewCmdRestoreFile(f *cmdutil.Factory, runF func(*RestoreOptions) error) *cobra.Command {
 	opts := &RestoreOptions{IO: f.IOStreams}
 	c := &cobra.Command{
 		Use:   "restore FILE",
@@ -82,7 +84,7 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 			return restoreRun(opts)
 		},
 	}
-	opts.OpenStore = f.Bind(c)
+	opts.OpenStore = f.BindStore(c)
 	c.Flags().StringVar(&opts.File, "file", "", "the backup file to load (- for stdin)")
 	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
 	c.Flags().BoolVar(&opts.AllowUnauthenticated, "allow-unauthenticated", false, "restore a backup of format 1 or 2 (before keyed MACs), which anyone who could edit the file could have changed")

@@ -22,8 +22,8 @@ func TestSwappedJobDocumentThroughBinary(t *testing.T) {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
 	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	project, node := newWallet(), newWallet()
-	pk := func(w wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.addr) }
+	project, node := testserver.NewWallet(), testserver.NewWallet()
+	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 	real := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key"]}}`)
 	swapped := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key","prod-db"]}}`)
@@ -47,7 +47,7 @@ func TestSwappedJobDocumentThroughBinary(t *testing.T) {
 		return a, srv
 	}
 	login := func(a api) reply {
-		body := node.legacyLogin(time.Now().Unix())
+		body := node.LegacyLogin(time.Now().Unix())
 		body["job"] = job.String()
 		return a.do("POST", "/login", "", body)
 	}

@@ -30,18 +30,18 @@ func TestJobAccessThroughBinary(t *testing.T) {
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
 
-	project, node, intruder := newWallet(), newWallet(), newWallet()
+	project, node, intruder := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
 	tp := a.login(project)
 	a.expect(a.do("POST", "/secrets", tp, `{"secrets":{"pipeline1-ssh-key":"ssh","private":"no"}}`), 200, "", "")
-	pk := func(w wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.addr) }
+	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline1-ssh-key"}})
 	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
 	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
 
-	login := func(w wallet, j solana.PublicKey) reply {
-		body := w.legacyLogin(time.Now().Unix())
+	login := func(w testserver.Wallet, j solana.PublicKey) reply {
+		body := w.LegacyLogin(time.Now().Unix())
 		body["job"] = j.String()
 		return a.do("POST", "/login", "", body)
 	}

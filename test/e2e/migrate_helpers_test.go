@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mr-tron/base58"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -44,7 +43,7 @@ func fixtureDir(t *testing.T) string {
 	return dir
 }
 
-// fixture is expected.json: what each wallet holds, and per backend what
+// fixture is expected.json: what each testserver.Wallet holds, and per backend what
 // its database holds differently.
 type fixture struct {
 	dir        string
@@ -71,7 +70,7 @@ func loadFixture(t *testing.T) *fixture {
 }
 
 // wallet reads keypairs/<name>.json, a solana-keygen array of 64 bytes.
-func (f *fixture) wallet(t *testing.T, name string) wallet {
+func (f *fixture) wallet(t *testing.T, name string) testserver.Wallet {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(f.dir, "keypairs", name+".json"))
 	if err != nil {
@@ -85,9 +84,9 @@ func (f *fixture) wallet(t *testing.T, name string) wallet {
 	for _, i := range ints {
 		key = append(key, byte(i))
 	}
-	w := wallet{key: ed25519.PrivateKey(key), addr: base58.Encode(key[32:])}
-	if w.addr != f.Wallets[name] {
-		t.Fatalf("keypair %s is %s, expected.json says %s", name, w.addr, f.Wallets[name])
+	w := testserver.WalletOf(ed25519.PrivateKey(key))
+	if w.Addr != f.Wallets[name] {
+		t.Fatalf("keypair %s is %s, expected.json says %s", name, w.Addr, f.Wallets[name])
 	}
 	return w
 }

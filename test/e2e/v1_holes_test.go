@@ -46,7 +46,7 @@ func v1Holes(t *testing.T, uri string) {
 		}
 	}
 
-	project, node := newWallet(), newWallet()
+	project, node := testserver.NewWallet(), testserver.NewWallet()
 	owner := a.login(project)
 	a.expect(a.do("POST", "/secrets", owner, `{"secrets":{"live":"v-live","gone":"v-gone","private":"v-private","a1":1,"a2":2,"a3":3}}`), 200, "", "")
 	a.expect(a.do("DELETE", "/v1/secrets/gone", owner, nil), 200, "", "")
@@ -77,12 +77,12 @@ func v1Holes(t *testing.T, uri string) {
 	}
 
 	// A running job granted live, gone and never (which was never set).
-	pk := func(w wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.addr) }
+	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"live", "gone", "never"}})
 	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
 	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
-	body := node.legacyLogin(time.Now().Unix())
+	body := node.LegacyLogin(time.Now().Unix())
 	body["job"] = job.String()
 	r = a.do("POST", "/login", "", body)
 	a.expect(r, 200, "", "")
