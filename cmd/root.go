@@ -61,7 +61,6 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 	f := newFactory(ios)
 	root.AddCommand(
 		serve.NewCmdServe(ios),
-		newRekeyCmd(ios),
 		newVersionCmd(ios),
 	)
 	root.AddCommand(storeCommands(f)...)

@@ -9,6 +9,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
+	"github.com/nosana-ci/nosana-secrets/cmd/rekey"
 	"github.com/nosana-ci/nosana-secrets/cmd/restore"
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
@@ -49,11 +50,12 @@ func newFactory(ios *cmdutil.IOStreams) *cmdutil.Factory {
 }
 
 // storeCommands are the verbs that open the store of serve's settings
-// through f.BindStore.
+// through f.BindStore. A new one: NewCmdX(f, nil) in this list.
 func storeCommands(f *cmdutil.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		migrate.NewCmdMigrate(f, nil),
 		backup.NewCmdBackup(f, nil),
 		restore.NewCmdRestore(f, nil),
+		rekey.NewCmdRekey(f, nil),
 	}
 }
