@@ -7,6 +7,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/delete"
 	"github.com/nosana-ci/nosana-secrets/cmd/get"
+	"github.com/nosana-ci/nosana-secrets/cmd/health"
 	"github.com/nosana-ci/nosana-secrets/cmd/history"
 	"github.com/nosana-ci/nosana-secrets/cmd/job"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobdef"
@@ -23,10 +24,9 @@ import (
 
 //go:generate ../scripts/completions
 
-// clientCommands are the commands that sign in with a keypair and talk to a
-// server, sharing one factory.
-func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
-	f := cmdutil.NewFactory(ios)
+// clientCommands are the verbs that sign in with a keypair and talk to a
+// server. A new verb: NewCmdX(f, nil) in this list.
+func clientCommands(f *cmdutil.Factory) []*cobra.Command {
 	getCmd := get.NewCmdGet(f, nil)
 	getCmd.ValidArgsFunction = f.CompleteKeys(1)
 	deleteCmd := delete.NewCmdDelete(f, nil)
@@ -48,5 +48,6 @@ func clientCommands(ios *cmdutil.IOStreams) []*cobra.Command {
 		job.NewCmdJob(f, nil),
 		token.NewCmdToken(f, nil),
 		trust.NewCmdTrust(f, nil),
+		health.NewCmdHealth(f, nil),
 	}
 }

@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -276,7 +275,7 @@ func TestJobFlow(t *testing.T) {
 	v := vectors.Load(t)
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
 	srv := startServer(t, map[string]string{
 		"SOLANA_RPC_URL":  rpc.URL,
 		"JOBS_PROGRAM_ID": program.String(),
@@ -296,11 +295,11 @@ func TestJobFlow(t *testing.T) {
 	node := newUser(t, srv.URL)
 	nodeAddr := strings.TrimSpace(node.run("", "keygen").stdout)
 
-	job := sol.NewWallet().PublicKey()
-	run := sol.NewWallet().PublicKey()
+	job := solanatest.NewKey()
+	run := solanatest.NewKey()
 	digest := gw.AddJSON(t, map[string]any{"type": "Github", "state": map[string]any{"nosana/secrets": []string{"pipeline1-ssh-key", "MISSING"}}})
-	rpc.PutJob(job, program, solana.Job{IPFSJob: digest, Project: sol.MustPublicKeyFromBase58(v.Keypair.Address), State: solana.JobQueued, Timeout: 3600, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: sol.MustPublicKeyFromBase58(nodeAddr), Time: time.Now().Unix()})
+	rpc.PutJob(job, program, solana.Job{IPFSJob: digest, Project: solana.MustPublicKeyFromBase58(v.Keypair.Address), State: solana.JobQueued, Timeout: 3600, HasTimeout: true})
+	rpc.PutRun(run, program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(nodeAddr), Time: time.Now().Unix()})
 
 	node.expect(0, "ssh-secret", "", "job-fetch", "--job", job.String(), "pipeline1-ssh-key")
 	node.expect(0, "pipeline1-ssh-key\tssh-secret\n", "", "job-fetch", "--job", job.String())
@@ -330,7 +329,7 @@ func TestJobFlow(t *testing.T) {
 func TestSSHKeyJourney(t *testing.T) {
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if ci.On() {
 			t.Fatal("ssh-keygen is missing (.ci/run installs openssh-client)")
 		}
 		t.Skip("no ssh-keygen")

@@ -9,10 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
-	"github.com/nosana-ci/nosana-secrets/cmd/health"
-	"github.com/nosana-ci/nosana-secrets/cmd/migrate"
 	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/internal/buildinfo"
 )
@@ -61,16 +58,13 @@ func NewRoot(ios *cmdutil.IOStreams) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.Usagef("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
+	f := newFactory(ios)
 	root.AddCommand(
 		serve.NewCmdServe(ios),
-		newRekeyCmd(ios),
 		newVersionCmd(ios),
-		health.NewCmdHealth(cmdutil.NewFactory(ios), nil),
-		migrate.NewCmdMigrate(storeFactory(ios), nil),
-		backup.NewCmdBackup(storeFactory(ios), nil),
-		restoreCommand(ios),
 	)
-	root.AddCommand(clientCommands(ios)...)
+	root.AddCommand(storeCommands(f)...)
+	root.AddCommand(clientCommands(f)...)
 	root.InitDefaultCompletionCmd()
 	groupCommands(root)
 	return root

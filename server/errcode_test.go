@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
@@ -13,16 +14,16 @@ import (
 // the original's type and message.
 func TestErrorCodes(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := e.login(w)
 	siws := e.siwsBody(w, nil)
 	e.do("POST", "/login", "", siws)
 	stale := e.legacyBody(w, e.now.Add(-time.Hour).Unix())
 	badSig := e.legacyBody(w, e.now.Unix())
-	badSig["signature"] = e.legacyBody(newWallet(), e.now.Unix())["signature"]
-	job, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr, UserAddress: w.addr, Secrets: []string{"a"}, Job: "J"}, time.Time{})
-	noGrants, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr, UserAddress: w.addr, Job: "J", NoGrantList: true}, time.Time{})
-	old, _, _ := e.tokens.Issue(auth.Claims{Address: w.addr}, time.Time{})
+	badSig["signature"] = e.legacyBody(testserver.NewWallet(), e.now.Unix())["signature"]
+	job, _, _ := e.tokens.Issue(auth.Claims{Address: w.Addr, UserAddress: w.Addr, Secrets: []string{"a"}, Job: "J"}, time.Time{})
+	noGrants, _, _ := e.tokens.Issue(auth.Claims{Address: w.Addr, UserAddress: w.Addr, Job: "J", NoGrantList: true}, time.Time{})
+	old, _, _ := e.tokens.Issue(auth.Claims{Address: w.Addr}, time.Time{})
 
 	cases := []struct {
 		name, method, path, auth string

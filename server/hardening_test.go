@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/server"
@@ -17,13 +18,13 @@ import (
 // owner and key; a blob moved to another owner or key does not open.
 func TestValuesAreSealed(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := newWallet(), newWallet()
+	alice, bob := testserver.NewWallet(), testserver.NewWallet()
 	ta, tb := e.login(alice), e.login(bob)
 	e.do("POST", "/secrets", ta, `{"secrets":{"db":"hunter2-plaintext","n":12345}}`)
 	e.do("POST", "/secrets", tb, `{"secrets":{"db":"bob's own"}}`)
 
 	ctx := context.Background()
-	stored, err := e.store.Get(ctx, alice.addr, "db")
+	stored, err := e.store.Get(ctx, alice.Addr, "db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +32,10 @@ func TestValuesAreSealed(t *testing.T) {
 		t.Fatal("the store holds the value in clear text")
 	}
 	// Copy alice's blob over bob's secret and under another of alice's names.
-	if err := e.store.Put(ctx, bob.addr, []storage.Item{{Name: "db", Value: stored.Value}}); err != nil {
+	if err := e.store.Put(ctx, bob.Addr, []storage.Item{{Name: "db", Value: stored.Value}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.Put(ctx, alice.addr, []storage.Item{{Name: "n", Value: stored.Value}}); err != nil {
+	if err := e.store.Put(ctx, alice.Addr, []storage.Item{{Name: "n", Value: stored.Value}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ tok, path string }{{tb, "/secrets/db"}, {ta, "/secrets/n"}} {
@@ -64,7 +65,7 @@ func TestRateLimits(t *testing.T) {
 			SecretsIP: 1000, SecretsAddress: 3,
 		}
 	})
-	w := newWallet()
+	w := testserver.NewWallet()
 	for i := 0; i < 5; i++ {
 		if r := e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())); r.status != 200 {
 			t.Fatalf("login %d: %d %s", i, r.status, r.body)
@@ -78,16 +79,16 @@ func TestRateLimits(t *testing.T) {
 	// Bad logins count against the IP too.
 	wantError(t, e.do("POST", "/login", "", `{}`), 429, "TooManyRequestsError", "")
 
-	tok, _, _ := e.tokens.Issue(authClaims(w.addr), time.Time{})
+	tok, _, _ := e.tokens.Issue(authClaims(w.Addr), time.Time{})
 	for i := 0; i < 3; i++ {
 		if r := e.do("GET", "/secrets", "Bearer "+tok, nil); r.status != 200 {
 			t.Fatalf("read %d: %d", i, r.status)
 		}
 	}
 	wantError(t, e.do("GET", "/secrets/x", "Bearer "+tok, nil), 429, "TooManyRequestsError", "wallet")
-	other := newWallet()
-	tok2, _, _ := e.tokens.Issue(authClaims(other.addr), time.Time{})
+	other := testserver.NewWallet()
+	tok2, _, _ := e.tokens.Issue(authClaims(other.Addr), time.Time{})
 	if r := e.do("GET", "/secrets", "Bearer "+tok2, nil); r.status != 200 {
-		t.Errorf("another wallet was limited: %d", r.status)
+		t.Errorf("another testserver.Wallet was limited: %d", r.status)
 	}
 }

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/labstack/echo/v4"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
+	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 )
 
 // jobTimeout bounds the chain and IPFS lookups of one job login.
@@ -29,7 +29,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var job sol.PublicKey
+	var job solana.PublicKey
 	if req.Job != "" {
 		if job, err = jobs.ParseJob(req.Job); err != nil {
 			return badRequest("%s", err.Error())
@@ -53,7 +53,7 @@ func (s *Server) login(c echo.Context) error {
 	claims := auth.Claims{Address: req.Address}
 	var notAfter time.Time
 	if req.Job != "" {
-		g, err := s.grantJob(c.Request().Context(), job, sol.PublicKeyFromBytes(caller))
+		g, err := s.grantJob(c.Request().Context(), job, solana.PublicKeyFromBytes(caller))
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Server) verifySIWS(ctx context.Context, req auth.LoginRequest) (ed25519
 
 // grantJob applies the job rules; a refusal is 400 (or 503 when the chain
 // or IPFS cannot be asked), never a token.
-func (s *Server) grantJob(ctx context.Context, job, caller sol.PublicKey) (jobs.Grant, error) {
+func (s *Server) grantJob(ctx context.Context, job, caller solana.PublicKey) (jobs.Grant, error) {
 	if s.jobs == nil {
 		return jobs.Grant{}, badRequest("job-scoped login is not configured on this server").withCode(errcode.JobLoginUnavailable)
 	}
@@ -124,7 +124,7 @@ func (s *Server) grantJob(ctx context.Context, job, caller sol.PublicKey) (jobs.
 
 // jobError maps a jobs error to its answer; unavailability is 503 with a
 // message that does not leak the RPC or gateway URL.
-func jobError(job sol.PublicKey, err error) error {
+func jobError(job solana.PublicKey, err error) error {
 	var je *jobs.Error
 	if errors.As(err, &je) {
 		switch je.Class {
@@ -147,7 +147,7 @@ func (s *Server) checkJobToken(c echo.Context, cl *auth.Claims) error {
 	if jk == nil || nk == nil {
 		return forbidden("token names a malformed job or address")
 	}
-	job, node := sol.PublicKeyFromBytes(jk), sol.PublicKeyFromBytes(nk)
+	job, node := solana.PublicKeyFromBytes(jk), solana.PublicKeyFromBytes(nk)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), jobTimeout)
 	defer cancel()
 	if err := s.jobs.StillValid(ctx, job, node); err != nil {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -24,27 +24,27 @@ import (
 
 var testAudience = auth.Audience{Domain: "secrets.test:4124", URI: "https://secrets.test:4124"}
 
-func (e *env) siwsBody(w wallet, mod func(*auth.SIWS)) map[string]any {
+func (e *env) siwsBody(w testserver.Wallet, mod func(*auth.SIWS)) map[string]any {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	m := auth.SIWS{Domain: testAudience.Domain, Address: w.addr, Statement: auth.Statement, URI: testAudience.URI,
+	m := auth.SIWS{Domain: testAudience.Domain, Address: w.Addr, Statement: auth.Statement, URI: testAudience.URI,
 		Version: "1", Nonce: hex.EncodeToString(nonce), IssuedAt: e.now.UTC()}
 	if mod != nil {
 		mod(&m)
 	}
 	msg := m.String()
-	return map[string]any{"address": w.addr, "message": msg, "signature": base58.Encode(ed25519.Sign(w.key, []byte(msg)))}
+	return map[string]any{"address": w.Addr, "message": msg, "signature": base58.Encode(ed25519.Sign(w.Key, []byte(msg)))}
 }
 
 func TestLoginSIWS(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	body := e.siwsBody(w, nil)
 	r := e.do("POST", "/login", "", body)
 	if r.status != 200 {
 		t.Fatalf("SIWS login: %d %s", r.status, r.body)
 	}
-	if cl, err := e.tokens.Verify(r.json(t)["token"].(string)); err != nil || cl.Address != w.addr {
+	if cl, err := e.tokens.Verify(r.json(t)["token"].(string)); err != nil || cl.Address != w.Addr {
 		t.Fatalf("token: %+v %v", cl, err)
 	}
 	// The same message twice: the nonce is spent.
@@ -59,7 +59,7 @@ func TestLoginSIWS(t *testing.T) {
 		"stale":             {func(m *auth.SIWS) { m.IssuedAt = e.now.Add(-2 * time.Minute) }, "outside"},
 		"short nonce":       {func(m *auth.SIWS) { m.Nonce = "abc" }, "Nonce"},
 		"expired":           {func(m *auth.SIWS) { m.ExpirationTime = e.now.Add(-time.Second) }, "expired"},
-		"someone else's":    {func(m *auth.SIWS) { m.Address = newWallet().addr }, "another address"},
+		"someone else's":    {func(m *auth.SIWS) { m.Address = testserver.NewWallet().Addr }, "another address"},
 		"ethereum, version": {func(m *auth.SIWS) { m.Version = "2" }, "Version"},
 	}
 	for name, c := range cases {
@@ -74,7 +74,7 @@ func TestLoginSIWS(t *testing.T) {
 
 func TestLegacyLoginCanBeTurnedOff(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.DisableLegacyLogin = true })
-	w := newWallet()
+	w := testserver.NewWallet()
 	wantError(t, e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())), 400, "ValidationError", "legacy login")
 	if r := e.do("POST", "/login", "", e.siwsBody(w, nil)); r.status != 200 {
 		t.Fatalf("SIWS with legacy off: %d %s", r.status, r.body)
@@ -86,13 +86,13 @@ type chainEnv struct {
 	*env
 	rpc     *solanatest.Server
 	gw      *ipfstest.Gateway
-	program sol.PublicKey
+	program solana.PublicKey
 }
 
 func newChainEnv(t *testing.T) *chainEnv {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
 	chain, err := solana.NewClient(solana.Config{RPCURL: rpc.URL, JobsProgram: program, Timeout: 500 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,18 +106,18 @@ func newChainEnv(t *testing.T) *chainEnv {
 	return &chainEnv{env: e, rpc: rpc, gw: gw, program: program}
 }
 
-func pk(w wallet) sol.PublicKey { return sol.MustPublicKeyFromBase58(w.addr) }
+func pk(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 // putRunning stores a job of project with its run account naming node.
-func (c *chainEnv) putRunning(project, node wallet, grants []string, timeout int64) sol.PublicKey {
-	job, run := sol.NewWallet().PublicKey(), sol.NewWallet().PublicKey()
+func (c *chainEnv) putRunning(project, node testserver.Wallet, grants []string, timeout int64) solana.PublicKey {
+	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := c.gw.AddJSON(c.t, map[string]any{"type": "container", "state": map[string]any{"nosana/secrets": grants}})
 	c.rpc.PutJob(job, c.program, solana.Job{IPFSJob: doc, Project: pk(project), State: 0, Timeout: timeout, HasTimeout: timeout > 0})
 	c.rpc.PutRun(run, c.program, solana.Run{Job: job, Node: pk(node), Time: c.now.Unix()})
 	return job
 }
 
-func (c *chainEnv) jobLogin(w wallet, job sol.PublicKey) resp {
+func (c *chainEnv) jobLogin(w testserver.Wallet, job solana.PublicKey) resp {
 	body := c.legacyBody(w, c.now.Unix())
 	body["job"] = job.String()
 	return c.do("POST", "/login", "", body)
@@ -125,7 +125,7 @@ func (c *chainEnv) jobLogin(w wallet, job sol.PublicKey) resp {
 
 func TestJobLoginRunningJob(t *testing.T) {
 	c := newChainEnv(t)
-	project, node, stranger := newWallet(), newWallet(), newWallet()
+	project, node, stranger := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
 	tp := c.login(project)
 	c.do("POST", "/secrets", tp, `{"secrets":{"pipeline1-ssh-key":"ssh","other":"no","pipeline1":"prefix-no"}}`)
 	job := c.putRunning(project, node, []string{"pipeline1-ssh-key", "not-stored"}, 600)
@@ -140,7 +140,7 @@ func TestJobLoginRunningJob(t *testing.T) {
 	}
 	tok := r.json(t)["token"].(string)
 	cl, _ := c.tokens.Verify(tok)
-	if cl.ReadNamespace() != project.addr || !cl.Running || cl.Job != job.String() {
+	if cl.ReadNamespace() != project.Addr || !cl.Running || cl.Job != job.String() {
 		t.Errorf("claims %+v", cl)
 	}
 	// The token lives no longer than the job's timeout.
@@ -170,8 +170,8 @@ func TestJobLoginRunningJob(t *testing.T) {
 
 func TestJobLoginFinishedJob(t *testing.T) {
 	c := newChainEnv(t)
-	project, node := newWallet(), newWallet()
-	job := sol.NewWallet().PublicKey()
+	project, node := testserver.NewWallet(), testserver.NewWallet()
+	job := solanatest.NewKey()
 	tn := c.login(node)
 	c.do("POST", "/secrets", tn, `{"secrets":{"`+job.String()+`/result":"out","private":"p"}}`)
 	result := c.gw.AddJSON(t, map[string]any{"state": map[string]any{"nosana/secrets": []string{job.String() + "/result"}}})
@@ -194,12 +194,12 @@ func TestJobLoginFinishedJob(t *testing.T) {
 // secrets (the original server accepted it).
 func TestForgedJobAccount(t *testing.T) {
 	c := newChainEnv(t)
-	intruder, victim := newWallet(), newWallet()
+	intruder, victim := testserver.NewWallet(), testserver.NewWallet()
 	tv := c.login(victim)
 	c.do("POST", "/secrets", tv, `{"secrets":{"victim-key":"crown jewels"}}`)
-	job := sol.NewWallet().PublicKey()
+	job := solanatest.NewKey()
 	result := c.gw.AddJSON(t, map[string]any{"secrets": []string{"victim-key"}})
-	forger := sol.NewWallet().PublicKey()
+	forger := solanatest.NewKey()
 	c.rpc.PutJob(job, forger, solana.Job{IPFSResult: result, Project: pk(intruder), Node: pk(victim), State: 2})
 
 	r := c.jobLogin(intruder, job)
@@ -213,8 +213,8 @@ func TestForgedJobAccount(t *testing.T) {
 
 func TestJobLoginUnavailable(t *testing.T) {
 	c := newChainEnv(t)
-	node := newWallet()
-	job := c.putRunning(newWallet(), node, []string{"k"}, 0)
+	node := testserver.NewWallet()
+	job := c.putRunning(testserver.NewWallet(), node, []string{"k"}, 0)
 	c.rpc.SetFailure(solanatest.FailHTTP500)
 	wantError(t, c.jobLogin(node, job), 503, "InternalServerError", "could not check job "+job.String())
 	c.rpc.SetFailure(solanatest.FailNone)
@@ -223,9 +223,9 @@ func TestJobLoginUnavailable(t *testing.T) {
 	c.rpc.SetDelay(time.Hour)
 	wantError(t, c.jobLogin(node, job), 503, "InternalServerError", "try again")
 	eventuallyTrue(t, func() bool { return c.rpc.Abandoned() == 1 })
-	wantError(t, c.jobLogin(node, sol.NewWallet().PublicKey()), 503, "InternalServerError", "")
+	wantError(t, c.jobLogin(node, solanatest.NewKey()), 503, "InternalServerError", "")
 	c.rpc.SetDelay(0)
-	wantError(t, c.jobLogin(node, sol.NewWallet().PublicKey()), 400, "ValidationError", "")
+	wantError(t, c.jobLogin(node, solanatest.NewKey()), 400, "ValidationError", "")
 	body := c.legacyBody(node, c.now.Unix())
 	body["job"] = "not-a-job!"
 	wantError(t, c.do("POST", "/login", "", body), 400, "ValidationError", "job")
@@ -260,7 +260,7 @@ func TestLegacyReplayCountsOnce(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) {
 		o.Limits = &server.Limits{Limiter: ratelimit.New(o.Store, ratelimit.Options{Now: o.Now}), LoginAddress: 3}
 	})
-	w := newWallet()
+	w := testserver.NewWallet()
 	captured := e.legacyBody(w, e.now.Unix()-30)
 	for i := 0; i < 10; i++ {
 		if r := e.do("POST", "/login", "", captured); r.status != 200 {
@@ -282,7 +282,7 @@ func TestLegacyReplayCountsOnce(t *testing.T) {
 // list is no grant list and stays 400 "no secrets in job".
 func TestJobLoginEmptyGrantList(t *testing.T) {
 	c := newChainEnv(t)
-	project, node := newWallet(), newWallet()
+	project, node := testserver.NewWallet(), testserver.NewWallet()
 	c.do("POST", "/secrets", c.login(node), `{"secrets":{"k":"v"}}`)
 	for _, tc := range []struct {
 		doc    map[string]any
@@ -292,7 +292,7 @@ func TestJobLoginEmptyGrantList(t *testing.T) {
 		{map[string]any{"finished-at": 1700000100, "results": []string{"nos/secret"}}, 200, `{}`},
 		{map[string]any{"state": map[string]any{"nosana/job": "done"}}, 400, "no secrets in job"},
 	} {
-		job := sol.NewWallet().PublicKey()
+		job := solanatest.NewKey()
 		result := c.gw.AddJSON(t, tc.doc)
 		c.rpc.PutJob(job, c.program, solana.Job{IPFSResult: result, Project: pk(project), Node: pk(node), State: 2})
 		r := c.jobLogin(project, job)

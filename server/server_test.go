@@ -102,16 +102,6 @@ func newEnvOn(t testing.TB, uri string, masterKey []byte, opts ...func(*server.O
 	return e
 }
 
-type wallet struct {
-	key  ed25519.PrivateKey
-	addr string
-}
-
-func newWallet() wallet {
-	_, k, _ := ed25519.GenerateKey(nil)
-	return wallet{key: k, addr: base58.Encode(k.Public().(ed25519.PublicKey))}
-}
-
 type resp struct {
 	status int
 	header http.Header
@@ -133,12 +123,12 @@ func (e *env) do(method, path, auth string, body any) resp {
 	return resp{status: r.Status, header: r.Header, body: r.Body}
 }
 
-func (e *env) legacyBody(w wallet, ts int64) map[string]any {
-	sig := ed25519.Sign(w.key, []byte("nosana_secret_"+strconv.FormatInt(ts, 10)))
-	return map[string]any{"address": w.addr, "signature": base58.Encode(sig), "timestamp": ts}
+func (e *env) legacyBody(w testserver.Wallet, ts int64) map[string]any {
+	sig := ed25519.Sign(w.Key, []byte("nosana_secret_"+strconv.FormatInt(ts, 10)))
+	return map[string]any{"address": w.Addr, "signature": base58.Encode(sig), "timestamp": ts}
 }
 
-func (e *env) login(w wallet) string {
+func (e *env) login(w testserver.Wallet) string {
 	e.t.Helper()
 	r := e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix()))
 	if r.status != 200 {
@@ -180,15 +170,15 @@ func TestPublicRoutes(t *testing.T) {
 		}
 	}
 	wantError(t, e.do("GET", "/nope", "", nil), 404, "NotFoundError", "no such route")
-	wantError(t, e.do("PUT", "/secrets", e.login(newWallet()), "{}"), 405, "MethodNotAllowed", "method")
+	wantError(t, e.do("PUT", "/secrets", e.login(testserver.NewWallet()), "{}"), 405, "MethodNotAllowed", "method")
 }
 
 func TestLoginLegacy(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := e.login(w)
 	cl, err := e.tokens.Verify(strings.TrimPrefix(tok, "Bearer "))
-	if err != nil || cl.Address != w.addr || cl.Scoped() {
+	if err != nil || cl.Address != w.Addr || cl.Scoped() {
 		t.Fatalf("token claims %+v, %v", cl, err)
 	}
 	// A signature may be presented twice inside its window (real nodes do).
@@ -207,7 +197,7 @@ func TestLoginLegacy(t *testing.T) {
 
 func TestLoginRejectsBadInput(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	good := e.legacyBody(w, e.now.Unix())
 	with := func(k string, v any) map[string]any {
 		m := map[string]any{}
@@ -221,7 +211,7 @@ func TestLoginRejectsBadInput(t *testing.T) {
 		}
 		return m
 	}
-	other := newWallet()
+	other := testserver.NewWallet()
 	cases := []struct {
 		name string
 		body any
@@ -237,7 +227,7 @@ func TestLoginRejectsBadInput(t *testing.T) {
 		{"long address", with("address", strings.Repeat("A", 100000)), "too long"},
 		{"bad base58 signature", with("signature", "0OIl"), "not valid base58"},
 		{"short signature", with("signature", base58.Encode(make([]byte, 10))), "64 bytes"},
-		{"other's address", with("address", other.addr), "does not match"},
+		{"other's address", with("address", other.Addr), "does not match"},
 		{"non-numeric timestamp", with("timestamp", "soon"), "integer"},
 		{"float timestamp", with("timestamp", 1.5), "integer"},
 		{"old timestamp", e.legacyBody(w, e.now.Unix()-61), "login window"},
@@ -255,7 +245,7 @@ func TestLoginRejectsBadInput(t *testing.T) {
 
 func TestTokenForms(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	bearer := e.login(w)
 	raw := strings.TrimPrefix(bearer, "Bearer ")
 	for _, h := range []string{bearer, raw, "bearer " + raw, "BEARER  " + raw} {
@@ -321,7 +311,7 @@ func TestVectorTokenAccepted(t *testing.T) {
 
 func TestSecretsRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(newWallet())
+	tok := e.login(testserver.NewWallet())
 	values := map[string]string{
 		"string":  `"hunter2"`,
 		"colon":   `"::colon"`,
@@ -387,7 +377,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 
 func TestKeysInPaths(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(newWallet())
+	tok := e.login(testserver.NewWallet())
 	keys := map[string]string{
 		"a/b":         "/secrets/a%2Fb",
 		"x:y":         "/secrets/x:y",
@@ -427,7 +417,7 @@ func TestKeysInPaths(t *testing.T) {
 
 func TestSetValidation(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := e.login(w)
 	if r := e.do("POST", "/secrets", tok, `{"secrets":{"keep":"me"}}`); r.status != 200 {
 		t.Fatal(r.status, string(r.body))
@@ -475,7 +465,7 @@ func TestSetValidation(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(newWallet())
+	tok := e.login(testserver.NewWallet())
 	big := `{"secrets":{"big":"` + strings.Repeat("x", 1<<20) + `"}}`
 	wantError(t, e.do("POST", "/secrets", tok, big), 413, "PayloadTooLarge", "limit")
 	// Without a declared length (chunked) the limit still holds.
@@ -503,7 +493,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestPrefixListing(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(newWallet())
+	tok := e.login(testserver.NewWallet())
 	secrets := map[string]int{}
 	for i, k := range []string{"a%b", "axb", "a_b", "a*b", "a[b", "a[]", "ab", "b", "a\\b", "é1", "é2", "f"} {
 		secrets[k] = i
@@ -543,7 +533,7 @@ func urlQuery(s string) string {
 
 func TestDeleteAndIsolation(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := newWallet(), newWallet()
+	alice, bob := testserver.NewWallet(), testserver.NewWallet()
 	ta, tb := e.login(alice), e.login(bob)
 	e.do("POST", "/secrets", ta, `{"secrets":{"k1":1,"k2":2,"k3":3,"shared":"alice"}}`)
 	e.do("POST", "/secrets", tb, `{"secrets":{"shared":"bob"}}`)
@@ -574,11 +564,11 @@ func TestDeleteAndIsolation(t *testing.T) {
 
 func TestJobTokenReads(t *testing.T) {
 	e := newEnv(t)
-	project, node := newWallet(), newWallet()
+	project, node := testserver.NewWallet(), testserver.NewWallet()
 	tp := e.login(project)
 	e.do("POST", "/secrets", tp, `{"secrets":{"granted":"g","also":"a","other":"o","granted-not":"x"}}`)
 
-	jobTok, _, err := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: project.addr,
+	jobTok, _, err := e.tokens.Issue(auth.Claims{Address: node.Addr, UserAddress: project.Addr,
 		Secrets: []string{"granted", "also", "missing"}, Job: "J"}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -611,11 +601,11 @@ func TestJobTokenReads(t *testing.T) {
 	}
 
 	// An empty grant list reads nothing; no grant list at all is a 400.
-	empty, _, _ := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: project.addr, Job: "J", Secrets: []string{}}, time.Time{})
+	empty, _, _ := e.tokens.Issue(auth.Claims{Address: node.Addr, UserAddress: project.Addr, Job: "J", Secrets: []string{}}, time.Time{})
 	if r := e.do("GET", "/secrets", empty, nil); r.status != 200 || string(r.body) != `{}` {
 		t.Errorf("empty grant list: %d %s", r.status, r.body)
 	}
-	none, _, _ := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: project.addr, Job: "J", NoGrantList: true}, time.Time{})
+	none, _, _ := e.tokens.Issue(auth.Claims{Address: node.Addr, UserAddress: project.Addr, Job: "J", NoGrantList: true}, time.Time{})
 	wantError(t, e.do("GET", "/secrets", none, nil), 400, "ValidationError", "no secrets in job")
 }
 
@@ -648,7 +638,7 @@ func TestCORS(t *testing.T) {
 
 func TestConcurrentWritersOneKey(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(newWallet())
+	tok := e.login(testserver.NewWallet())
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)
 	for g := 0; g < 8; g++ {
@@ -685,7 +675,7 @@ func authClaims(addr string) auth.Claims { return auth.Claims{Address: addr} }
 // runs) is 403 on every route; its plain owner token shape still reads.
 func TestOriginalJobTokenRefused(t *testing.T) {
 	e := newEnv(t)
-	project := newWallet()
+	project := testserver.NewWallet()
 	e.do("POST", "/secrets", e.login(project), `{"secrets":{"k":"v"}}`)
 	sign := func(m jwt.MapClaims) string {
 		m["iat"], m["exp"] = e.now.Unix(), e.now.Add(time.Hour).Unix()
@@ -695,11 +685,11 @@ func TestOriginalJobTokenRefused(t *testing.T) {
 		}
 		return s
 	}
-	job := sign(jwt.MapClaims{"address": newWallet().addr, "userAddress": project.addr, "secrets": []string{"k"}})
+	job := sign(jwt.MapClaims{"address": testserver.NewWallet().Addr, "userAddress": project.Addr, "secrets": []string{"k"}})
 	for _, route := range []string{"/secrets", "/secrets/k"} {
 		wantError(t, e.do("GET", route, job, nil), 403, "ForbiddenError", "job token without a job")
 	}
-	owner := sign(jwt.MapClaims{"address": project.addr})
+	owner := sign(jwt.MapClaims{"address": project.Addr})
 	if r := e.do("GET", "/secrets/k", owner, nil); r.status != 200 || string(r.body) != `"v"` {
 		t.Errorf("original owner token: %d %s", r.status, r.body)
 	}
@@ -709,7 +699,7 @@ func TestOriginalJobTokenRefused(t *testing.T) {
 // says no-store and nosniff.
 func TestNoStoreHeaders(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := e.login(w)
 	for _, r := range []resp{
 		e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
@@ -18,20 +19,20 @@ import (
 // in the log at ERROR, counted in /metrics and in a response header.
 func TestListingSkipsUnreadable(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := e.login(w)
 	body := `{"secrets":{"good1":"v1","tampered":"s3cr3t-value","good2":"v2"}}`
 	if r := e.do("POST", "/secrets", tok, body); r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)
 	}
 	ctx := context.Background()
-	sec, err := e.store.Get(ctx, w.addr, "tampered")
+	sec, err := e.store.Get(ctx, w.Addr, "tampered")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := append([]byte(nil), sec.Value...)
 	bad[len(bad)-1] ^= 1
-	if err := e.store.Put(ctx, w.addr, []storage.Item{{Name: "tampered", Value: bad}}); err != nil {
+	if err := e.store.Put(ctx, w.Addr, []storage.Item{{Name: "tampered", Value: bad}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -89,7 +90,7 @@ func grepLines(s, sub string) string {
 // order, and one unreadable value in a later page is named in a trailer.
 func TestLongListingStreams(t *testing.T) {
 	e := newEnv(t)
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := e.login(w)
 	const n = 1000
 	secrets := map[string]string{}
@@ -102,13 +103,13 @@ func TestLongListingStreams(t *testing.T) {
 		t.Fatalf("set: %d %s", r.status, r.body)
 	}
 	ctx := context.Background()
-	sec, err := e.store.Get(ctx, w.addr, "k0700")
+	sec, err := e.store.Get(ctx, w.Addr, "k0700")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := append([]byte(nil), sec.Value...)
 	bad[len(bad)-1] ^= 1
-	if err := e.store.Put(ctx, w.addr, []storage.Item{{Name: "k0700", Value: bad}}); err != nil {
+	if err := e.store.Put(ctx, w.Addr, []storage.Item{{Name: "k0700", Value: bad}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
@@ -24,7 +25,7 @@ func TestAuditKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := signer.PublicKey()
-	for _, auth := range []string{"", e.login(newWallet())} {
+	for _, auth := range []string{"", e.login(testserver.NewWallet())} {
 		r := e.do("GET", "/v1/audit/key", auth, nil)
 		var got struct {
 			Keys []struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -17,7 +18,7 @@ import (
 func BenchmarkHistory(b *testing.B) {
 	for _, off := range []bool{true, false} {
 		e := newEnv(b, func(o *server.Options) { o.History.Off = off })
-		tok := e.login(newWallet())
+		tok := e.login(testserver.NewWallet())
 		var sb strings.Builder
 		sb.WriteString(`{"secrets":{`)
 		for i := 0; i < 1000; i++ {

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/labstack/echo/v4"
 	"github.com/mr-tron/base58"
 
@@ -272,7 +271,7 @@ func (s *Server) deleteTemplate(c echo.Context) error {
 // nodeCall is what the node routes learn of a request before the checks
 // that differ between them.
 type nodeCall struct {
-	job     sol.PublicKey
+	job     solana.PublicKey
 	jobStr  string
 	header  nodeHeader
 	hdrErr  string // why the header does not hold; "" when it does
@@ -333,7 +332,7 @@ var errJobRefused = forbidden("refused: this job may not fetch a definition or p
 // call is known (the project, when the job account was read).
 func (s *Server) readNodeCall(c echo.Context) (*nodeCall, error) {
 	nc := &nodeCall{jobStr: c.Param("job")}
-	job, err := sol.PublicKeyFromBase58(nc.jobStr)
+	job, err := solana.PublicKeyFromBase58(nc.jobStr)
 	if err != nil {
 		return nil, &refusal{"the path's job is not a base58 address"}
 	}
@@ -388,7 +387,7 @@ func (s *Server) namesThisURL(c echo.Context, doc ipfs.Document, which, job stri
 }
 
 // signedBy checks the node header's signature over J by node.
-func signedBy(h nodeHeader, node sol.PublicKey) bool {
+func signedBy(h nodeHeader, node solana.PublicKey) bool {
 	return !auth.SmallOrderKey(node[:]) && ed25519.Verify(ed25519.PublicKey(node[:]), []byte(h.job), h.sig)
 }
 
@@ -523,7 +522,7 @@ func (s *Server) postResult(c echo.Context) error {
 	if nc.hdrErr != "" {
 		return refuse(nc.hdrErr)
 	}
-	var node sol.PublicKey
+	var node solana.PublicKey
 	switch {
 	case nc.running:
 		node = nc.run.Node
@@ -588,8 +587,8 @@ func jobState(st uint8) string {
 // runReader is what solana.Client offers beyond solana.Chain: the run
 // account's address, and the job with a known run account in one call.
 type runReader interface {
-	RunAccountOf(ctx context.Context, job sol.PublicKey) (sol.PublicKey, solana.Run, error)
-	JobAndRun(ctx context.Context, job, run sol.PublicKey) (solana.Job, solana.Run, bool, error)
+	RunAccountOf(ctx context.Context, job solana.PublicKey) (solana.PublicKey, solana.Run, error)
+	JobAndRun(ctx context.Context, job, run solana.PublicKey) (solana.Job, solana.Run, bool, error)
 }
 
 // runCache remembers the run account of each running job, so that a
@@ -599,12 +598,12 @@ type runReader interface {
 // address is remembered.
 type runCache struct {
 	mu sync.Mutex
-	m  map[sol.PublicKey]sol.PublicKey
+	m  map[solana.PublicKey]solana.PublicKey
 }
 
 const maxRunCache = 10000
 
-func (rc *runCache) read(ctx context.Context, chain solana.Chain, job sol.PublicKey) (solana.Job, solana.Run, bool, error) {
+func (rc *runCache) read(ctx context.Context, chain solana.Chain, job solana.PublicKey) (solana.Job, solana.Run, bool, error) {
 	rr, ok := chain.(runReader)
 	if !ok {
 		j, err := chain.Job(ctx, job)
@@ -640,14 +639,14 @@ func (rc *runCache) read(ctx context.Context, chain solana.Chain, job sol.Public
 	}
 	rc.mu.Lock()
 	if rc.m == nil || len(rc.m) >= maxRunCache {
-		rc.m = map[sol.PublicKey]sol.PublicKey{}
+		rc.m = map[solana.PublicKey]solana.PublicKey{}
 	}
 	rc.m[job] = addr
 	rc.mu.Unlock()
 	return j, r, true, nil
 }
 
-func (rc *runCache) forget(job sol.PublicKey) {
+func (rc *runCache) forget(job solana.PublicKey) {
 	rc.mu.Lock()
 	delete(rc.m, job)
 	rc.mu.Unlock()

@@ -3,6 +3,7 @@ package server_test
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
@@ -28,8 +28,8 @@ import (
 // nodeHeader builds Authorization as @nosana/sdk 0.4.69's
 // generateHeader(job, {includeTime: true}) does: J, the base58 ed25519
 // signature of J's UTF-8 bytes, and Date.now(), joined by ':'.
-func nodeHeader(w wallet, job string, at time.Time) string {
-	sig := ed25519.Sign(w.key, []byte(job))
+func nodeHeader(w testserver.Wallet, job string, at time.Time) string {
+	sig := ed25519.Sign(w.Key, []byte(job))
 	return job + ":" + base58.Encode(sig) + ":" + strconv.FormatInt(at.UnixMilli(), 10)
 }
 
@@ -37,14 +37,14 @@ const tmplDef = `{"version":"0.1","type":"container","meta":{"trigger":"cli"},"o
 
 type jobdefEnv struct {
 	*chainEnv
-	project, node wallet
+	project, node testserver.Wallet
 	owner         string // the project's token
 }
 
 func newJobdefEnv(t *testing.T, mod func(*server.Options)) *jobdefEnv {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
 	chain, err := solana.NewClient(solana.Config{RPCURL: rpc.URL, JobsProgram: program, Timeout: 500 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func newJobdefEnv(t *testing.T, mod func(*server.Options)) *jobdefEnv {
 			mod(o)
 		}
 	})
-	je := &jobdefEnv{chainEnv: &chainEnv{env: e, rpc: rpc, gw: gw, program: program}, project: newWallet(), node: newWallet()}
+	je := &jobdefEnv{chainEnv: &chainEnv{env: e, rpc: rpc, gw: gw, program: program}, project: testserver.NewWallet(), node: testserver.NewWallet()}
 	je.owner = e.login(je.project)
 	r := e.do("POST", "/secrets", je.owner, `{"secrets":{"GREETING":"say \"hi\"","api/token":"t0k","cfg":{"a":[1,2]}}}`)
 	if r.status != 200 {
@@ -84,8 +84,8 @@ func (je *jobdefEnv) putTemplate(name, def string) json.RawMessage {
 
 // postJob puts a job of project on chain whose document is doc, claimed by
 // node when node is set, in state.
-func (je *jobdefEnv) postJob(project wallet, doc []byte, node *wallet, state uint8) sol.PublicKey {
-	job := sol.NewWallet().PublicKey()
+func (je *jobdefEnv) postJob(project testserver.Wallet, doc []byte, node *testserver.Wallet, state uint8) solana.PublicKey {
+	job := solanatest.NewKey()
 	digest := je.gw.Add(doc)
 	j := solana.Job{IPFSJob: digest, Project: pk(project), State: state, HasTimeout: true, Timeout: 3600}
 	if node != nil && state >= solana.JobDone {
@@ -93,12 +93,12 @@ func (je *jobdefEnv) postJob(project wallet, doc []byte, node *wallet, state uin
 	}
 	je.rpc.PutJob(job, je.program, j)
 	if node != nil {
-		je.rpc.PutRun(sol.NewWallet().PublicKey(), je.program, solana.Run{Job: job, Node: pk(*node), Time: je.now.Unix()})
+		je.rpc.PutRun(solanatest.NewKey(), je.program, solana.Run{Job: job, Node: pk(*node), Time: je.now.Unix()})
 	}
 	return job
 }
 
-func definitionPath(job sol.PublicKey, name string) string {
+func definitionPath(job solana.PublicKey, name string) string {
 	return "/v1/jobs/" + job.String() + "/job-definition?name=" + strings.ReplaceAll(url.QueryEscape(name), "+", "%20")
 }
 
@@ -154,7 +154,7 @@ func TestJobDefinitionFetch(t *testing.T) {
 	// The project's log names node, job, definition and version, and the
 	// keys resolved; never a value.
 	ev := je.waitEvent(t, "fetch")
-	if ev["actor"] != je.node.addr || ev["job"] != job.String() {
+	if ev["actor"] != je.node.Addr || ev["job"] != job.String() {
 		t.Errorf("fetch event %v", ev)
 	}
 	keys := strings.Join(toStrings(ev["keys"]), ",")
@@ -197,7 +197,7 @@ func TestJobDefinitionRefusals(t *testing.T) {
 	je := newJobdefEnv(t, func(o *server.Options) { o.JobDefinitions.Fetches = 2 })
 	ph := je.putTemplate("def", tmplDef)
 	other := je.putTemplate("other", tmplDef)
-	stranger := newWallet()
+	stranger := testserver.NewWallet()
 	now := je.now
 
 	running := je.postJob(je.project, ph, &je.node, solana.JobQueued)
@@ -208,16 +208,16 @@ func TestJobDefinitionRefusals(t *testing.T) {
 	otherDef := je.postJob(je.project, other, &je.node, solana.JobQueued)
 	evil := strings.ReplaceAll(string(ph), testAudience.URI, "https://evil.example")
 	otherServer := je.postJob(je.project, []byte(evil), &je.node, solana.JobQueued)
-	notJob := sol.NewWallet().PublicKey()
-	je.rpc.SetAccount(notJob, solanatest.Account{Owner: sol.SystemProgramID, Data: []byte{1, 2, 3}})
+	notJob := solanatest.NewKey()
+	je.rpc.SetAccount(notJob, solanatest.Account{Owner: solanatest.SystemProgram, Data: []byte{1, 2, 3}})
 
 	ownerTok := je.owner
-	jobTok, _, _ := je.tokens.Issue(auth.Claims{Address: je.node.addr, UserAddress: je.project.addr, Secrets: []string{"GREETING"}, Job: running.String()}, time.Time{})
-	otherMsg := ed25519.Sign(je.node.key, []byte("nosana_secret_"+strconv.FormatInt(now.Unix(), 10)))
+	jobTok, _, _ := je.tokens.Issue(auth.Claims{Address: je.node.Addr, UserAddress: je.project.Addr, Secrets: []string{"GREETING"}, Job: running.String()}, time.Time{})
+	otherMsg := ed25519.Sign(je.node.Key, []byte("nosana_secret_"+strconv.FormatInt(now.Unix(), 10)))
 
 	cases := []struct {
 		name   string
-		job    sol.PublicKey
+		job    solana.PublicKey
 		def    string
 		header string
 	}{
@@ -327,7 +327,7 @@ func TestJobResults(t *testing.T) {
 	result := `{"status":"success","startTime":1,"endTime":2,"opStates":[{"operationId":"run","logs":[{"type":"stdout","log":"hi"}]}]}`
 	h := nodeHeader(je.node, job.String(), je.now)
 
-	if r := je.do("POST", path, nodeHeader(newWallet(), job.String(), je.now), result); r.status != 403 {
+	if r := je.do("POST", path, nodeHeader(testserver.NewWallet(), job.String(), je.now), result); r.status != 403 {
 		t.Fatalf("stranger's result: %d %s", r.status, r.body)
 	}
 	if r := je.do("POST", path, je.owner, result); r.status != 403 {
@@ -363,7 +363,7 @@ func TestJobResults(t *testing.T) {
 		t.Fatalf("result past the window: %d %s", r.status, r.body)
 	}
 	ev := je.waitEvent(t, "result")
-	if ev["actor"] != je.node.addr {
+	if ev["actor"] != je.node.Addr {
 		t.Errorf("result event %v", ev)
 	}
 }
@@ -413,7 +413,7 @@ func TestJobDefinitionTemplates(t *testing.T) {
 		t.Errorf("reserved key write: %d %s", r.status, r.body)
 	}
 	// A job token cannot use the routes.
-	jobTok, _, _ := je.tokens.Issue(auth.Claims{Address: je.node.addr, UserAddress: je.project.addr, Secrets: []string{"\x1fjobdef/a b"}, Job: "J"}, time.Time{})
+	jobTok, _, _ := je.tokens.Issue(auth.Claims{Address: je.node.Addr, UserAddress: je.project.Addr, Secrets: []string{"\x1fjobdef/a b"}, Job: "J"}, time.Time{})
 	if r := je.do("GET", "/v1/job-definitions/a%20b", "Bearer "+jobTok, nil); r.status != 403 {
 		t.Errorf("job token: %d %s", r.status, r.body)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 )
 
 type keyPage struct {
@@ -24,7 +26,7 @@ type keyPage struct {
 // metadata and never a value.
 func TestV1ListKeys(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(newWallet())
+	tok := e.login(testserver.NewWallet())
 	var sb strings.Builder
 	sb.WriteString(`{"secrets":{`)
 	for i := range 25 {

@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 )
 
 func TestWhoami(t *testing.T) {
 	e := newEnv(t)
-	owner, node := newWallet(), newWallet()
+	owner, node := testserver.NewWallet(), testserver.NewWallet()
 	type who struct {
 		Address   string    `json:"address"`
 		Scope     string    `json:"scope"`
@@ -35,7 +36,7 @@ func TestWhoami(t *testing.T) {
 
 	w, raw := whoami(e.login(owner))
 	exp := e.now.Truncate(time.Second).Add(auth.DefaultTokenTTL)
-	if w.Address != owner.addr || w.Scope != "owner" || w.Namespace != owner.addr || !w.ExpiresAt.Equal(exp) {
+	if w.Address != owner.Addr || w.Scope != "owner" || w.Namespace != owner.Addr || !w.ExpiresAt.Equal(exp) {
 		t.Errorf("owner token: %+v, want expiry %s", w, exp)
 	}
 	if _, ok := raw["keys"]; ok {
@@ -48,19 +49,19 @@ func TestWhoami(t *testing.T) {
 	// A node's token for a running job reads the project's namespace.
 	const job = "GNUyAWxo7NCX8KtusRkNVbnPBUXKBvgaMR4kmcNAT3tZ"
 	deadline := e.now.Add(10 * time.Minute)
-	tok, _, err := e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: owner.addr,
+	tok, _, err := e.tokens.Issue(auth.Claims{Address: node.Addr, UserAddress: owner.Addr,
 		Secrets: []string{"DB_PASSWORD", "ci/key"}, Job: job}, deadline)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w, _ = whoami("Bearer " + tok)
-	if w.Address != node.addr || w.Scope != "job" || w.Namespace != owner.addr || w.Job != job ||
+	if w.Address != node.Addr || w.Scope != "job" || w.Namespace != owner.Addr || w.Job != job ||
 		!slices.Equal(w.Keys, []string{"DB_PASSWORD", "ci/key"}) || !w.ExpiresAt.Equal(deadline.Truncate(time.Second)) {
 		t.Errorf("job token: %+v", w)
 	}
 
 	// A job token that grants nothing says so with an empty list.
-	tok, _, _ = e.tokens.Issue(auth.Claims{Address: node.addr, UserAddress: owner.addr, Job: job}, time.Time{})
+	tok, _, _ = e.tokens.Issue(auth.Claims{Address: node.Addr, UserAddress: owner.Addr, Job: job}, time.Time{})
 	if _, raw := whoami(tok); raw["scope"] != "job" || raw["keys"] == nil || len(raw["keys"].([]any)) != 0 {
 		t.Errorf("job token without grants: %v", raw)
 	}

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
@@ -39,7 +38,7 @@ func TestFetchCallsAndLatency(t *testing.T) {
 	gw := ipfstest.NewGateway(t)
 	rpc.SetDelay(remote)
 	gw.SetDelay(remote)
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "bench.sqlite"))
 	cfg["SOLANA_NETWORK"] = "devnet"
 	cfg["SOLANA_RPC_URL"] = rpc.URL
@@ -68,14 +67,14 @@ func TestFetchCallsAndLatency(t *testing.T) {
 		// also misses the document cache.
 		return []byte(fmt.Sprintf(`{"version":"0.1","type":"container","meta":{"n":%d},"ops":[],"logistics":{"send":{"type":"api","args":{"endpoint":"%s/v1/jobs/%%%%global.job%%%%/job-definition?name=bench"}},"receive":{"type":"api","args":{"endpoint":"%s/v1/jobs/%%%%global.job%%%%/results"}}}}`, i, srv.URL, srv.URL))
 	}
-	newJob := func(i int) sol.PublicKey {
-		job := sol.NewWallet().PublicKey()
-		rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(placeholder(i)), Project: sol.MustPublicKeyFromBase58(project), HasTimeout: true, Timeout: 600})
-		rpc.PutRun(sol.NewWallet().PublicKey(), program, solana.Run{Job: job, Node: sol.PublicKeyFromBytes(nodeKey.Public().(ed25519.PublicKey)), Time: time.Now().Unix()})
+	newJob := func(i int) solana.PublicKey {
+		job := solanatest.NewKey()
+		rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(placeholder(i)), Project: solana.MustPublicKeyFromBase58(project), HasTimeout: true, Timeout: 600})
+		rpc.PutRun(solanatest.NewKey(), program, solana.Run{Job: job, Node: solana.PublicKeyFromBytes(nodeKey.Public().(ed25519.PublicKey)), Time: time.Now().Unix()})
 		return job
 	}
 	client := &http.Client{}
-	fetch := func(job sol.PublicKey) time.Duration {
+	fetch := func(job solana.PublicKey) time.Duration {
 		req, _ := http.NewRequest("GET", srv.URL+"/v1/jobs/"+job.String()+"/job-definition?name=bench", nil)
 		req.Header.Set("Authorization", job.String()+":"+base58.Encode(ed25519.Sign(nodeKey, []byte(job.String())))+":"+strconv.FormatInt(time.Now().UnixMilli(), 10))
 		start := time.Now()
@@ -95,7 +94,7 @@ func TestFetchCallsAndLatency(t *testing.T) {
 			p(0.50).Round(100*time.Microsecond), p(0.99).Round(100*time.Microsecond))
 	}
 
-	jobs := make([]sol.PublicKey, n)
+	jobs := make([]solana.PublicKey, n)
 	for i := range jobs {
 		jobs[i] = newJob(i)
 	}

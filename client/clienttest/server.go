@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
@@ -93,7 +91,7 @@ func Start() *Server {
 	if err != nil {
 		panic(err)
 	}
-	s := &Server{store: store, chain: &chain{jobs: map[sol.PublicKey]jobEntry{}, docs: map[string]ipfs.Document{}}}
+	s := &Server{store: store, chain: &chain{jobs: map[solana.PublicKey]jobEntry{}, docs: map[string]ipfs.Document{}}}
 	s.tokens, err = auth.NewTokens([]byte("clienttest-key-of-at-least-32-bytes"), tokenTTL,
 		func() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) })
 	if err != nil {
@@ -165,8 +163,8 @@ func (s *Server) Secrets(owner string) map[string]json.RawMessage {
 // Grant makes the base58 address job a running job of g.UserAddress on
 // g.Node, whose document grants g.Secrets. It panics on a malformed address.
 func (s *Server) Grant(job string, g Grant) {
-	s.chain.put(sol.MustPublicKeyFromBase58(job), sol.MustPublicKeyFromBase58(g.Node),
-		sol.MustPublicKeyFromBase58(g.UserAddress), g.Secrets)
+	s.chain.put(solana.MustPublicKeyFromBase58(job), solana.MustPublicKeyFromBase58(g.Node),
+		solana.MustPublicKeyFromBase58(g.UserAddress), g.Secrets)
 }
 
 // Fail makes the next requests answer the given failures, one each.
@@ -287,7 +285,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 // run account names its node.
 type chain struct {
 	mu   sync.Mutex
-	jobs map[sol.PublicKey]jobEntry
+	jobs map[solana.PublicKey]jobEntry
 	docs map[string]ipfs.Document
 }
 
@@ -296,7 +294,7 @@ type jobEntry struct {
 	run solana.Run
 }
 
-func (c *chain) put(job, node, project sol.PublicKey, secrets []string) {
+func (c *chain) put(job, node, project solana.PublicKey, secrets []string) {
 	list := make([]any, len(secrets))
 	for i, k := range secrets {
 		list[i] = k
@@ -317,7 +315,7 @@ func (c *chain) put(job, node, project sol.PublicKey, secrets []string) {
 }
 
 // Job implements solana.Chain.
-func (c *chain) Job(_ context.Context, addr sol.PublicKey) (solana.Job, error) {
+func (c *chain) Job(_ context.Context, addr solana.PublicKey) (solana.Job, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.jobs[addr]
@@ -328,7 +326,7 @@ func (c *chain) Job(_ context.Context, addr sol.PublicKey) (solana.Job, error) {
 }
 
 // RunOf implements solana.Chain.
-func (c *chain) RunOf(_ context.Context, job sol.PublicKey) (solana.Run, error) {
+func (c *chain) RunOf(_ context.Context, job solana.PublicKey) (solana.Run, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.jobs[job]

@@ -19,6 +19,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
 
@@ -31,7 +32,7 @@ type BackupOptions struct {
 }
 
 // NewCmdBackup builds the backup command; runF replaces the work in tests.
-func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cobra.Command {
+func NewCmdBackup(f *cmdutil.Factory, runF func(*BackupOptions) error) *cobra.Command {
 	opts := &BackupOptions{IO: f.IOStreams}
 	c := &cobra.Command{
 		Use:   "backup FILE",
@@ -57,7 +58,7 @@ func NewCmdBackup(f *cmdutil.StoreFactory, runF func(*BackupOptions) error) *cob
 			return backupRun(opts)
 		},
 	}
-	opts.OpenStore = f.Bind(c)
+	opts.OpenStore = f.BindStore(c)
 	return c
 }
 
@@ -87,10 +88,12 @@ func backupRun(opts *BackupOptions) error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	h, err := migrate.WriteSnapshot(ctx, w, source(st), migrate.SnapshotHeader{
+	prog := cmdutil.NewProgress(opts.IO, "backup", "records read", 0, cmdutil.DefaultProgressInterval)
+	h, err := migrate.WriteSnapshot(ctx, w, counted(source(st), prog), migrate.SnapshotHeader{
 		Created: time.Now().UTC().Truncate(time.Second),
 		Backend: backendKind(st),
 	}, migrate.MACKey{ID: id, Key: key}, seal.SystemOwner)
+	prog.Done()
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -130,6 +133,27 @@ func source(st *cmdutil.Store) migrate.SnapshotSource {
 			return lower.WalkAudit(ctx, fn)
 		},
 	}
+}
+
+// counted reports every record src reads to prog.
+func counted(src migrate.SnapshotSource, prog *cmdutil.Progress) migrate.SnapshotSource {
+	var n int64
+	tick := func() { n++; prog.Update(n, nil) }
+	secrets := src.Secrets
+	src.Secrets = func(ctx context.Context, fn func(string, storage.Secret) error) error {
+		return secrets(ctx, func(owner string, s storage.Secret) error { tick(); return fn(owner, s) })
+	}
+	if versions := src.Versions; versions != nil {
+		src.Versions = func(ctx context.Context, fn func(string, storage.Version) error) error {
+			return versions(ctx, func(owner string, v storage.Version) error { tick(); return fn(owner, v) })
+		}
+	}
+	if events := src.Audit; events != nil {
+		src.Audit = func(ctx context.Context, owners []string, fn func(string, audit.Event) error) error {
+			return events(ctx, owners, func(owner string, e audit.Event) error { tick(); return fn(owner, e) })
+		}
+	}
+	return src
 }
 
 func backendKind(st *cmdutil.Store) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 )
 
@@ -226,7 +227,7 @@ func TestEnvOutputSourcesExactly(t *testing.T) {
 	for _, sh := range []string{"bash", "dash"} {
 		path, err := exec.LookPath(sh)
 		if err != nil {
-			if os.Getenv("CI") != "" {
+			if ci.On() {
 				t.Fatalf("%s is needed: %v", sh, err)
 			}
 			t.Skipf("no %s: %v", sh, err)

@@ -32,11 +32,16 @@ const (
 // TokenMargin is how long a cached token must still be valid to be reused.
 const TokenMargin = 2 * time.Minute
 
-// Factory hands the client commands their dependencies, built lazily and
-// once: the keypair, the API client (with the token cache) and the
-// streams. Tests fill the fields they need.
+// Factory hands every verb its dependencies, built lazily and once: the
+// streams, the keypair and the API client (with the token cache) for the
+// client verbs, the store of serve's settings for the store verbs (backup,
+// migrate, restore). Tests fill the fields they need.
 type Factory struct {
 	IOStreams *IOStreams
+	// BindStore adds the store settings' flags (STORAGE_CONNECTION,
+	// MASTER_KEY, …) to c and returns the function that opens the store
+	// they name; set by package cmd, which knows serve's settings.
+	BindStore func(c *cobra.Command) func(ctx context.Context) (*Store, error)
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
 	// Now is the clock; nil means time.Now.

@@ -151,6 +151,18 @@ func displayText(s string) string {
 // WriteJSON prints v as indented JSON and a newline.
 func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }
 
+// WriteRecord writes v as JSON or YAML when format is one of them and
+// reports whether it did; the caller prints its text form otherwise.
+func WriteRecord(w io.Writer, format string, v any) (bool, error) {
+	switch format {
+	case FormatJSON:
+		return true, WriteJSON(w, v)
+	case FormatYAML:
+		return true, WriteYAML(w, v)
+	}
+	return false, nil
+}
+
 // WriteYAML prints v as a YAML document.
 // It goes through v's JSON, so YAML has the field names, the omitted empty
 // fields and the key order of JSON (the v1 API's).

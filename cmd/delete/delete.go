@@ -150,11 +150,6 @@ func report(opts *Options, deleted, absent []string) error {
 		Deleted []string `json:"deleted" yaml:"deleted"`
 		Absent  []string `json:"absent" yaml:"absent"`
 	}{append([]string{}, deleted...), append([]string{}, absent...)}
-	switch opts.Output {
-	case cmdutil.FormatJSON:
-		return cmdutil.WriteJSON(opts.IO.Out, out)
-	case cmdutil.FormatYAML:
-		return cmdutil.WriteYAML(opts.IO.Out, out)
-	}
-	return nil
+	_, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, out)
+	return err
 }

@@ -97,7 +97,10 @@ func NewCmdUndelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 		Use:   "undelete KEY",
 		Short: "Bring back a deleted secret with its last value",
 		Long: `Bring back KEY, deleted with delete (without --destroy), with the value it
-had before: that value is written as its next version. Prints the version.`,
+had before: that value is written as its next version. Prints the version;
+-o json prints {"key", "version", "from_version"}.`,
+		Example: `  nosana-secrets undelete DB_PASSWORD
+  nosana-secrets undelete DB_PASSWORD -o json`,
 		Args: oneKey("undelete", opts),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -107,6 +110,7 @@ had before: that value is written as its next version. Prints the version.`,
 		},
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
 	return c
 }
@@ -130,6 +134,14 @@ func RunUndelete(ctx context.Context, opts *Options) error {
 		}
 		n, err := c.Restore(ctx, opts.Key, v.Version)
 		if err != nil {
+			return err
+		}
+		rec := struct {
+			Key         string `json:"key" yaml:"key"`
+			Version     int64  `json:"version" yaml:"version"`
+			FromVersion int64  `json:"from_version" yaml:"from_version"`
+		}{opts.Key, n, v.Version}
+		if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, rec); done {
 			return err
 		}
 		_, err = fmt.Fprintf(opts.IO.Out, "%s restored from version %d as version %d\n", opts.Key, v.Version, n)

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
@@ -42,8 +41,8 @@ type MigrateOptions struct {
 }
 
 // NewCmdMigrate builds the migrate command; runF replaces the work in tests.
-func NewCmdMigrate(f *cmdutil.StoreFactory, runF func(*MigrateOptions) error) *cobra.Command {
-	opts := &MigrateOptions{IO: f.IOStreams, Interval: 5 * time.Second}
+func NewCmdMigrate(f *cmdutil.Factory, runF func(*MigrateOptions) error) *cobra.Command {
+	opts := &MigrateOptions{IO: f.IOStreams, Interval: cmdutil.DefaultProgressInterval}
 	c := &cobra.Command{
 		Use:   "migrate --from URI",
 		Short: "Import the secrets of an original Nosana secret manager",
@@ -73,7 +72,7 @@ func NewCmdMigrate(f *cmdutil.StoreFactory, runF func(*MigrateOptions) error) *c
 			return migrateRun(opts)
 		},
 	}
-	opts.OpenStore = f.Bind(c)
+	opts.OpenStore = f.BindStore(c)
 	fl := c.Flags()
 	fl.StringVar(&opts.From, "from", "", "the original server's STORAGE_CONNECTION: sqlite://, postgres://, mysql://, redis://, mongodb:// (env "+EnvFrom+")")
 	fl.BoolVar(&opts.Overwrite, "overwrite", false, "replace secrets the target already has")
@@ -100,14 +99,24 @@ func migrateRun(opts *MigrateOptions) error {
 	defer dst.Close()
 
 	total, _ := src.Count(ctx)
-	prog := newProgress(opts.IO, total, opts.Interval)
+	prog := cmdutil.NewProgress(opts.IO, "reading", "records", total, opts.Interval)
+	update := func(s migrate.Summary) {
+		prog.Update(s.Read, func() string {
+			of := ""
+			if total > 0 {
+				of = fmt.Sprintf(" of about %d", total)
+			}
+			return fmt.Sprintf("migrate: %d records read%s, %d imported, %d already there, %d refused",
+				s.Read, of, s.Imported, s.Existing, s.Refused)
+		})
+	}
 	sum, err := migrate.Run(ctx, src, target{dst.Plain}, migrate.Options{
 		Overwrite:    opts.Overwrite,
 		DryRun:       opts.DryRun,
 		BatchRecords: opts.Batch,
-		Progress:     prog.update,
+		Progress:     update,
 	})
-	prog.done()
+	prog.Done()
 	if werr := writeSummary(opts.IO.Out, opts.Output, sum); werr != nil && err == nil {
 		err = werr
 	}
@@ -138,59 +147,6 @@ func (t target) Existing(ctx context.Context, owner string, names []string) (map
 
 func (t target) Put(ctx context.Context, owner string, items []storage.Item) error {
 	return t.store.Put(ctx, owner, items)
-}
-
-// progress shows a bar on a terminal, else a line every interval.
-type progress struct {
-	w        io.Writer
-	bar      *progressbar.ProgressBar
-	interval time.Duration
-	last     time.Time
-	total    int64
-}
-
-func newProgress(ios *cmdutil.IOStreams, total int64, interval time.Duration) *progress {
-	p := &progress{w: ios.ErrOut, interval: interval, last: time.Now(), total: total}
-	if ios.IsStderrTTY() {
-		max := total
-		if max <= 0 {
-			max = -1 // spinner
-		}
-		p.bar = progressbar.NewOptions64(max,
-			progressbar.OptionSetWriter(ios.ErrOut),
-			progressbar.OptionSetDescription("reading"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("records"),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionEnableColorCodes(ios.ColorEnabled()),
-		)
-	}
-	return p
-}
-
-func (p *progress) update(s migrate.Summary) {
-	if p.bar != nil {
-		_ = p.bar.Set64(s.Read)
-		return
-	}
-	if time.Since(p.last) < p.interval {
-		return
-	}
-	p.last = time.Now()
-	of := ""
-	if p.total > 0 {
-		of = fmt.Sprintf(" of about %d", p.total)
-	}
-	fmt.Fprintf(p.w, "migrate: %d records read%s, %d imported, %d already there, %d refused\n",
-		s.Read, of, s.Imported, s.Existing, s.Refused)
-}
-
-func (p *progress) done() {
-	if p.bar != nil {
-		_ = p.bar.Finish()
-	}
 }
 
 func writeSummary(w io.Writer, format string, s migrate.Summary) error {

@@ -12,9 +12,9 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 )
 
-func factory() *cmdutil.StoreFactory {
+func factory() *cmdutil.Factory {
 	ios, _, _, _ := cmdutil.Test(false)
-	return &cmdutil.StoreFactory{IOStreams: ios, Bind: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
+	return &cmdutil.Factory{IOStreams: ios, BindStore: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 		return func(context.Context) (*cmdutil.Store, error) { return nil, errors.New("not in this test") }
 	}}
 }

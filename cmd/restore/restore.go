@@ -1,5 +1,6 @@
-// Package restore is `nosana-secrets restore FILE`: load a backup into the
-// store.
+// Package restore is `nosana-secrets restore`: restore FILE loads a backup
+// into the store (restore.go); restore KEY --version N and restore --as-of
+// TIME bring back versions through the API (key.go).
 package restore
 
 import (
@@ -40,8 +41,9 @@ type RestoreOptions struct {
 	AllowUnauthenticated bool
 }
 
-// NewCmdRestore builds the restore command; runF replaces the work in tests.
-func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *cobra.Command {
+// NewCmdRestoreFile builds restore FILE alone; runF replaces the work in
+// tests.
+func NewCmdRestoreFile(f *cmdutil.Factory, runF func(*RestoreOptions) error) *cobra.Command {
 	opts := &RestoreOptions{IO: f.IOStreams}
 	c := &cobra.Command{
 		Use:   "restore FILE",
@@ -81,7 +83,7 @@ func NewCmdRestore(f *cmdutil.StoreFactory, runF func(*RestoreOptions) error) *c
 			return restoreRun(opts)
 		},
 	}
-	opts.OpenStore = f.Bind(c)
+	opts.OpenStore = f.BindStore(c)
 	c.Flags().StringVar(&opts.File, "file", "", "the backup file to load (- for stdin)")
 	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
 	c.Flags().BoolVar(&opts.AllowUnauthenticated, "allow-unauthenticated", false, "restore a backup of format 1 or 2 (before keyed MACs), which anyone who could edit the file could have changed")
@@ -208,6 +210,11 @@ func restoreRun(opts *RestoreOptions) error {
 		w.hist = lower
 		w.log = lower
 	}
+	total := h.Secrets
+	if hist {
+		total += h.Versions + h.Events
+	}
+	w.prog = cmdutil.NewProgress(opts.IO, "restoring", "records", total, cmdutil.DefaultProgressInterval)
 	if hist && h.Versions > 0 {
 		if err := w.versions(file); err != nil {
 			return fmt.Errorf("restore stopped after the versions of %d keys (each key's whole; run it again with --merge to finish): %w", w.keys, err)
@@ -221,6 +228,7 @@ func restoreRun(opts *RestoreOptions) error {
 			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
 		}
 	}
+	w.prog.Done()
 	counts := fmt.Sprintf("%d secrets, %d versions and %d audit events of %d owners", w.secretsDone, w.versionsDone, w.events, h.Owners)
 	if opts.DryRun {
 		fmt.Fprintf(opts.IO.Out, "dry run: %s would be restored; the file is whole and the keys open it\n", counts)
@@ -258,6 +266,8 @@ func bodyLimit() int64 {
 // writer is the second pass of a restore: each kind of line read again
 // from the verified file and written, one owner at a time.
 type writer struct {
+	prog  *cmdutil.Progress
+	read  int64 // records of the kinds written, read so far
 	ctx   context.Context
 	opts  *RestoreOptions
 	rd    migrate.SnapshotReader
@@ -417,6 +427,7 @@ func (w *writer) versions(file *os.File) error {
 		if r.Kind != migrate.KindVersion {
 			return nil
 		}
+		w.tick()
 		newKey := len(pending) == 0 || pending[len(pending)-1].Name != r.Name
 		if r.Owner != owner || newKey && (len(pending) >= batch || size >= batchBytes) {
 			if err := flush(); err != nil {
@@ -473,6 +484,7 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 		if r.Kind != migrate.KindSecret {
 			return nil
 		}
+		w.tick()
 		key := r.Owner + "\x00" + r.Name
 		if now, ok := w.imported[key]; ok {
 			if now {
@@ -628,6 +640,7 @@ func (w *writer) audit(file *os.File) error {
 		if r.Kind != migrate.KindAudit {
 			return nil
 		}
+		w.tick()
 		if r.Owner != owner {
 			if err := flush(); err != nil {
 				return err
@@ -678,6 +691,12 @@ func openFile(opts *RestoreOptions) (first io.Reader, private *os.File, copied f
 		}
 		return rewound()
 	}, nil
+}
+
+// tick counts one record read in the second pass.
+func (w *writer) tick() {
+	w.read++
+	w.prog.Update(w.read, nil)
 }
 
 func missingKeys(ids, have []string) []string {

@@ -28,6 +28,10 @@ type Entry struct {
 //
 // A key given twice is an error, since one of the two values would be
 // lost silently. Errors name the line and key, never the value.
+//
+// Not joho/godotenv or subosito/gotenv: both expand $VAR in values (a
+// secret holding "$" would change), keep the last of two equal keys
+// silently and report no line numbers.
 func ParseDotenv(data string) ([]Entry, error) {
 	s := strings.ReplaceAll(data, "\r\n", "\n")
 	s = strings.TrimPrefix(s, "\ufeff")

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 )
 
 // Redis is a redis-server of a test's own on a free loopback port (keeping
@@ -29,7 +29,7 @@ func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if storagetest.InCI() {
+		if ci.On() {
 			t.Fatal("redis-server is not installed, and CI is set")
 		}
 		t.Skip("redis-server is not installed")

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 )
 
 var (
@@ -82,19 +80,23 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// Env returns the process environment without serve's settings and with a
-// HOME of t's own (so nothing a process runs reads or writes the real
-// one), plus env.
+// passEnv are the only inherited variables a process started by a test
+// sees: what the runtime and the system need. No setting of serve or of
+// the CLI, and no credential of the developer's, gets through, whatever
+// the caller's environment holds.
+var passEnv = []string{
+	"PATH", "TMPDIR", "TZ", "LANG", "LC_ALL", "LC_CTYPE",
+	"GOCOVERDIR", "GORACE", "GODEBUG", "GOTRACEBACK", "SSL_CERT_FILE", "SSL_CERT_DIR",
+}
+
+// Env returns a clean environment built from passEnv, with a HOME of t's
+// own (so nothing a process runs reads or writes the real one), plus env.
 func Env(t testing.TB, env map[string]string) []string {
 	var out []string
-outer:
 	for _, kv := range os.Environ() {
-		for _, name := range serve.Env() {
-			if strings.HasPrefix(kv, name+"=") {
-				continue outer
-			}
+		if hasAnyPrefix(kv, passEnv) {
+			out = append(out, kv)
 		}
-		out = append(out, kv)
 	}
 	out = privateHome(t, out)
 	for k, v := range env {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"io"
 	"net/http"
 	"net/url"
@@ -63,7 +64,7 @@ type Client struct {
 	timeout time.Duration
 	maxSize int64
 	verify  bool
-	cache   *lru // nil when disabled
+	cache   *lru.Cache[string, Document] // nil when disabled
 	group   singleflight.Group
 }
 
@@ -107,9 +108,9 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	switch n := cfg.CacheSize; {
 	case n == 0:
-		c.cache = newLRU(DefaultCacheSize)
+		c.cache, _ = lru.New[string, Document](DefaultCacheSize)
 	case n > 0:
-		c.cache = newLRU(n)
+		c.cache, _ = lru.New[string, Document](n) // n > 0: no error
 	}
 	return c, nil
 }
@@ -135,7 +136,7 @@ func (c *Client) Fetch(ctx context.Context, cid string) (Document, error) {
 		return nil, fmt.Errorf("%w: %s is not a CIDv0, the only form a job account names", ErrInvalidDocument, cid)
 	}
 	if c.cache != nil {
-		if doc, ok := c.cache.get(cid); ok {
+		if doc, ok := c.cache.Get(cid); ok {
 			return doc, nil
 		}
 	}
@@ -144,7 +145,7 @@ func (c *Client) Fetch(ctx context.Context, cid string) (Document, error) {
 		defer cancel()
 		doc, err := c.fetch(fctx, cid, want)
 		if err == nil && c.cache != nil {
-			c.cache.add(cid, doc)
+			c.cache.Add(cid, doc)
 		}
 		return doc, err
 	})

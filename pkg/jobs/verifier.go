@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
@@ -73,7 +72,7 @@ type Verifier struct {
 	group singleflight.Group
 }
 
-type validKey struct{ job, node sol.PublicKey }
+type validKey struct{ job, node solana.PublicKey }
 
 type validEntry struct {
 	err     error // nil or an Ended *Error
@@ -82,14 +81,14 @@ type validEntry struct {
 
 // ParseJob parses the job address of a login request; a malformed one is a
 // BadRequest *Error.
-func ParseJob(s string) (sol.PublicKey, error) {
-	pk, err := sol.PublicKeyFromBase58(s)
+func ParseJob(s string) (solana.PublicKey, error) {
+	pk, err := solana.PublicKeyFromBase58(s)
 	if err != nil {
 		shown := s
 		if len(shown) > 64 {
 			shown = shown[:64] + "…"
 		}
-		return sol.PublicKey{}, &Error{
+		return solana.PublicKey{}, &Error{
 			Class:   BadRequest,
 			Job:     s,
 			Message: fmt.Sprintf("invalid job address %q: want the base58 address of a job account", shown),
@@ -109,7 +108,7 @@ func ParseJob(s string) (sol.PublicKey, error) {
 // zeros (no document, e.g. a job stopped before it had a result) grants
 // nothing. Cost: one getAccountInfo, one getProgramAccounts when running,
 // and one gateway fetch unless the document is cached.
-func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant, error) {
+func (v *Verifier) Grant(ctx context.Context, job, caller solana.PublicKey) (Grant, error) {
 	if v.Chain == nil || v.IPFS == nil {
 		return Grant{}, errNotConfigured(job)
 	}
@@ -171,7 +170,7 @@ func (v *Verifier) Grant(ctx context.Context, job, caller sol.PublicKey) (Grant,
 // and its run account names node. It returns nil, an Ended *Error (the job
 // ended, was stopped or closed, or runs elsewhere), or an Unavailable one.
 // Answers are cached per (job, node) for ValidFor; failures to ask are not.
-func (v *Verifier) StillValid(ctx context.Context, job, node sol.PublicKey) error {
+func (v *Verifier) StillValid(ctx context.Context, job, node solana.PublicKey) error {
 	if v.Chain == nil {
 		return errNotConfigured(job)
 	}
@@ -200,7 +199,7 @@ func (v *Verifier) StillValid(ctx context.Context, job, node sol.PublicKey) erro
 	}
 }
 
-func (v *Verifier) check(ctx context.Context, job, node sol.PublicKey) error {
+func (v *Verifier) check(ctx context.Context, job, node solana.PublicKey) error {
 	ended := func(format string, args ...any) error {
 		return &Error{Class: Ended, Job: job.String(), Message: fmt.Sprintf(format, args...)}
 	}
@@ -282,7 +281,7 @@ func (v *Verifier) remember(key validKey, err error) {
 // grants fetches the document whose digest the job stores and returns its
 // grant list, and whether it has none (ipfs.HasGrantList). No document
 // (a zero digest) grants an empty list.
-func (v *Verifier) grants(ctx context.Context, job sol.PublicKey, which string, digest [32]byte) ([]string, bool, error) {
+func (v *Verifier) grants(ctx context.Context, job solana.PublicKey, which string, digest [32]byte) ([]string, bool, error) {
 	if digest == ([32]byte{}) {
 		return []string{}, false, nil
 	}
@@ -302,10 +301,10 @@ func (v *Verifier) grants(ctx context.Context, job sol.PublicKey, which string, 
 // smallOrder refuses a job whose account names a key of small order (see
 // auth.SmallOrderKey) as the party compared with the caller or as the
 // namespace read: anyone can sign in as such a key.
-func smallOrder(job sol.PublicKey, name1 string, k1 sol.PublicKey, name2 string, k2 sol.PublicKey) error {
+func smallOrder(job solana.PublicKey, name1 string, k1 solana.PublicKey, name2 string, k2 solana.PublicKey) error {
 	for _, k := range []struct {
 		name string
-		key  sol.PublicKey
+		key  solana.PublicKey
 	}{{name1, k1}, {name2, k2}} {
 		if auth.SmallOrderKey(k.key[:]) {
 			return &Error{Class: BadRequest, Job: job.String(),
@@ -316,7 +315,7 @@ func smallOrder(job sol.PublicKey, name1 string, k1 sol.PublicKey, name2 string,
 }
 
 // chainError classifies an error of solana.Chain.
-func chainError(job sol.PublicKey, err error) error {
+func chainError(job solana.PublicKey, err error) error {
 	class := Unavailable
 	if errors.Is(err, solana.ErrNotFound) || errors.Is(err, solana.ErrInvalidAccount) {
 		class = BadRequest
@@ -329,7 +328,7 @@ func chainError(job sol.PublicKey, err error) error {
 }
 
 // errNotConfigured keeps a Verifier without a Chain or IPFS from panicking.
-func errNotConfigured(job sol.PublicKey) error {
+func errNotConfigured(job solana.PublicKey) error {
 	return &Error{Class: Unavailable, Job: job.String(), Message: fmt.Sprintf("job %s: job checks are not configured", job)}
 }
 

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
@@ -24,19 +22,19 @@ import (
 )
 
 var (
-	jobsProgram  = sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
-	otherProgram = sol.MustPublicKeyFromBase58("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+	jobsProgram  = solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+	otherProgram = solana.MustPublicKeyFromBase58("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 
 	jobAddr  = key(0x10)
 	runAddr  = key(0x20)
-	project  = sol.MustPublicKeyFromBase58("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF") // vectors.json keypair
+	project  = solana.MustPublicKeyFromBase58("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF") // vectors.json keypair
 	node     = key(0x40)
 	stranger = key(0x50)
 	market   = key(0x60)
 )
 
-func key(b byte) sol.PublicKey {
-	var k sol.PublicKey
+func key(b byte) solana.PublicKey {
+	var k solana.PublicKey
 	for i := range k {
 		k[i] = b ^ byte(i*7)
 	}
@@ -68,7 +66,7 @@ func (e *env) calls(method string) int   { return e.rpc.Calls(method) }
 func (e *env) fetches() int              { return e.gw.Total() }
 func (e *env) putJob(j solana.Job)       { e.rpc.PutJob(jobAddr, jobsProgram, j) }
 func (e *env) putRun(r solana.Run)       { e.rpc.PutRun(runAddr, jobsProgram, r) }
-func (e *env) grant(caller sol.PublicKey) (jobs.Grant, error) {
+func (e *env) grant(caller solana.PublicKey) (jobs.Grant, error) {
 	return e.v.Grant(context.Background(), jobAddr, caller)
 }
 
@@ -187,7 +185,7 @@ func TestGrantRunningRefused(t *testing.T) {
 		e := newEnv(t, options{})
 		e.putJob(e.job(solana.JobQueued))
 		e.putRun(e.run())
-		for _, caller := range []sol.PublicKey{stranger, project} {
+		for _, caller := range []solana.PublicKey{stranger, project} {
 			_, err := e.grant(caller)
 			wantError(t, err, jobs.BadRequest, "You did not claim this job:"+jobAddr.String())
 			if err.Error() != "You did not claim this job:"+jobAddr.String() {
@@ -235,7 +233,7 @@ func TestGrantFinished(t *testing.T) {
 			t.Errorf("cost: %d getAccountInfo, %d getProgramAccounts, %d fetches; want 1, 0, 1", a, p, f)
 		}
 
-		for _, caller := range []sol.PublicKey{stranger, node} {
+		for _, caller := range []solana.PublicKey{stranger, node} {
 			_, err := e.grant(caller)
 			wantError(t, err, jobs.BadRequest, "You do not own this job:"+jobAddr.String())
 			if err.Error() != "You do not own this job:"+jobAddr.String() {
@@ -340,7 +338,7 @@ func TestForgedAccounts(t *testing.T) {
 
 	t.Run("owned by the system program", func(t *testing.T) {
 		e := newEnv(t, options{})
-		e.rpc.PutJob(jobAddr, sol.SystemProgramID, forgedDocs(e))
+		e.rpc.PutJob(jobAddr, solanatest.SystemProgram, forgedDocs(e))
 		_, err := e.grant(intruder)
 		wantError(t, err, jobs.BadRequest, "not by the jobs program")
 	})
@@ -573,7 +571,7 @@ func TestGrantRPCFailures(t *testing.T) {
 
 type failingRuns struct{ solana.Chain }
 
-func (f *failingRuns) RunOf(context.Context, sol.PublicKey) (solana.Run, error) {
+func (f *failingRuns) RunOf(context.Context, solana.PublicKey) (solana.Run, error) {
 	return solana.Run{}, errors.New("boom")
 }
 
@@ -760,9 +758,9 @@ func TestStillValidCallerGivesUp(t *testing.T) {
 // node, or whose project is such a key, grants nothing, even to a caller
 // that "is" that key.
 func TestGrantRefusesSmallOrderKeys(t *testing.T) {
-	var zero sol.PublicKey
-	identity := sol.PublicKey{1}
-	for _, weak := range []sol.PublicKey{zero, identity} {
+	var zero solana.PublicKey
+	identity := solana.PublicKey{1}
+	for _, weak := range []solana.PublicKey{zero, identity} {
 		e := newEnv(t, options{})
 		e.putJob(e.job(solana.JobQueued))
 		r := e.run()

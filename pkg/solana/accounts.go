@@ -13,8 +13,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-
-	sol "github.com/gagliardetto/solana-go"
 )
 
 // Anchor account discriminators: the first 8 bytes of every account the jobs
@@ -46,11 +44,11 @@ const (
 type Job struct {
 	IPFSJob    [32]byte // sha256 digest of the job JSON (see ipfs.CID)
 	IPFSResult [32]byte // sha256 digest of the result JSON; zero until finished
-	Market     sol.PublicKey
-	Node       sol.PublicKey
-	Payer      sol.PublicKey
+	Market     PublicKey
+	Node       PublicKey
+	Payer      PublicKey
 	Price      uint64
-	Project    sol.PublicKey
+	Project    PublicKey
 	State      uint8
 	TimeEnd    int64
 	TimeStart  int64 // written when the job ends (older programs: when claimed)
@@ -63,9 +61,9 @@ func (j Job) Finished() bool { return j.State >= JobDone }
 
 // Run is a decoded RunAccount: the claim of a node on a job.
 type Run struct {
-	Job   sol.PublicKey
-	Node  sol.PublicKey
-	Payer sol.PublicKey
+	Job   PublicKey
+	Node  PublicKey
+	Payer PublicKey
 	State uint8
 	Time  int64 // unix seconds at which the node claimed the job
 }
@@ -185,8 +183,8 @@ func checkAccount(data []byte, disc [8]byte, min int, name string) error {
 	return nil
 }
 
-func key(data []byte, off int) sol.PublicKey {
-	var k sol.PublicKey
+func key(data []byte, off int) PublicKey {
+	var k PublicKey
 	copy(k[:], data[off:off+32])
 	return k
 }

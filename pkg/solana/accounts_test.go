@@ -8,7 +8,6 @@ import (
 	"errors"
 	"testing"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
@@ -39,8 +38,8 @@ func TestDiscriminatorVectors(t *testing.T) {
 	}
 }
 
-func pk(b byte) sol.PublicKey {
-	var k sol.PublicKey
+func pk(b byte) solana.PublicKey {
+	var k solana.PublicKey
 	for i := range k {
 		k[i] = b + byte(i)
 	}

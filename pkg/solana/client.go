@@ -9,10 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-	"github.com/gagliardetto/solana-go/rpc"
-	"github.com/gagliardetto/solana-go/rpc/jsonrpc"
-
 	"github.com/nosana-ci/nosana-secrets/internal/httpx"
 )
 
@@ -21,10 +17,10 @@ import (
 type Chain interface {
 	// Job returns the job account at addr, refusing accounts that are not
 	// owned by the jobs program or are not JobAccounts.
-	Job(ctx context.Context, addr sol.PublicKey) (Job, error)
+	Job(ctx context.Context, addr PublicKey) (Job, error)
 	// RunOf returns the run account of job: the claim of the node that runs
 	// it. ErrNotFound means nobody runs the job.
-	RunOf(ctx context.Context, job sol.PublicKey) (Run, error)
+	RunOf(ctx context.Context, job PublicKey) (Run, error)
 }
 
 // maxResponse caps an RPC answer; ours are a few hundred bytes.
@@ -34,8 +30,8 @@ const maxResponse = 8 << 20
 // getProgramAccounts, commitment "confirmed", base64 data). It is safe for
 // concurrent use.
 type Client struct {
-	rpc      *rpc.Client
-	program  sol.PublicKey
+	http     *http.Client
+	program  PublicKey
 	timeout  time.Duration
 	endpoint string
 	host     string
@@ -67,9 +63,8 @@ func NewClient(cfg Config, httpClient *http.Client) (*Client, error) {
 		base = http.DefaultTransport
 	}
 	hc.Transport = limitedTransport{base: base, max: maxResponse}
-	rc := jsonrpc.NewClientWithOpts(cfg.RPCURL, &jsonrpc.RPCClientOpts{HTTPClient: hc})
 	return &Client{
-		rpc:      rpc.NewWithCustomRPCClient(rc),
+		http:     hc,
 		program:  cfg.JobsProgram,
 		timeout:  timeout,
 		endpoint: cfg.RPCURL,
@@ -78,27 +73,31 @@ func NewClient(cfg Config, httpClient *http.Client) (*Client, error) {
 }
 
 // JobsProgram returns the program that must own job and run accounts.
-func (c *Client) JobsProgram() sol.PublicKey { return c.program }
+func (c *Client) JobsProgram() PublicKey { return c.program }
 
 // Job fetches and decodes the job account at addr.
-func (c *Client) Job(ctx context.Context, addr sol.PublicKey) (Job, error) {
+func (c *Client) Job(ctx context.Context, addr PublicKey) (Job, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	res, err := c.rpc.GetAccountInfoWithOpts(ctx, addr, &rpc.GetAccountInfoOpts{
-		Encoding:   sol.EncodingBase64,
-		Commitment: rpc.CommitmentConfirmed,
-	})
-	if errors.Is(err, rpc.ErrNotFound) {
-		return Job{}, fmt.Errorf("job %s: %w (no such account on chain)", addr, ErrNotFound)
+	var res struct {
+		Value *rpcAccount `json:"value"`
 	}
+	err := c.call(ctx, "getAccountInfo", []any{addr, map[string]string{"encoding": "base64", "commitment": "confirmed"}}, &res)
 	if err != nil {
 		return Job{}, c.unavailable("job "+addr.String(), "getAccountInfo", c.timeout, err)
 	}
 	acc := res.Value
+	if acc == nil {
+		return Job{}, fmt.Errorf("job %s: %w (no such account on chain)", addr, ErrNotFound)
+	}
 	if !acc.Owner.Equals(c.program) {
 		return Job{}, fmt.Errorf("job %s: %w: owned by %s, not by the jobs program %s", addr, ErrInvalidAccount, acc.Owner, c.program)
 	}
-	j, err := DecodeJob(acc.Data.GetBinary())
+	data, err := acc.bytes()
+	if err != nil {
+		return Job{}, fmt.Errorf("job %s: %w: %v", addr, ErrInvalidAccount, err)
+	}
+	j, err := DecodeJob(data)
 	if err != nil {
 		return Job{}, fmt.Errorf("job %s: %w", addr, err)
 	}
@@ -111,36 +110,38 @@ func (c *Client) Job(ctx context.Context, addr sol.PublicKey) (Job, error) {
 // another job are ignored. Should several run accounts remain (the program
 // never creates two), the one with the latest Time wins, ties going to the
 // lowest account address, so every replica picks the same one.
-func (c *Client) RunOf(ctx context.Context, job sol.PublicKey) (Run, error) {
+func (c *Client) RunOf(ctx context.Context, job PublicKey) (Run, error) {
 	_, r, err := c.RunAccountOf(ctx, job)
 	return r, err
 }
 
 // RunAccountOf is RunOf with the address of the run account.
-func (c *Client) RunAccountOf(ctx context.Context, job sol.PublicKey) (sol.PublicKey, Run, error) {
+func (c *Client) RunAccountOf(ctx context.Context, job PublicKey) (PublicKey, Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	res, err := c.rpc.GetProgramAccountsWithOpts(ctx, c.program, &rpc.GetProgramAccountsOpts{
-		Commitment: rpc.CommitmentConfirmed,
-		Encoding:   sol.EncodingBase64,
-		Filters: []rpc.RPCFilter{
-			{Memcmp: &rpc.RPCFilterMemcmp{Offset: 0, Bytes: RunDiscriminator[:]}},
-			{Memcmp: &rpc.RPCFilterMemcmp{Offset: offRunJob, Bytes: job[:]}},
-		},
-	})
+	var res []*keyedAccount
+	err := c.call(ctx, "getProgramAccounts", []any{c.program, map[string]any{
+		"commitment": "confirmed",
+		"encoding":   "base64",
+		"filters":    []memcmpFilter{memcmp(0, RunDiscriminator[:]), memcmp(offRunJob, job[:])},
+	}}, &res)
 	if err != nil {
-		return sol.PublicKey{}, Run{}, c.unavailable("run account of job "+job.String(), "getProgramAccounts", c.timeout, err)
+		return PublicKey{}, Run{}, c.unavailable("run account of job "+job.String(), "getProgramAccounts", c.timeout, err)
 	}
 	var (
 		best     Run
-		bestAddr sol.PublicKey
+		bestAddr PublicKey
 		found    bool
 	)
 	for _, ka := range res {
 		if ka == nil || ka.Account == nil || !ka.Account.Owner.Equals(c.program) {
 			continue
 		}
-		r, err := DecodeRun(ka.Account.Data.GetBinary())
+		data, err := ka.Account.bytes()
+		if err != nil {
+			continue
+		}
+		r, err := DecodeRun(data)
 		if err != nil || !r.Job.Equals(job) {
 			continue
 		}
@@ -149,7 +150,7 @@ func (c *Client) RunAccountOf(ctx context.Context, job sol.PublicKey) (sol.Publi
 		}
 	}
 	if !found {
-		return sol.PublicKey{}, Run{}, fmt.Errorf("job %s: %w: no run account (no node has claimed the job)", job, ErrNotFound)
+		return PublicKey{}, Run{}, fmt.Errorf("job %s: %w: no run account (no node has claimed the job)", job, ErrNotFound)
 	}
 	return bestAddr, best, nil
 }
@@ -158,17 +159,17 @@ func (c *Client) RunAccountOf(ctx context.Context, job sol.PublicKey) (sol.Publi
 // getMultipleAccounts call. found is false when runAddr no longer holds a
 // run account of job owned by the jobs program (the run ended; ask
 // RunAccountOf again). The job account is checked as Job checks it.
-func (c *Client) JobAndRun(ctx context.Context, job, runAddr sol.PublicKey) (j Job, r Run, found bool, err error) {
+func (c *Client) JobAndRun(ctx context.Context, job, runAddr PublicKey) (j Job, r Run, found bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	res, err := c.rpc.GetMultipleAccountsWithOpts(ctx, []sol.PublicKey{job, runAddr}, &rpc.GetMultipleAccountsOpts{
-		Encoding:   sol.EncodingBase64,
-		Commitment: rpc.CommitmentConfirmed,
-	})
+	var res struct {
+		Value []*rpcAccount `json:"value"`
+	}
+	err = c.call(ctx, "getMultipleAccounts", []any{[]PublicKey{job, runAddr}, map[string]string{"encoding": "base64", "commitment": "confirmed"}}, &res)
 	if err != nil {
 		return Job{}, Run{}, false, c.unavailable("job "+job.String(), "getMultipleAccounts", c.timeout, err)
 	}
-	if res == nil || len(res.Value) != 2 {
+	if len(res.Value) != 2 {
 		return Job{}, Run{}, false, c.unavailable("job "+job.String(), "getMultipleAccounts", c.timeout, errors.New("answer without two accounts"))
 	}
 	acc := res.Value[0]
@@ -178,14 +179,22 @@ func (c *Client) JobAndRun(ctx context.Context, job, runAddr sol.PublicKey) (j J
 	if !acc.Owner.Equals(c.program) {
 		return Job{}, Run{}, false, fmt.Errorf("job %s: %w: owned by %s, not by the jobs program %s", job, ErrInvalidAccount, acc.Owner, c.program)
 	}
-	if j, err = DecodeJob(acc.Data.GetBinary()); err != nil {
+	data, err := acc.bytes()
+	if err != nil {
+		return Job{}, Run{}, false, fmt.Errorf("job %s: %w: %v", job, ErrInvalidAccount, err)
+	}
+	if j, err = DecodeJob(data); err != nil {
 		return Job{}, Run{}, false, fmt.Errorf("job %s: %w", job, err)
 	}
 	ra := res.Value[1]
 	if ra == nil || !ra.Owner.Equals(c.program) {
 		return j, Run{}, false, nil
 	}
-	r, err = DecodeRun(ra.Data.GetBinary())
+	data, err = ra.bytes()
+	if err != nil {
+		return j, Run{}, false, nil
+	}
+	r, err = DecodeRun(data)
 	if err != nil || !r.Job.Equals(job) {
 		return j, Run{}, false, nil
 	}

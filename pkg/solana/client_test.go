@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
@@ -17,8 +16,8 @@ import (
 )
 
 var (
-	jobsProgram  = sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
-	otherProgram = sol.MustPublicKeyFromBase58("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+	jobsProgram  = solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+	otherProgram = solana.MustPublicKeyFromBase58("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 )
 
 func newClient(t *testing.T, url string, timeout time.Duration) *solana.Client {
@@ -81,7 +80,7 @@ func TestClientJobRefuses(t *testing.T) {
 	}{
 		{"missing account", func() { srv.RemoveAccount(addr) }, solana.ErrNotFound, "not found"},
 		{"owned by another program", func() { srv.PutJob(addr, otherProgram, job) }, solana.ErrInvalidAccount, "owned by " + otherProgram.String()},
-		{"owned by the system program", func() { srv.PutJob(addr, sol.SystemProgramID, job) }, solana.ErrInvalidAccount, "not by the jobs program"},
+		{"owned by the system program", func() { srv.PutJob(addr, solanatest.SystemProgram, job) }, solana.ErrInvalidAccount, "not by the jobs program"},
 		{"run account at a job address", func() { srv.PutRun(addr, jobsProgram, solana.Run{Job: addr}) }, solana.ErrInvalidAccount, "not a JobAccount"},
 		{"short data", func() {
 			srv.SetAccount(addr, solanatest.Account{Owner: jobsProgram, Lamports: 1, Data: solana.EncodeJob(job)[:200]})
@@ -217,7 +216,7 @@ func TestClientUnavailable(t *testing.T) {
 	}
 }
 
-func checkUnavailable(t *testing.T, err error, job sol.PublicKey, message string) {
+func checkUnavailable(t *testing.T, err error, job solana.PublicKey, message string) {
 	t.Helper()
 	t.Logf("error: %v", err)
 	if !errors.Is(err, solana.ErrUnavailable) {
@@ -286,7 +285,7 @@ func TestNewClientValidates(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	devnetProgram := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	devnetProgram := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	for _, tc := range []struct {
 		network, rpc, program string
 		want                  solana.Config

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gagliardetto/solana-go/rpc/jsonrpc"
 )
 
 // Errors of a lookup, to be matched with errors.Is. ErrNotFound and
@@ -46,8 +44,8 @@ func (c *Client) unavailable(what, method string, timeout time.Duration, err err
 
 // describe says why an RPC call failed without repeating the endpoint URL.
 func (c *Client) describe(err error, timeout time.Duration) string {
-	var httpErr *jsonrpc.HTTPError
-	var rpcErr *jsonrpc.RPCError
+	var httpErr *httpError
+	var rpcErr *rpcError
 	var urlErr *url.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

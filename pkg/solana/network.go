@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	sol "github.com/gagliardetto/solana-go"
 )
 
 // Network names accepted by Resolve.
@@ -24,19 +22,19 @@ const DefaultTimeout = 5 * time.Second
 type Network struct {
 	Name        string
 	RPCURL      string
-	JobsProgram sol.PublicKey
+	JobsProgram PublicKey
 }
 
 var networks = map[string]Network{
 	Mainnet: {
 		Name:        Mainnet,
 		RPCURL:      "https://api.mainnet-beta.solana.com",
-		JobsProgram: sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM"),
+		JobsProgram: MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM"),
 	},
 	Devnet: {
 		Name:        Devnet,
 		RPCURL:      "https://api.devnet.solana.com",
-		JobsProgram: sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR"),
+		JobsProgram: MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR"),
 	},
 }
 
@@ -68,7 +66,7 @@ func LookupNetwork(name string) (Network, error) {
 type Config struct {
 	Network     string        // preset name the defaults came from, for logs
 	RPCURL      string        // JSON-RPC endpoint (http or https)
-	JobsProgram sol.PublicKey // owner every job and run account must have
+	JobsProgram PublicKey     // owner every job and run account must have
 	Timeout     time.Duration // per RPC call; zero means DefaultTimeout
 }
 
@@ -89,7 +87,7 @@ func Resolve(network, rpcURL, programID string) (Config, error) {
 		cfg.RPCURL = s
 	}
 	if s := strings.TrimSpace(programID); s != "" {
-		pk, err := sol.PublicKeyFromBase58(s)
+		pk, err := PublicKeyFromBase58(s)
 		if err != nil {
 			return Config{}, fmt.Errorf("invalid jobs program id %q: want a base58 public key of 32 bytes: %v", s, err)
 		}

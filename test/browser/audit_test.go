@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -35,16 +34,16 @@ func TestAuditThroughTheConsole(t *testing.T) {
 	owner.set(map[string]any{"pipeline/ssh-key": "ssh", "private": "no"})
 
 	// The node's job read, as a Nosana node does it.
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	node := newWallet("node", false)
-	job, run := sol.NewWallet().PublicKey(), sol.NewWallet().PublicKey()
+	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline/ssh-key"}})
-	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: sol.MustPublicKeyFromBase58(w.addr), Timeout: 300, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: sol.MustPublicKeyFromBase58(node.addr), Time: time.Now().Unix()})
+	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: solana.MustPublicKeyFromBase58(w.Addr), Timeout: 300, HasTimeout: true})
+	rpc.PutRun(run, program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(node.Addr), Time: time.Now().Unix()})
 	ts := fmt.Sprint(time.Now().Unix())
 	body, _ := json.Marshal(map[string]string{
-		"address": node.addr, "timestamp": ts, "job": job.String(),
-		"signature": base58.Encode(ed25519.Sign(node.key, []byte("nosana_secret_"+ts))),
+		"address": node.Addr, "timestamp": ts, "job": job.String(),
+		"signature": base58.Encode(ed25519.Sign(node.Key, []byte("nosana_secret_"+ts))),
 	})
 	res, err := http.Post(srv.URL+"/login", "application/json", strings.NewReader(string(body)))
 	if err != nil {
@@ -75,7 +74,7 @@ func TestAuditThroughTheConsole(t *testing.T) {
 	if read == "" {
 		t.Fatalf("no read by a node in the audit view:\n%s", p.text("#events"))
 	}
-	if by, want := p.text(read+" .by"), "node "+short(node.addr)+" · job "+short(job.String()); by != want {
+	if by, want := p.text(read+" .by"), "node "+short(node.Addr)+" · job "+short(job.String()); by != want {
 		t.Errorf("the node's read shows %q, want %q", by, want)
 	}
 	if keys := p.text(read + " .keys"); keys != "pipeline/ssh-key" {

@@ -79,12 +79,12 @@ func TestSecretsThroughTheConsole(t *testing.T) {
 	}
 	msg := calls[1]["signMessage"].([]any)[0].(string)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	if !strings.HasPrefix(msg, host+" wants you to sign in with your Solana account:\n"+w.addr+"\n\nSign in to nosana-secrets.\n\nURI: "+srv.URL+"\nVersion: 1\nNonce: ") ||
+	if !strings.HasPrefix(msg, host+" wants you to sign in with your Solana account:\n"+w.Addr+"\n\nSign in to nosana-secrets.\n\nURI: "+srv.URL+"\nVersion: 1\nNonce: ") ||
 		!strings.Contains(msg, "\nIssued At: ") {
 		t.Errorf("signed message is not the CLI's SIWS text:\n%s", msg)
 	}
-	if got := p.text("#who .addr"); got != w.addr[:4]+"…"+w.addr[len(w.addr)-4:] {
-		t.Errorf("header shows %q for %s", got, w.addr)
+	if got := p.text("#who .addr"); got != w.Addr[:4]+"…"+w.Addr[len(w.Addr)-4:] {
+		t.Errorf("header shows %q for %s", got, w.Addr)
 	}
 	p.shot("secrets-empty")
 
@@ -166,8 +166,8 @@ func TestSecretsThroughTheConsole(t *testing.T) {
 	p.run("version 2 listed", waitText(row("db/password")+" td[data-label=Version]", "2"))
 	p.click(row("db/password") + " button.history")
 	p.run("history", visible(`#versions tr[data-version="1"] button.restore`))
-	if by := p.text(`#versions tr[data-version="1"] td[data-label=By]`); by != w.addr[:4]+"…"+w.addr[len(w.addr)-4:] {
-		t.Errorf("version 1 written by %q, want %s", by, w.addr)
+	if by := p.text(`#versions tr[data-version="1"] td[data-label=By]`); by != w.Addr[:4]+"…"+w.Addr[len(w.Addr)-4:] {
+		t.Errorf("version 1 written by %q, want %s", by, w.Addr)
 	}
 	if cur := p.text(`#versions tr[data-version="2"] .acts`); cur != "current" {
 		t.Errorf("version 2 marked %q, want current", cur)
@@ -349,7 +349,7 @@ func TestExpiredToken(t *testing.T) {
 
 	t.Run("at load", func(t *testing.T) {
 		exp := time.Now().Add(-time.Minute)
-		p := newPage(t, srv, w, storedSession(token(t, jwtSecret, w.addr, exp), w.addr, exp))
+		p := newPage(t, srv, w, storedSession(token(t, jwtSecret, w.Addr, exp), w.Addr, exp))
 		p.open("/ui/")
 		p.run("expired", waitText("#notice", "Your session expired. Sign in again to go on."))
 		if eval[float64](p, "sessionStorage.length") != 0 {
@@ -360,7 +360,7 @@ func TestExpiredToken(t *testing.T) {
 	t.Run("while open", func(t *testing.T) {
 		p := newPage(t, srv, w, "")
 		exp := time.Now().Add(5 * time.Second)
-		p.addInit(storedSession(token(t, jwtSecret, w.addr, exp), w.addr, exp))
+		p.addInit(storedSession(token(t, jwtSecret, w.Addr, exp), w.Addr, exp))
 		p.open("/ui/")
 		p.run("signed in", visible("#add"))
 		p.runFor("expired", 15*time.Second, waitText("#notice", "Your session expired."))
@@ -370,7 +370,7 @@ func TestExpiredToken(t *testing.T) {
 	})
 	t.Run("refused by the server", func(t *testing.T) {
 		exp := time.Now().Add(time.Hour)
-		p := newPage(t, srv, w, storedSession(token(t, "another-key-another-key-another-key!", w.addr, exp), w.addr, exp))
+		p := newPage(t, srv, w, storedSession(token(t, "another-key-another-key-another-key!", w.Addr, exp), w.Addr, exp))
 		p.expect("status of 403") // the refused listing, logged by the browser
 		p.open("/ui/")
 		p.run("refused", waitText("#notice", "The server ended your session"))

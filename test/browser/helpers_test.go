@@ -30,6 +30,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 )
 
@@ -48,7 +49,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
+	if ci.On() {
 		t.Fatal("no chromium on PATH: the browser tests need Debian's chromium (apt-get install chromium)")
 	}
 	t.Skip("no chromium on PATH (apt-get install chromium); set CI to make this a failure")
@@ -67,24 +68,22 @@ var screenshotDir = sync.OnceValue(func() string {
 
 // testWallet is a keypair and how the injected wallet behaves.
 type testWallet struct {
-	key    ed25519.PrivateKey
-	addr   string
+	testserver.Wallet
 	name   string
 	signIn bool // offer solana:signIn (else only signMessage)
 	refuse bool // reject every request, as a user clicking "Cancel"
 }
 
 func newWallet(name string, signIn bool) *testWallet {
-	_, k, _ := ed25519.GenerateKey(nil)
-	return &testWallet{key: k, addr: base58.Encode(k.Public().(ed25519.PublicKey)), name: name, signIn: signIn}
+	return &testWallet{Wallet: testserver.NewWallet(), name: name, signIn: signIn}
 }
 
 func (w *testWallet) script() string {
-	pub := w.key.Public().(ed25519.PublicKey)
+	pub := w.Key.Public().(ed25519.PublicKey)
 	b64 := base64.RawURLEncoding.EncodeToString
 	cfg, _ := json.Marshal(map[string]any{
-		"name": w.name, "address": w.addr, "publicKey": []int(bytesToInts(pub)),
-		"jwk":    map[string]any{"kty": "OKP", "crv": "Ed25519", "d": b64(w.key.Seed()), "x": b64(pub), "ext": false},
+		"name": w.name, "address": w.Addr, "publicKey": []int(bytesToInts(pub)),
+		"jwk":    map[string]any{"kty": "OKP", "crv": "Ed25519", "d": b64(w.Key.Seed()), "x": b64(pub), "ext": false},
 		"signIn": w.signIn, "refuse": w.refuse,
 	})
 	return strings.Replace(walletJS, "__CONFIG__", string(cfg), 1)
@@ -394,8 +393,8 @@ func (w *testWallet) api(t *testing.T, srv *testserver.Server) *apiClient {
 	t.Helper()
 	ts := fmt.Sprint(time.Now().Unix())
 	body, _ := json.Marshal(map[string]string{
-		"address": w.addr, "timestamp": ts,
-		"signature": base58.Encode(ed25519.Sign(w.key, []byte("nosana_secret_"+ts))),
+		"address": w.Addr, "timestamp": ts,
+		"signature": base58.Encode(ed25519.Sign(w.Key, []byte("nosana_secret_"+ts))),
 	})
 	res, err := http.Post(srv.URL+"/login", "application/json", strings.NewReader(string(body)))
 	if err != nil {

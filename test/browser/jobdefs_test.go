@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -69,11 +68,11 @@ func TestJobDefinitionsThroughTheConsole(t *testing.T) {
 
 	// A node runs a job whose on-chain document is the placeholder.
 	doc, _ := json.Marshal(placeholder)
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	node, stranger := newWallet("node", false), newWallet("stranger", false)
-	job := sol.NewWallet().PublicKey()
-	rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(doc), Project: sol.MustPublicKeyFromBase58(w.addr), HasTimeout: true, Timeout: 300})
-	rpc.PutRun(sol.NewWallet().PublicKey(), program, solana.Run{Job: job, Node: sol.MustPublicKeyFromBase58(node.addr), Time: time.Now().Unix()})
+	job := solanatest.NewKey()
+	rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(doc), Project: solana.MustPublicKeyFromBase58(w.Addr), HasTimeout: true, Timeout: 300})
+	rpc.PutRun(solanatest.NewKey(), program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(node.Addr), Time: time.Now().Unix()})
 	ep := placeholder["logistics"].(map[string]any)["send"].(map[string]any)["args"].(map[string]any)["endpoint"].(string)
 	fetch := func(k ed25519.PrivateKey) (int, string) {
 		req, _ := http.NewRequest("GET", strings.Replace(ep, "%%global.job%%", job.String(), 1), nil)
@@ -86,10 +85,10 @@ func TestJobDefinitionsThroughTheConsole(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	if st, body := fetch(node.key); st != 200 || !strings.Contains(body, "tok-123") {
+	if st, body := fetch(node.Key); st != 200 || !strings.Contains(body, "tok-123") {
 		t.Fatalf("node fetch: %d %s", st, body)
 	}
-	if st, _ := fetch(stranger.key); st != 403 {
+	if st, _ := fetch(stranger.Key); st != 403 {
 		t.Fatalf("stranger fetch: %d", st)
 	}
 
@@ -107,7 +106,7 @@ func TestJobDefinitionsThroughTheConsole(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	rows := p.text("#fetches")
-	if !strings.Contains(rows, "answered") || !strings.Contains(rows, "refused (403)") || !strings.Contains(rows, short(node.addr)) || !strings.Contains(rows, "API_TOKEN") {
+	if !strings.Contains(rows, "answered") || !strings.Contains(rows, "refused (403)") || !strings.Contains(rows, short(node.Addr)) || !strings.Contains(rows, "API_TOKEN") {
 		t.Errorf("fetches shown:\n%s", rows)
 	}
 	if strings.Contains(p.bodyText(), "tok-123") {

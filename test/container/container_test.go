@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 )
 
@@ -44,7 +44,7 @@ func setup(t *testing.T) env {
 	_, err := exec.LookPath("podman")
 	if e.goImage == "" || e.runtimeImage == "" || e.busyboxImage == "" || err != nil {
 		msg := "podman or NOSANA_TEST_CONTAINER_{GO,RUNTIME,BUSYBOX}_IMAGE missing (see .ci/container.sh)"
-		if os.Getenv("CI") != "" {
+		if ci.On() {
 			t.Fatalf("%s, and CI is set: the container tests must run in CI", msg)
 		}
 		t.Skip(msg)
@@ -188,7 +188,7 @@ type container struct {
 // port 8080 (PORT) published on a free loopback port, and env.
 func run(t *testing.T, img, volume string, env ...string) container {
 	t.Helper()
-	hostPort := freePort(t)
+	hostPort := testserver.FreePort(t)
 	c := container{name: random("nosana-ctr-"), url: "http://127.0.0.1:" + strconv.Itoa(hostPort)}
 	args := []string{"run", "-d", "--name", c.name, "-v", volume + ":/data",
 		"-p", fmt.Sprintf("127.0.0.1:%d:8080", hostPort), "-e", "PORT=8080", "-e", "PUBLIC_URL=" + c.url}
@@ -199,16 +199,6 @@ func run(t *testing.T, img, volume string, env ...string) container {
 	t.Cleanup(func() { _, _ = podmanErr("rm", "-f", "-t", "0", c.name) })
 	waitReady(t, c)
 	return c
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func waitReady(t *testing.T, c container) {

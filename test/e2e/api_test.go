@@ -46,20 +46,20 @@ func exerciseAPI(t *testing.T, a api) []string {
 		a.expect(a.do("GET", p, "", nil), 200, "", "")
 	}
 
-	alice, bob := newWallet(), newWallet()
+	alice, bob := testserver.NewWallet(), testserver.NewWallet()
 	ta, tb := a.login(alice), a.login(bob)
 	raw := strings.TrimPrefix(ta, "Bearer ")
 
 	// Login failures are 400 with a clear message.
-	good := alice.legacyLogin(0)
+	good := alice.LegacyLogin(0)
 	a.expect(a.do("POST", "/login", "", `{"address":`), 400, "ValidationError", "JSON object")
 	a.expect(a.do("POST", "/login", "", map[string]any{"address": "0OIl", "signature": good["signature"], "timestamp": 1}), 400, "ValidationError", "base58")
 	a.expect(a.do("POST", "/login", "", map[string]any{"address": "3mJr7AoUXx2Wqd", "signature": good["signature"], "timestamp": 1}), 400, "ValidationError", "32 bytes")
-	a.expect(a.do("POST", "/login", "", map[string]any{"address": alice.addr, "signature": good["signature"], "timestamp": "soon"}), 400, "ValidationError", "integer")
+	a.expect(a.do("POST", "/login", "", map[string]any{"address": alice.Addr, "signature": good["signature"], "timestamp": "soon"}), 400, "ValidationError", "integer")
 	a.expect(a.do("POST", "/login", "", good), 400, "ValidationError", "login window")
 
 	// Writes, reads, every JSON type, keys with / : unicode and case.
-	secret := "hunter2-" + hex.EncodeToString([]byte(alice.addr[:6]))
+	secret := "hunter2-" + hex.EncodeToString([]byte(alice.Addr[:6]))
 	body := fmt.Sprintf(`{"secrets":{"str":%q,"num":12345678901234567890,"obj":{"a":[1,null,true]},"arr":[],"t":true,"n":null,
 		"a/b":"slash","x:y":"colon","ключ🔑":"unicode","Key":"upper","key":"lower"}}`, secret)
 	a.expect(a.do("POST", "/secrets", ta, body), 200, "", "")
@@ -149,11 +149,11 @@ func TestVectorsThroughBinary(t *testing.T) {
 	tok := "Bearer " + r.field(t, "token")
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"S1":"hunter2"}}`), 200, "", "")
 	if r := a.do("GET", "/secrets/S1", tok, nil); string(r.body) != `"hunter2"` {
-		t.Errorf("vector wallet round trip: %s", r.body)
+		t.Errorf("vector testserver.Wallet round trip: %s", r.body)
 	}
 	seed, _ := hex.DecodeString(v.Keypair.SeedHex)
-	if w := walletFromSeed(seed); w.addr != v.Keypair.Address {
-		t.Fatalf("vector seed gives %s", w.addr)
+	if w := testserver.WalletFromSeed(seed); w.Addr != v.Keypair.Address {
+		t.Fatalf("vector seed gives %s", w.Addr)
 	}
 	original := resign(t, v.JWT.Token, testserver.TestJWTSecret)
 	a.expect(a.do("GET", "/secrets", original, nil), 403, "ForbiddenError", "expired")

@@ -30,11 +30,11 @@ import (
 // every append (audit.SignHead) and writes audit.RetentionTrim events.
 
 // auditVerifyRun runs `audit verify [args]` as w against endpoint.
-func auditVerifyRun(t *testing.T, w wallet, endpoint string, args ...string) (int, string, string) {
+func auditVerifyRun(t *testing.T, w testserver.Wallet, endpoint string, args ...string) (int, string, string) {
 	t.Helper()
 	home := t.TempDir()
-	kp := make([]int, len(w.key))
-	for i, b := range w.key {
+	kp := make([]int, len(w.Key))
+	for i, b := range w.Key {
 		kp[i] = int(b)
 	}
 	raw, _ := json.Marshal(kp)
@@ -65,7 +65,7 @@ func tamperStore(t *testing.T, backend string) string {
 // delete), notes its head with `audit verify`, adds more events after a
 // pause (so a retention cut falls between them), and stops the server.
 // It answers the noted head.
-func noteHead(t *testing.T, env map[string]string, w wallet) audit.Head {
+func noteHead(t *testing.T, env map[string]string, w testserver.Wallet) audit.Head {
 	t.Helper()
 	srv := testserver.Start(t, env)
 	a := api{t, srv.URL}
@@ -251,9 +251,9 @@ func TestAuditTamperedByTheStore(t *testing.T) {
 				t.Run(at.name, func(t *testing.T) {
 					uri := tamperStore(t, backend)
 					env := testserver.Config(uri)
-					w := newWallet()
+					w := testserver.NewWallet()
 					noted := noteHead(t, env, w)
-					at.edit(openOperator(t, uri, w.addr), noted)
+					at.edit(openOperator(t, uri, w.Addr), noted)
 					srv := testserver.Start(t, env)
 					code, out, stderr := auditVerifyRun(t, w, srv.URL, "--head", fmt.Sprintf("%d:%s", noted.Seq, noted.Hash))
 					if code != 1 || !containsAny(stderr, strings.Split(at.want, "|")) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
@@ -311,9 +311,9 @@ func TestAuditRetentionIsANotice(t *testing.T) {
 			uri := tamperStore(t, backend)
 			env := testserver.Config(uri)
 			env["AUDIT_RETENTION"] = "1s"
-			w := newWallet()
+			w := testserver.NewWallet()
 			noted := noteHead(t, env, w)
-			first := trimAt(t, uri, env["MASTER_KEY"], w.addr, noted)
+			first := trimAt(t, uri, env["MASTER_KEY"], w.Addr, noted)
 			srv := testserver.Start(t, env)
 			code, out, stderr := auditVerifyRun(t, w, srv.URL, "--head", fmt.Sprintf("%d:%s", noted.Seq, noted.Hash))
 			if code != 0 || !strings.Contains(stderr, "removed by retention") || !printedHead.MatchString(out) {
@@ -339,9 +339,9 @@ func TestAuditVerifyAfterRekey(t *testing.T) {
 	oldKey, newKey := seal.NewKey(), seal.NewKey()
 	env := testserver.Config(uri)
 	env["MASTER_KEY"] = oldKey
-	w := newWallet()
+	w := testserver.NewWallet()
 	noted := noteHead(t, env, w)
-	trimAt(t, uri, oldKey, w.addr, noted) // the trim at the log's start is signed with the old key
+	trimAt(t, uri, oldKey, w.Addr, noted) // the trim at the log's start is signed with the old key
 
 	env["MASTER_KEY"] = newKey + "," + oldKey
 	code, _, stderr := cli(t, env, nil, "rekey")

@@ -77,20 +77,9 @@ func sameHistory(t *testing.T, where string, got, want history) {
 
 // auditVerify runs `audit verify [args]` as w against endpoint and returns
 // the head it prints.
-func auditVerify(t *testing.T, w wallet, endpoint string, args ...string) string {
+func auditVerify(t *testing.T, w testserver.Wallet, endpoint string, args ...string) string {
 	t.Helper()
-	home := t.TempDir()
-	kp := make([]int, len(w.key))
-	for i, b := range w.key {
-		kp[i] = int(b)
-	}
-	raw, _ := json.Marshal(kp)
-	file := filepath.Join(home, "id.json")
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out, stderr := cli(t, map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, ".config"),
-		"NOSANA_SECRETS_KEYPAIR": file, "NOSANA_SECRETS_ENDPOINT": endpoint}, nil, append([]string{"audit", "verify"}, args...)...)
+	code, out, stderr := auditVerifyRun(t, w, endpoint, args...)
 	head := regexp.MustCompile(`(?m)^head (\d+:[0-9a-f]{64})$`).FindStringSubmatch(out)
 	if code != 0 || head == nil {
 		t.Fatalf("audit verify: exit %d %s\n%s", code, out, stderr)
@@ -106,7 +95,7 @@ func auditVerify(t *testing.T, w wallet, endpoint string, args ...string) string
 // namespace (--merge) keeps the store's own history.
 func TestBackupRestoreHistory(t *testing.T) {
 	from := "sqlite://" + filepath.Join(t.TempDir(), "history.sqlite")
-	w := newWallet()
+	w := testserver.NewWallet()
 	srv := testserver.Start(t, testserver.Config(from))
 	a := api{t, srv.URL}
 	tok := a.login(w)
@@ -123,7 +112,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 	if err := srv.Stop(); err != nil { // flushes the read events
 		t.Fatal(err)
 	}
-	want := historyAt(t, from, w.addr)
+	want := historyAt(t, from, w.Addr)
 	if len(want.versions) != 7 || len(want.events) < 8 {
 		t.Fatalf("the source holds %d versions and %d events:\n%s", len(want.versions), len(want.events), strings.Join(want.versions, "\n"))
 	}
@@ -176,7 +165,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		if code != 0 || said(stderr) != warning || !strings.Contains(out, "7 versions") {
 			t.Fatalf("restore of a version 2 file: exit %d %s\n%q\nwant\n%q", code, out, stderr, warning)
 		}
-		sameHistory(t, "a restored version 2 file", historyAt(t, to, w.addr), want)
+		sameHistory(t, "a restored version 2 file", historyAt(t, to, w.Addr), want)
 	})
 
 	t.Run("forged audit log", func(t *testing.T) {
@@ -230,7 +219,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		if code, out, stderr := cli(t, env, nil, "restore", "--create", file); code != 0 || !strings.Contains(out, "7 versions") {
 			t.Fatalf("restore: exit %d %s\n%s", code, out, stderr)
 		}
-		sameHistory(t, "PostgreSQL", historyAt(t, to, w.addr), want)
+		sameHistory(t, "PostgreSQL", historyAt(t, to, w.Addr), want)
 		srv := testserver.Start(t, env)
 		a := api{t, srv.URL}
 		// The head noted before the backup is in the restored chain.
@@ -257,7 +246,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 		}
 		// The log the restored server verified is the backed-up one, with the
 		// events of this session (a login, the reads) after it.
-		after := historyAt(t, to, w.addr)
+		after := historyAt(t, to, w.Addr)
 		if len(after.events) <= len(want.events) || strings.Join(after.events[:len(want.events)], "\n") != strings.Join(want.events, "\n") {
 			t.Errorf("the restored log does not continue the backed-up one:\n%s", strings.Join(after.events, "\n"))
 		}
@@ -270,7 +259,7 @@ func TestBackupRestoreHistory(t *testing.T) {
 				"restore: 0 keys and 1 audit logs the store held already kept their own history; those keys got the file's value as their newest\n" {
 			t.Fatalf("restore --merge: exit %d %s\n%s", code, out, stderr)
 		}
-		merged := historyAt(t, to, w.addr)
+		merged := historyAt(t, to, w.Addr)
 		if strings.Join(merged.events, "\n") != strings.Join(after.events, "\n") {
 			t.Error("restore --merge changed the store's audit log")
 		}
@@ -282,11 +271,11 @@ func TestBackupRestoreHistory(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
 		m := newMemoryStore(t)
 		m.restore(t, backupFile)
-		st, err := m.f.Bind(nil)(context.Background())
+		st, err := m.f.BindStore(nil)(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameHistory(t, "memory", historyOf(t, st.Plain.Lower(), w.addr), want)
+		sameHistory(t, "memory", historyOf(t, st.Plain.Lower(), w.Addr), want)
 		// A backup of the memory copy holds the same versions and events.
 		again := m.backup(t)
 		if got, want := historyLines(t, again), historyLines(t, backupFile); got != want {

@@ -28,7 +28,7 @@ func TestBodyLimitEdges(t *testing.T) {
 	cfg["BODY_LIMIT"] = "2048"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(newWallet())
+	tok := a.login(testserver.NewWallet())
 	for _, chunked := range []bool{false, true} {
 		for _, tc := range []struct {
 			size, status int

@@ -26,7 +26,7 @@ func TestCASAcrossReplicas(t *testing.T) {
 			cfg := testserver.Config(b.uri(t))
 			cfg["RATE_LIMIT_SYNC"] = "0"
 			replicas := []api{{t, testserver.Start(t, cfg).URL}, {t, testserver.Start(t, cfg).URL}}
-			w := newWallet()
+			w := testserver.NewWallet()
 			toks := []string{replicas[0].login(w), replicas[1].login(w)}
 			replicas[0].expect(replicas[0].do("PUT", "/v1/secrets/k", toks[0], map[string]any{"value": "base", "cas": 0}), 200, "", "")
 

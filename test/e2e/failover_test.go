@@ -189,10 +189,10 @@ func failover(t *testing.T, uri string, wait int) {
 	}
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := a.login(w)
-	primary, replica := primaryOf(t, uri, w.addr)
-	t.Cleanup(func() { dropOwner(t, uri, w.addr) })
+	primary, replica := primaryOf(t, uri, w.Addr)
+	t.Cleanup(func() { dropOwner(t, uri, w.Addr) })
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"probe":"p"}}`), 200, "", "")
 
 	const writers, readers = 4, 2

@@ -3,16 +3,12 @@
 package e2e_test
 
 import (
-	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -31,30 +27,6 @@ var backends = []backend{
 	{"redis", func(t *testing.T) string { return storagetest.URI(t, "redis") }},
 	{"redis_cluster", func(t *testing.T) string { return storagetest.URI(t, "redis_cluster") }},
 	{"mongodb", func(t *testing.T) string { return storagetest.MongoDB(t) }},
-}
-
-type wallet struct {
-	key  ed25519.PrivateKey
-	addr string
-}
-
-func newWallet() wallet {
-	_, k, _ := ed25519.GenerateKey(nil)
-	return wallet{key: k, addr: base58.Encode(k.Public().(ed25519.PublicKey))}
-}
-
-func walletFromSeed(seed []byte) wallet {
-	k := ed25519.NewKeyFromSeed(seed)
-	return wallet{key: k, addr: base58.Encode(k.Public().(ed25519.PublicKey))}
-}
-
-func (w wallet) legacyLogin(ts int64) map[string]any {
-	s := strconv.FormatInt(ts, 10)
-	return map[string]any{
-		"address":   w.addr,
-		"signature": base58.Encode(ed25519.Sign(w.key, []byte("nosana_secret_"+s))),
-		"timestamp": ts,
-	}
 }
 
 type api struct {
@@ -84,9 +56,9 @@ func (a api) do(method, path, token string, body any) reply {
 	return reply{r.Status, r.Header, r.Body}
 }
 
-func (a api) login(w wallet) string {
+func (a api) login(w testserver.Wallet) string {
 	a.t.Helper()
-	r := a.do("POST", "/login", "", w.legacyLogin(time.Now().Unix()))
+	r := a.do("POST", "/login", "", w.LegacyLogin(time.Now().Unix()))
 	if r.status != 200 {
 		a.t.Fatalf("login: %d %s", r.status, r.body)
 	}

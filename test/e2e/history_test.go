@@ -27,7 +27,7 @@ func TestHistoryRoutes(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			srv := testserver.Start(t, testserver.Config(b.uri(t)))
 			a := api{t, srv.URL}
-			tok := a.login(newWallet())
+			tok := a.login(testserver.NewWallet())
 			version := func(r reply) float64 {
 				t.Helper()
 				a.expect(r, 200, "", "")

@@ -50,7 +50,7 @@ func hangTest(t *testing.T, uri string, stop, resume func()) {
 	}
 	unlimited := api{t, testserver.Start(t, cfg).URL}
 
-	w := newWallet()
+	w := testserver.NewWallet()
 	tokL, tokU := limited.login(w), unlimited.login(w)
 	if r := unlimited.do("POST", "/secrets", tokU, `{"secrets":{"k":"v"}}`); r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)
@@ -67,12 +67,12 @@ func hangTest(t *testing.T, uri string, stop, resume func()) {
 		{"limited list", limited, "GET", "/secrets", tokL, nil},
 		{"limited get", limited, "GET", "/secrets/k", tokL, nil},
 		{"limited set", limited, "POST", "/secrets", tokL, `{"secrets":{"k2":"v"}}`},
-		{"limited legacy login", limited, "POST", "/login", "", w.legacyLogin(time.Now().Unix())},
+		{"limited legacy login", limited, "POST", "/login", "", w.LegacyLogin(time.Now().Unix())},
 		{"list", unlimited, "GET", "/secrets", tokU, nil},
 		{"get", unlimited, "GET", "/secrets/k", tokU, nil},
 		{"set", unlimited, "POST", "/secrets", tokU, `{"secrets":{"k2":"v"}}`},
 		{"delete", unlimited, "DELETE", "/secrets", tokU, `{"key":"k"}`},
-		{"siws login", unlimited, "POST", "/login", "", w.siwsLogin(t)},
+		{"siws login", unlimited, "POST", "/login", "", w.SIWSLogin(replicaURL)},
 	}
 	stop()
 	frozeAt := time.Now()
@@ -112,7 +112,7 @@ func hangTest(t *testing.T, uri string, stop, resume func()) {
 	resume()
 	stopped = false
 	for _, a := range []api{limited, unlimited} {
-		waitReady(t, a.url)
+		testserver.WaitReady(t, a.url, 30*time.Second, nil)
 	}
 	// (A write cut short may still land once the store resumes: a timeout
 	// says nothing about that; a new one must work.)
@@ -136,23 +136,4 @@ func hungDo(base, method, path, tok string, body any) (reply, error) {
 		return reply{}, err
 	}
 	return reply{r.Status, r.Header, r.Body}, nil
-}
-
-// waitReady polls /readyz until the store answers again.
-func waitReady(t *testing.T, base string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := hungClient.Get(base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/readyz not 200 30s after the store came back (%v)", base, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -23,15 +21,15 @@ import (
 func TestSwappedJobDocumentThroughBinary(t *testing.T) {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	project, node := newWallet(), newWallet()
-	pk := func(w wallet) sol.PublicKey { return sol.MustPublicKeyFromBase58(w.addr) }
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	project, node := testserver.NewWallet(), testserver.NewWallet()
+	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 	real := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key"]}}`)
 	swapped := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key","prod-db"]}}`)
 	digest := gw.Add(real)
 	cid := ipfs.CID(digest)
-	job, run := sol.NewWallet().PublicKey(), sol.NewWallet().PublicKey()
+	job, run := solanatest.NewKey(), solanatest.NewKey()
 	rpc.PutJob(job, program, solana.Job{IPFSJob: digest, Project: pk(project), Timeout: 300, HasTimeout: true})
 	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
 
@@ -49,7 +47,7 @@ func TestSwappedJobDocumentThroughBinary(t *testing.T) {
 		return a, srv
 	}
 	login := func(a api) reply {
-		body := node.legacyLogin(time.Now().Unix())
+		body := node.LegacyLogin(time.Now().Unix())
 		body["job"] = job.String()
 		return a.do("POST", "/login", "", body)
 	}

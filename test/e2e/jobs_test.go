@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
@@ -23,7 +21,7 @@ import (
 func TestJobAccessThroughBinary(t *testing.T) {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "jobs.sqlite"))
 	cfg["SOLANA_NETWORK"] = "devnet"
 	cfg["SOLANA_RPC_URL"] = rpc.URL
@@ -32,18 +30,18 @@ func TestJobAccessThroughBinary(t *testing.T) {
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
 
-	project, node, intruder := newWallet(), newWallet(), newWallet()
+	project, node, intruder := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
 	tp := a.login(project)
 	a.expect(a.do("POST", "/secrets", tp, `{"secrets":{"pipeline1-ssh-key":"ssh","private":"no"}}`), 200, "", "")
-	pk := func(w wallet) sol.PublicKey { return sol.MustPublicKeyFromBase58(w.addr) }
+	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
-	job, run := sol.NewWallet().PublicKey(), sol.NewWallet().PublicKey()
+	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline1-ssh-key"}})
 	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
 	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
 
-	login := func(w wallet, j sol.PublicKey) reply {
-		body := w.legacyLogin(time.Now().Unix())
+	login := func(w testserver.Wallet, j solana.PublicKey) reply {
+		body := w.LegacyLogin(time.Now().Unix())
 		body["job"] = j.String()
 		return a.do("POST", "/login", "", body)
 	}
@@ -67,9 +65,9 @@ func TestJobAccessThroughBinary(t *testing.T) {
 	// A job account forged by another program: intruder as project, the
 	// project as node, "finished" — the original server would have given
 	// the intruder the project's secrets.
-	forged := sol.NewWallet().PublicKey()
+	forged := solanatest.NewKey()
 	result := gw.AddJSON(t, map[string]any{"secrets": []string{"private"}})
-	rpc.PutJob(forged, sol.NewWallet().PublicKey(), solana.Job{IPFSResult: result, Project: pk(intruder), Node: pk(project), State: 2})
+	rpc.PutJob(forged, solanatest.NewKey(), solana.Job{IPFSResult: result, Project: pk(intruder), Node: pk(project), State: 2})
 	if r := login(intruder, forged); r.status != 400 || strings.Contains(string(r.body), "token") {
 		t.Fatalf("forged account: %d %s", r.status, r.body)
 	}

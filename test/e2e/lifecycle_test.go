@@ -26,7 +26,7 @@ func TestGracefulShutdown(t *testing.T) {
 	uri := "sqlite://" + t.TempDir() + "/g.sqlite"
 	srv := testserver.Start(t, testserver.Config(uri))
 	a := api{t, srv.URL}
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := a.login(w)
 
 	// With Expect: 100-continue the server answers "100 Continue" when the
@@ -208,7 +208,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 	srv := testserver.Start(t, testserver.Config(redis.URI(0)))
 	a := api{t, srv.URL}
 	a.expect(a.do("GET", "/readyz", "", nil), 200, "", "")
-	tok := a.login(newWallet())
+	tok := a.login(testserver.NewWallet())
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"hunter2-before"}}`), 200, "", "")
 
 	redis.Stop()
@@ -227,15 +227,6 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 	eventually(t, func() bool { return a.do("GET", "/readyz", "", nil).status == 200 })
 	// And it serves again, with the same token.
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`), 200, "", "")
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func eventually(t *testing.T, cond func() bool) {

@@ -26,7 +26,7 @@ func TestListingMemory(t *testing.T) {
 	cfg["RATE_LIMIT_SECRETS_IP"], cfg["RATE_LIMIT_SECRETS_ADDRESS"] = "0", "0"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(newWallet())
+	tok := a.login(testserver.NewWallet())
 	value := `"` + strings.Repeat("x", size-2) + `"`
 	for i := 0; i < n; i += 200 {
 		var b bytes.Buffer

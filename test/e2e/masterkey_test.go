@@ -21,7 +21,7 @@ func TestMasterKeyRotation(t *testing.T) {
 		c["MASTER_KEY"] = keys
 		return c
 	}
-	w := newWallet()
+	w := testserver.NewWallet()
 	srv := testserver.Start(t, cfg(oldKey))
 	a := api{t, srv.URL}
 	tok := a.login(w)
@@ -89,7 +89,7 @@ func TestSQLiteKeyFileAndLock(t *testing.T) {
 		t.Fatalf("second server on one sqlite file: exit %d\n%s", code, stderr)
 	}
 	a := api{t, srv.URL}
-	w := newWallet()
+	w := testserver.NewWallet()
 	tok := a.login(w)
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`), 200, "", "")
 	if err := srv.Stop(); err != nil {

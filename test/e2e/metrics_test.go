@@ -117,7 +117,7 @@ func metricSeries(t *testing.T, url string) (map[string]bool, int) {
 // TestMetricsListen: with METRICS_LISTEN, /metrics answers there and not on
 // the public port.
 func TestMetricsListen(t *testing.T) {
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "m.sqlite"))
 	cfg["METRICS_LISTEN"] = addr
 	srv := testserver.Start(t, cfg)

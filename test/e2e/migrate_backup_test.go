@@ -99,7 +99,7 @@ func records(t *testing.T, backup []byte) map[string]string {
 
 // TestBackupRestoreAcrossBackends moves the original's fixture data, once
 // imported, through all six backends by backup and restore, and serves the
-// last copy: every wallet reads what it had. The memory and sqlite hops
+// last copy: every testserver.Wallet reads what it had. The memory and sqlite hops
 // always run; a network backend's hop runs when its variable is set.
 func TestBackupRestoreAcrossBackends(t *testing.T) {
 	f := loadFixture(t)
@@ -232,7 +232,7 @@ func TestRestoreRefusesBadFiles(t *testing.T) {
 // memoryStore is a memory:// stack and the backup and restore commands
 // over it, run in this process.
 type memoryStore struct {
-	f *cmdutil.StoreFactory
+	f *cmdutil.Factory
 }
 
 func newMemoryStore(t *testing.T) *memoryStore {
@@ -247,12 +247,12 @@ func newMemoryStore(t *testing.T) *memoryStore {
 	}
 	t.Cleanup(func() { st.Close() })
 	store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: st.Lower().Snapshot, Close: func() {}}
-	return &memoryStore{f: &cmdutil.StoreFactory{Bind: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
+	return &memoryStore{f: &cmdutil.Factory{BindStore: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 		return func(context.Context) (*cmdutil.Store, error) { return store, nil }
 	}}}
 }
 
-func (m *memoryStore) run(t *testing.T, c func(*cmdutil.StoreFactory) *cobra.Command, stdin []byte) []byte {
+func (m *memoryStore) run(t *testing.T, c func(*cmdutil.Factory) *cobra.Command, stdin []byte) []byte {
 	t.Helper()
 	ios, in, out, errOut := cmdutil.Test(false)
 	in.Write(stdin)
@@ -266,9 +266,9 @@ func (m *memoryStore) run(t *testing.T, c func(*cmdutil.StoreFactory) *cobra.Com
 }
 
 func (m *memoryStore) restore(t *testing.T, backup []byte) {
-	m.run(t, func(f *cmdutil.StoreFactory) *cobra.Command { return restore.NewCmdRestore(f, nil) }, backup)
+	m.run(t, func(f *cmdutil.Factory) *cobra.Command { return restore.NewCmdRestore(f, nil) }, backup)
 }
 
 func (m *memoryStore) backup(t *testing.T) []byte {
-	return m.run(t, func(f *cmdutil.StoreFactory) *cobra.Command { return backup.NewCmdBackup(f, nil) }, nil)
+	return m.run(t, func(f *cmdutil.Factory) *cobra.Command { return backup.NewCmdBackup(f, nil) }, nil)
 }

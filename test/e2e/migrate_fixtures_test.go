@@ -65,7 +65,7 @@ func (f *fixture) wantCount(backend string) int64 {
 	return n
 }
 
-// checkSummary: the only refusal is wallet A's empty name, which this
+// checkSummary: the only refusal is testserver.Wallet A's empty name, which this
 // server cannot store; so migrate exits 1.
 func (f *fixture) checkSummary(t *testing.T, s summary, owners, code int, stderr string) {
 	t.Helper()
@@ -84,7 +84,7 @@ func (f *fixture) checkSummary(t *testing.T, s summary, owners, code int, stderr
 	}
 }
 
-// checkServed logs in as each wallet and compares every secret, listed and
+// checkServed logs in as each testserver.Wallet and compares every secret, listed and
 // read one by one, with what the fixture says it holds.
 func (f *fixture) checkServed(t *testing.T, backend string, env map[string]string) {
 	t.Helper()
@@ -92,7 +92,7 @@ func (f *fixture) checkServed(t *testing.T, backend string, env map[string]strin
 	a := api{t, srv.URL}
 	for _, name := range []string{"A", "B", "C"} {
 		w := f.wallet(t, name)
-		want := f.want(backend, w.addr)
+		want := f.want(backend, w.Addr)
 		tok := a.login(w)
 		r := a.do("GET", "/secrets", tok, nil)
 		a.expect(r, 200, "", "")
@@ -177,7 +177,7 @@ func TestMigrateKilledHalfway(t *testing.T) {
 	src := loadSQLite(t, f)
 	// Pad the original with one more wallet's records, so there is a
 	// middle to kill it in.
-	pad := newWallet().addr
+	pad := testserver.NewWallet().Addr
 	const padN = 20000
 	db, err := sql.Open("sqlite", strings.TrimPrefix(src, "sqlite://"))
 	if err != nil {

@@ -18,12 +18,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mr-tron/base58"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
@@ -35,7 +35,7 @@ func fixtureDir(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata", "original")
 	if _, err := os.Stat(filepath.Join(dir, "expected.json")); err != nil {
-		if storagetest.InCI() {
+		if ci.On() {
 			t.Fatalf("the original server's fixtures are missing (%v): CI needs ../shared/testdata/original beside the repository", err)
 		}
 		t.Skipf("no fixtures at %s", dir)
@@ -43,7 +43,7 @@ func fixtureDir(t *testing.T) string {
 	return dir
 }
 
-// fixture is expected.json: what each wallet holds, and per backend what
+// fixture is expected.json: what each testserver.Wallet holds, and per backend what
 // its database holds differently.
 type fixture struct {
 	dir        string
@@ -70,7 +70,7 @@ func loadFixture(t *testing.T) *fixture {
 }
 
 // wallet reads keypairs/<name>.json, a solana-keygen array of 64 bytes.
-func (f *fixture) wallet(t *testing.T, name string) wallet {
+func (f *fixture) wallet(t *testing.T, name string) testserver.Wallet {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(f.dir, "keypairs", name+".json"))
 	if err != nil {
@@ -84,9 +84,9 @@ func (f *fixture) wallet(t *testing.T, name string) wallet {
 	for _, i := range ints {
 		key = append(key, byte(i))
 	}
-	w := wallet{key: ed25519.PrivateKey(key), addr: base58.Encode(key[32:])}
-	if w.addr != f.Wallets[name] {
-		t.Fatalf("keypair %s is %s, expected.json says %s", name, w.addr, f.Wallets[name])
+	w := testserver.WalletOf(ed25519.PrivateKey(key))
+	if w.Addr != f.Wallets[name] {
+		t.Fatalf("keypair %s is %s, expected.json says %s", name, w.Addr, f.Wallets[name])
 	}
 	return w
 }
@@ -269,7 +269,7 @@ func redisScratch(t *testing.T) string {
 	t.Helper()
 	uri := os.Getenv(redisScratchVar)
 	if uri == "" {
-		if storagetest.InCI() {
+		if ci.On() {
 			t.Fatalf("%s is not set, and CI is: set it to a Redis database the tests may empty (see .ci/run)", redisScratchVar)
 		}
 		t.Skipf("%s is not set: skipping what needs a Redis database of its own to empty", redisScratchVar)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
@@ -48,7 +47,7 @@ func TestNosanaSDK(t *testing.T) {
 
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "sdk.sqlite"))
 	cfg["SOLANA_NETWORK"] = "devnet"
 	cfg["SOLANA_RPC_URL"] = rpc.URL
@@ -56,7 +55,7 @@ func TestNosanaSDK(t *testing.T) {
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
 
-	project, nodeW, stranger := newWallet(), newWallet(), newWallet()
+	project, nodeW, stranger := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
 	tp := a.login(project)
 	a.expect(a.do("POST", "/secrets", tp, `{"secrets":{"hf/token":"hf_\"quoted\"\n","DB":{"host":"db","port":5432}}}`), 200, "", "")
 	const name = "train step"
@@ -67,9 +66,9 @@ func TestNosanaSDK(t *testing.T) {
 	}
 	var put struct{ Placeholder json.RawMessage }
 	_ = json.Unmarshal(r.body, &put)
-	job := sol.NewWallet().PublicKey()
-	rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(put.Placeholder), Project: sol.MustPublicKeyFromBase58(project.addr), HasTimeout: true, Timeout: 600})
-	rpc.PutRun(sol.NewWallet().PublicKey(), program, solana.Run{Job: job, Node: sol.MustPublicKeyFromBase58(nodeW.addr), Time: time.Now().Unix()})
+	job := solanatest.NewKey()
+	rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(put.Placeholder), Project: solana.MustPublicKeyFromBase58(project.Addr), HasTimeout: true, Timeout: 600})
+	rpc.PutRun(solanatest.NewKey(), program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(nodeW.Addr), Time: time.Now().Unix()})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -80,8 +79,8 @@ func TestNosanaSDK(t *testing.T) {
 		"NS_OWNER_TOKEN="+tp,
 		"NS_JOB="+job.String(),
 		"NS_NAME="+name,
-		"NS_NODE_KEY="+base58.Encode(nodeW.key),
-		"NS_STRANGER_KEY="+base58.Encode(stranger.key),
+		"NS_NODE_KEY="+base58.Encode(nodeW.Key),
+		"NS_STRANGER_KEY="+base58.Encode(stranger.Key),
 		`NS_EXPECT_ENV={"HF_TOKEN":"hf_\"quoted\"\n","DB":"{\"host\":\"db\",\"port\":5432}","PLAIN":"x"}`,
 	)
 	out, err := cmd.CombinedOutput()

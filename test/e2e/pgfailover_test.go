@@ -55,7 +55,7 @@ func TestPostgresFailover(t *testing.T) {
 	}
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(newWallet())
+	tok := a.login(testserver.NewWallet())
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	var (

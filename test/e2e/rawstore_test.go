@@ -138,13 +138,13 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			uri := b.uri(t)
 			srv := testserver.Start(t, testserver.Config(uri))
 			a := api{t, srv.URL}
-			w := newWallet()
+			w := testserver.NewWallet()
 			tok := a.login(w)
-			marker := "PLAINTEXT-MARKER-" + w.addr[:8]
+			marker := "PLAINTEXT-MARKER-" + w.Addr[:8]
 			body := `{"secrets":{"s":"` + marker + `","o":{"nested":"` + marker + `"},"bin":"` + strings.Repeat(marker, 50) + `"}}`
 			a.expect(a.do("POST", "/secrets", tok, body), 200, "", "")
 
-			recs := rawRecords(t, b.name, uri, w.addr)
+			recs := rawRecords(t, b.name, uri, w.Addr)
 			if len(recs) < 3 {
 				t.Fatalf("found %d raw records of the owner; the reader looks in the wrong place", len(recs))
 			}

@@ -37,7 +37,7 @@ func TestInterruptedRekey(t *testing.T) {
 		c["QUOTA_SECRETS"] = "0" // 20,000 keys, over the default
 		return c
 	}
-	w := newWallet()
+	w := testserver.NewWallet()
 	srv := testserver.Start(t, cfg(oldKey))
 	a := api{t, srv.URL}
 	tok := a.login(w)
@@ -180,7 +180,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		c["MASTER_KEY"] = keys
 		return c
 	}
-	w := newWallet()
+	w := testserver.NewWallet()
 	srv := testserver.Start(t, cfg(keyA))
 	a := api{t, srv.URL}
 	tok := a.login(w)
@@ -222,7 +222,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 	}
 	walkedValues := 0
 	err = raw.WalkVersions(ctx, func(owner string, v storage.Version) error {
-		if owner != w.addr || v.Deleted {
+		if owner != w.Addr || v.Deleted {
 			return nil
 		}
 		walkedValues++

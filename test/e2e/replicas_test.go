@@ -1,29 +1,12 @@
 package e2e_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
-	"time"
-
-	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
-	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 )
 
 const replicaURL = "https://secrets.replicas.test"
-
-func (w wallet) siwsLogin(t *testing.T) map[string]any {
-	n := make([]byte, 10)
-	_, _ = rand.Read(n)
-	u, _ := auth.NewAudience(replicaURL)
-	m := auth.SIWS{Domain: u.Domain, Address: w.addr, Statement: auth.Statement, URI: u.URI, Version: "1",
-		Nonce: hex.EncodeToString(n), IssuedAt: time.Now().UTC()}
-	msg := m.String()
-	return map[string]any{"address": w.addr, "message": msg, "signature": base58.Encode(ed25519.Sign(w.key, []byte(msg)))}
-}
 
 // TestReplicasShareState starts three servers on one PostgreSQL, on one
 // MySQL, on one Redis, on one Redis Cluster and on one MongoDB, as behind a load balancer: a sign-in message used at one is
@@ -44,10 +27,10 @@ func TestReplicasShareState(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				rs = append(rs, api{t, testserver.Start(t, cfg).URL})
 			}
-			w := newWallet()
+			w := testserver.NewWallet()
 
 			// One message, three servers: only the first accepts it.
-			msg := w.siwsLogin(t)
+			msg := w.SIWSLogin(replicaURL)
 			r := rs[0].do("POST", "/login", "", msg)
 			if r.status != 200 {
 				t.Fatalf("first use: %d %s", r.status, r.body)
@@ -74,11 +57,11 @@ func TestReplicasShareState(t *testing.T) {
 			}
 			// Logins: 1 so far; 6 more reach 7; the 8th is refused.
 			for i := 0; i < 6; i++ {
-				if r := rs[(i+1)%3].do("POST", "/login", "", w.siwsLogin(t)); r.status != 200 {
+				if r := rs[(i+1)%3].do("POST", "/login", "", w.SIWSLogin(replicaURL)); r.status != 200 {
 					t.Fatalf("login %d: %d %s", i, r.status, r.body)
 				}
 			}
-			r = rs[2].do("POST", "/login", "", w.siwsLogin(t))
+			r = rs[2].do("POST", "/login", "", w.SIWSLogin(replicaURL))
 			rs[2].expect(r, 429, "TooManyRequestsError", "logins")
 			if r.header.Get("Retry-After") == "" {
 				t.Error("429 without Retry-After")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/restore"
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
@@ -37,7 +38,7 @@ import (
 func restoreBackends() []string {
 	out := []string{"sqlite"}
 	for _, b := range []string{"postgres", "mysql", "redis", "mongodb"} {
-		if os.Getenv(storagetest.EnvVar(b)) != "" || storagetest.InCI() {
+		if os.Getenv(storagetest.EnvVar(b)) != "" || ci.On() {
 			out = append(out, b)
 		}
 	}
@@ -60,7 +61,7 @@ func seedHistory(t *testing.T, uri string, owners int) {
 	}
 	defer st.Close()
 	for i := range owners {
-		o := newWallet().addr
+		o := testserver.NewWallet().Addr
 		ev := func(a audit.Action, keys ...string) *audit.Event {
 			return &audit.Event{Time: time.Now(), Action: a, Keys: keys, Actor: o, IP: "127.0.0.1", Status: 200}
 		}
@@ -361,7 +362,7 @@ func (f *faulty) ImportAudit(ctx context.Context, owner string, events []audit.E
 
 // faultyMemory is a memory store, with a backup command over it and a
 // restore command over it through faulty.
-func faultyMemory(t *testing.T, versionsOK, auditOK int) (m *memoryStore, restoreF *cmdutil.StoreFactory) {
+func faultyMemory(t *testing.T, versionsOK, auditOK int) (m *memoryStore, restoreF *cmdutil.Factory) {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := seal.ParseKeys(testserver.TestMasterKey)
@@ -385,9 +386,9 @@ func faultyMemory(t *testing.T, versionsOK, auditOK int) (m *memoryStore, restor
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory := func(st *seal.Store) *cmdutil.StoreFactory {
+	factory := func(st *seal.Store) *cmdutil.Factory {
 		store := &cmdutil.Store{Plain: st, URI: "memory://", Snapshot: raw.Snapshot, Close: func() {}}
-		return &cmdutil.StoreFactory{Bind: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
+		return &cmdutil.Factory{BindStore: func(*cobra.Command) func(context.Context) (*cmdutil.Store, error) {
 			return func(context.Context) (*cmdutil.Store, error) { return store, nil }
 		}}
 	}
@@ -395,7 +396,7 @@ func faultyMemory(t *testing.T, versionsOK, auditOK int) (m *memoryStore, restor
 }
 
 // restoreIn runs restore args… - in this process over f, stdin file.
-func restoreIn(f *cmdutil.StoreFactory, file []byte, args ...string) (string, string, error) {
+func restoreIn(f *cmdutil.Factory, file []byte, args ...string) (string, string, error) {
 	ios, in, out, errOut := cmdutil.Test(false)
 	in.Write(file)
 	f.IOStreams = ios
@@ -469,7 +470,7 @@ const emptiness = "nosana-secrets: restore: the store is not empty (it holds sec
 // one kept version refuses with the one line that names --merge, and the
 // store is as it was.
 func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
-	w := newWallet()
+	w := testserver.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
 	srv := testserver.Start(t, testserver.Config(src))
 	a := api{t, srv.URL}
@@ -512,12 +513,12 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 					}
 				case "a secret":
 					raw(t, to, func(s storage.Store) error {
-						return s.Put(context.Background(), newWallet().addr, []storage.Item{{Name: "x", Value: []byte("y")}})
+						return s.Put(context.Background(), testserver.NewWallet().Addr, []storage.Item{{Name: "x", Value: []byte("y")}})
 					})
 				case "a kept version": // a soft-deleted key: no secret, no event
 					raw(t, to, func(s storage.Store) error {
-						return s.ImportVersions(context.Background(), newWallet().addr,
-							[]storage.Version{{Name: "x", Version: 1, Deleted: true, CreatedAt: time.Now(), By: storage.Writer{Address: w.addr}}})
+						return s.ImportVersions(context.Background(), testserver.NewWallet().Addr,
+							[]storage.Version{{Name: "x", Version: 1, Deleted: true, CreatedAt: time.Now(), By: storage.Writer{Address: w.Addr}}})
 					})
 				}
 				before := backupOf(t, to)
@@ -563,7 +564,7 @@ func retrailer(body string, secrets, versions, events int, field string, sum []b
 // only the master key's holder can make) restores, which shows the edit
 // itself is well-formed.
 func TestRestoreRefusesAnEditedBackup(t *testing.T) {
-	w := newWallet()
+	w := testserver.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
 	srv := testserver.Start(t, testserver.Config(src))
 	a := api{t, srv.URL}
@@ -596,7 +597,7 @@ func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 	}
 	edits := map[string]string{
 		"rolled back": strings.ReplaceAll(body, `"value":"`+v2+`"`, `"value":"`+v1+`"`),
-		"another by":  strings.Replace(body, `"by":"`+w.addr+`"`, `"by":"`+newWallet().addr+`"`, 1),
+		"another by":  strings.Replace(body, `"by":"`+w.Addr+`"`, `"by":"`+testserver.NewWallet().Addr+`"`, 1),
 	}
 	key := macKeyOf(t)
 	for name, edited := range edits {
@@ -639,8 +640,8 @@ func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 // anything is read past it.
 func TestRestoreRefusesALongLine(t *testing.T) {
 	header := `{"format":"nosana-secrets-backup","version":2,"created":"2026-01-02T03:04:05Z","key_ids":[],"owners":1,"secrets":2}` + "\n"
-	short := `{"owner":"` + newWallet().addr + `","name":"k","value":"AQID"}` + "\n"
-	long := `{"owner":"` + newWallet().addr + `","name":"big","value":"` + strings.Repeat("A", migrate.MaxLine(migrate.DefaultBodyLimit)) + `"}` + "\n"
+	short := `{"owner":"` + testserver.NewWallet().Addr + `","name":"k","value":"AQID"}` + "\n"
+	long := `{"owner":"` + testserver.NewWallet().Addr + `","name":"big","value":"` + strings.Repeat("A", migrate.MaxLine(migrate.DefaultBodyLimit)) + `"}` + "\n"
 	to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
 	code, out, stderr := cli(t, testserver.Config(to), []byte(header+short+long), "restore", "--create", "--allow-unauthenticated", "--dry-run", "-")
 	want := fmt.Sprintf("nosana-secrets: restore -: not a whole nosana-secrets backup: line 3 is longer than %d bytes, "+
@@ -662,7 +663,7 @@ func TestRestoreVersion1File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := newWallet().addr
+	owner := testserver.NewWallet().Addr
 	body := fmt.Sprintf(`{"format":"nosana-secrets-backup","version":1,"created":"2026-01-02T03:04:05Z","key_ids":[%q],"owners":1,"secrets":2}`+"\n", kr.ActiveID())
 	for i, name := range []string{"a", "b"} {
 		blob, err := kr.Seal(owner, name, []byte(fmt.Sprintf(`"value %d"`, i)))

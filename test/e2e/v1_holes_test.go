@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	sol "github.com/gagliardetto/solana-go"
-
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
@@ -33,7 +31,7 @@ func TestV1Holes(t *testing.T) {
 func v1Holes(t *testing.T, uri string) {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
-	program := sol.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	cfg := testserver.Config(uri)
 	cfg["SOLANA_NETWORK"] = "devnet"
 	cfg["SOLANA_RPC_URL"] = rpc.URL
@@ -48,7 +46,7 @@ func v1Holes(t *testing.T, uri string) {
 		}
 	}
 
-	project, node := newWallet(), newWallet()
+	project, node := testserver.NewWallet(), testserver.NewWallet()
 	owner := a.login(project)
 	a.expect(a.do("POST", "/secrets", owner, `{"secrets":{"live":"v-live","gone":"v-gone","private":"v-private","a1":1,"a2":2,"a3":3}}`), 200, "", "")
 	a.expect(a.do("DELETE", "/v1/secrets/gone", owner, nil), 200, "", "")
@@ -79,12 +77,12 @@ func v1Holes(t *testing.T, uri string) {
 	}
 
 	// A running job granted live, gone and never (which was never set).
-	pk := func(w wallet) sol.PublicKey { return sol.MustPublicKeyFromBase58(w.addr) }
-	job, run := sol.NewWallet().PublicKey(), sol.NewWallet().PublicKey()
+	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
+	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"live", "gone", "never"}})
 	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
 	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
-	body := node.legacyLogin(time.Now().Unix())
+	body := node.LegacyLogin(time.Now().Unix())
 	body["job"] = job.String()
 	r = a.do("POST", "/login", "", body)
 	a.expect(r, 200, "", "")

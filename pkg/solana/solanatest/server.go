@@ -9,6 +9,7 @@ package solanatest
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -20,7 +21,6 @@ import (
 	"sync"
 	"testing"
 
-	sol "github.com/gagliardetto/solana-go"
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/fault"
@@ -32,7 +32,7 @@ const APIVersion = "2.2.0"
 
 // Account is an account as the chain stores it.
 type Account struct {
-	Owner      sol.PublicKey
+	Owner      solana.PublicKey
 	Lamports   uint64
 	Data       []byte
 	Executable bool
@@ -73,7 +73,7 @@ type Server struct {
 	srv *httptest.Server
 
 	mu            sync.Mutex
-	accounts      map[sol.PublicKey]Account
+	accounts      map[solana.PublicKey]Account
 	calls         []Call
 	ignoreFilters bool
 	slot          uint64
@@ -82,7 +82,7 @@ type Server struct {
 // NewServer starts a Server that tb closes at cleanup.
 func NewServer(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{accounts: map[sol.PublicKey]Account{}, slot: 340_000_000}
+	s := &Server{accounts: map[solana.PublicKey]Account{}, slot: 340_000_000}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	tb.Cleanup(s.Close)
@@ -93,7 +93,7 @@ func NewServer(tb testing.TB) *Server {
 func (s *Server) Close() { s.srv.Close() }
 
 // SetAccount stores an account at addr, replacing any.
-func (s *Server) SetAccount(addr sol.PublicKey, a Account) {
+func (s *Server) SetAccount(addr solana.PublicKey, a Account) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a.Data = slices.Clone(a.Data)
@@ -101,7 +101,7 @@ func (s *Server) SetAccount(addr sol.PublicKey, a Account) {
 }
 
 // RemoveAccount deletes the account at addr, as closing it on chain does.
-func (s *Server) RemoveAccount(addr sol.PublicKey) {
+func (s *Server) RemoveAccount(addr solana.PublicKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.accounts, addr)
@@ -109,13 +109,13 @@ func (s *Server) RemoveAccount(addr sol.PublicKey) {
 
 // PutJob stores j, encoded as on chain, at addr with the given owner (the
 // jobs program, or another one to forge an account) and rent-exempt lamports.
-func (s *Server) PutJob(addr, owner sol.PublicKey, j solana.Job) {
+func (s *Server) PutJob(addr, owner solana.PublicKey, j solana.Job) {
 	data := solana.EncodeJob(j)
 	s.SetAccount(addr, Account{Owner: owner, Lamports: RentExempt(len(data)), Data: data})
 }
 
 // PutRun stores r, encoded as on chain, at addr with the given owner.
-func (s *Server) PutRun(addr, owner sol.PublicKey, r solana.Run) {
+func (s *Server) PutRun(addr, owner solana.PublicKey, r solana.Run) {
 	data := solana.EncodeRun(r)
 	s.SetAccount(addr, Account{Owner: owner, Lamports: RentExempt(len(data)), Data: data})
 }
@@ -320,28 +320,28 @@ func invalidParams(format string, args ...any) *rpcError {
 }
 
 // splitParams decodes [pubkey, config?].
-func splitParams(raw json.RawMessage, cfg any) (sol.PublicKey, *rpcError) {
+func splitParams(raw json.RawMessage, cfg any) (solana.PublicKey, *rpcError) {
 	var params []json.RawMessage
 	if err := json.Unmarshal(raw, &params); err != nil || len(params) == 0 || len(params) > 2 {
-		return sol.PublicKey{}, invalidParams("Invalid params: expected [pubkey, config?]")
+		return solana.PublicKey{}, invalidParams("Invalid params: expected [pubkey, config?]")
 	}
 	var s string
 	if err := json.Unmarshal(params[0], &s); err != nil {
-		return sol.PublicKey{}, invalidParams("Invalid params: invalid type: expected a string")
+		return solana.PublicKey{}, invalidParams("Invalid params: invalid type: expected a string")
 	}
 	b, err := base58.Decode(s)
 	if err != nil {
-		return sol.PublicKey{}, invalidParams("Invalid param: Invalid")
+		return solana.PublicKey{}, invalidParams("Invalid param: Invalid")
 	}
 	if len(b) != 32 {
-		return sol.PublicKey{}, invalidParams("Invalid param: WrongSize")
+		return solana.PublicKey{}, invalidParams("Invalid param: WrongSize")
 	}
 	if len(params) == 2 && string(params[1]) != "null" {
 		if err := json.Unmarshal(params[1], cfg); err != nil {
-			return sol.PublicKey{}, invalidParams("Invalid params: %v", err)
+			return solana.PublicKey{}, invalidParams("Invalid params: %v", err)
 		}
 	}
-	return sol.PublicKeyFromBytes(b), nil
+	return solana.PublicKeyFromBytes(b), nil
 }
 
 func checkCommitment(c string) *rpcError {
@@ -444,7 +444,7 @@ func (s *Server) getMultipleAccounts(raw json.RawMessage) (any, *rpcError) {
 	}
 	out := make([]*accountJSON, len(addrs))
 	for i, a := range addrs {
-		pk, err := sol.PublicKeyFromBase58(a)
+		pk, err := solana.PublicKeyFromBase58(a)
 		if err != nil {
 			return nil, invalidParams("Invalid param: Invalid")
 		}
@@ -511,11 +511,11 @@ func (s *Server) getProgramAccounts(raw json.RawMessage) (any, *rpcError) {
 
 	s.mu.Lock()
 	ignore := s.ignoreFilters
-	addrs := make([]sol.PublicKey, 0, len(s.accounts))
+	addrs := make([]solana.PublicKey, 0, len(s.accounts))
 	for addr := range s.accounts {
 		addrs = append(addrs, addr)
 	}
-	slices.SortFunc(addrs, func(a, b sol.PublicKey) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(addrs, func(a, b solana.PublicKey) int { return bytes.Compare(a[:], b[:]) })
 	accounts := make([]Account, len(addrs))
 	for i, addr := range addrs {
 		accounts[i] = s.accounts[addr]
@@ -555,4 +555,17 @@ func (s *Server) getProgramAccounts(raw json.RawMessage) (any, *rpcError) {
 		return withContext{Context: s.context(), Value: out}, nil
 	}
 	return out, nil
+}
+
+// SystemProgram is the system program's address, all zeros: the owner of a
+// plain wallet, never of a job.
+var SystemProgram solana.PublicKey
+
+// NewKey returns a random address, for jobs and runs that tests invent.
+func NewKey() solana.PublicKey {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(err)
+	}
+	return solana.PublicKeyFromBytes(priv.Public().(ed25519.PublicKey))
 }

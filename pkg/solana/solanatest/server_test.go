@@ -8,13 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	sol "github.com/gagliardetto/solana-go"
-
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
 
-var program = sol.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
+var program = solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
 
 func post(t *testing.T, url, body string) (int, string) {
 	t.Helper()
@@ -29,7 +27,7 @@ func post(t *testing.T, url, body string) (int, string) {
 
 func TestAnswerShapes(t *testing.T) {
 	s := solanatest.NewServer(t)
-	addr := sol.MustPublicKeyFromBase58("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF")
+	addr := solana.MustPublicKeyFromBase58("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF")
 	s.SetAccount(addr, solanatest.Account{Owner: program, Lamports: 42, Data: []byte{1, 2, 3}})
 
 	_, got := post(t, s.URL, `{"jsonrpc":"2.0","id":7,"method":"getAccountInfo","params":["`+addr.String()+`",{"encoding":"base64","commitment":"confirmed"}]}`)
@@ -70,12 +68,12 @@ func TestAnswerShapes(t *testing.T) {
 
 func TestProgramAccountsFilters(t *testing.T) {
 	s := solanatest.NewServer(t)
-	job := sol.MustPublicKeyFromBase58("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF")
-	runA := sol.MustPublicKeyFromBase58("11111111111111111111111111111112")
-	runB := sol.MustPublicKeyFromBase58("11111111111111111111111111111113")
+	job := solana.MustPublicKeyFromBase58("FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF")
+	runA := solana.MustPublicKeyFromBase58("11111111111111111111111111111112")
+	runB := solana.MustPublicKeyFromBase58("11111111111111111111111111111113")
 	s.PutRun(runA, program, solana.Run{Job: job, Time: 1})
-	s.PutRun(runB, program, solana.Run{Job: sol.SystemProgramID, Time: 2})
-	s.PutRun(sol.MustPublicKeyFromBase58("11111111111111111111111111111114"), sol.SystemProgramID, solana.Run{Job: job})
+	s.PutRun(runB, program, solana.Run{Job: solanatest.SystemProgram, Time: 2})
+	s.PutRun(solana.MustPublicKeyFromBase58("11111111111111111111111111111114"), solanatest.SystemProgram, solana.Run{Job: job})
 	s.PutJob(job, program, solana.Job{})
 
 	query := func(filters string) []string {

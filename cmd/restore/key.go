@@ -1,7 +1,7 @@
-// Package restorekey is `nosana-secrets restore KEY --version N` and
-// `restore --as-of TIME`: versions brought back through the API. The
-// restore command (cmd/restore_command.go) also loads backup files.
-package restorekey
+package restore
+
+// restore KEY --version N and restore --as-of TIME: versions brought back
+// through the API.
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 )
 
-// Options are the parsed flags and arguments of restore.
-type Options struct {
+// KeyOptions are the parsed flags and arguments of restore KEY and restore --as-of.
+type KeyOptions struct {
 	IO     *cmdutil.IOStreams
 	Client func(job string) (*client.Client, error)
 	Now    func() time.Time
@@ -30,9 +30,10 @@ type Options struct {
 	Yes     bool // --as-of: change keys without asking
 }
 
-// NewCmdRestore builds the command; runF replaces the work in tests.
-func NewCmdRestoreKey(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client, Now: time.Now}
+// NewCmdRestoreKey builds restore KEY --version N | --as-of TIME alone (NewCmdRestore
+// grafts it onto the file form); runF replaces the work in tests.
+func NewCmdRestoreKey(f *cmdutil.Factory, runF func(*KeyOptions) error) *cobra.Command {
+	opts := &KeyOptions{IO: f.IOStreams, Client: f.Client, Now: time.Now}
 	var asOf string
 	c := &cobra.Command{
 		Use:   "restore KEY --version N | restore --as-of TIME [--prefix P]",
@@ -79,7 +80,7 @@ script it needs --yes (exit 2 without). Prints what changed.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return Run(c.Context(), opts)
+			return RunKey(c.Context(), opts)
 		},
 	}
 	c.SetFlagErrorFunc(cmdutil.FlagError)
@@ -92,8 +93,8 @@ script it needs --yes (exit 2 without). Prints what changed.`,
 	return c
 }
 
-// Run restores and prints what changed.
-func Run(ctx context.Context, opts *Options) error {
+// RunKey restores versions and prints what changed.
+func RunKey(ctx context.Context, opts *KeyOptions) error {
 	c, err := opts.Client("")
 	if err != nil {
 		return err
@@ -135,7 +136,7 @@ func Run(ctx context.Context, opts *Options) error {
 // keys an as-of restore would overwrite, bring back or delete, and asks.
 // It answers false (and says so) when there is nothing to change or the
 // answer is no.
-func confirmAsOf(ctx context.Context, c *client.Client, opts *Options) (bool, error) {
+func confirmAsOf(ctx context.Context, c *client.Client, opts *KeyOptions) (bool, error) {
 	now, err := c.ListKeys(ctx, opts.Prefix)
 	if err != nil {
 		return false, err

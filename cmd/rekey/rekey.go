@@ -1,4 +1,6 @@
-package cmd
+// Package rekey is `nosana-secrets rekey`: reseal every value and kept
+// version with the newest master key.
+package rekey
 
 import (
 	"context"
@@ -11,17 +13,23 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
-	"github.com/nosana-ci/nosana-secrets/cmd/serve"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 )
 
-func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
-	v := viper.New()
-	var dryRun bool
+// Options are the parsed flags of rekey.
+type Options struct {
+	IO        *cmdutil.IOStreams
+	OpenStore func(context.Context) (*cmdutil.Store, error)
+	Context   context.Context
+	DryRun    bool
+}
+
+// NewCmdRekey builds the command; runF replaces the work in tests.
+func NewCmdRekey(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
 	c := &cobra.Command{
 		Use:   "rekey",
 		Short: "Reseal every stored value and kept version with the newest master key",
@@ -33,31 +41,29 @@ func newRekeyCmd(ios *cmdutil.IOStreams) *cobra.Command {
 			"serves one process, so stop its server first.",
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := serve.Decode(v, true)
-			if err != nil {
-				return err
+			opts.Context = c.Context()
+			if runF != nil {
+				return runF(opts)
 			}
-			if err := cfg.Store.Validate(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runRekey(ctx, cfg.Store, ios, dryRun)
+			return Run(opts)
 		},
 	}
-	serve.Bind(v, c.Flags(), true)
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "count what would be resealed, change nothing")
+	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "count what would be resealed, change nothing")
+	opts.OpenStore = f.BindStore(c)
 	return c
 }
 
-func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams, dryRun bool) error {
-	log, closeLog := cfg.Logger(ios.ErrOut)
-	defer closeLog()
-	store, err := serve.OpenStore(ctx, cfg, log)
+// Run reseals, stopping cleanly on SIGINT or SIGTERM.
+func Run(opts *Options) error {
+	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ios, dryRun := opts.IO, opts.DryRun
+	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
+	store := st.Plain
 
 	// Kept versions first (the newest takes the current value with it),
 	// then current values and the key check, found again afterwards: the
@@ -100,13 +106,10 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		}
 		return nil
 	}
-	last := time.Now()
-	progress := func(i, n int, what string) {
-		if time.Since(last) > time.Second || i == n-1 {
-			fmt.Fprintf(ios.ErrOut, "resealed %d of %d %s\n", i+1, n, what)
-			last = time.Now()
-		}
+	progress := func(what string, n int) *cmdutil.Progress {
+		return cmdutil.NewProgress(ios, "resealing", what, int64(n), time.Second)
 	}
+	bar := progress("versions", len(oldVersions))
 	for i, t := range oldVersions {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -115,13 +118,15 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		if err := count(fmt.Sprintf("version %d of %q of %s", t.Version, t.Name, t.Owner), ok, err); err != nil {
 			return err
 		}
-		progress(i, len(oldVersions), "versions")
+		bar.Update(int64(i+1), nil)
 	}
+	bar.Done()
 	if len(oldVersions) > 0 {
 		if _, todo, err = store.FindStale(ctx); err != nil {
 			return fmt.Errorf("read the store: %w", err)
 		}
 	}
+	bar = progress("values", len(todo))
 	for i, t := range todo {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -130,8 +135,9 @@ func runRekey(ctx context.Context, cfg serve.StoreConfig, ios *cmdutil.IOStreams
 		if err := count(fmt.Sprintf("%q of %s", t.Name, t.Owner), ok, err); err != nil {
 			return err
 		}
-		progress(i, len(todo), "values")
+		bar.Update(int64(i+1), nil)
 	}
+	bar.Done()
 	if err := vouchRetired(ctx, store, ios); err != nil {
 		return err
 	}

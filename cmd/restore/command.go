@@ -1,4 +1,4 @@
-package cmd
+package restore
 
 import (
 	"os"
@@ -7,16 +7,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
-	"github.com/nosana-ci/nosana-secrets/cmd/restore"
-	"github.com/nosana-ci/nosana-secrets/cmd/restorekey"
 )
 
-// restoreCommand is the one `restore`: with --version or --as-of it brings
-// back versions through the API (package restorekey, issue 11); otherwise
-// it loads a backup FILE into the store (package restore).
-func restoreCommand(ios *cmdutil.IOStreams) *cobra.Command {
-	c := restore.NewCmdRestore(storeFactory(ios), nil)
-	k := restorekey.NewCmdRestoreKey(cmdutil.NewFactory(ios), nil)
+// NewCmdRestore builds the one `restore`: with --version or --as-of it
+// brings back versions through the API (NewCmdRestoreKey); otherwise it
+// loads a backup FILE into the store (NewCmdRestoreFile, whose work runF
+// replaces in tests).
+func NewCmdRestore(f *cmdutil.Factory, runF func(*RestoreOptions) error) *cobra.Command {
+	c := NewCmdRestoreFile(f, runF)
+	k := NewCmdRestoreKey(f, nil)
 	c.Flags().AddFlagSet(k.Flags())
 	history := func(cmd *cobra.Command) bool {
 		return cmd.Flags().Changed("version") || cmd.Flags().Changed("as-of")
