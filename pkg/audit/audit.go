@@ -49,12 +49,22 @@ const (
 	// Rekey is appended to every log by rekey: signed with the new key, it
 	// vouches for the log before it and names the retired keys (Vouch).
 	Rekey Action = "rekey"
+	// Adopt is linked by a signing server before its first append to a
+	// log that no event of carries a signature (one written before the
+	// server signed): the events before it were in the store then, but the
+	// server does not vouch that it wrote them.
+	Adopt Action = "adopt"
+	// Break is linked by a signing server before an append to a log whose
+	// head it did not sign (nor any key it trusts) although the log was
+	// signed before: the events since the last one it signed were written
+	// by someone else, and the log never verifies again (Continue).
+	Break Action = "break"
 )
 
 // Valid reports whether a is one of the actions above.
 func (a Action) Valid() bool {
 	switch a {
-	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey:
+	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey, Adopt, Break:
 		return true
 	}
 	return false

@@ -45,7 +45,7 @@ package mongostore
 // events, and subtracts what it removed last. The crash states:
 //
 //   - after the reservation: the owner counts bytes nothing uses.
-//   - after the insert: the events are in, the newest signed; the hint
+//   - after the insert: the events are in, each signed; the hint
 //     lags (the next append reads on), the bound's excess is counted.
 //   - after the trim event, before or during the removal: the log holds
 //     events older than the trim says, which audit.Verify accepts (a trim
@@ -323,6 +323,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	if s.quota.AuditBytes > 0 {
 		reserve += sizeBound(audit.QuotaTrim(t, math.MaxUint64, audit.Genesis))
 	}
+	reserve += sizeBound(audit.Event{Time: t, Action: audit.Break}) // an adoption or a break (continuation)
 	hd, err := s.reserveAudit(ctx, owner, reserve)
 	if err != nil {
 		return err
@@ -333,8 +334,13 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	head, err := s.newest(ctx, owner, hd, inTxn(ctx))
 	backoff := time.Millisecond
 	for attempt := 1; err == nil; attempt++ {
+		var first *audit.Event
+		if first, err = s.continuation(ctx, owner, head); err != nil {
+			break
+		}
+		evs := audit.Prepend(first, events)
 		var p auditPlan
-		p, err = s.plan(ctx, owner, head, events, hd.Bytes-reserve+stored, own, uint64(max(hd.First, 0)), t)
+		p, err = s.plan(ctx, owner, head, evs, hd.Bytes-reserve+stored, own, uint64(max(hd.First, 0)), t)
 		if err != nil {
 			break
 		}
@@ -396,7 +402,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 				if own == 0 {
 					own = uint64(p.docs[0].(eventDoc).Seq)
 				}
-				events = events[min(k, len(events)):]
+				events = evs[min(k, len(evs)):]
 			}
 			if err != nil {
 				break
@@ -420,6 +426,44 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	}
 	s.giveBackAudit(ctx, owner, reserve-stored)
 	return err
+}
+
+// continuation is audit.Continue on owner's log, whose newest event is
+// head: the signature is read from the event stored at head.Seq.
+func (s *Store) continuation(ctx context.Context, owner string, head audit.Head) (*audit.Event, error) {
+	var sig eventSig
+	if head.Seq > 0 {
+		d, err := s.oneEvent(ctx, bson.D{{Key: "_id", Value: eid(owner, head.Seq)}}, 1)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			_ = json.Unmarshal(d.Data, &sig) // unreadable: unsigned
+		}
+	}
+	return audit.Continue(ctx, owner, head, sig.SigKey, sig.Sig, func() (bool, error) {
+		cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}}, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).
+			SetHint(idxOwnerSeq).SetBatchSize(scanBatch).SetProjection(bson.D{{Key: "data", Value: 1}}))
+		found := false
+		err = each(ctx, cur, err, func(d *eventDoc) error {
+			var sig eventSig
+			if json.Unmarshal(d.Data, &sig) == nil && sig.Sig != "" {
+				found = true
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			return false, err
+		}
+		return found, nil
+	})
+}
+
+// eventSig is the signature an event's JSON carries.
+type eventSig struct {
+	SigKey string `json:"sig_key"`
+	Sig    string `json:"sig"`
 }
 
 // auditPlan is what one attempt of an append inserts: its events linked
@@ -458,8 +502,11 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 		e.Keys = append([]string{}, e.Keys...)
 		linked[i], p.head = audit.Link(p.head, e)
 	}
-	if len(linked) > 0 {
-		audit.SignHead(ctx, owner, &linked[len(linked)-1])
+	// Every event is signed, not only the newest: without a transaction
+	// another writer can find this append half-inserted, and must find its
+	// head signed (audit.Continue).
+	for i := range linked {
+		audit.SignHead(ctx, owner, &linked[i])
 	}
 	if err := p.add(owner, linked); err != nil {
 		return p, err
@@ -469,8 +516,7 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	if q <= 0 || total <= q {
 		return p, nil
 	}
-	// Over the quota: the newest event is the trim, so the last of
-	// events is stored unsigned.
+	// Over the quota: the oldest events go and a trim follows.
 	limit := head.Seq + 1
 	if own > 0 {
 		limit = min(limit, own)
@@ -478,16 +524,6 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	// Remove at least need bytes, so that what is left, before the trim
 	// event, is at most the target (which leaves room for that event).
 	need := total - storage.AuditTrimTarget(q)
-	if len(linked) > 0 {
-		last := &linked[len(linked)-1]
-		last.SigKey, last.Sig = "", ""
-		d, err := newEventDoc(owner, *last)
-		if err != nil {
-			return p, err
-		}
-		need -= p.docs[len(p.docs)-1].(eventDoc).Size - d.Size
-		p.docs[len(p.docs)-1] = d
-	}
 	// Below first the events are trimmed already (a crash or a racing
 	// trim left them): they count for nothing here.
 	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$gte", Value: int64(first)}, {Key: "$lt", Value: int64(limit)}}}},
@@ -509,12 +545,6 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	}
 	if p.keep == 0 {
 		// Nothing older to remove: the events alone are past the quota.
-		// The last one is signed after all.
-		if len(linked) > 0 {
-			audit.SignHead(ctx, owner, &linked[len(linked)-1])
-			p.docs = p.docs[:len(p.docs)-1]
-			return p, p.add(owner, linked[len(linked)-1:])
-		}
 		return p, nil
 	}
 	var trim audit.Event
