@@ -10,7 +10,7 @@
 // bytes for event 1) and Canonical is the length-prefixed encoding below.
 // Anyone holding the events can recompute the chain (Verify); an owner who
 // notes the head hash can later tell whether the log was rewritten
-// (CheckHead). Retention removes the oldest events and appends a trim event
+// (CheckHeadSigned). Retention removes the oldest events and appends a trim event
 // that names the first event kept and the hash it links to, so a trimmed
 // log still verifies from its new start while a gap anywhere else does not.
 //

@@ -153,8 +153,7 @@ func SignHead(ctx context.Context, owner string, e *Event) {
 // and removed or forged their signatures). The append itself goes on:
 // a user's write is never refused for the audit log's sake.
 func Continue(ctx context.Context, owner string, head Head, sigKey, sig string, signedBefore func() (bool, error)) (*Event, error) {
-	s, ok := ctx.Value(signerKey{}).(*Signer)
-	if !ok || head.Seq == 0 || s.Signed(owner, head, sigKey, sig) {
+	if Vouches(ctx, owner, head, sigKey, sig) {
 		return nil, nil
 	}
 	ever, err := signedBefore()
@@ -166,6 +165,16 @@ func Continue(ctx context.Context, owner string, head Head, sigKey, sig string, 
 		e.Action = Adopt
 	}
 	return &e, nil
+}
+
+// Vouches reports whether an append under ctx may link after head as it
+// is (Continue answers nil): ctx carries no signer, the log is empty, or
+// sig is the signer's (or a trusted key's) over head. A backend that
+// keeps a copy of the head's signature can ask this before it reads the
+// head event's own.
+func Vouches(ctx context.Context, owner string, head Head, sigKey, sig string) bool {
+	s, ok := ctx.Value(signerKey{}).(*Signer)
+	return !ok || head.Seq == 0 || s.Signed(owner, head, sigKey, sig)
 }
 
 // Prepend returns events with first before them, when first is not nil.

@@ -23,7 +23,7 @@ func (e *ChainError) Error() string {
 // match), removed (a gap in seq or a broken link), reordered, or when the
 // log does not start at event 1 and no trim event accounts for the start.
 // Removing the newest events leaves a shorter valid log: compare the head
-// with one noted before (CheckHead) to detect that.
+// with one noted before (CheckHeadSigned) to detect that.
 func Verify(events []Event) (Head, error) {
 	if len(events) == 0 {
 		return Head{}, nil
@@ -193,9 +193,6 @@ func VerifySigned(events []Event, owner string, keys Keys) (Report, error) {
 		}
 	}
 	rep := Report{Head: head, Vouched: events[last].Seq, SigKey: events[last].SigKey}
-	if err := checkContinued(events[:last+1], valid, &rep); err != nil {
-		return Report{}, err
-	}
 	for i, e := range events[:last+1] {
 		if e.Sig != "" && i < last {
 			if known, ok := valid(e); known && !ok {
@@ -226,6 +223,9 @@ func VerifySigned(events []Event, owner string, keys Keys) (Report, error) {
 				Reason: fmt.Sprintf("the trim that accounts for the log's start (events before seq %d removed) carries no valid signature by the server: "+
 					"it was added by someone without the master key (or by a release that did not sign, until the next trim)", s.Trimmed.FirstSeq)}
 		}
+	}
+	if err := checkContinued(events[:last+1], valid, &rep); err != nil {
+		return Report{}, err
 	}
 	return rep, nil
 }

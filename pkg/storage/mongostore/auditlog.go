@@ -151,6 +151,20 @@ type headDoc struct {
 	Hash  string `bson:"hash"`
 	Bytes int64  `bson:"bytes"`
 	First int64  `bson:"first"`
+	// SigKey and Sig are the signature of the event the hint names, so
+	// that an append need not read it (audit.Vouches).
+	SigKey string `bson:"sig_key,omitempty"`
+	Sig    string `bson:"sig,omitempty"`
+}
+
+// hintOf is the hint naming e, the newest event of an append.
+func hintOf(h audit.Head, e audit.Event) *headDoc {
+	return &headDoc{Seq: int64(h.Seq), Hash: h.Hash, SigKey: e.SigKey, Sig: e.Sig}
+}
+
+// setHint is the $set of a hint h.
+func setHint(h *headDoc) bson.E {
+	return bson.E{Key: "$set", Value: bson.D{{Key: "seq", Value: h.Seq}, {Key: "hash", Value: h.Hash}, {Key: "sig_key", Value: h.SigKey}, {Key: "sig", Value: h.Sig}}}
 }
 
 // boundSigKey and boundSig are as long as a signature's fields.
@@ -260,8 +274,8 @@ func (s *Store) newest(ctx context.Context, owner string, h headDoc, exact bool)
 // hint behind the newest event (the one that set it last was not the
 // furthest); the next append that collides reads on past it (newest).
 // bytes is right whatever the order.
-func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int64) error {
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}}}
+func (s *Store) moveHint(ctx context.Context, owner string, h *headDoc, d int64) error {
+	update := bson.D{setHint(h)}
 	if d != 0 {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "bytes", Value: d}}})
 	}
@@ -278,13 +292,13 @@ func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int6
 // subtracts the events from there to keep, which no other trim does
 // (each takes the range from the point before its raise to its own).
 // With h it also moves the hint and adds d to the bytes, as moveHint.
-func (s *Store) raiseFirst(ctx context.Context, owner string, keep uint64, h *audit.Head, d int64) (uint64, error) {
+func (s *Store) raiseFirst(ctx context.Context, owner string, keep uint64, h *headDoc, d int64) (uint64, error) {
 	update := bson.D{}
 	if keep > 0 {
 		update = append(update, bson.E{Key: "$max", Value: bson.D{{Key: "first", Value: int64(keep)}}})
 	}
 	if h != nil {
-		update = append(update, bson.E{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}})
+		update = append(update, setHint(h))
 	}
 	if d != 0 {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "bytes", Value: d}}})
@@ -335,7 +349,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	backoff := time.Millisecond
 	for attempt := 1; err == nil; attempt++ {
 		var first *audit.Event
-		if first, err = s.continuation(ctx, owner, head); err != nil {
+		if first, err = s.continuation(ctx, owner, head, hd); err != nil {
 			break
 		}
 		evs := audit.Prepend(first, events)
@@ -429,8 +443,12 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 }
 
 // continuation is audit.Continue on owner's log, whose newest event is
-// head: the signature is read from the event stored at head.Seq.
-func (s *Store) continuation(ctx context.Context, owner string, head audit.Head) (*audit.Event, error) {
+// head: with the signature the hint hd keeps when it names head, else the
+// one of the event stored at head.Seq.
+func (s *Store) continuation(ctx context.Context, owner string, head audit.Head, hd headDoc) (*audit.Event, error) {
+	if uint64(hd.Seq) == head.Seq && hd.Hash == head.Hash && audit.Vouches(ctx, owner, head, hd.SigKey, hd.Sig) {
+		return nil, nil
+	}
 	var sig eventSig
 	if head.Seq > 0 {
 		d, err := s.oneEvent(ctx, bson.D{{Key: "_id", Value: eid(owner, head.Seq)}}, 1)
@@ -470,10 +488,11 @@ type eventSig struct {
 // after head, and a quota trim event after them when keep is set, which
 // removes gone (the oldest events, below keep).
 type auditPlan struct {
-	docs []any // eventDoc
-	head audit.Head
-	keep uint64
-	gone []sized // the events below keep, oldest first
+	docs   []any // eventDoc
+	head   audit.Head
+	newest audit.Event // the event at head
+	keep   uint64
+	gone   []sized // the events below keep, oldest first
 }
 
 // sized is an event's seq and size.
@@ -507,6 +526,9 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	// head signed (audit.Continue).
 	for i := range linked {
 		audit.SignHead(ctx, owner, &linked[i])
+	}
+	if len(linked) > 0 {
+		p.newest = linked[len(linked)-1]
 	}
 	if err := p.add(owner, linked); err != nil {
 		return p, err
@@ -550,6 +572,7 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	var trim audit.Event
 	trim, p.head = audit.Link(p.head, audit.QuotaTrim(t, p.keep, anchor))
 	audit.SignHead(ctx, owner, &trim)
+	p.newest = trim
 	return p, p.add(owner, []audit.Event{trim})
 }
 
@@ -578,8 +601,7 @@ func (s *Store) finish(ctx context.Context, owner string, p auditPlan, over int6
 	if len(p.docs) == 0 {
 		return false, s.adjustAudit(ctx, owner, -over)
 	}
-	head := p.head
-	was, err := s.raiseFirst(ctx, owner, p.keep, &head, -over)
+	was, err := s.raiseFirst(ctx, owner, p.keep, hintOf(p.head, p.newest), -over)
 	if err != nil {
 		return false, err
 	}

@@ -198,7 +198,7 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 			return err
 		}
 		last := events[len(events)-1]
-		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash}, 0)
+		return s.moveHint(ctx, owner, hintOf(audit.Head{Seq: last.Seq, Hash: last.Hash}, last), 0)
 	})
 }
 
