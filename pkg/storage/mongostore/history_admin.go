@@ -74,11 +74,18 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 // go in first and the heads after them, so that a crash between leaves
 // versions no head sees (history.go); the use is reserved before either
 // and given back if they fail. On a replica set it is one transaction.
+//
+// Without a transaction a kill can stop it after the reservation, with some
+// version documents in and no head: a later import of those names finds
+// them (no head sees them, so nothing else wrote them), removes them, and
+// counts the owner anew once it is done, so the kill's reservation is not
+// left counted and its documents do not collide.
 func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.Version) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	return s.atomically(ctx, func(ctx context.Context) error {
+	leftover := false
+	err := s.atomically(ctx, func(ctx context.Context) error {
 		var names []string
 		for i, v := range vs {
 			if i == 0 || v.Name != vs[i-1].Name {
@@ -91,6 +98,13 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		for name := range held {
 			return fmt.Errorf("%w: %q holds %s already; import into a namespace without it", storage.ErrInvalid, owner, name)
+		}
+		if !inTxn(ctx) {
+			res, err := s.versions.DeleteMany(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: bson.D{{Key: "$in", Value: names}}}})
+			if err != nil {
+				return err
+			}
+			leftover = res.DeletedCount > 0
 		}
 		var docs, heads []any
 		use := storage.Usage{Secrets: int64(len(names))}
@@ -130,6 +144,10 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		return err
 	})
+	if err == nil && leftover {
+		err = s.Recount(ctx, owner)
+	}
+	return err
 }
 
 // insertAll inserts docs in order, in batches.

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -99,5 +102,42 @@ func TestHistoryAdminRoundTrip(t *testing.T) {
 	}
 	if h, err := audit.Verify(back); err != nil || h.Seq != 4 || back[2].Hash != head.Hash {
 		t.Errorf("imported log then an append: head %+v, %v", h, err)
+	}
+}
+
+// TestImportVersionsAfterAKill: an import killed after its reservation,
+// with one version document in and no head (what a kill leaves without a
+// transaction), then run again: the second import succeeds, reads back
+// whole, and the owner's usage is what it holds, not what the kill
+// reserved on top.
+func TestImportVersionsAfterAKill(t *testing.T) {
+	s := openAs(t, false)
+	ctx := context.Background()
+	owner := storagetest.Unique("kill-")
+	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond).UTC()
+	by := storage.Writer{Address: owner}
+	vs := []storage.Version{
+		{Name: "k", Version: 1, Value: []byte("first"), CreatedAt: at, By: by},
+		{Name: "k", Version: 2, Value: []byte("second"), CreatedAt: at.Add(time.Minute), By: by},
+	}
+	// The killed import: its reservation, and the older version's document.
+	if err := mongostore.Reserve(ctx, s, owner, storage.Usage{Secrets: 1, Bytes: 11}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mongostore.Versions(s).InsertOne(ctx, bson.D{{Key: "_id", Value: mongostore.VID(owner, "k", 1)}, {Key: "owner", Value: owner},
+		{Key: "name", Value: "k"}, {Key: "version", Value: int64(1)}, {Key: "value", Value: []byte("first")}, {Key: "created_at", Value: at},
+		{Key: "by_address", Value: owner}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportVersions(ctx, owner, vs); err != nil {
+		t.Fatalf("the import run again after a kill: %v", err)
+	}
+	got, err := s.Versions(ctx, owner, "k")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("versions after the import: %+v, %v", got, err)
+	}
+	u, err := s.Usage(ctx, owner)
+	if err != nil || u.Secrets != 1 || u.Bytes != int64(len("first")+len("second")) {
+		t.Errorf("usage after a killed import and its rerun: %+v, %v; want 1 secret, %d bytes", u, err, len("first")+len("second"))
 	}
 }
