@@ -178,19 +178,21 @@ func (s *Store) insertCounted(ctx context.Context, c *mongo.Collection, docs []a
 }
 
 // ImportAudit implements storage.HistoryAdmin: the events as they are,
-// into a log that must be empty, counted first (auditlog.go), and the
-// head hint on the last.
+// into a log that must be empty (or hold the start of events, which an
+// import killed without a transaction left: importedPrefix), counted
+// first (auditlog.go), and the head hint on the last.
 func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.atomically(ctx, func(ctx context.Context) error {
-		if e, err := s.oneEvent(ctx, bson.D{{Key: "owner", Value: owner}}, 1); err != nil || e != nil {
-			if err == nil {
-				err = fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner)
-			}
+	resumed := false
+	err := s.atomically(ctx, func(ctx context.Context) error {
+		done, err := s.importedPrefix(ctx, owner, events)
+		if err != nil {
 			return err
 		}
+		resumed = done > 0
+		events := events[done:]
 		docs := make([]any, len(events))
 		var size int64
 		for i, e := range events {
@@ -218,6 +220,36 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 		last := events[len(events)-1]
 		return s.moveHint(ctx, owner, hintOf(audit.Head{Seq: last.Seq, Hash: last.Hash}, last), 0)
 	})
+	if err == nil && resumed {
+		// The killed import's reservation of the whole log is counted too.
+		err = s.Recount(ctx, owner)
+	}
+	return err
+}
+
+// importedPrefix is how many of events owner's log holds already: 0 for
+// an empty log, or k when it holds exactly the first k of them (an import
+// that a kill stopped, without a transaction), which the import goes on
+// after. A log with anything else (or all of them) is not empty.
+func (s *Store) importedPrefix(ctx context.Context, owner string, events []audit.Event) (int, error) {
+	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}}, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).
+		SetHint(idxOwnerSeq).SetBatchSize(scanBatch).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}}))
+	k, match := 0, true
+	err = each(ctx, cur, err, func(d *eventDoc) error {
+		if k >= len(events)-1 || uint64(d.Seq) != events[k].Seq || d.Hash != events[k].Hash {
+			match = false
+			return errEnough
+		}
+		k++
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return 0, err
+	}
+	if !match {
+		return 0, fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner)
+	}
+	return k, nil
 }
 
 // WalkAudit implements storage.AuditWalker: every event in (owner, seq)

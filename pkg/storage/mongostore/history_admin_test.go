@@ -2,6 +2,7 @@ package mongostore_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -139,5 +140,56 @@ func TestImportVersionsAfterAKill(t *testing.T) {
 	u, err := s.Usage(ctx, owner)
 	if err != nil || u.Secrets != 1 || u.Bytes != int64(len("first")+len("second")) {
 		t.Errorf("usage after a killed import and its rerun: %+v, %v; want 1 secret, %d bytes", u, err, len("first")+len("second"))
+	}
+}
+
+// TestImportAuditAfterAKill: an audit import killed half-way (without a
+// transaction its events go in by batches) leaves the start of the log;
+// the import run again goes on after it, the log reads back whole and
+// verifies, and the owner's audit bytes are what it holds. A log with
+// other events, or all of them, stays refused.
+func TestImportAuditAfterAKill(t *testing.T) {
+	s := openAs(t, false)
+	ctx := context.Background()
+	owner := storagetest.Unique("kill-")
+	var log []audit.Event
+	var head audit.Head
+	for range 5 {
+		var e audit.Event
+		e, head = audit.Link(head, audit.Event{Time: time.Now(), Action: audit.Read, Keys: []string{"k"}, Actor: owner, IP: "10.0.0.1", Status: 200})
+		log = append(log, e)
+	}
+	if err := s.ImportAudit(ctx, owner, log[:2]); err != nil { // what the kill left
+		t.Fatal(err)
+	}
+	if err := mongostore.Reserve(ctx, s, owner, storage.Usage{AuditBytes: 999}); err != nil { // and its reservation
+		t.Fatal(err)
+	}
+	if err := s.ImportAudit(ctx, owner, log); err != nil {
+		t.Fatalf("the import run again after a kill: %v", err)
+	}
+	got, err := storage.ReadAudit(ctx, s, owner)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("after the import: %d events, %v", len(got), err)
+	}
+	if h, err := audit.Verify(got); err != nil || h != head {
+		t.Fatalf("the log verifies to %+v, %v; want %+v", h, err, head)
+	}
+	var size int64
+	for _, e := range got {
+		size += audit.StoredSize(e)
+	}
+	if u, err := s.Usage(ctx, owner); err != nil || u.AuditBytes != size {
+		t.Errorf("audit bytes %d, %v; the log takes %d", u.AuditBytes, err, size)
+	}
+	if err := s.ImportAudit(ctx, owner, log); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("an import into the whole log: %v, want ErrInvalid", err)
+	}
+	other := storagetest.Unique("kill-")
+	if err := s.ImportAudit(ctx, other, log[1:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportAudit(ctx, other, log); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("an import into a log that is not its start: %v, want ErrInvalid", err)
 	}
 }
