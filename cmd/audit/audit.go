@@ -347,6 +347,10 @@ func runVerify(ctx context.Context, ios *cmdutil.IOStreams, newClient func(strin
 	} else if err != nil {
 		return errVerify("%s", strings.TrimPrefix(err.Error(), "audit: "))
 	}
+	if rep.Adopted != 0 {
+		ios.Infof("Notice: events before seq %d were written before the server signed its log; it adopted them as the store held them then (event %d), and vouches for no more.",
+			rep.Adopted, rep.Adopted)
+	}
 	_, err = fmt.Fprintf(ios.Out, "audit log verified: %d events, seq %d to %d\nsigned up to seq %d by key %s\nhead %d:%s\n",
 		len(log), log[0].Seq, rep.Head.Seq, rep.Vouched, rep.SigKey, rep.Head.Seq, rep.Head.Hash)
 	return err

@@ -626,11 +626,20 @@ func (w *writer) audit(file *os.File) error {
 		case same:
 			w.sameLogs++
 		case prefix:
-			// The start of the file's log (a restore stopped inside one
+			// The start of the file's log: a restore stopped inside one
 			// owner's import, where the backend's import is not one
-			// transaction) cannot be continued: ImportAudit takes an empty
-			// log only. It is kept, and said.
-			w.partLogs++
+			// transaction (MongoDB without one), which goes on after it.
+			// A backend that cannot is left as it is, and said.
+			if !w.opts.DryRun {
+				if err := w.admin.ImportAudit(w.ctx, owner, events); errors.Is(err, storage.ErrInvalid) {
+					w.partLogs++
+					return nil
+				} else if err != nil {
+					return err
+				}
+			}
+			w.logs++
+			w.events += len(events)
 		default:
 			w.heldLogs++
 		}

@@ -10,7 +10,7 @@
 // bytes for event 1) and Canonical is the length-prefixed encoding below.
 // Anyone holding the events can recompute the chain (Verify); an owner who
 // notes the head hash can later tell whether the log was rewritten
-// (CheckHead). Retention removes the oldest events and appends a trim event
+// (CheckHeadSigned). Retention removes the oldest events and appends a trim event
 // that names the first event kept and the hash it links to, so a trimmed
 // log still verifies from its new start while a gap anywhere else does not.
 //
@@ -60,12 +60,22 @@ const (
 	TrustCreate  Action = "trust_create"
 	TrustDelete  Action = "trust_delete"
 	OIDCExchange Action = "oidc_exchange"
+	// Adopt is linked by a signing server before its first append to a
+	// log that no event of carries a signature (one written before the
+	// server signed): the events before it were in the store then, but the
+	// server does not vouch that it wrote them.
+	Adopt Action = "adopt"
+	// Break is linked by a signing server before an append to a log whose
+	// head it did not sign (nor any key it trusts) although the log was
+	// signed before: the events since the last one it signed were written
+	// by someone else, and the log never verifies again (Continue).
+	Break Action = "break"
 )
 
 // Valid reports whether a is one of the actions above.
 func (a Action) Valid() bool {
 	switch a {
-	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey, Fetch, Result,
+	case Login, Read, List, Write, Delete, Restore, Denied, Trim, Rekey, Adopt, Break, Fetch, Result,
 		TokenCreate, TokenRevoke, TrustCreate, TrustDelete, OIDCExchange:
 		return true
 	}

@@ -213,36 +213,6 @@ func TestTrim(t *testing.T) {
 	wantBreak(t, append(bad[3:6:6], t3), 7, "after itself")
 }
 
-func TestCheckHead(t *testing.T) {
-	log := chain(5)
-	noted := audit.Head{Seq: 3, Hash: log[2].Hash}
-	if err := audit.CheckHead(log, noted); err != nil {
-		t.Error(err)
-	}
-	if err := audit.CheckHead(log[:2], noted); err == nil || !strings.Contains(err.Error(), "removed") {
-		t.Errorf("truncated log: %v", err)
-	}
-	if err := audit.CheckHead(log[3:], noted); !errors.Is(err, audit.ErrHeadTrimmed) {
-		t.Errorf("trimmed head: %v", err)
-	}
-	// A whole log recomputed from a changed event verifies by itself but
-	// not against the noted head.
-	var head audit.Head
-	forged := make([]audit.Event, 5)
-	for i, e := range log {
-		if i == 1 {
-			e.Status = 403
-		}
-		forged[i], head = audit.Link(head, e)
-	}
-	if _, err := audit.Verify(forged); err != nil {
-		t.Fatal(err)
-	}
-	if err := audit.CheckHead(forged, noted); err == nil || !strings.Contains(err.Error(), "rewritten") {
-		t.Errorf("rewritten log: %v", err)
-	}
-}
-
 // A refusal's reason is part of the hash when set, and an event without
 // one encodes as before reasons existed.
 func TestReasonIsHashed(t *testing.T) {

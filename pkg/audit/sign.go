@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // SigningPurpose is the label under which the server derives its audit
@@ -33,8 +34,9 @@ func SignedBytes(owner string, seq uint64, hash string) []byte {
 // Signer signs the heads of owners' logs with a key derived from the
 // master key; only the server holds it.
 type Signer struct {
-	priv ed25519.PrivateKey
-	id   string
+	priv    ed25519.PrivateKey
+	id      string
+	trusted Keys // whose heads an append may continue: its own and Trust's
 }
 
 // NewSigner makes a signer from a 32-byte seed.
@@ -43,7 +45,25 @@ func NewSigner(seed []byte) (*Signer, error) {
 		return nil, fmt.Errorf("audit: a signing seed is %d bytes, not %d", ed25519.SeedSize, len(seed))
 	}
 	priv := ed25519.NewKeyFromSeed(seed)
-	return &Signer{priv: priv, id: KeyID(priv.Public().(ed25519.PublicKey))}, nil
+	pub := priv.Public().(ed25519.PublicKey)
+	id := KeyID(pub)
+	return &Signer{priv: priv, id: id, trusted: Keys{id: pub}}, nil
+}
+
+// Trust makes s continue logs whose head k signed as if s had signed it:
+// the keys of the older master keys still in the keyring, so that a
+// rekey does not break every log.
+func (s *Signer) Trust(k PublicKey) { s.trusted.Add(k) }
+
+// Signed reports whether sig, by the key sigKey, is a valid signature of
+// head in owner's log by s or a key it trusts.
+func (s *Signer) Signed(owner string, head Head, sigKey, sig string) bool {
+	pub, ok := s.trusted[sigKey]
+	if !ok {
+		return false
+	}
+	b, err := hex.DecodeString(sig)
+	return err == nil && ed25519.Verify(pub, SignedBytes(owner, head.Seq, head.Hash), b)
 }
 
 // PublicKey is the signer's public half, as GET /v1/audit/key answers it.
@@ -118,4 +138,49 @@ func SignHead(ctx context.Context, owner string, e *Event) {
 	if s, ok := ctx.Value(signerKey{}).(*Signer); ok {
 		s.Sign(owner, e)
 	}
+}
+
+// Continue is what a backend calls, in an append's transaction, before it
+// links the append's events (or a trim) after head, the newest event of
+// owner's log, whose signature is sigKey and sig as stored. A server signs
+// only on top of a head it signed itself, since its signature vouches for
+// the whole chain: it answers nil when ctx carries no signer, the log is
+// empty, or the signer (or a key it trusts) signed head. Otherwise it
+// answers the event to link first, so that the server does not vouch for
+// what it did not write: an Adopt event when no event of the log carries
+// a signature (signedBefore answers whether one does; it is called only
+// then), a Break event when some does (someone rewrote the newer events
+// and removed or forged their signatures). The append itself goes on:
+// a user's write is never refused for the audit log's sake.
+func Continue(ctx context.Context, owner string, head Head, sigKey, sig string, signedBefore func() (bool, error)) (*Event, error) {
+	if Vouches(ctx, owner, head, sigKey, sig) {
+		return nil, nil
+	}
+	ever, err := signedBefore()
+	if err != nil {
+		return nil, err
+	}
+	e := Event{Time: time.Now(), Action: Break, Keys: []string{}}
+	if !ever {
+		e.Action = Adopt
+	}
+	return &e, nil
+}
+
+// Vouches reports whether an append under ctx may link after head as it
+// is (Continue answers nil): ctx carries no signer, the log is empty, or
+// sig is the signer's (or a trusted key's) over head. A backend that
+// keeps a copy of the head's signature can ask this before it reads the
+// head event's own.
+func Vouches(ctx context.Context, owner string, head Head, sigKey, sig string) bool {
+	s, ok := ctx.Value(signerKey{}).(*Signer)
+	return !ok || head.Seq == 0 || s.Signed(owner, head, sigKey, sig)
+}
+
+// Prepend returns events with first before them, when first is not nil.
+func Prepend(first *Event, events []Event) []Event {
+	if first == nil {
+		return events
+	}
+	return append([]Event{*first}, events...)
 }

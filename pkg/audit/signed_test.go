@@ -2,7 +2,10 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +203,162 @@ func TestVerifySignedRekeyedStartTrim(t *testing.T) {
 	if _, err := audit.VerifySigned(kept[:5], owner, keysOf(nu)); err == nil {
 		t.Error("a log signed by the old key only verified with the new key")
 	}
+}
+
+// A whole log recomputed from a changed event verifies by itself, and
+// signed again by the server, but not against a head noted before.
+func TestCheckHeadSignedForgedLog(t *testing.T) {
+	s := seedSigner(t, 1)
+	l := &signedLog{t: t}
+	for i := range 5 {
+		l.add(s, hourly(i))
+	}
+	noted := audit.Head{Seq: 3, Hash: l.events[2].Hash}
+	forged := &signedLog{t: t}
+	for i, e := range l.events {
+		e.Sig, e.SigKey = "", ""
+		if i == 1 {
+			e.Status = 403
+		}
+		forged.add(s, e)
+	}
+	rep, err := audit.VerifySigned(forged.events, owner, keysOf(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.CheckHeadSigned(forged.events, rep, noted); err == nil || !strings.Contains(err.Error(), "rewritten") {
+		t.Errorf("rewritten log: %v", err)
+	}
+	if err := audit.CheckHeadSigned(l.events, rep, noted); err != nil {
+		t.Errorf("the log as written: %v", err)
+	}
+}
+
+// serverAppend appends events to log as a backend does under a signing
+// ctx: Continue on the head as stored, then link, then sign the newest.
+func serverAppend(t *testing.T, ctx context.Context, log []audit.Event, events ...audit.Event) []audit.Event {
+	t.Helper()
+	var head audit.Head
+	var sigKey, sig string
+	if n := len(log); n > 0 {
+		head, sigKey, sig = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}, log[n-1].SigKey, log[n-1].Sig
+	}
+	first, err := audit.Continue(ctx, owner, head, sigKey, sig, func() (bool, error) {
+		return slices.ContainsFunc(log, func(e audit.Event) bool { return e.Sig != "" }), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range audit.Prepend(first, events) {
+		e, head = audit.Link(head, e)
+		log = append(log, e)
+	}
+	audit.SignHead(ctx, owner, &log[len(log)-1])
+	return log
+}
+
+// The server signs only on top of a head it signed: a forged, unsigned
+// head gets a Break (the log never verifies again), a log never signed
+// one Adopt (it verifies, reported), a head of a key it trusts nothing.
+func TestContinue(t *testing.T) {
+	s, other := seedSigner(t, 1), seedSigner(t, 2)
+	ctx := audit.WithSigner(context.Background(), s)
+	var log []audit.Event
+	for i := range 4 {
+		log = serverAppend(t, ctx, log, hourly(i))
+	}
+	if _, err := audit.VerifySigned(log, owner, keysOf(s)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log {
+		if e.Action != audit.Read {
+			t.Fatalf("an honest log got a %s event", e.Action)
+		}
+	}
+
+	// The operator rewrites the two newest events and strips their
+	// signatures; the next append must not vouch for them.
+	forged := clone(log)
+	forged[2].Status, forged[3].Keys = 403, []string{"other"}
+	forged[2].Sig, forged[2].SigKey, forged[3].Sig, forged[3].SigKey = "", "", "", ""
+	relink(forged, 2)
+	forged = serverAppend(t, ctx, forged, hourly(5))
+	if got := forged[4].Action; got != audit.Break {
+		t.Fatalf("after a forged head the server linked %s, not break", got)
+	}
+	_, err := audit.VerifySigned(forged, owner, keysOf(s))
+	var ce *audit.ChainError
+	if !errors.As(err, &ce) || ce.Seq != 5 || !strings.Contains(err.Error(), "events seq 3 to 4") {
+		t.Fatalf("VerifySigned of a forged log continued by the server = %v", err)
+	}
+	// And it stays broken however much is appended after.
+	forged = serverAppend(t, ctx, forged, hourly(6))
+	if forged[len(forged)-1].Action == audit.Break || len(forged) != 7 {
+		t.Fatalf("a second break after a signed head: %s", describe(forged))
+	}
+	if _, err := audit.VerifySigned(forged, owner, keysOf(s)); err == nil {
+		t.Fatal("a broken log verifies once more events follow")
+	}
+
+	// A head signed by a key the server does not hold nor trust.
+	wrong := clone(log)
+	other.Sign(owner, &wrong[3])
+	wrong = serverAppend(t, ctx, wrong, hourly(5))
+	if wrong[4].Action != audit.Break {
+		t.Fatalf("a head signed by another key: %s", describe(wrong))
+	}
+	if _, err := audit.VerifySigned(wrong, owner, keysOf(s, other)); err == nil || !strings.Contains(err.Error(), "no longer trusts") {
+		t.Fatalf("VerifySigned after a break on a head by an untrusted key = %v", err)
+	}
+	// A key the server trusts (an older master key) continues as its own.
+	s.Trust(other.PublicKey())
+	if got := serverAppend(t, ctx, clone(log[:3]), hourly(5)); got[3].Action != audit.Read {
+		t.Fatalf("a head by a trusted key: %s", describe(got))
+	}
+	trusted := clone(log)
+	other.Sign(owner, &trusted[3])
+	if got := serverAppend(t, ctx, trusted, hourly(5)); got[4].Action != audit.Read {
+		t.Fatalf("a head by a trusted key: %s", describe(got))
+	}
+
+	// A log from before signing is adopted, once, and verifies.
+	var old []audit.Event
+	for i := range 3 {
+		old = serverAppend(t, context.Background(), old, hourly(i))
+	}
+	old = serverAppend(t, ctx, old, hourly(3))
+	old = serverAppend(t, ctx, old, hourly(4))
+	if old[3].Action != audit.Adopt || old[4].Action != audit.Read || len(old) != 6 {
+		t.Fatalf("adoption: %s", describe(old))
+	}
+	rep, err := audit.VerifySigned(old, owner, keysOf(s))
+	if err != nil || rep.Adopted != 4 {
+		t.Fatalf("VerifySigned of an adopted log = %+v, %v", rep, err)
+	}
+	// Stripping every signature to be adopted again shows.
+	stripped := clone(old)
+	for i := range stripped {
+		stripped[i].Sig, stripped[i].SigKey = "", ""
+	}
+	stripped = serverAppend(t, ctx, stripped, hourly(6))
+	if _, err := audit.VerifySigned(stripped, owner, keysOf(s)); err == nil || !strings.Contains(err.Error(), "second adoption") {
+		t.Fatalf("VerifySigned of a log adopted twice = %v", err)
+	}
+	// An adoption after signed events is not one the server makes.
+	late := serverAppend(t, ctx, clone(log), audit.Event{Time: t0, Action: audit.Adopt})
+	if _, err := audit.VerifySigned(late, owner, keysOf(s)); err == nil || !strings.Contains(err.Error(), "signed already") {
+		t.Fatalf("VerifySigned of an adoption after signed events = %v", err)
+	}
+	// Without a signer (no master key) nothing is added.
+	if got := serverAppend(t, context.Background(), clone(forged), hourly(9)); got[len(got)-1].Action != audit.Read || len(got) != len(forged)+1 {
+		t.Fatalf("without a signer: %s", describe(got))
+	}
+}
+
+func describe(log []audit.Event) string {
+	var b strings.Builder
+	for _, e := range log {
+		fmt.Fprintf(&b, " %d:%s(sig=%t)", e.Seq, e.Action, e.Sig != "")
+	}
+	return b.String()
 }

@@ -23,7 +23,7 @@ func (e *ChainError) Error() string {
 // match), removed (a gap in seq or a broken link), reordered, or when the
 // log does not start at event 1 and no trim event accounts for the start.
 // Removing the newest events leaves a shorter valid log: compare the head
-// with one noted before (CheckHead) to detect that.
+// with one noted before (CheckHeadSigned) to detect that.
 func Verify(events []Event) (Head, error) {
 	if len(events) == 0 {
 		return Head{}, nil
@@ -110,28 +110,6 @@ func checkStart(events []Event, trimTo uint64) error {
 	return nil
 }
 
-// ErrHeadTrimmed is returned by CheckHead when the noted head is older
-// than the log's start: retention removed it, so it cannot be compared.
-var ErrHeadTrimmed = errors.New("audit: the noted head is older than the log's start (removed by retention); note the current head")
-
-// CheckHead compares a verified log with a head noted earlier: the event at
-// the noted seq must still exist and have the noted hash.
-func CheckHead(events []Event, noted Head) error {
-	if noted.Seq == 0 {
-		return nil
-	}
-	if len(events) == 0 || noted.Seq > events[len(events)-1].Seq {
-		return fmt.Errorf("audit: the log ends before the noted head (seq %d): newer events were removed", noted.Seq)
-	}
-	if noted.Seq < events[0].Seq {
-		return ErrHeadTrimmed
-	}
-	if e := events[noted.Seq-events[0].Seq]; e.Hash != noted.Hash {
-		return fmt.Errorf("audit: event seq %d has hash %s, not the noted %s: the log was rewritten", noted.Seq, e.Hash, noted.Hash)
-	}
-	return nil
-}
-
 // Report is what VerifySigned found in a whole log.
 type Report struct {
 	Head Head
@@ -143,6 +121,10 @@ type Report struct {
 	// Start is the trim event that accounts for the log's start (nil when
 	// the log starts at event 1).
 	Start *Event
+	// Adopted is the seq of the Adopt event, when the log was written
+	// before the server signed: the server vouches that the events before
+	// it were in the store when it adopted them, not that it wrote them.
+	Adopted uint64
 }
 
 // ErrUnsigned is wrapped when a log holds events that no trusted signature
@@ -242,7 +224,48 @@ func VerifySigned(events []Event, owner string, keys Keys) (Report, error) {
 					"it was added by someone without the master key (or by a release that did not sign, until the next trim)", s.Trimmed.FirstSeq)}
 		}
 	}
+	if err := checkContinued(events[:last+1], valid, &rep); err != nil {
+		return Report{}, err
+	}
 	return rep, nil
+}
+
+// checkContinued fails on a Break event (the server found a head it had
+// not signed: the events since its last signature are not its), and
+// accepts one Adopt event (rep.Adopted) only when no event before it
+// carries a signature, as the server adopts only a log never signed.
+func checkContinued(events []Event, valid func(Event) (bool, bool), rep *Report) error {
+	for i, e := range events {
+		switch e.Action {
+		case Break:
+			from := events[0].Seq
+			for j := i - 1; j >= 0; j-- {
+				if _, ok := valid(events[j]); ok {
+					from = events[j].Seq + 1
+					break
+				}
+			}
+			what := fmt.Sprintf("events seq %d to %d were written or altered by someone without the master key", from, e.Seq-1)
+			if from >= e.Seq {
+				what = "its signature was made by a key the server no longer trusts"
+			}
+			return &ChainError{Index: i, Seq: e.Seq, Reason: fmt.Sprintf(
+				"the server found the log's head (seq %d) not signed by it and recorded a break: %s", e.Seq-1, what)}
+		case Adopt:
+			if rep.Adopted != 0 {
+				return &ChainError{Index: i, Seq: e.Seq, Reason: fmt.Sprintf(
+					"a second adoption (the first at seq %d): the log's signatures were removed and its events may be rewritten", rep.Adopted)}
+			}
+			for j, o := range events[:i] {
+				if o.Sig != "" {
+					return &ChainError{Index: i, Seq: e.Seq, Reason: fmt.Sprintf(
+						"an adoption of a log that was signed already (seq %d carries a signature)", events[j].Seq)}
+				}
+			}
+			rep.Adopted = e.Seq
+		}
+	}
+	return nil
 }
 
 // HeadTrimmedError says that a noted head is older than the log's start

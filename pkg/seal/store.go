@@ -121,6 +121,13 @@ func NewStore(ctx context.Context, lower storage.Store, kr *Keyring) (*Store, er
 	if err != nil {
 		return nil, err
 	}
+	// An append continues a log whose head an older key of the keyring
+	// signed (audit.Continue): a rekey breaks no log.
+	for _, id := range kr.IDs()[1:] {
+		if older, err := AuditSigner(kr, id); err == nil {
+			signer.Trust(older.PublicKey())
+		}
+	}
 	return &Store{Store: lower, kr: kr, olderCheck: kr.NeedsRekey(blob), signer: signer}, nil
 }
 

@@ -196,7 +196,9 @@ type HistoryAdmin interface {
 	// a tombstone). It is atomic per call.
 	ImportVersions(ctx context.Context, owner string, vs []Version) error
 	// ImportAudit stores events as they are (seq, times, hashes) into the
-	// owner's log, which must be empty, so the chain verifies as before.
+	// owner's log, which must be empty, so the chain verifies as before
+	// (MongoDB without transactions also takes a log that holds exactly a
+	// start of events, what a killed import left, and goes on from there).
 	ImportAudit(ctx context.Context, owner string, events []audit.Event) error
 	// WalkAudit calls fn for every event of every owner, each owner's
 	// oldest first: backup needs the logs of owners that hold no secret

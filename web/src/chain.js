@@ -6,7 +6,7 @@
 const enc = new TextEncoder();
 const domain = 'nosana-secrets audit v1\n';
 const sigDomain = 'nosana-secrets audit head v1\n';
-const actions = new Set(['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim', 'rekey']);
+const actions = new Set(['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim', 'rekey', 'adopt', 'break']);
 const hex64 = /^[0-9a-f]{64}$/;
 export const genesis = '0'.repeat(64);
 
@@ -237,5 +237,33 @@ export async function verifySigned(events, owner, keys) {
     return { ok: false, index: start.seq - events[0].seq, seq: start.seq,
       reason: `the trim that accounts for the log's start (events before seq ${start.trimmed.first_seq} removed) carries no valid signature by the server: it was added by someone without the master key (or by a release that did not sign, until the next trim)` };
   }
-  return { ok: true, head: r.head, vouched: events[last].seq, sigKey: events[last].sig_key, start };
+  // A break: the server found a head it had not signed, so the events
+  // since its last signature are not its. One adoption, of a log that no
+  // event before it signed (pkg/audit checkContinued).
+  let adopted = 0;
+  for (let i = 0; i <= last; i++) {
+    const e = events[i];
+    if (e.action === 'break') {
+      let from = events[0].seq;
+      for (let j = i - 1; j >= 0; j--) {
+        if ((await valid(events[j])).ok) { from = events[j].seq + 1; break; }
+      }
+      const what = from >= e.seq ? 'its signature was made by a key the server no longer trusts'
+        : `events seq ${from} to ${e.seq - 1} were written or altered by someone without the master key`;
+      return { ok: false, index: i, seq: e.seq,
+        reason: `the server found the log's head (seq ${e.seq - 1}) not signed by it and recorded a break: ${what}` };
+    }
+    if (e.action === 'adopt') {
+      if (adopted) {
+        return { ok: false, index: i, seq: e.seq,
+          reason: `a second adoption (the first at seq ${adopted}): the log's signatures were removed and its events may be rewritten` };
+      }
+      const signed = events.slice(0, i).find((o) => o.sig);
+      if (signed) {
+        return { ok: false, index: i, seq: e.seq, reason: `an adoption of a log that was signed already (seq ${signed.seq} carries a signature)` };
+      }
+      adopted = e.seq;
+    }
+  }
+  return { ok: true, head: r.head, vouched: events[last].seq, sigKey: events[last].sig_key, start, adopted };
 }

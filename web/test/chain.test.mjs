@@ -118,3 +118,27 @@ test('a trim that starts the log must carry its own signature', async () => {
   assert.equal(ok.ok, true, ok.reason);
   assert.equal(ok.start.seq, real[real.length - 2].seq);
 });
+
+// The server's head rewritten and unsigned by the store's operator, then
+// a break the server recorded before its next signed event: refused. A
+// log from before signing, adopted once: accepted, and reported.
+test('a break never verifies; one adoption does', async () => {
+  const key = await serverKey();
+  const last = v.events[v.events.length - 1];
+  const later = { time: last.time, action: 'login', actor: v.owner, ip: '127.0.0.1', status: 200 };
+  const brk = await link(await link(v.events, { time: last.time, action: 'break' }, null), later, key);
+  const r = await verifySigned(brk, v.owner, v.keys);
+  assert.equal(r.ok, false);
+  assert.match(r.reason, /recorded a break/);
+
+  const bare = [];
+  for (const e of v.events) bare.push({ ...e, sig: undefined, sig_key: undefined });
+  const adopted = await link(await link(bare, { time: last.time, action: 'adopt' }, null), later, key);
+  const ok = await verifySigned(adopted, v.owner, v.keys);
+  assert.equal(ok.ok, true, ok.reason);
+  assert.equal(ok.adopted, adopted[adopted.length - 2].seq);
+  const twice = await link(await link(adopted.map((e) => ({ ...e, sig: undefined, sig_key: undefined })), { time: last.time, action: 'adopt' }, null), later, key);
+  const r2 = await verifySigned(twice, v.owner, v.keys);
+  assert.equal(r2.ok, false);
+  assert.match(r2.reason, /second adoption/);
+});

@@ -37,10 +37,31 @@ func (h *history) set(owner, name string, vs []storage.Version) {
 	m[name] = vs
 }
 
-// appendAudit links events after owner's newest, signs the newest with
-// ctx's signer, counts their bytes and, past the audit quota, trims the
+// appendAudit links events after owner's newest (after an adoption or a
+// break when ctx's signer did not sign it: audit.Continue), signs the
+// newest with ctx's signer, counts their bytes and, past the audit quota, trims the
 // oldest (storage.AuditLog); s.mu is held.
 func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Event) {
+	s.appendContinued(ctx, owner, audit.Prepend(s.continuation(ctx, owner), events))
+}
+
+// continuation is audit.Continue on owner's log.
+func (s *Store) continuation(ctx context.Context, owner string) *audit.Event {
+	log := s.hist.logs[owner]
+	var head audit.Head
+	var sigKey, sig string
+	if n := len(log); n > 0 {
+		head, sigKey, sig = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}, log[n-1].SigKey, log[n-1].Sig
+	}
+	first, _ := audit.Continue(ctx, owner, head, sigKey, sig, func() (bool, error) {
+		return slices.ContainsFunc(log, func(e audit.Event) bool { return e.Sig != "" }), nil
+	})
+	return first
+}
+
+// appendContinued is appendAudit after audit.Continue (events start with
+// its answer).
+func (s *Store) appendContinued(ctx context.Context, owner string, events []audit.Event) {
 	h := &s.hist
 	if h.logs == nil {
 		h.logs = map[string][]audit.Event{}
@@ -376,6 +397,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 			if cut == 0 {
 				continue
 			}
+			cont := s.continuation(ctx, owner) // before the signed events go
 			kept := slices.Clone(log[cut:])
 			u := s.usage[owner]
 			for _, e := range log[:cut] {
@@ -384,7 +406,7 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 			s.setUsage(owner, u)
 			s.hist.logs[owner] = kept
 			t := now()
-			s.appendAudit(ctx, owner, []audit.Event{audit.RetentionTrim(t, kept[0].Seq, kept[0].PrevHash, before, t.Sub(before))})
+			s.appendContinued(ctx, owner, audit.Prepend(cont, []audit.Event{audit.RetentionTrim(t, kept[0].Seq, kept[0].PrevHash, before, t.Sub(before))}))
 		}
 	})
 }

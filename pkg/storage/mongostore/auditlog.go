@@ -45,7 +45,7 @@ package mongostore
 // events, and subtracts what it removed last. The crash states:
 //
 //   - after the reservation: the owner counts bytes nothing uses.
-//   - after the insert: the events are in, the newest signed; the hint
+//   - after the insert: the events are in, each signed; the hint
 //     lags (the next append reads on), the bound's excess is counted.
 //   - after the trim event, before or during the removal: the log holds
 //     events older than the trim says, which audit.Verify accepts (a trim
@@ -151,6 +151,20 @@ type headDoc struct {
 	Hash  string `bson:"hash"`
 	Bytes int64  `bson:"bytes"`
 	First int64  `bson:"first"`
+	// SigKey and Sig are the signature of the event the hint names, so
+	// that an append need not read it (audit.Vouches).
+	SigKey string `bson:"sig_key,omitempty"`
+	Sig    string `bson:"sig,omitempty"`
+}
+
+// hintOf is the hint naming e, the newest event of an append.
+func hintOf(h audit.Head, e audit.Event) *headDoc {
+	return &headDoc{Seq: int64(h.Seq), Hash: h.Hash, SigKey: e.SigKey, Sig: e.Sig}
+}
+
+// setHint is the $set of a hint h.
+func setHint(h *headDoc) bson.E {
+	return bson.E{Key: "$set", Value: bson.D{{Key: "seq", Value: h.Seq}, {Key: "hash", Value: h.Hash}, {Key: "sig_key", Value: h.SigKey}, {Key: "sig", Value: h.Sig}}}
 }
 
 // boundSigKey and boundSig are as long as a signature's fields.
@@ -260,8 +274,8 @@ func (s *Store) newest(ctx context.Context, owner string, h headDoc, exact bool)
 // hint behind the newest event (the one that set it last was not the
 // furthest); the next append that collides reads on past it (newest).
 // bytes is right whatever the order.
-func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int64) error {
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}}}
+func (s *Store) moveHint(ctx context.Context, owner string, h *headDoc, d int64) error {
+	update := bson.D{setHint(h)}
 	if d != 0 {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "bytes", Value: d}}})
 	}
@@ -278,13 +292,13 @@ func (s *Store) moveHint(ctx context.Context, owner string, h audit.Head, d int6
 // subtracts the events from there to keep, which no other trim does
 // (each takes the range from the point before its raise to its own).
 // With h it also moves the hint and adds d to the bytes, as moveHint.
-func (s *Store) raiseFirst(ctx context.Context, owner string, keep uint64, h *audit.Head, d int64) (uint64, error) {
+func (s *Store) raiseFirst(ctx context.Context, owner string, keep uint64, h *headDoc, d int64) (uint64, error) {
 	update := bson.D{}
 	if keep > 0 {
 		update = append(update, bson.E{Key: "$max", Value: bson.D{{Key: "first", Value: int64(keep)}}})
 	}
 	if h != nil {
-		update = append(update, bson.E{Key: "$set", Value: bson.D{{Key: "seq", Value: int64(h.Seq)}, {Key: "hash", Value: h.Hash}}})
+		update = append(update, setHint(h))
 	}
 	if d != 0 {
 		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "bytes", Value: d}}})
@@ -323,6 +337,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	if s.quota.AuditBytes > 0 {
 		reserve += sizeBound(audit.QuotaTrim(t, math.MaxUint64, audit.Genesis))
 	}
+	reserve += sizeBound(audit.Event{Time: t, Action: audit.Break}) // an adoption or a break (continuation)
 	hd, err := s.reserveAudit(ctx, owner, reserve)
 	if err != nil {
 		return err
@@ -333,8 +348,13 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	head, err := s.newest(ctx, owner, hd, inTxn(ctx))
 	backoff := time.Millisecond
 	for attempt := 1; err == nil; attempt++ {
+		var first *audit.Event
+		if first, err = s.continuation(ctx, owner, head, hd); err != nil {
+			break
+		}
+		evs := audit.Prepend(first, events)
 		var p auditPlan
-		p, err = s.plan(ctx, owner, head, events, hd.Bytes-reserve+stored, own, uint64(max(hd.First, 0)), t)
+		p, err = s.plan(ctx, owner, head, evs, hd.Bytes-reserve+stored, own, uint64(max(hd.First, 0)), t)
 		if err != nil {
 			break
 		}
@@ -396,7 +416,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 				if own == 0 {
 					own = uint64(p.docs[0].(eventDoc).Seq)
 				}
-				events = events[min(k, len(events)):]
+				events = evs[min(k, len(evs)):]
 			}
 			if err != nil {
 				break
@@ -422,14 +442,57 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 	return err
 }
 
+// continuation is audit.Continue on owner's log, whose newest event is
+// head: with the signature the hint hd keeps when it names head, else the
+// one of the event stored at head.Seq.
+func (s *Store) continuation(ctx context.Context, owner string, head audit.Head, hd headDoc) (*audit.Event, error) {
+	if uint64(hd.Seq) == head.Seq && hd.Hash == head.Hash && audit.Vouches(ctx, owner, head, hd.SigKey, hd.Sig) {
+		return nil, nil
+	}
+	var sig eventSig
+	if head.Seq > 0 {
+		d, err := s.oneEvent(ctx, bson.D{{Key: "_id", Value: eid(owner, head.Seq)}}, 1)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			_ = json.Unmarshal(d.Data, &sig) // unreadable: unsigned
+		}
+	}
+	return audit.Continue(ctx, owner, head, sig.SigKey, sig.Sig, func() (bool, error) {
+		cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}}, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).
+			SetHint(idxOwnerSeq).SetBatchSize(scanBatch).SetProjection(bson.D{{Key: "data", Value: 1}}))
+		found := false
+		err = each(ctx, cur, err, func(d *eventDoc) error {
+			var sig eventSig
+			if json.Unmarshal(d.Data, &sig) == nil && sig.Sig != "" {
+				found = true
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			return false, err
+		}
+		return found, nil
+	})
+}
+
+// eventSig is the signature an event's JSON carries.
+type eventSig struct {
+	SigKey string `json:"sig_key"`
+	Sig    string `json:"sig"`
+}
+
 // auditPlan is what one attempt of an append inserts: its events linked
 // after head, and a quota trim event after them when keep is set, which
 // removes gone (the oldest events, below keep).
 type auditPlan struct {
-	docs []any // eventDoc
-	head audit.Head
-	keep uint64
-	gone []sized // the events below keep, oldest first
+	docs   []any // eventDoc
+	head   audit.Head
+	newest audit.Event // the event at head
+	keep   uint64
+	gone   []sized // the events below keep, oldest first
 }
 
 // sized is an event's seq and size.
@@ -458,8 +521,14 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 		e.Keys = append([]string{}, e.Keys...)
 		linked[i], p.head = audit.Link(p.head, e)
 	}
+	// Every event is signed, not only the newest: without a transaction
+	// another writer can find this append half-inserted, and must find its
+	// head signed (audit.Continue).
+	for i := range linked {
+		audit.SignHead(ctx, owner, &linked[i])
+	}
 	if len(linked) > 0 {
-		audit.SignHead(ctx, owner, &linked[len(linked)-1])
+		p.newest = linked[len(linked)-1]
 	}
 	if err := p.add(owner, linked); err != nil {
 		return p, err
@@ -469,8 +538,7 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	if q <= 0 || total <= q {
 		return p, nil
 	}
-	// Over the quota: the newest event is the trim, so the last of
-	// events is stored unsigned.
+	// Over the quota: the oldest events go and a trim follows.
 	limit := head.Seq + 1
 	if own > 0 {
 		limit = min(limit, own)
@@ -478,16 +546,6 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	// Remove at least need bytes, so that what is left, before the trim
 	// event, is at most the target (which leaves room for that event).
 	need := total - storage.AuditTrimTarget(q)
-	if len(linked) > 0 {
-		last := &linked[len(linked)-1]
-		last.SigKey, last.Sig = "", ""
-		d, err := newEventDoc(owner, *last)
-		if err != nil {
-			return p, err
-		}
-		need -= p.docs[len(p.docs)-1].(eventDoc).Size - d.Size
-		p.docs[len(p.docs)-1] = d
-	}
 	// Below first the events are trimmed already (a crash or a racing
 	// trim left them): they count for nothing here.
 	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "seq", Value: bson.D{{Key: "$gte", Value: int64(first)}, {Key: "$lt", Value: int64(limit)}}}},
@@ -509,17 +567,12 @@ func (s *Store) plan(ctx context.Context, owner string, head audit.Head, events 
 	}
 	if p.keep == 0 {
 		// Nothing older to remove: the events alone are past the quota.
-		// The last one is signed after all.
-		if len(linked) > 0 {
-			audit.SignHead(ctx, owner, &linked[len(linked)-1])
-			p.docs = p.docs[:len(p.docs)-1]
-			return p, p.add(owner, linked[len(linked)-1:])
-		}
 		return p, nil
 	}
 	var trim audit.Event
 	trim, p.head = audit.Link(p.head, audit.QuotaTrim(t, p.keep, anchor))
 	audit.SignHead(ctx, owner, &trim)
+	p.newest = trim
 	return p, p.add(owner, []audit.Event{trim})
 }
 
@@ -548,8 +601,7 @@ func (s *Store) finish(ctx context.Context, owner string, p auditPlan, over int6
 	if len(p.docs) == 0 {
 		return false, s.adjustAudit(ctx, owner, -over)
 	}
-	head := p.head
-	was, err := s.raiseFirst(ctx, owner, p.keep, &head, -over)
+	was, err := s.raiseFirst(ctx, owner, p.keep, hintOf(p.head, p.newest), -over)
 	if err != nil {
 		return false, err
 	}

@@ -48,3 +48,6 @@ func Events(s *Store) *mongo.Collection { return s.events }
 
 // Metas returns the meta collection.
 func Metas(s *Store) *mongo.Collection { return s.metas }
+
+// VID is the _id of a version document, for tests that plant one.
+func VID(owner, name string, v int64) string { return vid(owner, name, v) }

@@ -72,11 +72,18 @@ func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, ol
 // go in first and the heads after them, so that a crash between leaves
 // versions no head sees (history.go); the use is reserved before either
 // and given back if they fail. On a replica set it is one transaction.
+//
+// Without a transaction a kill can stop it after the reservation, with some
+// version documents in and no head: a later import of those names finds
+// them (no head sees them, so nothing else wrote them), removes them, and
+// counts the owner anew once it is done, so the kill's reservation is not
+// left counted and its documents do not collide.
 func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.Version) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	return s.atomically(ctx, func(ctx context.Context) error {
+	leftover := false
+	err := s.atomically(ctx, func(ctx context.Context) error {
 		var names []string
 		for i, v := range vs {
 			if i == 0 || v.Name != vs[i-1].Name {
@@ -89,6 +96,13 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		for name := range held {
 			return fmt.Errorf("%w: %q holds %s already; import into a namespace without it", storage.ErrInvalid, owner, name)
+		}
+		if !inTxn(ctx) {
+			res, err := s.versions.DeleteMany(ctx, bson.D{{Key: "owner", Value: owner}, {Key: "name", Value: bson.D{{Key: "$in", Value: names}}}})
+			if err != nil {
+				return err
+			}
+			leftover = res.DeletedCount > 0
 		}
 		var docs, heads []any
 		use := storage.Usage{Secrets: int64(len(names))}
@@ -128,6 +142,10 @@ func (s *Store) ImportVersions(ctx context.Context, owner string, vs []storage.V
 		}
 		return err
 	})
+	if err == nil && leftover {
+		err = s.Recount(ctx, owner)
+	}
+	return err
 }
 
 // insertAll inserts docs in order, in batches.
@@ -158,19 +176,21 @@ func (s *Store) insertCounted(ctx context.Context, c *mongo.Collection, docs []a
 }
 
 // ImportAudit implements storage.HistoryAdmin: the events as they are,
-// into a log that must be empty, counted first (auditlog.go), and the
-// head hint on the last.
+// into a log that must be empty (or hold the start of events, which an
+// import killed without a transaction left: importedPrefix), counted
+// first (auditlog.go), and the head hint on the last.
 func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.atomically(ctx, func(ctx context.Context) error {
-		if e, err := s.oneEvent(ctx, bson.D{{Key: "owner", Value: owner}}, 1); err != nil || e != nil {
-			if err == nil {
-				err = fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner)
-			}
+	resumed := false
+	err := s.atomically(ctx, func(ctx context.Context) error {
+		done, err := s.importedPrefix(ctx, owner, events)
+		if err != nil {
 			return err
 		}
+		resumed = done > 0
+		events := events[done:]
 		docs := make([]any, len(events))
 		var size int64
 		for i, e := range events {
@@ -196,8 +216,38 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 			return err
 		}
 		last := events[len(events)-1]
-		return s.moveHint(ctx, owner, audit.Head{Seq: last.Seq, Hash: last.Hash}, 0)
+		return s.moveHint(ctx, owner, hintOf(audit.Head{Seq: last.Seq, Hash: last.Hash}, last), 0)
 	})
+	if err == nil && resumed {
+		// The killed import's reservation of the whole log is counted too.
+		err = s.Recount(ctx, owner)
+	}
+	return err
+}
+
+// importedPrefix is how many of events owner's log holds already: 0 for
+// an empty log, or k when it holds exactly the first k of them (an import
+// that a kill stopped, without a transaction), which the import goes on
+// after. A log with anything else (or all of them) is not empty.
+func (s *Store) importedPrefix(ctx context.Context, owner string, events []audit.Event) (int, error) {
+	cur, err := s.events.Find(ctx, bson.D{{Key: "owner", Value: owner}}, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).
+		SetHint(idxOwnerSeq).SetBatchSize(scanBatch).SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "hash", Value: 1}}))
+	k, match := 0, true
+	err = each(ctx, cur, err, func(d *eventDoc) error {
+		if k >= len(events)-1 || uint64(d.Seq) != events[k].Seq || d.Hash != events[k].Hash {
+			match = false
+			return errEnough
+		}
+		k++
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return 0, err
+	}
+	if !match {
+		return 0, fmt.Errorf("%w: the audit log of %q is not empty", storage.ErrInvalid, owner)
+	}
+	return k, nil
 }
 
 // WalkAudit implements storage.HistoryAdmin: every event in (owner, seq)

@@ -2,12 +2,16 @@ package mongostore_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -99,5 +103,93 @@ func TestHistoryAdminRoundTrip(t *testing.T) {
 	}
 	if h, err := audit.Verify(back); err != nil || h.Seq != 4 || back[2].Hash != head.Hash {
 		t.Errorf("imported log then an append: head %+v, %v", h, err)
+	}
+}
+
+// TestImportVersionsAfterAKill: an import killed after its reservation,
+// with one version document in and no head (what a kill leaves without a
+// transaction), then run again: the second import succeeds, reads back
+// whole, and the owner's usage is what it holds, not what the kill
+// reserved on top.
+func TestImportVersionsAfterAKill(t *testing.T) {
+	s := openAs(t, false)
+	ctx := context.Background()
+	owner := storagetest.Unique("kill-")
+	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond).UTC()
+	by := storage.Writer{Address: owner}
+	vs := []storage.Version{
+		{Name: "k", Version: 1, Value: []byte("first"), CreatedAt: at, By: by},
+		{Name: "k", Version: 2, Value: []byte("second"), CreatedAt: at.Add(time.Minute), By: by},
+	}
+	// The killed import: its reservation, and the older version's document.
+	if err := mongostore.Reserve(ctx, s, owner, storage.Usage{Secrets: 1, Bytes: 11}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mongostore.Versions(s).InsertOne(ctx, bson.D{{Key: "_id", Value: mongostore.VID(owner, "k", 1)}, {Key: "owner", Value: owner},
+		{Key: "name", Value: "k"}, {Key: "version", Value: int64(1)}, {Key: "value", Value: []byte("first")}, {Key: "created_at", Value: at},
+		{Key: "by_address", Value: owner}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportVersions(ctx, owner, vs); err != nil {
+		t.Fatalf("the import run again after a kill: %v", err)
+	}
+	got, err := s.Versions(ctx, owner, "k")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("versions after the import: %+v, %v", got, err)
+	}
+	u, err := s.Usage(ctx, owner)
+	if err != nil || u.Secrets != 1 || u.Bytes != int64(len("first")+len("second")) {
+		t.Errorf("usage after a killed import and its rerun: %+v, %v; want 1 secret, %d bytes", u, err, len("first")+len("second"))
+	}
+}
+
+// TestImportAuditAfterAKill: an audit import killed half-way (without a
+// transaction its events go in by batches) leaves the start of the log;
+// the import run again goes on after it, the log reads back whole and
+// verifies, and the owner's audit bytes are what it holds. A log with
+// other events, or all of them, stays refused.
+func TestImportAuditAfterAKill(t *testing.T) {
+	s := openAs(t, false)
+	ctx := context.Background()
+	owner := storagetest.Unique("kill-")
+	var log []audit.Event
+	var head audit.Head
+	for range 5 {
+		var e audit.Event
+		e, head = audit.Link(head, audit.Event{Time: time.Now(), Action: audit.Read, Keys: []string{"k"}, Actor: owner, IP: "10.0.0.1", Status: 200})
+		log = append(log, e)
+	}
+	if err := s.ImportAudit(ctx, owner, log[:2]); err != nil { // what the kill left
+		t.Fatal(err)
+	}
+	if err := mongostore.Reserve(ctx, s, owner, storage.Usage{AuditBytes: 999}); err != nil { // and its reservation
+		t.Fatal(err)
+	}
+	if err := s.ImportAudit(ctx, owner, log); err != nil {
+		t.Fatalf("the import run again after a kill: %v", err)
+	}
+	got, err := storage.ReadAudit(ctx, s, owner)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("after the import: %d events, %v", len(got), err)
+	}
+	if h, err := audit.Verify(got); err != nil || h != head {
+		t.Fatalf("the log verifies to %+v, %v; want %+v", h, err, head)
+	}
+	var size int64
+	for _, e := range got {
+		size += audit.StoredSize(e)
+	}
+	if u, err := s.Usage(ctx, owner); err != nil || u.AuditBytes != size {
+		t.Errorf("audit bytes %d, %v; the log takes %d", u.AuditBytes, err, size)
+	}
+	if err := s.ImportAudit(ctx, owner, log); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("an import into the whole log: %v, want ErrInvalid", err)
+	}
+	other := storagetest.Unique("kill-")
+	if err := s.ImportAudit(ctx, other, log[1:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportAudit(ctx, other, log); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("an import into a log that is not its start: %v, want ErrInvalid", err)
 	}
 }

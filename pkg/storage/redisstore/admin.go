@@ -235,9 +235,10 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 		return ctx.Err()
 	}
 	var head audit.Head
+	var newest audit.Event
 	for _, e := range events {
 		if e.Seq >= head.Seq {
-			head = audit.Head{Seq: e.Seq, Hash: e.Hash}
+			head, newest = audit.Head{Seq: e.Seq, Hash: e.Hash}, e
 		}
 	}
 	block, err := auditBlock(audit.Head{}, head, events, 0, 0)
@@ -251,6 +252,6 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 	if n != 1 {
 		return errAuditNotEmpty
 	}
-	s.heads.set(owner, head)
+	s.heads.set(owner, head, newest)
 	return nil
 }

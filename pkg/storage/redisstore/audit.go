@@ -47,23 +47,74 @@ const headCacheSize = 4096
 // so an append usually needs no read first; a stale one costs a retry.
 type headCache struct {
 	mu sync.Mutex
-	m  map[string]audit.Head
+	m  map[string]signedHead
 }
 
-func (c *headCache) get(owner string) (audit.Head, bool) {
+// signedHead is a head and the signature its event carries.
+type signedHead struct {
+	audit.Head
+	sigKey, sig string
+}
+
+func (c *headCache) get(owner string) (signedHead, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h, ok := c.m[owner]
 	return h, ok
 }
 
-func (c *headCache) set(owner string, h audit.Head) {
+func (c *headCache) set(owner string, h audit.Head, newest audit.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= headCacheSize {
-		c.m = make(map[string]audit.Head)
+		c.m = make(map[string]signedHead)
 	}
-	c.m[owner] = h
+	c.m[owner] = signedHead{Head: h, sigKey: newest.SigKey, sig: newest.Sig}
+}
+
+// headSig is h with the signature of the event stored at h.Seq.
+func (s *Store) headSig(ctx context.Context, owner string, h audit.Head) (signedHead, error) {
+	out := signedHead{Head: h}
+	if h.Seq == 0 {
+		return out, nil
+	}
+	n := strconv.FormatUint(h.Seq, 10)
+	ms, err := s.c.ZRangeByScore(ctx, s.key(owner, keySuffixes[kAudit]), &redis.ZRangeBy{Min: n, Max: n}).Result()
+	if err != nil || len(ms) == 0 {
+		return out, err
+	}
+	var sig eventSig
+	_ = json.Unmarshal([]byte(ms[0]), &sig) // unreadable: unsigned
+	out.sigKey, out.sig = sig.SigKey, sig.Sig
+	return out, nil
+}
+
+// eventSig is the signature an event's JSON carries.
+type eventSig struct {
+	SigKey string `json:"sig_key"`
+	Sig    string `json:"sig"`
+}
+
+// continuation is audit.Continue on owner's log, whose head is h.
+func (s *Store) continuation(ctx context.Context, owner string, h signedHead) (*audit.Event, error) {
+	return audit.Continue(ctx, owner, h.Head, h.sigKey, h.sig, func() (bool, error) {
+		key := s.key(owner, keySuffixes[kAudit])
+		for off := int64(0); ; off += scanPage {
+			ms, err := s.c.ZRevRange(ctx, key, off, off+scanPage-1).Result()
+			if err != nil {
+				return false, err
+			}
+			for _, m := range ms {
+				var sig eventSig
+				if json.Unmarshal([]byte(m), &sig) == nil && sig.Sig != "" {
+					return true, nil
+				}
+			}
+			if len(ms) < scanPage {
+				return false, nil
+			}
+		}
+	})
 }
 
 func headString(h audit.Head) string { return strconv.FormatUint(h.Seq, 10) + ":" + h.Hash }
@@ -144,10 +195,13 @@ func (s *Store) withHead(ctx context.Context, owner string, events []audit.Event
 	if len(events) == 0 {
 		return try(noBlock)
 	}
-	head, ok := s.heads.get(owner)
+	sh, ok := s.heads.get(owner)
 	if !ok {
-		var err error
-		if head, err = s.readHead(ctx, owner); err != nil {
+		h, err := s.readHead(ctx, owner)
+		if err == nil {
+			sh, err = s.headSig(ctx, owner, h)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -156,11 +210,16 @@ func (s *Store) withHead(ctx context.Context, owner string, events []audit.Event
 		cut    uint64
 		anchor string
 	)
-	linked := make([]audit.Event, 0, len(events)+1)
+	linked := make([]audit.Event, 0, len(events)+2)
 	for range appendAttempts {
+		head := sh.Head
+		first, err := s.continuation(ctx, owner, sh)
+		if err != nil {
+			return nil, err
+		}
 		linked = linked[:0]
 		next := head
-		for _, e := range events {
+		for _, e := range audit.Prepend(first, events) {
 			e, next = audit.Link(next, e)
 			linked = append(linked, e)
 		}
@@ -188,7 +247,11 @@ func (s *Store) withHead(ctx context.Context, owner string, events []audit.Event
 		switch {
 		case tag == "head" && len(res) == 2:
 			h, _ := res[1].(string)
-			if head, err = parseHead(h); err != nil {
+			moved, err := parseHead(h)
+			if err == nil {
+				sh, err = s.headSig(ctx, owner, moved)
+			}
+			if err != nil {
 				return nil, err
 			}
 			trim, cut = false, 0
@@ -202,7 +265,7 @@ func (s *Store) withHead(ctx context.Context, owner string, events []audit.Event
 			trim = true
 			continue
 		case tag == "ok":
-			s.heads.set(owner, next)
+			s.heads.set(owner, next, linked[len(linked)-1])
 		}
 		return res, nil
 	}
@@ -326,10 +389,23 @@ func (s *Store) trimOwner(ctx context.Context, owner string, before time.Time) e
 		if keep.Seq <= first.Seq {
 			return nil
 		}
+		sh, err := s.headSig(ctx, owner, head)
+		if err != nil {
+			return err
+		}
+		cont, err := s.continuation(ctx, owner, sh)
+		if err != nil {
+			return err
+		}
 		now := time.Now()
-		ev, next := audit.Link(head, audit.RetentionTrim(now, keep.Seq, keep.PrevHash, before, now.Sub(before)))
-		audit.SignHead(ctx, owner, &ev)
-		block, err := auditBlock(head, next, []audit.Event{ev}, 0, keep.Seq)
+		var linked []audit.Event
+		next := head
+		for _, e := range audit.Prepend(cont, []audit.Event{audit.RetentionTrim(now, keep.Seq, keep.PrevHash, before, now.Sub(before))}) {
+			e, next = audit.Link(next, e)
+			linked = append(linked, e)
+		}
+		audit.SignHead(ctx, owner, &linked[len(linked)-1])
+		block, err := auditBlock(head, next, linked, 0, keep.Seq)
 		if err != nil {
 			return err
 		}
@@ -343,7 +419,7 @@ func (s *Store) trimOwner(ctx context.Context, owner string, before time.Time) e
 		if err := refusal(res); err != nil {
 			return err
 		}
-		s.heads.set(owner, next)
+		s.heads.set(owner, next, linked[len(linked)-1])
 		for {
 			n, err := s.run(ctx, dropScript, keys, keep.Seq, trimChunk).Int()
 			if err != nil || n < trimChunk {

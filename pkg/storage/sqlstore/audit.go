@@ -301,6 +301,18 @@ func (s *Store) insertStmt(ctx context.Context, kind insertKind, n int) (*sql.St
 // caller holds the owner's log (lockLog, or the usage lock of a Commit or
 // Destroy).
 func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event) error {
+	return s.appendContinued(ctx, gtx, tx, owner, events, false)
+}
+
+// continuation is audit.Continue on owner's log as tx sees it.
+func (s *Store) continuation(ctx context.Context, tx *sql.Tx, owner string, st auditState) (*audit.Event, error) {
+	return audit.Continue(ctx, owner, st.head, st.sig.SigKey, st.sig.Sig, func() (bool, error) { return s.signedBefore(ctx, tx, owner) })
+}
+
+// appendContinued is appendAuditTx; continued says that the caller ran
+// audit.Continue already (and events start with its answer), before it
+// removed events that the decision depends on.
+func (s *Store) appendContinued(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event, continued bool) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -308,6 +320,13 @@ func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, own
 	st, err := s.auditState(ctx, tx, owner, quota > 0)
 	if err != nil {
 		return err
+	}
+	if !continued {
+		first, err := s.continuation(ctx, tx, owner, st)
+		if err != nil {
+			return err
+		}
+		events = audit.Prepend(first, events)
 	}
 	head := st.head
 	b := auditBatch{linked: make([]audit.Event, len(events), len(events)+1), data: make([][]byte, len(events), len(events)+1)}
@@ -344,18 +363,57 @@ type auditBatch struct {
 // event, so the log keeps total - prior bytes.
 type auditState struct {
 	head         audit.Head
+	sig          eventSig // the newest event's signature
 	total, prior int64
+}
+
+// eventSig is the signature an event's JSON carries.
+type eventSig struct {
+	SigKey string `json:"sig_key"`
+	Sig    string `json:"sig"`
+}
+
+// signedBefore reports whether any event of owner's log carries a
+// signature (audit.Continue), reading it newest first a page at a time;
+// it runs only when the newest event carries none of the server's.
+func (s *Store) signedBefore(ctx context.Context, tx *sql.Tx, owner string) (bool, error) {
+	type row struct {
+		seq  int64
+		data []byte
+	}
+	before := int64(math.MaxInt64)
+	for {
+		rows, err := tx.StmtContext(ctx, s.hist.auditPage).QueryContext(ctx, owner, before, upgradePage)
+		if err != nil {
+			return false, err
+		}
+		page, err := readRows(rows, func(rows *sql.Rows) (r row, err error) { return r, rows.Scan(&r.seq, &r.data) })
+		if err != nil {
+			return false, err
+		}
+		for _, r := range page {
+			var sig eventSig
+			if json.Unmarshal(r.data, &sig) == nil && sig.Sig != "" {
+				return true, nil
+			}
+			before = r.seq
+		}
+		if len(page) < upgradePage {
+			return false, nil
+		}
+	}
 }
 
 func (s *Store) auditState(ctx context.Context, tx *sql.Tx, owner string, withFirst bool) (auditState, error) {
 	var st auditState
 	var seq, total, prior sql.NullInt64
 	var hash sql.NullString
+	var data []byte
 	var err error
 	if withFirst {
-		err = tx.StmtContext(ctx, s.hist.headFirst).QueryRowContext(ctx, owner, owner).Scan(&seq, &hash, &total, &prior)
+		err = tx.StmtContext(ctx, s.hist.headFirst).QueryRowContext(ctx, owner, owner).Scan(&seq, &hash, &total, &data, &prior)
 	} else {
-		err = tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash, &total)
+		err = tx.StmtContext(ctx, s.hist.head).QueryRowContext(ctx, owner).Scan(&seq, &hash, &total, &data)
 	}
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !seq.Valid {
 		return st, nil
@@ -364,6 +422,7 @@ func (s *Store) auditState(ctx context.Context, tx *sql.Tx, owner string, withFi
 		return st, err
 	}
 	st.head = audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}
+	_ = json.Unmarshal(data, &st.sig) // unreadable: unsigned (audit.Continue)
 	st.total, st.prior = total.Int64, prior.Int64
 	if !total.Valid || withFirst && !prior.Valid {
 		// Events without a total: written by the previous release after
@@ -614,12 +673,22 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 			if err := json.Unmarshal(data, &kept); err != nil {
 				return fmt.Errorf("audit event %d: %w", k, err)
 			}
+			// Whether the log was signed is decided before its oldest
+			// events (and their signatures) go.
+			st, err := s.auditState(ctx, tx, owner, false)
+			if err != nil {
+				return err
+			}
+			cont, err := s.continuation(ctx, tx, owner, st)
+			if err != nil {
+				return err
+			}
 			if err := s.removeAudit(ctx, tx, owner, uint64(k)); err != nil {
 				return err
 			}
 			t := now()
 			ev := audit.RetentionTrim(t, uint64(k), kept.PrevHash, cut, t.Sub(cut))
-			return s.appendAuditTx(ctx, gtx, tx, owner, []audit.Event{ev})
+			return s.appendContinued(ctx, gtx, tx, owner, audit.Prepend(cont, []audit.Event{ev}), true)
 		})
 		if err != nil {
 			return err

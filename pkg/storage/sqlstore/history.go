@@ -179,8 +179,8 @@ func (s *Store) prepareHistory(ctx context.Context) error {
 			{&h.upsertCur, up.SQL.String()},
 			{&h.delCur, s.rebind(`DELETE FROM secrets WHERE owner = ? AND name = ?`)},
 			{&h.keep, s.rebind(`DELETE FROM secret_versions WHERE owner = ? AND name = ? AND version <= ?`)},
-			{&h.head, s.rebind(`SELECT seq, hash, total FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
-			{&h.headFirst, s.rebind(`SELECT seq, hash, total, (SELECT total - LENGTH(data) FROM audit_events WHERE owner = ? ORDER BY seq LIMIT 1)
+			{&h.head, s.rebind(`SELECT seq, hash, total, data FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
+			{&h.headFirst, s.rebind(`SELECT seq, hash, total, data, (SELECT total - LENGTH(data) FROM audit_events WHERE owner = ? ORDER BY seq LIMIT 1)
 				FROM audit_events WHERE owner = ? ORDER BY seq DESC LIMIT 1`)},
 			{&h.insAudit, s.rebind(`INSERT INTO audit_events (owner, seq, time, hash, data, total) VALUES (?, ?, ?, ?, ?, ?)`)},
 			{&h.auditCut, s.rebind(`SELECT seq FROM audit_events WHERE owner = ? AND total >= ? AND seq < ? ORDER BY seq LIMIT 1`)},

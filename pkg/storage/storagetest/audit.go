@@ -78,8 +78,10 @@ func describeEvents(log []audit.Event) string {
 	return b.String()
 }
 
-// testAuditSigned: the newest event of every append path is signed, and
-// only it: AppendAudit, Commit with an event, Destroy with an event.
+// testAuditSigned: the newest event of every append path is signed:
+// AppendAudit, Commit with an event, Destroy with an event. (A backend
+// without transactions signs every event, so that a writer racing an
+// append half-inserted finds a signed head: audit.Continue.)
 func testAuditSigned(t *testing.T, s storage.HistoryStore, owner string) {
 	ctx, keys := signed(t)
 	if err := s.AppendAudit(ctx, owner, []audit.Event{ev(audit.Read, "a"), ev(audit.Read, "b"), ev(audit.List, "a", "b")}); err != nil {
@@ -100,8 +102,8 @@ func testAuditSigned(t *testing.T, s storage.HistoryStore, owner string) {
 			got = append(got, e.Seq)
 		}
 	}
-	if want := []uint64{3, 4, 5}; !slices.Equal(got, want) {
-		t.Errorf("signed events %v, want the newest of each append %v%s", got, want, describeEvents(log))
+	if want := []uint64{3, 4, 5}; !slices.Equal(got, want) && !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
+		t.Errorf("signed events %v, want the newest of each append %v (or every event)%s", got, want, describeEvents(log))
 	}
 	// An append without a signer (a tool below the seal layer) leaves its
 	// event unsigned, and the log no longer verifies as the server's.

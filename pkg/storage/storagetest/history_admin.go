@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func RunHistoryAdminEach(t *testing.T, open Opener[storage.HistoryStore]) {
 		{"SwapVersion", testSwapVersion},
 		{"ImportVersions", testImportVersions},
 		{"ImportAudit", testImportAudit},
+		{"AuditContinue", testAuditContinue},
 	}
 	t.Run("historyadmin", func(t *testing.T) {
 		for _, c := range cases {
@@ -324,5 +326,131 @@ func testImportAudit(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmi
 	})
 	if err != nil || !slices.Equal(seqs, []uint64{1, 2, 3, 4}) {
 		t.Errorf("WalkAudit visits %v, %v; want 1 2 3 4", seqs, err)
+	}
+}
+
+// testAuditContinue: a signing append vouches only for a head the server
+// signed (audit.Continue). The operator of the store rewrites the newest
+// event of a signed log and strips its signature: the next append (or
+// retention trim) links a Break first, and the log never verifies again.
+// A log that was never signed is adopted, once, and verifies; a log the
+// server signed gets neither.
+func testAuditContinue(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string) {
+	ctx, keys := signed(t)
+	sg, _ := testSigner(t)
+	old := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	// build is a log of n reads, each its own append, signed (by sign)
+	// as the server writes it, then imported as it is.
+	build := func(owner string, n int, sign *audit.Signer, edit func([]audit.Event)) {
+		t.Helper()
+		var log []audit.Event
+		var head audit.Head
+		for i := range n {
+			e := audit.Event{Time: old.Add(time.Duration(i) * time.Minute), Action: audit.Read, Keys: []string{fmt.Sprint("k", i)}, Actor: "node", IP: "10.0.0.1", Status: 200}
+			e, head = audit.Link(head, e)
+			if sign != nil {
+				sign.Sign(owner, &e)
+			}
+			log = append(log, e)
+		}
+		if edit != nil {
+			edit(log)
+		}
+		if err := a.ImportAudit(ctx, owner, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// forge rewrites the newest event, strips its signature and relinks
+	// it, as someone who can edit the store but lacks the master key can.
+	forge := func(log []audit.Event) {
+		e := &log[len(log)-1]
+		e.Keys, e.Status, e.Sig, e.SigKey = []string{"forged"}, 403, "", ""
+		e.Hash, _ = audit.ComputeHash(*e)
+	}
+	actions := func(log []audit.Event) []audit.Action {
+		out := make([]audit.Action, len(log))
+		for i, e := range log {
+			out[i] = e.Action
+		}
+		return out
+	}
+
+	// Signed by the server: an append continues it as it is.
+	honest := owner + "-signed"
+	build(honest, 3, sg, nil)
+	if err := s.AppendAudit(ctx, honest, []audit.Event{ev(audit.List, "k")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(verifySigned(t, s, honest, keys)); !slices.Equal(got, []audit.Action{audit.Read, audit.Read, audit.Read, audit.List}) {
+		t.Errorf("an append after a signed head stored %v", got)
+	}
+
+	// The newest event rewritten, unsigned: Break, then the append.
+	forged := owner + "-forged"
+	build(forged, 3, sg, forge)
+	if err := s.AppendAudit(ctx, forged, []audit.Event{ev(audit.List, "k")}); err != nil {
+		t.Fatalf("an append onto a forged head was refused: %v", err)
+	}
+	log := allEvents(t, s, forged, 50)
+	if got := actions(log); !slices.Equal(got, []audit.Action{audit.Read, audit.Read, audit.Read, audit.Break, audit.List}) {
+		t.Fatalf("an append after a forged head stored %v, want a break before it", got)
+	}
+	if _, err := audit.VerifySigned(log, forged, keys); err == nil || !strings.Contains(err.Error(), "events seq 3 to 3") {
+		t.Fatalf("VerifySigned of a forged log that the server appended to = %v", err)
+	}
+	// The next append continues the server's own head: no second break,
+	// and the log still fails.
+	if err := s.AppendAudit(ctx, forged, []audit.Event{ev(audit.Read, "k")}); err != nil {
+		t.Fatal(err)
+	}
+	if log = allEvents(t, s, forged, 50); len(log) != 6 || log[5].Action != audit.Read {
+		t.Fatalf("after a break: %s", describeEvents(log))
+	}
+	if _, err := audit.VerifySigned(log, forged, keys); err == nil {
+		t.Fatal("a broken log verifies once more events follow")
+	}
+
+	// Signed by a key the server does not trust: a break too.
+	other := owner + "-other"
+	stranger, err := audit.NewSigner(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	build(other, 2, stranger, nil)
+	if err := s.AppendAudit(ctx, other, []audit.Event{ev(audit.List, "k")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(allEvents(t, s, other, 50)); !slices.Equal(got, []audit.Action{audit.Read, audit.Read, audit.Break, audit.List}) {
+		t.Errorf("an append after a head signed by another key stored %v", got)
+	}
+
+	// Retention trims a forged log: the trim does not vouch for it either.
+	trimmed := owner + "-trimmed"
+	build(trimmed, 4, sg, forge)
+	if err := s.TrimAudit(ctx, old.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	log = allEvents(t, s, trimmed, 50)
+	if got := actions(log); !slices.Equal(got, []audit.Action{audit.Read, audit.Break, audit.Trim}) {
+		t.Fatalf("a retention trim of a forged log stored %v", got)
+	}
+	if _, err := audit.VerifySigned(log, trimmed, keys); err == nil {
+		t.Fatal("VerifySigned of a forged log that retention trimmed passes")
+	}
+
+	// Never signed (written before the server signed): adopted, once.
+	unsigned := owner + "-unsigned"
+	build(unsigned, 3, nil, nil)
+	for range 2 {
+		if err := s.AppendAudit(ctx, unsigned, []audit.Event{ev(audit.List, "k")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log = verifySigned(t, s, unsigned, keys)
+	if got := actions(log); !slices.Equal(got, []audit.Action{audit.Read, audit.Read, audit.Read, audit.Adopt, audit.List, audit.List}) {
+		t.Fatalf("appends to a log never signed stored %v, want one adoption", got)
+	}
+	if rep, _ := audit.VerifySigned(log, unsigned, keys); rep.Adopted != 4 {
+		t.Errorf("the report of an adopted log says adopted at %d, want 4", rep.Adopted)
 	}
 }

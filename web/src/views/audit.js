@@ -95,6 +95,8 @@ function event(e) {
     h('td', { 'data-label': 'Action' }, e.action, e.count > 1 ? h('span', { class: 'muted' }, ` ×${e.count}`) : null),
     h('td', { 'data-label': 'Keys', class: 'keys' }, e.action === 'trim' ? `events before ${e.trimmed.first_seq} removed`
       : e.action === 'rekey' ? `retired signing keys vouched: ${(e.vouch || []).map((v) => v.split(':')[0]).join(', ')}`
+        : e.action === 'adopt' ? `events before ${e.seq} adopted, unsigned, from before the server signed`
+        : e.action === 'break' ? `the server did not sign event ${e.seq - 1}: the log was edited in the store`
         : e.keys.length ? e.keys.map((k, i) => [i ? ', ' : '', h('code', null, k)]) : '—'),
     h('td', { 'data-label': 'By', class: 'by' }, who(e)),
     h('td', { 'data-label': 'Status' }, String(e.status)));
@@ -141,6 +143,7 @@ function renderChain() {
       h('p', { class: 'verified', id: 'chain-result' }, `Verified: ${c.count.toLocaleString('en')} events, the chain is intact.`),
       c.vouched ? h('p', { id: 'chain-signed' }, 'Signed by the server up to event ', h('strong', null, String(c.vouched)),
         ', key ', h('code', { id: 'sig-key' }, c.sigKey), '.') : null,
+      c.adopted ? h('p', { id: 'chain-adopted' }, `Events before ${c.adopted} were written before the server signed its log; it adopted them as the store held them then, and vouches for no more.`) : null,
       h('p', null, 'Head: event ', h('strong', { id: 'head-seq' }, String(c.head.seq)), ', hash ', h('code', { id: 'head-hash' }, c.head.hash || '(empty log)')));
   } else {
     fill(chainEl, h('p', { class: 'broken', id: 'chain-result', role: 'alert' }, `The log does not verify at event ${c.seq}: ${c.reason}.`));
