@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 )
 
@@ -14,13 +14,13 @@ import (
 // the original's type and message.
 func TestErrorCodes(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := e.login(w)
 	siws := e.siwsBody(w, nil)
 	e.do("POST", "/login", "", siws)
 	stale := e.legacyBody(w, e.now.Add(-time.Hour).Unix())
 	badSig := e.legacyBody(w, e.now.Unix())
-	badSig["signature"] = e.legacyBody(testserver.NewWallet(), e.now.Unix())["signature"]
+	badSig["signature"] = e.legacyBody(authtest.NewWallet(), e.now.Unix())["signature"]
 	job, _, _ := e.tokens.Issue(auth.Claims{Address: w.Addr, UserAddress: w.Addr, Secrets: []string{"a"}, Job: "J"}, time.Time{})
 	noGrants, _, _ := e.tokens.Issue(auth.Claims{Address: w.Addr, UserAddress: w.Addr, Job: "J", NoGrantList: true}, time.Time{})
 	old, _, _ := e.tokens.Issue(auth.Claims{Address: w.Addr}, time.Time{})

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ratelimit"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/server"
@@ -18,7 +18,7 @@ import (
 // owner and key; a blob moved to another owner or key does not open.
 func TestValuesAreSealed(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := testserver.NewWallet(), testserver.NewWallet()
+	alice, bob := authtest.NewWallet(), authtest.NewWallet()
 	ta, tb := e.login(alice), e.login(bob)
 	e.do("POST", "/secrets", ta, `{"secrets":{"db":"hunter2-plaintext","n":12345}}`)
 	e.do("POST", "/secrets", tb, `{"secrets":{"db":"bob's own"}}`)
@@ -65,7 +65,7 @@ func TestRateLimits(t *testing.T) {
 			SecretsIP: 1000, SecretsAddress: 3,
 		}
 	})
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	for i := 0; i < 5; i++ {
 		if r := e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())); r.status != 200 {
 			t.Fatalf("login %d: %d %s", i, r.status, r.body)
@@ -86,9 +86,9 @@ func TestRateLimits(t *testing.T) {
 		}
 	}
 	wantError(t, e.do("GET", "/secrets/x", "Bearer "+tok, nil), 429, "TooManyRequestsError", "wallet")
-	other := testserver.NewWallet()
+	other := authtest.NewWallet()
 	tok2, _, _ := e.tokens.Issue(authClaims(other.Addr), time.Time{})
 	if r := e.do("GET", "/secrets", "Bearer "+tok2, nil); r.status != 200 {
-		t.Errorf("another testserver.Wallet was limited: %d", r.status)
+		t.Errorf("another authtest.Wallet was limited: %d", r.status)
 	}
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/mr-tron/base58"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
@@ -24,7 +24,7 @@ import (
 
 var testAudience = auth.Audience{Domain: "secrets.test:4124", URI: "https://secrets.test:4124"}
 
-func (e *env) siwsBody(w testserver.Wallet, mod func(*auth.SIWS)) map[string]any {
+func (e *env) siwsBody(w authtest.Wallet, mod func(*auth.SIWS)) map[string]any {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
 	m := auth.SIWS{Domain: testAudience.Domain, Address: w.Addr, Statement: auth.Statement, URI: testAudience.URI,
@@ -38,7 +38,7 @@ func (e *env) siwsBody(w testserver.Wallet, mod func(*auth.SIWS)) map[string]any
 
 func TestLoginSIWS(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	body := e.siwsBody(w, nil)
 	r := e.do("POST", "/login", "", body)
 	if r.status != 200 {
@@ -59,7 +59,7 @@ func TestLoginSIWS(t *testing.T) {
 		"stale":             {func(m *auth.SIWS) { m.IssuedAt = e.now.Add(-2 * time.Minute) }, "outside"},
 		"short nonce":       {func(m *auth.SIWS) { m.Nonce = "abc" }, "Nonce"},
 		"expired":           {func(m *auth.SIWS) { m.ExpirationTime = e.now.Add(-time.Second) }, "expired"},
-		"someone else's":    {func(m *auth.SIWS) { m.Address = testserver.NewWallet().Addr }, "another address"},
+		"someone else's":    {func(m *auth.SIWS) { m.Address = authtest.NewWallet().Addr }, "another address"},
 		"ethereum, version": {func(m *auth.SIWS) { m.Version = "2" }, "Version"},
 	}
 	for name, c := range cases {
@@ -74,7 +74,7 @@ func TestLoginSIWS(t *testing.T) {
 
 func TestLegacyLoginCanBeTurnedOff(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.DisableLegacyLogin = true })
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	wantError(t, e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())), 400, "ValidationError", "legacy login")
 	if r := e.do("POST", "/login", "", e.siwsBody(w, nil)); r.status != 200 {
 		t.Fatalf("SIWS with legacy off: %d %s", r.status, r.body)
@@ -106,10 +106,10 @@ func newChainEnv(t *testing.T) *chainEnv {
 	return &chainEnv{env: e, rpc: rpc, gw: gw, program: program}
 }
 
-func pk(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
+func pk(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 // putRunning stores a job of project with its run account naming node.
-func (c *chainEnv) putRunning(project, node testserver.Wallet, grants []string, timeout int64) solana.PublicKey {
+func (c *chainEnv) putRunning(project, node authtest.Wallet, grants []string, timeout int64) solana.PublicKey {
 	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := c.gw.AddJSON(c.t, map[string]any{"type": "container", "state": map[string]any{"nosana/secrets": grants}})
 	c.rpc.PutJob(job, c.program, solana.Job{IPFSJob: doc, Project: pk(project), State: 0, Timeout: timeout, HasTimeout: timeout > 0})
@@ -117,7 +117,7 @@ func (c *chainEnv) putRunning(project, node testserver.Wallet, grants []string, 
 	return job
 }
 
-func (c *chainEnv) jobLogin(w testserver.Wallet, job solana.PublicKey) resp {
+func (c *chainEnv) jobLogin(w authtest.Wallet, job solana.PublicKey) resp {
 	body := c.legacyBody(w, c.now.Unix())
 	body["job"] = job.String()
 	return c.do("POST", "/login", "", body)
@@ -125,7 +125,7 @@ func (c *chainEnv) jobLogin(w testserver.Wallet, job solana.PublicKey) resp {
 
 func TestJobLoginRunningJob(t *testing.T) {
 	c := newChainEnv(t)
-	project, node, stranger := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
+	project, node, stranger := authtest.NewWallet(), authtest.NewWallet(), authtest.NewWallet()
 	tp := c.login(project)
 	c.do("POST", "/secrets", tp, `{"secrets":{"pipeline1-ssh-key":"ssh","other":"no","pipeline1":"prefix-no"}}`)
 	job := c.putRunning(project, node, []string{"pipeline1-ssh-key", "not-stored"}, 600)
@@ -170,7 +170,7 @@ func TestJobLoginRunningJob(t *testing.T) {
 
 func TestJobLoginFinishedJob(t *testing.T) {
 	c := newChainEnv(t)
-	project, node := testserver.NewWallet(), testserver.NewWallet()
+	project, node := authtest.NewWallet(), authtest.NewWallet()
 	job := solanatest.NewKey()
 	tn := c.login(node)
 	c.do("POST", "/secrets", tn, `{"secrets":{"`+job.String()+`/result":"out","private":"p"}}`)
@@ -194,7 +194,7 @@ func TestJobLoginFinishedJob(t *testing.T) {
 // secrets (the original server accepted it).
 func TestForgedJobAccount(t *testing.T) {
 	c := newChainEnv(t)
-	intruder, victim := testserver.NewWallet(), testserver.NewWallet()
+	intruder, victim := authtest.NewWallet(), authtest.NewWallet()
 	tv := c.login(victim)
 	c.do("POST", "/secrets", tv, `{"secrets":{"victim-key":"crown jewels"}}`)
 	job := solanatest.NewKey()
@@ -213,8 +213,8 @@ func TestForgedJobAccount(t *testing.T) {
 
 func TestJobLoginUnavailable(t *testing.T) {
 	c := newChainEnv(t)
-	node := testserver.NewWallet()
-	job := c.putRunning(testserver.NewWallet(), node, []string{"k"}, 0)
+	node := authtest.NewWallet()
+	job := c.putRunning(authtest.NewWallet(), node, []string{"k"}, 0)
 	c.rpc.SetFailure(solanatest.FailHTTP500)
 	wantError(t, c.jobLogin(node, job), 503, "InternalServerError", "could not check job "+job.String())
 	c.rpc.SetFailure(solanatest.FailNone)
@@ -260,7 +260,7 @@ func TestLegacyReplayCountsOnce(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) {
 		o.Limits = &server.Limits{Limiter: ratelimit.New(o.Store, ratelimit.Options{Now: o.Now}), LoginAddress: 3}
 	})
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	captured := e.legacyBody(w, e.now.Unix()-30)
 	for i := 0; i < 10; i++ {
 		if r := e.do("POST", "/login", "", captured); r.status != 200 {
@@ -282,7 +282,7 @@ func TestLegacyReplayCountsOnce(t *testing.T) {
 // list is no grant list and stays 400 "no secrets in job".
 func TestJobLoginEmptyGrantList(t *testing.T) {
 	c := newChainEnv(t)
-	project, node := testserver.NewWallet(), testserver.NewWallet()
+	project, node := authtest.NewWallet(), authtest.NewWallet()
 	c.do("POST", "/secrets", c.login(node), `{"secrets":{"k":"v"}}`)
 	for _, tc := range []struct {
 		doc    map[string]any

@@ -18,7 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth/oidctest"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
@@ -198,7 +198,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 func TestOpenAPIEveryRoute(t *testing.T) {
 	iss := oidctest.New(t)
 	e := newEnv(t, withIssuers(iss))
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	owner := e.login(w)
 	for _, c := range []struct {
 		method, path, auth string
@@ -214,7 +214,7 @@ func TestOpenAPIEveryRoute(t *testing.T) {
 		{"GET", "/readyz", "junk", nil},
 		{"GET", "/metrics", "", nil},
 		{"GET", "/metrics", "junk", nil},
-		{"POST", "/login", "", e.legacyBody(testserver.NewWallet(), e.now.Unix())},
+		{"POST", "/login", "", e.legacyBody(authtest.NewWallet(), e.now.Unix())},
 		{"POST", "/login", "", `{"address":"x"}`},
 		{"POST", "/secrets", owner, `{"secrets":{"a":1,"b/c":{"x":[true,null]}}}`},
 		{"POST", "/secrets", "", `{"secrets":{"a":1}}`},

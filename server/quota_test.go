@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/server"
@@ -58,7 +58,7 @@ func usageOf(t *testing.T, e *env, tok string) (usage, quota [2]int64) {
 // whoami shows the owner's use and the limits.
 func TestQuotaRefusals(t *testing.T) {
 	e := quotaEnv(t, storage.Quota{Secrets: 3})
-	owner := e.login(testserver.NewWallet())
+	owner := e.login(authtest.NewWallet())
 	if r := e.do("POST", "/secrets", owner, `{"secrets":{"a":"1","b":"2","c":"3"}}`); r.status != 200 {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
@@ -118,7 +118,7 @@ func TestQuotaRefusals(t *testing.T) {
 // TestQuotaOff: 0 is no limit, and whoami still shows the use.
 func TestQuotaOff(t *testing.T) {
 	e := quotaEnv(t, storage.Quota{})
-	owner := e.login(testserver.NewWallet())
+	owner := e.login(authtest.NewWallet())
 	body := `{"secrets":{`
 	for i := range 50 {
 		if i > 0 {

@@ -24,6 +24,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -123,12 +124,12 @@ func (e *env) do(method, path, auth string, body any) resp {
 	return resp{status: r.Status, header: r.Header, body: r.Body}
 }
 
-func (e *env) legacyBody(w testserver.Wallet, ts int64) map[string]any {
+func (e *env) legacyBody(w authtest.Wallet, ts int64) map[string]any {
 	sig := ed25519.Sign(w.Key, []byte("nosana_secret_"+strconv.FormatInt(ts, 10)))
 	return map[string]any{"address": w.Addr, "signature": base58.Encode(sig), "timestamp": ts}
 }
 
-func (e *env) login(w testserver.Wallet) string {
+func (e *env) login(w authtest.Wallet) string {
 	e.t.Helper()
 	r := e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix()))
 	if r.status != 200 {
@@ -170,12 +171,12 @@ func TestPublicRoutes(t *testing.T) {
 		}
 	}
 	wantError(t, e.do("GET", "/nope", "", nil), 404, "NotFoundError", "no such route")
-	wantError(t, e.do("PUT", "/secrets", e.login(testserver.NewWallet()), "{}"), 405, "MethodNotAllowed", "method")
+	wantError(t, e.do("PUT", "/secrets", e.login(authtest.NewWallet()), "{}"), 405, "MethodNotAllowed", "method")
 }
 
 func TestLoginLegacy(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := e.login(w)
 	cl, err := e.tokens.Verify(strings.TrimPrefix(tok, "Bearer "))
 	if err != nil || cl.Address != w.Addr || cl.Scoped() {
@@ -197,7 +198,7 @@ func TestLoginLegacy(t *testing.T) {
 
 func TestLoginRejectsBadInput(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	good := e.legacyBody(w, e.now.Unix())
 	with := func(k string, v any) map[string]any {
 		m := map[string]any{}
@@ -211,7 +212,7 @@ func TestLoginRejectsBadInput(t *testing.T) {
 		}
 		return m
 	}
-	other := testserver.NewWallet()
+	other := authtest.NewWallet()
 	cases := []struct {
 		name string
 		body any
@@ -245,7 +246,7 @@ func TestLoginRejectsBadInput(t *testing.T) {
 
 func TestTokenForms(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	bearer := e.login(w)
 	raw := strings.TrimPrefix(bearer, "Bearer ")
 	for _, h := range []string{bearer, raw, "bearer " + raw, "BEARER  " + raw} {
@@ -311,7 +312,7 @@ func TestVectorTokenAccepted(t *testing.T) {
 
 func TestSecretsRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	values := map[string]string{
 		"string":  `"hunter2"`,
 		"colon":   `"::colon"`,
@@ -377,7 +378,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 
 func TestKeysInPaths(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	keys := map[string]string{
 		"a/b":         "/secrets/a%2Fb",
 		"x:y":         "/secrets/x:y",
@@ -417,7 +418,7 @@ func TestKeysInPaths(t *testing.T) {
 
 func TestSetValidation(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := e.login(w)
 	if r := e.do("POST", "/secrets", tok, `{"secrets":{"keep":"me"}}`); r.status != 200 {
 		t.Fatal(r.status, string(r.body))
@@ -465,7 +466,7 @@ func TestSetValidation(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	big := `{"secrets":{"big":"` + strings.Repeat("x", 1<<20) + `"}}`
 	wantError(t, e.do("POST", "/secrets", tok, big), 413, "PayloadTooLarge", "limit")
 	// Without a declared length (chunked) the limit still holds.
@@ -493,7 +494,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestPrefixListing(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	secrets := map[string]int{}
 	for i, k := range []string{"a%b", "axb", "a_b", "a*b", "a[b", "a[]", "ab", "b", "a\\b", "é1", "é2", "f"} {
 		secrets[k] = i
@@ -533,7 +534,7 @@ func urlQuery(s string) string {
 
 func TestDeleteAndIsolation(t *testing.T) {
 	e := newEnv(t)
-	alice, bob := testserver.NewWallet(), testserver.NewWallet()
+	alice, bob := authtest.NewWallet(), authtest.NewWallet()
 	ta, tb := e.login(alice), e.login(bob)
 	e.do("POST", "/secrets", ta, `{"secrets":{"k1":1,"k2":2,"k3":3,"shared":"alice"}}`)
 	e.do("POST", "/secrets", tb, `{"secrets":{"shared":"bob"}}`)
@@ -564,7 +565,7 @@ func TestDeleteAndIsolation(t *testing.T) {
 
 func TestJobTokenReads(t *testing.T) {
 	e := newEnv(t)
-	project, node := testserver.NewWallet(), testserver.NewWallet()
+	project, node := authtest.NewWallet(), authtest.NewWallet()
 	tp := e.login(project)
 	e.do("POST", "/secrets", tp, `{"secrets":{"granted":"g","also":"a","other":"o","granted-not":"x"}}`)
 
@@ -638,7 +639,7 @@ func TestCORS(t *testing.T) {
 
 func TestConcurrentWritersOneKey(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)
 	for g := 0; g < 8; g++ {
@@ -675,7 +676,7 @@ func authClaims(addr string) auth.Claims { return auth.Claims{Address: addr} }
 // runs) is 403 on every route; its plain owner token shape still reads.
 func TestOriginalJobTokenRefused(t *testing.T) {
 	e := newEnv(t)
-	project := testserver.NewWallet()
+	project := authtest.NewWallet()
 	e.do("POST", "/secrets", e.login(project), `{"secrets":{"k":"v"}}`)
 	sign := func(m jwt.MapClaims) string {
 		m["iat"], m["exp"] = e.now.Unix(), e.now.Add(time.Hour).Unix()
@@ -685,7 +686,7 @@ func TestOriginalJobTokenRefused(t *testing.T) {
 		}
 		return s
 	}
-	job := sign(jwt.MapClaims{"address": testserver.NewWallet().Addr, "userAddress": project.Addr, "secrets": []string{"k"}})
+	job := sign(jwt.MapClaims{"address": authtest.NewWallet().Addr, "userAddress": project.Addr, "secrets": []string{"k"}})
 	for _, route := range []string{"/secrets", "/secrets/k"} {
 		wantError(t, e.do("GET", route, job, nil), 403, "ForbiddenError", "job token without a job")
 	}
@@ -699,7 +700,7 @@ func TestOriginalJobTokenRefused(t *testing.T) {
 // says no-store and nosniff.
 func TestNoStoreHeaders(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := e.login(w)
 	for _, r := range []resp{
 		e.do("POST", "/login", "", e.legacyBody(w, e.now.Unix())),

@@ -10,12 +10,13 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-// mint creates an access token as the owner's testserver.Wallet token and returns it
+// mint creates an access token as the owner's authtest.Wallet token and returns it
 // as an Authorization value, with its id.
 func (e *env) mint(owner, name, prefix string, write bool) (string, string) {
 	e.t.Helper()
@@ -44,7 +45,7 @@ func wantRefusal(t *testing.T, what string, r resp, status int, code string) {
 // only there, and writes nowhere, on the legacy and the v1 routes; and that
 // a write token writes under its prefix only.
 func scopeCases(t *testing.T, e *env) {
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	owner := e.login(w)
 	if r := e.do("POST", "/secrets", owner, map[string]any{"secrets": map[string]any{"ci/a": "A", "ci/b": 2, "other": "O"}}); r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)
@@ -163,7 +164,7 @@ func ownKeyPrefix(uri string) string {
 // hash may be there.
 func noTokenStored(t *testing.T, e *env) {
 	t.Helper()
-	owner := e.login(testserver.NewWallet())
+	owner := e.login(authtest.NewWallet())
 	tok, id := e.mint(owner, "dump", "", false)
 	e.do("GET", "/secrets", tok, nil)
 	raw := strings.TrimPrefix(tok, "Bearer ")
@@ -192,7 +193,7 @@ func noTokenStored(t *testing.T, e *env) {
 
 func TestAccessTokenLifecycle(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	owner := e.login(w)
 	e.do("POST", "/secrets", owner, map[string]any{"secrets": map[string]any{"k": "v"}})
 	tok, id := e.mint(owner, "ci deploy", "", false)
@@ -220,7 +221,7 @@ func TestAccessTokenLifecycle(t *testing.T) {
 	wantRefusal(t, "forged token", e.do("GET", "/secrets", "Bearer nst_"+id+"_"+strings.Repeat("0", 64), nil), 403, errcode.TokenInvalid)
 	wantRefusal(t, "malformed token", e.do("GET", "/secrets", "Bearer nst_xyz", nil), 403, errcode.TokenInvalid)
 	// Another owner cannot revoke it.
-	wantRefusal(t, "other owner's revoke", e.do("DELETE", "/v1/tokens/"+id, e.login(testserver.NewWallet()), nil), 404, errcode.TokenNotFound)
+	wantRefusal(t, "other owner's revoke", e.do("DELETE", "/v1/tokens/"+id, e.login(authtest.NewWallet()), nil), 404, errcode.TokenNotFound)
 	wantRefusal(t, "unknown id", e.do("DELETE", "/v1/tokens/0123456789abcdef", owner, nil), 404, errcode.TokenNotFound)
 
 	// Revoked: refused at once on this replica.
@@ -258,7 +259,7 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 	a := newEnvOn(t, uri, key)
 	b := newEnvOn(t, uri, key)
 	b.now = a.now
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	owner := a.login(w)
 	a.do("POST", "/secrets", owner, map[string]any{"secrets": map[string]any{"k": "v"}})
 	tok, id := a.mint(owner, "replicas", "", false)
@@ -298,7 +299,7 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 // route is still a 404.
 func TestAccessTokenPublicRoutes(t *testing.T) {
 	e := newEnv(t)
-	owner := e.login(testserver.NewWallet())
+	owner := e.login(authtest.NewWallet())
 	tok, _ := e.mint(owner, "public", "x/", false)
 	for _, p := range []string{"/", "/health", "/livez", "/v1/openapi.json", "/v1/audit/key"} {
 		if r := e.do("GET", p, tok, nil); r.status != 200 {

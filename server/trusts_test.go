@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth"
 	"github.com/nosana-ci/nosana-secrets/pkg/oidcauth/oidctest"
@@ -52,7 +52,7 @@ func (e *env) trust(owner string, iss *oidctest.Issuer, claims map[string]string
 	return r.json(e.t)["id"].(string)
 }
 
-func (e *env) exchange(w testserver.Wallet, tok string) resp {
+func (e *env) exchange(w authtest.Wallet, tok string) resp {
 	e.t.Helper()
 	return e.do("POST", "/v1/auth/oidc", "", map[string]any{"owner": w.Addr, "token": tok})
 }
@@ -69,7 +69,7 @@ func TestOIDCExchange(t *testing.T) {
 	ahead := new(atomic.Int64)
 	e := newEnv(t, withIssuersAhead(ahead, iss))
 	aud := testAudience.URI
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	owner := e.login(w)
 	e.do("POST", "/secrets", owner, map[string]any{"secrets": map[string]any{"ci/key": "K", "other": "O"}})
 	trustID := e.trust(owner, iss, map[string]string{"repository": "org/repo", "ref": "refs/heads/main"}, nil)
@@ -96,13 +96,13 @@ func TestOIDCExchange(t *testing.T) {
 	// Refused.
 	good := func() map[string]any { return iss.GitHub("org/repo", "refs/heads/main", aud) }
 	with := func(k string, v any) map[string]any { c := good(); c[k] = v; return c }
-	other := testserver.NewWallet()
+	other := authtest.NewWallet()
 	otherOwner := e.login(other)
 	e.trust(otherOwner, iss, map[string]string{"repository": "org/else"}, nil)
 	hsKey, _ := x509.MarshalPKIXPublicKey(iss.PublicRSA("rsa-1"))
 	for _, c := range []struct {
 		what, tok, reason string
-		owner             testserver.Wallet
+		owner             authtest.Wallet
 	}{
 		{"another repository", iss.Sign("rsa-1", iss.GitHub("org/other", "refs/heads/main", aud)), "claims_mismatch", w},
 		{"another ref", iss.Sign("rsa-1", iss.GitHub("org/repo", "refs/heads/dev", aud)), "claims_mismatch", w},
@@ -116,7 +116,7 @@ func TestOIDCExchange(t *testing.T) {
 		{"unknown issuer", unlisted.Sign("rsa-1", unlisted.GitHub("org/repo", "refs/heads/main", aud)), "unknown_issuer", w},
 		{"a key the issuer does not publish", oidctest.SignWith(jose.RS256, unlisted.Remove("rsa-1"), "rsa-1", good()), "bad_signature", w},
 		{"a trust of another owner", iss.Sign("rsa-1", iss.GitHub("org/else", "refs/heads/main", aud)), "claims_mismatch", w},
-		{"an owner with no trust", iss.Sign("rsa-1", good()), "no_trust", testserver.NewWallet()},
+		{"an owner with no trust", iss.Sign("rsa-1", good()), "no_trust", authtest.NewWallet()},
 	} {
 		r := e.exchange(c.owner, c.tok)
 		wantRefusal(t, c.what, r, 403, errcode.OIDCRefused)
@@ -183,7 +183,7 @@ func TestOIDCExchange(t *testing.T) {
 func TestOIDCTrustGlob(t *testing.T) {
 	iss := oidctest.New(t)
 	e := newEnv(t, withIssuers(iss))
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	owner := e.login(w)
 	e.trust(owner, iss, map[string]string{"repository": "org/repo", "ref": "glob:refs/tags/v*"}, nil)
 	e.trust(owner, iss, map[string]string{"repository": "org/*"}, nil) // literal: no glob

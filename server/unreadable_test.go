@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
@@ -19,7 +19,7 @@ import (
 // in the log at ERROR, counted in /metrics and in a response header.
 func TestListingSkipsUnreadable(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := e.login(w)
 	body := `{"secrets":{"good1":"v1","tampered":"s3cr3t-value","good2":"v2"}}`
 	if r := e.do("POST", "/secrets", tok, body); r.status != 200 {
@@ -90,7 +90,7 @@ func grepLines(s, sub string) string {
 // order, and one unreadable value in a later page is named in a trailer.
 func TestLongListingStreams(t *testing.T) {
 	e := newEnv(t)
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := e.login(w)
 	const n = 1000
 	secrets := map[string]string{}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
@@ -25,7 +25,7 @@ func TestAuditKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := signer.PublicKey()
-	for _, auth := range []string{"", e.login(testserver.NewWallet())} {
+	for _, auth := range []string{"", e.login(authtest.NewWallet())} {
 		r := e.do("GET", "/v1/audit/key", auth, nil)
 		var got struct {
 			Keys []struct {

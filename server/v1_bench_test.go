@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -18,7 +18,7 @@ import (
 func BenchmarkHistory(b *testing.B) {
 	for _, off := range []bool{true, false} {
 		e := newEnv(b, func(o *server.Options) { o.History.Off = off })
-		tok := e.login(testserver.NewWallet())
+		tok := e.login(authtest.NewWallet())
 		var sb strings.Builder
 		sb.WriteString(`{"secrets":{`)
 		for i := 0; i < 1000; i++ {

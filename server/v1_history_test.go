@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
@@ -40,7 +40,7 @@ func num(t *testing.T, r resp, field string) int64 {
 
 func TestV1Versions(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 
 	if v := num(t, e.do("PUT", "/v1/secrets/db%2Fpass", tok, `{"value":"one"}`), "version"); v != 1 {
 		t.Fatalf("first version %d", v)
@@ -122,7 +122,7 @@ func TestV1Versions(t *testing.T) {
 
 func TestV1ListPages(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	var body strings.Builder
 	body.WriteString(`{"secrets":{`)
 	for i := range 25 {
@@ -175,7 +175,7 @@ func TestV1ListPages(t *testing.T) {
 
 func TestV1RestoreAsOf(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	e.do("POST", "/secrets", tok, `{"secrets":{"a":1,"b":2,"keep/x":"x"}}`)
 	r := e.do("GET", "/v1/secrets/a", tok, nil)
 	var a struct {
@@ -219,7 +219,7 @@ func TestV1RestoreAsOf(t *testing.T) {
 // history.
 func TestV1JobTokensAndAudit(t *testing.T) {
 	e := newEnv(t)
-	project, node := testserver.NewWallet(), testserver.NewWallet()
+	project, node := authtest.NewWallet(), authtest.NewWallet()
 	ptok := e.login(project)
 	e.do("POST", "/secrets", ptok, `{"secrets":{"API_KEY":"hunter2-value","OTHER":"s3cret-other"}}`)
 	const job = "GNUyAWxo7NCX8KtusRkNVbnPBUXKBvgaMR4kmcNAT3tZ"
@@ -285,7 +285,7 @@ func TestV1JobTokensAndAudit(t *testing.T) {
 // works and the routes that need history answer 501.
 func TestV1WithoutHistory(t *testing.T) {
 	e2 := newEnv(t, func(o *server.Options) { o.History.Off = true })
-	tok := e2.login(testserver.NewWallet())
+	tok := e2.login(authtest.NewWallet())
 	// Listing current keys needs no history; listing the past does.
 	if r := e2.do("GET", "/v1/secrets", tok, nil); r.status != 200 {
 		t.Errorf("listing without history: %d %s", r.status, r.body)
@@ -301,7 +301,7 @@ func TestV1WithoutHistory(t *testing.T) {
 // count; a read that differs (another key) is its own event.
 func TestAuditBursts(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	e.do("POST", "/secrets", tok, `{"secrets":{"a":1,"b":2}}`)
 	for range 20 {
 		e.do("GET", "/secrets/a", tok, nil)
@@ -331,7 +331,7 @@ func TestAuditBursts(t *testing.T) {
 // a read of another key and a write are events of their own at once.
 func TestAuditCoalesce(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.History.AuditCoalesce = 10 * time.Second })
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	e.do("POST", "/secrets", tok, `{"secrets":{"a":1,"b":2}}`)
 	start := e.now
 	for i := range 1000 {

@@ -3,7 +3,6 @@ package server_test
 import (
 	"crypto/ed25519"
 	"encoding/json"
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
@@ -28,7 +28,7 @@ import (
 // nodeHeader builds Authorization as @nosana/sdk 0.4.69's
 // generateHeader(job, {includeTime: true}) does: J, the base58 ed25519
 // signature of J's UTF-8 bytes, and Date.now(), joined by ':'.
-func nodeHeader(w testserver.Wallet, job string, at time.Time) string {
+func nodeHeader(w authtest.Wallet, job string, at time.Time) string {
 	sig := ed25519.Sign(w.Key, []byte(job))
 	return job + ":" + base58.Encode(sig) + ":" + strconv.FormatInt(at.UnixMilli(), 10)
 }
@@ -37,7 +37,7 @@ const tmplDef = `{"version":"0.1","type":"container","meta":{"trigger":"cli"},"o
 
 type jobdefEnv struct {
 	*chainEnv
-	project, node testserver.Wallet
+	project, node authtest.Wallet
 	owner         string // the project's token
 }
 
@@ -59,7 +59,7 @@ func newJobdefEnv(t *testing.T, mod func(*server.Options)) *jobdefEnv {
 			mod(o)
 		}
 	})
-	je := &jobdefEnv{chainEnv: &chainEnv{env: e, rpc: rpc, gw: gw, program: program}, project: testserver.NewWallet(), node: testserver.NewWallet()}
+	je := &jobdefEnv{chainEnv: &chainEnv{env: e, rpc: rpc, gw: gw, program: program}, project: authtest.NewWallet(), node: authtest.NewWallet()}
 	je.owner = e.login(je.project)
 	r := e.do("POST", "/secrets", je.owner, `{"secrets":{"GREETING":"say \"hi\"","api/token":"t0k","cfg":{"a":[1,2]}}}`)
 	if r.status != 200 {
@@ -84,7 +84,7 @@ func (je *jobdefEnv) putTemplate(name, def string) json.RawMessage {
 
 // postJob puts a job of project on chain whose document is doc, claimed by
 // node when node is set, in state.
-func (je *jobdefEnv) postJob(project testserver.Wallet, doc []byte, node *testserver.Wallet, state uint8) solana.PublicKey {
+func (je *jobdefEnv) postJob(project authtest.Wallet, doc []byte, node *authtest.Wallet, state uint8) solana.PublicKey {
 	job := solanatest.NewKey()
 	digest := je.gw.Add(doc)
 	j := solana.Job{IPFSJob: digest, Project: pk(project), State: state, HasTimeout: true, Timeout: 3600}
@@ -197,7 +197,7 @@ func TestJobDefinitionRefusals(t *testing.T) {
 	je := newJobdefEnv(t, func(o *server.Options) { o.JobDefinitions.Fetches = 2 })
 	ph := je.putTemplate("def", tmplDef)
 	other := je.putTemplate("other", tmplDef)
-	stranger := testserver.NewWallet()
+	stranger := authtest.NewWallet()
 	now := je.now
 
 	running := je.postJob(je.project, ph, &je.node, solana.JobQueued)
@@ -327,7 +327,7 @@ func TestJobResults(t *testing.T) {
 	result := `{"status":"success","startTime":1,"endTime":2,"opStates":[{"operationId":"run","logs":[{"type":"stdout","log":"hi"}]}]}`
 	h := nodeHeader(je.node, job.String(), je.now)
 
-	if r := je.do("POST", path, nodeHeader(testserver.NewWallet(), job.String(), je.now), result); r.status != 403 {
+	if r := je.do("POST", path, nodeHeader(authtest.NewWallet(), job.String(), je.now), result); r.status != 403 {
 		t.Fatalf("stranger's result: %d %s", r.status, r.body)
 	}
 	if r := je.do("POST", path, je.owner, result); r.status != 403 {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestV1KeyInQuery: /v1/secret[/versions|/restore]?key=K addresses every
@@ -13,7 +13,7 @@ import (
 // segment), as /v1/secrets/K does; the key must be given exactly once.
 func TestV1KeyInQuery(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	keys := []string{".", "..", "...", "%", "%2E", "a/b", "/", "?", "#", "a b", "a+b", "日本/ключ", "\u202eevil", "<img src=x onerror=alert(1)>"}
 	for i, k := range keys {
 		q := "?key=" + url.QueryEscape(k)

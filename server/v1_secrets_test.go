@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 type keyPage struct {
@@ -26,7 +26,7 @@ type keyPage struct {
 // metadata and never a value.
 func TestV1ListKeys(t *testing.T) {
 	e := newEnv(t)
-	tok := e.login(testserver.NewWallet())
+	tok := e.login(authtest.NewWallet())
 	var sb strings.Builder
 	sb.WriteString(`{"secrets":{`)
 	for i := range 25 {

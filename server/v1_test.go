@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 func TestWhoami(t *testing.T) {
 	e := newEnv(t)
-	owner, node := testserver.NewWallet(), testserver.NewWallet()
+	owner, node := authtest.NewWallet(), authtest.NewWallet()
 	type who struct {
 		Address   string    `json:"address"`
 		Scope     string    `json:"scope"`

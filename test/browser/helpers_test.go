@@ -32,6 +32,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 //go:embed testdata/wallet.js
@@ -68,14 +69,14 @@ var screenshotDir = sync.OnceValue(func() string {
 
 // testWallet is a keypair and how the injected wallet behaves.
 type testWallet struct {
-	testserver.Wallet
+	authtest.Wallet
 	name   string
 	signIn bool // offer solana:signIn (else only signMessage)
 	refuse bool // reject every request, as a user clicking "Cancel"
 }
 
 func newWallet(name string, signIn bool) *testWallet {
-	return &testWallet{Wallet: testserver.NewWallet(), name: name, signIn: signIn}
+	return &testWallet{Wallet: authtest.NewWallet(), name: name, signIn: signIn}
 }
 
 func (w *testWallet) script() string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestAPIOnEveryBackend starts serve on each backend and drives every route
@@ -46,7 +47,7 @@ func exerciseAPI(t *testing.T, a api) []string {
 		a.expect(a.do("GET", p, "", nil), 200, "", "")
 	}
 
-	alice, bob := testserver.NewWallet(), testserver.NewWallet()
+	alice, bob := authtest.NewWallet(), authtest.NewWallet()
 	ta, tb := a.login(alice), a.login(bob)
 	raw := strings.TrimPrefix(ta, "Bearer ")
 
@@ -149,10 +150,10 @@ func TestVectorsThroughBinary(t *testing.T) {
 	tok := "Bearer " + r.field(t, "token")
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"S1":"hunter2"}}`), 200, "", "")
 	if r := a.do("GET", "/secrets/S1", tok, nil); string(r.body) != `"hunter2"` {
-		t.Errorf("vector testserver.Wallet round trip: %s", r.body)
+		t.Errorf("vector authtest.Wallet round trip: %s", r.body)
 	}
 	seed, _ := hex.DecodeString(v.Keypair.SeedHex)
-	if w := testserver.WalletFromSeed(seed); w.Addr != v.Keypair.Address {
+	if w := authtest.WalletFromSeed(seed); w.Addr != v.Keypair.Address {
 		t.Fatalf("vector seed gives %s", w.Addr)
 	}
 	original := resign(t, v.JWT.Token, testserver.TestJWTSecret)

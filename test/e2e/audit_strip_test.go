@@ -19,6 +19,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 )
 
@@ -42,7 +43,7 @@ func TestAuditStrippedHeadNotVouched(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			uri := b.uri(t)
 			env := testserver.Config(uri)
-			w := testserver.NewWallet()
+			w := authtest.NewWallet()
 			srv := testserver.Start(t, env)
 			a := api{t, srv.URL}
 			tok := a.login(w)

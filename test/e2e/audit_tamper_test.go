@@ -15,6 +15,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -30,7 +31,7 @@ import (
 // every append (audit.SignHead) and writes audit.RetentionTrim events.
 
 // auditVerifyRun runs `audit verify [args]` as w against endpoint.
-func auditVerifyRun(t *testing.T, w testserver.Wallet, endpoint string, args ...string) (int, string, string) {
+func auditVerifyRun(t *testing.T, w authtest.Wallet, endpoint string, args ...string) (int, string, string) {
 	t.Helper()
 	home := t.TempDir()
 	kp := make([]int, len(w.Key))
@@ -65,7 +66,7 @@ func tamperStore(t *testing.T, backend string) string {
 // delete), notes its head with `audit verify`, adds more events after a
 // pause (so a retention cut falls between them), and stops the server.
 // It answers the noted head.
-func noteHead(t *testing.T, env map[string]string, w testserver.Wallet) audit.Head {
+func noteHead(t *testing.T, env map[string]string, w authtest.Wallet) audit.Head {
 	t.Helper()
 	srv := testserver.Start(t, env)
 	a := api{t, srv.URL}
@@ -251,7 +252,7 @@ func TestAuditTamperedByTheStore(t *testing.T) {
 				t.Run(at.name, func(t *testing.T) {
 					uri := tamperStore(t, backend)
 					env := testserver.Config(uri)
-					w := testserver.NewWallet()
+					w := authtest.NewWallet()
 					noted := noteHead(t, env, w)
 					at.edit(openOperator(t, uri, w.Addr), noted)
 					srv := testserver.Start(t, env)
@@ -311,7 +312,7 @@ func TestAuditRetentionIsANotice(t *testing.T) {
 			uri := tamperStore(t, backend)
 			env := testserver.Config(uri)
 			env["AUDIT_RETENTION"] = "1s"
-			w := testserver.NewWallet()
+			w := authtest.NewWallet()
 			noted := noteHead(t, env, w)
 			first := trimAt(t, uri, env["MASTER_KEY"], w.Addr, noted)
 			srv := testserver.Start(t, env)
@@ -339,7 +340,7 @@ func TestAuditVerifyAfterRekey(t *testing.T) {
 	oldKey, newKey := seal.NewKey(), seal.NewKey()
 	env := testserver.Config(uri)
 	env["MASTER_KEY"] = oldKey
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	noted := noteHead(t, env, w)
 	trimAt(t, uri, oldKey, w.Addr, noted) // the trim at the log's start is signed with the old key
 

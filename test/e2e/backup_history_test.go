@@ -15,6 +15,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	storagebackends "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
 )
@@ -77,7 +78,7 @@ func sameHistory(t *testing.T, where string, got, want history) {
 
 // auditVerify runs `audit verify [args]` as w against endpoint and returns
 // the head it prints.
-func auditVerify(t *testing.T, w testserver.Wallet, endpoint string, args ...string) string {
+func auditVerify(t *testing.T, w authtest.Wallet, endpoint string, args ...string) string {
 	t.Helper()
 	code, out, stderr := auditVerifyRun(t, w, endpoint, args...)
 	head := regexp.MustCompile(`(?m)^head (\d+:[0-9a-f]{64})$`).FindStringSubmatch(out)
@@ -95,7 +96,7 @@ func auditVerify(t *testing.T, w testserver.Wallet, endpoint string, args ...str
 // namespace (--merge) keeps the store's own history.
 func TestBackupRestoreHistory(t *testing.T) {
 	from := "sqlite://" + filepath.Join(t.TempDir(), "history.sqlite")
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	srv := testserver.Start(t, testserver.Config(from))
 	a := api{t, srv.URL}
 	tok := a.login(w)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // bodyOf returns a valid POST /secrets body of exactly n bytes.
@@ -28,7 +29,7 @@ func TestBodyLimitEdges(t *testing.T) {
 	cfg["BODY_LIMIT"] = "2048"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(testserver.NewWallet())
+	tok := a.login(authtest.NewWallet())
 	for _, chunked := range []bool{false, true} {
 		for _, tc := range []struct {
 			size, status int

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestCASAcrossReplicas: two serve processes on one database (on MongoDB,
@@ -26,7 +27,7 @@ func TestCASAcrossReplicas(t *testing.T) {
 			cfg := testserver.Config(b.uri(t))
 			cfg["RATE_LIMIT_SYNC"] = "0"
 			replicas := []api{{t, testserver.Start(t, cfg).URL}, {t, testserver.Start(t, cfg).URL}}
-			w := testserver.NewWallet()
+			w := authtest.NewWallet()
 			toks := []string{replicas[0].login(w), replicas[1].login(w)}
 			replicas[0].expect(replicas[0].do("PUT", "/v1/secrets/k", toks[0], map[string]any{"value": "base", "cas": 0}), 200, "", "")
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestServeDev: `serve --dev` needs no configuration, keeps secrets in
@@ -15,7 +16,7 @@ func TestServeDev(t *testing.T) {
 	env := map[string]string{"STORAGE_CONNECTION": "postgres://nowhere.invalid/db", "MASTER_KEY_FILE": "/nonexistent"}
 	srv := testserver.Start(t, env, "--dev")
 	a := api{t, srv.URL}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := a.login(w)
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`), 200, "", "")
 	if r := a.do("GET", "/secrets/k", tok, nil); string(r.body) != `"v"` {

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
@@ -189,7 +190,7 @@ func failover(t *testing.T, uri string, wait int) {
 	}
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := a.login(w)
 	primary, replica := primaryOf(t, uri, w.Addr)
 	t.Cleanup(func() { dropOwner(t, uri, w.Addr) })

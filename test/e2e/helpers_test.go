@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -56,7 +57,7 @@ func (a api) do(method, path, token string, body any) reply {
 	return reply{r.Status, r.Header, r.Body}
 }
 
-func (a api) login(w testserver.Wallet) string {
+func (a api) login(w authtest.Wallet) string {
 	a.t.Helper()
 	r := a.do("POST", "/login", "", w.LegacyLogin(time.Now().Unix()))
 	if r.status != 200 {

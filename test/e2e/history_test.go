@@ -10,6 +10,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // keepsHistory are the backends whose servers answer the v1 history
@@ -27,7 +28,7 @@ func TestHistoryRoutes(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			srv := testserver.Start(t, testserver.Config(b.uri(t)))
 			a := api{t, srv.URL}
-			tok := a.login(testserver.NewWallet())
+			tok := a.login(authtest.NewWallet())
 			version := func(r reply) float64 {
 				t.Helper()
 				a.expect(r, 200, "", "")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // hostileRequest is one malformed request: method, path, headers, body.
@@ -25,7 +26,7 @@ type hostileRequest struct {
 }
 
 // hostileRequests returns n malformed requests of many shapes, made
-// deterministically from seed, aimed at a testserver.Wallet whose token is tok.
+// deterministically from seed, aimed at a authtest.Wallet whose token is tok.
 func hostileRequests(n int, seed uint64, tok string) []hostileRequest {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	junk := func(max int) []byte {
@@ -90,7 +91,7 @@ func TestHostileInput(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			srv := testserver.Start(t, testserver.Config(b.uri(t)))
 			a := api{t, srv.URL}
-			w := testserver.NewWallet()
+			w := authtest.NewWallet()
 			tok := a.login(w)
 			stored := map[string]any{"api-key": "sk-live-123", "ssh": "-----BEGIN KEY-----\nabc\n", "n": 42.5,
 				"obj": map[string]any{"a": []any{true, nil}}, "a/b": "slash", "ключ": "unicode"}

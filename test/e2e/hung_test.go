@@ -9,6 +9,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -50,7 +51,7 @@ func hangTest(t *testing.T, uri string, stop, resume func()) {
 	}
 	unlimited := api{t, testserver.Start(t, cfg).URL}
 
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tokL, tokU := limited.login(w), unlimited.login(w)
 	if r := unlimited.do("POST", "/secrets", tokU, `{"secrets":{"k":"v"}}`); r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
@@ -22,8 +23,8 @@ func TestSwappedJobDocumentThroughBinary(t *testing.T) {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
 	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	project, node := testserver.NewWallet(), testserver.NewWallet()
-	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
+	project, node := authtest.NewWallet(), authtest.NewWallet()
+	pk := func(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 	real := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key"]}}`)
 	swapped := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key","prod-db"]}}`)

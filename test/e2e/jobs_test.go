@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
@@ -30,17 +31,17 @@ func TestJobAccessThroughBinary(t *testing.T) {
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
 
-	project, node, intruder := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
+	project, node, intruder := authtest.NewWallet(), authtest.NewWallet(), authtest.NewWallet()
 	tp := a.login(project)
 	a.expect(a.do("POST", "/secrets", tp, `{"secrets":{"pipeline1-ssh-key":"ssh","private":"no"}}`), 200, "", "")
-	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
+	pk := func(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline1-ssh-key"}})
 	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
 	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
 
-	login := func(w testserver.Wallet, j solana.PublicKey) reply {
+	login := func(w authtest.Wallet, j solana.PublicKey) reply {
 		body := w.LegacyLogin(time.Now().Unix())
 		body["job"] = j.String()
 		return a.do("POST", "/login", "", body)

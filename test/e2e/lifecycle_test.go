@@ -18,6 +18,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/fault"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestGracefulShutdown: a request in flight when SIGTERM arrives finishes
@@ -26,7 +27,7 @@ func TestGracefulShutdown(t *testing.T) {
 	uri := "sqlite://" + t.TempDir() + "/g.sqlite"
 	srv := testserver.Start(t, testserver.Config(uri))
 	a := api{t, srv.URL}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := a.login(w)
 
 	// With Expect: 100-continue the server answers "100 Continue" when the
@@ -208,7 +209,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 	srv := testserver.Start(t, testserver.Config(redis.URI(0)))
 	a := api{t, srv.URL}
 	a.expect(a.do("GET", "/readyz", "", nil), 200, "", "")
-	tok := a.login(testserver.NewWallet())
+	tok := a.login(authtest.NewWallet())
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"hunter2-before"}}`), 200, "", "")
 
 	redis.Stop()

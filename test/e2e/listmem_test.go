@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestListingMemory: four concurrent GET /secrets of one owner's 40 MB
@@ -26,7 +27,7 @@ func TestListingMemory(t *testing.T) {
 	cfg["RATE_LIMIT_SECRETS_IP"], cfg["RATE_LIMIT_SECRETS_ADDRESS"] = "0", "0"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(testserver.NewWallet())
+	tok := a.login(authtest.NewWallet())
 	value := `"` + strings.Repeat("x", size-2) + `"`
 	for i := 0; i < n; i += 200 {
 		var b bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 )
 
@@ -21,7 +22,7 @@ func TestMasterKeyRotation(t *testing.T) {
 		c["MASTER_KEY"] = keys
 		return c
 	}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	srv := testserver.Start(t, cfg(oldKey))
 	a := api{t, srv.URL}
 	tok := a.login(w)
@@ -89,7 +90,7 @@ func TestSQLiteKeyFileAndLock(t *testing.T) {
 		t.Fatalf("second server on one sqlite file: exit %d\n%s", code, stderr)
 	}
 	a := api{t, srv.URL}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	tok := a.login(w)
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"k":"v"}}`), 200, "", "")
 	if err := srv.Stop(); err != nil {

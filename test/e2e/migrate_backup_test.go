@@ -99,7 +99,7 @@ func records(t *testing.T, backup []byte) map[string]string {
 
 // TestBackupRestoreAcrossBackends moves the original's fixture data, once
 // imported, through all six backends by backup and restore, and serves the
-// last copy: every testserver.Wallet reads what it had. The memory and sqlite hops
+// last copy: every wallet reads what it had. The memory and sqlite hops
 // always run; a network backend's hop runs when its variable is set.
 func TestBackupRestoreAcrossBackends(t *testing.T) {
 	f := loadFixture(t)

@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
@@ -65,7 +66,7 @@ func (f *fixture) wantCount(backend string) int64 {
 	return n
 }
 
-// checkSummary: the only refusal is testserver.Wallet A's empty name, which this
+// checkSummary: the only refusal is authtest.Wallet A's empty name, which this
 // server cannot store; so migrate exits 1.
 func (f *fixture) checkSummary(t *testing.T, s summary, owners, code int, stderr string) {
 	t.Helper()
@@ -84,7 +85,7 @@ func (f *fixture) checkSummary(t *testing.T, s summary, owners, code int, stderr
 	}
 }
 
-// checkServed logs in as each testserver.Wallet and compares every secret, listed and
+// checkServed logs in as each authtest.Wallet and compares every secret, listed and
 // read one by one, with what the fixture says it holds.
 func (f *fixture) checkServed(t *testing.T, backend string, env map[string]string) {
 	t.Helper()
@@ -177,7 +178,7 @@ func TestMigrateKilledHalfway(t *testing.T) {
 	src := loadSQLite(t, f)
 	// Pad the original with one more wallet's records, so there is a
 	// middle to kill it in.
-	pad := testserver.NewWallet().Addr
+	pad := authtest.NewWallet().Addr
 	const padN = 20000
 	db, err := sql.Open("sqlite", strings.TrimPrefix(src, "sqlite://"))
 	if err != nil {

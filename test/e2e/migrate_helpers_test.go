@@ -25,6 +25,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -43,7 +44,7 @@ func fixtureDir(t *testing.T) string {
 	return dir
 }
 
-// fixture is expected.json: what each testserver.Wallet holds, and per backend what
+// fixture is expected.json: what each authtest.Wallet holds, and per backend what
 // its database holds differently.
 type fixture struct {
 	dir        string
@@ -70,7 +71,7 @@ func loadFixture(t *testing.T) *fixture {
 }
 
 // wallet reads keypairs/<name>.json, a solana-keygen array of 64 bytes.
-func (f *fixture) wallet(t *testing.T, name string) testserver.Wallet {
+func (f *fixture) wallet(t *testing.T, name string) authtest.Wallet {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(f.dir, "keypairs", name+".json"))
 	if err != nil {
@@ -84,7 +85,7 @@ func (f *fixture) wallet(t *testing.T, name string) testserver.Wallet {
 	for _, i := range ints {
 		key = append(key, byte(i))
 	}
-	w := testserver.WalletOf(ed25519.PrivateKey(key))
+	w := authtest.WalletOf(ed25519.PrivateKey(key))
 	if w.Addr != f.Wallets[name] {
 		t.Fatalf("keypair %s is %s, expected.json says %s", name, w.Addr, f.Wallets[name])
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
@@ -55,7 +56,7 @@ func TestNosanaSDK(t *testing.T) {
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
 
-	project, nodeW, stranger := testserver.NewWallet(), testserver.NewWallet(), testserver.NewWallet()
+	project, nodeW, stranger := authtest.NewWallet(), authtest.NewWallet(), authtest.NewWallet()
 	tp := a.login(project)
 	a.expect(a.do("POST", "/secrets", tp, `{"secrets":{"hf/token":"hf_\"quoted\"\n","DB":{"host":"db","port":5432}}}`), 200, "", "")
 	const name = "train step"

@@ -16,6 +16,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to look at the clusters
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -55,7 +56,7 @@ func TestPostgresFailover(t *testing.T) {
 	}
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(testserver.NewWallet())
+	tok := a.login(authtest.NewWallet())
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	var (

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 // TestQuota: QUOTA_SECRETS and QUOTA_BYTES through the real binary. A
@@ -21,7 +22,7 @@ func TestQuota(t *testing.T) {
 	cfg["QUOTA_BYTES"] = "2KiB"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
-	tok := a.login(testserver.NewWallet())
+	tok := a.login(authtest.NewWallet())
 
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"a":"1","b":"2","c":"3"}}`), 200, "", "")
 	r := a.do("POST", "/secrets", tok, `{"secrets":{"a":"changed","d":"4"}}`)
@@ -98,7 +99,7 @@ func TestQuotaReplicas(t *testing.T) {
 			cfg["RATE_LIMIT_SECRETS_ADDRESS"] = "0"
 			srvs := []*testserver.Server{testserver.Start(t, cfg), testserver.Start(t, cfg)}
 			rs := []api{{t, srvs[0].URL}, {t, srvs[1].URL}}
-			tok := rs[0].login(testserver.NewWallet())
+			tok := rs[0].login(authtest.NewWallet())
 			statuses := make([]int, writers)
 			var wg sync.WaitGroup
 			for i := range writers {

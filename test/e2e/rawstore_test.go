@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
@@ -138,7 +139,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			uri := b.uri(t)
 			srv := testserver.Start(t, testserver.Config(uri))
 			a := api{t, srv.URL}
-			w := testserver.NewWallet()
+			w := authtest.NewWallet()
 			tok := a.login(w)
 			marker := "PLAINTEXT-MARKER-" + w.Addr[:8]
 			body := `{"secrets":{"s":"` + marker + `","o":{"nested":"` + marker + `"},"bin":"` + strings.Repeat(marker, 50) + `"}}`

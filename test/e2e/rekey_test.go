@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	stack "github.com/nosana-ci/nosana-secrets/pkg/storage/backends"
@@ -37,7 +38,7 @@ func TestInterruptedRekey(t *testing.T) {
 		c["QUOTA_SECRETS"] = "0" // 20,000 keys, over the default
 		return c
 	}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	srv := testserver.Start(t, cfg(oldKey))
 	a := api{t, srv.URL}
 	tok := a.login(w)
@@ -180,7 +181,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		c["MASTER_KEY"] = keys
 		return c
 	}
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	srv := testserver.Start(t, cfg(keyA))
 	a := api{t, srv.URL}
 	tok := a.login(w)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 )
 
 const replicaURL = "https://secrets.replicas.test"
@@ -27,7 +28,7 @@ func TestReplicasShareState(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				rs = append(rs, api{t, testserver.Start(t, cfg).URL})
 			}
-			w := testserver.NewWallet()
+			w := authtest.NewWallet()
 
 			// One message, three servers: only the first accepts it.
 			msg := w.SIWSLogin(replicaURL)

@@ -24,6 +24,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/migrate"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
@@ -61,7 +62,7 @@ func seedHistory(t *testing.T, uri string, owners int) {
 	}
 	defer st.Close()
 	for i := range owners {
-		o := testserver.NewWallet().Addr
+		o := authtest.NewWallet().Addr
 		ev := func(a audit.Action, keys ...string) *audit.Event {
 			return &audit.Event{Time: time.Now(), Action: a, Keys: keys, Actor: o, IP: "127.0.0.1", Status: 200}
 		}
@@ -470,7 +471,7 @@ const emptiness = "nosana-secrets: restore: the store is not empty (it holds sec
 // one kept version refuses with the one line that names --merge, and the
 // store is as it was.
 func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
 	srv := testserver.Start(t, testserver.Config(src))
 	a := api{t, srv.URL}
@@ -513,11 +514,11 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 					}
 				case "a secret":
 					raw(t, to, func(s storage.Store) error {
-						return s.Put(context.Background(), testserver.NewWallet().Addr, []storage.Item{{Name: "x", Value: []byte("y")}})
+						return s.Put(context.Background(), authtest.NewWallet().Addr, []storage.Item{{Name: "x", Value: []byte("y")}})
 					})
 				case "a kept version": // a soft-deleted key: no secret, no event
 					raw(t, to, func(s storage.Store) error {
-						return s.ImportVersions(context.Background(), testserver.NewWallet().Addr,
+						return s.ImportVersions(context.Background(), authtest.NewWallet().Addr,
 							[]storage.Version{{Name: "x", Version: 1, Deleted: true, CreatedAt: time.Now(), By: storage.Writer{Address: w.Addr}}})
 					})
 				}
@@ -564,7 +565,7 @@ func retrailer(body string, secrets, versions, events int, field string, sum []b
 // only the master key's holder can make) restores, which shows the edit
 // itself is well-formed.
 func TestRestoreRefusesAnEditedBackup(t *testing.T) {
-	w := testserver.NewWallet()
+	w := authtest.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
 	srv := testserver.Start(t, testserver.Config(src))
 	a := api{t, srv.URL}
@@ -597,7 +598,7 @@ func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 	}
 	edits := map[string]string{
 		"rolled back": strings.ReplaceAll(body, `"value":"`+v2+`"`, `"value":"`+v1+`"`),
-		"another by":  strings.Replace(body, `"by":"`+w.Addr+`"`, `"by":"`+testserver.NewWallet().Addr+`"`, 1),
+		"another by":  strings.Replace(body, `"by":"`+w.Addr+`"`, `"by":"`+authtest.NewWallet().Addr+`"`, 1),
 	}
 	key := macKeyOf(t)
 	for name, edited := range edits {
@@ -640,8 +641,8 @@ func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 // anything is read past it.
 func TestRestoreRefusesALongLine(t *testing.T) {
 	header := `{"format":"nosana-secrets-backup","version":2,"created":"2026-01-02T03:04:05Z","key_ids":[],"owners":1,"secrets":2}` + "\n"
-	short := `{"owner":"` + testserver.NewWallet().Addr + `","name":"k","value":"AQID"}` + "\n"
-	long := `{"owner":"` + testserver.NewWallet().Addr + `","name":"big","value":"` + strings.Repeat("A", migrate.MaxLine(migrate.DefaultBodyLimit)) + `"}` + "\n"
+	short := `{"owner":"` + authtest.NewWallet().Addr + `","name":"k","value":"AQID"}` + "\n"
+	long := `{"owner":"` + authtest.NewWallet().Addr + `","name":"big","value":"` + strings.Repeat("A", migrate.MaxLine(migrate.DefaultBodyLimit)) + `"}` + "\n"
 	to := "sqlite://" + filepath.Join(t.TempDir(), "to.sqlite")
 	code, out, stderr := cli(t, testserver.Config(to), []byte(header+short+long), "restore", "--create", "--allow-unauthenticated", "--dry-run", "-")
 	want := fmt.Sprintf("nosana-secrets: restore -: not a whole nosana-secrets backup: line 3 is longer than %d bytes, "+
@@ -663,7 +664,7 @@ func TestRestoreVersion1File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := testserver.NewWallet().Addr
+	owner := authtest.NewWallet().Addr
 	body := fmt.Sprintf(`{"format":"nosana-secrets-backup","version":1,"created":"2026-01-02T03:04:05Z","key_ids":[%q],"owners":1,"secrets":2}`+"\n", kr.ActiveID())
 	for i, name := range []string{"a", "b"} {
 		blob, err := kr.Seal(owner, name, []byte(fmt.Sprintf(`"value %d"`, i)))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
@@ -46,7 +47,7 @@ func v1Holes(t *testing.T, uri string) {
 		}
 	}
 
-	project, node := testserver.NewWallet(), testserver.NewWallet()
+	project, node := authtest.NewWallet(), authtest.NewWallet()
 	owner := a.login(project)
 	a.expect(a.do("POST", "/secrets", owner, `{"secrets":{"live":"v-live","gone":"v-gone","private":"v-private","a1":1,"a2":2,"a3":3}}`), 200, "", "")
 	a.expect(a.do("DELETE", "/v1/secrets/gone", owner, nil), 200, "", "")
@@ -77,7 +78,7 @@ func v1Holes(t *testing.T, uri string) {
 	}
 
 	// A running job granted live, gone and never (which was never set).
-	pk := func(w testserver.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
+	pk := func(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"live", "gone", "never"}})
 	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
