@@ -439,7 +439,23 @@ func (s *Server) revokeToken(c echo.Context) error {
 	ctx, cancel := storeCtx(c)
 	defer cancel()
 	rec, err := s.loadToken(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && rec.Owner != owner {
+	if errors.Is(err, storage.ErrNotFound) {
+		// Listed but unknown to the server: a restore into another store
+		// carries the owner's list, not the records. Nothing verifies it;
+		// revoking takes it off the list.
+		if _, err := s.store.Get(ctx, internalNS(owner), "token/"+id); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return notFound
+			}
+			return err
+		}
+		if err := s.store.Delete(ctx, internalNS(owner), []string{"token/" + id, "use/" + id}); err != nil {
+			return err
+		}
+		s.record(owner, s.event(c, audit.TokenRevoke, http.StatusOK, "token/"+id))
+		return c.JSON(http.StatusOK, map[string]any{"id": id, "revoked": true, "revoked_at": s.now().UTC()})
+	}
+	if err == nil && rec.Owner != owner {
 		return notFound
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -16,7 +17,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-// mint creates an access token as the owner's authtest.Wallet token and returns it
+// mint creates an access token as the owner's wallet token and returns it
 // as an Authorization value, with its id.
 func (e *env) mint(owner, name, prefix string, write bool) (string, string) {
 	e.t.Helper()
@@ -307,4 +308,34 @@ func TestAccessTokenPublicRoutes(t *testing.T) {
 		}
 	}
 	wantRefusal(t, "no route", e.do("GET", "/no/such", tok, nil), 404, errcode.NoRoute)
+}
+
+// TestRestoredTokenRevokes: a restore into another store carries the
+// owner's token list but not the records tokens are checked against. Such a
+// token is refused, still listed, and revoking takes it off the list.
+func TestRestoredTokenRevokes(t *testing.T) {
+	a, b := newEnv(t), newEnv(t) // one master key: a sealed record moves as is
+	w := authtest.NewWallet()
+	tok, id := a.mint(a.login(w), "ci", "", false)
+	ctx := context.Background()
+	ns := "~access:" + w.Addr
+	rec, err := a.store.Get(ctx, ns, "token/"+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Put(ctx, ns, []storage.Item{{Name: "token/" + id, Value: rec.Value}}); err != nil {
+		t.Fatal(err)
+	}
+	owner := b.login(w)
+	if r := b.do("GET", "/v1/tokens", owner, nil); !strings.Contains(string(r.body), id) {
+		t.Fatalf("the restored list: %d %s", r.status, r.body)
+	}
+	wantRefusal(t, "a token the store has no record of", b.do("GET", "/v1/whoami", tok, nil), 403, "")
+	if r := b.do("DELETE", "/v1/tokens/"+id, owner, nil); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if r := b.do("GET", "/v1/tokens", owner, nil); strings.Contains(string(r.body), id) {
+		t.Errorf("still listed after revoke: %s", r.body)
+	}
+	wantRefusal(t, "revoked twice", b.do("DELETE", "/v1/tokens/"+id, owner, nil), 404, "token_not_found")
 }

@@ -26,7 +26,7 @@ type hostileRequest struct {
 }
 
 // hostileRequests returns n malformed requests of many shapes, made
-// deterministically from seed, aimed at a authtest.Wallet whose token is tok.
+// deterministically from seed, aimed at a wallet whose token is tok.
 func hostileRequests(n int, seed uint64, tok string) []hostileRequest {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	junk := func(max int) []byte {

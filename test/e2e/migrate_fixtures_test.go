@@ -66,7 +66,7 @@ func (f *fixture) wantCount(backend string) int64 {
 	return n
 }
 
-// checkSummary: the only refusal is authtest.Wallet A's empty name, which this
+// checkSummary: the only refusal is wallet A's empty name, which this
 // server cannot store; so migrate exits 1.
 func (f *fixture) checkSummary(t *testing.T, s summary, owners, code int, stderr string) {
 	t.Helper()
@@ -85,7 +85,7 @@ func (f *fixture) checkSummary(t *testing.T, s summary, owners, code int, stderr
 	}
 }
 
-// checkServed logs in as each authtest.Wallet and compares every secret, listed and
+// checkServed logs in as each wallet and compares every secret, listed and
 // read one by one, with what the fixture says it holds.
 func (f *fixture) checkServed(t *testing.T, backend string, env map[string]string) {
 	t.Helper()

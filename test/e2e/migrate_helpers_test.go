@@ -44,7 +44,7 @@ func fixtureDir(t *testing.T) string {
 	return dir
 }
 
-// fixture is expected.json: what each authtest.Wallet holds, and per backend what
+// fixture is expected.json: what each wallet holds, and per backend what
 // its database holds differently.
 type fixture struct {
 	dir        string
