@@ -307,15 +307,28 @@ func testImportAudit(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmi
 	if err := s.AppendAudit(ctx, owner, []audit.Event{ev(audit.List, "k")}); err != nil {
 		t.Fatal(err)
 	}
+	// A store that signs (the seal layer above a backend) adopts the
+	// imported, never signed log before its first append.
+	want := []audit.Action{audit.Login, audit.Write, audit.Read, audit.List}
+	if _, ok := selfSigned(s); ok {
+		want = []audit.Action{audit.Login, audit.Write, audit.Read, audit.Adopt, audit.List}
+	}
 	after := allEvents(t, s, owner, 10)
-	if h, err := audit.Verify(after); err != nil || h.Seq != 4 {
+	if h, err := audit.Verify(after); err != nil || h.Seq != uint64(len(want)) {
 		t.Errorf("an append after the import: head %+v, %v", h, err)
+	}
+	var acts []audit.Action
+	for _, e := range after {
+		acts = append(acts, e.Action)
+	}
+	if !slices.Equal(acts, want) {
+		t.Errorf("after the import and an append: %v, want %v", acts, want)
 	}
 	if err := a.ImportAudit(ctx, owner, log); err == nil {
 		t.Error("importing into a log that is not empty succeeded")
 	}
-	if n := len(allEvents(t, s, owner, 10)); n != 4 {
-		t.Errorf("a refused import left %d events, want 4", n)
+	if n := len(allEvents(t, s, owner, 10)); n != len(want) {
+		t.Errorf("a refused import left %d events, want %d", n, len(want))
 	}
 	var seqs []uint64
 	err := a.WalkAudit(ctx, func(o string, e audit.Event) error {
@@ -324,8 +337,8 @@ func testImportAudit(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmi
 		}
 		return nil
 	})
-	if err != nil || !slices.Equal(seqs, []uint64{1, 2, 3, 4}) {
-		t.Errorf("WalkAudit visits %v, %v; want 1 2 3 4", seqs, err)
+	if err != nil || len(seqs) != len(want) || seqs[0] != 1 || seqs[len(seqs)-1] != uint64(len(want)) {
+		t.Errorf("WalkAudit visits %v, %v; want 1 to %d", seqs, err, len(want))
 	}
 }
 
@@ -336,6 +349,13 @@ func testImportAudit(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmi
 // A log that was never signed is adopted, once, and verifies; a log the
 // server signed gets neither.
 func testAuditContinue(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string) {
+	if _, ok := selfSigned(s); ok {
+		// The rule is the backend's, run by each backend's suite with a
+		// signer of the test's; a store that signs with its own key cannot
+		// be given the test's logs as its own. Through the whole stack,
+		// test/e2e's TestAuditStrippedHeadNotVouched holds it.
+		t.Skip("the store signs with its own key")
+	}
 	ctx, keys := signed(t)
 	sg, _ := testSigner(t)
 	old := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
