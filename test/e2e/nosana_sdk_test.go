@@ -36,11 +36,14 @@ func TestNosanaSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// npm and node keep caches under HOME: give them one of the test's.
+	home := t.TempDir()
+	npmEnv := append(os.Environ(), "HOME="+home, "npm_config_cache="+filepath.Join(home, "npm-cache"))
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@nosana", "sdk")); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
+		cmd.Dir, cmd.Env = dir, npmEnv
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("npm ci in test/nosana-sdk: %v\n%s", err, out)
 		}
@@ -75,7 +78,7 @@ func TestNosanaSDK(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "sdk.test.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(npmEnv,
 		"NS_URL="+srv.URL,
 		"NS_OWNER_TOKEN="+tp,
 		"NS_JOB="+job.String(),
