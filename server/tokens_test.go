@@ -103,6 +103,10 @@ func scopeCases(t *testing.T, e *env) {
 		{"revoke", "DELETE", "/v1/tokens/0123456789abcdef", rw, nil},
 		{"trusts", "GET", "/v1/trusts", rw, nil},
 		{"trust", "POST", "/v1/trusts", rw, map[string]any{"name": "x", "claims": map[string]string{"repository": "o/r"}}},
+		{"job definitions", "GET", "/v1/job-definitions", rw, nil},
+		{"job definition", "GET", "/v1/job-definitions/ci", rw, nil},
+		{"job definition put", "PUT", "/v1/job-definitions/ci", rw, map[string]any{"version": "0.1", "type": "container", "ops": []any{}}},
+		{"job definition delete", "DELETE", "/v1/job-definitions/ci", rw, nil},
 	} {
 		wantRefusal(t, c.what, e.do(c.method, c.path, c.tok, c.body), 403, errcode.TokenScope)
 	}
