@@ -16,6 +16,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgrind" >&2; exit 1; }
+# Debian 12's valgrind 3.19 cannot run binaries of Go 1.26 on CPUs with
+# RDTSCP: runtime.cputicks executes it and valgrind raises SIGILL ("vex
+# amd64->IR: unhandled instruction bytes: 0xF 0x1 0xF9"). Say so, not a
+# refused connection, when the server dies (died).
 
 BINS=${BINS:-.}
 PATHS=${PATHS:-/secrets/key-500 /secrets /secrets?prefix=key-50}
@@ -33,6 +37,12 @@ for b in $BINS; do
   if [ "$b" = . ]; then go build -o "$work/bin$i" .; else cp "$b" "$work/bin$i"; fi
 done
 
+# died explains a server that valgrind killed, then fails.
+died() {
+  grep -q 'unhandled instruction bytes: 0xF 0x1 0xF9' "$d/valgrind.log" &&
+    echo "valgrind cannot run this Go binary here: it does not decode the RDTSCP of runtime.cputicks" >&2
+  exit 1
+}
 wait_port() { for _ in $(seq 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
 printf '%-28s %-40s %16s\n' path build "instructions/req"
 for path in $PATHS; do
@@ -50,11 +60,11 @@ for path in $PATHS; do
       valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$d/cg.out" \
         "$work/bin$i" serve --listen 127.0.0.1:$PORT >"$d/serve.log" 2>"$d/valgrind.log" &
     vpid=$!
-    wait_port http://127.0.0.1:$PORT/livez
-    token=$("$work/benchtool" -url http://127.0.0.1:$PORT -seed 1000)
-    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n $((n / 10 + 20)) # warm up
+    wait_port http://127.0.0.1:$PORT/livez || died
+    token=$("$work/benchtool" -url http://127.0.0.1:$PORT -seed 1000) || died
+    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n $((n / 10 + 20)) || died # warm up
     callgrind_control -i on $vpid >/dev/null 2>&1
-    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n "$n"
+    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n "$n" || died
     callgrind_control -i off $vpid >/dev/null 2>&1
     callgrind_control -d $vpid >/dev/null 2>&1
     kill $vpid; wait $vpid 2>/dev/null || true
