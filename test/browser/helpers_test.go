@@ -116,11 +116,12 @@ type page struct {
 const reportCSP = `document.addEventListener('securitypolicyviolation', (e) =>
   console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));`
 
-// newPage starts Chromium (fresh profile) with one tab, with w's wallet
+// newPage starts Chromium (fresh profile, a HOME of the test's) with one tab, with w's wallet
 // injected when w is not nil, and an init script when init is not empty.
 func newPage(t *testing.T, srv *testserver.Server, w *testWallet, init string) *page {
 	t.Helper()
 	exe := chromium(t)
+	home := t.TempDir()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -137,6 +138,8 @@ func newPage(t *testing.T, srv *testserver.Server, w *testWallet, init string) *
 		chromedp.Flag("mute-audio", true),
 		chromedp.WindowSize(1280, 800),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium writes crash reports and a dconf cache under HOME.
+		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "XDG_CACHE_HOME="+home+"/.cache"),
 	)
 	ctx, cancel := chromedp.NewContext(alloc)
 	p := &page{t: t, ctx: ctx, srv: srv}
