@@ -9,6 +9,7 @@
 #   BINS="/tmp/old/nosana-secrets ." bench/instructions.sh
 #   STORAGE_CONNECTION=postgres://… MASTER_KEY=… bench/instructions.sh
 #   PATHS="/secrets" N=400 bench/instructions.sh
+#   PATHS="PUT:key-put" HISTORY=true bench/instructions.sh   # writes (POST /secrets) of one key
 #
 # HISTORY=false by default: the audit batch is flushed on a timer, and
 # under valgrind's slowdown its share per request would be far above what
@@ -16,10 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgrind" >&2; exit 1; }
-# Debian 12's valgrind 3.19 cannot run binaries of Go 1.26 on CPUs with
-# RDTSCP: runtime.cputicks executes it and valgrind raises SIGILL ("vex
-# amd64->IR: unhandled instruction bytes: 0xF 0x1 0xF9"). Say so, not a
-# refused connection, when the server dies (died).
+# Debian 12's valgrind 3.19 does not decode RDTSCP, which Go 1.26's
+# runtime.cputicks executes where the CPU has it: GODEBUG=cpu.rdtscp=off
+# below makes the runtime take its RDTSC path instead. asyncpreemptoff
+# spares callgrind the preemption signals it asserts on.
 
 BINS=${BINS:-.}
 PATHS=${PATHS:-/secrets/key-500 /secrets /secrets?prefix=key-50}
@@ -46,7 +47,8 @@ died() {
 wait_port() { for _ in $(seq 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
 printf '%-28s %-40s %16s\n' path build "instructions/req"
 for path in $PATHS; do
-  n=${N:-$(case $path in /secrets) echo 400 ;; *) echo 4000 ;; esac)}
+  n=${N:-$(case $path in /secrets) echo 400 ;; PUT:*) echo 1000 ;; *) echo 4000 ;; esac)}
+  case $path in PUT:*) load=(-put "${path#PUT:}") ;; *) load=(-get "$path") ;; esac
   i=0
   for b in $BINS; do
     i=$((i + 1))
@@ -56,15 +58,15 @@ for path in $PATHS; do
     case $storage in redis*) redis-cli -u "$storage" flushdb >/dev/null ;; esac
     STORAGE_CONNECTION=$storage JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes LOG_LEVEL=info LOG_FORMAT=json \
     HISTORY=${HISTORY:-false} RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
-    GOMAXPROCS=2 GODEBUG=asyncpreemptoff=1 \
+    GOMAXPROCS=2 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off \
       valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$d/cg.out" \
         "$work/bin$i" serve --listen 127.0.0.1:$PORT >"$d/serve.log" 2>"$d/valgrind.log" &
     vpid=$!
     wait_port http://127.0.0.1:$PORT/livez || died
     token=$("$work/benchtool" -url http://127.0.0.1:$PORT -seed 1000) || died
-    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n $((n / 10 + 20)) || died # warm up
+    "$work/benchtool" -url http://127.0.0.1:$PORT "${load[@]}" -token "$token" -n $((n / 10 + 20)) || died # warm up
     callgrind_control -i on $vpid >/dev/null 2>&1
-    "$work/benchtool" -url http://127.0.0.1:$PORT -get "$path" -token "$token" -n "$n" || died
+    "$work/benchtool" -url http://127.0.0.1:$PORT "${load[@]}" -token "$token" -n "$n" || died
     callgrind_control -i off $vpid >/dev/null 2>&1
     callgrind_control -d $vpid >/dev/null 2>&1
     kill $vpid; wait $vpid 2>/dev/null || true

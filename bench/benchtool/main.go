@@ -25,7 +25,8 @@ func main() {
 	seed := flag.Int("seed", 0, "store this many secrets (key-000 … key-999 for 1,000) of 100 bytes each (as JSON) and print a token")
 	loginBody := flag.Bool("login-body", false, "print a signed legacy login body for a fresh keypair")
 	get := flag.String("get", "", "send -n GETs of this path with -token over -c connections, and exit")
-	n := flag.Int("n", 1000, "requests for -get")
+	put := flag.String("put", "", "send -n writes (POST /secrets) of this key, each a new value, with -token over -c connections, and exit")
+	n := flag.Int("n", 1000, "requests for -get or -put")
 	conns := flag.Int("c", 4, "connections for -get")
 	token := flag.String("token", "", "token for -get")
 	every := flag.Duration("every", 0, "with -get: one request every this long, on one connection (a steady reader)")
@@ -36,6 +37,10 @@ func main() {
 	}
 	if *get != "" {
 		must(gets(*url+*get, *token, *n, *conns))
+		return
+	}
+	if *put != "" {
+		must(puts(*url+"/secrets", *put, *token, *n, *conns))
 		return
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
@@ -66,23 +71,42 @@ func main() {
 // but 200 is an error.
 func gets(url, token string, n, conns int) error {
 	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}
-	var left atomic.Int64
-	left.Store(int64(n))
+	return fan(n, conns, func(int64) error {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("%s: %d", url, res.StatusCode)
+		}
+		return nil
+	})
+}
+
+// puts sends n writes of key to url over conns workers, each a new
+// 100-byte value, so that with history on every one adds a version.
+func puts(url, key, token string, n, conns int) error {
+	return fan(n, conns, func(i int64) error {
+		v := fmt.Sprintf("value %d: a typical secret", i)
+		b, _ := json.Marshal(map[string]any{"secrets": map[string]string{key: v + strings.Repeat(".", 98-len(v))}})
+		return post(url, token, b, nil)
+	})
+}
+
+// fan calls do(1) … do(n) from conns workers and returns the first error;
+// a worker stops at its first.
+func fan(n, conns int, do func(i int64) error) error {
+	var next atomic.Int64
 	errs := make(chan error, conns)
 	for range conns {
 		go func() {
-			for left.Add(-1) >= 0 {
-				req, _ := http.NewRequest("GET", url, nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				res, err := cl.Do(req)
-				if err != nil {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if err := do(i); err != nil {
 					errs <- err
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
-					errs <- fmt.Errorf("%s: %d", url, res.StatusCode)
 					return
 				}
 			}
