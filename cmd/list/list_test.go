@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/list"
 )
@@ -28,19 +27,11 @@ func TestListParsing(t *testing.T) {
 		{"prefix over the limit", []string{"--prefix", strings.Repeat("p", 513)}, 2, list.Options{}},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *list.Options
-				err := cmdtest.Run(list.NewCmdList(f, func(o *list.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && (got.Prefix != tc.want.Prefix || got.ShowValues != tc.want.ShowValues || got.Output != tc.want.Output) {
-					t.Errorf("options %+v", got)
-				}
-			})
-		}
+		cmdtest.ParseModes(t, tc.name, list.NewCmdList, tc.args, tc.code, func(t *testing.T, got *list.Options) {
+			if got.Prefix != tc.want.Prefix || got.ShowValues != tc.want.ShowValues || got.Output != tc.want.Output {
+				t.Errorf("options %+v", got)
+			}
+		})
 	}
 }
 
@@ -64,31 +55,19 @@ func TestListOutput(t *testing.T) {
 		"prod/list":     []any{"a", 1},
 		"prod/nested/x": "deep",
 	})
-	cases := []struct {
-		name string
-		args []string
-	}{
-		{"keys", nil},
-		{"keys prefix", []string{"--prefix", "prod/"}},
-		{"keys no match", []string{"--prefix", "nothing/"}},
-		{"keys json", []string{"-o", "json", "--prefix", "prod/"}},
-		{"keys yaml", []string{"-o", "yaml", "--prefix", "prod/"}},
-		{"keys json empty", []string{"-o", "json", "--prefix", "nothing/"}},
-		{"values", []string{"--show-values"}},
-		{"values json", []string{"--show-values", "-o", "json"}},
-		{"values yaml", []string{"--show-values", "-o", "yaml"}},
-		{"values env", []string{"--show-values", "-o", "env"}},
-		{"values dotenv", []string{"--show-values", "-o", "dotenv"}},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				err := cmdtest.Run(list.NewCmdList(f, nil), tc.args...)
-				cmdtest.Golden(t, "list_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-			})
-		}
-	}
+	cmdtest.GoldenCases(t, "list_", srv, list.NewCmdList, []cmdtest.Case{
+		{Name: "keys"},
+		{Name: "keys prefix", Args: []string{"--prefix", "prod/"}},
+		{Name: "keys no match", Args: []string{"--prefix", "nothing/"}},
+		{Name: "keys json", Args: []string{"-o", "json", "--prefix", "prod/"}},
+		{Name: "keys yaml", Args: []string{"-o", "yaml", "--prefix", "prod/"}},
+		{Name: "keys json empty", Args: []string{"-o", "json", "--prefix", "nothing/"}},
+		{Name: "values", Args: []string{"--show-values"}},
+		{Name: "values json", Args: []string{"--show-values", "-o", "json"}},
+		{Name: "values yaml", Args: []string{"--show-values", "-o", "yaml"}},
+		{Name: "values env", Args: []string{"--show-values", "-o", "env"}},
+		{Name: "values dotenv", Args: []string{"--show-values", "-o", "dotenv"}},
+	})
 }
 
 // TestListKeysWithoutValues: list without --show-values asks for keys only
@@ -136,22 +115,10 @@ func TestListKeysWithoutValues(t *testing.T) {
 func TestListUnsafeNames(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	srv.Put(cmdtest.Address, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
-	cases := []struct {
-		name string
-		args []string
-	}{
-		{"env", []string{"--show-values", "-o", "env"}},
-		{"dotenv", []string{"--show-values", "-o", "dotenv"}},
-		{"env allowed", []string{"--show-values", "-o", "env", "--allow-unsafe-names"}},
-		{"env safe prefix", []string{"--show-values", "-o", "env", "--prefix", "path/"}},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				err := cmdtest.Run(list.NewCmdList(f, nil), tc.args...)
-				cmdtest.Golden(t, "list_unsafe_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-			})
-		}
-	}
+	cmdtest.GoldenCases(t, "list_unsafe_", srv, list.NewCmdList, []cmdtest.Case{
+		{Name: "env", Args: []string{"--show-values", "-o", "env"}},
+		{Name: "dotenv", Args: []string{"--show-values", "-o", "dotenv"}},
+		{Name: "env allowed", Args: []string{"--show-values", "-o", "env", "--allow-unsafe-names"}},
+		{Name: "env safe prefix", Args: []string{"--show-values", "-o", "env", "--prefix", "path/"}},
+	})
 }

@@ -137,11 +137,97 @@ func Transcript(err error, stdout, stderr string) string {
 	return Normalize(b.String())
 }
 
-// Modes are the terminal and non-terminal runs of a table test.
-var Modes = []struct {
+// Mode is one way a table test runs a command: on a pipe or on a terminal.
+type Mode struct {
 	Name string
 	TTY  bool
-}{{"pipe", false}, {"tty", true}}
+}
+
+// Modes are the terminal and non-terminal runs of a table test.
+var Modes = []Mode{{"pipe", false}, {"tty", true}}
+
+// InModes runs fn in a subtest named name+"/"+mode for each of Modes.
+func InModes(t *testing.T, name string, fn func(t *testing.T, m Mode)) {
+	t.Helper()
+	for _, m := range Modes {
+		t.Run(name+"/"+m.Name, func(t *testing.T) { fn(t, m) })
+	}
+}
+
+// NewCmd is the shape of a verb's constructor: NewCmdX(f, runF), where a
+// nil runF runs the verb and another replaces its Run.
+type NewCmd[O any] func(f *cmdutil.Factory, runF func(*O) error) *cobra.Command
+
+// WantExit reports whether err gives the exit code want, and marks t
+// failed (going on) when it does not.
+func WantExit(t testing.TB, err error, want int) bool {
+	t.Helper()
+	if code := cmdutil.ExitCode(err); code != want {
+		t.Errorf("exit %d (%v), want %d", code, err, want)
+		return false
+	}
+	return true
+}
+
+// Parse builds the verb with a runF that only keeps its Options, on a
+// Factory with no server (a terminal or not), and runs it with args. It
+// returns those Options (nil when the command failed before its Run) and
+// the error as Run returns it.
+func Parse[O any](t testing.TB, tty bool, newCmd NewCmd[O], args ...string) (*O, error) {
+	t.Helper()
+	f, _, _, _ := Factory(t, tty, nil)
+	var got *O
+	err := Run(newCmd(f, func(o *O) error { got = o; return nil }), args...)
+	return got, err
+}
+
+// ParseModes is one row of a parsing table: it runs Parse with args on a
+// pipe and on a terminal (InModes), stops a subtest whose exit code is
+// not code, and hands check the Options when the code is 0.
+func ParseModes[O any](t *testing.T, name string, newCmd NewCmd[O], args []string, code int, check func(t *testing.T, got *O)) {
+	t.Helper()
+	InModes(t, name, func(t *testing.T, m Mode) {
+		got, err := Parse(t, m.TTY, newCmd, args...)
+		if !WantExit(t, err, code) {
+			t.FailNow()
+		}
+		if code == 0 {
+			if got == nil {
+				t.Fatal("exit 0 without running the verb")
+			}
+			check(t, got)
+		}
+	})
+}
+
+// RunGolden runs c with args and compares its transcript (the exit code
+// and what it printed to out and errOut) with testdata/<name>.golden; it
+// returns the error for the test's further checks.
+func RunGolden(t testing.TB, name string, c *cobra.Command, out, errOut *bytes.Buffer, args ...string) error {
+	t.Helper()
+	err := Run(c, args...)
+	Golden(t, name, Transcript(err, out.String(), errOut.String()))
+	return err
+}
+
+// Case is a row of a golden table test: its name and the command line.
+type Case struct {
+	Name string
+	Args []string
+}
+
+// GoldenCases runs each case on a pipe and on a terminal (InModes): the
+// verb newCmd builds runs on a Factory talking to srv, and its transcript
+// must match testdata/<prefix><name>_<mode>.golden.
+func GoldenCases[O any](t *testing.T, prefix string, srv *clienttest.Server, newCmd NewCmd[O], cases []Case) {
+	t.Helper()
+	for _, tc := range cases {
+		InModes(t, tc.Name, func(t *testing.T, m Mode) {
+			f, _, out, errOut := Factory(t, m.TTY, srv)
+			RunGolden(t, prefix+tc.Name+"_"+m.Name, newCmd(f, nil), out, errOut, tc.Args...)
+		})
+	}
+}
 
 // HostileValues are secret values that try to break out of quoting, run a
 // command when sourced, or act on a terminal.
