@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobdef"
 )
@@ -33,11 +32,9 @@ func TestJobdefParsing(t *testing.T) {
 		{"bad output", []string{"get", "a", "-o", "env"}, 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, _, _, _ := cmdtest.Factory(t, false, nil)
-			var got *jobdef.Options
-			err := cmdtest.Run(jobdef.NewCmdJobdef(f, func(o *jobdef.Options) error { got = o; return nil }), tc.args...)
-			if code := cmdutil.ExitCode(err); code != tc.code {
-				t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+			got, err := cmdtest.Parse(t, false, jobdef.NewCmdJobdef, tc.args...)
+			if !cmdtest.WantExit(t, err, tc.code) {
+				t.FailNow()
 			}
 			if tc.code == 0 && got.Verb != tc.verb {
 				t.Errorf("verb %q", got.Verb)

@@ -89,18 +89,10 @@ func TestKeygenParsing(t *testing.T) {
 		{"bad output", []string{"-o", "yaml"}, 2, false},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *keygen.Options
-				err := cmdtest.Run(keygen.NewCmdKeygen(f, func(o *keygen.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && got.Force != tc.force {
-					t.Errorf("options %+v", got)
-				}
-			})
-		}
+		cmdtest.ParseModes(t, tc.name, keygen.NewCmdKeygen, tc.args, tc.code, func(t *testing.T, got *keygen.Options) {
+			if got.Force != tc.force {
+				t.Errorf("options %+v", got)
+			}
+		})
 	}
 }

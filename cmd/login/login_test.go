@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/get"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/login"
@@ -30,19 +29,11 @@ func TestLoginParsing(t *testing.T) {
 		{"bad output", []string{"-o", "env"}, 2, ""},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *login.Options
-				err := cmdtest.Run(login.NewCmdLogin(f, func(o *login.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && got.Job != tc.job {
-					t.Errorf("job %q", got.Job)
-				}
-			})
-		}
+		cmdtest.ParseModes(t, tc.name, login.NewCmdLogin, tc.args, tc.code, func(t *testing.T, got *login.Options) {
+			if got.Job != tc.job {
+				t.Errorf("job %q", got.Job)
+			}
+		})
 	}
 }
 
@@ -73,16 +64,13 @@ func TestLoginOutput(t *testing.T) {
 		{"old server legacy", old, []string{"--legacy-login"}},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, tc.srv)
-				err := cmdtest.Run(login.NewCmdLogin(f, nil), tc.args...)
-				cmdtest.Golden(t, "login_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-				if strings.Contains(out.String()+errOut.String(), "eyJ") {
-					t.Error("the token was printed")
-				}
-			})
-		}
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			f, _, out, errOut := cmdtest.Factory(t, m.TTY, tc.srv)
+			cmdtest.RunGolden(t, "login_"+tc.name+"_"+m.Name, login.NewCmdLogin(f, nil), out, errOut, tc.args...)
+			if strings.Contains(out.String()+errOut.String(), "eyJ") {
+				t.Error("the token was printed")
+			}
+		})
 	}
 }
 

@@ -56,19 +56,11 @@ func TestRunParsing(t *testing.T) {
 		{"malformed job", []string{"--job", "J0B", "--", "env"}, 2, nil, "", false, ""},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *run.Options
-				err := cmdtest.Run(run.NewCmdRun(f, func(o *run.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && (!reflect.DeepEqual(got.Command, tc.command) || got.Prefix != tc.prefix || got.Override != tc.override || got.Job != tc.job) {
-					t.Errorf("options %+v", got)
-				}
-			})
-		}
+		cmdtest.ParseModes(t, tc.name, run.NewCmdRun, tc.args, tc.code, func(t *testing.T, got *run.Options) {
+			if !reflect.DeepEqual(got.Command, tc.command) || got.Prefix != tc.prefix || got.Override != tc.override || got.Job != tc.job {
+				t.Errorf("options %+v", got)
+			}
+		})
 	}
 }
 
@@ -167,21 +159,19 @@ func TestRunCommand(t *testing.T) {
 		{"not found", []string{"--", "/nonexistent/cmd"}, "0"},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				c := run.NewCmdRun(f, func(o *run.Options) error {
-					o.Environ = func() []string {
-						return []string{"PATH=" + os.Getenv("PATH"), "KEPT=from-env", "RUN_EXIT=" + tc.exit,
-							"RUN_HELPER=DB_URL,TOKEN,prod_TOKEN,KEPT,db_password"}
-					}
-					return run.Run(context.Background(), o)
-				})
-				err := cmdtest.Run(c, tc.args...)
-				got := strings.ReplaceAll(cmdtest.Transcript(err, out.String(), errOut.String()), self, "<SELF>")
-				cmdtest.Golden(t, "run_"+tc.name+"_"+m.Name, got)
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+			c := run.NewCmdRun(f, func(o *run.Options) error {
+				o.Environ = func() []string {
+					return []string{"PATH=" + os.Getenv("PATH"), "KEPT=from-env", "RUN_EXIT=" + tc.exit,
+						"RUN_HELPER=DB_URL,TOKEN,prod_TOKEN,KEPT,db_password"}
+				}
+				return run.Run(context.Background(), o)
 			})
-		}
+			err := cmdtest.Run(c, tc.args...)
+			got := strings.ReplaceAll(cmdtest.Transcript(err, out.String(), errOut.String()), self, "<SELF>")
+			cmdtest.Golden(t, "run_"+tc.name+"_"+m.Name, got)
+		})
 	}
 }
 
@@ -260,9 +250,6 @@ func TestRunUnsafeEnv(t *testing.T) {
 }
 
 func TestAllowEnvIsAName(t *testing.T) {
-	f, _, _, _ := cmdtest.Factory(t, false, nil)
-	err := cmdtest.Run(run.NewCmdRun(f, func(*run.Options) error { return nil }), "--allow-env", "A=B", "--", "env")
-	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
-		t.Errorf("exit %d (%v), want usage error", cmdutil.ExitCode(err), err)
-	}
+	_, err := cmdtest.Parse(t, false, run.NewCmdRun, "--allow-env", "A=B", "--", "env")
+	cmdtest.WantExit(t, err, cmdutil.ExitUsage)
 }

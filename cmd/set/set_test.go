@@ -39,19 +39,11 @@ func TestSetParsing(t *testing.T) {
 		{"keypair and file from stdin", []string{"--keypair", "-", "--from-file", "-"}, 2, nil},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *set.Options
-				err := cmdtest.Run(set.NewCmdSet(f, func(o *set.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && !reflect.DeepEqual(got.Pairs, tc.pairs) {
-					t.Errorf("pairs %+v, want %+v", got.Pairs, tc.pairs)
-				}
-			})
-		}
+		cmdtest.ParseModes(t, tc.name, set.NewCmdSet, tc.args, tc.code, func(t *testing.T, got *set.Options) {
+			if !reflect.DeepEqual(got.Pairs, tc.pairs) {
+				t.Errorf("pairs %+v, want %+v", got.Pairs, tc.pairs)
+			}
+		})
 	}
 }
 
@@ -104,35 +96,32 @@ func TestSetOutput(t *testing.T) {
 		{"json output", []string{"-o", "json", "B=2", "A=1"}, "", map[string]string{"A": `"1"`, "B": `"2"`}},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				if m.TTY && strings.HasPrefix(tc.name, "stdin") {
-					t.Skip("on a terminal stdin is read as one hidden line (TestSetStdinTerminal)")
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			if m.TTY && strings.HasPrefix(tc.name, "stdin") {
+				t.Skip("on a terminal stdin is read as one hidden line (TestSetStdinTerminal)")
+			}
+			srv := clienttest.NewServer(t)
+			f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+			in.WriteString(tc.stdin)
+			err := cmdtest.RunGolden(t, "set_"+tc.name+"_"+m.Name, set.NewCmdSet(f, nil), out, errOut, tc.args...)
+			stored := map[string]string{}
+			for k, v := range srv.Secrets(cmdtest.Address) {
+				stored[k] = string(v)
+			}
+			want := tc.want
+			if want == nil {
+				want = map[string]string{}
+			}
+			if !reflect.DeepEqual(stored, want) {
+				t.Errorf("stored %v, want %v", stored, want)
+			}
+			// No value ever shows up in what set prints.
+			for _, v := range []string{"k-123", "postgres://", "not-json-secret", "line1", "abc"} {
+				if strings.Contains(out.String()+errOut.String()+errString(err), v) {
+					t.Errorf("output shows the value %q", v)
 				}
-				srv := clienttest.NewServer(t)
-				f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				in.WriteString(tc.stdin)
-				err := cmdtest.Run(set.NewCmdSet(f, nil), tc.args...)
-				cmdtest.Golden(t, "set_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-				stored := map[string]string{}
-				for k, v := range srv.Secrets(cmdtest.Address) {
-					stored[k] = string(v)
-				}
-				want := tc.want
-				if want == nil {
-					want = map[string]string{}
-				}
-				if !reflect.DeepEqual(stored, want) {
-					t.Errorf("stored %v, want %v", stored, want)
-				}
-				// No value ever shows up in what set prints.
-				for _, v := range []string{"k-123", "postgres://", "not-json-secret", "line1", "abc"} {
-					if strings.Contains(out.String()+errOut.String()+errString(err), v) {
-						t.Errorf("output shows the value %q", v)
-					}
-				}
-			})
-		}
+			}
+		})
 	}
 }
 
