@@ -11,33 +11,24 @@ import (
 )
 
 func TestGetParsing(t *testing.T) {
-	cases := []struct {
-		name   string
-		args   []string
-		code   int
-		key    string
-		output string
-	}{
-		{"key", []string{"K"}, 0, "K", "text"},
-		{"slash key", []string{"a/b"}, 0, "a/b", "text"},
-		{"json", []string{"-o", "json", "K"}, 0, "K", "json"},
-		{"yaml long", []string{"--output=yaml", "K"}, 0, "K", "yaml"},
-		{"no key", nil, 2, "", ""},
-		{"two keys", []string{"A", "B"}, 2, "", ""},
-		{"empty key", []string{""}, 2, "", ""},
-		{"key at the limit", []string{strings.Repeat("k", 512)}, 0, strings.Repeat("k", 512), "text"},
-		{"key over the limit", []string{strings.Repeat("k", 513)}, 2, "", ""},
-		{"key with NUL", []string{"a\x00b"}, 2, "", ""},
-		{"bad format", []string{"-o", "xml", "K"}, 2, "", ""},
-		{"unknown flag", []string{"--nope", "K"}, 2, "", ""},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, get.NewCmdGet, tc.args, tc.code, func(t *testing.T, got *get.Options) {
-			if got.Key != tc.key || got.Output != tc.output {
-				t.Errorf("options %+v", got)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, get.NewCmdGet, []cmdtest.ParseCase[get.Options]{
+		{Name: "key", Args: []string{"K"}, Want: get.Options{Key: "K", Output: "text"}},
+		{Name: "slash key", Args: []string{"a/b"}, Want: get.Options{Key: "a/b", Output: "text"}},
+		{Name: "json", Args: []string{"-o", "json", "K"}, Want: get.Options{Key: "K", Output: "json"}},
+		{Name: "yaml long", Args: []string{"--output=yaml", "K"}, Want: get.Options{Key: "K", Output: "yaml"}},
+		{Name: "no key", Code: 2},
+		{Name: "two keys", Args: []string{"A", "B"}, Code: 2},
+		{Name: "empty key", Args: []string{""}, Code: 2},
+		{Name: "key at the limit", Args: []string{strings.Repeat("k", 512)}, Want: get.Options{Key: strings.Repeat("k", 512), Output: "text"}},
+		{Name: "key over the limit", Args: []string{strings.Repeat("k", 513)}, Code: 2},
+		{Name: "key with NUL", Args: []string{"a\x00b"}, Code: 2},
+		{Name: "bad format", Args: []string{"-o", "xml", "K"}, Code: 2},
+		{Name: "unknown flag", Args: []string{"--nope", "K"}, Code: 2},
+	}, func(t *testing.T, got, want *get.Options) {
+		if got.Key != want.Key || got.Output != want.Output {
+			t.Errorf("options %+v", got)
+		}
+	})
 }
 
 func TestGetOutput(t *testing.T) {

@@ -11,26 +11,18 @@ import (
 )
 
 func TestJobFetchParsing(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		code int
-		keys []string
-	}{
-		{"all", []string{"--job", job1}, 0, []string{}},
-		{"keys", []string{"--job", job1, "A", "B"}, 0, []string{"A", "B"}},
-		{"no job", []string{"A"}, 2, nil},
-		{"empty key", []string{"--job", job1, ""}, 2, nil},
-		{"malformed job", []string{"--job", "not-an-address"}, 2, nil},
-		{"key over the limit", []string{"--job", job1, strings.Repeat("k", 513)}, 2, nil},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, jobfetch.NewCmdJobFetch, tc.args, tc.code, func(t *testing.T, got *jobfetch.Options) {
-			if got.Job != job1 || !reflect.DeepEqual(got.Keys, tc.keys) {
-				t.Errorf("options %+v", got)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, jobfetch.NewCmdJobFetch, []cmdtest.ParseCase[jobfetch.Options]{
+		{Name: "all", Args: []string{"--job", job1}, Want: jobfetch.Options{Job: job1, Keys: []string{}}},
+		{Name: "keys", Args: []string{"--job", job1, "A", "B"}, Want: jobfetch.Options{Job: job1, Keys: []string{"A", "B"}}},
+		{Name: "no job", Args: []string{"A"}, Code: 2},
+		{Name: "empty key", Args: []string{"--job", job1, ""}, Code: 2},
+		{Name: "malformed job", Args: []string{"--job", "not-an-address"}, Code: 2},
+		{Name: "key over the limit", Args: []string{"--job", job1, strings.Repeat("k", 513)}, Code: 2},
+	}, func(t *testing.T, got, want *jobfetch.Options) {
+		if got.Job != want.Job || !reflect.DeepEqual(got.Keys, want.Keys) {
+			t.Errorf("options %+v", got)
+		}
+	})
 }
 
 // Job and project addresses the test server grants.

@@ -76,23 +76,15 @@ func TestKeygenEnvAndJSON(t *testing.T) {
 }
 
 func TestKeygenParsing(t *testing.T) {
-	cases := []struct {
-		name  string
-		args  []string
-		code  int
-		force bool
-	}{
-		{"plain", nil, 0, false},
-		{"force", []string{"--force"}, 0, true},
-		{"json", []string{"-o", "json"}, 0, false},
-		{"positional path", []string{"file.json"}, 2, false},
-		{"bad output", []string{"-o", "yaml"}, 2, false},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, keygen.NewCmdKeygen, tc.args, tc.code, func(t *testing.T, got *keygen.Options) {
-			if got.Force != tc.force {
-				t.Errorf("options %+v", got)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, keygen.NewCmdKeygen, []cmdtest.ParseCase[keygen.Options]{
+		{Name: "plain"},
+		{Name: "force", Args: []string{"--force"}, Want: keygen.Options{Force: true}},
+		{Name: "json", Args: []string{"-o", "json"}},
+		{Name: "positional path", Args: []string{"file.json"}, Code: 2},
+		{Name: "bad output", Args: []string{"-o", "yaml"}, Code: 2},
+	}, func(t *testing.T, got, want *keygen.Options) {
+		if got.Force != want.Force {
+			t.Errorf("options %+v", got)
+		}
+	})
 }

@@ -10,29 +10,21 @@ import (
 )
 
 func TestListParsing(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want list.Options
-	}{
-		{"plain", nil, 0, list.Options{Output: "text"}},
-		{"prefix", []string{"--prefix", "prod/"}, 0, list.Options{Prefix: "prod/", Output: "text"}},
-		{"values json", []string{"--show-values", "-o", "json"}, 0, list.Options{ShowValues: true, Output: "json"}},
-		{"env needs values", []string{"-o", "env"}, 2, list.Options{}},
-		{"dotenv needs values", []string{"-o", "dotenv"}, 2, list.Options{}},
-		{"env with values", []string{"-o", "env", "--show-values"}, 0, list.Options{ShowValues: true, Output: "env"}},
-		{"argument", []string{"prod/"}, 2, list.Options{}},
-		{"bad format", []string{"-o", "csv"}, 2, list.Options{}},
-		{"prefix over the limit", []string{"--prefix", strings.Repeat("p", 513)}, 2, list.Options{}},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, list.NewCmdList, tc.args, tc.code, func(t *testing.T, got *list.Options) {
-			if got.Prefix != tc.want.Prefix || got.ShowValues != tc.want.ShowValues || got.Output != tc.want.Output {
-				t.Errorf("options %+v", got)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, list.NewCmdList, []cmdtest.ParseCase[list.Options]{
+		{Name: "plain", Want: list.Options{Output: "text"}},
+		{Name: "prefix", Args: []string{"--prefix", "prod/"}, Want: list.Options{Prefix: "prod/", Output: "text"}},
+		{Name: "values json", Args: []string{"--show-values", "-o", "json"}, Want: list.Options{ShowValues: true, Output: "json"}},
+		{Name: "env needs values", Args: []string{"-o", "env"}, Code: 2},
+		{Name: "dotenv needs values", Args: []string{"-o", "dotenv"}, Code: 2},
+		{Name: "env with values", Args: []string{"-o", "env", "--show-values"}, Want: list.Options{ShowValues: true, Output: "env"}},
+		{Name: "argument", Args: []string{"prod/"}, Code: 2},
+		{Name: "bad format", Args: []string{"-o", "csv"}, Code: 2},
+		{Name: "prefix over the limit", Args: []string{"--prefix", strings.Repeat("p", 513)}, Code: 2},
+	}, func(t *testing.T, got, want *list.Options) {
+		if got.Prefix != want.Prefix || got.ShowValues != want.ShowValues || got.Output != want.Output {
+			t.Errorf("options %+v", got)
+		}
+	})
 }
 
 func TestListOutput(t *testing.T) {

@@ -15,26 +15,18 @@ import (
 )
 
 func TestLoginParsing(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		code int
-		job  string
-	}{
-		{"plain", nil, 0, ""},
-		{"job", []string{"--job", job1}, 0, job1},
-		{"argument", []string{"x"}, 2, ""},
-		{"malformed job", []string{"--job", "JOB1"}, 2, ""},
-		{"short job", []string{"--job", "11111111"}, 2, ""},
-		{"bad output", []string{"-o", "env"}, 2, ""},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, login.NewCmdLogin, tc.args, tc.code, func(t *testing.T, got *login.Options) {
-			if got.Job != tc.job {
-				t.Errorf("job %q", got.Job)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, login.NewCmdLogin, []cmdtest.ParseCase[login.Options]{
+		{Name: "plain"},
+		{Name: "job", Args: []string{"--job", job1}, Want: login.Options{Job: job1}},
+		{Name: "argument", Args: []string{"x"}, Code: 2},
+		{Name: "malformed job", Args: []string{"--job", "JOB1"}, Code: 2},
+		{Name: "short job", Args: []string{"--job", "11111111"}, Code: 2},
+		{Name: "bad output", Args: []string{"-o", "env"}, Code: 2},
+	}, func(t *testing.T, got, want *login.Options) {
+		if got.Job != want.Job {
+			t.Errorf("job %q", got.Job)
+		}
+	})
 }
 
 // Job and project addresses the test server grants.

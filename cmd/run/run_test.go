@@ -37,31 +37,20 @@ func TestMain(m *testing.M) {
 const testJob = "3uVFAWCy4rqq2QvXeT2xkefn1fZnsNQ45tcbpbjkPYp2"
 
 func TestRunParsing(t *testing.T) {
-	cases := []struct {
-		name     string
-		args     []string
-		code     int
-		command  []string
-		prefix   string
-		override bool
-		job      string
-	}{
-		{"dashdash", []string{"--", "env"}, 0, []string{"env"}, "", false, ""},
-		{"flags then command", []string{"--prefix", "p/", "--override", "--job", testJob, "--", "sh", "-c", "x"}, 0, []string{"sh", "-c", "x"}, "p/", true, testJob},
-		{"command flags are its own", []string{"ls", "-la", "--prefix", "x"}, 0, []string{"ls", "-la", "--prefix", "x"}, "", false, ""},
-		{"no command", nil, 2, nil, "", false, ""},
-		{"only dashdash", []string{"--"}, 2, nil, "", false, ""},
-		{"empty command", []string{"--", ""}, 2, nil, "", false, ""},
-		{"unknown flag", []string{"--nope", "--", "env"}, 2, nil, "", false, ""},
-		{"malformed job", []string{"--job", "J0B", "--", "env"}, 2, nil, "", false, ""},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, run.NewCmdRun, tc.args, tc.code, func(t *testing.T, got *run.Options) {
-			if !reflect.DeepEqual(got.Command, tc.command) || got.Prefix != tc.prefix || got.Override != tc.override || got.Job != tc.job {
-				t.Errorf("options %+v", got)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, run.NewCmdRun, []cmdtest.ParseCase[run.Options]{
+		{Name: "dashdash", Args: []string{"--", "env"}, Want: run.Options{Command: []string{"env"}}},
+		{Name: "flags then command", Args: []string{"--prefix", "p/", "--override", "--job", testJob, "--", "sh", "-c", "x"}, Want: run.Options{Command: []string{"sh", "-c", "x"}, Prefix: "p/", Override: true, Job: testJob}},
+		{Name: "command flags are its own", Args: []string{"ls", "-la", "--prefix", "x"}, Want: run.Options{Command: []string{"ls", "-la", "--prefix", "x"}}},
+		{Name: "no command", Code: 2},
+		{Name: "only dashdash", Args: []string{"--"}, Code: 2},
+		{Name: "empty command", Args: []string{"--", ""}, Code: 2},
+		{Name: "unknown flag", Args: []string{"--nope", "--", "env"}, Code: 2},
+		{Name: "malformed job", Args: []string{"--job", "J0B", "--", "env"}, Code: 2},
+	}, func(t *testing.T, got, want *run.Options) {
+		if !reflect.DeepEqual(got.Command, want.Command) || got.Prefix != want.Prefix || got.Override != want.Override || got.Job != want.Job {
+			t.Errorf("options %+v", got)
+		}
+	})
 }
 
 func secrets(kv map[string]string) client.Secrets {

@@ -14,37 +14,29 @@ import (
 )
 
 func TestSetParsing(t *testing.T) {
-	cases := []struct {
-		name  string
-		args  []string
-		code  int
-		pairs []set.Pair
-	}{
-		{"one", []string{"A=1"}, 0, []set.Pair{{Key: "A", Value: "1"}}},
-		{"several", []string{"A=1", "B=x=y", "C="}, 0, []set.Pair{{Key: "A", Value: "1"}, {Key: "B", Value: "x=y"}, {Key: "C", Value: ""}}},
-		{"stdin", []string{"K", "-"}, 0, []set.Pair{{Key: "K", FromStdin: true}}},
-		{"stdin and pair", []string{"A=1", "K", "-"}, 0, []set.Pair{{Key: "A", Value: "1"}, {Key: "K", FromStdin: true}}},
-		{"literal dash", []string{"K=-"}, 0, []set.Pair{{Key: "K", Value: "-"}}},
-		{"from file only", []string{"--from-file", ".env"}, 0, nil},
-		{"nothing", nil, 2, nil},
-		{"key without value", []string{"K"}, 2, nil},
-		{"dash alone", []string{"-"}, 2, nil},
-		{"two stdins", []string{"A", "-", "B", "-"}, 2, nil},
-		{"empty key", []string{"=v"}, 2, nil},
-		{"duplicate", []string{"A=1", "A=2"}, 2, nil},
-		{"stdin twice via file", []string{"--from-file", "-", "K", "-"}, 2, nil},
-		{"bad output", []string{"-o", "yaml", "A=1"}, 2, nil},
-		{"keypair from stdin", []string{"--keypair", "-", "A=1"}, 0, []set.Pair{{Key: "A", Value: "1"}}},
-		{"keypair and value from stdin", []string{"--keypair", "-", "K", "-"}, 2, nil},
-		{"keypair and file from stdin", []string{"--keypair", "-", "--from-file", "-"}, 2, nil},
-	}
-	for _, tc := range cases {
-		cmdtest.ParseModes(t, tc.name, set.NewCmdSet, tc.args, tc.code, func(t *testing.T, got *set.Options) {
-			if !reflect.DeepEqual(got.Pairs, tc.pairs) {
-				t.Errorf("pairs %+v, want %+v", got.Pairs, tc.pairs)
-			}
-		})
-	}
+	cmdtest.ParseTable(t, set.NewCmdSet, []cmdtest.ParseCase[set.Options]{
+		{Name: "one", Args: []string{"A=1"}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}}}},
+		{Name: "several", Args: []string{"A=1", "B=x=y", "C="}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}, {Key: "B", Value: "x=y"}, {Key: "C", Value: ""}}}},
+		{Name: "stdin", Args: []string{"K", "-"}, Want: set.Options{Pairs: []set.Pair{{Key: "K", FromStdin: true}}}},
+		{Name: "stdin and pair", Args: []string{"A=1", "K", "-"}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}, {Key: "K", FromStdin: true}}}},
+		{Name: "literal dash", Args: []string{"K=-"}, Want: set.Options{Pairs: []set.Pair{{Key: "K", Value: "-"}}}},
+		{Name: "from file only", Args: []string{"--from-file", ".env"}},
+		{Name: "nothing", Code: 2},
+		{Name: "key without value", Args: []string{"K"}, Code: 2},
+		{Name: "dash alone", Args: []string{"-"}, Code: 2},
+		{Name: "two stdins", Args: []string{"A", "-", "B", "-"}, Code: 2},
+		{Name: "empty key", Args: []string{"=v"}, Code: 2},
+		{Name: "duplicate", Args: []string{"A=1", "A=2"}, Code: 2},
+		{Name: "stdin twice via file", Args: []string{"--from-file", "-", "K", "-"}, Code: 2},
+		{Name: "bad output", Args: []string{"-o", "yaml", "A=1"}, Code: 2},
+		{Name: "keypair from stdin", Args: []string{"--keypair", "-", "A=1"}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}}}},
+		{Name: "keypair and value from stdin", Args: []string{"--keypair", "-", "K", "-"}, Code: 2},
+		{Name: "keypair and file from stdin", Args: []string{"--keypair", "-", "--from-file", "-"}, Code: 2},
+	}, func(t *testing.T, got, want *set.Options) {
+		if !reflect.DeepEqual(got.Pairs, want.Pairs) {
+			t.Errorf("pairs %+v, want %+v", got.Pairs, want.Pairs)
+		}
+	})
 }
 
 const dotenv = `# app settings

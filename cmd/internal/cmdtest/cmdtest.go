@@ -181,23 +181,35 @@ func Parse[O any](t testing.TB, tty bool, newCmd NewCmd[O], args ...string) (*O,
 	return got, err
 }
 
-// ParseModes is one row of a parsing table: it runs Parse with args on a
-// pipe and on a terminal (InModes), stops a subtest whose exit code is
-// not code, and hands check the Options when the code is 0.
-func ParseModes[O any](t *testing.T, name string, newCmd NewCmd[O], args []string, code int, check func(t *testing.T, got *O)) {
+// ParseCase is a row of a parsing table: a command line, the exit code it
+// must give and, when that is 0, the Options the verb must get (as far as
+// the table's check compares them).
+type ParseCase[O any] struct {
+	Name string
+	Args []string
+	Code int
+	Want O
+}
+
+// ParseTable runs each case with Parse on a pipe and on a terminal
+// (InModes). A subtest stops when the exit code is not the case's; when
+// it is 0, check compares the Options the verb got with the case's Want.
+func ParseTable[O any](t *testing.T, newCmd NewCmd[O], cases []ParseCase[O], check func(t *testing.T, got, want *O)) {
 	t.Helper()
-	InModes(t, name, func(t *testing.T, m Mode) {
-		got, err := Parse(t, m.TTY, newCmd, args...)
-		if !WantExit(t, err, code) {
-			t.FailNow()
-		}
-		if code == 0 {
-			if got == nil {
-				t.Fatal("exit 0 without running the verb")
+	for _, tc := range cases {
+		InModes(t, tc.Name, func(t *testing.T, m Mode) {
+			got, err := Parse(t, m.TTY, newCmd, tc.Args...)
+			if !WantExit(t, err, tc.Code) {
+				t.FailNow()
 			}
-			check(t, got)
-		}
-	})
+			if tc.Code == 0 {
+				if got == nil {
+					t.Fatal("exit 0 without running the verb")
+				}
+				check(t, got, &tc.Want)
+			}
+		})
+	}
 }
 
 // RunGolden runs c with args and compares its transcript (the exit code
