@@ -18,9 +18,7 @@ import (
 func TestAuditFollow(t *testing.T) {
 	srv := startServer(t, nil)
 	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	u.keygen()
 	u.expect(0, "FIRST\n", "", "set", "FIRST=1")
 
 	cmd := exec.Command(testserver.Binary(t), "audit", "--follow")
