@@ -115,6 +115,15 @@ func startServer(t *testing.T, env map[string]string) *testserver.Server {
 	return testserver.Start(t, cfg)
 }
 
+// startOwner starts a server and a user of it who has made a keypair.
+func startOwner(t *testing.T) (*testserver.Server, *user) {
+	t.Helper()
+	srv := startServer(t, nil)
+	u := newUser(t, srv.URL)
+	u.keygen()
+	return srv, u
+}
+
 var addressRE = regexp.MustCompile(`^[1-9A-HJ-NP-Za-km-z]{32,44}\n$`)
 
 // TestJourney is a user's first session: keygen → set → get → list → run →
@@ -339,9 +348,7 @@ func TestSSHKeyJourney(t *testing.T) {
 		}
 		t.Skip("no ssh-keygen")
 	}
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	u.keygen()
+	_, u := startOwner(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "deploy_key")
 	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "deploy", "-f", key).CombinedOutput(); err != nil {

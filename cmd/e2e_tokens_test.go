@@ -12,9 +12,7 @@ import (
 // the real binary; a CI user with no keypair reads with it through
 // NOSANA_SECRETS_TOKEN and is refused elsewhere; a revoked token stops.
 func TestAccessTokenVerbs(t *testing.T) {
-	srv := startServer(t, nil)
-	owner := newUser(t, srv.URL)
-	owner.keygen()
+	srv, owner := startOwner(t)
 	owner.expect(0, "ci/a\nother\n", "", "set", "ci/a=A", "other=O")
 	r := owner.run("", "token", "create", "ci", "--prefix", "ci/", "--ttl", "30d")
 	tok := strings.TrimSpace(r.stdout)

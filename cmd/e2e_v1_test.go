@@ -50,9 +50,7 @@ func TestWhoamiVerb(t *testing.T) {
 // TestHistoryVerbs: versions, check-and-set, delete and undelete, restore
 // and the audit log, through the real binary and server.
 func TestHistoryVerbs(t *testing.T) {
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	u.keygen()
+	_, u := startOwner(t)
 	u.expect(0, "A\n", "", "set", "A=one")
 	u.expect(0, "A\n", "", "set", "A=two")
 	u.expect(0, "one", "", "get", "A", "--version", "1")

@@ -68,9 +68,7 @@ func TestServerTextEscaped(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	srv := startServer(t, nil)
-	u = newUser(t, srv.URL)
-	u.keygen()
+	_, u = startOwner(t)
 	u.expect(0, "\"rtl\\u202eevil\\u200b\"\n", "\x1b[2J", "set", "rtl\u202eevil\u200b", "-")
 	u.expect(0, "\"rtl\\u202eevil\\u200b\"\n", "", "list")
 	u.expect(0, "\"rtl\\u202eevil\\u200b\"\t\"\\x1b[2J\"\n", "", "list", "--show-values")
@@ -79,9 +77,7 @@ func TestServerTextEscaped(t *testing.T) {
 // A keypair put where its path belongs is never printed; CI can hand the
 // keypair over on stdin or in NOSANA_SECRETS_KEYPAIR_JSON.
 func TestKeypairInCI(t *testing.T) {
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	u.keygen()
+	srv, u := startOwner(t)
 	kp, err := os.ReadFile(filepath.Join(u.home, ".config", "solana", "id.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -88,10 +88,17 @@ func TestLoginCachesToken(t *testing.T) {
 		}
 	}
 
-	// A new process (a new factory) with the same config dir reuses it.
-	g, _, out, _ := cmdtest.Factory(t, false, srv)
-	g.ConfigDir = f.ConfigDir
-	if err := cmdtest.Run(get.NewCmdGet(g, nil), "K"); err != nil || out.String() != "v" {
+	// getAgain runs get in a new process (a new factory) with the same
+	// config dir, and returns what it printed.
+	getAgain := func(args ...string) (string, error) {
+		g, _, out, _ := cmdtest.Factory(t, false, srv)
+		g.ConfigDir = f.ConfigDir
+		err := cmdtest.Run(get.NewCmdGet(g, nil), args...)
+		return out.String(), err
+	}
+
+	// A new process reuses it.
+	if out, err := getAgain("K"); err != nil || out != "v" {
 		t.Fatalf("get: %q %v", out, err)
 	}
 	if srv.Logins() != 1 {
@@ -101,9 +108,7 @@ func TestLoginCachesToken(t *testing.T) {
 	// A token the server no longer accepts is replaced after one 403.
 	srv.RevokeTokens()
 	waitNextSecond()
-	h, _, out, _ := cmdtest.Factory(t, false, srv)
-	h.ConfigDir = f.ConfigDir
-	if err := cmdtest.Run(get.NewCmdGet(h, nil), "K"); err != nil || out.String() != "v" {
+	if out, err := getAgain("K"); err != nil || out != "v" {
 		t.Fatalf("get after revocation: %q %v", out, err)
 	}
 	if srv.Logins() != 2 {
@@ -111,9 +116,7 @@ func TestLoginCachesToken(t *testing.T) {
 	}
 
 	// --no-cache neither reads nor writes it.
-	n, _, _, _ := cmdtest.Factory(t, false, srv)
-	n.ConfigDir = f.ConfigDir
-	if err := cmdtest.Run(get.NewCmdGet(n, nil), "--no-cache", "K"); err != nil {
+	if _, err := getAgain("--no-cache", "K"); err != nil {
 		t.Fatal(err)
 	}
 	if srv.Logins() != 3 {
