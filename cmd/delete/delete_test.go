@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
 	"github.com/nosana-ci/nosana-secrets/cmd/delete"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 )
@@ -64,8 +63,7 @@ func TestDeleteOutput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
-			srv := clienttest.NewServer(t)
-			srv.Put(cmdtest.Address, map[string]any{"A": "a", "B": "b", "C": "c"})
+			srv := cmdtest.ServerWith(t, map[string]any{"A": "a", "B": "b", "C": "c"})
 			f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
 			in.WriteString(tc.answer)
 			cmdtest.RunGolden(t, "delete_"+tc.name+"_"+m.Name, delete.NewCmdDelete(f, nil), out, errOut, tc.args...)

@@ -32,8 +32,7 @@ func TestGetParsing(t *testing.T) {
 }
 
 func TestGetOutput(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{
+	srv := cmdtest.ServerWith(t, map[string]any{
 		"S":          "hunter2",
 		"multiline":  "line1\nline2\n",
 		"a/b":        "slash",

@@ -3,7 +3,6 @@ package job_test
 import (
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/job"
@@ -29,8 +28,7 @@ func TestJobResultsParsing(t *testing.T) {
 }
 
 func TestJobResultsOutput(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"jobs/" + jobAddr + "/results": map[string]any{
+	srv := cmdtest.ServerWith(t, map[string]any{"jobs/" + jobAddr + "/results": map[string]any{
 		"status": "success", "startTime": 1765000000000, "endTime": 1765000060000,
 		"opStates": []any{map[string]any{"operationId": "run", "status": "success", "exitCode": 0,
 			"logs": []any{map[string]any{"type": "stdout", "log": "hello\n"}}}},

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobdef"
 )
@@ -49,8 +48,7 @@ func TestJobdefOutput(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(good, []byte(tmpl), 0o600)
 	os.WriteFile(bad, []byte(`{"version":"0.1","type":"container","ops":[{"type":"container/run","id":"x","args":{"image":"u","gpu":"yes"}}]}`), 0o600)
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"GREETING": "hello", "api/token": "t0k-secret"})
+	srv := cmdtest.ServerWith(t, map[string]any{"GREETING": "hello", "api/token": "t0k-secret"})
 	steps := []struct {
 		name string
 		args []string

@@ -28,8 +28,7 @@ func TestListParsing(t *testing.T) {
 }
 
 func TestListOutput(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{
+	srv := cmdtest.ServerWith(t, map[string]any{
 		"DB_PASSWORD":   "hunter2",
 		"prod/api-key":  "k-123",
 		"prod/config":   map[string]any{"replicas": 3, "debug": false},
@@ -66,8 +65,7 @@ func TestListOutput(t *testing.T) {
 // (GET /v1/secrets), so no value crosses the network; against a server
 // that predates that route it falls back to the legacy listing.
 func TestListKeysWithoutValues(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
+	srv := cmdtest.ServerWith(t, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
 
 	f, _, out, _ := cmdtest.Factory(t, false, srv)
 	if err := cmdtest.Run(list.NewCmdList(f, nil)); err != nil {
@@ -83,8 +81,7 @@ func TestListKeysWithoutValues(t *testing.T) {
 	}
 
 	// An old server: the route is unknown (after the sign-in).
-	old := clienttest.NewServer(t)
-	old.Put(cmdtest.Address, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
+	old := cmdtest.ServerWith(t, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
 	old.Fail(clienttest.Failure{}, clienttest.Failure{Status: 404, Body: "Cannot GET /v1/secrets"})
 	f, _, out, errOut := cmdtest.Factory(t, false, old)
 	if err := cmdtest.Run(list.NewCmdList(f, nil)); err != nil {
@@ -105,8 +102,7 @@ func TestListKeysWithoutValues(t *testing.T) {
 // TestListUnsafeNames: list --show-values -o env|dotenv refuses, as run
 // does, a secret named like PATH or LD_PRELOAD, unless told otherwise.
 func TestListUnsafeNames(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
+	srv := cmdtest.ServerWith(t, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
 	cmdtest.GoldenCases(t, "list_unsafe_", srv, list.NewCmdList, []cmdtest.Case{
 		{Name: "env", Args: []string{"--show-values", "-o", "env"}},
 		{Name: "dotenv", Args: []string{"--show-values", "-o", "dotenv"}},

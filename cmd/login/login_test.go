@@ -69,8 +69,7 @@ func TestLoginOutput(t *testing.T) {
 // login caches the token (0600 in a 0700 directory) and the next command
 // reuses it without signing in again.
 func TestLoginCachesToken(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"K": "v"})
+	srv := cmdtest.ServerWith(t, map[string]any{"K": "v"})
 	f, _, _, _ := cmdtest.Factory(t, false, srv)
 	if err := cmdtest.Run(login.NewCmdLogin(f, nil)); err != nil {
 		t.Fatal(err)

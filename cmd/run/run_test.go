@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client"
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/run"
@@ -133,8 +132,7 @@ func TestRunCommand(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("helper process expects a POSIX environment")
 	}
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"DB_URL": "pg://secret", "prod/TOKEN": "t-1", "KEPT": "from-secret", "db/password": "p"})
+	srv := cmdtest.ServerWith(t, map[string]any{"DB_URL": "pg://secret", "prod/TOKEN": "t-1", "KEPT": "from-secret", "db/password": "p"})
 	self, _ := os.Executable()
 	cases := []struct {
 		name string
@@ -210,8 +208,7 @@ func TestRunUnsafeEnv(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("helper process expects a POSIX environment")
 	}
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"BASH_ENV": "/tmp/evil.sh", "NODE_OPTIONS": "--require /tmp/evil.js", "SAFE": "ok"})
+	srv := cmdtest.ServerWith(t, map[string]any{"BASH_ENV": "/tmp/evil.sh", "NODE_OPTIONS": "--require /tmp/evil.js", "SAFE": "ok"})
 	self, _ := os.Executable()
 	for _, tc := range []struct {
 		args []string

@@ -38,6 +38,15 @@ func KeypairFile(t testing.TB) string {
 	return p
 }
 
+// ServerWith starts a fake API server in which the vectors' keypair
+// (Address) holds secrets.
+func ServerWith(tb testing.TB, secrets map[string]any) *clienttest.Server {
+	tb.Helper()
+	srv := clienttest.NewServer(tb)
+	srv.Put(Address, secrets)
+	return srv
+}
+
 // Env is a fake environment for Factory.Getenv.
 type Env map[string]string
 
