@@ -19,8 +19,7 @@ func TestJobResultsParsing(t *testing.T) {
 		{[]string{"results"}, 2},
 		{[]string{"results", "not-a-job"}, 2},
 	} {
-		f, _, _, _ := cmdtest.Factory(t, false, nil)
-		err := cmdtest.Run(job.NewCmdJob(f, func(*job.Options) error { return nil }), tc.args...)
+		_, err := cmdtest.Parse(t, false, job.NewCmdJob, tc.args...)
 		if code := cmdutil.ExitCode(err); code != tc.code {
 			t.Errorf("%v: exit %d (%v), want %d", tc.args, code, err, tc.code)
 		}
