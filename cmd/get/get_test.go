@@ -44,7 +44,7 @@ func TestGetOutput(t *testing.T) {
 		"PATH":       "/srv/evil/bin:/usr/bin",
 		"ld.preload": "/srv/evil/hook.so",
 	})
-	cmdtest.GoldenCases(t, "get_", srv, get.NewCmdGet, []cmdtest.Case{
+	cmdtest.GoldenCases(t, "get_", srv, get.NewCmdGet, []cmdtest.GoldenCase{
 		{Name: "string", Args: []string{"S"}},
 		{Name: "multiline", Args: []string{"multiline"}},
 		{Name: "slash", Args: []string{"a/b"}},

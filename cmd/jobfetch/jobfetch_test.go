@@ -45,7 +45,7 @@ func TestJobFetchOutput(t *testing.T) {
 	// A project that sets the node's PATH and loader for whoever evals -o env.
 	srv.Put(hostileProject, map[string]any{"PATH": "/srv/evil/bin:/usr/bin", "LD_PRELOAD": "/srv/evil/hook.so", "bash-env": "/srv/evil/rc", "TOKEN": "t-2"})
 	srv.Grant(hostileJob, clienttest.Grant{Node: cmdtest.Address, UserAddress: hostileProject, Secrets: []string{"PATH", "LD_PRELOAD", "bash-env", "TOKEN"}})
-	cmdtest.GoldenCases(t, "jobfetch_", srv, jobfetch.NewCmdJobFetch, []cmdtest.Case{
+	cmdtest.GoldenCases(t, "jobfetch_", srv, jobfetch.NewCmdJobFetch, []cmdtest.GoldenCase{
 		{Name: "all", Args: []string{"--job", job1}},
 		{Name: "all json", Args: []string{"--job", job1, "-o", "json"}},
 		{Name: "all env", Args: []string{"--job", job1, "-o", "env"}},

@@ -46,7 +46,7 @@ func TestListOutput(t *testing.T) {
 		"prod/list":     []any{"a", 1},
 		"prod/nested/x": "deep",
 	})
-	cmdtest.GoldenCases(t, "list_", srv, list.NewCmdList, []cmdtest.Case{
+	cmdtest.GoldenCases(t, "list_", srv, list.NewCmdList, []cmdtest.GoldenCase{
 		{Name: "keys"},
 		{Name: "keys prefix", Args: []string{"--prefix", "prod/"}},
 		{Name: "keys no match", Args: []string{"--prefix", "nothing/"}},
@@ -103,7 +103,7 @@ func TestListKeysWithoutValues(t *testing.T) {
 // does, a secret named like PATH or LD_PRELOAD, unless told otherwise.
 func TestListUnsafeNames(t *testing.T) {
 	srv := cmdtest.ServerWith(t, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
-	cmdtest.GoldenCases(t, "list_unsafe_", srv, list.NewCmdList, []cmdtest.Case{
+	cmdtest.GoldenCases(t, "list_unsafe_", srv, list.NewCmdList, []cmdtest.GoldenCase{
 		{Name: "env", Args: []string{"--show-values", "-o", "env"}},
 		{Name: "dotenv", Args: []string{"--show-values", "-o", "dotenv"}},
 		{Name: "env allowed", Args: []string{"--show-values", "-o", "env", "--allow-unsafe-names"}},

@@ -231,8 +231,8 @@ func RunGolden(t testing.TB, name string, c *cobra.Command, out, errOut *bytes.B
 	return err
 }
 
-// Case is a row of a golden table test: its name and the command line.
-type Case struct {
+// GoldenCase is a row of a golden table test: its name and the command line.
+type GoldenCase struct {
 	Name string
 	Args []string
 }
@@ -240,7 +240,7 @@ type Case struct {
 // GoldenCases runs each case on a pipe and on a terminal (InModes): the
 // verb newCmd builds runs on a Factory talking to srv, and its transcript
 // must match testdata/<prefix><name>_<mode>.golden.
-func GoldenCases[O any](t *testing.T, prefix string, srv *clienttest.Server, newCmd NewCmd[O], cases []Case) {
+func GoldenCases[O any](t *testing.T, prefix string, srv *clienttest.Server, newCmd NewCmd[O], cases []GoldenCase) {
 	t.Helper()
 	for _, tc := range cases {
 		InModes(t, tc.Name, func(t *testing.T, m Mode) {
