@@ -16,11 +16,7 @@ import (
 // far, then an event that arrives while it runs, and on SIGINT stops
 // with exit 0 and nothing on stderr.
 func TestAuditFollow(t *testing.T) {
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	_, u := startOwner(t)
 	u.expect(0, "FIRST\n", "", "set", "FIRST=1")
 
 	cmd := exec.Command(testserver.Binary(t), "audit", "--follow")

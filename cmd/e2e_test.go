@@ -88,6 +88,17 @@ func (u *user) expect(code int, stdout string, stdin string, args ...string) res
 	return r
 }
 
+// keygen makes the user's keypair with the real binary and returns its
+// address; the test stops when that fails.
+func (u *user) keygen(args ...string) string {
+	u.t.Helper()
+	r := u.run("", append([]string{"keygen"}, args...)...)
+	if r.code != 0 || !addressRE.MatchString(r.stdout) {
+		u.t.Fatalf("keygen: %+v", r)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
 // checkStderr: never a Go panic or stack trace.
 func checkStderr(t *testing.T, args []string, stderr string) {
 	t.Helper()
@@ -102,6 +113,15 @@ func startServer(t *testing.T, env map[string]string) *testserver.Server {
 		cfg[k] = v
 	}
 	return testserver.Start(t, cfg)
+}
+
+// startOwner starts a server and a user of it who has made a keypair.
+func startOwner(t *testing.T) (*testserver.Server, *user) {
+	t.Helper()
+	srv := startServer(t, nil)
+	u := newUser(t, srv.URL)
+	u.keygen()
+	return srv, u
 }
 
 var addressRE = regexp.MustCompile(`^[1-9A-HJ-NP-Za-km-z]{32,44}\n$`)
@@ -123,11 +143,7 @@ func TestJourney(t *testing.T) {
 		t.Fatalf("missing keypair message: %q", r.stderr)
 	}
 
-	r = u.run("", "keygen")
-	if r.code != 0 || !addressRE.MatchString(r.stdout) {
-		t.Fatalf("keygen: %+v", r)
-	}
-	address := strings.TrimSpace(r.stdout)
+	address := u.keygen()
 	kpPath := filepath.Join(u.home, ".config", "solana", "id.json")
 	if st, err := os.Stat(kpPath); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("keypair file: %v %v", st, err)
@@ -226,9 +242,7 @@ func TestRunForwardsSignals(t *testing.T) {
 	}
 	srv := startServer(t, nil)
 	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen", "--keypair", filepath.Join(u.home, "k.json")); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	u.keygen("--keypair", filepath.Join(u.home, "k.json"))
 	u.extra = []string{"NOSANA_SECRETS_KEYPAIR=" + filepath.Join(u.home, "k.json")}
 	u.expect(0, "A\n", "", "set", "A=1")
 
@@ -293,7 +307,7 @@ func TestJobFlow(t *testing.T) {
 	project.expect(0, "OTHER\npipeline1-ssh-key\n", "", "set", "pipeline1-ssh-key=ssh-secret", "OTHER=not-granted")
 
 	node := newUser(t, srv.URL)
-	nodeAddr := strings.TrimSpace(node.run("", "keygen").stdout)
+	nodeAddr := node.keygen()
 
 	job := solanatest.NewKey()
 	run := solanatest.NewKey()
@@ -316,7 +330,7 @@ func TestJobFlow(t *testing.T) {
 
 	// Someone else's job (a stranger signs in for it): refused, exit 4.
 	stranger := newUser(t, srv.URL)
-	stranger.run("", "keygen")
+	stranger.keygen()
 	r = stranger.expect(4, "", "", "job-fetch", "--job", job.String())
 	if !strings.Contains(r.stderr, "did not claim") {
 		t.Errorf("stranger: %q", r.stderr)
@@ -334,11 +348,7 @@ func TestSSHKeyJourney(t *testing.T) {
 		}
 		t.Skip("no ssh-keygen")
 	}
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	_, u := startOwner(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "deploy_key")
 	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "deploy", "-f", key).CombinedOutput(); err != nil {

@@ -12,11 +12,7 @@ import (
 // the real binary; a CI user with no keypair reads with it through
 // NOSANA_SECRETS_TOKEN and is refused elsewhere; a revoked token stops.
 func TestAccessTokenVerbs(t *testing.T) {
-	srv := startServer(t, nil)
-	owner := newUser(t, srv.URL)
-	if r := owner.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	srv, owner := startOwner(t)
 	owner.expect(0, "ci/a\nother\n", "", "set", "ci/a=A", "other=O")
 	r := owner.run("", "token", "create", "ci", "--prefix", "ci/", "--ttl", "30d")
 	tok := strings.TrimSpace(r.stdout)
@@ -62,8 +58,7 @@ func TestOIDCLogin(t *testing.T) {
 	ca := iss.CertFile(t, t.TempDir())
 	srv := startServer(t, map[string]string{"OIDC_ISSUERS": iss.URL, "SSL_CERT_FILE": ca})
 	owner := newUser(t, srv.URL)
-	r := owner.run("", "keygen")
-	address := strings.TrimSpace(r.stdout)
+	address := owner.keygen()
 	owner.expect(0, "deploy/key\n", "", "set", "deploy/key=K")
 	// trust github names GitHub's issuer by default, which this server
 	// does not accept here; --issuer names the fake one.
@@ -79,7 +74,7 @@ func TestOIDCLogin(t *testing.T) {
 	envFile := ci.home + "/github_env"
 	ci.extra = []string{"SSL_CERT_FILE=" + ca, "ACTIONS_ID_TOKEN_REQUEST_URL=" + iss.ActionsURL,
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + iss.ActionsToken, "GITHUB_ENV=" + envFile}
-	r = ci.run("", "login", "--oidc", "--owner", address)
+	r := ci.run("", "login", "--oidc", "--owner", address)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "::add-mask::nst_") {
 		t.Fatalf("login --oidc: %+v", r)
 	}

@@ -16,13 +16,9 @@ import (
 func TestWhoamiVerb(t *testing.T) {
 	srv := startServer(t, nil)
 	u := newUser(t, srv.URL)
-	r := u.run("", "keygen")
-	if r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
-	address := strings.TrimSpace(r.stdout)
+	address := u.keygen()
 
-	r = u.run("", "whoami")
+	r := u.run("", "whoami")
 	lines := strings.Split(r.stdout, "\n")
 	if r.code != 0 || len(lines) != 7 || lines[0] != "address:   "+address || lines[1] != "scope:     owner" ||
 		lines[2] != "namespace: "+address || lines[3] != "usage:     0 of 10000 keys, 0 B of 64 MiB" ||
@@ -54,11 +50,7 @@ func TestWhoamiVerb(t *testing.T) {
 // TestHistoryVerbs: versions, check-and-set, delete and undelete, restore
 // and the audit log, through the real binary and server.
 func TestHistoryVerbs(t *testing.T) {
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	_, u := startOwner(t)
 	u.expect(0, "A\n", "", "set", "A=one")
 	u.expect(0, "A\n", "", "set", "A=two")
 	u.expect(0, "one", "", "get", "A", "--version", "1")
@@ -148,9 +140,7 @@ func TestWrongEndpoint(t *testing.T) {
 	}))
 	defer html.Close()
 	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	u.keygen()
 	cases := []struct {
 		name, endpoint string
 		hint           []string

@@ -21,9 +21,7 @@ func TestExitCodesAndUsage(t *testing.T) {
 	}))
 	defer other.Close()
 	u := newUser(t, other.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	u.keygen()
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -64,15 +62,13 @@ func TestServerTextEscaped(t *testing.T) {
 	}))
 	defer hostile.Close()
 	u := newUser(t, hostile.URL)
-	u.run("", "keygen")
+	u.keygen()
 	r := u.run("", "get", "K")
 	if r.code != 4 || strings.ContainsAny(r.stderr, "\x1b\x07\u202e\u200b") || !strings.Contains(r.stderr, `\x1b]0;pwned`) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	srv := startServer(t, nil)
-	u = newUser(t, srv.URL)
-	u.run("", "keygen")
+	_, u = startOwner(t)
 	u.expect(0, "\"rtl\\u202eevil\\u200b\"\n", "\x1b[2J", "set", "rtl\u202eevil\u200b", "-")
 	u.expect(0, "\"rtl\\u202eevil\\u200b\"\n", "", "list")
 	u.expect(0, "\"rtl\\u202eevil\\u200b\"\t\"\\x1b[2J\"\n", "", "list", "--show-values")
@@ -81,11 +77,7 @@ func TestServerTextEscaped(t *testing.T) {
 // A keypair put where its path belongs is never printed; CI can hand the
 // keypair over on stdin or in NOSANA_SECRETS_KEYPAIR_JSON.
 func TestKeypairInCI(t *testing.T) {
-	srv := startServer(t, nil)
-	u := newUser(t, srv.URL)
-	if r := u.run("", "keygen"); r.code != 0 {
-		t.Fatalf("keygen: %+v", r)
-	}
+	srv, u := startOwner(t)
 	kp, err := os.ReadFile(filepath.Join(u.home, ".config", "solana", "id.json"))
 	if err != nil {
 		t.Fatal(err)

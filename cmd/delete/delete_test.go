@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/delete"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 )
@@ -28,23 +26,19 @@ func TestDeleteParsing(t *testing.T) {
 		{"key over the limit", []string{"--yes", "A", strings.Repeat("k", 513)}, 2, 2, nil},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *delete.Options
-				err := cmdtest.Run(delete.NewCmdDelete(f, func(o *delete.Options) error { got = o; return nil }), tc.args...)
-				want := tc.codePipe
-				if m.TTY {
-					want = tc.codeTTY
-				}
-				if code := cmdutil.ExitCode(err); code != want {
-					t.Fatalf("exit %d (%v), want %d", code, err, want)
-				}
-				if want == 0 && !reflect.DeepEqual(got.Keys, tc.keys) {
-					t.Errorf("keys %v", got.Keys)
-				}
-			})
-		}
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			got, err := cmdtest.Parse(t, m.TTY, delete.NewCmdDelete, tc.args...)
+			want := tc.codePipe
+			if m.TTY {
+				want = tc.codeTTY
+			}
+			if !cmdtest.WantExit(t, err, want) {
+				t.FailNow()
+			}
+			if want == 0 && !reflect.DeepEqual(got.Keys, tc.keys) {
+				t.Errorf("keys %v", got.Keys)
+			}
+		})
 	}
 }
 
@@ -68,32 +62,28 @@ func TestDeleteOutput(t *testing.T) {
 		{"json nothing", []string{"--yes", "-o", "json", "nope"}, "", 3},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				srv := clienttest.NewServer(t)
-				srv.Put(cmdtest.Address, map[string]any{"A": "a", "B": "b", "C": "c"})
-				f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				in.WriteString(tc.answer)
-				err := cmdtest.Run(delete.NewCmdDelete(f, nil), tc.args...)
-				cmdtest.Golden(t, "delete_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-				left := len(srv.Secrets(cmdtest.Address))
-				if !m.TTY && tc.args[0] != "--yes" {
-					if left != 3 || len(srv.Requests()) != 0 {
-						t.Errorf("deleted without --yes off a terminal")
-					}
-					return
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			srv := cmdtest.ServerWith(t, map[string]any{"A": "a", "B": "b", "C": "c"})
+			f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+			in.WriteString(tc.answer)
+			cmdtest.RunGolden(t, "delete_"+tc.name+"_"+m.Name, delete.NewCmdDelete(f, nil), out, errOut, tc.args...)
+			left := len(srv.Secrets(cmdtest.Address))
+			if !m.TTY && tc.args[0] != "--yes" {
+				if left != 3 || len(srv.Requests()) != 0 {
+					t.Errorf("deleted without --yes off a terminal")
 				}
-				if left != tc.left {
-					t.Errorf("%d secrets left, want %d", left, tc.left)
+				return
+			}
+			if left != tc.left {
+				t.Errorf("%d secrets left, want %d", left, tc.left)
+			}
+			// Existence comes from metadata: no value is read.
+			for _, r := range srv.Requests() {
+				if r.Method == "GET" && (r.Path == "/secrets" || strings.HasPrefix(r.Path, "/secrets/") ||
+					strings.HasPrefix(r.Path, "/v1/secrets/") && !strings.HasSuffix(r.Path, "/versions")) {
+					t.Errorf("delete read a value: GET %s", r.Path)
 				}
-				// Existence comes from metadata: no value is read.
-				for _, r := range srv.Requests() {
-					if r.Method == "GET" && (r.Path == "/secrets" || strings.HasPrefix(r.Path, "/secrets/") ||
-						strings.HasPrefix(r.Path, "/v1/secrets/") && !strings.HasSuffix(r.Path, "/versions")) {
-						t.Errorf("delete read a value: GET %s", r.Path)
-					}
-				}
-			})
-		}
+			}
+		})
 	}
 }

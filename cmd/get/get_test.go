@@ -11,46 +11,28 @@ import (
 )
 
 func TestGetParsing(t *testing.T) {
-	cases := []struct {
-		name   string
-		args   []string
-		code   int
-		key    string
-		output string
-	}{
-		{"key", []string{"K"}, 0, "K", "text"},
-		{"slash key", []string{"a/b"}, 0, "a/b", "text"},
-		{"json", []string{"-o", "json", "K"}, 0, "K", "json"},
-		{"yaml long", []string{"--output=yaml", "K"}, 0, "K", "yaml"},
-		{"no key", nil, 2, "", ""},
-		{"two keys", []string{"A", "B"}, 2, "", ""},
-		{"empty key", []string{""}, 2, "", ""},
-		{"key at the limit", []string{strings.Repeat("k", 512)}, 0, strings.Repeat("k", 512), "text"},
-		{"key over the limit", []string{strings.Repeat("k", 513)}, 2, "", ""},
-		{"key with NUL", []string{"a\x00b"}, 2, "", ""},
-		{"bad format", []string{"-o", "xml", "K"}, 2, "", ""},
-		{"unknown flag", []string{"--nope", "K"}, 2, "", ""},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *get.Options
-				err := cmdtest.Run(get.NewCmdGet(f, func(o *get.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && (got.Key != tc.key || got.Output != tc.output) {
-					t.Errorf("options %+v", got)
-				}
-			})
+	cmdtest.ParseTable(t, get.NewCmdGet, []cmdtest.ParseCase[get.Options]{
+		{Name: "key", Args: []string{"K"}, Want: get.Options{Key: "K", Output: "text"}},
+		{Name: "slash key", Args: []string{"a/b"}, Want: get.Options{Key: "a/b", Output: "text"}},
+		{Name: "json", Args: []string{"-o", "json", "K"}, Want: get.Options{Key: "K", Output: "json"}},
+		{Name: "yaml long", Args: []string{"--output=yaml", "K"}, Want: get.Options{Key: "K", Output: "yaml"}},
+		{Name: "no key", Code: 2},
+		{Name: "two keys", Args: []string{"A", "B"}, Code: 2},
+		{Name: "empty key", Args: []string{""}, Code: 2},
+		{Name: "key at the limit", Args: []string{strings.Repeat("k", 512)}, Want: get.Options{Key: strings.Repeat("k", 512), Output: "text"}},
+		{Name: "key over the limit", Args: []string{strings.Repeat("k", 513)}, Code: 2},
+		{Name: "key with NUL", Args: []string{"a\x00b"}, Code: 2},
+		{Name: "bad format", Args: []string{"-o", "xml", "K"}, Code: 2},
+		{Name: "unknown flag", Args: []string{"--nope", "K"}, Code: 2},
+	}, func(t *testing.T, got, want *get.Options) {
+		if got.Key != want.Key || got.Output != want.Output {
+			t.Errorf("options %+v", got)
 		}
-	}
+	})
 }
 
 func TestGetOutput(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{
+	srv := cmdtest.ServerWith(t, map[string]any{
 		"S":          "hunter2",
 		"multiline":  "line1\nline2\n",
 		"a/b":        "slash",
@@ -62,40 +44,28 @@ func TestGetOutput(t *testing.T) {
 		"PATH":       "/srv/evil/bin:/usr/bin",
 		"ld.preload": "/srv/evil/hook.so",
 	})
-	cases := []struct {
-		name string
-		args []string
-	}{
-		{"string", []string{"S"}},
-		{"multiline", []string{"multiline"}},
-		{"slash", []string{"a/b"}},
-		{"number", []string{"n"}},
-		{"object", []string{"obj"}},
-		{"empty", []string{"empty"}},
-		{"json string", []string{"-o", "json", "S"}},
-		{"json object", []string{"-o", "json", "obj"}},
-		{"yaml object", []string{"-o", "yaml", "obj"}},
-		{"yaml multiline", []string{"-o", "yaml", "multiline"}},
-		{"env", []string{"-o", "env", "quote"}},
-		{"env slash key", []string{"-o", "env", "a/b"}},
-		{"dotenv", []string{"-o", "dotenv", "multiline"}},
+	cmdtest.GoldenCases(t, "get_", srv, get.NewCmdGet, []cmdtest.GoldenCase{
+		{Name: "string", Args: []string{"S"}},
+		{Name: "multiline", Args: []string{"multiline"}},
+		{Name: "slash", Args: []string{"a/b"}},
+		{Name: "number", Args: []string{"n"}},
+		{Name: "object", Args: []string{"obj"}},
+		{Name: "empty", Args: []string{"empty"}},
+		{Name: "json string", Args: []string{"-o", "json", "S"}},
+		{Name: "json object", Args: []string{"-o", "json", "obj"}},
+		{Name: "yaml object", Args: []string{"-o", "yaml", "obj"}},
+		{Name: "yaml multiline", Args: []string{"-o", "yaml", "multiline"}},
+		{Name: "env", Args: []string{"-o", "env", "quote"}},
+		{Name: "env slash key", Args: []string{"-o", "env", "a/b"}},
+		{Name: "dotenv", Args: []string{"-o", "dotenv", "multiline"}},
 		// run's refusal of dangerous names holds for -o env|dotenv too.
-		{"env unsafe", []string{"-o", "env", "PATH"}},
-		{"dotenv unsafe key", []string{"-o", "dotenv", "ld.preload"}},
-		{"env unsafe allowed", []string{"-o", "env", "--allow-unsafe-names", "PATH"}},
-		{"text unsafe", []string{"PATH"}}, // a value alone names no variable
-		{"missing", []string{"nope"}},
-		{"escapes", []string{"escapes"}}, // shown escaped on a terminal only
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				err := cmdtest.Run(get.NewCmdGet(f, nil), tc.args...)
-				cmdtest.Golden(t, "get_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-			})
-		}
-	}
+		{Name: "env unsafe", Args: []string{"-o", "env", "PATH"}},
+		{Name: "dotenv unsafe key", Args: []string{"-o", "dotenv", "ld.preload"}},
+		{Name: "env unsafe allowed", Args: []string{"-o", "env", "--allow-unsafe-names", "PATH"}},
+		{Name: "text unsafe", Args: []string{"PATH"}}, // a value alone names no variable
+		{Name: "missing", Args: []string{"nope"}},
+		{Name: "escapes", Args: []string{"escapes"}}, // shown escaped on a terminal only
+	})
 }
 
 // The one promise scripts rely on: a string value comes out byte for byte.
@@ -133,9 +103,7 @@ func TestGetErrors(t *testing.T) {
 			srv.Fail(tc.fail...)
 			f, _, out, errOut := cmdtest.Factory(t, false, srv)
 			err := cmdtest.Run(get.NewCmdGet(f, nil), "K")
-			if code := cmdutil.ExitCode(err); code != tc.code {
-				t.Errorf("exit %d (%v), want %d", code, err, tc.code)
-			}
+			cmdtest.WantExit(t, err, tc.code)
 			if out.Len() != 0 || errOut.Len() != 0 {
 				t.Errorf("printed %q / %q", out, errOut)
 			}
@@ -148,17 +116,13 @@ func TestGetErrors(t *testing.T) {
 		dead.Close()
 		f, _, _, _ := cmdtest.Factory(t, false, dead)
 		err := cmdtest.Run(get.NewCmdGet(f, nil), "K")
-		if cmdutil.ExitCode(err) != cmdutil.ExitUnreachable {
-			t.Errorf("exit %d: %v", cmdutil.ExitCode(err), err)
-		}
+		cmdtest.WantExit(t, err, cmdutil.ExitUnreachable)
 		cmdtest.Golden(t, "get_error_unreachable", cmdtest.Transcript(err, "", ""))
 	})
 	t.Run("no keypair", func(t *testing.T) {
 		f, _, _, _ := cmdtest.Factory(t, false, srv)
 		err := cmdtest.Run(get.NewCmdGet(f, nil), "--keypair", "/nonexistent/id.json", "K")
-		if cmdutil.ExitCode(err) != cmdutil.ExitAuth {
-			t.Errorf("exit %d: %v", cmdutil.ExitCode(err), err)
-		}
+		cmdtest.WantExit(t, err, cmdutil.ExitAuth)
 		cmdtest.Golden(t, "get_error_no_keypair", cmdtest.Transcript(err, "", ""))
 	})
 }

@@ -24,26 +24,23 @@ func TestUndeleteOutput(t *testing.T) {
 		{"bad format", []string{"-o", "env", "A"}, true},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				srv := clienttest.NewServer(t)
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				if err := cmdtest.Run(set.NewCmdSet(f, nil), "A=a"); err != nil {
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			srv := clienttest.NewServer(t)
+			f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+			if err := cmdtest.Run(set.NewCmdSet(f, nil), "A=a"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.delete {
+				if err := cmdtest.Run(delete.NewCmdDelete(f, nil), "--yes", "A"); err != nil {
 					t.Fatal(err)
 				}
-				if tc.delete {
-					if err := cmdtest.Run(delete.NewCmdDelete(f, nil), "--yes", "A"); err != nil {
-						t.Fatal(err)
-					}
-				}
-				out.Reset()
-				errOut.Reset()
-				err := cmdtest.Run(history.NewCmdUndelete(f, nil), tc.args...)
-				cmdtest.Golden(t, "undelete_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-				if _, ok := srv.Secrets(cmdtest.Address)["A"]; ok != (err == nil || !tc.delete) {
-					t.Errorf("A present %v after %v", ok, err)
-				}
-			})
-		}
+			}
+			out.Reset()
+			errOut.Reset()
+			err := cmdtest.RunGolden(t, "undelete_"+tc.name+"_"+m.Name, history.NewCmdUndelete(f, nil), out, errOut, tc.args...)
+			if _, ok := srv.Secrets(cmdtest.Address)["A"]; ok != (err == nil || !tc.delete) {
+				t.Errorf("A present %v after %v", ok, err)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package job_test
 import (
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/job"
@@ -20,8 +19,7 @@ func TestJobResultsParsing(t *testing.T) {
 		{[]string{"results"}, 2},
 		{[]string{"results", "not-a-job"}, 2},
 	} {
-		f, _, _, _ := cmdtest.Factory(t, false, nil)
-		err := cmdtest.Run(job.NewCmdJob(f, func(*job.Options) error { return nil }), tc.args...)
+		_, err := cmdtest.Parse(t, false, job.NewCmdJob, tc.args...)
 		if code := cmdutil.ExitCode(err); code != tc.code {
 			t.Errorf("%v: exit %d (%v), want %d", tc.args, code, err, tc.code)
 		}
@@ -29,8 +27,7 @@ func TestJobResultsParsing(t *testing.T) {
 }
 
 func TestJobResultsOutput(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"jobs/" + jobAddr + "/results": map[string]any{
+	srv := cmdtest.ServerWith(t, map[string]any{"jobs/" + jobAddr + "/results": map[string]any{
 		"status": "success", "startTime": 1765000000000, "endTime": 1765000060000,
 		"opStates": []any{map[string]any{"operationId": "run", "status": "success", "exitCode": 0,
 			"logs": []any{map[string]any{"type": "stdout", "log": "hello\n"}}}},

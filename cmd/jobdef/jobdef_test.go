@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobdef"
 )
@@ -33,11 +31,9 @@ func TestJobdefParsing(t *testing.T) {
 		{"bad output", []string{"get", "a", "-o", "env"}, 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, _, _, _ := cmdtest.Factory(t, false, nil)
-			var got *jobdef.Options
-			err := cmdtest.Run(jobdef.NewCmdJobdef(f, func(o *jobdef.Options) error { got = o; return nil }), tc.args...)
-			if code := cmdutil.ExitCode(err); code != tc.code {
-				t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+			got, err := cmdtest.Parse(t, false, jobdef.NewCmdJobdef, tc.args...)
+			if !cmdtest.WantExit(t, err, tc.code) {
+				t.FailNow()
 			}
 			if tc.code == 0 && got.Verb != tc.verb {
 				t.Errorf("verb %q", got.Verb)
@@ -52,8 +48,7 @@ func TestJobdefOutput(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(good, []byte(tmpl), 0o600)
 	os.WriteFile(bad, []byte(`{"version":"0.1","type":"container","ops":[{"type":"container/run","id":"x","args":{"image":"u","gpu":"yes"}}]}`), 0o600)
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"GREETING": "hello", "api/token": "t0k-secret"})
+	srv := cmdtest.ServerWith(t, map[string]any{"GREETING": "hello", "api/token": "t0k-secret"})
 	steps := []struct {
 		name string
 		args []string

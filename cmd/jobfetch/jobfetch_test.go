@@ -6,40 +6,23 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/jobfetch"
 )
 
 func TestJobFetchParsing(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		code int
-		keys []string
-	}{
-		{"all", []string{"--job", job1}, 0, []string{}},
-		{"keys", []string{"--job", job1, "A", "B"}, 0, []string{"A", "B"}},
-		{"no job", []string{"A"}, 2, nil},
-		{"empty key", []string{"--job", job1, ""}, 2, nil},
-		{"malformed job", []string{"--job", "not-an-address"}, 2, nil},
-		{"key over the limit", []string{"--job", job1, strings.Repeat("k", 513)}, 2, nil},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *jobfetch.Options
-				err := cmdtest.Run(jobfetch.NewCmdJobFetch(f, func(o *jobfetch.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && (got.Job != job1 || !reflect.DeepEqual(got.Keys, tc.keys)) {
-					t.Errorf("options %+v", got)
-				}
-			})
+	cmdtest.ParseTable(t, jobfetch.NewCmdJobFetch, []cmdtest.ParseCase[jobfetch.Options]{
+		{Name: "all", Args: []string{"--job", job1}, Want: jobfetch.Options{Job: job1, Keys: []string{}}},
+		{Name: "keys", Args: []string{"--job", job1, "A", "B"}, Want: jobfetch.Options{Job: job1, Keys: []string{"A", "B"}}},
+		{Name: "no job", Args: []string{"A"}, Code: 2},
+		{Name: "empty key", Args: []string{"--job", job1, ""}, Code: 2},
+		{Name: "malformed job", Args: []string{"--job", "not-an-address"}, Code: 2},
+		{Name: "key over the limit", Args: []string{"--job", job1, strings.Repeat("k", 513)}, Code: 2},
+	}, func(t *testing.T, got, want *jobfetch.Options) {
+		if got.Job != want.Job || !reflect.DeepEqual(got.Keys, want.Keys) {
+			t.Errorf("options %+v", got)
 		}
-	}
+	})
 }
 
 // Job and project addresses the test server grants.
@@ -62,34 +45,22 @@ func TestJobFetchOutput(t *testing.T) {
 	// A project that sets the node's PATH and loader for whoever evals -o env.
 	srv.Put(hostileProject, map[string]any{"PATH": "/srv/evil/bin:/usr/bin", "LD_PRELOAD": "/srv/evil/hook.so", "bash-env": "/srv/evil/rc", "TOKEN": "t-2"})
 	srv.Grant(hostileJob, clienttest.Grant{Node: cmdtest.Address, UserAddress: hostileProject, Secrets: []string{"PATH", "LD_PRELOAD", "bash-env", "TOKEN"}})
-	cases := []struct {
-		name string
-		args []string
-	}{
-		{"all", []string{"--job", job1}},
-		{"all json", []string{"--job", job1, "-o", "json"}},
-		{"all env", []string{"--job", job1, "-o", "env"}},
-		{"one raw", []string{"--job", job1, "ssh-key"}},
-		{"two", []string{"--job", job1, "TOKEN", "config"}},
-		{"not granted", []string{"--job", job1, "NOT_GRANTED"}},
-		{"granted but missing", []string{"--job", job1, "MISSING"}},
-		{"no grant list", []string{"--job", emptyJob}},
-		{"not my job", []string{"--job", otherJob}},
-		{"unsafe env", []string{"--job", hostileJob, "-o", "env"}},
-		{"unsafe dotenv", []string{"--job", hostileJob, "-o", "dotenv"}},
-		{"unsafe two env", []string{"--job", hostileJob, "-o", "env", "TOKEN", "bash-env"}},
-		{"unsafe one env", []string{"--job", hostileJob, "-o", "env", "PATH"}},
-		{"unsafe allowed", []string{"--job", hostileJob, "-o", "env", "--allow-unsafe-names"}},
-		{"unsafe json", []string{"--job", hostileJob, "-o", "json"}},
-		{"unsafe safe keys", []string{"--job", hostileJob, "-o", "env", "TOKEN"}},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				err := cmdtest.Run(jobfetch.NewCmdJobFetch(f, nil), tc.args...)
-				cmdtest.Golden(t, "jobfetch_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-			})
-		}
-	}
+	cmdtest.GoldenCases(t, "jobfetch_", srv, jobfetch.NewCmdJobFetch, []cmdtest.GoldenCase{
+		{Name: "all", Args: []string{"--job", job1}},
+		{Name: "all json", Args: []string{"--job", job1, "-o", "json"}},
+		{Name: "all env", Args: []string{"--job", job1, "-o", "env"}},
+		{Name: "one raw", Args: []string{"--job", job1, "ssh-key"}},
+		{Name: "two", Args: []string{"--job", job1, "TOKEN", "config"}},
+		{Name: "not granted", Args: []string{"--job", job1, "NOT_GRANTED"}},
+		{Name: "granted but missing", Args: []string{"--job", job1, "MISSING"}},
+		{Name: "no grant list", Args: []string{"--job", emptyJob}},
+		{Name: "not my job", Args: []string{"--job", otherJob}},
+		{Name: "unsafe env", Args: []string{"--job", hostileJob, "-o", "env"}},
+		{Name: "unsafe dotenv", Args: []string{"--job", hostileJob, "-o", "dotenv"}},
+		{Name: "unsafe two env", Args: []string{"--job", hostileJob, "-o", "env", "TOKEN", "bash-env"}},
+		{Name: "unsafe one env", Args: []string{"--job", hostileJob, "-o", "env", "PATH"}},
+		{Name: "unsafe allowed", Args: []string{"--job", hostileJob, "-o", "env", "--allow-unsafe-names"}},
+		{Name: "unsafe json", Args: []string{"--job", hostileJob, "-o", "json"}},
+		{Name: "unsafe safe keys", Args: []string{"--job", hostileJob, "-o", "env", "TOKEN"}},
+	})
 }

@@ -76,31 +76,15 @@ func TestKeygenEnvAndJSON(t *testing.T) {
 }
 
 func TestKeygenParsing(t *testing.T) {
-	cases := []struct {
-		name  string
-		args  []string
-		code  int
-		force bool
-	}{
-		{"plain", nil, 0, false},
-		{"force", []string{"--force"}, 0, true},
-		{"json", []string{"-o", "json"}, 0, false},
-		{"positional path", []string{"file.json"}, 2, false},
-		{"bad output", []string{"-o", "yaml"}, 2, false},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *keygen.Options
-				err := cmdtest.Run(keygen.NewCmdKeygen(f, func(o *keygen.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && got.Force != tc.force {
-					t.Errorf("options %+v", got)
-				}
-			})
+	cmdtest.ParseTable(t, keygen.NewCmdKeygen, []cmdtest.ParseCase[keygen.Options]{
+		{Name: "plain"},
+		{Name: "force", Args: []string{"--force"}, Want: keygen.Options{Force: true}},
+		{Name: "json", Args: []string{"-o", "json"}},
+		{Name: "positional path", Args: []string{"file.json"}, Code: 2},
+		{Name: "bad output", Args: []string{"-o", "yaml"}, Code: 2},
+	}, func(t *testing.T, got, want *keygen.Options) {
+		if got.Force != want.Force {
+			t.Errorf("options %+v", got)
 		}
-	}
+	})
 }

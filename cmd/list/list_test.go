@@ -5,48 +5,30 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/list"
 )
 
 func TestListParsing(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want list.Options
-	}{
-		{"plain", nil, 0, list.Options{Output: "text"}},
-		{"prefix", []string{"--prefix", "prod/"}, 0, list.Options{Prefix: "prod/", Output: "text"}},
-		{"values json", []string{"--show-values", "-o", "json"}, 0, list.Options{ShowValues: true, Output: "json"}},
-		{"env needs values", []string{"-o", "env"}, 2, list.Options{}},
-		{"dotenv needs values", []string{"-o", "dotenv"}, 2, list.Options{}},
-		{"env with values", []string{"-o", "env", "--show-values"}, 0, list.Options{ShowValues: true, Output: "env"}},
-		{"argument", []string{"prod/"}, 2, list.Options{}},
-		{"bad format", []string{"-o", "csv"}, 2, list.Options{}},
-		{"prefix over the limit", []string{"--prefix", strings.Repeat("p", 513)}, 2, list.Options{}},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *list.Options
-				err := cmdtest.Run(list.NewCmdList(f, func(o *list.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && (got.Prefix != tc.want.Prefix || got.ShowValues != tc.want.ShowValues || got.Output != tc.want.Output) {
-					t.Errorf("options %+v", got)
-				}
-			})
+	cmdtest.ParseTable(t, list.NewCmdList, []cmdtest.ParseCase[list.Options]{
+		{Name: "plain", Want: list.Options{Output: "text"}},
+		{Name: "prefix", Args: []string{"--prefix", "prod/"}, Want: list.Options{Prefix: "prod/", Output: "text"}},
+		{Name: "values json", Args: []string{"--show-values", "-o", "json"}, Want: list.Options{ShowValues: true, Output: "json"}},
+		{Name: "env needs values", Args: []string{"-o", "env"}, Code: 2},
+		{Name: "dotenv needs values", Args: []string{"-o", "dotenv"}, Code: 2},
+		{Name: "env with values", Args: []string{"-o", "env", "--show-values"}, Want: list.Options{ShowValues: true, Output: "env"}},
+		{Name: "argument", Args: []string{"prod/"}, Code: 2},
+		{Name: "bad format", Args: []string{"-o", "csv"}, Code: 2},
+		{Name: "prefix over the limit", Args: []string{"--prefix", strings.Repeat("p", 513)}, Code: 2},
+	}, func(t *testing.T, got, want *list.Options) {
+		if got.Prefix != want.Prefix || got.ShowValues != want.ShowValues || got.Output != want.Output {
+			t.Errorf("options %+v", got)
 		}
-	}
+	})
 }
 
 func TestListOutput(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{
+	srv := cmdtest.ServerWith(t, map[string]any{
 		"DB_PASSWORD":   "hunter2",
 		"prod/api-key":  "k-123",
 		"prod/config":   map[string]any{"replicas": 3, "debug": false},
@@ -64,39 +46,26 @@ func TestListOutput(t *testing.T) {
 		"prod/list":     []any{"a", 1},
 		"prod/nested/x": "deep",
 	})
-	cases := []struct {
-		name string
-		args []string
-	}{
-		{"keys", nil},
-		{"keys prefix", []string{"--prefix", "prod/"}},
-		{"keys no match", []string{"--prefix", "nothing/"}},
-		{"keys json", []string{"-o", "json", "--prefix", "prod/"}},
-		{"keys yaml", []string{"-o", "yaml", "--prefix", "prod/"}},
-		{"keys json empty", []string{"-o", "json", "--prefix", "nothing/"}},
-		{"values", []string{"--show-values"}},
-		{"values json", []string{"--show-values", "-o", "json"}},
-		{"values yaml", []string{"--show-values", "-o", "yaml"}},
-		{"values env", []string{"--show-values", "-o", "env"}},
-		{"values dotenv", []string{"--show-values", "-o", "dotenv"}},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				err := cmdtest.Run(list.NewCmdList(f, nil), tc.args...)
-				cmdtest.Golden(t, "list_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-			})
-		}
-	}
+	cmdtest.GoldenCases(t, "list_", srv, list.NewCmdList, []cmdtest.GoldenCase{
+		{Name: "keys"},
+		{Name: "keys prefix", Args: []string{"--prefix", "prod/"}},
+		{Name: "keys no match", Args: []string{"--prefix", "nothing/"}},
+		{Name: "keys json", Args: []string{"-o", "json", "--prefix", "prod/"}},
+		{Name: "keys yaml", Args: []string{"-o", "yaml", "--prefix", "prod/"}},
+		{Name: "keys json empty", Args: []string{"-o", "json", "--prefix", "nothing/"}},
+		{Name: "values", Args: []string{"--show-values"}},
+		{Name: "values json", Args: []string{"--show-values", "-o", "json"}},
+		{Name: "values yaml", Args: []string{"--show-values", "-o", "yaml"}},
+		{Name: "values env", Args: []string{"--show-values", "-o", "env"}},
+		{Name: "values dotenv", Args: []string{"--show-values", "-o", "dotenv"}},
+	})
 }
 
 // TestListKeysWithoutValues: list without --show-values asks for keys only
 // (GET /v1/secrets), so no value crosses the network; against a server
 // that predates that route it falls back to the legacy listing.
 func TestListKeysWithoutValues(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
+	srv := cmdtest.ServerWith(t, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
 
 	f, _, out, _ := cmdtest.Factory(t, false, srv)
 	if err := cmdtest.Run(list.NewCmdList(f, nil)); err != nil {
@@ -112,8 +81,7 @@ func TestListKeysWithoutValues(t *testing.T) {
 	}
 
 	// An old server: the route is unknown (after the sign-in).
-	old := clienttest.NewServer(t)
-	old.Put(cmdtest.Address, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
+	old := cmdtest.ServerWith(t, map[string]any{"a": "value-of-a", "b/c": "value-of-c"})
 	old.Fail(clienttest.Failure{}, clienttest.Failure{Status: 404, Body: "Cannot GET /v1/secrets"})
 	f, _, out, errOut := cmdtest.Factory(t, false, old)
 	if err := cmdtest.Run(list.NewCmdList(f, nil)); err != nil {
@@ -134,24 +102,11 @@ func TestListKeysWithoutValues(t *testing.T) {
 // TestListUnsafeNames: list --show-values -o env|dotenv refuses, as run
 // does, a secret named like PATH or LD_PRELOAD, unless told otherwise.
 func TestListUnsafeNames(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
-	cases := []struct {
-		name string
-		args []string
-	}{
-		{"env", []string{"--show-values", "-o", "env"}},
-		{"dotenv", []string{"--show-values", "-o", "dotenv"}},
-		{"env allowed", []string{"--show-values", "-o", "env", "--allow-unsafe-names"}},
-		{"env safe prefix", []string{"--show-values", "-o", "env", "--prefix", "path/"}},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				err := cmdtest.Run(list.NewCmdList(f, nil), tc.args...)
-				cmdtest.Golden(t, "list_unsafe_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-			})
-		}
-	}
+	srv := cmdtest.ServerWith(t, map[string]any{"PATH": "/srv/evil/bin", "NODE_OPTIONS": "--require /srv/evil.js", "DB": "ok", "path/x": "fine"})
+	cmdtest.GoldenCases(t, "list_unsafe_", srv, list.NewCmdList, []cmdtest.GoldenCase{
+		{Name: "env", Args: []string{"--show-values", "-o", "env"}},
+		{Name: "dotenv", Args: []string{"--show-values", "-o", "dotenv"}},
+		{Name: "env allowed", Args: []string{"--show-values", "-o", "env", "--allow-unsafe-names"}},
+		{Name: "env safe prefix", Args: []string{"--show-values", "-o", "env", "--prefix", "path/"}},
+	})
 }

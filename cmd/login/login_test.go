@@ -9,41 +9,24 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/client/clienttest"
-	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/get"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/login"
 )
 
 func TestLoginParsing(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		code int
-		job  string
-	}{
-		{"plain", nil, 0, ""},
-		{"job", []string{"--job", job1}, 0, job1},
-		{"argument", []string{"x"}, 2, ""},
-		{"malformed job", []string{"--job", "JOB1"}, 2, ""},
-		{"short job", []string{"--job", "11111111"}, 2, ""},
-		{"bad output", []string{"-o", "env"}, 2, ""},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *login.Options
-				err := cmdtest.Run(login.NewCmdLogin(f, func(o *login.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && got.Job != tc.job {
-					t.Errorf("job %q", got.Job)
-				}
-			})
+	cmdtest.ParseTable(t, login.NewCmdLogin, []cmdtest.ParseCase[login.Options]{
+		{Name: "plain"},
+		{Name: "job", Args: []string{"--job", job1}, Want: login.Options{Job: job1}},
+		{Name: "argument", Args: []string{"x"}, Code: 2},
+		{Name: "malformed job", Args: []string{"--job", "JOB1"}, Code: 2},
+		{Name: "short job", Args: []string{"--job", "11111111"}, Code: 2},
+		{Name: "bad output", Args: []string{"-o", "env"}, Code: 2},
+	}, func(t *testing.T, got, want *login.Options) {
+		if got.Job != want.Job {
+			t.Errorf("job %q", got.Job)
 		}
-	}
+	})
 }
 
 // Job and project addresses the test server grants.
@@ -73,24 +56,20 @@ func TestLoginOutput(t *testing.T) {
 		{"old server legacy", old, []string{"--legacy-login"}},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, tc.srv)
-				err := cmdtest.Run(login.NewCmdLogin(f, nil), tc.args...)
-				cmdtest.Golden(t, "login_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-				if strings.Contains(out.String()+errOut.String(), "eyJ") {
-					t.Error("the token was printed")
-				}
-			})
-		}
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			f, _, out, errOut := cmdtest.Factory(t, m.TTY, tc.srv)
+			cmdtest.RunGolden(t, "login_"+tc.name+"_"+m.Name, login.NewCmdLogin(f, nil), out, errOut, tc.args...)
+			if strings.Contains(out.String()+errOut.String(), "eyJ") {
+				t.Error("the token was printed")
+			}
+		})
 	}
 }
 
 // login caches the token (0600 in a 0700 directory) and the next command
 // reuses it without signing in again.
 func TestLoginCachesToken(t *testing.T) {
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"K": "v"})
+	srv := cmdtest.ServerWith(t, map[string]any{"K": "v"})
 	f, _, _, _ := cmdtest.Factory(t, false, srv)
 	if err := cmdtest.Run(login.NewCmdLogin(f, nil)); err != nil {
 		t.Fatal(err)
@@ -108,10 +87,17 @@ func TestLoginCachesToken(t *testing.T) {
 		}
 	}
 
-	// A new process (a new factory) with the same config dir reuses it.
-	g, _, out, _ := cmdtest.Factory(t, false, srv)
-	g.ConfigDir = f.ConfigDir
-	if err := cmdtest.Run(get.NewCmdGet(g, nil), "K"); err != nil || out.String() != "v" {
+	// getAgain runs get in a new process (a new factory) with the same
+	// config dir, and returns what it printed.
+	getAgain := func(args ...string) (string, error) {
+		g, _, out, _ := cmdtest.Factory(t, false, srv)
+		g.ConfigDir = f.ConfigDir
+		err := cmdtest.Run(get.NewCmdGet(g, nil), args...)
+		return out.String(), err
+	}
+
+	// A new process reuses it.
+	if out, err := getAgain("K"); err != nil || out != "v" {
 		t.Fatalf("get: %q %v", out, err)
 	}
 	if srv.Logins() != 1 {
@@ -121,9 +107,7 @@ func TestLoginCachesToken(t *testing.T) {
 	// A token the server no longer accepts is replaced after one 403.
 	srv.RevokeTokens()
 	waitNextSecond()
-	h, _, out, _ := cmdtest.Factory(t, false, srv)
-	h.ConfigDir = f.ConfigDir
-	if err := cmdtest.Run(get.NewCmdGet(h, nil), "K"); err != nil || out.String() != "v" {
+	if out, err := getAgain("K"); err != nil || out != "v" {
 		t.Fatalf("get after revocation: %q %v", out, err)
 	}
 	if srv.Logins() != 2 {
@@ -131,9 +115,7 @@ func TestLoginCachesToken(t *testing.T) {
 	}
 
 	// --no-cache neither reads nor writes it.
-	n, _, _, _ := cmdtest.Factory(t, false, srv)
-	n.ConfigDir = f.ConfigDir
-	if err := cmdtest.Run(get.NewCmdGet(n, nil), "--no-cache", "K"); err != nil {
+	if _, err := getAgain("--no-cache", "K"); err != nil {
 		t.Fatal(err)
 	}
 	if srv.Logins() != 3 {

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/nosana-ci/nosana-secrets/client"
-	"github.com/nosana-ci/nosana-secrets/client/clienttest"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/internal/cmdtest"
 	"github.com/nosana-ci/nosana-secrets/cmd/run"
@@ -37,39 +36,20 @@ func TestMain(m *testing.M) {
 const testJob = "3uVFAWCy4rqq2QvXeT2xkefn1fZnsNQ45tcbpbjkPYp2"
 
 func TestRunParsing(t *testing.T) {
-	cases := []struct {
-		name     string
-		args     []string
-		code     int
-		command  []string
-		prefix   string
-		override bool
-		job      string
-	}{
-		{"dashdash", []string{"--", "env"}, 0, []string{"env"}, "", false, ""},
-		{"flags then command", []string{"--prefix", "p/", "--override", "--job", testJob, "--", "sh", "-c", "x"}, 0, []string{"sh", "-c", "x"}, "p/", true, testJob},
-		{"command flags are its own", []string{"ls", "-la", "--prefix", "x"}, 0, []string{"ls", "-la", "--prefix", "x"}, "", false, ""},
-		{"no command", nil, 2, nil, "", false, ""},
-		{"only dashdash", []string{"--"}, 2, nil, "", false, ""},
-		{"empty command", []string{"--", ""}, 2, nil, "", false, ""},
-		{"unknown flag", []string{"--nope", "--", "env"}, 2, nil, "", false, ""},
-		{"malformed job", []string{"--job", "J0B", "--", "env"}, 2, nil, "", false, ""},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *run.Options
-				err := cmdtest.Run(run.NewCmdRun(f, func(o *run.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && (!reflect.DeepEqual(got.Command, tc.command) || got.Prefix != tc.prefix || got.Override != tc.override || got.Job != tc.job) {
-					t.Errorf("options %+v", got)
-				}
-			})
+	cmdtest.ParseTable(t, run.NewCmdRun, []cmdtest.ParseCase[run.Options]{
+		{Name: "dashdash", Args: []string{"--", "env"}, Want: run.Options{Command: []string{"env"}}},
+		{Name: "flags then command", Args: []string{"--prefix", "p/", "--override", "--job", testJob, "--", "sh", "-c", "x"}, Want: run.Options{Command: []string{"sh", "-c", "x"}, Prefix: "p/", Override: true, Job: testJob}},
+		{Name: "command flags are its own", Args: []string{"ls", "-la", "--prefix", "x"}, Want: run.Options{Command: []string{"ls", "-la", "--prefix", "x"}}},
+		{Name: "no command", Code: 2},
+		{Name: "only dashdash", Args: []string{"--"}, Code: 2},
+		{Name: "empty command", Args: []string{"--", ""}, Code: 2},
+		{Name: "unknown flag", Args: []string{"--nope", "--", "env"}, Code: 2},
+		{Name: "malformed job", Args: []string{"--job", "J0B", "--", "env"}, Code: 2},
+	}, func(t *testing.T, got, want *run.Options) {
+		if !reflect.DeepEqual(got.Command, want.Command) || got.Prefix != want.Prefix || got.Override != want.Override || got.Job != want.Job {
+			t.Errorf("options %+v", got)
 		}
-	}
+	})
 }
 
 func secrets(kv map[string]string) client.Secrets {
@@ -152,8 +132,7 @@ func TestRunCommand(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("helper process expects a POSIX environment")
 	}
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"DB_URL": "pg://secret", "prod/TOKEN": "t-1", "KEPT": "from-secret", "db/password": "p"})
+	srv := cmdtest.ServerWith(t, map[string]any{"DB_URL": "pg://secret", "prod/TOKEN": "t-1", "KEPT": "from-secret", "db/password": "p"})
 	self, _ := os.Executable()
 	cases := []struct {
 		name string
@@ -167,21 +146,19 @@ func TestRunCommand(t *testing.T) {
 		{"not found", []string{"--", "/nonexistent/cmd"}, "0"},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				c := run.NewCmdRun(f, func(o *run.Options) error {
-					o.Environ = func() []string {
-						return []string{"PATH=" + os.Getenv("PATH"), "KEPT=from-env", "RUN_EXIT=" + tc.exit,
-							"RUN_HELPER=DB_URL,TOKEN,prod_TOKEN,KEPT,db_password"}
-					}
-					return run.Run(context.Background(), o)
-				})
-				err := cmdtest.Run(c, tc.args...)
-				got := strings.ReplaceAll(cmdtest.Transcript(err, out.String(), errOut.String()), self, "<SELF>")
-				cmdtest.Golden(t, "run_"+tc.name+"_"+m.Name, got)
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			f, _, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+			c := run.NewCmdRun(f, func(o *run.Options) error {
+				o.Environ = func() []string {
+					return []string{"PATH=" + os.Getenv("PATH"), "KEPT=from-env", "RUN_EXIT=" + tc.exit,
+						"RUN_HELPER=DB_URL,TOKEN,prod_TOKEN,KEPT,db_password"}
+				}
+				return run.Run(context.Background(), o)
 			})
-		}
+			err := cmdtest.Run(c, tc.args...)
+			got := strings.ReplaceAll(cmdtest.Transcript(err, out.String(), errOut.String()), self, "<SELF>")
+			cmdtest.Golden(t, "run_"+tc.name+"_"+m.Name, got)
+		})
 	}
 }
 
@@ -231,8 +208,7 @@ func TestRunUnsafeEnv(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("helper process expects a POSIX environment")
 	}
-	srv := clienttest.NewServer(t)
-	srv.Put(cmdtest.Address, map[string]any{"BASH_ENV": "/tmp/evil.sh", "NODE_OPTIONS": "--require /tmp/evil.js", "SAFE": "ok"})
+	srv := cmdtest.ServerWith(t, map[string]any{"BASH_ENV": "/tmp/evil.sh", "NODE_OPTIONS": "--require /tmp/evil.js", "SAFE": "ok"})
 	self, _ := os.Executable()
 	for _, tc := range []struct {
 		args []string
@@ -260,9 +236,6 @@ func TestRunUnsafeEnv(t *testing.T) {
 }
 
 func TestAllowEnvIsAName(t *testing.T) {
-	f, _, _, _ := cmdtest.Factory(t, false, nil)
-	err := cmdtest.Run(run.NewCmdRun(f, func(*run.Options) error { return nil }), "--allow-env", "A=B", "--", "env")
-	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
-		t.Errorf("exit %d (%v), want usage error", cmdutil.ExitCode(err), err)
-	}
+	_, err := cmdtest.Parse(t, false, run.NewCmdRun, "--allow-env", "A=B", "--", "env")
+	cmdtest.WantExit(t, err, cmdutil.ExitUsage)
 }

@@ -14,45 +14,29 @@ import (
 )
 
 func TestSetParsing(t *testing.T) {
-	cases := []struct {
-		name  string
-		args  []string
-		code  int
-		pairs []set.Pair
-	}{
-		{"one", []string{"A=1"}, 0, []set.Pair{{Key: "A", Value: "1"}}},
-		{"several", []string{"A=1", "B=x=y", "C="}, 0, []set.Pair{{Key: "A", Value: "1"}, {Key: "B", Value: "x=y"}, {Key: "C", Value: ""}}},
-		{"stdin", []string{"K", "-"}, 0, []set.Pair{{Key: "K", FromStdin: true}}},
-		{"stdin and pair", []string{"A=1", "K", "-"}, 0, []set.Pair{{Key: "A", Value: "1"}, {Key: "K", FromStdin: true}}},
-		{"literal dash", []string{"K=-"}, 0, []set.Pair{{Key: "K", Value: "-"}}},
-		{"from file only", []string{"--from-file", ".env"}, 0, nil},
-		{"nothing", nil, 2, nil},
-		{"key without value", []string{"K"}, 2, nil},
-		{"dash alone", []string{"-"}, 2, nil},
-		{"two stdins", []string{"A", "-", "B", "-"}, 2, nil},
-		{"empty key", []string{"=v"}, 2, nil},
-		{"duplicate", []string{"A=1", "A=2"}, 2, nil},
-		{"stdin twice via file", []string{"--from-file", "-", "K", "-"}, 2, nil},
-		{"bad output", []string{"-o", "yaml", "A=1"}, 2, nil},
-		{"keypair from stdin", []string{"--keypair", "-", "A=1"}, 0, []set.Pair{{Key: "A", Value: "1"}}},
-		{"keypair and value from stdin", []string{"--keypair", "-", "K", "-"}, 2, nil},
-		{"keypair and file from stdin", []string{"--keypair", "-", "--from-file", "-"}, 2, nil},
-	}
-	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				f, _, _, _ := cmdtest.Factory(t, m.TTY, nil)
-				var got *set.Options
-				err := cmdtest.Run(set.NewCmdSet(f, func(o *set.Options) error { got = o; return nil }), tc.args...)
-				if code := cmdutil.ExitCode(err); code != tc.code {
-					t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
-				}
-				if tc.code == 0 && !reflect.DeepEqual(got.Pairs, tc.pairs) {
-					t.Errorf("pairs %+v, want %+v", got.Pairs, tc.pairs)
-				}
-			})
+	cmdtest.ParseTable(t, set.NewCmdSet, []cmdtest.ParseCase[set.Options]{
+		{Name: "one", Args: []string{"A=1"}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}}}},
+		{Name: "several", Args: []string{"A=1", "B=x=y", "C="}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}, {Key: "B", Value: "x=y"}, {Key: "C", Value: ""}}}},
+		{Name: "stdin", Args: []string{"K", "-"}, Want: set.Options{Pairs: []set.Pair{{Key: "K", FromStdin: true}}}},
+		{Name: "stdin and pair", Args: []string{"A=1", "K", "-"}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}, {Key: "K", FromStdin: true}}}},
+		{Name: "literal dash", Args: []string{"K=-"}, Want: set.Options{Pairs: []set.Pair{{Key: "K", Value: "-"}}}},
+		{Name: "from file only", Args: []string{"--from-file", ".env"}},
+		{Name: "nothing", Code: 2},
+		{Name: "key without value", Args: []string{"K"}, Code: 2},
+		{Name: "dash alone", Args: []string{"-"}, Code: 2},
+		{Name: "two stdins", Args: []string{"A", "-", "B", "-"}, Code: 2},
+		{Name: "empty key", Args: []string{"=v"}, Code: 2},
+		{Name: "duplicate", Args: []string{"A=1", "A=2"}, Code: 2},
+		{Name: "stdin twice via file", Args: []string{"--from-file", "-", "K", "-"}, Code: 2},
+		{Name: "bad output", Args: []string{"-o", "yaml", "A=1"}, Code: 2},
+		{Name: "keypair from stdin", Args: []string{"--keypair", "-", "A=1"}, Want: set.Options{Pairs: []set.Pair{{Key: "A", Value: "1"}}}},
+		{Name: "keypair and value from stdin", Args: []string{"--keypair", "-", "K", "-"}, Code: 2},
+		{Name: "keypair and file from stdin", Args: []string{"--keypair", "-", "--from-file", "-"}, Code: 2},
+	}, func(t *testing.T, got, want *set.Options) {
+		if !reflect.DeepEqual(got.Pairs, want.Pairs) {
+			t.Errorf("pairs %+v, want %+v", got.Pairs, want.Pairs)
 		}
-	}
+	})
 }
 
 const dotenv = `# app settings
@@ -104,35 +88,32 @@ func TestSetOutput(t *testing.T) {
 		{"json output", []string{"-o", "json", "B=2", "A=1"}, "", map[string]string{"A": `"1"`, "B": `"2"`}},
 	}
 	for _, tc := range cases {
-		for _, m := range cmdtest.Modes {
-			t.Run(tc.name+"/"+m.Name, func(t *testing.T) {
-				if m.TTY && strings.HasPrefix(tc.name, "stdin") {
-					t.Skip("on a terminal stdin is read as one hidden line (TestSetStdinTerminal)")
+		cmdtest.InModes(t, tc.name, func(t *testing.T, m cmdtest.Mode) {
+			if m.TTY && strings.HasPrefix(tc.name, "stdin") {
+				t.Skip("on a terminal stdin is read as one hidden line (TestSetStdinTerminal)")
+			}
+			srv := clienttest.NewServer(t)
+			f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
+			in.WriteString(tc.stdin)
+			err := cmdtest.RunGolden(t, "set_"+tc.name+"_"+m.Name, set.NewCmdSet(f, nil), out, errOut, tc.args...)
+			stored := map[string]string{}
+			for k, v := range srv.Secrets(cmdtest.Address) {
+				stored[k] = string(v)
+			}
+			want := tc.want
+			if want == nil {
+				want = map[string]string{}
+			}
+			if !reflect.DeepEqual(stored, want) {
+				t.Errorf("stored %v, want %v", stored, want)
+			}
+			// No value ever shows up in what set prints.
+			for _, v := range []string{"k-123", "postgres://", "not-json-secret", "line1", "abc"} {
+				if strings.Contains(out.String()+errOut.String()+errString(err), v) {
+					t.Errorf("output shows the value %q", v)
 				}
-				srv := clienttest.NewServer(t)
-				f, in, out, errOut := cmdtest.Factory(t, m.TTY, srv)
-				in.WriteString(tc.stdin)
-				err := cmdtest.Run(set.NewCmdSet(f, nil), tc.args...)
-				cmdtest.Golden(t, "set_"+tc.name+"_"+m.Name, cmdtest.Transcript(err, out.String(), errOut.String()))
-				stored := map[string]string{}
-				for k, v := range srv.Secrets(cmdtest.Address) {
-					stored[k] = string(v)
-				}
-				want := tc.want
-				if want == nil {
-					want = map[string]string{}
-				}
-				if !reflect.DeepEqual(stored, want) {
-					t.Errorf("stored %v, want %v", stored, want)
-				}
-				// No value ever shows up in what set prints.
-				for _, v := range []string{"k-123", "postgres://", "not-json-secret", "line1", "abc"} {
-					if strings.Contains(out.String()+errOut.String()+errString(err), v) {
-						t.Errorf("output shows the value %q", v)
-					}
-				}
-			})
-		}
+			}
+		})
 	}
 }
 

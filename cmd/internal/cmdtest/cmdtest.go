@@ -38,6 +38,15 @@ func KeypairFile(t testing.TB) string {
 	return p
 }
 
+// ServerWith starts a fake API server in which the vectors' keypair
+// (Address) holds secrets.
+func ServerWith(tb testing.TB, secrets map[string]any) *clienttest.Server {
+	tb.Helper()
+	srv := clienttest.NewServer(tb)
+	srv.Put(Address, secrets)
+	return srv
+}
+
 // Env is a fake environment for Factory.Getenv.
 type Env map[string]string
 
@@ -137,11 +146,109 @@ func Transcript(err error, stdout, stderr string) string {
 	return Normalize(b.String())
 }
 
-// Modes are the terminal and non-terminal runs of a table test.
-var Modes = []struct {
+// Mode is one way a table test runs a command: on a pipe or on a terminal.
+type Mode struct {
 	Name string
 	TTY  bool
-}{{"pipe", false}, {"tty", true}}
+}
+
+// Modes are the terminal and non-terminal runs of a table test.
+var Modes = []Mode{{"pipe", false}, {"tty", true}}
+
+// InModes runs fn in a subtest named name+"/"+mode for each of Modes.
+func InModes(t *testing.T, name string, fn func(t *testing.T, m Mode)) {
+	t.Helper()
+	for _, m := range Modes {
+		t.Run(name+"/"+m.Name, func(t *testing.T) { fn(t, m) })
+	}
+}
+
+// NewCmd is the shape of a verb's constructor: NewCmdX(f, runF), where a
+// nil runF runs the verb and another replaces its Run.
+type NewCmd[O any] func(f *cmdutil.Factory, runF func(*O) error) *cobra.Command
+
+// WantExit reports whether err gives the exit code want, and marks t
+// failed (going on) when it does not.
+func WantExit(t testing.TB, err error, want int) bool {
+	t.Helper()
+	if code := cmdutil.ExitCode(err); code != want {
+		t.Errorf("exit %d (%v), want %d", code, err, want)
+		return false
+	}
+	return true
+}
+
+// Parse builds the verb with a runF that only keeps its Options, on a
+// Factory with no server (a terminal or not), and runs it with args. It
+// returns those Options (nil when the command failed before its Run) and
+// the error as Run returns it.
+func Parse[O any](t testing.TB, tty bool, newCmd NewCmd[O], args ...string) (*O, error) {
+	t.Helper()
+	f, _, _, _ := Factory(t, tty, nil)
+	var got *O
+	err := Run(newCmd(f, func(o *O) error { got = o; return nil }), args...)
+	return got, err
+}
+
+// ParseCase is a row of a parsing table: a command line, the exit code it
+// must give and, when that is 0, the Options the verb must get (as far as
+// the table's check compares them).
+type ParseCase[O any] struct {
+	Name string
+	Args []string
+	Code int
+	Want O
+}
+
+// ParseTable runs each case with Parse on a pipe and on a terminal
+// (InModes). A subtest stops when the exit code is not the case's; when
+// it is 0, check compares the Options the verb got with the case's Want.
+func ParseTable[O any](t *testing.T, newCmd NewCmd[O], cases []ParseCase[O], check func(t *testing.T, got, want *O)) {
+	t.Helper()
+	for _, tc := range cases {
+		InModes(t, tc.Name, func(t *testing.T, m Mode) {
+			got, err := Parse(t, m.TTY, newCmd, tc.Args...)
+			if !WantExit(t, err, tc.Code) {
+				t.FailNow()
+			}
+			if tc.Code == 0 {
+				if got == nil {
+					t.Fatal("exit 0 without running the verb")
+				}
+				check(t, got, &tc.Want)
+			}
+		})
+	}
+}
+
+// RunGolden runs c with args and compares its transcript (the exit code
+// and what it printed to out and errOut) with testdata/<name>.golden; it
+// returns the error for the test's further checks.
+func RunGolden(t testing.TB, name string, c *cobra.Command, out, errOut *bytes.Buffer, args ...string) error {
+	t.Helper()
+	err := Run(c, args...)
+	Golden(t, name, Transcript(err, out.String(), errOut.String()))
+	return err
+}
+
+// GoldenCase is a row of a golden table test: its name and the command line.
+type GoldenCase struct {
+	Name string
+	Args []string
+}
+
+// GoldenCases runs each case on a pipe and on a terminal (InModes): the
+// verb newCmd builds runs on a Factory talking to srv, and its transcript
+// must match testdata/<prefix><name>_<mode>.golden.
+func GoldenCases[O any](t *testing.T, prefix string, srv *clienttest.Server, newCmd NewCmd[O], cases []GoldenCase) {
+	t.Helper()
+	for _, tc := range cases {
+		InModes(t, tc.Name, func(t *testing.T, m Mode) {
+			f, _, out, errOut := Factory(t, m.TTY, srv)
+			RunGolden(t, prefix+tc.Name+"_"+m.Name, newCmd(f, nil), out, errOut, tc.Args...)
+		})
+	}
+}
 
 // HostileValues are secret values that try to break out of quoting, run a
 // command when sourced, or act on a terminal.
