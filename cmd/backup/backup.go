@@ -53,7 +53,8 @@ func NewCmdBackup(f *cmdutil.Factory, runF func(*BackupOptions) error) *cobra.Co
 	return c
 }
 
-// backupRun writes the snapshot, stopping cleanly on SIGINT or SIGTERM.
+// backupRun writes the snapshot; the command cancels ctx on SIGINT or
+// SIGTERM (cmdutil.Interruptible).
 func backupRun(ctx context.Context, opts *BackupOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {

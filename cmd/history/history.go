@@ -54,13 +54,19 @@ Values are not shown; read one with get KEY --version N.`,
 	})
 }
 
-// RunHistory prints the versions.
-func RunHistory(ctx context.Context, opts *Options) error {
+// versions signs in and reads the kept versions of opts.Key, newest first.
+func versions(ctx context.Context, opts *Options) (*client.Client, []client.VersionInfo, error) {
 	c, err := opts.Client("")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	vs, err := c.Versions(ctx, opts.Key)
+	return c, vs, err
+}
+
+// RunHistory prints the versions.
+func RunHistory(ctx context.Context, opts *Options) error {
+	_, vs, err := versions(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -92,11 +98,7 @@ had before: that value is written as its next version. Prints the version;
 
 // RunUndelete restores the newest version before the delete.
 func RunUndelete(ctx context.Context, opts *Options) error {
-	c, err := opts.Client("")
-	if err != nil {
-		return err
-	}
-	vs, err := c.Versions(ctx, opts.Key)
+	c, vs, err := versions(ctx, opts)
 	if err != nil {
 		return err
 	}

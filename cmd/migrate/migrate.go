@@ -75,7 +75,8 @@ func NewCmdMigrate(f *cmdutil.Factory, runF func(*MigrateOptions) error) *cobra.
 	return c
 }
 
-// migrateRun imports, stopping cleanly on SIGINT or SIGTERM.
+// migrateRun imports; the command cancels ctx on SIGINT or SIGTERM
+// (cmdutil.Interruptible).
 func migrateRun(ctx context.Context, opts *MigrateOptions) error {
 	src, err := migrate.Open(ctx, opts.From)
 	if err != nil {

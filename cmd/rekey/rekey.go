@@ -41,7 +41,8 @@ func NewCmdRekey(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	return c
 }
 
-// Run reseals; the command stops it cleanly on SIGINT or SIGTERM.
+// Run reseals; the command cancels ctx on SIGINT or SIGTERM
+// (cmdutil.Interruptible), and it stops cleanly.
 func Run(ctx context.Context, opts *Options) error {
 	ios, dryRun := opts.IO, opts.DryRun
 	st, err := opts.OpenStore(ctx)

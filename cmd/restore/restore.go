@@ -95,8 +95,8 @@ const (
 var errNotEmpty = errors.New("restore: the store is not empty (it holds secrets, kept versions or audit events); " +
 	"restore into an empty store, or add --merge to add the file's keys and logs beside what it holds")
 
-// restoreRun checks the file, then loads it, stopping cleanly on SIGINT or
-// SIGTERM.
+// restoreRun checks the file, then loads it; the command cancels ctx on
+// SIGINT or SIGTERM (cmdutil.Interruptible).
 func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 	first, file, copied, err := openFile(opts)
 	if err != nil {
