@@ -2,7 +2,6 @@ package cmdutil
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -93,34 +92,4 @@ func Interruptible[O any](run func(context.Context, *O) error) func(context.Cont
 		defer stop()
 		return run(ctx, opts)
 	}
-}
-
-// ExactlyOne is the usage error (exit 2) of verb (e.g. "job results")
-// given other than one argument, what names it (e.g. "JOB"); nil for one.
-func ExactlyOne(verb, what string, args []string) error {
-	if len(args) != 1 {
-		return Usagef("%s takes exactly one %s, got %d arguments\nRun 'nosana-secrets %s --help' for usage.", verb, what, len(args), verb)
-	}
-	return nil
-}
-
-// ConfirmOr asks question on the terminal (Confirm); a no is the error
-// refused (e.g. "nothing deleted") with exit code 1.
-func (s *IOStreams) ConfirmOr(question, refused string) error {
-	ok, err := s.Confirm(question)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return WithCode(ExitFailure, errors.New(refused))
-	}
-	return nil
-}
-
-// Access names what a token or a trust lets do: "read" or "read-write".
-func Access(write bool) string {
-	if write {
-		return "read-write"
-	}
-	return "read"
 }
