@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,9 +21,8 @@ import (
 
 // Options are the parsed flags of audit.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
-	Now    func() time.Time
+	cmdutil.ClientOptions
+	Now func() time.Time
 
 	Key    string
 	Action audit.Action
@@ -40,9 +36,9 @@ type Options struct {
 // NewCmdAudit builds `audit` with its `verify` subcommand; runF replaces
 // the work of `audit` in tests.
 func NewCmdAudit(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client, Now: time.Now, Every: 2 * time.Second}
+	opts := &Options{ClientOptions: f.ClientOptions(), Now: time.Now, Every: 2 * time.Second}
 	var since string
-	c := &cobra.Command{
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "audit [--key K] [--since 1h] [--follow]",
 		Short: "Show who read, wrote or was refused your secrets",
 		Long: `Show your audit log, newest first: every sign-in, read, listing, write,
@@ -72,21 +68,13 @@ The log is a hash chain; audit verify checks it.`,
 			}
 			return nil
 		},
-		RunE: func(c *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			ctx := c.Context()
-			if opts.Follow {
-				// Interrupting a follow is how it ends: exit 0, not a signal death.
-				var stop context.CancelFunc
-				ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-				defer stop()
-			}
-			return Run(ctx, opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, func(ctx context.Context, opts *Options) error {
+		if opts.Follow {
+			// Interrupting a follow is how it ends: exit 0, not a signal death.
+			return cmdutil.Interruptible(Run)(ctx, opts)
+		}
+		return Run(ctx, opts)
+	}, nil)
 	c.Flags().StringVar(&opts.Key, "key", "", "only events that touch this key")
 	c.Flags().Var((*actionFlag)(&opts.Action), "action", "only events of this action (login, read, list, write, delete, restore, denied, fetch, result…)")
 	c.Flags().StringVar(&since, "since", "", "only events since this time (RFC 3339, or a duration ago: 90m, 2h, 3d)")
@@ -110,17 +98,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if !opts.Follow {
-		switch opts.Output {
-		case cmdutil.FormatJSON:
-			return cmdutil.WriteJSON(opts.IO.Out, page.Items)
-		case cmdutil.FormatYAML:
-			return cmdutil.WriteYAML(opts.IO.Out, page.Items)
-		}
-		tbl := cmdutil.NewTable(opts.IO, "SEQ", "TIME", "ACTION", "STATUS", "WHO", "IP", "KEYS")
-		for _, e := range page.Items {
-			tbl.Row(eventCells(e)...)
-		}
-		return tbl.Render()
+		return cmdutil.WriteRows(opts.IO, opts.Output, page.Items, []string{"SEQ", "TIME", "ACTION", "STATUS", "WHO", "IP", "KEYS"}, eventCells)
 	}
 	// Follow: oldest first, then whatever is newer than the last printed.
 	var last uint64

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,16 +23,14 @@ import (
 
 // BackupOptions are the parsed arguments of backup.
 type BackupOptions struct {
-	IO        *cmdutil.IOStreams
-	OpenStore func(context.Context) (*cmdutil.Store, error)
-	Context   context.Context
-	File      string // "-": stdout
+	cmdutil.StoreOptions
+	File string // "-": stdout
 }
 
 // NewCmdBackup builds the backup command; runF replaces the work in tests.
 func NewCmdBackup(f *cmdutil.Factory, runF func(*BackupOptions) error) *cobra.Command {
-	opts := &BackupOptions{IO: f.IOStreams}
-	c := &cobra.Command{
+	opts := &BackupOptions{}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "backup FILE",
 		Short: "Write a snapshot of the store to FILE (- for stdout)",
 		Long: "Write every owner and secret of the configured store (STORAGE_CONNECTION and\n" +
@@ -49,22 +45,17 @@ func NewCmdBackup(f *cmdutil.Factory, runF func(*BackupOptions) error) *cobra.Co
 		Example: "  nosana-secrets backup secrets-$(date +%F).backup\n" +
 			"  nosana-secrets backup - | gzip > secrets.backup.gz",
 		Args: cmdutil.OneArg("FILE (- for stdout)"),
-		RunE: func(c *cobra.Command, args []string) error {
-			opts.File = args[0]
-			opts.Context = c.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return backupRun(opts)
-		},
-	}
-	opts.OpenStore = f.BindStore(c)
+	}, opts, runF, cmdutil.Interruptible(backupRun), func(args []string) error {
+		opts.File = args[0]
+		return nil
+	})
+	opts.StoreOptions = f.StoreOptions(c)
 	return c
 }
 
-func backupRun(opts *BackupOptions) error {
-	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// backupRun writes the snapshot; the command cancels ctx on SIGINT or
+// SIGTERM (cmdutil.Interruptible).
+func backupRun(ctx context.Context, opts *BackupOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err

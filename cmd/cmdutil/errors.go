@@ -60,6 +60,15 @@ func OneArg(what string) cobra.PositionalArgs {
 	}
 }
 
+// ExactlyOne is the usage error (exit 2) of verb (e.g. "job results")
+// given other than one argument, what names it (e.g. "JOB"); nil for one.
+func ExactlyOne(verb, what string, args []string) error {
+	if len(args) != 1 {
+		return Usagef("%s takes exactly one %s, got %d arguments\nRun 'nosana-secrets %s --help' for usage.", verb, what, len(args), verb)
+	}
+	return nil
+}
+
 // ErrSilent ends the process with exit 1 after the command already said why.
 var ErrSilent = errors.New("silent error")
 

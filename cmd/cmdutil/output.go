@@ -163,6 +163,14 @@ func WriteRecord(w io.Writer, format string, v any) (bool, error) {
 	return false, nil
 }
 
+// Access names what a token or a trust lets do: "read" or "read-write".
+func Access(write bool) string {
+	if write {
+		return "read-write"
+	}
+	return "read"
+}
+
 // WriteYAML prints v as a YAML document.
 // It goes through v's JSON, so YAML has the field names, the omitted empty
 // fields and the key order of JSON (the v1 API's).

@@ -29,6 +29,19 @@ func (s *IOStreams) Confirm(question string) (bool, error) {
 	return false, nil
 }
 
+// ConfirmOr asks question on the terminal (Confirm); a no is the error
+// refused (e.g. "nothing deleted") with exit code 1.
+func (s *IOStreams) ConfirmOr(question, refused string) error {
+	ok, err := s.Confirm(question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return WithCode(ExitFailure, errors.New(refused))
+	}
+	return nil
+}
+
 // ReadHidden prints prompt on stderr and reads one line from a terminal
 // without echoing it (for typing a secret). When stdin is not a real
 // terminal (tests), it reads one line as is. The newline is not returned.

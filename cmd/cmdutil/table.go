@@ -49,3 +49,16 @@ func (t *Table) Render() error {
 	}
 	return tw.Flush()
 }
+
+// WriteRows prints a listing: items as JSON or YAML when format is one of
+// them, else a Table of header with the cells of each item.
+func WriteRows[T any](s *IOStreams, format string, items []T, header []string, cells func(T) []string) error {
+	if done, err := WriteRecord(s.Out, format, items); done {
+		return err
+	}
+	t := NewTable(s, header...)
+	for _, item := range items {
+		t.Row(cells(item)...)
+	}
+	return t.Render()
+}

@@ -3,7 +3,6 @@ package delete
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,8 +13,7 @@ import (
 
 // Options are the parsed flags and arguments of delete.
 type Options struct {
-	IO       *cmdutil.IOStreams
-	Client   func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 	Endpoint func() string
 
 	Keys    []string
@@ -26,8 +24,8 @@ type Options struct {
 
 // NewCmdDelete builds the command; runF replaces the work in tests.
 func NewCmdDelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client, Endpoint: f.Endpoint}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions(), Endpoint: f.Endpoint}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:     "delete KEY… [--yes]",
 		Aliases: []string{"rm"},
 		Short:   "Delete secrets",
@@ -46,30 +44,25 @@ deleted (exit code 2).`,
 		Example: `  nosana-secrets delete OLD_TOKEN
   nosana-secrets delete --yes prod/A prod/B`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmdutil.Usagef("name at least one KEY to delete\nRun 'nosana-secrets delete --help' for usage.")
+	}, opts, runF, Run, func(args []string) error {
+		if len(args) == 0 {
+			return cmdutil.Usagef("name at least one KEY to delete\nRun 'nosana-secrets delete --help' for usage.")
+		}
+		seen := map[string]bool{}
+		for _, k := range args {
+			if err := cmdutil.CheckKey("KEY", k); err != nil {
+				return err
 			}
-			seen := map[string]bool{}
-			for _, k := range args {
-				if err := cmdutil.CheckKey("KEY", k); err != nil {
-					return err
-				}
-				if !seen[k] {
-					seen[k] = true
-					opts.Keys = append(opts.Keys, k)
-				}
+			if !seen[k] {
+				seen[k] = true
+				opts.Keys = append(opts.Keys, k)
 			}
-			if !opts.Yes && !opts.IO.IsStdinTTY() {
-				return cmdutil.Usagef("refusing to delete without --yes: stdin is not a terminal to confirm on\nadd --yes to delete %s", strings.Join(opts.Keys, " "))
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+		}
+		if !opts.Yes && !opts.IO.IsStdinTTY() {
+			return cmdutil.Usagef("refusing to delete without --yes: stdin is not a terminal to confirm on\nadd --yes to delete %s", strings.Join(opts.Keys, " "))
+		}
+		return nil
+	})
 	c.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
 	c.Flags().BoolVar(&opts.Destroy, "destroy", false, "remove every version for good (no undelete)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
@@ -119,12 +112,8 @@ func Run(ctx context.Context, opts *Options) error {
 		if opts.Destroy {
 			verb = "Destroy every version of "
 		}
-		ok, err := opts.IO.Confirm(verb + what + " at " + opts.Endpoint() + "?")
-		if err != nil {
+		if err := opts.IO.ConfirmOr(verb+what+" at "+opts.Endpoint()+"?", "nothing deleted"); err != nil {
 			return err
-		}
-		if !ok {
-			return cmdutil.WithCode(cmdutil.ExitFailure, errors.New("nothing deleted"))
 		}
 	}
 	if opts.Destroy {

@@ -15,8 +15,7 @@ import (
 
 // Options are the parsed flags and arguments of get.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Key     string
 	Version int64
@@ -27,8 +26,8 @@ type Options struct {
 
 // NewCmdGet builds the command; runF replaces the work in tests.
 func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "get KEY",
 		Short: "Print one secret's value",
 		Long: `Print one secret's value on stdout.
@@ -46,21 +45,16 @@ Exit code 3 when the key does not exist.`,
   export DB_PASSWORD="$(nosana-secrets get DB_PASSWORD)"
   nosana-secrets get config -o yaml`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("get takes exactly one KEY, got %d arguments\nRun 'nosana-secrets get --help' for usage.", len(args))
-			}
-			if err := cmdutil.CheckKey("KEY", args[0]); err != nil {
-				return err
-			}
-			opts.Key = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, Run, func(args []string) error {
+		if err := cmdutil.ExactlyOne("get", "KEY", args); err != nil {
+			return err
+		}
+		if err := cmdutil.CheckKey("KEY", args[0]); err != nil {
+			return err
+		}
+		opts.Key = args[0]
+		return nil
+	})
 	c.Flags().Int64Var(&opts.Version, "version", 0, "print this version of KEY instead of the current one (see history KEY)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
 	cmdutil.AddAllowUnsafeNamesFlag(c, &opts.AllowUnsafe)

@@ -33,7 +33,7 @@ type Options struct {
 // NewCmdHealth builds the command; runF replaces the work in tests.
 func NewCmdHealth(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Getenv: f.Getenv, HTTPClient: f.HTTPClient}
-	c := &cobra.Command{
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "health [--url URL] [--live]",
 		Short: "Probe a server's /readyz (or /livez); exit 0 when healthy, 1 when not",
 		Long: `Ask a running server whether it is ready (GET /readyz: the process answers
@@ -44,14 +44,7 @@ The default URL is the loopback address of the port serve would listen on
 here (LISTEN or PORT from the environment, else 4124), so a container's
 HEALTHCHECK follows its configuration.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, Run, nil)
 	c.Flags().StringVar(&opts.URL, "url", "", "base URL of the server (default http://127.0.0.1:$PORT, from LISTEN or PORT, else 4124)")
 	c.Flags().BoolVar(&opts.Live, "live", false, "probe /livez (the process) instead of /readyz (the process and its store)")
 	c.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Second, "longest wait for the answer")

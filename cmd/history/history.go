@@ -16,27 +16,33 @@ import (
 
 // Options are the parsed flags and arguments of history and undelete.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Key    string
 	Output string
 }
 
-func oneKey(verb string, opts *Options) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
+// keyVerb finishes c as a verb on one KEY (history, undelete) with -o text,
+// json or yaml.
+func keyVerb(f *cmdutil.Factory, runF func(*Options) error, run func(context.Context, *Options) error, c *cobra.Command) *cobra.Command {
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	verb := c.Name()
+	c.Args = func(_ *cobra.Command, args []string) error {
 		if len(args) != 1 || args[0] == "" {
 			return cmdutil.Usagef("%s takes exactly one KEY\nRun 'nosana-secrets %s --help' for usage.", verb, verb)
 		}
 		opts.Key = args[0]
 		return nil
 	}
+	cmdutil.Verb(c, opts, runF, run, nil)
+	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
+	f.AddClientFlags(c)
+	return c
 }
 
 // NewCmdHistory builds `history KEY`; runF replaces the work in tests.
 func NewCmdHistory(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	return keyVerb(f, runF, RunHistory, &cobra.Command{
 		Use:   "history KEY",
 		Short: "List the kept versions of a secret",
 		Long: `List the versions the server keeps of KEY, newest first: the version, when
@@ -45,38 +51,26 @@ Values are not shown; read one with get KEY --version N.`,
 		Example: `  nosana-secrets history DB_PASSWORD
   nosana-secrets get DB_PASSWORD --version 3
   nosana-secrets restore DB_PASSWORD --version 3`,
-		Args: oneKey("history", opts),
-		RunE: func(c *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunHistory(c.Context(), opts)
-		},
+	})
+}
+
+// versions signs in and reads the kept versions of opts.Key, newest first.
+func versions(ctx context.Context, opts *Options) (*client.Client, []client.VersionInfo, error) {
+	c, err := opts.Client("")
+	if err != nil {
+		return nil, nil, err
 	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
-	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
-	f.AddClientFlags(c)
-	return c
+	vs, err := c.Versions(ctx, opts.Key)
+	return c, vs, err
 }
 
 // RunHistory prints the versions.
 func RunHistory(ctx context.Context, opts *Options) error {
-	c, err := opts.Client("")
+	_, vs, err := versions(ctx, opts)
 	if err != nil {
 		return err
 	}
-	vs, err := c.Versions(ctx, opts.Key)
-	if err != nil {
-		return err
-	}
-	switch opts.Output {
-	case cmdutil.FormatJSON:
-		return cmdutil.WriteJSON(opts.IO.Out, vs)
-	case cmdutil.FormatYAML:
-		return cmdutil.WriteYAML(opts.IO.Out, vs)
-	}
-	tbl := cmdutil.NewTable(opts.IO, "VERSION", "WRITTEN", "BY", "NOTE")
-	for _, v := range vs {
+	return cmdutil.WriteRows(opts.IO, opts.Output, vs, []string{"VERSION", "WRITTEN", "BY", "NOTE"}, func(v client.VersionInfo) []string {
 		by := v.By.Address
 		if v.By.Job != "" {
 			by += " (job " + v.By.Job + ")"
@@ -85,15 +79,13 @@ func RunHistory(ctx context.Context, opts *Options) error {
 		if v.DeletedAt != nil {
 			note = "deleted"
 		}
-		tbl.Row(strconv.FormatInt(v.Version, 10), v.CreatedAt.UTC().Format(time.RFC3339), by, note)
-	}
-	return tbl.Render()
+		return []string{strconv.FormatInt(v.Version, 10), v.CreatedAt.UTC().Format(time.RFC3339), by, note}
+	})
 }
 
 // NewCmdUndelete builds `undelete KEY`; runF replaces the work in tests.
 func NewCmdUndelete(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	return keyVerb(f, runF, RunUndelete, &cobra.Command{
 		Use:   "undelete KEY",
 		Short: "Bring back a deleted secret with its last value",
 		Long: `Bring back KEY, deleted with delete (without --destroy), with the value it
@@ -101,27 +93,12 @@ had before: that value is written as its next version. Prints the version;
 -o json prints {"key", "version", "from_version"}.`,
 		Example: `  nosana-secrets undelete DB_PASSWORD
   nosana-secrets undelete DB_PASSWORD -o json`,
-		Args: oneKey("undelete", opts),
-		RunE: func(c *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunUndelete(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
-	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
-	f.AddClientFlags(c)
-	return c
+	})
 }
 
 // RunUndelete restores the newest version before the delete.
 func RunUndelete(ctx context.Context, opts *Options) error {
-	c, err := opts.Client("")
-	if err != nil {
-		return err
-	}
-	vs, err := c.Versions(ctx, opts.Key)
+	c, vs, err := versions(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,7 @@ import (
 
 // Options are the parsed flags and arguments of job results.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Job     string
 	Version int64
@@ -33,8 +32,8 @@ func NewCmdJob(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Read what your jobs' nodes posted back",
 		Args:  cmdutil.NoArgs,
 	}
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "results JOB",
 		Short: "Print the result a job's node posted",
 		Long: `Print the result (the flow state: status, times, each op's logs and
@@ -45,21 +44,16 @@ Exit code 3 when no result was posted.`,
 		Example: `  nosana-secrets job results 7Yp…Qm
   nosana-secrets job results 7Yp…Qm -o json | jq .opStates`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cmdutil.Usagef("job results takes exactly one JOB, got %d arguments\nRun 'nosana-secrets job results --help' for usage.", len(args))
-			}
-			if err := cmdutil.CheckJob(args[0]); err != nil {
-				return err
-			}
-			opts.Job = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, Run, func(args []string) error {
+		if err := cmdutil.ExactlyOne("job results", "JOB", args); err != nil {
+			return err
+		}
+		if err := cmdutil.CheckJob(args[0]); err != nil {
+			return err
+		}
+		opts.Job = args[0]
+		return nil
+	})
 	c.Flags().Int64Var(&opts.Version, "version", 0, "print this version of the result")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)
 	f.AddClientFlags(c)
@@ -96,8 +90,8 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	if opts.Output == cmdutil.FormatJSON {
-		return cmdutil.WriteJSON(opts.IO.Out, v.Value)
+	if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, v.Value); done {
+		return err
 	}
 	var fs flowState
 	var b strings.Builder

@@ -22,8 +22,7 @@ import (
 
 // Options are the parsed flags and arguments of one jobdef verb.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Verb           string // put, get, list, delete, render
 	Name           string
@@ -48,35 +47,30 @@ posts its result back (see 'nosana-secrets job results').`,
 		Args: cmdutil.NoArgs,
 	}
 	verb := func(use, short, long string, args int, setup func(c *cobra.Command, o *Options)) *cobra.Command {
-		opts := &Options{IO: f.IOStreams, Client: f.Client}
+		opts := &Options{ClientOptions: f.ClientOptions()}
 		name := strings.Fields(use)[0]
-		c := &cobra.Command{
+		c := cmdutil.Verb(&cobra.Command{
 			Use: use, Short: short, Long: long,
 			Args: cobra.ArbitraryArgs,
-			RunE: func(c *cobra.Command, a []string) error {
-				if len(a) != args {
-					return cmdutil.Usagef("jobdef %s takes %d argument(s), got %d\nRun 'nosana-secrets jobdef %s --help' for usage.", name, args, len(a), name)
+		}, opts, runF, Run, func(a []string) error {
+			if len(a) != args {
+				return cmdutil.Usagef("jobdef %s takes %d argument(s), got %d\nRun 'nosana-secrets jobdef %s --help' for usage.", name, args, len(a), name)
+			}
+			opts.Verb = name
+			if args > 0 {
+				if err := jobdef.CheckName(a[0]); err != nil {
+					return cmdutil.Usagef("NAME: %v", err)
 				}
-				opts.Verb = name
-				if args > 0 {
-					if err := jobdef.CheckName(a[0]); err != nil {
-						return cmdutil.Usagef("NAME: %v", err)
-					}
-					opts.Name = a[0]
-				}
-				if args > 1 {
-					opts.File = a[1]
-				}
-				if name == "delete" && !opts.Yes && !opts.IO.IsStdinTTY() {
-					return cmdutil.Usagef("refusing to delete without --yes: stdin is not a terminal to confirm on\nadd --yes to delete %s", opts.Name)
-				}
-				if runF != nil {
-					return runF(opts)
-				}
-				return Run(c.Context(), opts)
-			},
-		}
-		c.SetFlagErrorFunc(cmdutil.FlagError)
+				opts.Name = a[0]
+			}
+			if args > 1 {
+				opts.File = a[1]
+			}
+			if name == "delete" && !opts.Yes && !opts.IO.IsStdinTTY() {
+				return cmdutil.Usagef("refusing to delete without --yes: stdin is not a terminal to confirm on\nadd --yes to delete %s", opts.Name)
+			}
+			return nil
+		})
 		if setup != nil {
 			setup(c, opts)
 		}
@@ -129,8 +123,8 @@ func Run(ctx context.Context, opts *Options) error {
 		if err != nil {
 			return err
 		}
-		if opts.Output == cmdutil.FormatJSON {
-			return cmdutil.WriteJSON(out, d)
+		if done, err := cmdutil.WriteRecord(out, opts.Output, d); done {
+			return err
 		}
 		fmt.Fprintf(out, "name:    %s\nversion: %d\nsecrets: %s\nupdated: %s\n\n", d.Name, d.Version,
 			strings.Join(d.Secrets, ", "), d.UpdatedAt.UTC().Format(time.RFC3339))
@@ -158,12 +152,8 @@ func Run(ctx context.Context, opts *Options) error {
 		return tw.Flush()
 	case "delete":
 		if !opts.Yes {
-			ok, err := opts.IO.Confirm("Delete job definition " + opts.Name + "?")
-			if err != nil {
+			if err := opts.IO.ConfirmOr("Delete job definition "+opts.Name+"?", "not deleted"); err != nil {
 				return err
-			}
-			if !ok {
-				return cmdutil.WithCode(cmdutil.ExitFailure, fmt.Errorf("not deleted"))
 			}
 		}
 		if err := c.DeleteJobDefinition(ctx, opts.Name); err != nil {

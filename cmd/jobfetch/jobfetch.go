@@ -16,8 +16,7 @@ import (
 
 // Options are the parsed flags and arguments of job-fetch.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Job    string
 	Keys   []string
@@ -28,8 +27,8 @@ type Options struct {
 
 // NewCmdJobFetch builds the command; runF replaces the work in tests.
 func NewCmdJobFetch(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "job-fetch --job J [KEY…]",
 		Short: "As a job's node, print the secrets the job grants",
 		Long: `Sign in for a job (a job-scoped token) and print the secrets it grants.
@@ -48,26 +47,21 @@ Exit code 4 when the server refuses the sign-in or a key is not granted,
   eval "$(nosana-secrets job-fetch --job 7nd… -o env)"
   nosana-secrets job-fetch --job 7nd… pipeline1-ssh-key > id_ed25519`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if opts.Job == "" {
-				return cmdutil.Usagef("--job is required: the address of the job account\nRun 'nosana-secrets job-fetch --help' for usage.")
-			}
-			if err := cmdutil.CheckJob(opts.Job); err != nil {
+	}, opts, runF, Run, func(args []string) error {
+		if opts.Job == "" {
+			return cmdutil.Usagef("--job is required: the address of the job account\nRun 'nosana-secrets job-fetch --help' for usage.")
+		}
+		if err := cmdutil.CheckJob(opts.Job); err != nil {
+			return err
+		}
+		for _, k := range args {
+			if err := cmdutil.CheckKey("KEY", k); err != nil {
 				return err
 			}
-			for _, k := range args {
-				if err := cmdutil.CheckKey("KEY", k); err != nil {
-					return err
-				}
-			}
-			opts.Keys = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+		}
+		opts.Keys = args
+		return nil
+	})
 	c.Flags().StringVar(&opts.Job, "job", "", "job address (required)")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
 	cmdutil.AddAllowUnsafeNamesFlag(c, &opts.AllowUnsafe)

@@ -2,6 +2,7 @@
 package keygen
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,7 +25,7 @@ type Options struct {
 // NewCmdKeygen builds the command; runF replaces the work in tests.
 func NewCmdKeygen(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Path: f.KeypairPath}
-	c := &cobra.Command{
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "keygen [--keypair FILE] [--force]",
 		Short: "Create a new Solana keypair file",
 		Long: `Create a new random Solana keypair and write it in the solana-keygen format
@@ -39,14 +40,7 @@ with it. Prints the new address; never the key.`,
 			}
 			return nil
 		},
-		RunE: func(c *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, func(_ context.Context, opts *Options) error { return Run(opts) }, nil)
 	c.Flags().BoolVar(&opts.Force, "force", false, "replace an existing keypair file")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON)
 	f.AddKeypairFlag(c)
@@ -69,8 +63,8 @@ func Run(opts *Options) error {
 		}
 		return err
 	}
-	if opts.Output == cmdutil.FormatJSON {
-		return cmdutil.WriteJSON(opts.IO.Out, map[string]string{"address": kp.Address(), "path": path})
+	if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, map[string]string{"address": kp.Address(), "path": path}); done {
+		return err
 	}
 	// Where the key went is said off a terminal too (stderr: stdout is the
 	// address, for scripts).

@@ -8,14 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 )
 
 // Options are the parsed flags of list.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Prefix     string
 	ShowValues bool
@@ -26,8 +24,8 @@ type Options struct {
 
 // NewCmdList builds the command; runF replaces the work in tests.
 func NewCmdList(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:     "list [--prefix P] [--show-values]",
 		Aliases: []string{"ls"},
 		Short:   "List your secrets' keys (and values with --show-values)",
@@ -48,20 +46,12 @@ with the key mapped to a variable name as 'nosana-secrets run' does.
 			}
 			return nil
 		},
-		RunE: func(c *cobra.Command, args []string) error {
-			if !opts.ShowValues && (opts.Output == cmdutil.FormatEnv || opts.Output == cmdutil.FormatDotenv) {
-				return cmdutil.Usagef("-o %s prints values; add --show-values", opts.Output)
-			}
-			if err := cmdutil.CheckPrefix("--prefix", opts.Prefix); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, Run, func([]string) error {
+		if !opts.ShowValues && (opts.Output == cmdutil.FormatEnv || opts.Output == cmdutil.FormatDotenv) {
+			return cmdutil.Usagef("-o %s prints values; add --show-values", opts.Output)
+		}
+		return cmdutil.CheckPrefix("--prefix", opts.Prefix)
+	})
 	c.Flags().StringVar(&opts.Prefix, "prefix", "", "only keys that start with this")
 	c.Flags().BoolVar(&opts.ShowValues, "show-values", false, "print the values too")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.AllFormats...)
@@ -85,12 +75,10 @@ func Run(ctx context.Context, opts *Options) error {
 		if len(found) == 0 {
 			noSecrets(opts)
 		}
-		switch {
-		case opts.Output == cmdutil.FormatJSON:
-			return cmdutil.WriteJSON(opts.IO.Out, found) // the v1 items: key, version, size, times
-		case opts.Output == cmdutil.FormatYAML:
-			return cmdutil.WriteYAML(opts.IO.Out, found)
-		case opts.Output == cmdutil.FormatText && opts.IO.IsStdoutTTY():
+		if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, found); done {
+			return err // the v1 items: key, version, size, times
+		}
+		if opts.Output == cmdutil.FormatText && opts.IO.IsStdoutTTY() {
 			tbl := cmdutil.NewTable(opts.IO, "KEY", "VERSION", "SIZE", "UPDATED")
 			for _, k := range found {
 				version, updated := "-", "-"

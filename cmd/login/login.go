@@ -10,14 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 )
 
 // Options are the parsed flags of login.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Job       string
 	Output    string
@@ -34,8 +32,8 @@ type Options struct {
 
 // NewCmdLogin builds the command; runF replaces the work in tests.
 func NewCmdLogin(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client, Endpoint: f.Endpoint, Getenv: f.Env, HTTPClient: f.HTTPClient}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions(), Endpoint: f.Endpoint, Getenv: f.Env, HTTPClient: f.HTTPClient}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "login [--job J]",
 		Short: "Sign in with your keypair and cache the token",
 		Long: `Sign in to the server with your Solana keypair and print who you are.
@@ -57,26 +55,21 @@ trust (see 'trust github'), and hands it to the job's later steps as
 NOSANA_SECRETS_TOKEN (through $GITHUB_ENV, masked in the logs). Outside
 Actions it prints the access token on stdout.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := cmdutil.CheckJob(opts.Job); err != nil {
-				return err
-			}
-			if opts.OIDC && (opts.Job != "" || opts.PrintBody) {
-				return cmdutil.Usagef("--oidc signs in without a keypair: it takes neither --job nor --print-body")
-			}
-			if opts.OIDC && opts.Owner == "" {
-				opts.Owner = opts.Getenv(EnvOwner)
-			}
-			if opts.OIDC && opts.Owner == "" {
-				return cmdutil.Usagef("--oidc needs --owner ADDRESS (or %s): the wallet whose trust to use", EnvOwner)
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, Run, func([]string) error {
+		if err := cmdutil.CheckJob(opts.Job); err != nil {
+			return err
+		}
+		if opts.OIDC && (opts.Job != "" || opts.PrintBody) {
+			return cmdutil.Usagef("--oidc signs in without a keypair: it takes neither --job nor --print-body")
+		}
+		if opts.OIDC && opts.Owner == "" {
+			opts.Owner = opts.Getenv(EnvOwner)
+		}
+		if opts.OIDC && opts.Owner == "" {
+			return cmdutil.Usagef("--oidc needs --owner ADDRESS (or %s): the wallet whose trust to use", EnvOwner)
+		}
+		return nil
+	})
 	c.Flags().StringVar(&opts.Job, "job", "", "job address for a job-scoped sign-in")
 	c.Flags().BoolVar(&opts.OIDC, "oidc", false, "inside GitHub Actions: exchange the workflow's OIDC token for an access token (no keypair)")
 	c.Flags().StringVar(&opts.Owner, "owner", "", "with --oidc: the wallet address whose trust to use (env "+EnvOwner+")")
@@ -116,11 +109,8 @@ func Run(ctx context.Context, opts *Options) error {
 		UserAddress string    `json:"userAddress,omitempty" yaml:"userAddress,omitempty"`
 		Secrets     []string  `json:"secrets,omitempty" yaml:"secrets,omitempty"`
 	}{tok.Address, c.Endpoint(), tok.Expires.UTC(), opts.Job, tok.UserAddress, tok.Secrets}
-	switch opts.Output {
-	case cmdutil.FormatJSON:
-		return cmdutil.WriteJSON(opts.IO.Out, info)
-	case cmdutil.FormatYAML:
-		return cmdutil.WriteYAML(opts.IO.Out, info)
+	if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, info); done {
+		return err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "address:  %s\nendpoint: %s\nexpires:  %s\n", info.Address, info.Endpoint, info.Expires.Format(time.RFC3339))

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,9 +24,7 @@ const EnvFrom = "MIGRATE_FROM"
 
 // MigrateOptions are the parsed flags of migrate.
 type MigrateOptions struct {
-	IO        *cmdutil.IOStreams
-	OpenStore func(context.Context) (*cmdutil.Store, error)
-	Context   context.Context
+	cmdutil.StoreOptions
 
 	From      string
 	Overwrite bool
@@ -42,8 +38,8 @@ type MigrateOptions struct {
 
 // NewCmdMigrate builds the migrate command; runF replaces the work in tests.
 func NewCmdMigrate(f *cmdutil.Factory, runF func(*MigrateOptions) error) *cobra.Command {
-	opts := &MigrateOptions{IO: f.IOStreams, Interval: cmdutil.DefaultProgressInterval}
-	c := &cobra.Command{
+	opts := &MigrateOptions{Interval: cmdutil.DefaultProgressInterval}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "migrate --from URI",
 		Short: "Import the secrets of an original Nosana secret manager",
 		Long: "Import every secret an original Nosana secret manager (the keyv-based server) stored\n" +
@@ -55,24 +51,19 @@ func NewCmdMigrate(f *cmdutil.Factory, runF func(*MigrateOptions) error) *cobra.
 		Example: "  STORAGE_CONNECTION=postgres://… MASTER_KEY=… nosana-secrets migrate --from sqlite:///old/db.sqlite\n" +
 			"  MIGRATE_FROM='redis://:pass@old-host:6379/0' nosana-secrets migrate --dry-run -o json",
 		Args: cmdutil.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if opts.From == "" {
-				opts.From = strings.TrimSpace(os.Getenv(EnvFrom))
-			}
-			if opts.From == "" {
-				return cmdutil.Usagef("--from is required: the original server's STORAGE_CONNECTION (or set %s)", EnvFrom)
-			}
-			if opts.Batch < 1 || opts.Batch > 10000 {
-				return cmdutil.Usagef("--batch must be between 1 and 10000")
-			}
-			opts.Context = c.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return migrateRun(opts)
-		},
-	}
-	opts.OpenStore = f.BindStore(c)
+	}, opts, runF, cmdutil.Interruptible(migrateRun), func([]string) error {
+		if opts.From == "" {
+			opts.From = strings.TrimSpace(os.Getenv(EnvFrom))
+		}
+		if opts.From == "" {
+			return cmdutil.Usagef("--from is required: the original server's STORAGE_CONNECTION (or set %s)", EnvFrom)
+		}
+		if opts.Batch < 1 || opts.Batch > 10000 {
+			return cmdutil.Usagef("--batch must be between 1 and 10000")
+		}
+		return nil
+	})
+	opts.StoreOptions = f.StoreOptions(c)
 	fl := c.Flags()
 	fl.StringVar(&opts.From, "from", "", "the original server's STORAGE_CONNECTION: sqlite://, postgres://, mysql://, redis://, mongodb:// (env "+EnvFrom+")")
 	fl.BoolVar(&opts.Overwrite, "overwrite", false, "replace secrets the target already has")
@@ -84,9 +75,9 @@ func NewCmdMigrate(f *cmdutil.Factory, runF func(*MigrateOptions) error) *cobra.
 	return c
 }
 
-func migrateRun(opts *MigrateOptions) error {
-	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// migrateRun imports; the command cancels ctx on SIGINT or SIGTERM
+// (cmdutil.Interruptible).
+func migrateRun(ctx context.Context, opts *MigrateOptions) error {
 	src, err := migrate.Open(ctx, opts.From)
 	if err != nil {
 		return err

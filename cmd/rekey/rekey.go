@@ -6,10 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,16 +18,14 @@ import (
 
 // Options are the parsed flags of rekey.
 type Options struct {
-	IO        *cmdutil.IOStreams
-	OpenStore func(context.Context) (*cmdutil.Store, error)
-	Context   context.Context
-	DryRun    bool
+	cmdutil.StoreOptions
+	DryRun bool
 }
 
 // NewCmdRekey builds the command; runF replaces the work in tests.
 func NewCmdRekey(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
-	c := &cobra.Command{
+	opts := &Options{}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "rekey",
 		Short: "Reseal every stored value and kept version with the newest master key",
 		Long: "Reseal every stored value, and every kept version of it, with the newest master key.\n\n" +
@@ -40,23 +35,15 @@ func NewCmdRekey(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			"a value written meanwhile is left as the server wrote it. An sqlite file\n" +
 			"serves one process, so stop its server first.",
 		Args: cmdutil.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			opts.Context = c.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
-	}
+	}, opts, runF, cmdutil.Interruptible(Run), nil)
 	c.Flags().BoolVar(&opts.DryRun, "dry-run", false, "count what would be resealed, change nothing")
-	opts.OpenStore = f.BindStore(c)
+	opts.StoreOptions = f.StoreOptions(c)
 	return c
 }
 
-// Run reseals, stopping cleanly on SIGINT or SIGTERM.
-func Run(opts *Options) error {
-	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// Run reseals; the command cancels ctx on SIGINT or SIGTERM
+// (cmdutil.Interruptible), and it stops cleanly.
+func Run(ctx context.Context, opts *Options) error {
 	ios, dryRun := opts.IO, opts.DryRun
 	st, err := opts.OpenStore(ctx)
 	if err != nil {

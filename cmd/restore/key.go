@@ -5,7 +5,6 @@ package restore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,9 +17,8 @@ import (
 
 // KeyOptions are the parsed flags and arguments of restore KEY and restore --as-of.
 type KeyOptions struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
-	Now    func() time.Time
+	cmdutil.ClientOptions
+	Now func() time.Time
 
 	Key     string
 	Version int64
@@ -33,9 +31,9 @@ type KeyOptions struct {
 // NewCmdRestoreKey builds restore KEY --version N | --as-of TIME alone (NewCmdRestore
 // grafts it onto the file form); runF replaces the work in tests.
 func NewCmdRestoreKey(f *cmdutil.Factory, runF func(*KeyOptions) error) *cobra.Command {
-	opts := &KeyOptions{IO: f.IOStreams, Client: f.Client, Now: time.Now}
+	opts := &KeyOptions{ClientOptions: f.ClientOptions(), Now: time.Now}
 	var asOf string
-	c := &cobra.Command{
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "restore KEY --version N | restore --as-of TIME [--prefix P]",
 		Short: "Bring back an old version of a secret, or of every secret",
 		Long: `restore KEY --version N writes the value of version N of KEY as its next
@@ -76,14 +74,7 @@ script it needs --yes (exit 2 without). Prints what changed.`,
 			}
 			return nil
 		},
-		RunE: func(c *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunKey(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, RunKey, nil)
 	c.Flags().Int64Var(&opts.Version, "version", 0, "the version of KEY to bring back")
 	c.Flags().StringVar(&asOf, "as-of", "", "restore every key to its value at this time (RFC 3339, or a duration ago)")
 	c.Flags().StringVar(&opts.Prefix, "prefix", "", "with --as-of: only keys under this prefix")
@@ -117,11 +108,8 @@ func RunKey(ctx context.Context, opts *KeyOptions) error {
 	if err != nil {
 		return err
 	}
-	switch opts.Output {
-	case cmdutil.FormatJSON:
-		return cmdutil.WriteJSON(opts.IO.Out, changes)
-	case cmdutil.FormatYAML:
-		return cmdutil.WriteYAML(opts.IO.Out, changes)
+	if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, changes); done {
+		return err
 	}
 	for _, ch := range changes {
 		fmt.Fprintf(opts.IO.Out, "%-8s %s (version %d)\n", ch.Action, ch.Key, ch.Version)
@@ -175,12 +163,6 @@ func confirmAsOf(ctx context.Context, c *client.Client, opts *KeyOptions) (bool,
 	if back > 0 {
 		parts = append(parts, fmt.Sprintf("bring back %d deleted", back))
 	}
-	ok, err := opts.IO.Confirm(fmt.Sprintf("Restore to %s: %s, at %s?", opts.AsOf.UTC().Format(time.RFC3339), strings.Join(parts, "; "), c.Endpoint()))
-	if err != nil {
-		return false, err
-	}
-	if !ok {
-		return false, cmdutil.WithCode(cmdutil.ExitFailure, errors.New("nothing restored"))
-	}
-	return true, nil
+	err = opts.IO.ConfirmOr(fmt.Sprintf("Restore to %s: %s, at %s?", opts.AsOf.UTC().Format(time.RFC3339), strings.Join(parts, "; "), c.Endpoint()), "nothing restored")
+	return err == nil, err
 }

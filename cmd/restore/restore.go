@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,12 +27,10 @@ import (
 
 // RestoreOptions are the parsed flags of restore.
 type RestoreOptions struct {
-	IO        *cmdutil.IOStreams
-	OpenStore func(context.Context) (*cmdutil.Store, error)
-	Context   context.Context
-	File      string // "-": stdin
-	Merge     bool
-	DryRun    bool
+	cmdutil.StoreOptions
+	File   string // "-": stdin
+	Merge  bool
+	DryRun bool
 	// AllowUnauthenticated restores a file of format 1 or 2, whose
 	// checksum has no key; without it such a file is refused, so a file
 	// rewritten in an old format cannot slip past the MAC.
@@ -44,8 +40,8 @@ type RestoreOptions struct {
 // NewCmdRestoreFile builds restore FILE alone; runF replaces the work in
 // tests.
 func NewCmdRestoreFile(f *cmdutil.Factory, runF func(*RestoreOptions) error) *cobra.Command {
-	opts := &RestoreOptions{IO: f.IOStreams}
-	c := &cobra.Command{
+	opts := &RestoreOptions{}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "restore FILE",
 		Short: "Load a backup (FILE, or - for stdin) into the store",
 		Long: "Load a file written by backup (restore --file FILE, or restore FILE) into the\n" +
@@ -72,18 +68,13 @@ func NewCmdRestoreFile(f *cmdutil.Factory, runF func(*RestoreOptions) error) *co
 			}
 			return cmdutil.OneArg("FILE (- for stdin)")(c, args)
 		},
-		RunE: func(c *cobra.Command, args []string) error {
-			if opts.File == "" {
-				opts.File = args[0]
-			}
-			opts.Context = c.Context()
-			if runF != nil {
-				return runF(opts)
-			}
-			return restoreRun(opts)
-		},
-	}
-	opts.OpenStore = f.BindStore(c)
+	}, opts, runF, cmdutil.Interruptible(restoreRun), func(args []string) error {
+		if opts.File == "" {
+			opts.File = args[0]
+		}
+		return nil
+	})
+	opts.StoreOptions = f.StoreOptions(c)
 	c.Flags().StringVar(&opts.File, "file", "", "the backup file to load (- for stdin)")
 	c.Flags().BoolVar(&opts.Merge, "merge", false, "restore into a store that is not empty, adding what it lacks")
 	c.Flags().BoolVar(&opts.AllowUnauthenticated, "allow-unauthenticated", false, "restore a backup of format 1 or 2 (before keyed MACs), which anyone who could edit the file could have changed")
@@ -104,9 +95,9 @@ const (
 var errNotEmpty = errors.New("restore: the store is not empty (it holds secrets, kept versions or audit events); " +
 	"restore into an empty store, or add --merge to add the file's keys and logs beside what it holds")
 
-func restoreRun(opts *RestoreOptions) error {
-	ctx, stop := signal.NotifyContext(opts.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// restoreRun checks the file, then loads it; the command cancels ctx on
+// SIGINT or SIGTERM (cmdutil.Interruptible).
+func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 	first, file, copied, err := openFile(opts)
 	if err != nil {
 		return err
@@ -119,7 +110,6 @@ func restoreRun(opts *RestoreOptions) error {
 	defer st.Close()
 
 	lower := st.Plain.Lower()
-	admin, hist := lower, true // every backend keeps history
 	rd := migrate.SnapshotReader{
 		MaxLine: migrate.MaxLine(bodyLimit()),
 		MACKey: func(id string) ([]byte, error) {
@@ -136,7 +126,6 @@ func restoreRun(opts *RestoreOptions) error {
 	var broken int64
 	var logOwner string
 	var logEvents []audit.Event
-	var logOwners []string
 	verifyLog := func() error {
 		if len(logEvents) == 0 {
 			return nil
@@ -167,7 +156,6 @@ func restoreRun(opts *RestoreOptions) error {
 					return err
 				}
 				logOwner = r.Owner
-				logOwners = append(logOwners, r.Owner)
 			}
 			logEvents = append(logEvents, *r.Event)
 		}
@@ -196,7 +184,7 @@ func restoreRun(opts *RestoreOptions) error {
 			broken, h.Secrets+h.Versions, strings.Join(st.Plain.KeyIDs(), ", "), strings.Join(h.KeyIDs, ", "))
 	}
 	if !opts.Merge {
-		if held, err := holdsAny(ctx, lower, admin, hist, logOwners); err != nil {
+		if held, err := holdsAny(ctx, lower); err != nil {
 			return fmt.Errorf("restore: read the store: %w", err)
 		} else if held {
 			return cmdutil.WithCode(cmdutil.ExitFailure, errNotEmpty)
@@ -205,17 +193,9 @@ func restoreRun(opts *RestoreOptions) error {
 
 	// Second pass, a kind of line at a time. A dry run makes the same
 	// decisions and counts, and writes nothing.
-	w := &writer{ctx: ctx, opts: opts, rd: rd, lower: lower, admin: admin, imported: map[string]bool{}}
-	if hist {
-		w.hist = lower
-		w.log = lower
-	}
-	total := h.Secrets
-	if hist {
-		total += h.Versions + h.Events
-	}
-	w.prog = cmdutil.NewProgress(opts.IO, "restoring", "records", total, cmdutil.DefaultProgressInterval)
-	if hist && h.Versions > 0 {
+	w := &writer{ctx: ctx, opts: opts, rd: rd, store: lower, imported: map[string]bool{}}
+	w.prog = cmdutil.NewProgress(opts.IO, "restoring", "records", h.Secrets+h.Versions+h.Events, cmdutil.DefaultProgressInterval)
+	if h.Versions > 0 {
 		if err := w.versions(file); err != nil {
 			return fmt.Errorf("restore stopped after the versions of %d keys (each key's whole; run it again with --merge to finish): %w", w.keys, err)
 		}
@@ -223,7 +203,7 @@ func restoreRun(opts *RestoreOptions) error {
 	if err := w.secrets(file, h); err != nil {
 		return err
 	}
-	if hist && w.log != nil && h.Events > 0 {
+	if h.Events > 0 {
 		if err := w.audit(file); err != nil {
 			return fmt.Errorf("restore stopped after the audit logs of %d owners (run it again with --merge to finish): %w", w.logs, err)
 		}
@@ -246,10 +226,6 @@ func restoreRun(opts *RestoreOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "restore: %d audit logs hold only the first events of the file's log (a restore stopped inside one of them); "+
 			"this backend imports into an empty log only, so they were kept as they are\n", w.partLogs)
 	}
-	if !hist && (h.Versions > 0 || h.Events > 0) {
-		fmt.Fprintf(opts.IO.ErrOut, "restore: this backend keeps no history: the file's %d older versions and %d audit events were left out (every current value was restored)\n",
-			h.Versions, h.Events)
-	}
 	return nil
 }
 
@@ -271,10 +247,7 @@ type writer struct {
 	ctx   context.Context
 	opts  *RestoreOptions
 	rd    migrate.SnapshotReader
-	lower storage.Store
-	admin storage.HistoryAdmin
-	hist  storage.History  // nil: the backend keeps no history
-	log   storage.AuditLog // nil: no audit log
+	store storage.Store // below the seal layer: values as the file has them
 	// imported are the owner NUL name of keys whose versions the file's
 	// version lines gave, imported now (true) or there already (false):
 	// their secret lines are the newest version.
@@ -317,7 +290,7 @@ const (
 // file has as want (ascending, writers filled in).
 func (w *writer) compareKey(owner string, want []storage.Version) (int, error) {
 	name := want[0].Name
-	have, err := w.hist.Versions(w.ctx, owner, name)
+	have, err := w.store.Versions(w.ctx, owner, name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return absent, nil
 	}
@@ -333,7 +306,7 @@ func (w *writer) compareKey(owner string, want []storage.Version) (int, error) {
 		if v.Deleted {
 			continue
 		}
-		got, err := w.hist.GetVersion(w.ctx, owner, name, v.Version)
+		got, err := w.store.GetVersion(w.ctx, owner, name, v.Version)
 		if err != nil {
 			return other, err
 		}
@@ -402,12 +375,12 @@ func (w *writer) versions(file *os.File) error {
 		}
 		if !w.opts.DryRun {
 			if len(redo) > 0 {
-				if err := w.hist.Destroy(w.ctx, owner, redo, nil); err != nil {
+				if err := w.store.Destroy(w.ctx, owner, redo, nil); err != nil {
 					return err
 				}
 			}
 			if len(keep) > 0 {
-				if err := w.admin.ImportVersions(w.ctx, owner, keep); err != nil {
+				if err := w.store.ImportVersions(w.ctx, owner, keep); err != nil {
 					return err
 				}
 			}
@@ -445,37 +418,30 @@ func (w *writer) versions(file *os.File) error {
 	return err
 }
 
-// secrets restores the file's secret lines that no version line gave: on a
-// backend that keeps history each as one version written by its owner, at
-// the time the file says it was; with --merge, a key the store holds with
-// the file's value stays, and another one the store holds gets the file's
-// value as its newest version.
+// secrets restores the file's secret lines that no version line gave, each
+// as one version written by its owner, at the time the file says it was;
+// with --merge, a key the store holds with the file's value stays, and
+// another one the store holds gets the file's value as its newest version.
 func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 	if err := rewind(file); err != nil {
 		return err
 	}
 	var owner string
-	var items []storage.Item
 	var fresh []storage.Version
 	var newest []storage.Change
 	var size int
 	flush := func() error {
-		defer func() { items, fresh, newest, size = items[:0], fresh[:0], newest[:0], 0 }()
+		defer func() { fresh, newest, size = fresh[:0], newest[:0], 0 }()
 		if w.opts.DryRun {
 			return nil
 		}
-		if len(items) > 0 {
-			if err := w.lower.Put(w.ctx, owner, items); err != nil {
-				return err
-			}
-		}
 		if len(fresh) > 0 {
-			if err := w.admin.ImportVersions(w.ctx, owner, fresh); err != nil {
+			if err := w.store.ImportVersions(w.ctx, owner, fresh); err != nil {
 				return err
 			}
 		}
 		if len(newest) > 0 {
-			_, err := w.hist.Commit(w.ctx, storage.Commit{Owner: owner, By: storage.Writer{Address: owner}, Changes: newest})
+			_, err := w.store.Commit(w.ctx, storage.Commit{Owner: owner, By: storage.Writer{Address: owner}, Changes: newest})
 			return err
 		}
 		return nil
@@ -492,18 +458,13 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 			}
 			return nil
 		}
-		if r.Owner != owner || len(items)+len(fresh)+len(newest) >= batch || size >= batchBytes {
+		if r.Owner != owner || len(fresh)+len(newest) >= batch || size >= batchBytes {
 			if err := flush(); err != nil {
 				return err
 			}
 			owner = r.Owner
 		}
 		size += len(r.Value)
-		if w.hist == nil {
-			items = append(items, storage.Item{Name: r.Name, Value: r.Value})
-			w.secretsDone++
-			return w.ctx.Err()
-		}
 		kind := absent
 		if w.held[key] {
 			kind = other
@@ -523,7 +484,7 @@ func (w *writer) secrets(file *os.File, h migrate.SnapshotHeader) error {
 			if !w.held[key] {
 				w.heldKeys++
 			}
-			if v, err := w.hist.GetVersion(w.ctx, r.Owner, r.Name, 0); err == nil && bytes.Equal(v.Value, r.Value) {
+			if v, err := w.store.GetVersion(w.ctx, r.Owner, r.Name, 0); err == nil && bytes.Equal(v.Value, r.Value) {
 				return w.ctx.Err() // the file's value is its newest already
 			} else if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrDeleted) {
 				return err
@@ -568,7 +529,7 @@ func (w *writer) compareSecret(r migrate.SnapshotRecord) (int, error) {
 // compareLog tells what owner's audit log holds, compared with the file's
 // events: nothing, the same events, the first of them, or other ones.
 func (w *writer) compareLog(owner string, want []audit.Event) (int, error) {
-	page, err := w.log.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
+	page, err := w.store.Audit(w.ctx, owner, storage.AuditQuery{Limit: 1})
 	if err != nil {
 		return other, err
 	}
@@ -578,7 +539,7 @@ func (w *writer) compareLog(owner string, want []audit.Event) (int, error) {
 	if page.Events[0].Seq > want[len(want)-1].Seq {
 		return other, nil // newer events than the file's
 	}
-	have, err := storage.ReadAudit(w.ctx, w.log, owner)
+	have, err := storage.ReadAudit(w.ctx, w.store, owner)
 	if err != nil || len(have) > len(want) {
 		return other, err
 	}
@@ -617,7 +578,7 @@ func (w *writer) audit(file *os.File) error {
 		switch kind {
 		case absent:
 			if !w.opts.DryRun {
-				if err := w.admin.ImportAudit(w.ctx, owner, events); err != nil {
+				if err := w.store.ImportAudit(w.ctx, owner, events); err != nil {
 					return err
 				}
 			}
@@ -631,7 +592,7 @@ func (w *writer) audit(file *os.File) error {
 			// transaction (MongoDB without one), which goes on after it.
 			// A backend that cannot is left as it is, and said.
 			if !w.opts.DryRun {
-				if err := w.admin.ImportAudit(w.ctx, owner, events); errors.Is(err, storage.ErrInvalid) {
+				if err := w.store.ImportAudit(w.ctx, owner, events); errors.Is(err, storage.ErrInvalid) {
 					w.partLogs++
 					return nil
 				} else if err != nil {
@@ -722,9 +683,8 @@ var errFound = errors.New("found")
 
 // holdsAny reports whether the store holds any secret, kept version or
 // audit event of an owner (not the server's own records); it stops at the
-// first. A backend that cannot walk every audit log is asked about the
-// logs of owners, those the file has.
-func holdsAny(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, hist bool, owners []string) (bool, error) {
+// first.
+func holdsAny(ctx context.Context, s storage.Store) (bool, error) {
 	notSystem := func(owner string) error {
 		if owner == seal.SystemOwner {
 			return nil
@@ -732,10 +692,10 @@ func holdsAny(ctx context.Context, s storage.Store, admin storage.HistoryAdmin, 
 		return errFound
 	}
 	err := s.Walk(ctx, func(owner string, _ storage.Secret) error { return notSystem(owner) })
-	if err == nil && hist {
-		err = admin.WalkVersions(ctx, func(owner string, _ storage.Version) error { return notSystem(owner) })
+	if err == nil {
+		err = s.WalkVersions(ctx, func(owner string, _ storage.Version) error { return notSystem(owner) })
 	}
-	if err == nil && hist {
+	if err == nil {
 		err = s.WalkAudit(ctx, func(owner string, _ audit.Event) error { return notSystem(owner) })
 	}
 	if errors.Is(err, errFound) {

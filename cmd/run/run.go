@@ -27,8 +27,7 @@ const (
 
 // Options are the parsed flags and arguments of run.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 	// Environ is the environment the command inherits; nil means os.Environ.
 	Environ func() []string
 
@@ -42,8 +41,8 @@ type Options struct {
 
 // NewCmdRun builds the command; runF replaces the work in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "run [--job J] [--prefix P] [--override] [--allow-env NAME] -- CMD [ARG…]",
 		Short: "Run a command with your secrets as environment variables",
 		Long: `Run CMD with your secrets (or, with --job, the job's granted secrets) added to
@@ -83,32 +82,27 @@ The full list:
   nosana-secrets run --job 7nd… --override -- python train.py
   nosana-secrets run --allow-env PYTHONPATH -- python app.py`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmdutil.Usagef("name the command to run: nosana-secrets run [flags] -- CMD [ARG…]")
+	}, opts, runF, Run, func(args []string) error {
+		if len(args) == 0 {
+			return cmdutil.Usagef("name the command to run: nosana-secrets run [flags] -- CMD [ARG…]")
+		}
+		if args[0] == "" {
+			return cmdutil.Usagef("the command to run is empty")
+		}
+		if err := cmdutil.CheckJob(opts.Job); err != nil {
+			return err
+		}
+		if err := cmdutil.CheckPrefix("--prefix", opts.Prefix); err != nil {
+			return err
+		}
+		for _, n := range opts.AllowEnv {
+			if !cmdutil.ValidEnvName(n) {
+				return cmdutil.Usagef("--allow-env %q is not a variable name", n)
 			}
-			if args[0] == "" {
-				return cmdutil.Usagef("the command to run is empty")
-			}
-			if err := cmdutil.CheckJob(opts.Job); err != nil {
-				return err
-			}
-			if err := cmdutil.CheckPrefix("--prefix", opts.Prefix); err != nil {
-				return err
-			}
-			for _, n := range opts.AllowEnv {
-				if !cmdutil.ValidEnvName(n) {
-					return cmdutil.Usagef("--allow-env %q is not a variable name", n)
-				}
-			}
-			opts.Command = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+		}
+		opts.Command = args
+		return nil
+	})
 	// Flags after CMD belong to CMD, with or without "--".
 	c.Flags().SetInterspersed(false)
 	c.Flags().StringVar(&opts.Job, "job", "", "use the secrets this job grants (job-scoped sign-in)")

@@ -115,7 +115,8 @@ var Settings = []Setting{
 	{"jwt-secret-file", "JWT_SECRET_FILE", "", "file holding the token signing key (keeps it out of ps and the environment)", false,
 		func(c *Config, s string) error { c.secrets.file = s; return nil }},
 	{"port", "PORT", "4124", "port to listen on, on all interfaces", false, parsePort},
-	{"listen", "LISTEN", "", "host:port to listen on; overrides --port", false, parseListen},
+	{"listen", "LISTEN", "", "host:port to listen on; overrides --port", false,
+		hostPortField("--listen", func(c *Config) *string { return &c.Listen })},
 	{"public-url", "PUBLIC_URL", "", "URL clients use to reach this server; sign-in messages must name it (default: loopback URLs of the port)", false, parsePublicURL},
 	{"oidc-issuers", "OIDC_ISSUERS", oidcauth.GitHubIssuer, "comma-separated https URLs of the OIDC issuers whose tokens trusts may accept (POST /v1/auth/oidc); discovery and keys are fetched over HTTPS with the system's CA pool (SSL_CERT_FILE); \"none\" turns OIDC sign-in off", false, parseOIDCIssuers},
 	{"legacy-login", "LEGACY_LOGIN", "true", "accept the legacy nosana_secret_<timestamp> challenge (false: only Sign-In With Solana messages)", false,
@@ -149,7 +150,8 @@ var Settings = []Setting{
 	{"rate-limit-sync", "RATE_LIMIT_SYNC", "250ms", "how often counts are shared through the store; 0: on every request (exact, slower)", false,
 		durationField("RATE_LIMIT_SYNC", true, func(c *Config) *time.Duration { return &c.LimitSync })},
 	{"trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client IP", false, parseProxies},
-	{"metrics-listen", "METRICS_LISTEN", "", "host:port to serve /metrics on instead of the public port, e.g. 127.0.0.1:9124", false, parseMetricsListen},
+	{"metrics-listen", "METRICS_LISTEN", "", "host:port to serve /metrics on instead of the public port, e.g. 127.0.0.1:9124", false,
+		hostPortField("METRICS_LISTEN", func(c *Config) *string { return &c.MetricsListen })},
 	{"body-limit", "BODY_LIMIT", strconv.Itoa(server.DefaultBodyLimit), "largest request body in bytes; larger is answered 413", false, parseBodyLimit},
 	{"shutdown-timeout", "SHUTDOWN_TIMEOUT", "30s", "how long requests in flight may finish after SIGINT/SIGTERM", false,
 		durationField("SHUTDOWN_TIMEOUT", false, func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
@@ -449,26 +451,6 @@ func parsePort(c *Config, s string) error {
 	return nil
 }
 
-func parseListen(c *Config, s string) error {
-	if s != "" {
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return cmdutil.Usagef("--listen %q is not host:port", s)
-		}
-	}
-	c.Listen = s
-	return nil
-}
-
-func parseMetricsListen(c *Config, s string) error {
-	if s != "" {
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return cmdutil.Usagef("METRICS_LISTEN %q is not host:port", s)
-		}
-	}
-	c.MetricsListen = s
-	return nil
-}
-
 func parseOIDCIssuers(c *Config, s string) error {
 	c.OIDCIssuers = nil
 	if s = strings.TrimSpace(s); s == "none" || s == "" {
@@ -551,6 +533,19 @@ func boolField(env string, field func(*Config) *bool) func(*Config, string) erro
 			return cmdutil.Usagef("%s %q must be true or false", env, s)
 		}
 		*field(c) = b
+		return nil
+	}
+}
+
+// hostPortField sets a host:port setting, or "" for none.
+func hostPortField(name string, field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, s string) error {
+		if s != "" {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				return cmdutil.Usagef("%s %q is not host:port", name, s)
+			}
+		}
+		*field(c) = s
 		return nil
 	}
 }

@@ -32,8 +32,7 @@ type Pair struct {
 
 // Options are the parsed flags and arguments of set.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Pairs       []Pair
 	FromFile    string
@@ -47,8 +46,8 @@ type Options struct {
 
 // NewCmdSet builds the command; runF replaces the work in tests.
 func NewCmdSet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "set KEY=VALUE… | set KEY - | set KEY --file FILE | set --from-file FILE",
 		Short: "Store secrets (from arguments, stdin or a .env file)",
 		Long: `Store secrets under your address; existing keys are overwritten. All the
@@ -80,41 +79,36 @@ in the process list; prefer KEY - or --from-file for real secrets.`,
   nosana-secrets set --from-file .env --prefix prod/
   nosana-secrets set --json replicas=3 'config={"debug":false}'`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			var pairs []Pair
-			var err error
-			if opts.File != "" {
-				if len(args) != 1 || strings.ContainsAny(args[0], "=") || args[0] == "-" {
-					return cmdutil.Usagef("--file FILE takes exactly one KEY: set KEY --file FILE")
+	}, opts, runF, Run, func(args []string) error {
+		var pairs []Pair
+		var err error
+		if opts.File != "" {
+			if len(args) != 1 || strings.ContainsAny(args[0], "=") || args[0] == "-" {
+				return cmdutil.Usagef("--file FILE takes exactly one KEY: set KEY --file FILE")
+			}
+			if opts.FromFile != "" {
+				return cmdutil.Usagef("--file and --from-file cannot be combined: --file stores one KEY, --from-file a .env file")
+			}
+			pairs = []Pair{{Key: args[0], FromFile: opts.File}}
+		} else if pairs, err = ParseArgs(args); err != nil {
+			return err
+		}
+		if len(pairs) == 0 && opts.FromFile == "" {
+			return cmdutil.Usagef("nothing to store: give KEY=VALUE, KEY - or --from-file FILE\nRun 'nosana-secrets set --help' for usage.")
+		}
+		if f.KeypairFromStdin() && (opts.FromFile == "-" || slices.ContainsFunc(pairs, func(p Pair) bool { return p.FromStdin })) {
+			return cmdutil.Usagef("stdin can feed either --keypair - or the values (KEY -, --from-file -), not both; give the keypair in a file or in $%s", cmdutil.EnvKeypairJSON)
+		}
+		if opts.FromFile == "-" {
+			for _, p := range pairs {
+				if p.FromStdin {
+					return cmdutil.Usagef("stdin can feed either --from-file - or %s -, not both", p.Key)
 				}
-				if opts.FromFile != "" {
-					return cmdutil.Usagef("--file and --from-file cannot be combined: --file stores one KEY, --from-file a .env file")
-				}
-				pairs = []Pair{{Key: args[0], FromFile: opts.File}}
-			} else if pairs, err = ParseArgs(args); err != nil {
-				return err
 			}
-			if len(pairs) == 0 && opts.FromFile == "" {
-				return cmdutil.Usagef("nothing to store: give KEY=VALUE, KEY - or --from-file FILE\nRun 'nosana-secrets set --help' for usage.")
-			}
-			if f.KeypairFromStdin() && (opts.FromFile == "-" || slices.ContainsFunc(pairs, func(p Pair) bool { return p.FromStdin })) {
-				return cmdutil.Usagef("stdin can feed either --keypair - or the values (KEY -, --from-file -), not both; give the keypair in a file or in $%s", cmdutil.EnvKeypairJSON)
-			}
-			if opts.FromFile == "-" {
-				for _, p := range pairs {
-					if p.FromStdin {
-						return cmdutil.Usagef("stdin can feed either --from-file - or %s -, not both", p.Key)
-					}
-				}
-			}
-			opts.Pairs = pairs
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+		}
+		opts.Pairs = pairs
+		return nil
+	})
 	fs := c.Flags()
 	fs.StringVarP(&opts.FromFile, "from-file", "f", "", "import the KEY=VALUE lines of a .env file (- for stdin)")
 	fs.BoolVar(&opts.JSON, "json", false, "parse each value as JSON instead of storing it as a string")

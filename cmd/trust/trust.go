@@ -18,8 +18,7 @@ import (
 
 // Options are the parsed arguments of a trust verb.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Verb        string // "github", "list" or "delete"
 	Name        string
@@ -37,8 +36,16 @@ type Options struct {
 
 // NewCmdTrust builds `trust` and its verbs; runF replaces the work in tests.
 func NewCmdTrust(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	run := func(opts *Options) func(c *cobra.Command, args []string) error {
-		return func(c *cobra.Command, args []string) error {
+	root := &cobra.Command{
+		Use:   "trust",
+		Short: "Let GitHub Actions workflows sign in without a stored secret",
+		Long: `A trust lets a workflow exchange the OIDC token its CI issues for an access
+token of the trust's scope (see 'login --oidc'): nothing secret is stored in
+the repository. Claims are compared exactly.`,
+	}
+	verbs := cmdutil.VerbGroup[Options]{F: f, Root: root, RunF: runF, Run: Run,
+		New: func(verb string) *Options { return &Options{ClientOptions: f.ClientOptions(), Verb: verb} },
+		Prepare: func(opts *Options, args []string) error {
 			if len(args) > 0 {
 				opts.ID = args[0]
 			}
@@ -50,20 +57,9 @@ func NewCmdTrust(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 					opts.Name = "github:" + opts.Repo
 				}
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		}
+			return nil
+		},
 	}
-	root := &cobra.Command{
-		Use:   "trust",
-		Short: "Let GitHub Actions workflows sign in without a stored secret",
-		Long: `A trust lets a workflow exchange the OIDC token its CI issues for an access
-token of the trust's scope (see 'login --oidc'): nothing secret is stored in
-the repository. Claims are compared exactly.`,
-	}
-	gh := &Options{IO: f.IOStreams, Client: f.Client, Verb: "github"}
 	gc := &cobra.Command{
 		Use:   "github --repo OWNER/REPO [--ref R] [--environment E] [--prefix P] [--write]",
 		Short: "Trust a GitHub repository's workflows (optionally one ref or environment)",
@@ -73,8 +69,8 @@ access token reading (with --write, writing) your secrets under --prefix, for
 --ttl (default 15m, at most 1h). --ref (e.g. refs/heads/main) and
 --environment narrow it to one branch or tag, or one deployment environment.`,
 		Args: cmdutil.NoArgs,
-		RunE: run(gh),
 	}
+	gh := verbs.Add(gc)
 	fl := gc.Flags()
 	fl.StringVar(&gh.Repo, "repo", "", "the repository, OWNER/REPO")
 	fl.StringVar(&gh.Ref, "ref", "", "only this git ref, e.g. refs/heads/main")
@@ -87,17 +83,10 @@ access token reading (with --write, writing) your secrets under --prefix, for
 	fl.StringVar(&gh.TTL, "ttl", "", "life of an exchanged token (default 15m, at most 1h)")
 	cmdutil.AddOutputFlag(gc, &gh.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 
-	list := &Options{IO: f.IOStreams, Client: f.Client, Verb: "list"}
-	lc := &cobra.Command{Use: "list", Short: "List your trusts", Args: cmdutil.NoArgs, RunE: run(list)}
-	cmdutil.AddOutputFlag(lc, &list.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
-	del := &Options{IO: f.IOStreams, Client: f.Client, Verb: "delete"}
-	dc := &cobra.Command{Use: "delete ID", Short: "Delete a trust (tokens already exchanged live out their ttl)",
-		Args: cmdutil.OneArg("ID (from trust list)"), RunE: run(del)}
-	for _, c := range []*cobra.Command{gc, lc, dc} {
-		c.SetFlagErrorFunc(cmdutil.FlagError)
-		f.AddClientFlags(c)
-		root.AddCommand(c)
-	}
+	lc := &cobra.Command{Use: "list", Short: "List your trusts", Args: cmdutil.NoArgs}
+	cmdutil.AddOutputFlag(lc, &verbs.Add(lc).Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
+	verbs.Add(&cobra.Command{Use: "delete ID", Short: "Delete a trust (tokens already exchanged live out their ttl)",
+		Args: cmdutil.OneArg("ID (from trust list)")})
 	return root
 }
 
@@ -121,8 +110,8 @@ func Run(ctx context.Context, opts *Options) error {
 		if err != nil {
 			return err
 		}
-		if opts.Output != cmdutil.FormatText {
-			return write(opts, t)
+		if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, t); done {
+			return err
 		}
 		_, err = fmt.Fprintln(opts.IO.Out, t.ID)
 		opts.IO.Infof("Workflows of %s (%s) may now sign in with 'nosana-secrets login --oidc --owner %s'.",
@@ -133,18 +122,9 @@ func Run(ctx context.Context, opts *Options) error {
 		if err != nil {
 			return err
 		}
-		if opts.Output != cmdutil.FormatText {
-			return write(opts, ts)
-		}
-		tab := cmdutil.NewTable(opts.IO, "ID", "NAME", "ISSUER", "CLAIMS", "PREFIX", "ACCESS", "TTL")
-		for _, t := range ts {
-			acc := "read"
-			if t.Write {
-				acc = "read-write"
-			}
-			tab.Row(t.ID, t.Name, t.Issuer, claimList(t.Claims), t.Prefix, acc, t.TTL)
-		}
-		return tab.Render()
+		return cmdutil.WriteRows(opts.IO, opts.Output, ts, []string{"ID", "NAME", "ISSUER", "CLAIMS", "PREFIX", "ACCESS", "TTL"}, func(t client.Trust) []string {
+			return []string{t.ID, t.Name, t.Issuer, claimList(t.Claims), t.Prefix, cmdutil.Access(t.Write), t.TTL}
+		})
 	case "delete":
 		if err := c.DeleteTrust(ctx, opts.ID); err != nil {
 			return err
@@ -153,13 +133,6 @@ func Run(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	return fmt.Errorf("unknown verb %q", opts.Verb)
-}
-
-func write(opts *Options, v any) error {
-	if opts.Output == cmdutil.FormatYAML {
-		return cmdutil.WriteYAML(opts.IO.Out, v)
-	}
-	return cmdutil.WriteJSON(opts.IO.Out, v)
 }
 
 func claimList(m map[string]string) string {
@@ -176,9 +149,5 @@ func claimList(m map[string]string) string {
 }
 
 func describe(t client.Trust) string {
-	acc := "read"
-	if t.Write {
-		acc = "read-write"
-	}
-	return fmt.Sprintf("%s, %s under %q, tokens of %s", claimList(t.Claims), acc, t.Prefix, t.TTL)
+	return fmt.Sprintf("%s, %s under %q, tokens of %s", claimList(t.Claims), cmdutil.Access(t.Write), t.Prefix, t.TTL)
 }

@@ -10,14 +10,12 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/nosana-ci/nosana-secrets/client"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 )
 
 // Options are the parsed flags of whoami.
 type Options struct {
-	IO     *cmdutil.IOStreams
-	Client func(job string) (*client.Client, error)
+	cmdutil.ClientOptions
 
 	Job    string
 	Output string
@@ -25,8 +23,8 @@ type Options struct {
 
 // NewCmdWhoami builds the command; runF replaces the work in tests.
 func NewCmdWhoami(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Client: f.Client}
-	c := &cobra.Command{
+	opts := &Options{ClientOptions: f.ClientOptions()}
+	c := cmdutil.Verb(&cobra.Command{
 		Use:   "whoami [--job J]",
 		Short: "Show who the server takes you for",
 		Long: `Ask the server who your token speaks for: your address, its scope (owner:
@@ -36,14 +34,7 @@ namespace it reads, the job and its keys, and when it expires.
 Signs in first when no valid token is cached. The token itself is never
 printed.`,
 		Args: cmdutil.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(c.Context(), opts)
-		},
-	}
-	c.SetFlagErrorFunc(cmdutil.FlagError)
+	}, opts, runF, Run, nil)
 	c.Flags().StringVar(&opts.Job, "job", "", "ask about a job-scoped token for job J")
 	cmdutil.AddOutputFlag(c, &opts.Output, cmdutil.FormatText, cmdutil.FormatJSON, cmdutil.FormatYAML)
 	f.AddClientFlags(c)
@@ -61,11 +52,8 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	w.ExpiresAt = w.ExpiresAt.UTC()
-	switch opts.Output {
-	case cmdutil.FormatJSON:
-		return cmdutil.WriteJSON(opts.IO.Out, w)
-	case cmdutil.FormatYAML:
-		return cmdutil.WriteYAML(opts.IO.Out, w)
+	if done, err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, w); done {
+		return err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "address:   %s\nscope:     %s\nnamespace: %s\n", w.Address, w.Scope, w.Namespace)
