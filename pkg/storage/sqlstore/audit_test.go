@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -32,35 +32,6 @@ func rebindFor(backend, q string) string {
 		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
 	}
 	return q
-}
-
-func testSigner(t *testing.T) (context.Context, audit.Keys) {
-	t.Helper()
-	seed := sha256.Sum256([]byte("sqlstore audit test signer"))
-	s, err := audit.NewSigner(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := audit.Keys{}
-	keys.Add(s.PublicKey())
-	return audit.WithSigner(context.Background(), s), keys
-}
-
-func readLog(t *testing.T, s storage.AuditLog, owner string) []audit.Event {
-	t.Helper()
-	log, err := storage.ReadAudit(context.Background(), s, owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return log
-}
-
-func storedSize(log []audit.Event) int64 {
-	var n int64
-	for _, e := range log {
-		n += audit.StoredSize(e)
-	}
-	return n
 }
 
 // follow answers every event q matches, page by page, and the calls it took.
@@ -144,10 +115,10 @@ func TestAuditUpgrade(t *testing.T) {
 				t.Errorf("%d events without a total after the upgrade, %v", untotalled, err)
 			}
 			for _, owner := range []string{writer, reader} {
-				log := readLog(t, s, owner)
+				log := storagetest.ReadLog(t, s, owner)
 				u, err := s.Usage(ctx, owner)
-				if err != nil || u.AuditBytes != storedSize(log) || u.AuditBytes == 0 {
-					t.Errorf("%s: Usage.AuditBytes after the upgrade %d, %v; the log takes %d", owner, u.AuditBytes, err, storedSize(log))
+				if err != nil || u.AuditBytes != audittest.LogSize(log) || u.AuditBytes == 0 {
+					t.Errorf("%s: Usage.AuditBytes after the upgrade %d, %v; the log takes %d", owner, u.AuditBytes, err, audittest.LogSize(log))
 				}
 				got, _ := follow(t, s, owner, storage.AuditQuery{Limit: 7, Key: "k1"})
 				if len(got) != 10 {
@@ -166,8 +137,8 @@ func TestAuditUpgrade(t *testing.T) {
 			if err := s.AppendAudit(ctx, reader, []audit.Event{{Time: time.Now(), Action: audit.Login, Actor: "owner"}}); err != nil {
 				t.Fatal(err)
 			}
-			if u, err := s.Usage(ctx, reader); err != nil || u.AuditBytes != storedSize(readLog(t, s, reader)) {
-				t.Errorf("Usage.AuditBytes after an append %d, %v; want %d", u.AuditBytes, err, storedSize(readLog(t, s, reader)))
+			if u, err := s.Usage(ctx, reader); err != nil || u.AuditBytes != audittest.LogSize(storagetest.ReadLog(t, s, reader)) {
+				t.Errorf("Usage.AuditBytes after an append %d, %v; want %d", u.AuditBytes, err, audittest.LogSize(storagetest.ReadLog(t, s, reader)))
 			}
 		})
 	}
@@ -364,7 +335,7 @@ func TestAuditQuotaTrimAtomic(t *testing.T) {
 			for _, s := range []*sqlstore.Store{a, b} {
 				s.SetQuota(storage.Quota{AuditBytes: quota})
 			}
-			ctx, keys := testSigner(t)
+			ctx, keys := audittest.SignedContext(t, "sqlstore audit test signer")
 			owner := storagetest.Unique("trim-")
 			var wg sync.WaitGroup
 			done := make(chan struct{})
@@ -428,7 +399,7 @@ func TestAuditQuotaTrimAtomic(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			log := readLog(t, a, owner)
+			log := storagetest.ReadLog(t, a, owner)
 			if _, err := audit.VerifySigned(log, owner, keys); err != nil {
 				t.Fatal(err)
 			}
@@ -439,8 +410,8 @@ func TestAuditQuotaTrimAtomic(t *testing.T) {
 				}
 			}
 			u, err := b.Usage(context.Background(), owner)
-			if err != nil || u.AuditBytes != storedSize(log) || u.AuditBytes > quota {
-				t.Errorf("Usage.AuditBytes %d, %v; the log takes %d, the quota is %d", u.AuditBytes, err, storedSize(log), quota)
+			if err != nil || u.AuditBytes != audittest.LogSize(log) || u.AuditBytes > quota {
+				t.Errorf("Usage.AuditBytes %d, %v; the log takes %d, the quota is %d", u.AuditBytes, err, audittest.LogSize(log), quota)
 			}
 			if log[0].Seq == 1 || trims == 0 {
 				t.Errorf("nothing trimmed: the log starts at %d", log[0].Seq)
