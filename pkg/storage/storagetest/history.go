@@ -19,10 +19,7 @@ func RunHistory(t *testing.T, s storage.HistoryStore) { RunHistoryEach(t, Shared
 
 // RunHistoryEach is RunHistory with the store of each case from open.
 func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s storage.HistoryStore, owner string)
-	}{
+	cases := []testCase[storage.HistoryStore]{
 		{"Versions", testVersions},
 		{"Tombstone", testTombstone},
 		{"CAS", testCAS},
@@ -39,14 +36,7 @@ func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
 		{"AuditQuery", testAuditQuery},
 		{"AuditScanBound", testAuditScanBound},
 	}
-	t.Run("history", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				c.fn(t, open(t), Unique("hist-"))
-			})
-		}
-	})
+	runParallel(t, "history", "hist-", cases, open)
 	// Purging and trimming act on every owner, so they run alone.
 	t.Run("history/Purge", func(t *testing.T) { testPurge(t, open(t), Unique("hist-")) })
 	t.Run("history/PurgeKeepsLive", func(t *testing.T) { testPurgeKeepsLive(t, open(t), Unique("hist-")) })

@@ -30,15 +30,31 @@ type Opener[S any] func(t *testing.T) S
 // Shared is the Opener that gives every case s.
 func Shared[S any](s S) Opener[S] { return func(*testing.T) S { return s } }
 
+// testCase is one named case of a suite: fn tests s in owner.
+type testCase[S any] struct {
+	name string
+	fn   func(t *testing.T, s S, owner string)
+}
+
+// runParallel runs cases as subtests of group, in parallel, each with the
+// store storeOf gives it and an owner of its own, Unique(prefix).
+func runParallel[S any](t *testing.T, group, prefix string, cases []testCase[S], storeOf func(t *testing.T) S) {
+	t.Run(group, func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.fn(t, storeOf(t), Unique(prefix))
+			})
+		}
+	})
+}
+
 // RunEach is Run with the store of each case from open, which gives each
 // case a store of its own and clears what the case wrote (Run deletes it).
 func RunEach(t *testing.T, open Opener[storage.Store]) { run(t, open, false) }
 
 func run(t *testing.T, open Opener[storage.Store], cleanup bool) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s storage.Store, owner string)
-	}{
+	cases := []testCase[storage.Store]{
 		{"Values", testValues},
 		{"LargeValue", testLargeValue},
 		{"Names", testNames},
@@ -66,17 +82,12 @@ func run(t *testing.T, open Opener[storage.Store], cleanup bool) {
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}
-	t.Run("conformance", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				r := &recorder{Store: storage.Check(open(t)), owners: map[string]bool{}}
-				if cleanup {
-					t.Cleanup(func() { r.cleanup(t) })
-				}
-				c.fn(t, r, Unique("test-"))
-			})
+	runParallel(t, "conformance", "test-", cases, func(t *testing.T) storage.Store {
+		r := &recorder{Store: storage.Check(open(t)), owners: map[string]bool{}}
+		if cleanup {
+			t.Cleanup(func() { r.cleanup(t) })
 		}
+		return r
 	})
 }
 
