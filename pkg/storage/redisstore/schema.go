@@ -85,16 +85,9 @@ func (s *Store) reindexAll(ctx context.Context) error {
 
 // recountAll recounts the usage of every owner that has secrets or history.
 func (s *Store) recountAll(ctx context.Context) error {
-	owners, err := s.owners(ctx, kData)
+	owners, err := s.owners(ctx, kData, kHeads)
 	if err != nil {
 		return err
-	}
-	more, err := s.owners(ctx, kHeads)
-	if err != nil {
-		return err
-	}
-	for o := range more {
-		owners[o] = struct{}{}
 	}
 	for o := range owners {
 		if err := s.run(ctx, recountScript, s.ownerKeys(o)).Err(); err != nil {
@@ -108,16 +101,21 @@ func (s *Store) recountAll(ctx context.Context) error {
 // recount), in one script, so it is right whatever writes run meanwhile.
 var recountScript = recountingScript(`return recount()`)
 
-// owners returns the owners that have key kind k (kNames, kHeads…), by
-// SCAN on every primary (scanKeys).
-func (s *Store) owners(ctx context.Context, k int) (map[string]struct{}, error) {
-	head, tail := s.prefix+"{", "}:"+keySuffixes[k]
-	pattern := globEscape(head) + "*" + globEscape(tail)
+// owners returns the owners that have a key of any of kinds (kNames,
+// kHeads…), by SCAN on every primary (scanKeys), one kind after another.
+func (s *Store) owners(ctx context.Context, kinds ...int) (map[string]struct{}, error) {
 	owners := map[string]struct{}{}
-	err := s.scanKeys(ctx, pattern, func(key string) {
-		if strings.HasPrefix(key, head) && strings.HasSuffix(key, tail) && len(key) > len(head)+len(tail) {
-			owners[key[len(head):len(key)-len(tail)]] = struct{}{}
+	for _, k := range kinds {
+		head, tail := s.prefix+"{", "}:"+keySuffixes[k]
+		pattern := globEscape(head) + "*" + globEscape(tail)
+		err := s.scanKeys(ctx, pattern, func(key string) {
+			if strings.HasPrefix(key, head) && strings.HasSuffix(key, tail) && len(key) > len(head)+len(tail) {
+				owners[key[len(head):len(key)-len(tail)]] = struct{}{}
+			}
+		})
+		if err != nil {
+			return owners, err
 		}
-	})
-	return owners, err
+	}
+	return owners, nil
 }
