@@ -21,17 +21,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-// rebindFor turns ? into $n for PostgreSQL.
-func rebindFor(backend, q string) string {
-	if backend != sqlstore.Postgres {
-		return q
-	}
-	for i := 1; strings.Contains(q, "?"); i++ {
-		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
-	}
-	return q
-}
-
 // follow answers every event q matches, page by page, and the calls it took.
 func follow(t *testing.T, s storage.AuditLog, owner string, q storage.AuditQuery) ([]audit.Event, int) {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,17 @@ func openWithRaw(t testing.TB, uri string) (*sqlstore.Store, *sql.DB) {
 	}
 	t.Cleanup(func() { raw.Close() })
 	return s, raw
+}
+
+// rebindFor turns ? into $n for PostgreSQL.
+func rebindFor(backend, q string) string {
+	if backend != sqlstore.Postgres {
+		return q
+	}
+	for i := 1; strings.Contains(q, "?"); i++ {
+		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+	}
+	return q
 }
 
 func TestSQLite(t *testing.T) { storagetest.Run(t, openURI(t, sqliteURI(t))) }
