@@ -210,29 +210,23 @@ func testCASRace(t *testing.T, s storage.HistoryStore, owner string) {
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
 		var mu sync.Mutex
 		wins, conflicts := 0, 0
-		for g := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := s.Commit(ctx, storage.Commit{Owner: owner, By: by, Changes: []storage.Change{
-					{Name: name, Value: fmt.Appendf(nil, "r%d-w%d", round, g), CAS: base.Version}}})
-				var ce *storage.ConflictError
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.As(err, &ce):
-					conflicts++
-				default:
-					t.Errorf("round %d writer %d: %v", round, g, err)
-				}
-			}()
-		}
-		wg.Wait()
+		inParallel(writers, func(g int) {
+			_, err := s.Commit(ctx, storage.Commit{Owner: owner, By: by, Changes: []storage.Change{
+				{Name: name, Value: fmt.Appendf(nil, "r%d-w%d", round, g), CAS: base.Version}}})
+			var ce *storage.ConflictError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.As(err, &ce):
+				conflicts++
+			default:
+				t.Errorf("round %d writer %d: %v", round, g, err)
+			}
+		})
 		if wins != 1 || conflicts != writers-1 {
 			t.Fatalf("round %d (cas %d): %d wins, %d conflicts; want exactly one win", round, base.Version, wins, conflicts)
 		}
@@ -418,19 +412,13 @@ func allEvents(t *testing.T, s storage.AuditLog, owner string, page int) []audit
 // back in pages, that verifies.
 func testAuditChain(t *testing.T, s storage.HistoryStore, owner string) {
 	const writers, each = 4, 10
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := s.AppendAudit(ctxT(t), owner, []audit.Event{ev(audit.Read, fmt.Sprintf("w%d", g), fmt.Sprint(i))}); err != nil {
-					t.Error(err)
-				}
+	inParallel(writers, func(g int) {
+		for i := range each {
+			if err := s.AppendAudit(ctxT(t), owner, []audit.Event{ev(audit.Read, fmt.Sprintf("w%d", g), fmt.Sprint(i))}); err != nil {
+				t.Error(err)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	if err := s.AppendAudit(ctxT(t), owner, []audit.Event{ev(audit.List, "a", "b"), ev(audit.Login)}); err != nil {
 		t.Fatal(err)
 	}

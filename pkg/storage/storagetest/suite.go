@@ -49,6 +49,16 @@ func runParallel[S any](t *testing.T, group, prefix string, cases []testCase[S],
 	})
 }
 
+// inParallel runs fn(0) … fn(n-1), each in a goroutine of its own, and
+// returns when all have returned.
+func inParallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { fn(i) })
+	}
+	wg.Wait()
+}
+
 // RunEach is Run with the store of each case from open, which gives each
 // case a store of its own and clears what the case wrote (Run deletes it).
 func RunEach(t *testing.T, open Opener[storage.Store]) { run(t, open, false) }
@@ -617,20 +627,14 @@ func testConcurrentSameKey(t *testing.T, s storage.Store, owner string) {
 		return append(v, fmt.Sprintf("-%d-%d", g, i)...)
 	}
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
 	errs := make(chan error, writers*writes)
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range writes {
-				if err := s.Put(ctx, owner, []storage.Item{{Name: "hot", Value: value(g, i)}}); err != nil {
-					errs <- err
-				}
+	inParallel(writers, func(g int) {
+		for i := range writes {
+			if err := s.Put(ctx, owner, []storage.Item{{Name: "hot", Value: value(g, i)}}); err != nil {
+				errs <- err
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatalf("concurrent Put: %v", err)
@@ -650,33 +654,27 @@ func testConcurrentSameKey(t *testing.T, s storage.Store, owner string) {
 func testConcurrentBatches(t *testing.T, s storage.Store, owner string) {
 	const writers, rounds, keys = 4, 10, 20
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers*rounds)
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range rounds {
-				items := make([]storage.Item, keys)
-				for k := range keys {
-					idx := k
-					if (g+r)%2 == 1 {
-						idx = keys - 1 - k
-					}
-					items[k] = storage.Item{Name: fmt.Sprintf("k%02d", idx), Value: []byte(fmt.Sprintf("%d-%d", g, r))}
+	inParallel(writers, func(g int) {
+		for r := range rounds {
+			items := make([]storage.Item, keys)
+			for k := range keys {
+				idx := k
+				if (g+r)%2 == 1 {
+					idx = keys - 1 - k
 				}
-				if err := s.Put(ctx, owner, items); err != nil {
+				items[k] = storage.Item{Name: fmt.Sprintf("k%02d", idx), Value: []byte(fmt.Sprintf("%d-%d", g, r))}
+			}
+			if err := s.Put(ctx, owner, items); err != nil {
+				errs <- err
+			}
+			if r%3 == 0 {
+				if err := s.Delete(ctx, owner, []string{fmt.Sprintf("gone%d", g), "k05x"}); err != nil {
 					errs <- err
 				}
-				if r%3 == 0 {
-					if err := s.Delete(ctx, owner, []string{fmt.Sprintf("gone%d", g), "k05x"}); err != nil {
-						errs <- err
-					}
-				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatalf("concurrent batch: %v", err)
@@ -742,25 +740,19 @@ func testNonce(t *testing.T, s storage.Store, owner string) {
 		t.Errorf("empty nonce: %v, want ErrInvalid", err)
 	}
 	const racers = 16
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
-	for range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := s.UseNonce(ctx, owner+"-race", exp)
-			if err != nil {
-				t.Errorf("concurrent UseNonce: %v", err)
-			}
-			if ok {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(racers, func(int) {
+		ok, err := s.UseNonce(ctx, owner+"-race", exp)
+		if err != nil {
+			t.Errorf("concurrent UseNonce: %v", err)
+		}
+		if ok {
+			mu.Lock()
+			wins++
+			mu.Unlock()
+		}
+	})
 	if wins != 1 {
 		t.Errorf("%d of %d concurrent uses of one nonce succeeded, want exactly 1", wins, racers)
 	}
@@ -779,20 +771,14 @@ func testIncr(t *testing.T, s storage.Store, owner string) {
 	}
 	// Concurrent increments add up exactly.
 	const workers, each = 8, 50
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				if _, err := s.Incr(ctx, key+"-race", 1, exp); err != nil {
-					t.Errorf("concurrent Incr: %v", err)
-					return
-				}
+	inParallel(workers, func(int) {
+		for range each {
+			if _, err := s.Incr(ctx, key+"-race", 1, exp); err != nil {
+				t.Errorf("concurrent Incr: %v", err)
+				return
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	if got, err := s.Incr(ctx, key+"-race", 0, exp); err != nil || got != workers*each {
 		t.Errorf("after %d concurrent increments: %d, %v", workers*each, got, err)
 	}
@@ -836,20 +822,14 @@ func testMeta(t *testing.T, s storage.Store, owner string) {
 	}
 	// Racing initialisers all see one winner.
 	race := key + "-race"
-	var wg sync.WaitGroup
 	results := make([][]byte, 8)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			v, err := s.InitMeta(ctx, race, []byte(fmt.Sprint("v", i)))
-			if err != nil {
-				t.Errorf("concurrent InitMeta: %v", err)
-			}
-			results[i] = v
-		}()
-	}
-	wg.Wait()
+	inParallel(len(results), func(i int) {
+		v, err := s.InitMeta(ctx, race, []byte(fmt.Sprint("v", i)))
+		if err != nil {
+			t.Errorf("concurrent InitMeta: %v", err)
+		}
+		results[i] = v
+	})
 	for _, r := range results[1:] {
 		if !bytes.Equal(r, results[0]) {
 			t.Fatalf("concurrent InitMeta returned different values: %q", results)
