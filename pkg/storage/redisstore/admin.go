@@ -29,12 +29,8 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Eve
 	for _, owner := range owners {
 		lo := "-inf"
 		for {
-			ms, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(owner, keySuffixes[kAudit]),
-				Start: lo, Stop: "+inf", ByScore: true, Count: scanPage}).Result()
-			if err != nil {
-				return err
-			}
-			evs, err := decodeEvents(ms)
+			evs, err := decodeEvents(s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(owner, keySuffixes[kAudit]),
+				Start: lo, Stop: "+inf", ByScore: true, Count: scanPage}).Result())
 			if err != nil {
 				return err
 			}
@@ -44,7 +40,7 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Eve
 				}
 				lo = "(" + strconv.FormatUint(e.Seq, 10)
 			}
-			if len(ms) < scanPage {
+			if len(evs) < scanPage {
 				break
 			}
 		}
