@@ -295,19 +295,26 @@ func testNames(t *testing.T, s storage.Store, owner string) {
 		"with space", "tab\there", "new\nline", "quote\"s", "back\\slash", "percent%20",
 		"\U0010ffff", "\ue000", "\ud7ff", long,
 	}
-	var kv []string
-	for i, n := range all {
-		kv = append(kv, n, fmt.Sprint(i))
-	}
-	put(t, s, owner, kv...)
-	for i, n := range all {
-		if sec := mustGet(t, s, owner, n); string(sec.Value) != fmt.Sprint(i) {
-			t.Errorf("%+q: got %q, want %d", n, sec.Value, i)
-		}
-	}
+	putNumbered(t, s, owner, all)
 	wantList(t, s, owner, "", all...)
 	if err := s.Put(ctxT(t), owner, []storage.Item{{Name: long + "x", Value: []byte("v")}}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("Put of a %d-byte name: %v, want ErrInvalid", len(long)+1, err)
+	}
+}
+
+// putNumbered puts each of names with its index as its value, in one
+// batch, and checks that each reads back as its own.
+func putNumbered(t *testing.T, s storage.Store, owner string, names []string) {
+	t.Helper()
+	var kv []string
+	for i, n := range names {
+		kv = append(kv, n, fmt.Sprint(i))
+	}
+	put(t, s, owner, kv...)
+	for i, n := range names {
+		if sec := mustGet(t, s, owner, n); string(sec.Value) != fmt.Sprint(i) {
+			t.Errorf("%+q: got %q, want %d", n, sec.Value, i)
+		}
 	}
 }
 
@@ -332,16 +339,7 @@ func testCaseSensitive(t *testing.T, s storage.Store, owner string) {
 // testSpacesDistinct: no trimming or padding ("a" ≠ "a " on MySQL too).
 func testSpacesDistinct(t *testing.T, s storage.Store, owner string) {
 	ns := []string{"a", "a ", "a  ", " a", "a\t", "a\u00a0"}
-	var kv []string
-	for i, n := range ns {
-		kv = append(kv, n, fmt.Sprint(i))
-	}
-	put(t, s, owner, kv...)
-	for i, n := range ns {
-		if got := mustGet(t, s, owner, n); string(got.Value) != fmt.Sprint(i) {
-			t.Errorf("%+q = %q, want %d", n, got.Value, i)
-		}
-	}
+	putNumbered(t, s, owner, ns)
 	wantList(t, s, owner, "a", "a", "a ", "a  ", "a\t", "a\u00a0")
 	wantList(t, s, owner, "a ", "a ", "a  ")
 	wantAbsent(t, s, owner, "a   ")
