@@ -424,11 +424,7 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 }
 
 func (s *Store) put(ctx context.Context, owner string, items []storage.Item) error {
-	names := make([]string, len(items))
-	for i, it := range items {
-		names[i] = it.Name
-	}
-	existing, err := s.heads(ctx, owner, names)
+	existing, err := s.heads(ctx, owner, storage.ItemNames(items))
 	if err != nil {
 		return err
 	}
