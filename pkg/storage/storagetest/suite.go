@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -738,21 +739,18 @@ func testNonce(t *testing.T, s storage.Store, owner string) {
 		t.Errorf("empty nonce: %v, want ErrInvalid", err)
 	}
 	const racers = 16
-	var mu sync.Mutex
-	wins := 0
+	var wins atomic.Int32
 	inParallel(racers, func(int) {
 		ok, err := s.UseNonce(ctx, owner+"-race", exp)
 		if err != nil {
 			t.Errorf("concurrent UseNonce: %v", err)
 		}
 		if ok {
-			mu.Lock()
-			wins++
-			mu.Unlock()
+			wins.Add(1)
 		}
 	})
-	if wins != 1 {
-		t.Errorf("%d of %d concurrent uses of one nonce succeeded, want exactly 1", wins, racers)
+	if wins.Load() != 1 {
+		t.Errorf("%d of %d concurrent uses of one nonce succeeded, want exactly 1", wins.Load(), racers)
 	}
 }
 
