@@ -546,6 +546,17 @@ func each[T any](ctx context.Context, cur *mongo.Cursor, err error, fn func(*T) 
 	return cur.Err()
 }
 
+// all decodes every document of cur, the cursor of a Find or Aggregate
+// that answered err (passed on), as each walks them one by one.
+func all[T any](ctx context.Context, cur *mongo.Cursor, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	var docs []T
+	err = cur.All(ctx, &docs)
+	return docs, err
+}
+
 func pause(ctx context.Context, attempt int) error {
 	select {
 	case <-time.After(time.Duration(attempt) * time.Millisecond):
