@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,6 +193,20 @@ func Continue(ctx context.Context, owner string, head Head, sigKey, sig string, 
 		e.Action = Adopt
 	}
 	return &e, nil
+}
+
+// ContinueLog is Continue on a log held whole, oldest first (the memory
+// store's): its newest event is the head, and whether any event of it is
+// signed is read from it.
+func ContinueLog(ctx context.Context, owner string, log []Event) (*Event, error) {
+	var head Head
+	var sigKey, sig string
+	if n := len(log); n > 0 {
+		head, sigKey, sig = Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}, log[n-1].SigKey, log[n-1].Sig
+	}
+	return Continue(ctx, owner, head, sigKey, sig, func() (bool, error) {
+		return slices.ContainsFunc(log, func(e Event) bool { return e.Sig != "" }), nil
+	})
 }
 
 // Vouches reports whether an append under ctx may link after head as it

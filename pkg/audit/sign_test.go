@@ -11,21 +11,10 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 )
 
 const owner = "GwqrC1VYfSnWYDUmvqb2jfwkJ4qhBuz8Mj2VMXhqScwf"
-
-func signer(t *testing.T, label string) (*audit.Signer, audit.Keys) {
-	t.Helper()
-	seed := sha256.Sum256([]byte(label))
-	s, err := audit.NewSigner(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := audit.Keys{}
-	keys.Add(s.PublicKey())
-	return s, keys
-}
 
 // appendSigned links events after log as one append and signs its newest,
 // as a backend does under the seal layer's ctx.
@@ -116,7 +105,7 @@ func TestCanonicalExtensionCovered(t *testing.T) {
 }
 
 func TestVerifySigned(t *testing.T) {
-	s, keys := signer(t, "server")
+	s, keys := audittest.Signer(t, "server")
 	var log []audit.Event
 	for i := range 5 {
 		log = appendSigned(log, s, read("a", t0.Add(time.Duration(i)*time.Second)), read("b", t0.Add(time.Duration(i)*time.Second)))
@@ -156,13 +145,13 @@ func TestVerifySigned(t *testing.T) {
 			return appendSigned(l, nil, audit.TrimEvent(t0.Add(time.Hour), 5, l[0].PrevHash))
 		},
 		"a log copied from another owner": func() []audit.Event {
-			other, _ := signer(t, "server")
+			other, _ := audittest.Signer(t, "server")
 			l := appendSigned(nil, other, read("a", t0))
 			l[0].Sig = strings.Repeat("0", 128)
 			return l
 		},
 		"a signature of another key": func() []audit.Event {
-			forger, _ := signer(t, "forger")
+			forger, _ := audittest.Signer(t, "forger")
 			l := clone(log)
 			forger.Sign(owner, &l[len(l)-1])
 			return l
@@ -180,7 +169,7 @@ func TestVerifySigned(t *testing.T) {
 }
 
 func TestVerifySignedTrims(t *testing.T) {
-	s, keys := signer(t, "server")
+	s, keys := audittest.Signer(t, "server")
 	day := 24 * time.Hour
 	var log []audit.Event
 	for i := range 6 {
@@ -220,8 +209,8 @@ func TestVerifySignedTrims(t *testing.T) {
 }
 
 func TestVerifySignedAcrossRekey(t *testing.T) {
-	old, _ := signer(t, "old master key")
-	next, nextKeys := signer(t, "new master key")
+	old, _ := audittest.Signer(t, "old master key")
+	next, nextKeys := audittest.Signer(t, "new master key")
 	log := appendSigned(nil, old, read("a", t0), read("b", t0))
 	log = appendSigned(log, old, read("c", t0))
 	rekey := audit.Event{Time: t0.Add(time.Hour), Action: audit.Rekey, Vouch: []string{old.PublicKey().String()}}

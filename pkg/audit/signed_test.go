@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,19 +234,17 @@ func TestCheckHeadSignedForgedLog(t *testing.T) {
 }
 
 // serverAppend appends events to log as a backend does under a signing
-// ctx: Continue on the head as stored, then link, then sign the newest.
+// ctx: Continue on the head as stored (ContinueLog), then link, then sign
+// the newest.
 func serverAppend(t *testing.T, ctx context.Context, log []audit.Event, events ...audit.Event) []audit.Event {
 	t.Helper()
-	var head audit.Head
-	var sigKey, sig string
-	if n := len(log); n > 0 {
-		head, sigKey, sig = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}, log[n-1].SigKey, log[n-1].Sig
-	}
-	first, err := audit.Continue(ctx, owner, head, sigKey, sig, func() (bool, error) {
-		return slices.ContainsFunc(log, func(e audit.Event) bool { return e.Sig != "" }), nil
-	})
+	first, err := audit.ContinueLog(ctx, owner, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var head audit.Head
+	if n := len(log); n > 0 {
+		head = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}
 	}
 	for _, e := range audit.Prepend(first, events) {
 		e, head = audit.Link(head, e)

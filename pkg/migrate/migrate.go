@@ -169,11 +169,7 @@ func (r *run) flush(ctx context.Context) error {
 func (r *run) write(ctx context.Context, g group) error {
 	items := g.items
 	if !r.o.Overwrite {
-		names := make([]string, len(items))
-		for i, it := range items {
-			names[i] = it.Name
-		}
-		have, err := r.dst.Existing(ctx, g.owner, names)
+		have, err := r.dst.Existing(ctx, g.owner, storage.ItemNames(items))
 		if err != nil {
 			return fmt.Errorf("read the target: %w", err)
 		}

@@ -2,7 +2,6 @@ package seal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
@@ -26,25 +25,20 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 
 // SwapVersion implements storage.HistoryAdmin on plaintext, as Swap does.
 func (s *Store) SwapVersion(ctx context.Context, owner, name string, v int64, old, new []byte) (bool, error) {
-	cur, err := s.Store.GetVersion(ctx, owner, name, v)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
+	read := func() ([]byte, []byte, error) {
+		cur, err := s.Store.GetVersion(ctx, owner, name, v)
+		if err == nil && cur.Deleted {
+			err = storage.ErrNotFound // a tombstone has no value to swap
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		pt, err := s.openVersion(owner, cur)
+		return cur.Value, pt.Value, err
 	}
-	if err != nil || cur.Deleted {
-		return false, err
-	}
-	pt, err := s.openVersion(owner, cur)
-	if err != nil {
-		return false, err
-	}
-	if string(pt.Value) != string(old) {
-		return false, nil
-	}
-	blob, err := s.kr.Seal(owner, name, new)
-	if err != nil {
-		return false, err
-	}
-	return s.Store.SwapVersion(ctx, owner, name, v, cur.Value, blob)
+	return s.swapPlain(owner, name, old, new, read, func(blob, next []byte) (bool, error) {
+		return s.Store.SwapVersion(ctx, owner, name, v, blob, next)
+	})
 }
 
 // ImportVersions implements storage.HistoryAdmin: values sealed on the way

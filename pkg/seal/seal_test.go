@@ -25,6 +25,17 @@ func mustRing(t *testing.T, keys ...[]byte) *Keyring {
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
 
+// mustStore is the seal layer over lower with a keyring of keys; an error
+// fails t.
+func mustStore(t *testing.T, lower storage.Store, keys ...[]byte) *Store {
+	t.Helper()
+	s, err := NewStore(context.Background(), lower, mustRing(t, keys...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestSealOpenRoundTrip(t *testing.T) {
 	kr := mustRing(t, testKey(1))
 	for _, pt := range [][]byte{nil, []byte(`"hunter2"`), bytes.Repeat([]byte("x"), 1<<20)} {
@@ -209,12 +220,9 @@ func TestLegacyKeyCheck(t *testing.T) {
 // backend does, on plaintext; below it no value is plaintext.
 func TestLayerConformance(t *testing.T) {
 	lower := memstore.New()
-	s, err := NewStore(context.Background(), lower, mustRing(t, testKey(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, lower, testKey(1))
 	storagetest.Run(t, s)
-	err = lower.Walk(context.Background(), func(owner string, sec storage.Secret) error {
+	err := lower.Walk(context.Background(), func(owner string, sec storage.Secret) error {
 		if len(sec.Value) == 0 || sec.Value[0] != formatV1 {
 			t.Errorf("%s %q stored unsealed", owner, sec.Name)
 		}
@@ -228,17 +236,11 @@ func TestLayerConformance(t *testing.T) {
 func TestRekey(t *testing.T) {
 	ctx := context.Background()
 	lower := storage.Check(memstore.New())
-	old, err := NewStore(ctx, lower, mustRing(t, testKey(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := mustStore(t, lower, testKey(1))
 	if err := old.Put(ctx, "o", []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, lower, testKey(2), testKey(1))
 	total, stale, err := s.FindStale(ctx)
 	if err != nil || total != 3 || len(stale) != 3 {
 		t.Fatalf("FindStale = %d, %d, %v", total, len(stale), err)
@@ -252,10 +254,7 @@ func TestRekey(t *testing.T) {
 			t.Fatalf("Reseal(%s) = %v, %v; want %v", stale[i].Name, ok, err, want)
 		}
 	}
-	fresh, err := NewStore(ctx, lower, mustRing(t, testKey(2)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := mustStore(t, lower, testKey(2))
 	for name, want := range map[string]string{"a": "1", "b": "3"} {
 		if sec, err := fresh.Get(ctx, "o", name); err != nil || string(sec.Value) != want {
 			t.Errorf("%s = %q, %v; want %q", name, sec.Value, err, want)
@@ -307,10 +306,7 @@ func TestKeyCheckRace(t *testing.T) {
 func TestListSkipsUnreadable(t *testing.T) {
 	ctx := context.Background()
 	lower := storage.Check(memstore.New())
-	s, err := NewStore(ctx, lower, mustRing(t, testKey(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustStore(t, lower, testKey(1))
 	items := []storage.Item{{Name: "a", Value: []byte("1")}, {Name: "b", Value: []byte("2")}, {Name: "c", Value: []byte("3")}}
 	if err := s.Put(ctx, "o", items); err != nil {
 		t.Fatal(err)
@@ -342,17 +338,12 @@ func TestListSkipsUnreadable(t *testing.T) {
 func TestUnfinishedRekey(t *testing.T) {
 	ctx := context.Background()
 	lower := storage.Check(memstore.New())
-	if _, err := NewStore(ctx, lower, mustRing(t, testKey(1))); err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewStore(ctx, lower, mustRing(t, testKey(2), testKey(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, lower, testKey(1))
+	s := mustStore(t, lower, testKey(2), testKey(1))
 	if err := s.BeginRekey(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewStore(ctx, lower, mustRing(t, testKey(1)))
+	_, err := NewStore(ctx, lower, mustRing(t, testKey(1)))
 	if err == nil || !strings.Contains(err.Error(), "rerun `nosana-secrets rekey`") || !strings.Contains(err.Error(), s.ActiveKeyID()) {
 		t.Fatalf("old key alone during a rekey: %v", err)
 	}

@@ -299,25 +299,40 @@ func (s *Store) opening(fn func(string, storage.Secret) error) func(string, stor
 // and compared with old, and swapped for new, sealed, only if the stored
 // blob is still the one compared.
 func (s *Store) Swap(ctx context.Context, owner, name string, old, new []byte) (bool, error) {
-	cur, err := s.Store.Get(ctx, owner, name)
+	read := func() ([]byte, []byte, error) {
+		cur, err := s.Store.Get(ctx, owner, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		pt, err := s.open(owner, cur)
+		return cur.Value, pt.Value, err
+	}
+	return s.swapPlain(owner, name, old, new, read, func(blob, next []byte) (bool, error) {
+		return s.Store.Swap(ctx, owner, name, blob, next)
+	})
+}
+
+// swapPlain is the compare-and-swap of Swap and SwapVersion on plaintext:
+// read gives the stored blob and its plaintext (storage.ErrNotFound: there
+// is nothing to swap), and only if that plaintext is old does swap replace
+// the blob, if it is still the one read, with new sealed.
+func (s *Store) swapPlain(owner, name string, old, new []byte,
+	read func() (blob, plain []byte, err error), swap func(blob, next []byte) (bool, error)) (bool, error) {
+	blob, plain, err := read()
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	pt, err := s.open(owner, cur)
-	if err != nil {
-		return false, err
-	}
-	if string(pt.Value) != string(old) {
+	if string(plain) != string(old) {
 		return false, nil
 	}
-	blob, err := s.kr.Seal(owner, name, new)
+	next, err := s.kr.Seal(owner, name, new)
 	if err != nil {
 		return false, err
 	}
-	return s.Store.Swap(ctx, owner, name, cur.Value, blob)
+	return swap(blob, next)
 }
 
 // Stale is a value sealed with a key other than the newest.

@@ -71,28 +71,30 @@ func (c *Cache) List(ctx context.Context, owner, prefix string) ([]Secret, error
 
 // ListPage implements Secrets from the owner's cached namespace, like List.
 func (c *Cache) ListPage(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error) {
-	ns, err := c.namespaceOf(ctx, owner)
-	if err != nil || ns == nil {
-		if err == nil {
-			return c.Backend.ListPage(ctx, owner, prefix, after, limit)
-		}
-		return nil, err
-	}
-	return ns.page(prefix, after, limit), nil
+	return c.listPage(ctx, owner, prefix, after, limit, false)
 }
 
 // ListValues implements ValueLister like ListPage: a cached namespace
 // keeps versions and times anyway, and one too big to keep is listed by
 // the layer below without them.
 func (c *Cache) ListValues(ctx context.Context, owner, prefix, after string, limit int) ([]Secret, error) {
+	return c.listPage(ctx, owner, prefix, after, limit, true)
+}
+
+// listPage is a page of the owner's cached namespace, or, for one too big
+// to keep, the layer below's ListValues (values) or ListPage.
+func (c *Cache) listPage(ctx context.Context, owner, prefix, after string, limit int, values bool) ([]Secret, error) {
 	ns, err := c.namespaceOf(ctx, owner)
-	if err != nil || ns == nil {
-		if err == nil {
-			return c.Backend.ListValues(ctx, owner, prefix, after, limit)
-		}
+	switch {
+	case err != nil:
 		return nil, err
+	case ns != nil:
+		return ns.page(prefix, after, limit), nil
+	case values:
+		return c.Backend.ListValues(ctx, owner, prefix, after, limit)
+	default:
+		return c.Backend.ListPage(ctx, owner, prefix, after, limit)
 	}
-	return ns.page(prefix, after, limit), nil
 }
 
 // page is a copy of ListPage's page of ns.

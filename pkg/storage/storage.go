@@ -43,6 +43,15 @@ type Item struct {
 	Value []byte
 }
 
+// ItemNames is the names of items, in their order.
+func ItemNames(items []Item) []string {
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.Name
+	}
+	return names
+}
+
 // Secrets is what a request reads and writes. Names are compared byte for
 // byte: case-sensitive, no wildcards, no trimming.
 type Secrets interface {

@@ -47,15 +47,7 @@ func (s *Store) appendAudit(ctx context.Context, owner string, events []audit.Ev
 
 // continuation is audit.Continue on owner's log.
 func (s *Store) continuation(ctx context.Context, owner string) *audit.Event {
-	log := s.hist.logs[owner]
-	var head audit.Head
-	var sigKey, sig string
-	if n := len(log); n > 0 {
-		head, sigKey, sig = audit.Head{Seq: log[n-1].Seq, Hash: log[n-1].Hash}, log[n-1].SigKey, log[n-1].Sig
-	}
-	first, _ := audit.Continue(ctx, owner, head, sigKey, sig, func() (bool, error) {
-		return slices.ContainsFunc(log, func(e audit.Event) bool { return e.Sig != "" }), nil
-	})
+	first, _ := audit.ContinueLog(ctx, owner, s.hist.logs[owner])
 	return first
 }
 

@@ -5,8 +5,8 @@ package memstore
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -127,21 +127,11 @@ func (s *Store) GetMany(ctx context.Context, owner string, names []string) ([]st
 	return out, err
 }
 
-// List implements storage.Store: a binary search for the prefix in the
-// sorted names, so its cost grows with the result.
+// List implements storage.Store: ListPage without a limit, a binary
+// search for the prefix in the sorted names, so its cost grows with the
+// result.
 func (s *Store) List(ctx context.Context, owner, prefix string) ([]storage.Secret, error) {
-	out := []storage.Secret{}
-	err := s.read(ctx, func() {
-		ns := s.owners[owner]
-		if ns == nil {
-			return
-		}
-		i, _ := slices.BinarySearch(ns.names, prefix)
-		for ; i < len(ns.names) && strings.HasPrefix(ns.names[i], prefix); i++ {
-			out = append(out, clone(ns.secrets[ns.names[i]]))
-		}
-	})
-	return out, err
+	return s.ListPage(ctx, owner, prefix, "", math.MaxInt)
 }
 
 // Put implements storage.Store, under one lock: atomic. A name new to

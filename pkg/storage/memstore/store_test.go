@@ -7,8 +7,11 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-func TestMemory(t *testing.T) {
+// newStore is a memory store of t's own, closed when t ends.
+func newStore(t testing.TB) *memstore.Store {
 	s := memstore.New()
 	t.Cleanup(func() { s.Close() })
-	storagetest.Run(t, s)
+	return s
 }
+
+func TestMemory(t *testing.T) { storagetest.Run(t, newStore(t)) }

@@ -688,13 +688,10 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 		{{Key: "$match", Value: bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: before}}}}}},
 		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$owner"}}}},
 	})
-	if err != nil {
-		return err
-	}
-	var owners []struct {
+	owners, err := all[struct {
 		Owner string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &owners); err != nil {
+	}](ctx, cur, err)
+	if err != nil {
 		return err
 	}
 	for _, o := range owners {
@@ -871,10 +868,7 @@ func (s *Store) upgradeAudit(ctx context.Context) error {
 	for {
 		cur, err := s.events.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}, {Key: "size", Value: bson.D{{Key: "$exists", Value: false}}}},
 			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(inChunk))
-		var docs []eventDoc
-		if err == nil {
-			err = cur.All(ctx, &docs)
-		}
+		docs, err := all[eventDoc](ctx, cur, err)
 		if err != nil || len(docs) == 0 {
 			return err
 		}

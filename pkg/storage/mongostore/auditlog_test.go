@@ -2,7 +2,6 @@ package mongostore_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,42 +15,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
-// signer is the server's signer in these tests, and the keys that trust it.
-func signer(t testing.TB) (context.Context, audit.Keys) {
-	seed := sha256.Sum256([]byte("mongostore audit tests"))
-	sg, err := audit.NewSigner(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := audit.Keys{}
-	keys.Add(sg.PublicKey())
-	return audit.WithSigner(context.Background(), sg), keys
-}
-
 func event(action audit.Action, keys ...string) audit.Event {
 	return audit.Event{Time: time.Now(), Action: action, Keys: keys, Actor: "actor", IP: "127.0.0.1", Status: 200}
-}
-
-func readLog(t *testing.T, s *mongostore.Store, owner string) []audit.Event {
-	t.Helper()
-	log, err := storage.ReadAudit(context.Background(), s, owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return log
-}
-
-func storedSize(log []audit.Event) int64 {
-	var n int64
-	for _, e := range log {
-		n += audit.StoredSize(e)
-	}
-	return n
 }
 
 func auditBytes(t *testing.T, s *mongostore.Store, owner string) int64 {
@@ -127,7 +98,7 @@ func TestAuditUpgrade(t *testing.T) {
 		}
 		for _, owner := range owners {
 			log := logs[owner]
-			if got, want := auditBytes(t, s, owner), storedSize(log); got != want {
+			if got, want := auditBytes(t, s, owner), audittest.LogSize(log); got != want {
 				t.Errorf("round %d: Usage.AuditBytes %d, the events take %d", round, got, want)
 			}
 			var k1, wide, deletes []uint64
@@ -158,17 +129,17 @@ func TestAuditUpgrade(t *testing.T) {
 	}
 	// The upgraded log goes on as one chain, counted.
 	s := openURI(t, uri, true)
-	sctx, keys := signer(t)
+	sctx, keys := audittest.SignedContext(t, "mongostore audit tests")
 	owner := owners[0]
 	if err := s.AppendAudit(sctx, owner, []audit.Event{event(audit.Read, "k1")}); err != nil {
 		t.Fatal(err)
 	}
-	log := readLog(t, s, owner)
+	log := storagetest.ReadLog(t, s, owner)
 	// The log from before signing is adopted first (audit.Continue).
 	if rep, err := audit.VerifySigned(log, owner, keys); err != nil || len(log) != 32 || rep.Adopted != 31 {
 		t.Fatalf("%d events after the upgrade and an append (adopted at %d): %v", len(log), rep.Adopted, err)
 	}
-	if got, want := auditBytes(t, s, owner), storedSize(log); got != want {
+	if got, want := auditBytes(t, s, owner), audittest.LogSize(log); got != want {
 		t.Errorf("Usage.AuditBytes %d after an append, the events take %d", got, want)
 	}
 }
@@ -304,7 +275,7 @@ func crashAt(t *testing.T, s *mongostore.Store, step string, fn func() error) {
 // its count is at least what its events take.
 func checkLog(t *testing.T, s *mongostore.Store, owner string, keys audit.Keys, signed bool) []audit.Event {
 	t.Helper()
-	log := readLog(t, s, owner)
+	log := storagetest.ReadLog(t, s, owner)
 	if _, err := audit.Verify(log); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -313,7 +284,7 @@ func checkLog(t *testing.T, s *mongostore.Store, owner string, keys audit.Keys, 
 			t.Fatalf("VerifySigned: %v", err)
 		}
 	}
-	if got, want := auditBytes(t, s, owner), storedSize(log); got < want {
+	if got, want := auditBytes(t, s, owner), audittest.LogSize(log); got < want {
 		t.Fatalf("Usage.AuditBytes %d, below the %d the events take", got, want)
 	}
 	return log
@@ -329,7 +300,7 @@ func TestAuditCrash(t *testing.T) {
 		t.Run("quota/"+step, func(t *testing.T) {
 			s := openAs(t, true)
 			s.SetQuota(storage.Quota{AuditBytes: quota})
-			ctx, keys := signer(t)
+			ctx, keys := audittest.SignedContext(t, "mongostore audit tests")
 			owner := storagetest.Unique("crash-")
 			for i := range 30 {
 				if err := s.AppendAudit(ctx, owner, []audit.Event{event(audit.Read, fmt.Sprintf("fill-%d", i))}); err != nil {
@@ -359,13 +330,13 @@ func TestAuditCrash(t *testing.T) {
 				}
 			}
 			log = checkLog(t, s, owner, keys, true)
-			if sum := storedSize(log); sum > quota {
+			if sum := audittest.LogSize(log); sum > quota {
 				t.Errorf("the log takes %d bytes, past the quota %d", sum, quota)
 			}
 			if err := s.Recount(ctx, owner); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := auditBytes(t, s, owner), storedSize(log); got != want {
+			if got, want := auditBytes(t, s, owner), audittest.LogSize(log); got != want {
 				t.Errorf("recounted %d, the events take %d", got, want)
 			}
 		})
@@ -373,7 +344,7 @@ func TestAuditCrash(t *testing.T) {
 	for _, step := range []string{"trim appended", "removed"} {
 		t.Run("retention/"+step, func(t *testing.T) {
 			s := openAs(t, true)
-			ctx, keys := signer(t)
+			ctx, keys := audittest.SignedContext(t, "mongostore audit tests")
 			owner := storagetest.Unique("crash-")
 			for i := range 5 {
 				if err := s.AppendAudit(ctx, owner, []audit.Event{event(audit.Read, fmt.Sprint(i))}); err != nil {
@@ -398,7 +369,7 @@ func TestAuditCrash(t *testing.T) {
 			}
 			if step == "trim appended" {
 				// Nothing was subtracted before the crash: the count is exact.
-				if got, want := auditBytes(t, s, owner), storedSize(log); got != want {
+				if got, want := auditBytes(t, s, owner), audittest.LogSize(log); got != want {
 					t.Errorf("Usage.AuditBytes %d, the events take %d", got, want)
 				}
 			}
@@ -423,7 +394,7 @@ func TestAuditQuotaRace(t *testing.T) {
 	const quota, clients, each = 6 << 10, 4, 15
 	uri := storagetest.MongoDB(t)
 	owner := storagetest.Unique("race-")
-	ctx, keys := signer(t)
+	ctx, keys := audittest.SignedContext(t, "mongostore audit tests")
 	stores := make([]*mongostore.Store, clients)
 	var mu sync.Mutex
 	stale := 0 // appends that went in below a racing trim's point
@@ -488,16 +459,16 @@ func TestAuditQuotaRace(t *testing.T) {
 	if log[0].Seq == 1 {
 		t.Fatal("nothing was trimmed")
 	}
-	if sum := storedSize(log); sum > quota {
+	if sum := audittest.LogSize(log); sum > quota {
 		t.Errorf("the log takes %d bytes, past the quota %d", sum, quota)
 	}
 	// Racing trims share out what they subtract, so the count is exact,
 	// but for an append that went in below a racing trim's point and went
 	// again: it stays counted (too high by that append's bytes, at most
 	// three events and a trim, never too low).
-	if got, want := auditBytes(t, stores[0], owner), storedSize(log); got-want > int64(stale)*2500 {
+	if got, want := auditBytes(t, stores[0], owner), audittest.LogSize(log); got-want > int64(stale)*2500 {
 		t.Errorf("Usage.AuditBytes %d, the events take %d (%d appends went again)", got, want, stale)
 	}
 	t.Logf("%d events kept of %d, %d bytes counted for %d stored; %d appends went again; %d pages read", len(log), log[len(log)-1].Seq,
-		auditBytes(t, stores[0], owner), storedSize(log), stale, pages)
+		auditBytes(t, stores[0], owner), audittest.LogSize(log), stale, pages)
 }

@@ -451,11 +451,8 @@ func (s *Store) trimVersions(ctx context.Context, h *secretDoc, upTo int64) (int
 		return 0, err
 	}
 	cur, err := s.versions.Find(ctx, filter)
+	docs, err := all[versionDoc](ctx, cur, err)
 	if err != nil {
-		return 0, err
-	}
-	var docs []versionDoc
-	if err := cur.All(ctx, &docs); err != nil {
 		return 0, err
 	}
 	var freed int64
@@ -695,11 +692,8 @@ func (s *Store) PurgeHistory(ctx context.Context, before time.Time) error {
 	}
 	cur, err := s.secrets.Find(ctx, bson.D{{Key: "deleted", Value: true}, {Key: "updated_at", Value: bson.D{{Key: "$lt", Value: before}}}},
 		options.Find().SetProjection(noValue))
+	gone, err := all[secretDoc](ctx, cur, err)
 	if err != nil {
-		return err
-	}
-	var gone []secretDoc
-	if err := cur.All(ctx, &gone); err != nil {
 		return err
 	}
 	for _, h := range gone {

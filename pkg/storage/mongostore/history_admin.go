@@ -20,11 +20,8 @@ func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storag
 		SetSort(bson.D{{Key: "owner", Value: 1}, {Key: "name", Value: 1}}).SetBatchSize(walkBatch))
 	return each(ctx, cur, err, func(h *secretDoc) error {
 		vc, err := s.versions.Find(ctx, visible(h), options.Find().SetSort(bson.D{{Key: "version", Value: 1}}))
+		docs, err := all[versionDoc](ctx, vc, err)
 		if err != nil {
-			return err
-		}
-		var docs []versionDoc
-		if err := vc.All(ctx, &docs); err != nil {
 			return err
 		}
 		for _, d := range docs {

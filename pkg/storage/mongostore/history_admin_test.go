@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -175,10 +176,7 @@ func TestImportAuditAfterAKill(t *testing.T) {
 	if h, err := audit.Verify(got); err != nil || h != head {
 		t.Fatalf("the log verifies to %+v, %v; want %+v", h, err, head)
 	}
-	var size int64
-	for _, e := range got {
-		size += audit.StoredSize(e)
-	}
+	size := audittest.LogSize(got)
 	if u, err := s.Usage(ctx, owner); err != nil || u.AuditBytes != size {
 		t.Errorf("audit bytes %d, %v; the log takes %d", u.AuditBytes, err, size)
 	}

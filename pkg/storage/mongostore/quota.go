@@ -230,11 +230,7 @@ func changeUse(h *secretDoc, value []byte, del bool) storage.Usage {
 // created after Put read their heads: each was counted as a new name, and
 // is a write over that writer's head instead (copied first if Commit's).
 func (s *Store) overLate(ctx context.Context, owner string, late []storage.Item) error {
-	names := make([]string, len(late))
-	for i, it := range late {
-		names[i] = it.Name
-	}
-	heads, err := s.heads(ctx, owner, names)
+	heads, err := s.heads(ctx, owner, storage.ItemNames(late))
 	if err != nil {
 		return err
 	}

@@ -424,11 +424,7 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 }
 
 func (s *Store) put(ctx context.Context, owner string, items []storage.Item) error {
-	names := make([]string, len(items))
-	for i, it := range items {
-		names[i] = it.Name
-	}
-	existing, err := s.heads(ctx, owner, names)
+	existing, err := s.heads(ctx, owner, storage.ItemNames(items))
 	if err != nil {
 		return err
 	}
@@ -548,6 +544,17 @@ func each[T any](ctx context.Context, cur *mongo.Cursor, err error, fn func(*T) 
 		}
 	}
 	return cur.Err()
+}
+
+// all decodes every document of cur, the cursor of a Find or Aggregate
+// that answered err (passed on), as each walks them one by one.
+func all[T any](ctx context.Context, cur *mongo.Cursor, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	var docs []T
+	err = cur.All(ctx, &docs)
+	return docs, err
 }
 
 func pause(ctx context.Context, attempt int) error {

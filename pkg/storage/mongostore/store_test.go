@@ -3,6 +3,7 @@ package mongostore_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,8 +70,7 @@ func TestRacesAcrossClients(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	nonce, counter := storagetest.Unique("race-nonce-"), storagetest.Unique("race-ctr-")
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
+	var wins atomic.Int32
 	for _, s := range stores {
 		for range 4 {
 			wg.Add(1)
@@ -81,9 +81,7 @@ func TestRacesAcrossClients(t *testing.T) {
 					t.Errorf("UseNonce: %v", err)
 				}
 				if ok {
-					mu.Lock()
-					wins++
-					mu.Unlock()
+					wins.Add(1)
 				}
 				for range each {
 					if _, err := s.Incr(ctx, counter, 1, exp); err != nil {
@@ -95,8 +93,8 @@ func TestRacesAcrossClients(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if wins != 1 {
-		t.Errorf("%d of %d uses of one nonce from %d clients succeeded, want 1", wins, 4*clients, clients)
+	if wins.Load() != 1 {
+		t.Errorf("%d of %d uses of one nonce from %d clients succeeded, want 1", wins.Load(), 4*clients, clients)
 	}
 	if got, err := stores[0].Incr(ctx, counter, 0, exp); err != nil || got != 4*clients*each {
 		t.Errorf("after %d increments from %d clients: %d, %v", 4*clients*each, clients, got, err)

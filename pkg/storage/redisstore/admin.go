@@ -29,12 +29,8 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Eve
 	for _, owner := range owners {
 		lo := "-inf"
 		for {
-			ms, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(owner, keySuffixes[kAudit]),
-				Start: lo, Stop: "+inf", ByScore: true, Count: scanPage}).Result()
-			if err != nil {
-				return err
-			}
-			evs, err := decodeEvents(ms)
+			evs, err := decodeEvents(s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(owner, keySuffixes[kAudit]),
+				Start: lo, Stop: "+inf", ByScore: true, Count: scanPage}).Result())
 			if err != nil {
 				return err
 			}
@@ -44,7 +40,7 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Eve
 				}
 				lo = "(" + strconv.FormatUint(e.Seq, 10)
 			}
-			if len(ms) < scanPage {
+			if len(evs) < scanPage {
 				break
 			}
 		}
@@ -56,16 +52,9 @@ func (s *Store) WalkAudit(ctx context.Context, fn func(owner string, e audit.Eve
 // page at a time (by name, oldest first), then the current records that
 // Put wrote outside the history, each the newest version of its name.
 func (s *Store) WalkVersions(ctx context.Context, fn func(owner string, v storage.Version) error) error {
-	owners, err := s.owners(ctx, kHeads)
+	owners, err := s.owners(ctx, kHeads, kData)
 	if err != nil {
 		return err
-	}
-	more, err := s.owners(ctx, kData)
-	if err != nil {
-		return err
-	}
-	for o := range more {
-		owners[o] = struct{}{}
 	}
 	for owner := range owners {
 		err := s.eachVersion(ctx, owner, "", true, func(v storage.Version) error { return fn(owner, v) })

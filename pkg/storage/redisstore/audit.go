@@ -296,7 +296,12 @@ func (s *Store) AppendAudit(ctx context.Context, owner string, events []audit.Ev
 	return refusal(res)
 }
 
-func decodeEvents(ms []string) ([]audit.Event, error) {
+// decodeEvents decodes the members of a ZRANGE reply of audit events, or
+// passes on the reply's error.
+func decodeEvents(ms []string, err error) ([]audit.Event, error) {
+	if err != nil {
+		return nil, err
+	}
 	out := make([]audit.Event, 0, len(ms))
 	for _, m := range ms {
 		e, err := decodeEvent(m)
@@ -365,11 +370,7 @@ func (s *Store) trimOwner(ctx context.Context, owner string, before time.Time) e
 		var first, keep audit.Event
 	scan:
 		for off := int64(0); ; off += scanPage {
-			ms, err := s.c.ZRange(ctx, key, off, off+scanPage-1).Result()
-			if err != nil {
-				return err
-			}
-			evs, err := decodeEvents(ms)
+			evs, err := decodeEvents(s.c.ZRange(ctx, key, off, off+scanPage-1).Result())
 			if err != nil {
 				return err
 			}
@@ -382,7 +383,7 @@ func (s *Store) trimOwner(ctx context.Context, owner string, before time.Time) e
 					break scan
 				}
 			}
-			if len(ms) < scanPage {
+			if len(evs) < scanPage {
 				break
 			}
 		}

@@ -33,28 +33,22 @@ func readEvent(i int) audit.Event {
 func BenchmarkAppendAudit(b *testing.B) {
 	s, _ := openOwn(b)
 	ctx := audit.WithSigner(context.Background(), benchSigner(b))
-	b.Run("serial", func(b *testing.B) {
-		owner := storagetest.Unique("bench-")
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if err := s.AppendAudit(ctx, owner, []audit.Event{readEvent(i)}); err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"serial", ctx}, {"serial-unsigned", context.Background()}} {
+		b.Run(c.name, func(b *testing.B) {
+			owner := storagetest.Unique("bench-")
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := s.AppendAudit(c.ctx, owner, []audit.Event{readEvent(i)}); err != nil {
+					b.Fatal(err)
+				}
+				i++
 			}
-			i++
-		}
-	})
-	b.Run("serial-unsigned", func(b *testing.B) {
-		owner := storagetest.Unique("bench-")
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if err := s.AppendAudit(context.Background(), owner, []audit.Event{readEvent(i)}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+		})
+	}
 	b.Run("parallel", func(b *testing.B) {
 		owner := storagetest.Unique("bench-")
 		b.ReportAllocs()

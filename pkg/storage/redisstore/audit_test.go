@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
@@ -24,14 +25,6 @@ const (
 	iAbytes = 8
 	iAidx   = 9
 )
-
-func storedBytes(evs []audit.Event) int64 {
-	var n int64
-	for _, e := range evs {
-		n += audit.StoredSize(e)
-	}
-	return n
-}
 
 // checkCounts: the bytes and indexes the scripts kept for owner's log are
 // what counting and indexing its events from scratch gives.
@@ -57,8 +50,8 @@ func checkCounts(t *testing.T, s *redisstore.Store, owner string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := usage(t, s, owner).AuditBytes; got != storedBytes(evs) {
-		t.Errorf("Usage.AuditBytes = %d; the %d events kept take %d", got, len(evs), storedBytes(evs))
+	if got := usage(t, s, owner).AuditBytes; got != audittest.LogSize(evs) {
+		t.Errorf("Usage.AuditBytes = %d; the %d events kept take %d", got, len(evs), audittest.LogSize(evs))
 	}
 }
 
@@ -113,8 +106,8 @@ func TestAuditUpgradeFromLayout2(t *testing.T) {
 	if v, err := s.GetMeta(ctx, redisstore.SchemaKey); err != nil || string(v) != "3" {
 		t.Fatalf("schema version after open: %q, %v", v, err)
 	}
-	if got := usage(t, s, owner).AuditBytes; got != storedBytes(old) {
-		t.Errorf("Usage.AuditBytes after the upgrade = %d, want %d", got, storedBytes(old))
+	if got := usage(t, s, owner).AuditBytes; got != audittest.LogSize(old) {
+		t.Errorf("Usage.AuditBytes after the upgrade = %d, want %d", got, audittest.LogSize(old))
 	}
 	p, err := s.Audit(ctx, owner, storage.AuditQuery{Limit: 50, Key: "rare"})
 	if err != nil || len(p.Events) != 1 || p.Events[0].Seq != 101 || p.Next != 0 {
@@ -428,8 +421,8 @@ func testAuditQuotaTrim(t *testing.T, backend string) {
 		if rep.Start == nil || rep.Start.Trimmed.Reason != audit.TrimQuota || all[0].Seq == 1 {
 			t.Errorf("no quota trim accounts for the log's start: %+v", rep.Start)
 		}
-		if got := usage(t, s, owner).AuditBytes; got > quota || got != storedBytes(all) {
-			t.Errorf("Usage.AuditBytes = %d; the events take %d; the quota is %d", got, storedBytes(all), quota)
+		if got := usage(t, s, owner).AuditBytes; got > quota || got != audittest.LogSize(all) {
+			t.Errorf("Usage.AuditBytes = %d; the events take %d; the quota is %d", got, audittest.LogSize(all), quota)
 		}
 		if last := all[len(all)-1]; last.Seq < 4*120 {
 			t.Errorf("the head is seq %d: appends were lost", last.Seq)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
@@ -37,11 +39,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	if from == "1" {
-		if err := s.recountAll(ctx); err != nil {
+		// Recount the usage of every owner that has secrets or history.
+		if err := s.runPerOwner(ctx, recountScript, kData, kHeads); err != nil {
 			return fmt.Errorf("migrating the Redis layout to version %s: %w", schemaVersion, err)
 		}
 	}
-	if err := s.reindexAll(ctx); err != nil {
+	// Count and index the audit log of every owner that has one.
+	if err := s.runPerOwner(ctx, reindexAudit, kAudit); err != nil {
 		return fmt.Errorf("migrating the Redis layout to version %s: %w", schemaVersion, err)
 	}
 	return s.PutMeta(ctx, schemaKey, []byte(schemaVersion))
@@ -69,35 +73,15 @@ end
 return reindex_audit()
 `)
 
-// reindexAll counts and indexes the audit log of every owner that has one.
-func (s *Store) reindexAll(ctx context.Context) error {
-	owners, err := s.owners(ctx, kAudit)
+// runPerOwner runs sc on the keys of every owner that has a key of any of
+// kinds, one owner after another.
+func (s *Store) runPerOwner(ctx context.Context, sc *redis.Script, kinds ...int) error {
+	owners, err := s.owners(ctx, kinds...)
 	if err != nil {
 		return err
 	}
 	for o := range owners {
-		if err := s.run(ctx, reindexAudit, s.ownerKeys(o)).Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// recountAll recounts the usage of every owner that has secrets or history.
-func (s *Store) recountAll(ctx context.Context) error {
-	owners, err := s.owners(ctx, kData)
-	if err != nil {
-		return err
-	}
-	more, err := s.owners(ctx, kHeads)
-	if err != nil {
-		return err
-	}
-	for o := range more {
-		owners[o] = struct{}{}
-	}
-	for o := range owners {
-		if err := s.run(ctx, recountScript, s.ownerKeys(o)).Err(); err != nil {
+		if err := s.run(ctx, sc, s.ownerKeys(o)).Err(); err != nil {
 			return err
 		}
 	}
@@ -108,16 +92,21 @@ func (s *Store) recountAll(ctx context.Context) error {
 // recount), in one script, so it is right whatever writes run meanwhile.
 var recountScript = recountingScript(`return recount()`)
 
-// owners returns the owners that have key kind k (kNames, kHeads…), by
-// SCAN on every primary (scanKeys).
-func (s *Store) owners(ctx context.Context, k int) (map[string]struct{}, error) {
-	head, tail := s.prefix+"{", "}:"+keySuffixes[k]
-	pattern := globEscape(head) + "*" + globEscape(tail)
+// owners returns the owners that have a key of any of kinds (kNames,
+// kHeads…), by SCAN on every primary (scanKeys), one kind after another.
+func (s *Store) owners(ctx context.Context, kinds ...int) (map[string]struct{}, error) {
 	owners := map[string]struct{}{}
-	err := s.scanKeys(ctx, pattern, func(key string) {
-		if strings.HasPrefix(key, head) && strings.HasSuffix(key, tail) && len(key) > len(head)+len(tail) {
-			owners[key[len(head):len(key)-len(tail)]] = struct{}{}
+	for _, k := range kinds {
+		head, tail := s.prefix+"{", "}:"+keySuffixes[k]
+		pattern := globEscape(head) + "*" + globEscape(tail)
+		err := s.scanKeys(ctx, pattern, func(key string) {
+			if strings.HasPrefix(key, head) && strings.HasSuffix(key, tail) && len(key) > len(head)+len(tail) {
+				owners[key[len(head):len(key)-len(tail)]] = struct{}{}
+			}
+		})
+		if err != nil {
+			return owners, err
 		}
-	})
-	return owners, err
+	}
+	return owners, nil
 }

@@ -298,7 +298,7 @@ func (s *Store) insertStmt(ctx context.Context, kind insertKind, n int) (*sql.St
 // appendAuditTx links events after the owner's newest, signs the newest
 // it adds, and inserts them with their totals and index rows, in tx. Past
 // the audit quota it first removes the oldest events (quotaTrim). The
-// caller holds the owner's log (lockLog, or the usage lock of a Commit or
+// caller holds the owner's log (logTx, or the usage lock of a Commit or
 // Destroy).
 func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string, events []audit.Event) error {
 	return s.appendContinued(ctx, gtx, tx, owner, events, false)
@@ -586,30 +586,29 @@ func (s *Store) removeAudit(ctx context.Context, tx *sql.Tx, owner string, first
 	return nil
 }
 
-// lockLog takes the owner's usage row lock (quota.go) for a write to its
-// audit log, so the log's writers take turns. Without it, under READ
+// logTx is gtx's database/sql transaction, in which it takes the owner's
+// usage row lock (quota.go) for a write to its audit log, so the log's
+// writers take turns. Without it, under READ
 // COMMITTED, an append that read a stale head could insert at a seq that
 // a quota trim had just freed, and commit a gap: a racing seq collides on
 // the primary key only while the row is there. SQLite's BEGIN IMMEDIATE
 // serialises every write already.
-func (s *Store) lockLog(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, owner string) error {
-	if s.dialect == SQLite {
-		return nil
+func (s *Store) logTx(ctx context.Context, gtx *gorm.DB, owner string) (*sql.Tx, error) {
+	tx, err := sqlTx(gtx)
+	if err != nil || s.dialect == SQLite {
+		return tx, err
 	}
-	_, err := s.lockUsage(ctx, gtx, tx, owner)
-	return err
+	_, err = s.lockUsage(ctx, gtx, tx, owner)
+	return tx, err
 }
 
-// appendAudit is appendAuditTx inside a gorm transaction, under lockLog.
+// appendAudit is appendAuditTx inside a gorm transaction, under logTx's lock.
 func (s *Store) appendAudit(ctx context.Context, gtx *gorm.DB, owner string, events []audit.Event) error {
 	if err := s.prepareHistory(ctx); err != nil {
 		return err
 	}
-	tx, err := sqlTx(gtx)
+	tx, err := s.logTx(ctx, gtx, owner)
 	if err != nil {
-		return err
-	}
-	if err := s.lockLog(ctx, gtx, tx, owner); err != nil {
 		return err
 	}
 	return s.appendAuditTx(ctx, gtx, tx, owner, events)
@@ -639,11 +638,8 @@ func (s *Store) TrimAudit(ctx context.Context, before time.Time) error {
 	}
 	for _, owner := range owners {
 		err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
-			tx, err := sqlTx(gtx)
+			tx, err := s.logTx(ctx, gtx, owner)
 			if err != nil {
-				return err
-			}
-			if err := s.lockLog(ctx, gtx, tx, owner); err != nil {
 				return err
 			}
 			var first, newest, keep sql.NullInt64
@@ -704,11 +700,8 @@ func (s *Store) ImportAudit(ctx context.Context, owner string, events []audit.Ev
 		return err
 	}
 	err := s.inHistoryTx(ctx, func(gtx *gorm.DB) error {
-		tx, err := sqlTx(gtx)
+		tx, err := s.logTx(ctx, gtx, owner)
 		if err != nil {
-			return err
-		}
-		if err := s.lockLog(ctx, gtx, tx, owner); err != nil {
 			return err
 		}
 		if st, err := s.auditState(ctx, tx, owner, false); err != nil {

@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -16,52 +15,11 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
-
-var sqlBackends = []string{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL}
-
-// rebindFor turns ? into $n for PostgreSQL.
-func rebindFor(backend, q string) string {
-	if backend != sqlstore.Postgres {
-		return q
-	}
-	for i := 1; strings.Contains(q, "?"); i++ {
-		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
-	}
-	return q
-}
-
-func testSigner(t *testing.T) (context.Context, audit.Keys) {
-	t.Helper()
-	seed := sha256.Sum256([]byte("sqlstore audit test signer"))
-	s, err := audit.NewSigner(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := audit.Keys{}
-	keys.Add(s.PublicKey())
-	return audit.WithSigner(context.Background(), s), keys
-}
-
-func readLog(t *testing.T, s storage.AuditLog, owner string) []audit.Event {
-	t.Helper()
-	log, err := storage.ReadAudit(context.Background(), s, owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return log
-}
-
-func storedSize(log []audit.Event) int64 {
-	var n int64
-	for _, e := range log {
-		n += audit.StoredSize(e)
-	}
-	return n
-}
 
 // follow answers every event q matches, page by page, and the calls it took.
 func follow(t *testing.T, s storage.AuditLog, owner string, q storage.AuditQuery) ([]audit.Event, int) {
@@ -90,87 +48,85 @@ func follow(t *testing.T, s storage.AuditLog, owner string, q storage.AuditQuery
 // of the test's own) go back to schema 3 for real; on the shared MySQL
 // database one owner's rows are put back as schema 3 left them.
 func TestAuditUpgrade(t *testing.T) {
-	for _, backend := range sqlBackends {
-		t.Run(backend, func(t *testing.T) {
-			ctx := context.Background()
-			uri := backendURI(t, backend)
-			hard := backend != sqlstore.MySQL
-			if backend == sqlstore.Postgres {
-				uri = privateSchema(t, uri)
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		uri := backendURI(t, backend)
+		hard := backend != sqlstore.MySQL
+		if backend == sqlstore.Postgres {
+			uri = privateSchema(t, uri)
+		}
+		s, raw := openWithRaw(t, uri)
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := raw.ExecContext(ctx, rebindFor(backend, q), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
 			}
-			s, raw := openWithRaw(t, uri)
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := raw.ExecContext(ctx, rebindFor(backend, q), args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
+		}
+		// Written as the previous release wrote: unsigned, one owner
+		// with a usage record (it wrote a secret), one with none.
+		writer, reader := storagetest.Unique("upg-w-"), storagetest.Unique("upg-r-")
+		w := audit.Event{Time: time.Now(), Action: audit.Write, Keys: []string{"db"}, Actor: "owner", IP: "10.0.0.1", Status: 200}
+		if _, err := s.Commit(ctx, storage.Commit{Owner: writer, Changes: []storage.Change{{Name: "db", Value: []byte("v"), CAS: storage.NoCAS}}, Event: &w}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 30 {
+			events := []audit.Event{
+				{Time: time.Now(), Action: audit.Read, Keys: []string{"db", fmt.Sprint("k", i%3)}, Actor: "node", IP: "10.0.0.2", Status: 200},
+				{Time: time.Now(), Action: audit.List, Keys: []string{}, Actor: "node", IP: "10.0.0.2", Status: 200},
+			}
+			for _, o := range []string{writer, reader} {
+				if err := s.AppendAudit(ctx, o, events); err != nil {
+					t.Fatal(err)
 				}
 			}
-			// Written as the previous release wrote: unsigned, one owner
-			// with a usage record (it wrote a secret), one with none.
-			writer, reader := storagetest.Unique("upg-w-"), storagetest.Unique("upg-r-")
-			w := audit.Event{Time: time.Now(), Action: audit.Write, Keys: []string{"db"}, Actor: "owner", IP: "10.0.0.1", Status: 200}
-			if _, err := s.Commit(ctx, storage.Commit{Owner: writer, Changes: []storage.Change{{Name: "db", Value: []byte("v"), CAS: storage.NoCAS}}, Event: &w}); err != nil {
-				t.Fatal(err)
-			}
-			for i := range 30 {
-				events := []audit.Event{
-					{Time: time.Now(), Action: audit.Read, Keys: []string{"db", fmt.Sprint("k", i%3)}, Actor: "node", IP: "10.0.0.2", Status: 200},
-					{Time: time.Now(), Action: audit.List, Keys: []string{}, Actor: "node", IP: "10.0.0.2", Status: 200},
-				}
-				for _, o := range []string{writer, reader} {
-					if err := s.AppendAudit(ctx, o, events); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			s.Close()
-			if hard {
-				exec(`DROP TABLE audit_keys`)
-				exec(`ALTER TABLE audit_events DROP COLUMN total`)
-			} else {
-				exec(`DELETE FROM audit_keys WHERE owner IN (?, ?)`, writer, reader)
-				exec(`UPDATE audit_events SET total = NULL WHERE owner IN (?, ?)`, writer, reader)
-			}
-			exec(`DELETE FROM quota_usage WHERE owner = ?`, reader)
-			exec(`UPDATE meta SET value = ? WHERE `+map[bool]string{true: "`key`", false: `"key"`}[backend == sqlstore.MySQL]+` = ?`,
-				[]byte("3"), "storage.schema_version")
+		}
+		s.Close()
+		if hard {
+			exec(`DROP TABLE audit_keys`)
+			exec(`ALTER TABLE audit_events DROP COLUMN total`)
+		} else {
+			exec(`DELETE FROM audit_keys WHERE owner IN (?, ?)`, writer, reader)
+			exec(`UPDATE audit_events SET total = NULL WHERE owner IN (?, ?)`, writer, reader)
+		}
+		exec(`DELETE FROM quota_usage WHERE owner = ?`, reader)
+		exec(`UPDATE meta SET value = ? WHERE `+map[bool]string{true: "`key`", false: `"key"`}[backend == sqlstore.MySQL]+` = ?`,
+			[]byte("3"), "storage.schema_version")
 
-			s = openURI(t, uri)
-			// Every old event has its total: no append or Usage needs to
-			// sum the log.
-			var untotalled int
-			if err := raw.QueryRowContext(ctx, rebindFor(backend, `SELECT COUNT(*) FROM audit_events WHERE owner IN (?, ?) AND total IS NULL`),
-				writer, reader).Scan(&untotalled); err != nil || untotalled != 0 {
-				t.Errorf("%d events without a total after the upgrade, %v", untotalled, err)
+		s = openURI(t, uri)
+		// Every old event has its total: no append or Usage needs to
+		// sum the log.
+		var untotalled int
+		if err := raw.QueryRowContext(ctx, rebindFor(backend, `SELECT COUNT(*) FROM audit_events WHERE owner IN (?, ?) AND total IS NULL`),
+			writer, reader).Scan(&untotalled); err != nil || untotalled != 0 {
+			t.Errorf("%d events without a total after the upgrade, %v", untotalled, err)
+		}
+		for _, owner := range []string{writer, reader} {
+			log := storagetest.ReadLog(t, s, owner)
+			u, err := s.Usage(ctx, owner)
+			if err != nil || u.AuditBytes != audittest.LogSize(log) || u.AuditBytes == 0 {
+				t.Errorf("%s: Usage.AuditBytes after the upgrade %d, %v; the log takes %d", owner, u.AuditBytes, err, audittest.LogSize(log))
 			}
-			for _, owner := range []string{writer, reader} {
-				log := readLog(t, s, owner)
-				u, err := s.Usage(ctx, owner)
-				if err != nil || u.AuditBytes != storedSize(log) || u.AuditBytes == 0 {
-					t.Errorf("%s: Usage.AuditBytes after the upgrade %d, %v; the log takes %d", owner, u.AuditBytes, err, storedSize(log))
-				}
-				got, _ := follow(t, s, owner, storage.AuditQuery{Limit: 7, Key: "k1"})
-				if len(got) != 10 {
-					t.Errorf("%s: key k1 finds %d old events, want 10", owner, len(got))
-				}
-				got, _ = follow(t, s, owner, storage.AuditQuery{Limit: 100, Action: audit.List})
-				if len(got) != 30 {
-					t.Errorf("%s: action list finds %d old events, want 30", owner, len(got))
-				}
+			got, _ := follow(t, s, owner, storage.AuditQuery{Limit: 7, Key: "k1"})
+			if len(got) != 10 {
+				t.Errorf("%s: key k1 finds %d old events, want 10", owner, len(got))
 			}
-			got, _ := follow(t, s, writer, storage.AuditQuery{Limit: 100, Key: "db", Action: audit.Write})
-			if len(got) != 1 || got[0].Seq != 1 {
-				t.Errorf("the old write by key and action: %+v", got)
+			got, _ = follow(t, s, owner, storage.AuditQuery{Limit: 100, Action: audit.List})
+			if len(got) != 30 {
+				t.Errorf("%s: action list finds %d old events, want 30", owner, len(got))
 			}
-			// And the count goes on from there.
-			if err := s.AppendAudit(ctx, reader, []audit.Event{{Time: time.Now(), Action: audit.Login, Actor: "owner"}}); err != nil {
-				t.Fatal(err)
-			}
-			if u, err := s.Usage(ctx, reader); err != nil || u.AuditBytes != storedSize(readLog(t, s, reader)) {
-				t.Errorf("Usage.AuditBytes after an append %d, %v; want %d", u.AuditBytes, err, storedSize(readLog(t, s, reader)))
-			}
-		})
-	}
+		}
+		got, _ := follow(t, s, writer, storage.AuditQuery{Limit: 100, Key: "db", Action: audit.Write})
+		if len(got) != 1 || got[0].Seq != 1 {
+			t.Errorf("the old write by key and action: %+v", got)
+		}
+		// And the count goes on from there.
+		if err := s.AppendAudit(ctx, reader, []audit.Event{{Time: time.Now(), Action: audit.Login, Actor: "owner"}}); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.Usage(ctx, reader); err != nil || u.AuditBytes != audittest.LogSize(storagetest.ReadLog(t, s, reader)) {
+			t.Errorf("Usage.AuditBytes after an append %d, %v; want %d", u.AuditBytes, err, audittest.LogSize(storagetest.ReadLog(t, s, reader)))
+		}
+	})
 }
 
 // privateSchema is uri in a PostgreSQL schema of the test's own, dropped
@@ -201,53 +157,51 @@ func privateSchema(t *testing.T, uri string) string {
 // AuditScanMax of them per call.
 func TestAuditFilterBounded(t *testing.T) {
 	const n = 20_000
-	for _, backend := range sqlBackends {
-		t.Run(backend, func(t *testing.T) {
-			ctx := context.Background()
-			s, raw := openWithRaw(t, backendURI(t, backend))
-			owner := storagetest.Unique("bound-")
-			for start := 0; start < n; start += 1000 {
-				batch := make([]audit.Event, 1000)
-				for i := range batch {
-					batch[i] = audit.Event{Time: time.Now(), Action: audit.Read, Keys: []string{"all", fmt.Sprint("k", (start+i)%7)}, Actor: "node", Status: 200}
-				}
-				if err := s.AppendAudit(ctx, owner, batch); err != nil {
-					t.Fatal(err)
-				}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		s, raw := openWithRaw(t, backendURI(t, backend))
+		owner := storagetest.Unique("bound-")
+		for start := 0; start < n; start += 1000 {
+			batch := make([]audit.Event, 1000)
+			for i := range batch {
+				batch[i] = audit.Event{Time: time.Now(), Action: audit.Read, Keys: []string{"all", fmt.Sprint("k", (start+i)%7)}, Actor: "node", Status: 200}
 			}
-			t0 := time.Now()
-			p, err := s.Audit(ctx, owner, storage.AuditQuery{Limit: 1, Key: "does-not-exist"})
-			took := time.Since(t0)
-			if err != nil || len(p.Events) != 0 || p.Next != 0 {
-				t.Fatalf("a key matching nothing: %d events, Next %d, %v", len(p.Events), p.Next, err)
+			if err := s.AppendAudit(ctx, owner, batch); err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("%s: a key matching nothing in %d events: one call, %s", backend, n, took)
+		}
+		t0 := time.Now()
+		p, err := s.Audit(ctx, owner, storage.AuditQuery{Limit: 1, Key: "does-not-exist"})
+		took := time.Since(t0)
+		if err != nil || len(p.Events) != 0 || p.Next != 0 {
+			t.Fatalf("a key matching nothing: %d events, Next %d, %v", len(p.Events), p.Next, err)
+		}
+		t.Logf("%s: a key matching nothing in %d events: one call, %s", backend, n, took)
 
-			// Key "all" matches all; no event is a login.
-			q := storage.AuditQuery{Limit: 10, Key: "all", Action: audit.Login}
-			p, err = s.Audit(ctx, owner, q)
-			if err != nil || len(p.Events) != 0 || p.Next == 0 || n-p.Next+1 > storage.AuditScanMax {
-				t.Fatalf("first call of a filter matching no candidate: %d events, Next %d, %v; want none and a Next within %d of seq %d",
-					len(p.Events), p.Next, err, storage.AuditScanMax, n)
-			}
-			if got, calls := follow(t, s, owner, q); len(got) != 0 || calls > n/storage.AuditScanMax+1 {
-				t.Errorf("following it: %d events in %d calls", len(got), calls)
-			}
+		// Key "all" matches all; no event is a login.
+		q := storage.AuditQuery{Limit: 10, Key: "all", Action: audit.Login}
+		p, err = s.Audit(ctx, owner, q)
+		if err != nil || len(p.Events) != 0 || p.Next == 0 || n-p.Next+1 > storage.AuditScanMax {
+			t.Fatalf("first call of a filter matching no candidate: %d events, Next %d, %v; want none and a Next within %d of seq %d",
+				len(p.Events), p.Next, err, storage.AuditScanMax, n)
+		}
+		if got, calls := follow(t, s, owner, q); len(got) != 0 || calls > n/storage.AuditScanMax+1 {
+			t.Errorf("following it: %d events in %d calls", len(got), calls)
+		}
 
-			query, kind := sqlstore.AuditTermQuery(s)
-			for _, c := range []struct {
-				key        string
-				limit, max int64
-			}{{"does-not-exist", 5001, 2}, {"all", 101, 2*101 + 2}} {
-				args := []any{owner, kind, c.key, int64(math.MaxInt64), c.limit}
-				rows := rowsExamined(t, backend, raw, query, args)
-				if rows > c.max {
-					t.Errorf("key %q, limit %d: %d rows examined, want at most %d", c.key, c.limit, rows, c.max)
-				}
-				t.Logf("%s: key %q, limit %d: %d rows examined", backend, c.key, c.limit, rows)
+		query, kind := sqlstore.AuditTermQuery(s)
+		for _, c := range []struct {
+			key        string
+			limit, max int64
+		}{{"does-not-exist", 5001, 2}, {"all", 101, 2*101 + 2}} {
+			args := []any{owner, kind, c.key, int64(math.MaxInt64), c.limit}
+			rows := rowsExamined(t, backend, raw, query, args)
+			if rows > c.max {
+				t.Errorf("key %q, limit %d: %d rows examined, want at most %d", c.key, c.limit, rows, c.max)
 			}
-		})
-	}
+			t.Logf("%s: key %q, limit %d: %d rows examined", backend, c.key, c.limit, rows)
+		}
+	})
 }
 
 // rowsExamined runs query and answers how many rows the database read for
@@ -357,99 +311,97 @@ func rowsExamined(t *testing.T, backend string, raw *sql.DB, query string, args 
 // end, and its bytes are what Usage counts, under the quota.
 func TestAuditQuotaTrimAtomic(t *testing.T) {
 	const quota = 8 << 10
-	for _, backend := range sqlBackends {
-		t.Run(backend, func(t *testing.T) {
-			uri := backendURI(t, backend)
-			a, b := openURI(t, uri), openURI(t, uri)
-			for _, s := range []*sqlstore.Store{a, b} {
-				s.SetQuota(storage.Quota{AuditBytes: quota})
-			}
-			ctx, keys := testSigner(t)
-			owner := storagetest.Unique("trim-")
-			var wg sync.WaitGroup
-			done := make(chan struct{})
-			errs := make(chan error, 100)
-			for w := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					s := []*sqlstore.Store{a, b}[w%2]
-					for i := range 40 {
-						events := make([]audit.Event, 1+i%3)
-						for j := range events {
-							events[j] = audit.Event{Time: time.Now(), Action: audit.Read, Keys: []string{fmt.Sprintf("w%d-%d-%d", w, i, j)}, Actor: "node", Status: 200}
-						}
-						if err := s.AppendAudit(ctx, owner, events); err != nil {
-							errs <- fmt.Errorf("append refused: %w", err)
-							return
-						}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		uri := backendURI(t, backend)
+		a, b := openURI(t, uri), openURI(t, uri)
+		for _, s := range []*sqlstore.Store{a, b} {
+			s.SetQuota(storage.Quota{AuditBytes: quota})
+		}
+		ctx, keys := audittest.SignedContext(t, "sqlstore audit test signer")
+		owner := storagetest.Unique("trim-")
+		var wg sync.WaitGroup
+		done := make(chan struct{})
+		errs := make(chan error, 100)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := []*sqlstore.Store{a, b}[w%2]
+				for i := range 40 {
+					events := make([]audit.Event, 1+i%3)
+					for j := range events {
+						events[j] = audit.Event{Time: time.Now(), Action: audit.Read, Keys: []string{fmt.Sprintf("w%d-%d-%d", w, i, j)}, Actor: "node", Status: 200}
 					}
-				}()
-			}
-			var reads sync.WaitGroup
-			verified := make([]int, 2)
-			for r := range 2 {
-				reads.Add(1)
-				go func() {
-					defer reads.Done()
-					s := []*sqlstore.Store{a, b}[r]
-					for {
-						select {
-						case <-done:
-							return
-						default:
-						}
-						p, err := s.Audit(context.Background(), owner, storage.AuditQuery{Limit: storage.AuditPageMax})
-						if err != nil {
-							errs <- err
-							return
-						}
-						if p.Next != 0 {
-							errs <- fmt.Errorf("the whole log is more than one page (%d events)", len(p.Events))
-							return
-						}
-						log := slices.Clone(p.Events)
-						slices.Reverse(log)
-						if len(log) == 0 {
-							continue
-						}
-						if _, err := audit.VerifySigned(log, owner, keys); err != nil {
-							errs <- fmt.Errorf("a reader saw a log that does not verify: %w", err)
-							return
-						}
-						verified[r]++
+					if err := s.AppendAudit(ctx, owner, events); err != nil {
+						errs <- fmt.Errorf("append refused: %w", err)
+						return
 					}
-				}()
-			}
-			wg.Wait()
-			close(done)
-			reads.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			log := readLog(t, a, owner)
-			if _, err := audit.VerifySigned(log, owner, keys); err != nil {
-				t.Fatal(err)
-			}
-			trims := 0
-			for _, e := range log {
-				if e.Action == audit.Trim && e.Trimmed.Reason == audit.TrimQuota {
-					trims++
 				}
+			}()
+		}
+		var reads sync.WaitGroup
+		verified := make([]int, 2)
+		for r := range 2 {
+			reads.Add(1)
+			go func() {
+				defer reads.Done()
+				s := []*sqlstore.Store{a, b}[r]
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					p, err := s.Audit(context.Background(), owner, storage.AuditQuery{Limit: storage.AuditPageMax})
+					if err != nil {
+						errs <- err
+						return
+					}
+					if p.Next != 0 {
+						errs <- fmt.Errorf("the whole log is more than one page (%d events)", len(p.Events))
+						return
+					}
+					log := slices.Clone(p.Events)
+					slices.Reverse(log)
+					if len(log) == 0 {
+						continue
+					}
+					if _, err := audit.VerifySigned(log, owner, keys); err != nil {
+						errs <- fmt.Errorf("a reader saw a log that does not verify: %w", err)
+						return
+					}
+					verified[r]++
+				}
+			}()
+		}
+		wg.Wait()
+		close(done)
+		reads.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		log := storagetest.ReadLog(t, a, owner)
+		if _, err := audit.VerifySigned(log, owner, keys); err != nil {
+			t.Fatal(err)
+		}
+		trims := 0
+		for _, e := range log {
+			if e.Action == audit.Trim && e.Trimmed.Reason == audit.TrimQuota {
+				trims++
 			}
-			u, err := b.Usage(context.Background(), owner)
-			if err != nil || u.AuditBytes != storedSize(log) || u.AuditBytes > quota {
-				t.Errorf("Usage.AuditBytes %d, %v; the log takes %d, the quota is %d", u.AuditBytes, err, storedSize(log), quota)
-			}
-			if log[0].Seq == 1 || trims == 0 {
-				t.Errorf("nothing trimmed: the log starts at %d", log[0].Seq)
-			}
-			// 4 writers × 40 appends of 1+i%3 events (79 each), and the trims.
-			if want := uint64(4 * (14*1 + 13*2 + 13*3)); log[len(log)-1].Seq < want {
-				t.Errorf("the newest seq is %d, fewer than the %d events appended", log[len(log)-1].Seq, want)
-			}
-			t.Logf("%s: %d reads verified while trimming; the log ends at seq %d with %d events, %d bytes", backend, verified[0]+verified[1], log[len(log)-1].Seq, len(log), u.AuditBytes)
-		})
-	}
+		}
+		u, err := b.Usage(context.Background(), owner)
+		if err != nil || u.AuditBytes != audittest.LogSize(log) || u.AuditBytes > quota {
+			t.Errorf("Usage.AuditBytes %d, %v; the log takes %d, the quota is %d", u.AuditBytes, err, audittest.LogSize(log), quota)
+		}
+		if log[0].Seq == 1 || trims == 0 {
+			t.Errorf("nothing trimmed: the log starts at %d", log[0].Seq)
+		}
+		// 4 writers × 40 appends of 1+i%3 events (79 each), and the trims.
+		if want := uint64(4 * (14*1 + 13*2 + 13*3)); log[len(log)-1].Seq < want {
+			t.Errorf("the newest seq is %d, fewer than the %d events appended", log[len(log)-1].Seq, want)
+		}
+		t.Logf("%s: %d reads verified while trimming; the log ends at seq %d with %d events, %d bytes", backend, verified[0]+verified[1], log[len(log)-1].Seq, len(log), u.AuditBytes)
+	})
 }

@@ -21,39 +21,36 @@ import (
 // run (issue 11 wants a write with history at >= 0.80 of one without).
 // For profiling (go test -bench SQLiteWrite -cpuprofile); HTTP figures
 // come from bench/history.sh.
-func BenchmarkSQLiteWrite(b *testing.B) {
-	benchWrite(b, func(b *testing.B) string { return "sqlite://" + b.TempDir() + "/b.sqlite" })
-}
+func BenchmarkSQLiteWrite(b *testing.B) { benchWrite(b, sqlstore.SQLite) }
 
 // BenchmarkPostgresWrite and BenchmarkMySQLWrite are the same on the test
 // databases (NOSANA_TEST_POSTGRES, NOSANA_TEST_MYSQL). Their cpu-µs/op is
 // this process only, not the database server's.
-func BenchmarkPostgresWrite(b *testing.B) {
-	benchWrite(b, func(b *testing.B) string { return storagetest.URI(b, "postgres") })
+func BenchmarkPostgresWrite(b *testing.B) { benchWrite(b, sqlstore.Postgres) }
+
+func BenchmarkMySQLWrite(b *testing.B) { benchWrite(b, sqlstore.MySQL) }
+
+// benchStore opens a store of backend for one benchmark (a sqlite file of
+// its own, or the test database), closed when the benchmark ends, with an
+// owner of its own and a context with a deadline, as the server's requests
+// have (STORE_TIMEOUT): with one the driver watches each statement.
+func benchStore(b *testing.B, backend string) (*sqlstore.Store, string, context.Context) {
+	s := openURI(b, backendURI(b, backend))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	b.Cleanup(cancel)
+	return s, storagetest.Unique("bench-"), ctx
 }
 
-func BenchmarkMySQLWrite(b *testing.B) {
-	benchWrite(b, func(b *testing.B) string { return storagetest.URI(b, "mysql") })
-}
-
-func benchWrite(b *testing.B, uri func(*testing.B) string) {
+func benchWrite(b *testing.B, backend string) {
 	value := []byte("a value of some forty bytes, like a key, sealed: 0123456789abcdef")
 	var putCPU float64
 	for _, mode := range []string{"put", "commit"} {
 		b.Run(mode, func(b *testing.B) {
-			s, err := sqlstore.Open(context.Background(), uri(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			owner := storagetest.Unique("bench-")
-			// A context with a deadline, as the server's requests have
-			// (STORE_TIMEOUT): with one the driver watches each statement.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-			defer cancel()
+			s, owner, ctx := benchStore(b, backend)
 			cpu0 := cpuTime(b)
 			b.ResetTimer()
 			for i := range b.N {
+				var err error
 				name := fmt.Sprint("p-", i%100)
 				if mode == "put" {
 					err = s.Put(ctx, owner, []storage.Item{{Name: name, Value: value}})

@@ -21,15 +21,7 @@ func TestDeadlockRetried(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			s, raw := openWithRaw(t, storagetest.URI(t, backend))
-			q := func(s string) string { // ? → $n for PostgreSQL
-				if backend != "postgres" {
-					return s
-				}
-				for i := 1; strings.Contains(s, "?"); i++ {
-					s = strings.Replace(s, "?", fmt.Sprintf("$%d", i), 1)
-				}
-				return s
-			}
+			q := func(s string) string { return rebindFor(backend, s) }
 
 			owner := storagetest.Unique("deadlock-")
 			filler := make([]storage.Item, 50)

@@ -458,11 +458,7 @@ func (s *Store) Put(ctx context.Context, owner string, items []storage.Item) err
 		}
 		for start := 0; start < len(items); start += chunkRows {
 			part := items[start:min(start+chunkRows, len(items))]
-			names := make([]string, len(part))
-			for i, it := range part {
-				names[i] = it.Name
-			}
-			states, err := s.nameStates(ctx, tx, owner, names)
+			states, err := s.nameStates(ctx, tx, owner, storage.ItemNames(part))
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,27 @@ func backendURI(t testing.TB, backend string) string {
 		return sqliteURI(t)
 	}
 	return storagetest.URI(t, backend)
+}
+
+// sqlBackends are the backends of this package, by name.
+var sqlBackends = []string{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL}
+
+// forEachBackend runs fn as a subtest of t for each of sqlBackends, named
+// after it.
+func forEachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
+	for _, b := range sqlBackends {
+		t.Run(b, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+// openBackend opens a store of backend: a sqlite file of t's own, or the
+// test database (storagetest.Open); closed when t ends.
+func openBackend(t testing.TB, backend string) *sqlstore.Store {
+	t.Helper()
+	if backend == sqlstore.SQLite {
+		return openURI(t, sqliteURI(t))
+	}
+	return storagetest.Open(t, backend, open).(*sqlstore.Store)
 }
 
 // openURI opens a store on uri, closed when t ends.
@@ -59,6 +81,17 @@ func openWithRaw(t testing.TB, uri string) (*sqlstore.Store, *sql.DB) {
 	return s, raw
 }
 
+// rebindFor turns ? into $n for PostgreSQL.
+func rebindFor(backend, q string) string {
+	if backend != sqlstore.Postgres {
+		return q
+	}
+	for i := 1; strings.Contains(q, "?"); i++ {
+		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+	}
+	return q
+}
+
 func TestSQLite(t *testing.T) { storagetest.Run(t, openURI(t, sqliteURI(t))) }
 
 func TestPostgres(t *testing.T) { storagetest.Run(t, storagetest.Open(t, "postgres", open)) }
@@ -68,38 +101,36 @@ func TestMySQL(t *testing.T) { storagetest.Run(t, storagetest.Open(t, "mysql", o
 // TestConcurrentOpen starts three stores on one database at once, as three
 // replicas of the server do: the migration lock must let all of them in.
 func TestConcurrentOpen(t *testing.T) {
-	for _, b := range []string{"sqlite", "postgres", "mysql"} {
-		t.Run(b, func(t *testing.T) {
-			uri := backendURI(t, b)
-			var wg sync.WaitGroup
-			stores := make([]*sqlstore.Store, 3)
-			errs := make([]error, 3)
-			for i := range stores {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-					defer cancel()
-					stores[i], errs[i] = sqlstore.Open(ctx, uri)
-				}()
+	forEachBackend(t, func(t *testing.T, b string) {
+		uri := backendURI(t, b)
+		var wg sync.WaitGroup
+		stores := make([]*sqlstore.Store, 3)
+		errs := make([]error, 3)
+		for i := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				stores[i], errs[i] = sqlstore.Open(ctx, uri)
+			}()
+		}
+		wg.Wait()
+		owner := storagetest.Unique("open-")
+		for i, s := range stores {
+			if errs[i] != nil {
+				t.Fatalf("store %d: %v", i, errs[i])
 			}
-			wg.Wait()
-			owner := storagetest.Unique("open-")
-			for i, s := range stores {
-				if errs[i] != nil {
-					t.Fatalf("store %d: %v", i, errs[i])
-				}
-				defer s.Close()
-				if err := s.Put(context.Background(), owner, []storage.Item{{Name: fmt.Sprint(i), Value: []byte("v")}}); err != nil {
-					t.Fatalf("store %d: %v", i, err)
-				}
+			defer s.Close()
+			if err := s.Put(context.Background(), owner, []storage.Item{{Name: fmt.Sprint(i), Value: []byte("v")}}); err != nil {
+				t.Fatalf("store %d: %v", i, err)
 			}
-			got, err := stores[0].List(context.Background(), owner, "")
-			if err != nil || len(got) != 3 {
-				t.Fatalf("List = %d, %v", len(got), err)
-			}
-		})
-	}
+		}
+		got, err := stores[0].List(context.Background(), owner, "")
+		if err != nil || len(got) != 3 {
+			t.Fatalf("List = %d, %v", len(got), err)
+		}
+	})
 }
 
 // TestSQLiteProcessesShareFile runs two independent stores (two pools, as
@@ -157,20 +188,7 @@ func BenchmarkGet(b *testing.B) { benchmark(b, storagetest.BenchmarkGet) }
 func BenchmarkList(b *testing.B) { benchmark(b, storagetest.BenchmarkList) }
 
 func benchmark(b *testing.B, run func(*testing.B, storage.Store)) {
-	for _, backend := range []string{"sqlite", "postgres", "mysql"} {
-		b.Run(backend, func(b *testing.B) {
-			var s storage.Store
-			if backend == "sqlite" {
-				st, err := sqlstore.Open(context.Background(), sqliteURI(b))
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer st.Close()
-				s = st
-			} else {
-				s = storagetest.Open(b, backend, open)
-			}
-			run(b, s)
-		})
+	for _, backend := range sqlBackends {
+		b.Run(backend, func(b *testing.B) { run(b, openBackend(b, backend)) })
 	}
 }

@@ -2,7 +2,6 @@ package storagetest
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
@@ -21,14 +21,17 @@ import (
 // prints the same signatures twice.
 func testSigner(t *testing.T) (*audit.Signer, audit.Keys) {
 	t.Helper()
-	seed := sha256.Sum256([]byte("storagetest audit signer"))
-	s, err := audit.NewSigner(seed[:])
+	return audittest.Signer(t, "storagetest audit signer")
+}
+
+// ReadLog is owner's whole audit log (storage.ReadAudit); an error fails t.
+func ReadLog(t *testing.T, s storage.AuditLog, owner string) []audit.Event {
+	t.Helper()
+	log, err := storage.ReadAudit(context.Background(), s, owner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := audit.Keys{}
-	keys.Add(s.PublicKey())
-	return s, keys
+	return log
 }
 
 // signed is ctxT carrying the test signer, as the seal layer sends it.
@@ -275,10 +278,7 @@ func testAuditQuota(t *testing.T, s storage.HistoryStore, q storage.Quotas, owne
 		appended = append(appended, e)
 	}
 	log := verifySigned(t, s, owner, keys)
-	var sum int64
-	for _, e := range log {
-		sum += audit.StoredSize(e)
-	}
+	sum := audittest.LogSize(log)
 	u, err := q.Usage(ctxT(t), owner)
 	if err != nil {
 		t.Fatal(err)

@@ -29,15 +29,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
 // EnvVar returns the variable that names the test database of backend
 // ("postgres", "mysql", "redis" or "mongodb").
 func EnvVar(backend string) string { return "NOSANA_TEST_" + strings.ToUpper(backend) }
-
-// InCI reports whether the environment variable CI is set (non-empty).
-func InCI() bool { return os.Getenv("CI") != "" }
 
 // URI returns the test database URI of backend. When its variable is unset
 // it skips the test, or fails it when running in CI.
@@ -46,7 +44,7 @@ func URI(t testing.TB, backend string) string {
 	name := EnvVar(backend)
 	uri := os.Getenv(name)
 	if uri == "" {
-		if InCI() {
+		if ci.On() {
 			t.Fatalf("%s is not set, and CI is: %s tests must run in CI (see .ci/run)", name, backend)
 		}
 		noteSkip(backend)

@@ -19,10 +19,7 @@ func RunHistory(t *testing.T, s storage.HistoryStore) { RunHistoryEach(t, Shared
 
 // RunHistoryEach is RunHistory with the store of each case from open.
 func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s storage.HistoryStore, owner string)
-	}{
+	cases := []testCase[storage.HistoryStore]{
 		{"Versions", testVersions},
 		{"Tombstone", testTombstone},
 		{"CAS", testCAS},
@@ -39,14 +36,7 @@ func RunHistoryEach(t *testing.T, open Opener[storage.HistoryStore]) {
 		{"AuditQuery", testAuditQuery},
 		{"AuditScanBound", testAuditScanBound},
 	}
-	t.Run("history", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				c.fn(t, open(t), Unique("hist-"))
-			})
-		}
-	})
+	runParallel(t, "history", "hist-", cases, open)
 	// Purging and trimming act on every owner, so they run alone.
 	t.Run("history/Purge", func(t *testing.T) { testPurge(t, open(t), Unique("hist-")) })
 	t.Run("history/PurgeKeepsLive", func(t *testing.T) { testPurgeKeepsLive(t, open(t), Unique("hist-")) })
@@ -220,29 +210,23 @@ func testCASRace(t *testing.T, s storage.HistoryStore, owner string) {
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
 		var mu sync.Mutex
 		wins, conflicts := 0, 0
-		for g := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := s.Commit(ctx, storage.Commit{Owner: owner, By: by, Changes: []storage.Change{
-					{Name: name, Value: fmt.Appendf(nil, "r%d-w%d", round, g), CAS: base.Version}}})
-				var ce *storage.ConflictError
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.As(err, &ce):
-					conflicts++
-				default:
-					t.Errorf("round %d writer %d: %v", round, g, err)
-				}
-			}()
-		}
-		wg.Wait()
+		inParallel(writers, func(g int) {
+			_, err := s.Commit(ctx, storage.Commit{Owner: owner, By: by, Changes: []storage.Change{
+				{Name: name, Value: fmt.Appendf(nil, "r%d-w%d", round, g), CAS: base.Version}}})
+			var ce *storage.ConflictError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.As(err, &ce):
+				conflicts++
+			default:
+				t.Errorf("round %d writer %d: %v", round, g, err)
+			}
+		})
 		if wins != 1 || conflicts != writers-1 {
 			t.Fatalf("round %d (cas %d): %d wins, %d conflicts; want exactly one win", round, base.Version, wins, conflicts)
 		}
@@ -428,19 +412,13 @@ func allEvents(t *testing.T, s storage.AuditLog, owner string, page int) []audit
 // back in pages, that verifies.
 func testAuditChain(t *testing.T, s storage.HistoryStore, owner string) {
 	const writers, each = 4, 10
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := s.AppendAudit(ctxT(t), owner, []audit.Event{ev(audit.Read, fmt.Sprintf("w%d", g), fmt.Sprint(i))}); err != nil {
-					t.Error(err)
-				}
+	inParallel(writers, func(g int) {
+		for i := range each {
+			if err := s.AppendAudit(ctxT(t), owner, []audit.Event{ev(audit.Read, fmt.Sprintf("w%d", g), fmt.Sprint(i))}); err != nil {
+				t.Error(err)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	if err := s.AppendAudit(ctxT(t), owner, []audit.Event{ev(audit.List, "a", "b"), ev(audit.Login)}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,25 +20,20 @@ func RunHistoryAdmin(t *testing.T, s storage.HistoryStore) { RunHistoryAdminEach
 // RunHistoryAdminEach is RunHistoryAdmin with the store of each case from
 // open.
 func RunHistoryAdminEach(t *testing.T, open Opener[storage.HistoryStore]) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string)
-	}{
-		{"WalkVersions", testWalkVersions},
-		{"SwapVersion", testSwapVersion},
-		{"ImportVersions", testImportVersions},
-		{"ImportAudit", testImportAudit},
-		{"AuditContinue", testAuditContinue},
+	cases := []testCase[storage.HistoryStore]{
+		{"WalkVersions", asAdmin(testWalkVersions)},
+		{"SwapVersion", asAdmin(testSwapVersion)},
+		{"ImportVersions", asAdmin(testImportVersions)},
+		{"ImportAudit", asAdmin(testImportAudit)},
+		{"AuditContinue", asAdmin(testAuditContinue)},
 	}
-	t.Run("historyadmin", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				s := open(t)
-				c.fn(t, s, s, Unique("adm-"))
-			})
-		}
-	})
+	runParallel(t, "historyadmin", "adm-", cases, open)
+}
+
+// asAdmin is a case of RunHistoryAdmin given the store it tests as its
+// storage.HistoryAdmin too.
+func asAdmin(fn func(t *testing.T, s storage.HistoryStore, a storage.HistoryAdmin, owner string)) func(t *testing.T, s storage.HistoryStore, owner string) {
+	return func(t *testing.T, s storage.HistoryStore, owner string) { fn(t, s, s, owner) }
 }
 
 // walked is what WalkVersions visits of one owner, by name, in order.

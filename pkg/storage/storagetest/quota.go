@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -217,16 +216,8 @@ func testQuotaRace(t *testing.T, s storage.Store, q storage.Quotas, owner string
 func raceForRoom(t *testing.T, s storage.Store, q storage.Quotas, owner string, write func(ctx context.Context, name string) error) {
 	t.Helper()
 	const writers = 16
-	var wg sync.WaitGroup
 	errs := make([]error, writers)
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = write(ctxT(t), fmt.Sprint("k", i))
-		}()
-	}
-	wg.Wait()
+	inParallel(writers, func(i int) { errs[i] = write(ctxT(t), fmt.Sprint("k", i)) })
 	raceOutcome(t, s, q, owner, errs)
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,15 +31,41 @@ type Opener[S any] func(t *testing.T) S
 // Shared is the Opener that gives every case s.
 func Shared[S any](s S) Opener[S] { return func(*testing.T) S { return s } }
 
+// testCase is one named case of a suite: fn tests s in owner.
+type testCase[S any] struct {
+	name string
+	fn   func(t *testing.T, s S, owner string)
+}
+
+// runParallel runs cases as subtests of group, in parallel, each with the
+// store storeOf gives it and an owner of its own, Unique(prefix).
+func runParallel[S any](t *testing.T, group, prefix string, cases []testCase[S], storeOf func(t *testing.T) S) {
+	t.Run(group, func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.fn(t, storeOf(t), Unique(prefix))
+			})
+		}
+	})
+}
+
+// inParallel runs fn(0) … fn(n-1), each in a goroutine of its own, and
+// returns when all have returned.
+func inParallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { fn(i) })
+	}
+	wg.Wait()
+}
+
 // RunEach is Run with the store of each case from open, which gives each
 // case a store of its own and clears what the case wrote (Run deletes it).
 func RunEach(t *testing.T, open Opener[storage.Store]) { run(t, open, false) }
 
 func run(t *testing.T, open Opener[storage.Store], cleanup bool) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s storage.Store, owner string)
-	}{
+	cases := []testCase[storage.Store]{
 		{"Values", testValues},
 		{"LargeValue", testLargeValue},
 		{"Names", testNames},
@@ -66,17 +93,12 @@ func run(t *testing.T, open Opener[storage.Store], cleanup bool) {
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 	}
-	t.Run("conformance", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				r := &recorder{Store: storage.Check(open(t)), owners: map[string]bool{}}
-				if cleanup {
-					t.Cleanup(func() { r.cleanup(t) })
-				}
-				c.fn(t, r, Unique("test-"))
-			})
+	runParallel(t, "conformance", "test-", cases, func(t *testing.T) storage.Store {
+		r := &recorder{Store: storage.Check(open(t)), owners: map[string]bool{}}
+		if cleanup {
+			t.Cleanup(func() { r.cleanup(t) })
 		}
+		return r
 	})
 }
 
@@ -274,19 +296,26 @@ func testNames(t *testing.T, s storage.Store, owner string) {
 		"with space", "tab\there", "new\nline", "quote\"s", "back\\slash", "percent%20",
 		"\U0010ffff", "\ue000", "\ud7ff", long,
 	}
-	var kv []string
-	for i, n := range all {
-		kv = append(kv, n, fmt.Sprint(i))
-	}
-	put(t, s, owner, kv...)
-	for i, n := range all {
-		if sec := mustGet(t, s, owner, n); string(sec.Value) != fmt.Sprint(i) {
-			t.Errorf("%+q: got %q, want %d", n, sec.Value, i)
-		}
-	}
+	putNumbered(t, s, owner, all)
 	wantList(t, s, owner, "", all...)
 	if err := s.Put(ctxT(t), owner, []storage.Item{{Name: long + "x", Value: []byte("v")}}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("Put of a %d-byte name: %v, want ErrInvalid", len(long)+1, err)
+	}
+}
+
+// putNumbered puts each of names with its index as its value, in one
+// batch, and checks that each reads back as its own.
+func putNumbered(t *testing.T, s storage.Store, owner string, names []string) {
+	t.Helper()
+	var kv []string
+	for i, n := range names {
+		kv = append(kv, n, fmt.Sprint(i))
+	}
+	put(t, s, owner, kv...)
+	for i, n := range names {
+		if sec := mustGet(t, s, owner, n); string(sec.Value) != fmt.Sprint(i) {
+			t.Errorf("%+q: got %q, want %d", n, sec.Value, i)
+		}
 	}
 }
 
@@ -311,16 +340,7 @@ func testCaseSensitive(t *testing.T, s storage.Store, owner string) {
 // testSpacesDistinct: no trimming or padding ("a" ≠ "a " on MySQL too).
 func testSpacesDistinct(t *testing.T, s storage.Store, owner string) {
 	ns := []string{"a", "a ", "a  ", " a", "a\t", "a\u00a0"}
-	var kv []string
-	for i, n := range ns {
-		kv = append(kv, n, fmt.Sprint(i))
-	}
-	put(t, s, owner, kv...)
-	for i, n := range ns {
-		if got := mustGet(t, s, owner, n); string(got.Value) != fmt.Sprint(i) {
-			t.Errorf("%+q = %q, want %d", n, got.Value, i)
-		}
-	}
+	putNumbered(t, s, owner, ns)
 	wantList(t, s, owner, "a", "a", "a ", "a  ", "a\t", "a\u00a0")
 	wantList(t, s, owner, "a ", "a ", "a  ")
 	wantAbsent(t, s, owner, "a   ")
@@ -606,20 +626,14 @@ func testConcurrentSameKey(t *testing.T, s storage.Store, owner string) {
 		return append(v, fmt.Sprintf("-%d-%d", g, i)...)
 	}
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
 	errs := make(chan error, writers*writes)
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range writes {
-				if err := s.Put(ctx, owner, []storage.Item{{Name: "hot", Value: value(g, i)}}); err != nil {
-					errs <- err
-				}
+	inParallel(writers, func(g int) {
+		for i := range writes {
+			if err := s.Put(ctx, owner, []storage.Item{{Name: "hot", Value: value(g, i)}}); err != nil {
+				errs <- err
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatalf("concurrent Put: %v", err)
@@ -639,33 +653,27 @@ func testConcurrentSameKey(t *testing.T, s storage.Store, owner string) {
 func testConcurrentBatches(t *testing.T, s storage.Store, owner string) {
 	const writers, rounds, keys = 4, 10, 20
 	ctx := ctxT(t)
-	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers*rounds)
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range rounds {
-				items := make([]storage.Item, keys)
-				for k := range keys {
-					idx := k
-					if (g+r)%2 == 1 {
-						idx = keys - 1 - k
-					}
-					items[k] = storage.Item{Name: fmt.Sprintf("k%02d", idx), Value: []byte(fmt.Sprintf("%d-%d", g, r))}
+	inParallel(writers, func(g int) {
+		for r := range rounds {
+			items := make([]storage.Item, keys)
+			for k := range keys {
+				idx := k
+				if (g+r)%2 == 1 {
+					idx = keys - 1 - k
 				}
-				if err := s.Put(ctx, owner, items); err != nil {
+				items[k] = storage.Item{Name: fmt.Sprintf("k%02d", idx), Value: []byte(fmt.Sprintf("%d-%d", g, r))}
+			}
+			if err := s.Put(ctx, owner, items); err != nil {
+				errs <- err
+			}
+			if r%3 == 0 {
+				if err := s.Delete(ctx, owner, []string{fmt.Sprintf("gone%d", g), "k05x"}); err != nil {
 					errs <- err
 				}
-				if r%3 == 0 {
-					if err := s.Delete(ctx, owner, []string{fmt.Sprintf("gone%d", g), "k05x"}); err != nil {
-						errs <- err
-					}
-				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatalf("concurrent batch: %v", err)
@@ -731,27 +739,18 @@ func testNonce(t *testing.T, s storage.Store, owner string) {
 		t.Errorf("empty nonce: %v, want ErrInvalid", err)
 	}
 	const racers = 16
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := s.UseNonce(ctx, owner+"-race", exp)
-			if err != nil {
-				t.Errorf("concurrent UseNonce: %v", err)
-			}
-			if ok {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 {
-		t.Errorf("%d of %d concurrent uses of one nonce succeeded, want exactly 1", wins, racers)
+	var wins atomic.Int32
+	inParallel(racers, func(int) {
+		ok, err := s.UseNonce(ctx, owner+"-race", exp)
+		if err != nil {
+			t.Errorf("concurrent UseNonce: %v", err)
+		}
+		if ok {
+			wins.Add(1)
+		}
+	})
+	if wins.Load() != 1 {
+		t.Errorf("%d of %d concurrent uses of one nonce succeeded, want exactly 1", wins.Load(), racers)
 	}
 }
 
@@ -768,20 +767,14 @@ func testIncr(t *testing.T, s storage.Store, owner string) {
 	}
 	// Concurrent increments add up exactly.
 	const workers, each = 8, 50
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range each {
-				if _, err := s.Incr(ctx, key+"-race", 1, exp); err != nil {
-					t.Errorf("concurrent Incr: %v", err)
-					return
-				}
+	inParallel(workers, func(int) {
+		for range each {
+			if _, err := s.Incr(ctx, key+"-race", 1, exp); err != nil {
+				t.Errorf("concurrent Incr: %v", err)
+				return
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	if got, err := s.Incr(ctx, key+"-race", 0, exp); err != nil || got != workers*each {
 		t.Errorf("after %d concurrent increments: %d, %v", workers*each, got, err)
 	}
@@ -825,20 +818,14 @@ func testMeta(t *testing.T, s storage.Store, owner string) {
 	}
 	// Racing initialisers all see one winner.
 	race := key + "-race"
-	var wg sync.WaitGroup
 	results := make([][]byte, 8)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			v, err := s.InitMeta(ctx, race, []byte(fmt.Sprint("v", i)))
-			if err != nil {
-				t.Errorf("concurrent InitMeta: %v", err)
-			}
-			results[i] = v
-		}()
-	}
-	wg.Wait()
+	inParallel(len(results), func(i int) {
+		v, err := s.InitMeta(ctx, race, []byte(fmt.Sprint("v", i)))
+		if err != nil {
+			t.Errorf("concurrent InitMeta: %v", err)
+		}
+		results[i] = v
+	})
 	for _, r := range results[1:] {
 		if !bytes.Equal(r, results[0]) {
 			t.Fatalf("concurrent InitMeta returned different values: %q", results)
