@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
+	"github.com/nosana-ci/nosana-secrets/pkg/audit/audittest"
 )
 
 // Signed remembers the last good head per owner; the memory must answer
 // only for that exact head, signature and key, never for a near miss.
 func TestSignedRemembersOnlyTheExactHead(t *testing.T) {
-	s, _ := signer(t, "vouch")
-	other, _ := signer(t, "vouch-other")
+	s, _ := audittest.Signer(t, "vouch")
+	other, _ := audittest.Signer(t, "vouch-other")
 	s.Trust(other.PublicKey())
 	log := appendSigned(nil, s, read("K", time.Unix(1, 0)))
 	e := log[0]
@@ -57,11 +58,7 @@ func TestSignedRemembersOnlyTheExactHead(t *testing.T) {
 // the head Sign just made (hit), and heads it did not (two valid heads of
 // one owner in turn, so the one remembered is never the one asked).
 func BenchmarkSigned(b *testing.B) {
-	seed := make([]byte, 32)
-	s, err := audit.NewSigner(seed)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, _ := audittest.Signer(b, "bench")
 	one := appendSigned(nil, s, read("K", time.Unix(1, 0)))[0]
 	two := appendSigned(nil, s, read("K", time.Unix(2, 0)))[0]
 	b.Run("hit", func(b *testing.B) {
