@@ -95,8 +95,8 @@ func (s *Server) createTrust(c echo.Context) error {
 	if req.Audience != "" && len(req.Audience) > 500 {
 		return badRequest("audience is too long")
 	}
-	if !storage.ValidPrefix(req.Prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	if err := checkPrefix(req.Prefix); err != nil {
+		return err
 	}
 	ttl, err := parseTTL(req.TTL, defaultTrustTTL, maxTrustTTL)
 	if err != nil {
