@@ -89,7 +89,11 @@ type chainEnv struct {
 	program solana.PublicKey
 }
 
-func newChainEnv(t *testing.T) *chainEnv {
+func newChainEnv(t *testing.T) *chainEnv { return newChainEnvWith(t, nil) }
+
+// newChainEnvWith is newChainEnv with mod (if any) applied to the server's
+// options after Jobs is set.
+func newChainEnvWith(t *testing.T, mod func(*server.Options)) *chainEnv {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
 	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
@@ -101,8 +105,12 @@ func newChainEnv(t *testing.T) *chainEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: -1}
-	e := newEnv(t, func(o *server.Options) { o.Jobs = v })
+	e := newEnv(t, func(o *server.Options) {
+		o.Jobs = &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: -1}
+		if mod != nil {
+			mod(o)
+		}
+	})
 	return &chainEnv{env: e, rpc: rpc, gw: gw, program: program}
 }
 
