@@ -11,9 +11,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 )
 
 // short is how the console shows an address.
@@ -24,22 +22,18 @@ func short(a string) string { return a[:4] + "…" + a[len(a)-4:] }
 // filters narrow the log, and "Verify" checks the chain in the browser and
 // shows the head hash the server holds.
 func TestAuditThroughTheConsole(t *testing.T) {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	srv := startServer(t, map[string]string{
-		"SOLANA_NETWORK": "devnet", "SOLANA_RPC_URL": rpc.URL, "IPFS_GATEWAY": gw.URL, "JOB_RECHECK": "0",
-	})
+	ch := testserver.NewChain(t)
+	env := ch.Env()
+	env["JOB_RECHECK"] = "0"
+	srv := startServer(t, env)
 	w := newWallet("Test Wallet", true)
 	owner := w.api(t, srv)
 	owner.set(map[string]any{"pipeline/ssh-key": "ssh", "private": "no"})
 
 	// The node's job read, as a Nosana node does it.
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	node := newWallet("node", false)
-	job, run := solanatest.NewKey(), solanatest.NewKey()
-	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline/ssh-key"}})
-	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: solana.MustPublicKeyFromBase58(w.Addr), Timeout: 300, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(node.Addr), Time: time.Now().Unix()})
+	doc := ch.Gateway.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline/ssh-key"}})
+	job := ch.PutRunning(doc, w.Addr, node.Addr, 300)
 	ts := fmt.Sprint(time.Now().Unix())
 	body, _ := json.Marshal(map[string]string{
 		"address": node.Addr, "timestamp": ts, "job": job.String(),
