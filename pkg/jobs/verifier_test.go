@@ -127,6 +127,16 @@ func (e *env) run() solana.Run {
 	return solana.Run{Job: jobAddr, Node: node, Payer: node, Time: 1700000050}
 }
 
+// wantOriginal is wantError for a refusal (BadRequest) whose message is
+// the original server's, to the letter.
+func wantOriginal(t *testing.T, err error, message string) {
+	t.Helper()
+	wantError(t, err, jobs.BadRequest, message)
+	if err.Error() != message {
+		t.Errorf("message %q is not the original's", err)
+	}
+}
+
 func wantError(t *testing.T, err error, class jobs.Class, message string) *jobs.Error {
 	t.Helper()
 	var je *jobs.Error
@@ -187,10 +197,7 @@ func TestGrantRunningRefused(t *testing.T) {
 		e.putRun(e.run())
 		for _, caller := range []solana.PublicKey{stranger, project} {
 			_, err := e.grant(caller)
-			wantError(t, err, jobs.BadRequest, "You did not claim this job:"+jobAddr.String())
-			if err.Error() != "You did not claim this job:"+jobAddr.String() {
-				t.Errorf("message %q is not the original's", err)
-			}
+			wantOriginal(t, err, "You did not claim this job:"+jobAddr.String())
 		}
 		if f := e.fetches(); f != 0 {
 			t.Errorf("fetched %d documents for a refused caller", f)
@@ -235,10 +242,7 @@ func TestGrantFinished(t *testing.T) {
 
 		for _, caller := range []solana.PublicKey{stranger, node} {
 			_, err := e.grant(caller)
-			wantError(t, err, jobs.BadRequest, "You do not own this job:"+jobAddr.String())
-			if err.Error() != "You do not own this job:"+jobAddr.String() {
-				t.Errorf("message %q is not the original's", err)
-			}
+			wantOriginal(t, err, "You do not own this job:"+jobAddr.String())
 		}
 	}
 }
