@@ -68,3 +68,41 @@ export function modal(title, build) {
     dlg.showModal();
   });
 }
+
+/**
+ * What a list shows instead of its rows, or null when it has rows to show:
+ * its load's error (after the words failed), "Loading…" while items is
+ * null, and, when empty ([id, text]) is given, that it has none.
+ */
+export function listNotice(error, items, failed, empty) {
+  if (error) return h('p', { class: 'alert error', role: 'alert' }, failed + error);
+  if (!items) return h('p', { class: 'muted' }, 'Loading…');
+  if (empty && items.length === 0) return h('p', { class: 'muted', id: empty[0] }, empty[1]);
+  return null;
+}
+
+/**
+ * Loads a view's list: state[key] becomes what fetch() resolves with and
+ * state.error null, or, when it fails, state.error its message.
+ */
+export async function loadInto(state, key, fetch) {
+  try {
+    state[key] = await fetch();
+    state.error = null;
+  } catch (e) {
+    state.error = e.message;
+  }
+}
+
+/**
+ * Asks before a step that cannot be taken back: a dialog titled title that
+ * says text, with Cancel (focused) and a danger button label; ids names
+ * the two buttons. Resolves true when confirmed.
+ */
+export function confirmDanger(title, text, label, [cancelId, confirmId]) {
+  return modal(title, (close) => h('div', null,
+    h('p', null, text),
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', id: cancelId, onclick: () => close(false), autofocus: true }, 'Cancel'),
+      h('button', { type: 'button', id: confirmId, class: 'danger solid', onclick: () => close(true) }, label))));
+}

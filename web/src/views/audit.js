@@ -6,7 +6,7 @@
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { verifySigned } from '../chain.js';
-import { h, fill, say, shortAddress, when } from '../dom.js';
+import { h, fill, say, shortAddress, when, listNotice } from '../dom.js';
 
 const PAGE = 100;
 const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'fetch', 'result', 'trim', 'rekey',
@@ -104,13 +104,12 @@ function event(e) {
 
 function renderList() {
   if (!listEl) return;
-  if (state.error) {
-    fill(countEl);
-    fill(pagerEl);
-    fill(listEl, h('p', { class: 'alert error', role: 'alert' }, 'Could not read the audit log: ' + state.error));
+  const notice = listNotice(state.error, state.events, 'Could not read the audit log: ');
+  if (notice) {
+    if (state.error) { fill(countEl); fill(pagerEl); }
+    fill(listEl, notice);
     return;
   }
-  if (!state.events) { fill(listEl, h('p', { class: 'muted' }, 'Loading…')); return; }
   const items = shown();
   const pages = Math.max(1, Math.ceil(items.length / PAGE));
   state.page = Math.min(state.page, pages - 1);

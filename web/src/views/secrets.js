@@ -2,7 +2,7 @@
 // paginated), reveal, copy, add, edit, delete (soft), a key's history with
 // restore of any version, and the recently deleted keys with undelete.
 import * as api from '../api.js';
-import { h, fill, say, bytes, modal, shortAddress, when } from '../dom.js';
+import { h, fill, say, bytes, modal, shortAddress, when, listNotice, confirmDanger } from '../dom.js';
 
 const PAGE = 50;
 const REVEAL_MS = 15000;
@@ -69,13 +69,12 @@ function renderList() {
   if (!listEl) return;
   const sort = document.getElementById('sort');
   if (sort) sort.textContent = state.desc ? 'Z → A' : 'A → Z';
-  if (state.error) {
-    fill(countEl);
-    fill(pagerEl);
-    fill(listEl, h('p', { class: 'alert error', role: 'alert' }, 'Could not list your secrets: ' + state.error));
+  const notice = listNotice(state.error, state.items, 'Could not list your secrets: ');
+  if (notice) {
+    if (state.error) { fill(countEl); fill(pagerEl); }
+    fill(listEl, notice);
     return;
   }
-  if (!state.items) { fill(listEl, h('p', { class: 'muted' }, 'Loading…')); return; }
   const items = visible();
   const pages = Math.max(1, Math.ceil(items.length / PAGE));
   state.page = Math.min(state.page, pages - 1);
@@ -219,11 +218,9 @@ async function edit(key) {
 }
 
 async function remove(key) {
-  const yes = await modal('Delete ' + key + '?', (close) => h('div', null,
-    h('p', null, 'Jobs that ask for ', h('code', null, key), ' will not get it. Its versions are kept: undelete it from “Recently deleted” below.'),
-    h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'cancel-delete', onclick: () => close(false), autofocus: true }, 'Cancel'),
-      h('button', { type: 'button', id: 'confirm-delete', class: 'danger solid', onclick: () => close(true) }, 'Delete'))));
+  const yes = await confirmDanger('Delete ' + key + '?',
+    ['Jobs that ask for ', h('code', null, key), ' will not get it. Its versions are kept: undelete it from “Recently deleted” below.'],
+    'Delete', ['cancel-delete', 'confirm-delete']);
   if (!yes) return;
   try {
     await api.remove(key);
