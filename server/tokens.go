@@ -440,6 +440,21 @@ func (s *Server) listTokens(c echo.Context) error {
 
 var idPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
+// dropListed deletes names from owner's internal list, or answers nf when
+// the first is not there, and records action on the first.
+func (s *Server) dropListed(ctx context.Context, c echo.Context, owner string, nf error, action audit.Action, names ...string) error {
+	if _, err := s.store.Get(ctx, internalNS(owner), names[0]); errors.Is(err, storage.ErrNotFound) {
+		return nf
+	} else if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, internalNS(owner), names); err != nil {
+		return err
+	}
+	s.record(owner, s.event(c, action, http.StatusOK, names[0]))
+	return nil
+}
+
 func (s *Server) revokeToken(c echo.Context) error {
 	owner := claimsOf(c).Address
 	id := c.Param("id")
@@ -454,16 +469,9 @@ func (s *Server) revokeToken(c echo.Context) error {
 		// Listed but unknown to the server: a restore into another store
 		// carries the owner's list, not the records. Nothing verifies it;
 		// revoking takes it off the list.
-		if _, err := s.store.Get(ctx, internalNS(owner), "token/"+id); err != nil {
-			if errors.Is(err, storage.ErrNotFound) {
-				return notFound
-			}
+		if err := s.dropListed(ctx, c, owner, notFound, audit.TokenRevoke, "token/"+id, "use/"+id); err != nil {
 			return err
 		}
-		if err := s.store.Delete(ctx, internalNS(owner), []string{"token/" + id, "use/" + id}); err != nil {
-			return err
-		}
-		s.record(owner, s.event(c, audit.TokenRevoke, http.StatusOK, "token/"+id))
 		return c.JSON(http.StatusOK, map[string]any{"id": id, "revoked": true, "revoked_at": s.now().UTC()})
 	}
 	if err == nil && rec.Owner != owner {
