@@ -67,25 +67,23 @@ if [ -n "${BASE_BIN:-}" ]; then
   sides+=(base_off base_on)
 fi
 
+# lua_head METHOD TOKEN: the head of a wrk script that sends METHOD with the
+# token as JSON and counts its requests in n.
+lua_head() {
+  printf '%s\n' "wrk.method = \"$1\"" 'wrk.headers["Content-Type"] = "application/json"' \
+    "wrk.headers[\"Authorization\"] = \"Bearer $2\"" 'local n = 0'
+}
 for name in "${sides[@]}"; do
   url="http://127.0.0.1:${port[$name]}"
   token=$("$work/benchtool" -url "$url" -seed 1000)
   echo "$token" >"$work/$name/token"
-  cat >"$work/$name/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-local n = 0
+  { lua_head POST "$token"; cat <<'LUA'; } >"$work/$name/post.lua"
 request = function()
   n = n + 1
   return wrk.format(nil, nil, nil, '{"secrets":{"w-' .. (n % 100) .. '":"a value of some forty bytes, like a key"}}')
 end
 LUA
-  cat >"$work/$name/put.lua" <<LUA
-wrk.method = "PUT"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-local n = 0
+  { lua_head PUT "$token"; cat <<'LUA'; } >"$work/$name/put.lua"
 request = function()
   n = n + 1
   return wrk.format(nil, "/v1/secrets/p-" .. (n % 100), nil, '{"value":"a value of some forty bytes, like a key"}')
