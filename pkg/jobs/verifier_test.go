@@ -112,6 +112,18 @@ func newEnv(t *testing.T, o options) *env {
 }
 
 // job is a job of the newer layout (with a timeout) in the given state.
+// wantDeadline checks the deadline of the grant the node gets.
+func (e *env) wantDeadline(t *testing.T, want time.Time) {
+	t.Helper()
+	g, err := e.grant(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Deadline.Equal(want) {
+		t.Errorf("Deadline = %s, want %s", g.Deadline, want)
+	}
+}
+
 func (e *env) job(state uint8) solana.Job {
 	j := solana.Job{
 		IPFSJob: e.jobDigest, Market: market, Node: node, Payer: project, Price: 1000,
@@ -396,26 +408,14 @@ func TestGrantLayouts(t *testing.T) {
 		r := e.run()
 		r.Time = 0
 		e.putRun(r)
-		g, err := e.grant(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := time.Unix(1700000010+3600, 0); !g.Deadline.Equal(want) {
-			t.Errorf("Deadline = %s, want %s", g.Deadline, want)
-		}
+		e.wantDeadline(t, time.Unix(1700000010+3600, 0))
 	})
 	t.Run("new 233-byte account with trailing bytes", func(t *testing.T) {
 		e := newEnv(t, options{})
 		data := append(solana.EncodeJob(e.job(solana.JobQueued)), make([]byte, 40)...)
 		e.rpc.SetAccount(jobAddr, solanatest.Account{Owner: jobsProgram, Lamports: 1, Data: data})
 		e.putRun(e.run())
-		g, err := e.grant(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := time.Unix(1700000050+3600, 0); !g.Deadline.Equal(want) {
-			t.Errorf("Deadline = %s, want %s", g.Deadline, want)
-		}
+		e.wantDeadline(t, time.Unix(1700000050+3600, 0))
 	})
 	t.Run("zero timeout", func(t *testing.T) {
 		e := newEnv(t, options{})
