@@ -106,3 +106,44 @@ export function confirmDanger(title, text, label, [cancelId, confirmId]) {
       h('button', { type: 'button', id: cancelId, onclick: () => close(false), autofocus: true }, 'Cancel'),
       h('button', { type: 'button', id: confirmId, class: 'danger solid', onclick: () => close(true) }, label))));
 }
+
+/**
+ * Asks confirmDanger(...ask), then runs act and says done, or failed and
+ * act's error. Resolves false when the user cancelled.
+ */
+export async function confirmAndRun(ask, act, done, failed) {
+  if (!(await confirmDanger(...ask))) return false;
+  try {
+    await act();
+    say(done);
+  } catch (e) {
+    say(failed + e.message, 'error');
+  }
+  return true;
+}
+
+/**
+ * The page of items that a list paged by size shows, after clamping
+ * state.page to the pages there are: {pages, from, page}, from being the
+ * index of its first item.
+ */
+export function pageOf(items, state, size) {
+  const pages = Math.max(1, Math.ceil(items.length / size));
+  state.page = Math.min(state.page, pages - 1);
+  const from = state.page * size;
+  return { pages, from, page: items.slice(from, from + size) };
+}
+
+/**
+ * Fills el with a pager when there is more than one page: at is the page
+ * shown, labels the [back, forward] buttons, turn(by) is called with -1 or
+ * 1, and ids (optional) names the back button, the page text and the
+ * forward button.
+ */
+export function pager(el, at, pages, labels, turn, ids = []) {
+  fill(el, pages > 1 ? [
+    h('button', { type: 'button', id: ids[0], disabled: at === 0, onclick: () => turn(-1) }, labels[0]),
+    h('span', { id: ids[1] }, `Page ${at + 1} of ${pages}`),
+    h('button', { type: 'button', id: ids[2], disabled: at >= pages - 1, onclick: () => turn(1) }, labels[1]),
+  ] : null);
+}

@@ -2,7 +2,7 @@
 // token once, with a copy button; the list shows last use; revoke asks
 // first. The token is kept in this module only until the dialog closes.
 import * as api from '../api.js';
-import { h, fill, say, when, modal, listNotice, loadInto, confirmDanger } from '../dom.js';
+import { h, fill, say, when, modal, listNotice, loadInto, confirmAndRun } from '../dom.js';
 
 const state = { items: null, error: null };
 let listEl;
@@ -85,17 +85,10 @@ async function create() {
 }
 
 async function revoke(t) {
-  const yes = await confirmDanger('Revoke ' + t.name + '?',
+  const ask = ['Revoke ' + t.name + '?',
     'Programs using this token lose access within a second, on every server. This cannot be undone.',
-    'Revoke', ['cancel-revoke', 'confirm-revoke']);
-  if (!yes) return;
-  try {
-    await api.revokeToken(t.id);
-    say(`Revoked ${t.name}.`);
-  } catch (e) {
-    say('Could not revoke: ' + e.message, 'error');
-  }
-  await load();
+    'Revoke', ['cancel-revoke', 'confirm-revoke']];
+  if (await confirmAndRun(ask, () => api.revokeToken(t.id), `Revoked ${t.name}.`, 'Could not revoke: ')) await load();
 }
 
 function reset() {

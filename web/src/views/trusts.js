@@ -1,7 +1,7 @@
 // Trusts: let GitHub Actions workflows (or another OIDC issuer the server
 // lists) sign in with their own OIDC token, storing no secret (issue 23).
 import * as api from '../api.js';
-import { h, fill, say, when, modal, listNotice, loadInto, confirmDanger } from '../dom.js';
+import { h, fill, say, when, modal, listNotice, loadInto, confirmAndRun } from '../dom.js';
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
 const state = { items: null, error: null };
@@ -85,17 +85,10 @@ async function create() {
 }
 
 async function remove(t) {
-  const yes = await confirmDanger('Delete ' + t.name + '?',
+  const ask = ['Delete ' + t.name + '?',
     'Workflows can no longer sign in through this trust. Tokens they already have live out their life (revoke them under Tokens).',
-    'Delete', ['cancel-trust-delete', 'confirm-trust-delete']);
-  if (!yes) return;
-  try {
-    await api.deleteTrust(t.id);
-    say(`Deleted ${t.name}.`);
-  } catch (e) {
-    say('Could not delete: ' + e.message, 'error');
-  }
-  await load();
+    'Delete', ['cancel-trust-delete', 'confirm-trust-delete']];
+  if (await confirmAndRun(ask, () => api.deleteTrust(t.id), `Deleted ${t.name}.`, 'Could not delete: ')) await load();
 }
 
 function reset() {
