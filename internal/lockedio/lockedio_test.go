@@ -11,14 +11,12 @@ func TestBufferKeepsLinesWhole(t *testing.T) {
 	b := NewBuffer()
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 100 {
 				fmt.Fprintf(b, "g%d line %d %s\n", g, i, strings.Repeat("x", 40))
 				_ = b.String()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
