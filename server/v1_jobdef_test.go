@@ -435,17 +435,7 @@ func TestJobDefinitionOpenAPI(t *testing.T) {
 	} {
 		je.do(c.method, c.path, c.auth, c.body)
 	}
-	for _, r := range je.routes() {
-		if !strings.HasPrefix(r.Path, "/v1/job") {
-			continue
-		}
-		op := r.Method + " " + strings.NewReplacer(":name", "{name}", ":job", "{job}").Replace(r.Path)
-		st := je.api.ops[op]
-		if !slices.ContainsFunc(st, func(s int) bool { return s < 300 }) ||
-			!slices.ContainsFunc(st, func(s int) bool { return s >= 400 }) {
-			t.Errorf("%s: checked answers %v, want a success and a refusal", op, st)
-		}
-	}
+	je.wantSuccessAndRefusal(t, func(path string) bool { return strings.HasPrefix(path, "/v1/job") })
 }
 
 // TestJobDefinitionFetchBoundAcrossReplicas: two servers on one store share
