@@ -14,13 +14,11 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 )
 
 // TestAuditStrippedHeadNotVouched: the operator of the store, without the
@@ -153,21 +151,12 @@ func forgeNewest(t *testing.T, backend, uri, owner string) {
 			t.Fatal(err)
 		}
 	case "mongodb":
-		name, err := mongostore.ParseURI(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := mongo.Connect(options.Client().ApplyURI(uri))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Disconnect(ctx)
-		db := c.Database(name)
+		db := mongoStore(t, uri)
 		var doc struct {
 			ID   string `bson:"_id"`
 			Data []byte `bson:"data"`
 		}
-		err = db.Collection("audit").FindOne(ctx, bson.D{{Key: "owner", Value: owner}}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&doc)
+		err := db.Collection("audit").FindOne(ctx, bson.D{{Key: "owner", Value: owner}}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&doc)
 		if err != nil {
 			t.Fatal(err)
 		}

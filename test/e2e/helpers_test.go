@@ -5,6 +5,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,4 +82,17 @@ func (a api) expect(r reply, status int, typ, msg string) {
 	if got := r.field(a.t, "message"); !strings.Contains(got, msg) {
 		a.t.Errorf("message %q, want %q", got, msg)
 	}
+}
+
+// runRekey runs `nosana-secrets rekey` with env and returns what it wrote
+// (stdout and stderr), failing t if it fails.
+func runRekey(t *testing.T, env map[string]string) string {
+	t.Helper()
+	cmd := exec.Command(testserver.Binary(t), "rekey")
+	cmd.Env = testserver.Env(t, env)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rekey: %v\n%s", err, out)
+	}
+	return string(out)
 }

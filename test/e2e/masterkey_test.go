@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,13 +52,8 @@ func TestMasterKeyRotation(t *testing.T) {
 	}
 
 	// rekey reseals the rest, with progress on stderr.
-	cmd := exec.Command(testserver.Binary(t), "rekey")
-	cmd.Env = testserver.Env(t, cfg(newKey+","+oldKey))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("rekey: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "done: 4 resealed") {
+	out := runRekey(t, cfg(newKey+","+oldKey))
+	if !strings.Contains(out, "done: 4 resealed") {
 		t.Errorf("rekey output:\n%s", out)
 	}
 	// Now the new key alone opens everything; the old alone is refused.

@@ -51,14 +51,7 @@ func TestInterruptedRekey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keys, err := seal.ParseKeys(newKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := seal.New(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring := mustRing(t, newKey)
 	newID := ring.ActiveID()
 	ctx := context.Background()
 	raw, err := stack.OpenBackend(ctx, uri)
@@ -155,11 +148,7 @@ func TestInterruptedRekey(t *testing.T) {
 	}
 
 	// A rerun finishes; then the new key alone serves, the old alone not.
-	again := exec.Command(testserver.Binary(t), "rekey")
-	again.Env = testserver.Env(t, cfg(newKey+","+oldKey))
-	if out, err := again.CombinedOutput(); err != nil {
-		t.Fatalf("rekey rerun: %v\n%s", err, out)
-	}
+	runRekey(t, cfg(newKey+","+oldKey)) // a rerun
 	srv = testserver.Start(t, cfg(newKey))
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -202,13 +191,8 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rekey := exec.Command(testserver.Binary(t), "rekey")
-	rekey.Env = testserver.Env(t, cfg(keyB+","+keyA))
-	out, err := rekey.CombinedOutput()
-	if err != nil {
-		t.Fatalf("rekey: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "6 kept versions, 3 and 6 sealed with an older key") {
+	out := runRekey(t, cfg(keyB+","+keyA))
+	if !strings.Contains(out, "6 kept versions, 3 and 6 sealed with an older key") {
 		t.Errorf("rekey's count of versions:\n%s", out)
 	}
 
@@ -217,10 +201,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ringB, err := seal.New(mustKeys(t, keyB)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ringB := mustRing(t, keyB)
 	walkedValues := 0
 	err = raw.WalkVersions(ctx, func(owner string, v storage.Version) error {
 		if owner != w.Addr || v.Deleted {
@@ -261,4 +242,14 @@ func mustKeys(t *testing.T, s string) [][]byte {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// mustRing is the keyring of the master keys s (as MASTER_KEY lists them).
+func mustRing(t *testing.T, s string) *seal.Keyring {
+	t.Helper()
+	kr, err := seal.New(mustKeys(t, s)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
 }
