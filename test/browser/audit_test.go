@@ -157,30 +157,27 @@ func TestAuditThroughTheConsole(t *testing.T) {
 	p.run("unsigned found", waitText("#chain-result", "no event carries a signature by a key this server publishes"))
 }
 
-// unsignAudit removes the signatures from every answer of GET /v1/audit,
-// as a store rewritten by someone without the master key would have to.
-const unsignAudit = `(() => {
-  if (!location.search.includes('unsigned')) return;
+// rewriteAudit is a page script that, on a page whose URL's query has
+// marker, runs edit (a JavaScript statement on e) on every event of every
+// answer of GET /v1/audit.
+func rewriteAudit(marker, edit string) string {
+	return `(() => {
+  if (!location.search.includes('` + marker + `')) return;
   const real = window.fetch;
   window.fetch = async (input, init) => {
     const res = await real(input, init);
     if (!String(input).includes('/v1/audit?')) return res;
     const page = await res.json();
-    for (const e of page.items) { delete e.sig; delete e.sig_key; }
+    for (const e of page.items) ` + edit + `
     return new Response(JSON.stringify(page), { status: res.status, headers: res.headers });
   };
 })()`
+}
 
-// tamperAudit changes one key name in every answer of GET /v1/audit, as a
-// server rewriting its log would.
-const tamperAudit = `(() => {
-  if (!location.search.includes('tampered')) return;
-  const real = window.fetch;
-  window.fetch = async (input, init) => {
-    const res = await real(input, init);
-    if (!String(input).includes('/v1/audit?')) return res;
-    const page = await res.json();
-    for (const e of page.items) if (e.keys.includes('private')) e.keys = ['public'];
-    return new Response(JSON.stringify(page), { status: res.status, headers: res.headers });
-  };
-})()`
+var (
+	// unsignAudit removes the signatures, as a store rewritten by someone
+	// without the master key would have to.
+	unsignAudit = rewriteAudit("unsigned", "{ delete e.sig; delete e.sig_key; }")
+	// tamperAudit changes one key name, as a server rewriting its log would.
+	tamperAudit = rewriteAudit("tampered", "if (e.keys.includes('private')) e.keys = ['public'];")
+)
