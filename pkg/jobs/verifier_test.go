@@ -66,6 +66,13 @@ func (e *env) calls(method string) int   { return e.rpc.Calls(method) }
 func (e *env) fetches() int              { return e.gw.Total() }
 func (e *env) putJob(j solana.Job)       { e.rpc.PutJob(jobAddr, jobsProgram, j) }
 func (e *env) putRun(r solana.Run)       { e.rpc.PutRun(runAddr, jobsProgram, r) }
+
+// putRunning puts a running job: queued, with a run account naming node.
+func (e *env) putRunning() {
+	e.putJob(e.job(solana.JobQueued))
+	e.putRun(e.run())
+}
+
 func (e *env) grant(caller solana.PublicKey) (jobs.Grant, error) {
 	return e.v.Grant(context.Background(), jobAddr, caller)
 }
@@ -205,8 +212,7 @@ func equalGrant(a, b jobs.Grant) bool {
 func TestGrantRunningRefused(t *testing.T) {
 	t.Run("wrong node", func(t *testing.T) {
 		e := newEnv(t, options{})
-		e.putJob(e.job(solana.JobQueued))
-		e.putRun(e.run())
+		e.putRunning()
 		for _, caller := range []solana.PublicKey{stranger, project} {
 			_, err := e.grant(caller)
 			wantOriginal(t, err, "You did not claim this job:"+jobAddr.String())
@@ -491,8 +497,7 @@ func TestGrantGatewayFailures(t *testing.T) {
 			} else {
 				e.jobDigest = e.gw.AddResponse(tc.resp) // served under its own CID
 			}
-			e.putJob(e.job(solana.JobQueued))
-			e.putRun(e.run())
+			e.putRunning()
 			start := time.Now()
 			_, err := e.grant(node)
 			if d := time.Since(start); d > 2*time.Second {
@@ -527,8 +532,7 @@ func TestGrantRPCFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, options{})
-			e.putJob(e.job(solana.JobQueued))
-			e.putRun(e.run())
+			e.putRunning()
 			e.rpc.SetFailure(tc.failure)
 			_, err := e.grant(node)
 			je := wantError(t, err, jobs.Unavailable, tc.message)
@@ -540,8 +544,7 @@ func TestGrantRPCFailures(t *testing.T) {
 
 	t.Run("run lookup fails", func(t *testing.T) {
 		e := newEnv(t, options{})
-		e.putJob(e.job(solana.JobQueued))
-		e.putRun(e.run())
+		e.putRunning()
 		// Fail only getProgramAccounts: answer getAccountInfo, then break.
 		if _, err := e.v.Chain.Job(context.Background(), jobAddr); err != nil {
 			t.Fatal(err)
@@ -617,8 +620,7 @@ func TestNotConfigured(t *testing.T) {
 func TestStillValid(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 
 	if err := e.v.StillValid(ctx, jobAddr, node); err != nil {
 		t.Fatal(err)
@@ -668,8 +670,7 @@ func TestStillValidEnds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, options{})
-			e.putJob(e.job(solana.JobQueued))
-			e.putRun(e.run())
+			e.putRunning()
 			if err := e.v.StillValid(ctx, jobAddr, node); err != nil {
 				t.Fatal(err)
 			}
@@ -687,8 +688,7 @@ func TestStillValidEnds(t *testing.T) {
 func TestStillValidUnavailable(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	e.rpc.SetFailure(solanatest.FailHTTP500)
 	wantError(t, e.v.StillValid(ctx, jobAddr, node), jobs.Unavailable, "HTTP status 500")
 	// Not cached: once the node is back the answer is fresh.
@@ -700,8 +700,7 @@ func TestStillValidUnavailable(t *testing.T) {
 
 func TestStillValidAfterGrant(t *testing.T) {
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	if _, err := e.grant(node); err != nil {
 		t.Fatal(err)
 	}
@@ -716,8 +715,7 @@ func TestStillValidAfterGrant(t *testing.T) {
 func TestStillValidNoCache(t *testing.T) {
 	e := newEnv(t, options{})
 	e.v.ValidFor = -1
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	for range 3 {
 		if err := e.v.StillValid(context.Background(), jobAddr, node); err != nil {
 			t.Fatal(err)
@@ -730,8 +728,7 @@ func TestStillValidNoCache(t *testing.T) {
 
 func TestStillValidCoalesces(t *testing.T) {
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	e.rpc.SetDelay(100 * time.Millisecond)
 	var wg sync.WaitGroup
 	for range 10 {
@@ -749,8 +746,7 @@ func TestStillValidCoalesces(t *testing.T) {
 
 func TestStillValidCallerGivesUp(t *testing.T) {
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	e.rpc.SetDelay(300 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
