@@ -11,6 +11,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
@@ -319,11 +320,5 @@ func TestJobLoginEmptyGrantList(t *testing.T) {
 // shortly after the answer it follows.
 func eventuallyTrue(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testserver.Eventually(t, 10*time.Second, 5*time.Millisecond, cond)
 }

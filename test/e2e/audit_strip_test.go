@@ -42,9 +42,7 @@ func TestAuditStrippedHeadNotVouched(t *testing.T) {
 			uri := b.uri(t)
 			env := testserver.Config(uri)
 			w := authtest.NewWallet()
-			srv := testserver.Start(t, env)
-			a := api{t, srv.URL}
-			tok := a.login(w)
+			srv, a, tok := startSignedIn(t, env, w)
 			for _, k := range []string{"A", "B"} {
 				a.expect(a.do("PUT", "/v1/secrets/"+k, tok, map[string]any{"value": "v"}), 200, "", "")
 			}
@@ -57,9 +55,7 @@ func TestAuditStrippedHeadNotVouched(t *testing.T) {
 
 			forgeNewest(t, b.name, uri, w.Addr)
 
-			srv = testserver.Start(t, env)
-			a = api{t, srv.URL}
-			tok = a.login(w)
+			srv, a, tok = startSignedIn(t, env, w)
 			a.expect(a.do("PUT", "/v1/secrets/C", tok, map[string]any{"value": "v"}), 200, "", "")
 			code, out, stderr := auditVerifyRun(t, w, srv.URL)
 			if code != 1 || !strings.Contains(stderr, "recorded a break") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {

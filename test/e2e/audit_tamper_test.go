@@ -68,9 +68,7 @@ func tamperStore(t *testing.T, backend string) string {
 // It answers the noted head.
 func noteHead(t *testing.T, env map[string]string, w authtest.Wallet) audit.Head {
 	t.Helper()
-	srv := testserver.Start(t, env)
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, env, w)
 	for _, v := range []string{`"one"`, `"two"`} {
 		a.expect(a.do("PUT", "/v1/secrets/DB", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
 	}

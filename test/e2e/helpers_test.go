@@ -58,6 +58,15 @@ func (a api) do(method, path, token string, body any) reply {
 	return reply{r.Status, r.Header, r.Body}
 }
 
+// startSignedIn starts serve with env and signs w in there: the server,
+// its API and w's token.
+func startSignedIn(t *testing.T, env map[string]string, w authtest.Wallet) (*testserver.Server, api, string) {
+	t.Helper()
+	srv := testserver.Start(t, env)
+	a := api{t, srv.URL}
+	return srv, a, a.login(w)
+}
+
 func (a api) login(w authtest.Wallet) string {
 	a.t.Helper()
 	r := a.do("POST", "/login", "", w.LegacyLogin(time.Now().Unix()))

@@ -22,9 +22,7 @@ func TestMasterKeyRotation(t *testing.T) {
 		return c
 	}
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, cfg(oldKey))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, cfg(oldKey), w)
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"a":"one","b":[2],"c":{"three":3}}}`), 200, "", "")
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -40,9 +38,7 @@ func TestMasterKeyRotation(t *testing.T) {
 	}
 
 	// New key first, old second: old values read, new writes use the new key.
-	srv = testserver.Start(t, cfg(newKey+","+oldKey))
-	a = api{t, srv.URL}
-	tok = a.login(w)
+	srv, a, tok = startSignedIn(t, cfg(newKey+","+oldKey), w)
 	if r := a.do("GET", "/secrets/a", tok, nil); string(r.body) != `"one"` {
 		t.Fatalf("old value under the rotated ring: %d %s", r.status, r.body)
 	}
@@ -57,9 +53,7 @@ func TestMasterKeyRotation(t *testing.T) {
 		t.Errorf("rekey output:\n%s", out)
 	}
 	// Now the new key alone opens everything; the old alone is refused.
-	srv = testserver.Start(t, cfg(newKey))
-	a = api{t, srv.URL}
-	tok = a.login(w)
+	_, a, tok = startSignedIn(t, cfg(newKey), w)
 	if r := a.do("GET", "/secrets", tok, nil); string(r.body) != `{"a":"one","b":[2],"c":{"three":3},"d":"four"}` {
 		t.Errorf("after rekey: %d %s", r.status, r.body)
 	}

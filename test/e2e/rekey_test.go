@@ -39,9 +39,7 @@ func TestInterruptedRekey(t *testing.T) {
 		return c
 	}
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, cfg(oldKey))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, cfg(oldKey), w)
 	batch := map[string]string{}
 	for i := range n {
 		batch[fmt.Sprintf("k%05d", i)] = fmt.Sprintf("value-%d", i)
@@ -171,9 +169,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		return c
 	}
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, cfg(keyA))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, cfg(keyA), w)
 	want := map[string][]string{ // name → value of version 1, 2, …; "" a tombstone
 		"k":    {`"one"`, `"two"`, `"three"`},
 		"gone": {`{"a":1}`, ``},
@@ -218,9 +214,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		t.Fatalf("walked %d versions with values (want 6): %v", walkedValues, err)
 	}
 
-	srv = testserver.Start(t, cfg(keyB))
-	a = api{t, srv.URL}
-	tok = a.login(w)
+	_, a, tok = startSignedIn(t, cfg(keyB), w)
 	for name, vs := range want {
 		for i, v := range vs {
 			r := a.do("GET", fmt.Sprintf("/v1/secrets/%s?version=%d", name, i+1), tok, nil)

@@ -470,9 +470,7 @@ const emptiness = "nosana-secrets: restore: the store is not empty (it holds sec
 func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 	w := authtest.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
-	srv := testserver.Start(t, testserver.Config(src))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, testserver.Config(src), w)
 	a.expect(a.do("PUT", "/v1/secrets/k", tok, map[string]any{"value": "v"}), 200, "", "")
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -554,9 +552,7 @@ func retrailer(body string, secrets, versions, events int, field string, sum []b
 func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 	w := authtest.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
-	srv := testserver.Start(t, testserver.Config(src))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, testserver.Config(src), w)
 	for _, v := range []string{`"one"`, `"two"`} {
 		a.expect(a.do("PUT", "/v1/secrets/DB", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
 	}
