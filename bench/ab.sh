@@ -22,15 +22,10 @@ CONNS=${CONNS:-32}
 PORT=${PORT:-4380} # builds listen from PORT+1 on, the yardstick on PORT
 case $DURATION in *s) secs=${DURATION%s} ;; *) secs=$DURATION ;; esac
 read -r -a storages <<<"${STORAGES:-}"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
 go build -o "$work/baseline" ./bench/baseline
 go build -o "$work/benchtool" ./bench/benchtool
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; return 1; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rps() { wrk -t1 -c"$CONNS" -d"$DURATION" "$@" | awk '/Requests\/sec/ {print $2} /Non-2xx/ {print "non-2xx answers" > "/dev/stderr"; exit 1}'; }
 
 "$work/baseline" -listen 127.0.0.1:$PORT & pids+=($!)

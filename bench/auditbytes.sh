@@ -15,15 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 READS=${READS:-1000}
 EVERY=${EVERY:-40ms}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
 go build -o "$work/nosana-secrets" .
 go build -o "$work/benchtool" ./bench/benchtool
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
 
 declare -A port
 start() { # NAME BINARY ENV…

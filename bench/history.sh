@@ -21,19 +21,11 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-1}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/nosana-secrets"; else go build -o "$work/nosana-secrets" .; fi
+build_bin
 go build -o "$work/benchtool" ./bench/benchtool
 
-# A port the kernel says is free, so that runs beside other servers work.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
-# cpu_ticks PID: the user + system CPU time the process has used, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 # wrk_run PID URL ARGS…: requests/s, p50, p99 and the server's CPU µs per request.
 wrk_run() {
@@ -75,25 +67,23 @@ if [ -n "${BASE_BIN:-}" ]; then
   sides+=(base_off base_on)
 fi
 
+# lua_head METHOD TOKEN: the head of a wrk script that sends METHOD with the
+# token as JSON and counts its requests in n.
+lua_head() {
+  printf '%s\n' "wrk.method = \"$1\"" 'wrk.headers["Content-Type"] = "application/json"' \
+    "wrk.headers[\"Authorization\"] = \"Bearer $2\"" 'local n = 0'
+}
 for name in "${sides[@]}"; do
   url="http://127.0.0.1:${port[$name]}"
   token=$("$work/benchtool" -url "$url" -seed 1000)
   echo "$token" >"$work/$name/token"
-  cat >"$work/$name/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-local n = 0
+  { lua_head POST "$token"; cat <<'LUA'; } >"$work/$name/post.lua"
 request = function()
   n = n + 1
   return wrk.format(nil, nil, nil, '{"secrets":{"w-' .. (n % 100) .. '":"a value of some forty bytes, like a key"}}')
 end
 LUA
-  cat >"$work/$name/put.lua" <<LUA
-wrk.method = "PUT"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-local n = 0
+  { lua_head PUT "$token"; cat <<'LUA'; } >"$work/$name/put.lua"
 request = function()
   n = n + 1
   return wrk.format(nil, "/v1/secrets/p-" .. (n % 100), nil, '{"value":"a value of some forty bytes, like a key"}')

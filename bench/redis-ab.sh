@@ -21,10 +21,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-2}
 PORT=${PORT:-4510} # PORT (bare), PORT+1 (A), PORT+2 (B)
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
 cp "$BIN_A" "$work/a"
 go build -o "$work/b" .
@@ -32,7 +29,6 @@ go build -o "$work/baseline" ./bench/baseline
 go build -o "$work/benchtool" ./bench/benchtool
 key=$(head -c32 /dev/urandom | base64)
 
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
 rps() { # URL [wrk args…]
   local url=$1; shift
   wrk -t1 -c"$CONNS" -d"$DURATION" "$@" "$url" | awk '/Requests\/sec/ {rps=$2} /Non-2xx/ {bad=$NF}
@@ -43,7 +39,6 @@ rps() { # URL [wrk args…]
 wait_port http://127.0.0.1:$PORT/
 declare -A tok spid
 redis_pid=$(redis-cli -u "$REDIS" info server | awk -F: '/^process_id/ {print $2+0}')
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # ticks of 10 ms
 for side in a b; do
   if [ $side = a ]; then port=$((PORT + 1)) db=$DB_A; else port=$((PORT + 2)) db=$DB_B; fi
   redis-cli -u "$REDIS/$db" flushdb >/dev/null
@@ -65,9 +60,9 @@ for r in $(seq "$ROUNDS"); do
     for side in a b; do
       if [ $side = a ]; then port=$((PORT + 1)); else port=$((PORT + 2)); fi
       if [ $what = list ]; then path=/secrets; label="GET /secrets (1,000 × 100 B)"; else path=/secrets/key-500; label="GET /secrets/:key"; fi
-      s0=$(cpu "${spid[$side]}"); r0=$(cpu "$redis_pid")
+      s0=$(cpu_ticks "${spid[$side]}"); r0=$(cpu_ticks "$redis_pid")
       n=$(rps "http://127.0.0.1:$port$path" -H "Authorization: Bearer ${tok[$side]}")
-      s1=$(cpu "${spid[$side]}"); r1=$(cpu "$redis_pid")
+      s1=$(cpu_ticks "${spid[$side]}"); r1=$(cpu_ticks "$redis_pid")
       extra=""
       if [ $what = list ]; then
         extra=$(awk -v n="$n" -v d="${DURATION%s}" -v s=$((s1 - s0)) -v q=$((r1 - r0)) 'BEGIN {printf "%.2f, %.2f", s * 10 / (n * d), q * 10 / (n * d)}')

@@ -26,19 +26,15 @@ DB=${DB:-nosana_perf_bench}
 PORT=${PORT:-4620}
 case $DURATION in *m) secs=$((${DURATION%m} * 60)) ;; *s) secs=${DURATION%s} ;; *) secs=$DURATION ;; esac
 hz=$(getconf CLK_TCK)
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/nosana-secrets"; else go build -o "$work/nosana-secrets" .; fi
+build_bin
 go build -o "$work/benchtool" ./bench/benchtool
 
 psql -q "$PGURL/postgres" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 storage="$PGURL/$DB?sslmode=disable"
 master=$(head -c 32 /dev/urandom | base64)
 
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
 serve=()
 for i in 0 1 2; do
   STORAGE_CONNECTION=$storage MASTER_KEY=$master \

@@ -21,16 +21,12 @@ THREADS=${THREADS:-1}
 # Ports of the server and the bare handler; set them apart when several runs share a machine.
 SRV_PORT=${SRV_PORT:-4198}
 BASE_PORT=${BASE_PORT:-4199}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/nosana-secrets"; else go build -o "$work/nosana-secrets" .; fi
+build_bin
 go build -o "$work/baseline" ./bench/baseline
 go build -o "$work/benchtool" ./bench/benchtool
 
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer at $1" >&2; exit 1; }
 # wrk_run URL [args…] prints "rps p50 p99".
 wrk_run() {
   local url=$1; shift

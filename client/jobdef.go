@@ -27,31 +27,17 @@ func jobDefinitionPath(name string) string { return "/v1/job-definitions/" + url
 // definition today's node would refuse is an error with ErrorCode
 // "invalid_job_definition".
 func (c *Client) PutJobDefinition(ctx context.Context, name string, def json.RawMessage) (*JobDefinition, error) {
-	var out JobDefinition
-	if err := c.v1(ctx, http.MethodPut, jobDefinitionPath(name), def, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return v1Call[JobDefinition](ctx, c, http.MethodPut, jobDefinitionPath(name), def)
 }
 
 // JobDefinition returns the template name (never secret values).
 func (c *Client) JobDefinition(ctx context.Context, name string) (*JobDefinition, error) {
-	var out JobDefinition
-	if err := c.v1(ctx, http.MethodGet, jobDefinitionPath(name), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return v1Call[JobDefinition](ctx, c, http.MethodGet, jobDefinitionPath(name), nil)
 }
 
 // JobDefinitions lists the templates: names, versions and referenced keys.
 func (c *Client) JobDefinitions(ctx context.Context) ([]JobDefinition, error) {
-	var out struct {
-		Items []JobDefinition `json:"items"`
-	}
-	if err := c.v1(ctx, http.MethodGet, "/v1/job-definitions", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
+	return v1Items[JobDefinition](ctx, c, "/v1/job-definitions")
 }
 
 // DeleteJobDefinition deletes the template name.

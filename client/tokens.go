@@ -45,22 +45,12 @@ type TokenRequest struct {
 
 // CreateToken mints an access token (wallet sign-in only).
 func (c *Client) CreateToken(ctx context.Context, r TokenRequest) (*NewAccessToken, error) {
-	var out NewAccessToken
-	if err := c.v1(ctx, http.MethodPost, "/v1/tokens", r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return v1Call[NewAccessToken](ctx, c, http.MethodPost, "/v1/tokens", r)
 }
 
 // Tokens lists the owner's access tokens.
 func (c *Client) Tokens(ctx context.Context) ([]AccessToken, error) {
-	var out struct {
-		Items []AccessToken `json:"items"`
-	}
-	if err := c.v1(ctx, http.MethodGet, "/v1/tokens", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
+	return v1Items[AccessToken](ctx, c, "/v1/tokens")
 }
 
 // RevokeToken revokes the access token id.
@@ -84,22 +74,12 @@ type Trust struct {
 
 // CreateTrust stores t and returns it as stored.
 func (c *Client) CreateTrust(ctx context.Context, t Trust) (*Trust, error) {
-	var out Trust
-	if err := c.v1(ctx, http.MethodPost, "/v1/trusts", t, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return v1Call[Trust](ctx, c, http.MethodPost, "/v1/trusts", t)
 }
 
 // Trusts lists the owner's trusts.
 func (c *Client) Trusts(ctx context.Context) ([]Trust, error) {
-	var out struct {
-		Items []Trust `json:"items"`
-	}
-	if err := c.v1(ctx, http.MethodGet, "/v1/trusts", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Items, nil
+	return v1Items[Trust](ctx, c, "/v1/trusts")
 }
 
 // DeleteTrust deletes the trust id.

@@ -102,11 +102,7 @@ func (c *Client) GetVersion(ctx context.Context, key string, version int64) (*Se
 	if version > 0 {
 		path += "?version=" + strconv.FormatInt(version, 10)
 	}
-	var out SecretVersion
-	if err := c.v1(ctx, http.MethodGet, path, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return v1Call[SecretVersion](ctx, c, http.MethodGet, path, nil)
 }
 
 // NoCAS is Put without a check-and-set.
@@ -281,6 +277,27 @@ func (c *Client) AuditKeys(ctx context.Context) ([]audit.PublicKey, error) {
 		out = append(out, pk)
 	}
 	return out, nil
+}
+
+// v1Call sends a JSON request (body may be nil) and returns the answer
+// decoded as a T.
+func v1Call[T any](ctx context.Context, c *Client, method, path string, body any) (*T, error) {
+	var out T
+	if err := c.v1(ctx, method, path, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// v1Items gets path and returns the "items" of its answer.
+func v1Items[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	out, err := v1Call[struct {
+		Items []T `json:"items"`
+	}](ctx, c, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.Items, nil
 }
 
 // v1 sends a JSON request (body may be nil) and decodes the answer into out

@@ -72,11 +72,7 @@ func checkKey(key string) error {
 }
 
 func (s *Server) listSecrets(c echo.Context) error {
-	prefix := c.QueryParam("prefix")
-	if !storage.ValidPrefix(prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
-	}
-	prefix, err := scopePrefix(c, prefix)
+	prefix, err := queryPrefix(c)
 	if err != nil {
 		return err
 	}

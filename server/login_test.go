@@ -11,6 +11,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
@@ -89,7 +90,11 @@ type chainEnv struct {
 	program solana.PublicKey
 }
 
-func newChainEnv(t *testing.T) *chainEnv {
+func newChainEnv(t *testing.T) *chainEnv { return newChainEnvWith(t, nil) }
+
+// newChainEnvWith is newChainEnv with mod (if any) applied to the server's
+// options after Jobs is set.
+func newChainEnvWith(t *testing.T, mod func(*server.Options)) *chainEnv {
 	rpc := solanatest.NewServer(t)
 	gw := ipfstest.NewGateway(t)
 	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
@@ -101,8 +106,12 @@ func newChainEnv(t *testing.T) *chainEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: -1}
-	e := newEnv(t, func(o *server.Options) { o.Jobs = v })
+	e := newEnv(t, func(o *server.Options) {
+		o.Jobs = &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: -1}
+		if mod != nil {
+			mod(o)
+		}
+	})
 	return &chainEnv{env: e, rpc: rpc, gw: gw, program: program}
 }
 
@@ -311,11 +320,5 @@ func TestJobLoginEmptyGrantList(t *testing.T) {
 // shortly after the answer it follows.
 func eventuallyTrue(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testserver.Eventually(t, 10*time.Second, 5*time.Millisecond, cond)
 }

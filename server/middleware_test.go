@@ -8,36 +8,23 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/nosana-ci/nosana-secrets/internal/jsonlog"
+	"github.com/nosana-ci/nosana-secrets/internal/lockedio"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines are the JSON log lines written so far, decoded.
-func (l *lockedBuf) lines(t *testing.T) []map[string]any {
+// logLines are the JSON log lines written to logs so far, decoded.
+func logLines(t *testing.T, logs *lockedio.Buffer) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -64,7 +51,7 @@ func TestRequestLog(t *testing.T) {
 	}
 	tokens, _ := auth.NewTokens(bytes.Repeat([]byte{3}, 32), 0, nil)
 	tok, _, _ := tokens.Issue(auth.Claims{Address: owner}, time.Time{})
-	logs := &lockedBuf{}
+	logs := lockedio.NewBuffer()
 	s, err := New(Options{Store: store, Tokens: tokens, Logger: slog.New(jsonlog.New(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +92,7 @@ func TestRequestLog(t *testing.T) {
 
 	var requests []map[string]any
 	var failure, panicLine map[string]any
-	for _, l := range logs.lines(t) {
+	for _, l := range logLines(t, logs) {
 		switch l["msg"] {
 		case "request":
 			requests = append(requests, l)
@@ -148,9 +135,7 @@ func TestRequestLog(t *testing.T) {
 	if panicLine == nil || panicLine["request_id"] != panicked.Header().Get("X-Request-Id") || panicLine["request_id"] == "" {
 		t.Errorf("panic line %v (answer id %q)", panicLine, panicked.Header().Get("X-Request-Id"))
 	}
-	logs.mu.Lock()
-	all := logs.b.String()
-	logs.mu.Unlock()
+	all := logs.String()
 	if strings.Contains(all, tok) || strings.Contains(all, "the-secret-value") || strings.Contains(all, "boom") {
 		t.Errorf("a token, value or panic value in the logs:\n%s", all)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/lockedio"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/internal/vectors"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
@@ -31,30 +32,12 @@ import (
 	"github.com/nosana-ci/nosana-secrets/server"
 )
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t       testing.TB
 	url     string
 	store   storage.Store // below the seal layer: values as stored
 	tokens  *auth.Tokens
-	logs    *syncBuffer
+	logs    *lockedio.Buffer // safe for concurrent handlers
 	handler http.Handler
 	now     time.Time
 	api     *apiSeen // answers checked against openapi.json
@@ -74,7 +57,7 @@ func newEnvOn(t testing.TB, uri string, masterKey []byte, opts ...func(*server.O
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{t: t, store: store.Lower(), logs: &syncBuffer{}, now: time.Now()}
+	e := &env{t: t, store: store.Lower(), logs: lockedio.NewBuffer(), now: time.Now()}
 	clock := func() time.Time { return e.now }
 	e.tokens, _ = auth.NewTokens([]byte("test-jwt-key-of-thirty-two-bytes"), 0, clock)
 	o := server.Options{

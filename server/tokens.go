@@ -59,20 +59,29 @@ const (
 
 func internalNS(owner string) string { return internalPrefix + owner }
 
-// tokenRecord is an access token as stored: in meta (with Hash) and in the
-// owner's list (without).
+// tokenRecord is an access token as stored: in meta (with Owner and Hash)
+// and in the owner's list (listed: without). GET /v1/tokens answers the
+// listed record with LastUsedAt, which no stored record carries.
 type tokenRecord struct {
-	ID        string     `json:"id"`
-	Owner     string     `json:"owner,omitempty"`
-	Name      string     `json:"name"`
-	Prefix    string     `json:"prefix"`
-	Write     bool       `json:"write"`
-	Hash      string     `json:"hash,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	Trust     string     `json:"trust,omitempty"`
-	Subject   string     `json:"subject,omitempty"`
+	ID         string     `json:"id"`
+	Owner      string     `json:"owner,omitempty"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Write      bool       `json:"write"`
+	Hash       string     `json:"hash,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	Trust      string     `json:"trust,omitempty"`
+	Subject    string     `json:"subject,omitempty"`
+}
+
+// listed is r as the owner's list keeps it and GET /v1/tokens shows it:
+// without its owner, hash, revocation or last use.
+func (r tokenRecord) listed() tokenRecord {
+	r.Owner, r.Hash, r.RevokedAt, r.LastUsedAt = "", "", nil, nil
+	return r
 }
 
 // accessState is the server's view of access tokens: the meta records
@@ -226,6 +235,24 @@ func scopePrefix(c echo.Context, prefix string) (string, error) {
 	return "", scopeRefused("this access token reads only keys under %q", a.Prefix)
 }
 
+// checkPrefix refuses a prefix no key name could start with.
+func checkPrefix(prefix string) error {
+	if !storage.ValidPrefix(prefix) {
+		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	}
+	return nil
+}
+
+// queryPrefix is a listing's ?prefix=, checked and narrowed to an access
+// token's prefix (scopePrefix).
+func queryPrefix(c echo.Context) (string, error) {
+	prefix := c.QueryParam("prefix")
+	if err := checkPrefix(prefix); err != nil {
+		return "", err
+	}
+	return scopePrefix(c, prefix)
+}
+
 // scopeKey refuses a key outside an access token's prefix, and a write
 // with a read-only one.
 func scopeKey(c echo.Context, key string, write bool) error {
@@ -320,19 +347,6 @@ type createTokenReq struct {
 	TTL    string `json:"ttl"`
 }
 
-// tokenBody is a token as GET /v1/tokens lists it.
-type tokenBody struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	Write      bool       `json:"write"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	Trust      string     `json:"trust,omitempty"`
-	Subject    string     `json:"subject,omitempty"`
-}
-
 func (s *Server) createToken(c echo.Context) error {
 	var req createTokenReq
 	const shape = `{"name": "ci", "prefix": "optional/", "write": false, "ttl": "720h"}`
@@ -342,8 +356,8 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := checkLabel(req.Name); err != nil {
 		return err
 	}
-	if !storage.ValidPrefix(req.Prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	if err := checkPrefix(req.Prefix); err != nil {
+		return err
 	}
 	ttl, err := parseTTL(req.TTL, defaultTokenTTL, maxTokenTTL)
 	if err != nil {
@@ -369,9 +383,7 @@ func (s *Server) mintToken(c echo.Context, rec *tokenRecord, ttl time.Duration) 
 	rec.ID, rec.Hash, rec.CreatedAt, rec.ExpiresAt = id, auth.HashAccessToken(tok), now, now.Add(ttl)
 	ctx, cancel := storeCtx(c)
 	defer cancel()
-	listed := *rec
-	listed.Owner, listed.Hash = "", ""
-	lb, _ := json.Marshal(listed)
+	lb, _ := json.Marshal(rec.listed())
 	if err := s.store.Put(ctx, internalNS(rec.Owner), []storage.Item{{Name: "token/" + id, Value: lb}}); err != nil {
 		return "", err
 	}
@@ -403,7 +415,7 @@ func (s *Server) listTokens(c echo.Context) error {
 		}
 	}
 	now := s.now()
-	items := []tokenBody{}
+	items := []tokenRecord{}
 	var gone []string
 	for _, sec := range toks {
 		var r tokenRecord
@@ -414,8 +426,7 @@ func (s *Server) listTokens(c echo.Context) error {
 			gone = append(gone, "token/"+r.ID, "use/"+r.ID)
 			continue
 		}
-		b := tokenBody{ID: r.ID, Name: r.Name, Prefix: r.Prefix, Write: r.Write, CreatedAt: r.CreatedAt,
-			ExpiresAt: r.ExpiresAt, Trust: r.Trust, Subject: r.Subject}
+		b := r.listed()
 		if t, ok := used[r.ID]; ok {
 			b.LastUsedAt = &t
 		}
@@ -428,6 +439,21 @@ func (s *Server) listTokens(c echo.Context) error {
 }
 
 var idPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// dropListed deletes names from owner's internal list, or answers nf when
+// the first is not there, and records action on the first.
+func (s *Server) dropListed(ctx context.Context, c echo.Context, owner string, nf error, action audit.Action, names ...string) error {
+	if _, err := s.store.Get(ctx, internalNS(owner), names[0]); errors.Is(err, storage.ErrNotFound) {
+		return nf
+	} else if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, internalNS(owner), names); err != nil {
+		return err
+	}
+	s.record(owner, s.event(c, action, http.StatusOK, names[0]))
+	return nil
+}
 
 func (s *Server) revokeToken(c echo.Context) error {
 	owner := claimsOf(c).Address
@@ -443,16 +469,9 @@ func (s *Server) revokeToken(c echo.Context) error {
 		// Listed but unknown to the server: a restore into another store
 		// carries the owner's list, not the records. Nothing verifies it;
 		// revoking takes it off the list.
-		if _, err := s.store.Get(ctx, internalNS(owner), "token/"+id); err != nil {
-			if errors.Is(err, storage.ErrNotFound) {
-				return notFound
-			}
+		if err := s.dropListed(ctx, c, owner, notFound, audit.TokenRevoke, "token/"+id, "use/"+id); err != nil {
 			return err
 		}
-		if err := s.store.Delete(ctx, internalNS(owner), []string{"token/" + id, "use/" + id}); err != nil {
-			return err
-		}
-		s.record(owner, s.event(c, audit.TokenRevoke, http.StatusOK, "token/"+id))
 		return c.JSON(http.StatusOK, map[string]any{"id": id, "revoked": true, "revoked_at": s.now().UTC()})
 	}
 	if err == nil && rec.Owner != owner {

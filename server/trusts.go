@@ -95,8 +95,8 @@ func (s *Server) createTrust(c echo.Context) error {
 	if req.Audience != "" && len(req.Audience) > 500 {
 		return badRequest("audience is too long")
 	}
-	if !storage.ValidPrefix(req.Prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	if err := checkPrefix(req.Prefix); err != nil {
+		return err
 	}
 	ttl, err := parseTTL(req.TTL, defaultTrustTTL, maxTrustTTL)
 	if err != nil {
@@ -150,15 +150,9 @@ func (s *Server) deleteTrust(c echo.Context) error {
 	}
 	ctx, cancel := storeCtx(c)
 	defer cancel()
-	if _, err := s.store.Get(ctx, internalNS(owner), "trust/"+id); errors.Is(err, storage.ErrNotFound) {
-		return nf
-	} else if err != nil {
+	if err := s.dropListed(ctx, c, owner, nf, audit.TrustDelete, "trust/"+id); err != nil {
 		return err
 	}
-	if err := s.store.Delete(ctx, internalNS(owner), []string{"trust/" + id}); err != nil {
-		return err
-	}
-	s.record(owner, s.event(c, audit.TrustDelete, http.StatusOK, "trust/"+id))
 	return c.JSON(http.StatusOK, map[string]any{"id": id, "deleted": true})
 }
 

@@ -25,16 +25,7 @@ func TestListingSkipsUnreadable(t *testing.T) {
 	if r := e.do("POST", "/secrets", tok, body); r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)
 	}
-	ctx := context.Background()
-	sec, err := e.store.Get(ctx, w.Addr, "tampered")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := append([]byte(nil), sec.Value...)
-	bad[len(bad)-1] ^= 1
-	if err := e.store.Put(ctx, w.Addr, []storage.Item{{Name: "tampered", Value: bad}}); err != nil {
-		t.Fatal(err)
-	}
+	e.tamper(w.Addr, "tampered")
 
 	r := e.do("GET", "/secrets", tok, nil)
 	if r.status != 200 {
@@ -76,6 +67,22 @@ func TestListingSkipsUnreadable(t *testing.T) {
 	}
 }
 
+// tamper flips a bit of the sealed value of owner's key in the store, so
+// that it no longer opens.
+func (e *env) tamper(owner, key string) {
+	e.t.Helper()
+	ctx := context.Background()
+	sec, err := e.store.Get(ctx, owner, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	bad := append([]byte(nil), sec.Value...)
+	bad[len(bad)-1] ^= 1
+	if err := e.store.Put(ctx, owner, []storage.Item{{Name: key, Value: bad}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
@@ -102,16 +109,7 @@ func TestLongListingStreams(t *testing.T) {
 	if r := e.do("POST", "/secrets", tok, body); r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)
 	}
-	ctx := context.Background()
-	sec, err := e.store.Get(ctx, w.Addr, "k0700")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := append([]byte(nil), sec.Value...)
-	bad[len(bad)-1] ^= 1
-	if err := e.store.Put(ctx, w.Addr, []storage.Item{{Name: "k0700", Value: bad}}); err != nil {
-		t.Fatal(err)
-	}
+	e.tamper(w.Addr, "k0700")
 
 	req, _ := http.NewRequest("GET", e.url+"/secrets", nil)
 	req.Header.Set("Authorization", tok)

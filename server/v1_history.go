@@ -508,8 +508,8 @@ func (s *Server) restoreAsOfV1(c echo.Context) error {
 	if req.AsOf.IsZero() {
 		return badRequest("as_of (an RFC 3339 time) is required")
 	}
-	if !storage.ValidPrefix(req.Prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
+	if err := checkPrefix(req.Prefix); err != nil {
+		return err
 	}
 	ctx, cancel := storeCtx(c)
 	defer cancel()

@@ -444,7 +444,7 @@ func (s *Server) fetchDefinition(c echo.Context) error {
 	case nc.hdrErr != "":
 		return refuse(nc.hdrErr)
 	case nc.account.Finished():
-		return refuse(fmt.Sprintf("the job has ended (%s)", jobState(nc.account.State)))
+		return refuse(fmt.Sprintf("the job has ended (%s)", solana.StateName(nc.account.State)))
 	case !nc.running:
 		return refuse("the job is not running: no run account")
 	case !signedBy(nc.header, nc.run.Node):
@@ -572,16 +572,6 @@ func (s *Server) postResult(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"key": key, "version": vs[0]})
-}
-
-func jobState(st uint8) string {
-	switch st {
-	case solana.JobDone:
-		return "done"
-	case solana.JobStopped:
-		return "stopped"
-	}
-	return "state " + strconv.Itoa(int(st))
 }
 
 // runReader is what solana.Client offers beyond solana.Chain: the run

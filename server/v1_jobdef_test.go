@@ -17,9 +17,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/auth"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/errcode"
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/jobs"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 	"github.com/nosana-ci/nosana-secrets/server"
@@ -42,26 +40,9 @@ type jobdefEnv struct {
 }
 
 func newJobdefEnv(t *testing.T, mod func(*server.Options)) *jobdefEnv {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	program := solana.MustPublicKeyFromBase58("nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM")
-	chain, err := solana.NewClient(solana.Config{RPCURL: rpc.URL, JobsProgram: program, Timeout: 500 * time.Millisecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := ipfs.NewClient(ipfs.Config{Gateway: gw.URL, Timeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, func(o *server.Options) {
-		o.Jobs = &jobs.Verifier{Chain: chain, IPFS: docs, ValidFor: -1}
-		if mod != nil {
-			mod(o)
-		}
-	})
-	je := &jobdefEnv{chainEnv: &chainEnv{env: e, rpc: rpc, gw: gw, program: program}, project: authtest.NewWallet(), node: authtest.NewWallet()}
-	je.owner = e.login(je.project)
-	r := e.do("POST", "/secrets", je.owner, `{"secrets":{"GREETING":"say \"hi\"","api/token":"t0k","cfg":{"a":[1,2]}}}`)
+	je := &jobdefEnv{chainEnv: newChainEnvWith(t, mod), project: authtest.NewWallet(), node: authtest.NewWallet()}
+	je.owner = je.login(je.project)
+	r := je.do("POST", "/secrets", je.owner, `{"secrets":{"GREETING":"say \"hi\"","api/token":"t0k","cfg":{"a":[1,2]}}}`)
 	if r.status != 200 {
 		t.Fatalf("set: %d %s", r.status, r.body)
 	}
@@ -454,17 +435,7 @@ func TestJobDefinitionOpenAPI(t *testing.T) {
 	} {
 		je.do(c.method, c.path, c.auth, c.body)
 	}
-	for _, r := range je.routes() {
-		if !strings.HasPrefix(r.Path, "/v1/job") {
-			continue
-		}
-		op := r.Method + " " + strings.NewReplacer(":name", "{name}", ":job", "{job}").Replace(r.Path)
-		st := je.api.ops[op]
-		if !slices.ContainsFunc(st, func(s int) bool { return s < 300 }) ||
-			!slices.ContainsFunc(st, func(s int) bool { return s >= 400 }) {
-			t.Errorf("%s: checked answers %v, want a success and a refusal", op, st)
-		}
-	}
+	je.wantSuccessAndRefusal(t, func(path string) bool { return strings.HasPrefix(path, "/v1/job") })
 }
 
 // TestJobDefinitionFetchBoundAcrossReplicas: two servers on one store share

@@ -39,11 +39,7 @@ type keyPage struct {
 // next_cursor, when not null, fetches the next page. Job tokens list what
 // they may read through GET /secrets.
 func (s *Server) listKeys(c echo.Context) error {
-	prefix := c.QueryParam("prefix")
-	if !storage.ValidPrefix(prefix) {
-		return badRequest("prefix must be UTF-8 without NUL, of at most %d bytes", storage.MaxNameLen)
-	}
-	prefix, err := scopePrefix(c, prefix)
+	prefix, err := queryPrefix(c)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/bench/internal/benchlogin"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/stack"
@@ -128,10 +129,7 @@ func measure(bin, uri string, key ed25519.PrivateKey, owner string, conc int) (i
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	body, _ := json.Marshal(map[string]string{"address": owner, "timestamp": ts,
-		"signature": base58.Encode(ed25519.Sign(key, []byte("nosana_secret_"+ts)))})
-	res, err := http.Post(base+"/login", "application/json", strings.NewReader(string(body)))
+	res, err := http.Post(base+"/login", "application/json", strings.NewReader(string(benchlogin.Body(key))))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mr-tron/base58"
+	"github.com/nosana-ci/nosana-secrets/bench/internal/benchlogin"
 )
 
 func main() {
@@ -44,12 +44,7 @@ func main() {
 		return
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	body, _ := json.Marshal(map[string]string{
-		"address":   base58.Encode(key.Public().(ed25519.PublicKey)),
-		"signature": base58.Encode(ed25519.Sign(key, []byte("nosana_secret_"+ts))),
-		"timestamp": ts,
-	})
+	body := benchlogin.Body(key)
 	if *loginBody {
 		fmt.Println(string(body))
 		return

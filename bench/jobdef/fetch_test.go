@@ -22,9 +22,7 @@ import (
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
 
 const remote = 20 * time.Millisecond
@@ -34,15 +32,11 @@ func TestFetchCallsAndLatency(t *testing.T) {
 	if s := os.Getenv("JOBDEF_FETCHES"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
+	ch := testserver.NewChain(t)
+	rpc, gw := ch.RPC, ch.Gateway
 	rpc.SetDelay(remote)
 	gw.SetDelay(remote)
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "bench.sqlite"))
-	cfg["SOLANA_NETWORK"] = "devnet"
-	cfg["SOLANA_RPC_URL"] = rpc.URL
-	cfg["IPFS_GATEWAY"] = gw.URL
+	cfg := ch.Config("sqlite://" + filepath.Join(t.TempDir(), "bench.sqlite"))
 	cfg["JOB_DEFINITION_FETCHES"] = "1000"
 	cfg["RATE_LIMIT_SECRETS_IP"] = "0"
 	srv := testserver.Start(t, cfg)
@@ -50,6 +44,7 @@ func TestFetchCallsAndLatency(t *testing.T) {
 	_, projectKey, _ := ed25519.GenerateKey(nil)
 	_, nodeKey, _ := ed25519.GenerateKey(nil)
 	project := base58.Encode(projectKey.Public().(ed25519.PublicKey))
+	node := base58.Encode(nodeKey.Public().(ed25519.PublicKey))
 	ts := time.Now().Unix()
 	login := testserver.Do(t, "POST", srv.URL+"/login", "", map[string]any{"address": project,
 		"signature": base58.Encode(ed25519.Sign(projectKey, []byte("nosana_secret_"+strconv.FormatInt(ts, 10)))), "timestamp": ts})
@@ -68,10 +63,7 @@ func TestFetchCallsAndLatency(t *testing.T) {
 		return []byte(fmt.Sprintf(`{"version":"0.1","type":"container","meta":{"n":%d},"ops":[],"logistics":{"send":{"type":"api","args":{"endpoint":"%s/v1/jobs/%%%%global.job%%%%/job-definition?name=bench"}},"receive":{"type":"api","args":{"endpoint":"%s/v1/jobs/%%%%global.job%%%%/results"}}}}`, i, srv.URL, srv.URL))
 	}
 	newJob := func(i int) solana.PublicKey {
-		job := solanatest.NewKey()
-		rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(placeholder(i)), Project: solana.MustPublicKeyFromBase58(project), HasTimeout: true, Timeout: 600})
-		rpc.PutRun(solanatest.NewKey(), program, solana.Run{Job: job, Node: solana.PublicKeyFromBytes(nodeKey.Public().(ed25519.PublicKey)), Time: time.Now().Unix()})
-		return job
+		return ch.PutRunning(gw.Add(placeholder(i)), project, node, 600)
 	}
 	client := &http.Client{}
 	fetch := func(job solana.PublicKey) time.Duration {

@@ -14,12 +14,11 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/mr-tron/base58"
+	"github.com/nosana-ci/nosana-secrets/bench/internal/benchlogin"
 )
 
 func main() {
@@ -31,10 +30,7 @@ func main() {
 	flag.Parse()
 
 	_, key, _ := ed25519.GenerateKey(nil)
-	addr := base58.Encode(key.Public().(ed25519.PublicKey))
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	login, _ := json.Marshal(map[string]string{"address": addr, "timestamp": ts,
-		"signature": base58.Encode(ed25519.Sign(key, []byte("nosana_secret_"+ts)))})
+	login := benchlogin.Body(key)
 	var tok struct{ Token string }
 	if err := json.Unmarshal(do("POST", *endpoint+"/login", "", login), &tok); err != nil {
 		log.Fatal(err)

@@ -314,26 +314,28 @@ func (c *chain) put(job, node, project solana.PublicKey, secrets []string) {
 	}
 }
 
-// Job implements solana.Chain.
-func (c *chain) Job(_ context.Context, addr solana.PublicKey) (solana.Job, error) {
+// entry is the job at addr, or an error naming it as what that wraps
+// solana.ErrNotFound.
+func (c *chain) entry(addr solana.PublicKey, what string) (jobEntry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.jobs[addr]
 	if !ok {
-		return solana.Job{}, fmt.Errorf("job %s: %w", addr, solana.ErrNotFound)
+		return jobEntry{}, fmt.Errorf("%s %s: %w", what, addr, solana.ErrNotFound)
 	}
-	return e.job, nil
+	return e, nil
+}
+
+// Job implements solana.Chain.
+func (c *chain) Job(_ context.Context, addr solana.PublicKey) (solana.Job, error) {
+	e, err := c.entry(addr, "job")
+	return e.job, err
 }
 
 // RunOf implements solana.Chain.
 func (c *chain) RunOf(_ context.Context, job solana.PublicKey) (solana.Run, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.jobs[job]
-	if !ok {
-		return solana.Run{}, fmt.Errorf("run of job %s: %w", job, solana.ErrNotFound)
-	}
-	return e.run, nil
+	e, err := c.entry(job, "run of job")
+	return e.run, err
 }
 
 // Fetch implements jobs.Documents.

@@ -16,11 +16,13 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nosana-ci/nosana-secrets/internal/lockedio"
 )
 
 // Handler is a JSON slog.Handler; see the package comment.
 type Handler struct {
-	w     *lockedWriter
+	w     *lockedio.Writer // each line one Write, whichever path formatted it
 	level slog.Leveler
 	slow  slog.Handler // slog.JSONHandler over the same writer
 }
@@ -32,7 +34,7 @@ func New(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 	if opts == nil {
 		opts = &slog.HandlerOptions{}
 	}
-	lw := &lockedWriter{w: w}
+	lw := lockedio.New(w)
 	o := *opts
 	o.ReplaceAttr = DurationText(opts.ReplaceAttr)
 	slow := slog.NewJSONHandler(lw, &o)
@@ -54,18 +56,6 @@ func DurationText(next func(groups []string, a slog.Attr) slog.Attr) func(groups
 		}
 		return a
 	}
-}
-
-// lockedWriter makes each line one Write, whichever path formatted it.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // Enabled implements slog.Handler.

@@ -10,6 +10,19 @@ import (
 // The helpers the server, e2e and browser tests share: a free port, a wait
 // for /readyz (the wallet that signs in is pkg/auth/authtest's).
 
+// Eventually polls cond every poll until it holds, failing t once within
+// has passed.
+func Eventually(t testing.TB, within, poll time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", within)
+		}
+		time.Sleep(poll)
+	}
+}
+
 // FreePort returns a loopback port nothing listened on a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()

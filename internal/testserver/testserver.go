@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nosana-ci/nosana-secrets/internal/lockedio"
 )
 
 var (
@@ -58,26 +60,9 @@ type Server struct {
 	URL  string // http://127.0.0.1:port
 	Addr string // 127.0.0.1:port
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *lockedio.Buffer
 	done chan struct{}
 	err  error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // passEnv are the only inherited variables a process started by a test
@@ -160,7 +145,7 @@ func start(t testing.TB, env map[string]string, args ...string) (*Server, error)
 	cmd := exec.Command(Binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Env = Env(t, env)
 	pr, pw := io.Pipe()
-	s := &Server{cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
+	s := &Server{cmd: cmd, logs: lockedio.NewBuffer(), done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(s.logs, pw)
 	cmd.Stdout = s.logs
 	if err := cmd.Start(); err != nil {

@@ -210,7 +210,7 @@ func (v *Verifier) check(ctx context.Context, job, node solana.PublicKey) error 
 	case err != nil:
 		return chainError(job, err)
 	case j.Finished():
-		return ended("job %s has ended (%s)", job, stateName(j.State))
+		return ended("job %s has ended (%s)", job, solana.StateName(j.State))
 	}
 	run, err := v.Chain.RunOf(ctx, job)
 	switch {
@@ -338,14 +338,4 @@ func deadline(start int64, j solana.Job) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(start+j.Timeout, 0).UTC()
-}
-
-func stateName(s uint8) string {
-	switch s {
-	case solana.JobDone:
-		return "done"
-	case solana.JobStopped:
-		return "stopped"
-	}
-	return fmt.Sprintf("state %d", s)
 }

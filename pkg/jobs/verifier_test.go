@@ -66,6 +66,13 @@ func (e *env) calls(method string) int   { return e.rpc.Calls(method) }
 func (e *env) fetches() int              { return e.gw.Total() }
 func (e *env) putJob(j solana.Job)       { e.rpc.PutJob(jobAddr, jobsProgram, j) }
 func (e *env) putRun(r solana.Run)       { e.rpc.PutRun(runAddr, jobsProgram, r) }
+
+// putRunning puts a running job: queued, with a run account naming node.
+func (e *env) putRunning() {
+	e.putJob(e.job(solana.JobQueued))
+	e.putRun(e.run())
+}
+
 func (e *env) grant(caller solana.PublicKey) (jobs.Grant, error) {
 	return e.v.Grant(context.Background(), jobAddr, caller)
 }
@@ -112,6 +119,18 @@ func newEnv(t *testing.T, o options) *env {
 }
 
 // job is a job of the newer layout (with a timeout) in the given state.
+// wantDeadline checks the deadline of the grant the node gets.
+func (e *env) wantDeadline(t *testing.T, want time.Time) {
+	t.Helper()
+	g, err := e.grant(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Deadline.Equal(want) {
+		t.Errorf("Deadline = %s, want %s", g.Deadline, want)
+	}
+}
+
 func (e *env) job(state uint8) solana.Job {
 	j := solana.Job{
 		IPFSJob: e.jobDigest, Market: market, Node: node, Payer: project, Price: 1000,
@@ -125,6 +144,16 @@ func (e *env) job(state uint8) solana.Job {
 
 func (e *env) run() solana.Run {
 	return solana.Run{Job: jobAddr, Node: node, Payer: node, Time: 1700000050}
+}
+
+// wantOriginal is wantError for a refusal (BadRequest) whose message is
+// the original server's, to the letter.
+func wantOriginal(t *testing.T, err error, message string) {
+	t.Helper()
+	wantError(t, err, jobs.BadRequest, message)
+	if err.Error() != message {
+		t.Errorf("message %q is not the original's", err)
+	}
 }
 
 func wantError(t *testing.T, err error, class jobs.Class, message string) *jobs.Error {
@@ -183,14 +212,10 @@ func equalGrant(a, b jobs.Grant) bool {
 func TestGrantRunningRefused(t *testing.T) {
 	t.Run("wrong node", func(t *testing.T) {
 		e := newEnv(t, options{})
-		e.putJob(e.job(solana.JobQueued))
-		e.putRun(e.run())
+		e.putRunning()
 		for _, caller := range []solana.PublicKey{stranger, project} {
 			_, err := e.grant(caller)
-			wantError(t, err, jobs.BadRequest, "You did not claim this job:"+jobAddr.String())
-			if err.Error() != "You did not claim this job:"+jobAddr.String() {
-				t.Errorf("message %q is not the original's", err)
-			}
+			wantOriginal(t, err, "You did not claim this job:"+jobAddr.String())
 		}
 		if f := e.fetches(); f != 0 {
 			t.Errorf("fetched %d documents for a refused caller", f)
@@ -235,10 +260,7 @@ func TestGrantFinished(t *testing.T) {
 
 		for _, caller := range []solana.PublicKey{stranger, node} {
 			_, err := e.grant(caller)
-			wantError(t, err, jobs.BadRequest, "You do not own this job:"+jobAddr.String())
-			if err.Error() != "You do not own this job:"+jobAddr.String() {
-				t.Errorf("message %q is not the original's", err)
-			}
+			wantOriginal(t, err, "You do not own this job:"+jobAddr.String())
 		}
 	}
 }
@@ -392,26 +414,14 @@ func TestGrantLayouts(t *testing.T) {
 		r := e.run()
 		r.Time = 0
 		e.putRun(r)
-		g, err := e.grant(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := time.Unix(1700000010+3600, 0); !g.Deadline.Equal(want) {
-			t.Errorf("Deadline = %s, want %s", g.Deadline, want)
-		}
+		e.wantDeadline(t, time.Unix(1700000010+3600, 0))
 	})
 	t.Run("new 233-byte account with trailing bytes", func(t *testing.T) {
 		e := newEnv(t, options{})
 		data := append(solana.EncodeJob(e.job(solana.JobQueued)), make([]byte, 40)...)
 		e.rpc.SetAccount(jobAddr, solanatest.Account{Owner: jobsProgram, Lamports: 1, Data: data})
 		e.putRun(e.run())
-		g, err := e.grant(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := time.Unix(1700000050+3600, 0); !g.Deadline.Equal(want) {
-			t.Errorf("Deadline = %s, want %s", g.Deadline, want)
-		}
+		e.wantDeadline(t, time.Unix(1700000050+3600, 0))
 	})
 	t.Run("zero timeout", func(t *testing.T) {
 		e := newEnv(t, options{})
@@ -487,8 +497,7 @@ func TestGrantGatewayFailures(t *testing.T) {
 			} else {
 				e.jobDigest = e.gw.AddResponse(tc.resp) // served under its own CID
 			}
-			e.putJob(e.job(solana.JobQueued))
-			e.putRun(e.run())
+			e.putRunning()
 			start := time.Now()
 			_, err := e.grant(node)
 			if d := time.Since(start); d > 2*time.Second {
@@ -523,8 +532,7 @@ func TestGrantRPCFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, options{})
-			e.putJob(e.job(solana.JobQueued))
-			e.putRun(e.run())
+			e.putRunning()
 			e.rpc.SetFailure(tc.failure)
 			_, err := e.grant(node)
 			je := wantError(t, err, jobs.Unavailable, tc.message)
@@ -536,8 +544,7 @@ func TestGrantRPCFailures(t *testing.T) {
 
 	t.Run("run lookup fails", func(t *testing.T) {
 		e := newEnv(t, options{})
-		e.putJob(e.job(solana.JobQueued))
-		e.putRun(e.run())
+		e.putRunning()
 		// Fail only getProgramAccounts: answer getAccountInfo, then break.
 		if _, err := e.v.Chain.Job(context.Background(), jobAddr); err != nil {
 			t.Fatal(err)
@@ -613,8 +620,7 @@ func TestNotConfigured(t *testing.T) {
 func TestStillValid(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 
 	if err := e.v.StillValid(ctx, jobAddr, node); err != nil {
 		t.Fatal(err)
@@ -664,8 +670,7 @@ func TestStillValidEnds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, options{})
-			e.putJob(e.job(solana.JobQueued))
-			e.putRun(e.run())
+			e.putRunning()
 			if err := e.v.StillValid(ctx, jobAddr, node); err != nil {
 				t.Fatal(err)
 			}
@@ -683,8 +688,7 @@ func TestStillValidEnds(t *testing.T) {
 func TestStillValidUnavailable(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	e.rpc.SetFailure(solanatest.FailHTTP500)
 	wantError(t, e.v.StillValid(ctx, jobAddr, node), jobs.Unavailable, "HTTP status 500")
 	// Not cached: once the node is back the answer is fresh.
@@ -696,8 +700,7 @@ func TestStillValidUnavailable(t *testing.T) {
 
 func TestStillValidAfterGrant(t *testing.T) {
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	if _, err := e.grant(node); err != nil {
 		t.Fatal(err)
 	}
@@ -712,8 +715,7 @@ func TestStillValidAfterGrant(t *testing.T) {
 func TestStillValidNoCache(t *testing.T) {
 	e := newEnv(t, options{})
 	e.v.ValidFor = -1
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	for range 3 {
 		if err := e.v.StillValid(context.Background(), jobAddr, node); err != nil {
 			t.Fatal(err)
@@ -726,8 +728,7 @@ func TestStillValidNoCache(t *testing.T) {
 
 func TestStillValidCoalesces(t *testing.T) {
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	e.rpc.SetDelay(100 * time.Millisecond)
 	var wg sync.WaitGroup
 	for range 10 {
@@ -745,8 +746,7 @@ func TestStillValidCoalesces(t *testing.T) {
 
 func TestStillValidCallerGivesUp(t *testing.T) {
 	e := newEnv(t, options{})
-	e.putJob(e.job(solana.JobQueued))
-	e.putRun(e.run())
+	e.putRunning()
 	e.rpc.SetDelay(300 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

@@ -40,6 +40,18 @@ const (
 	JobStopped uint8 = 3
 )
 
+// StateName names an ended job's state in messages: "done", "stopped",
+// else "state N".
+func StateName(s uint8) string {
+	switch s {
+	case JobDone:
+		return "done"
+	case JobStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("state %d", s)
+}
+
 // Job is a decoded JobAccount.
 type Job struct {
 	IPFSJob    [32]byte // sha256 digest of the job JSON (see ipfs.CID)

@@ -11,9 +11,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 )
 
 // short is how the console shows an address.
@@ -24,22 +22,18 @@ func short(a string) string { return a[:4] + "…" + a[len(a)-4:] }
 // filters narrow the log, and "Verify" checks the chain in the browser and
 // shows the head hash the server holds.
 func TestAuditThroughTheConsole(t *testing.T) {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	srv := startServer(t, map[string]string{
-		"SOLANA_NETWORK": "devnet", "SOLANA_RPC_URL": rpc.URL, "IPFS_GATEWAY": gw.URL, "JOB_RECHECK": "0",
-	})
+	ch := testserver.NewChain(t)
+	env := ch.Env()
+	env["JOB_RECHECK"] = "0"
+	srv := startServer(t, env)
 	w := newWallet("Test Wallet", true)
 	owner := w.api(t, srv)
 	owner.set(map[string]any{"pipeline/ssh-key": "ssh", "private": "no"})
 
 	// The node's job read, as a Nosana node does it.
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	node := newWallet("node", false)
-	job, run := solanatest.NewKey(), solanatest.NewKey()
-	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline/ssh-key"}})
-	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: solana.MustPublicKeyFromBase58(w.Addr), Timeout: 300, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(node.Addr), Time: time.Now().Unix()})
+	doc := ch.Gateway.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline/ssh-key"}})
+	job := ch.PutRunning(doc, w.Addr, node.Addr, 300)
 	ts := fmt.Sprint(time.Now().Unix())
 	body, _ := json.Marshal(map[string]string{
 		"address": node.Addr, "timestamp": ts, "job": job.String(),
@@ -163,30 +157,27 @@ func TestAuditThroughTheConsole(t *testing.T) {
 	p.run("unsigned found", waitText("#chain-result", "no event carries a signature by a key this server publishes"))
 }
 
-// unsignAudit removes the signatures from every answer of GET /v1/audit,
-// as a store rewritten by someone without the master key would have to.
-const unsignAudit = `(() => {
-  if (!location.search.includes('unsigned')) return;
+// rewriteAudit is a page script that, on a page whose URL's query has
+// marker, runs edit (a JavaScript statement on e) on every event of every
+// answer of GET /v1/audit.
+func rewriteAudit(marker, edit string) string {
+	return `(() => {
+  if (!location.search.includes('` + marker + `')) return;
   const real = window.fetch;
   window.fetch = async (input, init) => {
     const res = await real(input, init);
     if (!String(input).includes('/v1/audit?')) return res;
     const page = await res.json();
-    for (const e of page.items) { delete e.sig; delete e.sig_key; }
+    for (const e of page.items) ` + edit + `
     return new Response(JSON.stringify(page), { status: res.status, headers: res.headers });
   };
 })()`
+}
 
-// tamperAudit changes one key name in every answer of GET /v1/audit, as a
-// server rewriting its log would.
-const tamperAudit = `(() => {
-  if (!location.search.includes('tampered')) return;
-  const real = window.fetch;
-  window.fetch = async (input, init) => {
-    const res = await real(input, init);
-    if (!String(input).includes('/v1/audit?')) return res;
-    const page = await res.json();
-    for (const e of page.items) if (e.keys.includes('private')) e.keys = ['public'];
-    return new Response(JSON.stringify(page), { status: res.status, headers: res.headers });
-  };
-})()`
+var (
+	// unsignAudit removes the signatures, as a store rewritten by someone
+	// without the master key would have to.
+	unsignAudit = rewriteAudit("unsigned", "{ delete e.sig; delete e.sig_key; }")
+	// tamperAudit changes one key name, as a server rewriting its log would.
+	tamperAudit = rewriteAudit("tampered", "if (e.keys.includes('private')) e.keys = ['public'];")
+)

@@ -12,9 +12,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 )
 
 // setTextarea replaces a textarea's text as typing would.
@@ -29,9 +27,8 @@ func setTextarea(p *page, sel, text string) {
 // copy the placeholder; a node fetches it (and a stranger is refused)
 // through the real API, and both fetches show on the definition's page.
 func TestJobDefinitionsThroughTheConsole(t *testing.T) {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	srv := startServer(t, map[string]string{"SOLANA_NETWORK": "devnet", "SOLANA_RPC_URL": rpc.URL, "IPFS_GATEWAY": gw.URL})
+	ch := testserver.NewChain(t)
+	srv := startServer(t, ch.Env())
 	w := newWallet("Test Wallet", true)
 	w.api(t, srv).set(map[string]any{"API_TOKEN": "tok-123"})
 
@@ -68,11 +65,8 @@ func TestJobDefinitionsThroughTheConsole(t *testing.T) {
 
 	// A node runs a job whose on-chain document is the placeholder.
 	doc, _ := json.Marshal(placeholder)
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
 	node, stranger := newWallet("node", false), newWallet("stranger", false)
-	job := solanatest.NewKey()
-	rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(doc), Project: solana.MustPublicKeyFromBase58(w.Addr), HasTimeout: true, Timeout: 300})
-	rpc.PutRun(solanatest.NewKey(), program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(node.Addr), Time: time.Now().Unix()})
+	job := ch.PutRunning(ch.Gateway.Add(doc), w.Addr, node.Addr, 300)
 	ep := placeholder["logistics"].(map[string]any)["send"].(map[string]any)["args"].(map[string]any)["endpoint"].(string)
 	fetch := func(k ed25519.PrivateKey) (int, string) {
 		req, _ := http.NewRequest("GET", strings.Replace(ep, "%%global.job%%", job.String(), 1), nil)

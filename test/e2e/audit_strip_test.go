@@ -14,13 +14,11 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 )
 
 // TestAuditStrippedHeadNotVouched: the operator of the store, without the
@@ -44,9 +42,7 @@ func TestAuditStrippedHeadNotVouched(t *testing.T) {
 			uri := b.uri(t)
 			env := testserver.Config(uri)
 			w := authtest.NewWallet()
-			srv := testserver.Start(t, env)
-			a := api{t, srv.URL}
-			tok := a.login(w)
+			srv, a, tok := startSignedIn(t, env, w)
 			for _, k := range []string{"A", "B"} {
 				a.expect(a.do("PUT", "/v1/secrets/"+k, tok, map[string]any{"value": "v"}), 200, "", "")
 			}
@@ -59,9 +55,7 @@ func TestAuditStrippedHeadNotVouched(t *testing.T) {
 
 			forgeNewest(t, b.name, uri, w.Addr)
 
-			srv = testserver.Start(t, env)
-			a = api{t, srv.URL}
-			tok = a.login(w)
+			srv, a, tok = startSignedIn(t, env, w)
 			a.expect(a.do("PUT", "/v1/secrets/C", tok, map[string]any{"value": "v"}), 200, "", "")
 			code, out, stderr := auditVerifyRun(t, w, srv.URL)
 			if code != 1 || !strings.Contains(stderr, "recorded a break") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
@@ -153,21 +147,12 @@ func forgeNewest(t *testing.T, backend, uri, owner string) {
 			t.Fatal(err)
 		}
 	case "mongodb":
-		name, err := mongostore.ParseURI(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := mongo.Connect(options.Client().ApplyURI(uri))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Disconnect(ctx)
-		db := c.Database(name)
+		db := mongoStore(t, uri)
 		var doc struct {
 			ID   string `bson:"_id"`
 			Data []byte `bson:"data"`
 		}
-		err = db.Collection("audit").FindOne(ctx, bson.D{{Key: "owner", Value: owner}}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&doc)
+		err := db.Collection("audit").FindOne(ctx, bson.D{{Key: "owner", Value: owner}}, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}})).Decode(&doc)
 		if err != nil {
 			t.Fatal(err)
 		}

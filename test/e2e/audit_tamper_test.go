@@ -68,9 +68,7 @@ func tamperStore(t *testing.T, backend string) string {
 // It answers the noted head.
 func noteHead(t *testing.T, env map[string]string, w authtest.Wallet) audit.Head {
 	t.Helper()
-	srv := testserver.Start(t, env)
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, env, w)
 	for _, v := range []string{`"one"`, `"two"`} {
 		a.expect(a.do("PUT", "/v1/secrets/DB", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
 	}
@@ -274,10 +272,7 @@ func TestAuditTamperedByTheStore(t *testing.T) {
 func trimAt(t *testing.T, uri, masterKey string, owner string, noted audit.Head) audit.Event {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := seal.ParseKeys(masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := mustKeys(t, masterKey)
 	store, err := storagestack.Open(ctx, uri, storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)
@@ -354,11 +349,7 @@ func TestAuditVerifyAfterRekey(t *testing.T) {
 	}
 
 	env["MASTER_KEY"] = newKey
-	keys, _ := seal.ParseKeys(newKey)
-	ring, err := seal.New(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring := mustRing(t, newKey)
 	signer, err := seal.AuditSigner(ring, "")
 	if err != nil {
 		t.Fatal(err)
@@ -370,8 +361,7 @@ func TestAuditVerifyAfterRekey(t *testing.T) {
 		t.Errorf("audit verify with the new key after rekey: exit %d\n%s%s", code, out, stderr)
 	}
 	// The old key's public half is not enough any more: the newest events are the new key's.
-	oldKeys, _ := seal.ParseKeys(oldKey)
-	oldRing, _ := seal.New(oldKeys...)
+	oldRing := mustRing(t, oldKey)
 	oldSigner, _ := seal.AuditSigner(oldRing, "")
 	if code, out, stderr := auditVerifyRun(t, w, srv.URL, "--key", oldSigner.PublicKey().String()); code != 1 || !strings.Contains(stderr, "not among the keys") {
 		t.Errorf("audit verify pinned to the retired key: exit %d\n%s%s", code, out, stderr)

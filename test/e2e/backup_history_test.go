@@ -97,9 +97,7 @@ func auditVerify(t *testing.T, w authtest.Wallet, endpoint string, args ...strin
 func TestBackupRestoreHistory(t *testing.T) {
 	from := "sqlite://" + filepath.Join(t.TempDir(), "history.sqlite")
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, testserver.Config(from))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, testserver.Config(from), w)
 	for _, v := range []string{`"one"`, `"two"`, `{"three":3}`} {
 		a.expect(a.do("PUT", "/v1/secrets/k", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
 	}

@@ -178,6 +178,25 @@ func (s *loadStats) note(status int, err error) {
 	s.statuses[status]++
 }
 
+// untilStopped starts count goroutines in wg; goroutine i calls step(i, n)
+// for n = 0, 1, … until stop is closed.
+func untilStopped(wg *sync.WaitGroup, stop <-chan struct{}, count int, step func(i, n int)) {
+	for i := 0; i < count; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				step(i, n)
+			}
+		}()
+	}
+}
+
 func failover(t *testing.T, uri string, wait int) {
 	cfg := testserver.Config(uri)
 	cfg["REDIS_WAIT_REPLICAS"] = strconv.Itoa(wait)
@@ -205,50 +224,28 @@ func failover(t *testing.T, uri string, wait int) {
 	stop := make(chan struct{})
 	var killed atomic.Bool
 	var wg sync.WaitGroup
-	for i := 0; i < writers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("w%d-%d", i, n)
-				v := fmt.Sprintf("%s-%s", key, value)
-				r, err := testserver.TryDo(client, "POST", srv.URL+"/secrets", tok, map[string]any{"secrets": map[string]string{key: v}})
-				st.note(r.Status, err)
-				if err == nil && r.Status == 200 {
-					st.mu.Lock()
-					st.acked[key] = v
-					st.mu.Unlock()
-					if killed.Load() {
-						st.okAfter.Add(1)
-					}
-				} else {
-					st.lastFail.Store(time.Now().UnixNano())
-				}
-				time.Sleep(5 * time.Millisecond)
+	untilStopped(&wg, stop, writers, func(i, n int) {
+		key := fmt.Sprintf("w%d-%d", i, n)
+		v := fmt.Sprintf("%s-%s", key, value)
+		r, err := testserver.TryDo(client, "POST", srv.URL+"/secrets", tok, map[string]any{"secrets": map[string]string{key: v}})
+		st.note(r.Status, err)
+		if err == nil && r.Status == 200 {
+			st.mu.Lock()
+			st.acked[key] = v
+			st.mu.Unlock()
+			if killed.Load() {
+				st.okAfter.Add(1)
 			}
-		}()
-	}
-	for i := 0; i < readers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := testserver.TryDo(client, "GET", srv.URL+"/secrets/probe", tok, nil)
-				st.note(r.Status, err)
-				time.Sleep(10 * time.Millisecond)
-			}
-		}()
-	}
+		} else {
+			st.lastFail.Store(time.Now().UnixNano())
+		}
+		time.Sleep(5 * time.Millisecond)
+	})
+	untilStopped(&wg, stop, readers, func(_, _ int) {
+		r, err := testserver.TryDo(client, "GET", srv.URL+"/secrets/probe", tok, nil)
+		st.note(r.Status, err)
+		time.Sleep(10 * time.Millisecond)
+	})
 
 	time.Sleep(time.Second)
 	// The replica lags: stopped for a second while the primary acknowledges.

@@ -5,6 +5,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +58,15 @@ func (a api) do(method, path, token string, body any) reply {
 	return reply{r.Status, r.Header, r.Body}
 }
 
+// startSignedIn starts serve with env and signs w in there: the server,
+// its API and w's token.
+func startSignedIn(t *testing.T, env map[string]string, w authtest.Wallet) (*testserver.Server, api, string) {
+	t.Helper()
+	srv := testserver.Start(t, env)
+	a := api{t, srv.URL}
+	return srv, a, a.login(w)
+}
+
 func (a api) login(w authtest.Wallet) string {
 	a.t.Helper()
 	r := a.do("POST", "/login", "", w.LegacyLogin(time.Now().Unix()))
@@ -81,4 +91,17 @@ func (a api) expect(r reply, status int, typ, msg string) {
 	if got := r.field(a.t, "message"); !strings.Contains(got, msg) {
 		a.t.Errorf("message %q, want %q", got, msg)
 	}
+}
+
+// runRekey runs `nosana-secrets rekey` with env and returns what it wrote
+// (stdout and stderr), failing t if it fails.
+func runRekey(t *testing.T, env map[string]string) string {
+	t.Helper()
+	cmd := exec.Command(testserver.Binary(t), "rekey")
+	cmd.Env = testserver.Env(t, env)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rekey: %v\n%s", err, out)
+	}
+	return string(out)
 }

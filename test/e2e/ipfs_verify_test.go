@@ -9,9 +9,6 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
 
 // TestSwappedJobDocumentThroughBinary: a gateway that serves another
@@ -20,25 +17,18 @@ import (
 // once served. With IPFS_VERIFY=false the server warns at start and
 // trusts the gateway.
 func TestSwappedJobDocumentThroughBinary(t *testing.T) {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+	ch := testserver.NewChain(t)
+	gw := ch.Gateway
 	project, node := authtest.NewWallet(), authtest.NewWallet()
-	pk := func(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
 	real := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key"]}}`)
 	swapped := []byte(`{"type":"Github","state":{"nosana/secrets":["pipeline1-ssh-key","prod-db"]}}`)
 	digest := gw.Add(real)
 	cid := ipfs.CID(digest)
-	job, run := solanatest.NewKey(), solanatest.NewKey()
-	rpc.PutJob(job, program, solana.Job{IPFSJob: digest, Project: pk(project), Timeout: 300, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
+	job := ch.PutRunning(digest, project.Addr, node.Addr, 300)
 
 	start := func(verify string) (api, *testserver.Server) {
-		cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "verify.sqlite"))
-		cfg["SOLANA_NETWORK"] = "devnet"
-		cfg["SOLANA_RPC_URL"] = rpc.URL
-		cfg["IPFS_GATEWAY"] = gw.URL
+		cfg := ch.Config("sqlite://" + filepath.Join(t.TempDir(), "verify.sqlite"))
 		if verify != "" {
 			cfg["IPFS_VERIFY"] = verify
 		}

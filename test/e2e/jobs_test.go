@@ -10,7 +10,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
@@ -20,13 +19,9 @@ import (
 // RPC node and gateway: the node reads exactly the granted keys until the
 // job ends, a forged account yields nothing, and an RPC outage is a 503.
 func TestJobAccessThroughBinary(t *testing.T) {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "jobs.sqlite"))
-	cfg["SOLANA_NETWORK"] = "devnet"
-	cfg["SOLANA_RPC_URL"] = rpc.URL
-	cfg["IPFS_GATEWAY"] = gw.URL
+	ch := testserver.NewChain(t)
+	rpc, gw, program := ch.RPC, ch.Gateway, testserver.DevnetProgram
+	cfg := ch.Config("sqlite://" + filepath.Join(t.TempDir(), "jobs.sqlite"))
 	cfg["JOB_RECHECK"] = "0"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
@@ -36,10 +31,8 @@ func TestJobAccessThroughBinary(t *testing.T) {
 	a.expect(a.do("POST", "/secrets", tp, `{"secrets":{"pipeline1-ssh-key":"ssh","private":"no"}}`), 200, "", "")
 	pk := func(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
 
-	job, run := solanatest.NewKey(), solanatest.NewKey()
 	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"pipeline1-ssh-key"}})
-	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
+	job := ch.PutRunning(doc, project.Addr, node.Addr, 300)
 
 	login := func(w authtest.Wallet, j solana.PublicKey) reply {
 		body := w.LegacyLogin(time.Now().Unix())

@@ -232,11 +232,5 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 
 func eventually(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testserver.Eventually(t, 20*time.Second, 100*time.Millisecond, cond)
 }

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,9 +22,7 @@ func TestMasterKeyRotation(t *testing.T) {
 		return c
 	}
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, cfg(oldKey))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, cfg(oldKey), w)
 	a.expect(a.do("POST", "/secrets", tok, `{"secrets":{"a":"one","b":[2],"c":{"three":3}}}`), 200, "", "")
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -41,9 +38,7 @@ func TestMasterKeyRotation(t *testing.T) {
 	}
 
 	// New key first, old second: old values read, new writes use the new key.
-	srv = testserver.Start(t, cfg(newKey+","+oldKey))
-	a = api{t, srv.URL}
-	tok = a.login(w)
+	srv, a, tok = startSignedIn(t, cfg(newKey+","+oldKey), w)
 	if r := a.do("GET", "/secrets/a", tok, nil); string(r.body) != `"one"` {
 		t.Fatalf("old value under the rotated ring: %d %s", r.status, r.body)
 	}
@@ -53,19 +48,12 @@ func TestMasterKeyRotation(t *testing.T) {
 	}
 
 	// rekey reseals the rest, with progress on stderr.
-	cmd := exec.Command(testserver.Binary(t), "rekey")
-	cmd.Env = testserver.Env(t, cfg(newKey+","+oldKey))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("rekey: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "done: 4 resealed") {
+	out := runRekey(t, cfg(newKey+","+oldKey))
+	if !strings.Contains(out, "done: 4 resealed") {
 		t.Errorf("rekey output:\n%s", out)
 	}
 	// Now the new key alone opens everything; the old alone is refused.
-	srv = testserver.Start(t, cfg(newKey))
-	a = api{t, srv.URL}
-	tok = a.login(w)
+	_, a, tok = startSignedIn(t, cfg(newKey), w)
 	if r := a.do("GET", "/secrets", tok, nil); string(r.body) != `{"a":"one","b":[2],"c":{"three":3},"d":"four"}` {
 		t.Errorf("after rekey: %d %s", r.status, r.body)
 	}

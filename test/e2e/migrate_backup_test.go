@@ -14,16 +14,12 @@ import (
 	"strings"
 	"testing"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/spf13/cobra"
 
 	"github.com/nosana-ci/nosana-secrets/cmd/backup"
 	"github.com/nosana-ci/nosana-secrets/cmd/cmdutil"
 	"github.com/nosana-ci/nosana-secrets/cmd/restore"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
-	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	storagestack "github.com/nosana-ci/nosana-secrets/pkg/stack"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
@@ -64,12 +60,7 @@ func emptyStore(t *testing.T, backend string) string {
 		return redisOwn(t, "restore")
 	case "mongodb":
 		uri, name := scratchName(t, "mongodb", "restore")
-		client, err := mongo.Connect(options.Client().ApplyURI(uri))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Disconnect(context.Background())
-		if err := client.Database(name).Drop(context.Background()); err != nil {
+		if err := mongoDB(t, uri, name).Drop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		return uri
@@ -237,10 +228,7 @@ type memoryStore struct {
 
 func newMemoryStore(t *testing.T) *memoryStore {
 	t.Helper()
-	keys, err := seal.ParseKeys(testserver.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := mustKeys(t, testserver.TestMasterKey)
 	st, err := storagestack.Open(context.Background(), "memory://", storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)

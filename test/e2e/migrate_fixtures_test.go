@@ -19,7 +19,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/seal"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 )
@@ -238,11 +237,7 @@ func TestMigrateKilledHalfway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	keys, err := seal.ParseKeys(testserver.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, _ := seal.New(keys...)
+	kr := mustRing(t, testserver.TestMasterKey)
 	// Walk, not List: a listing need not carry versions.
 	var got []storage.Secret
 	err = st.Walk(context.Background(), func(owner string, sec storage.Secret) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
+	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/storagetest"
 )
 
@@ -376,17 +377,33 @@ func loadRedis(t *testing.T, f *fixture) string {
 	return uri
 }
 
-// loadMongo inserts mongodb/dump.jsonl's documents (canonical extended
-// JSON) and its key index into a fresh database of the test server.
-func loadMongo(t *testing.T, f *fixture, suffix string) string {
-	uri, name := scratchName(t, "mongodb", suffix)
-	ctx := context.Background()
+// mongoDB is the database name at the MongoDB of uri, connected until t ends.
+func mongoDB(t *testing.T, uri, name string) *mongo.Database {
+	t.Helper()
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	db := client.Database(name)
+	return client.Database(name)
+}
+
+// mongoStore is mongoDB of the database the storage URI uri names.
+func mongoStore(t *testing.T, uri string) *mongo.Database {
+	t.Helper()
+	name, err := mongostore.ParseURI(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mongoDB(t, uri, name)
+}
+
+// loadMongo inserts mongodb/dump.jsonl's documents (canonical extended
+// JSON) and its key index into a fresh database of the test server.
+func loadMongo(t *testing.T, f *fixture, suffix string) string {
+	uri, name := scratchName(t, "mongodb", suffix)
+	ctx := context.Background()
+	db := mongoDB(t, uri, name)
 	if err := db.Drop(ctx); err != nil {
 		t.Fatal(err)
 	}

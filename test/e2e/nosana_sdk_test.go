@@ -13,9 +13,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
 
 // TestNosanaSDK runs test/nosana-sdk (node --test) against the real binary:
@@ -49,14 +46,8 @@ func TestNosanaSDK(t *testing.T) {
 		}
 	}
 
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	cfg := testserver.Config("sqlite://" + filepath.Join(t.TempDir(), "sdk.sqlite"))
-	cfg["SOLANA_NETWORK"] = "devnet"
-	cfg["SOLANA_RPC_URL"] = rpc.URL
-	cfg["IPFS_GATEWAY"] = gw.URL
-	srv := testserver.Start(t, cfg)
+	ch := testserver.NewChain(t)
+	srv := testserver.Start(t, ch.Config("sqlite://"+filepath.Join(t.TempDir(), "sdk.sqlite")))
 	a := api{t, srv.URL}
 
 	project, nodeW, stranger := authtest.NewWallet(), authtest.NewWallet(), authtest.NewWallet()
@@ -70,9 +61,7 @@ func TestNosanaSDK(t *testing.T) {
 	}
 	var put struct{ Placeholder json.RawMessage }
 	_ = json.Unmarshal(r.body, &put)
-	job := solanatest.NewKey()
-	rpc.PutJob(job, program, solana.Job{IPFSJob: gw.Add(put.Placeholder), Project: solana.MustPublicKeyFromBase58(project.Addr), HasTimeout: true, Timeout: 600})
-	rpc.PutRun(solanatest.NewKey(), program, solana.Run{Job: job, Node: solana.MustPublicKeyFromBase58(nodeW.Addr), Time: time.Now().Unix()})
+	job := ch.PutRunning(ch.Gateway.Add(put.Placeholder), project.Addr, nodeW.Addr, 600)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -13,13 +13,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/storage/mongostore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/redisstore"
 	"github.com/nosana-ci/nosana-secrets/pkg/storage/sqlstore"
 )
@@ -104,18 +101,10 @@ func rawRecords(t *testing.T, backend, uri, owner string) [][]byte {
 		}
 		return out
 	case "mongodb":
-		db, err := mongostore.ParseURI(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl, err := mongo.Connect(options.Client().ApplyURI(uri))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Disconnect(ctx)
+		db := mongoStore(t, uri)
 		var out [][]byte
 		for _, coll := range []string{"secrets", "versions", "audit"} { // current, older versions, audit log
-			cur, err := cl.Database(db).Collection(coll).Find(ctx, bson.M{"owner": owner})
+			cur, err := db.Collection(coll).Find(ctx, bson.M{"owner": owner})
 			if err != nil {
 				t.Fatal(err)
 			}

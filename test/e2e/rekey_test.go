@@ -39,9 +39,7 @@ func TestInterruptedRekey(t *testing.T) {
 		return c
 	}
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, cfg(oldKey))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, cfg(oldKey), w)
 	batch := map[string]string{}
 	for i := range n {
 		batch[fmt.Sprintf("k%05d", i)] = fmt.Sprintf("value-%d", i)
@@ -51,14 +49,7 @@ func TestInterruptedRekey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keys, err := seal.ParseKeys(newKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := seal.New(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring := mustRing(t, newKey)
 	newID := ring.ActiveID()
 	ctx := context.Background()
 	raw, err := stack.OpenBackend(ctx, uri)
@@ -155,11 +146,7 @@ func TestInterruptedRekey(t *testing.T) {
 	}
 
 	// A rerun finishes; then the new key alone serves, the old alone not.
-	again := exec.Command(testserver.Binary(t), "rekey")
-	again.Env = testserver.Env(t, cfg(newKey+","+oldKey))
-	if out, err := again.CombinedOutput(); err != nil {
-		t.Fatalf("rekey rerun: %v\n%s", err, out)
-	}
+	runRekey(t, cfg(newKey+","+oldKey)) // a rerun
 	srv = testserver.Start(t, cfg(newKey))
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -182,9 +169,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		return c
 	}
 	w := authtest.NewWallet()
-	srv := testserver.Start(t, cfg(keyA))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, cfg(keyA), w)
 	want := map[string][]string{ // name → value of version 1, 2, …; "" a tombstone
 		"k":    {`"one"`, `"two"`, `"three"`},
 		"gone": {`{"a":1}`, ``},
@@ -202,13 +187,8 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rekey := exec.Command(testserver.Binary(t), "rekey")
-	rekey.Env = testserver.Env(t, cfg(keyB+","+keyA))
-	out, err := rekey.CombinedOutput()
-	if err != nil {
-		t.Fatalf("rekey: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "6 kept versions, 3 and 6 sealed with an older key") {
+	out := runRekey(t, cfg(keyB+","+keyA))
+	if !strings.Contains(out, "6 kept versions, 3 and 6 sealed with an older key") {
 		t.Errorf("rekey's count of versions:\n%s", out)
 	}
 
@@ -217,10 +197,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ringB, err := seal.New(mustKeys(t, keyB)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ringB := mustRing(t, keyB)
 	walkedValues := 0
 	err = raw.WalkVersions(ctx, func(owner string, v storage.Version) error {
 		if owner != w.Addr || v.Deleted {
@@ -237,9 +214,7 @@ func TestRekeyKeepsOldVersionsReadable(t *testing.T) {
 		t.Fatalf("walked %d versions with values (want 6): %v", walkedValues, err)
 	}
 
-	srv = testserver.Start(t, cfg(keyB))
-	a = api{t, srv.URL}
-	tok = a.login(w)
+	_, a, tok = startSignedIn(t, cfg(keyB), w)
 	for name, vs := range want {
 		for i, v := range vs {
 			r := a.do("GET", fmt.Sprintf("/v1/secrets/%s?version=%d", name, i+1), tok, nil)
@@ -261,4 +236,14 @@ func mustKeys(t *testing.T, s string) [][]byte {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// mustRing is the keyring of the master keys s (as MASTER_KEY lists them).
+func mustRing(t *testing.T, s string) *seal.Keyring {
+	t.Helper()
+	kr, err := seal.New(mustKeys(t, s)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
 }

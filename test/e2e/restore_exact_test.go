@@ -52,10 +52,7 @@ func restoreBackends() []string {
 func seedHistory(t *testing.T, uri string, owners int) {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := seal.ParseKeys(testserver.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := mustKeys(t, testserver.TestMasterKey)
 	st, err := storagestack.Open(ctx, uri, storagestack.Options{MasterKeys: keys})
 	if err != nil {
 		t.Fatal(err)
@@ -343,21 +340,28 @@ type faulty struct {
 	versionsOK, auditOK int
 }
 
-func (f *faulty) ImportVersions(ctx context.Context, owner string, vs []storage.Version) error {
-	if f.versionsOK == 0 {
-		f.versionsOK = -1
+// spend counts one import against a budget of f's: errFault when it is
+// spent (0), once.
+func spend(ok *int) error {
+	if *ok == 0 {
+		*ok = -1
 		return errFault
 	}
-	f.versionsOK--
+	*ok--
+	return nil
+}
+
+func (f *faulty) ImportVersions(ctx context.Context, owner string, vs []storage.Version) error {
+	if err := spend(&f.versionsOK); err != nil {
+		return err
+	}
 	return f.faultLower.ImportVersions(ctx, owner, vs)
 }
 
 func (f *faulty) ImportAudit(ctx context.Context, owner string, events []audit.Event) error {
-	if f.auditOK == 0 {
-		f.auditOK = -1
-		return errFault
+	if err := spend(&f.auditOK); err != nil {
+		return err
 	}
-	f.auditOK--
 	return f.faultLower.ImportAudit(ctx, owner, events)
 }
 
@@ -366,14 +370,7 @@ func (f *faulty) ImportAudit(ctx context.Context, owner string, events []audit.E
 func faultyMemory(t *testing.T, versionsOK, auditOK int) (m *memoryStore, restoreF *cmdutil.Factory) {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := seal.ParseKeys(testserver.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := mustRing(t, testserver.TestMasterKey)
 	raw, err := storagebackends.OpenBackend(ctx, "memory://")
 	if err != nil {
 		t.Fatal(err)
@@ -473,9 +470,7 @@ const emptiness = "nosana-secrets: restore: the store is not empty (it holds sec
 func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 	w := authtest.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
-	srv := testserver.Start(t, testserver.Config(src))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, testserver.Config(src), w)
 	a.expect(a.do("PUT", "/v1/secrets/k", tok, map[string]any{"value": "v"}), 200, "", "")
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -487,10 +482,7 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 	// raw writes to the store at uri below its seal layer (a store as
 	// serve creates it: with its key check).
 	raw := func(t *testing.T, uri string, fn func(storage.Store) error) {
-		keys, err := seal.ParseKeys(testserver.TestMasterKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		keys := mustKeys(t, testserver.TestMasterKey)
 		s, err := storagestack.Open(context.Background(), uri, storagestack.Options{MasterKeys: keys})
 		if err != nil {
 			t.Fatal(err)
@@ -536,14 +528,7 @@ func TestRestoreRefusesAStoreThatHoldsAnything(t *testing.T) {
 // macKeyOf is the MAC key of backups under the test master key.
 func macKeyOf(t *testing.T) []byte {
 	t.Helper()
-	keys, err := seal.ParseKeys(testserver.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := mustRing(t, testserver.TestMasterKey)
 	key, _, err := kr.Derive("", migrate.MACPurpose, migrate.MACKeySize)
 	if err != nil {
 		t.Fatal(err)
@@ -567,9 +552,7 @@ func retrailer(body string, secrets, versions, events int, field string, sum []b
 func TestRestoreRefusesAnEditedBackup(t *testing.T) {
 	w := authtest.NewWallet()
 	src := "sqlite://" + filepath.Join(t.TempDir(), "source.sqlite")
-	srv := testserver.Start(t, testserver.Config(src))
-	a := api{t, srv.URL}
-	tok := a.login(w)
+	srv, a, tok := startSignedIn(t, testserver.Config(src), w)
 	for _, v := range []string{`"one"`, `"two"`} {
 		a.expect(a.do("PUT", "/v1/secrets/DB", tok, map[string]any{"value": json.RawMessage(v)}), 200, "", "")
 	}
@@ -656,14 +639,7 @@ func TestRestoreRefusesALongLine(t *testing.T) {
 // versions, no MAC) come back each as one version written by its owner at
 // the time the file says, and a --merge of the same file adds nothing.
 func TestRestoreVersion1File(t *testing.T) {
-	keys, err := seal.ParseKeys(testserver.TestMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := mustRing(t, testserver.TestMasterKey)
 	owner := authtest.NewWallet().Addr
 	body := fmt.Sprintf(`{"format":"nosana-secrets-backup","version":1,"created":"2026-01-02T03:04:05Z","key_ids":[%q],"owners":1,"secrets":2}`+"\n", kr.ActiveID())
 	for i, name := range []string{"a", "b"} {

@@ -10,9 +10,6 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
-	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana"
-	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
 
 // TestV1Holes closes issue 19's smaller holes through the binary on every
@@ -30,13 +27,8 @@ func TestV1Holes(t *testing.T) {
 }
 
 func v1Holes(t *testing.T, uri string) {
-	rpc := solanatest.NewServer(t)
-	gw := ipfstest.NewGateway(t)
-	program := solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
-	cfg := testserver.Config(uri)
-	cfg["SOLANA_NETWORK"] = "devnet"
-	cfg["SOLANA_RPC_URL"] = rpc.URL
-	cfg["IPFS_GATEWAY"] = gw.URL
+	ch := testserver.NewChain(t)
+	cfg := ch.Config(uri)
 	cfg["JOB_RECHECK"] = "0"
 	srv := testserver.Start(t, cfg)
 	a := api{t, srv.URL}
@@ -78,11 +70,8 @@ func v1Holes(t *testing.T, uri string) {
 	}
 
 	// A running job granted live, gone and never (which was never set).
-	pk := func(w authtest.Wallet) solana.PublicKey { return solana.MustPublicKeyFromBase58(w.Addr) }
-	job, run := solanatest.NewKey(), solanatest.NewKey()
-	doc := gw.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"live", "gone", "never"}})
-	rpc.PutJob(job, program, solana.Job{IPFSJob: doc, Project: pk(project), Timeout: 300, HasTimeout: true})
-	rpc.PutRun(run, program, solana.Run{Job: job, Node: pk(node), Time: time.Now().Unix()})
+	doc := ch.Gateway.AddJSON(t, map[string]any{"type": "Github", "secrets": []string{"live", "gone", "never"}})
+	job := ch.PutRunning(doc, project.Addr, node.Addr, 300)
 	body := node.LegacyLogin(time.Now().Unix())
 	body["job"] = job.String()
 	r = a.do("POST", "/login", "", body)

@@ -200,32 +200,31 @@ export async function removeDefinition(name) {
   await call('DELETE', definitionURL(name));
 }
 
+/**
+ * The calls of one of the owner's collections at path (v1/tokens,
+ * v1/trusts): list answers its items, create POSTs req and answers what
+ * the server made, remove deletes the item id.
+ */
+function collection(path) {
+  return {
+    list: async () => JSON.parse(await call('GET', path)).items,
+    create: async (req) => JSON.parse(await call('POST', path, JSON.stringify(req))),
+    remove: async (id) => { await call('DELETE', path + '/' + encodeURIComponent(id)); },
+  };
+}
+
+const tokenCalls = collection('v1/tokens');
 /** The owner's access tokens (never their secret part). */
-export async function tokens() {
-  return JSON.parse(await call('GET', 'v1/tokens')).items;
-}
-
+export const tokens = tokenCalls.list;
 /** Mints an access token: {id, token, name, prefix, write, expires_at}; the token is shown once. */
-export async function createToken(req) {
-  return JSON.parse(await call('POST', 'v1/tokens', JSON.stringify(req)));
-}
-
+export const createToken = tokenCalls.create;
 /** Revokes the access token id. */
-export async function revokeToken(id) {
-  await call('DELETE', 'v1/tokens/' + encodeURIComponent(id));
-}
+export const revokeToken = tokenCalls.remove;
 
+const trustCalls = collection('v1/trusts');
 /** The owner's OIDC trusts. */
-export async function trusts() {
-  return JSON.parse(await call('GET', 'v1/trusts')).items;
-}
-
+export const trusts = trustCalls.list;
 /** Creates a trust; answers it as stored. */
-export async function createTrust(req) {
-  return JSON.parse(await call('POST', 'v1/trusts', JSON.stringify(req)));
-}
-
+export const createTrust = trustCalls.create;
 /** Deletes the trust id. */
-export async function deleteTrust(id) {
-  await call('DELETE', 'v1/trusts/' + encodeURIComponent(id));
-}
+export const deleteTrust = trustCalls.remove;

@@ -225,6 +225,8 @@ type filter struct {
 	DataSize *int    `json:"dataSize"`
 }
 
+func (c *accountConfig) commitment() string { return c.Commitment }
+
 type programConfig struct {
 	accountConfig
 	Filters     []filter `json:"filters"`
@@ -344,6 +346,16 @@ func splitParams(raw json.RawMessage, cfg any) (solana.PublicKey, *rpcError) {
 	return solana.PublicKeyFromBytes(b), nil
 }
 
+// accountParams is splitParams of a call whose config names a commitment,
+// which must be one the node knows.
+func accountParams(raw json.RawMessage, cfg interface{ commitment() string }) (solana.PublicKey, *rpcError) {
+	addr, rerr := splitParams(raw, cfg)
+	if rerr != nil {
+		return solana.PublicKey{}, rerr
+	}
+	return addr, checkCommitment(cfg.commitment())
+}
+
 func checkCommitment(c string) *rpcError {
 	switch c {
 	case "", "processed", "confirmed", "finalized":
@@ -398,11 +410,8 @@ func (s *Server) context() rpcContext {
 
 func (s *Server) getAccountInfo(raw json.RawMessage) (any, *rpcError) {
 	var cfg accountConfig
-	addr, rerr := splitParams(raw, &cfg)
+	addr, rerr := accountParams(raw, &cfg)
 	if rerr != nil {
-		return nil, rerr
-	}
-	if rerr := checkCommitment(cfg.Commitment); rerr != nil {
 		return nil, rerr
 	}
 	s.mu.Lock()
@@ -465,11 +474,8 @@ func (s *Server) getMultipleAccounts(raw json.RawMessage) (any, *rpcError) {
 
 func (s *Server) getProgramAccounts(raw json.RawMessage) (any, *rpcError) {
 	var cfg programConfig
-	program, rerr := splitParams(raw, &cfg)
+	program, rerr := accountParams(raw, &cfg)
 	if rerr != nil {
-		return nil, rerr
-	}
-	if rerr := checkCommitment(cfg.Commitment); rerr != nil {
 		return nil, rerr
 	}
 	if len(cfg.Filters) > 4 {

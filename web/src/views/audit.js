@@ -6,7 +6,7 @@
 import * as api from '../api.js';
 import * as session from '../session.js';
 import { verifySigned } from '../chain.js';
-import { h, fill, say, shortAddress, when } from '../dom.js';
+import { h, fill, say, shortAddress, when, listNotice, pageOf, pager } from '../dom.js';
 
 const PAGE = 100;
 const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'fetch', 'result', 'trim', 'rekey',
@@ -104,29 +104,21 @@ function event(e) {
 
 function renderList() {
   if (!listEl) return;
-  if (state.error) {
-    fill(countEl);
-    fill(pagerEl);
-    fill(listEl, h('p', { class: 'alert error', role: 'alert' }, 'Could not read the audit log: ' + state.error));
+  const notice = listNotice(state.error, state.events, 'Could not read the audit log: ');
+  if (notice) {
+    if (state.error) { fill(countEl); fill(pagerEl); }
+    fill(listEl, notice);
     return;
   }
-  if (!state.events) { fill(listEl, h('p', { class: 'muted' }, 'Loading…')); return; }
   const items = shown();
-  const pages = Math.max(1, Math.ceil(items.length / PAGE));
-  state.page = Math.min(state.page, pages - 1);
-  const from = state.page * PAGE;
-  const page = items.slice(from, from + PAGE);
+  const { pages, from, page } = pageOf(items, state, PAGE);
   fill(countEl, items.length ? `${from + 1}–${from + page.length} of ${items.length.toLocaleString('en')} events` : '');
   fill(listEl, items.length === 0 ? h('p', { class: 'empty' }, 'No event matches.')
     : h('table', { class: 'secrets audit', id: 'events' },
       h('caption', { class: 'sr' }, 'Audit events, newest first'),
       h('thead', null, h('tr', null, ['Time', 'Action', 'Keys', 'By', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, page.map(event))));
-  fill(pagerEl, pages > 1 ? [
-    h('button', { type: 'button', disabled: state.page === 0, onclick: () => { state.page--; renderList(); } }, '← Newer'),
-    h('span', null, `Page ${state.page + 1} of ${pages}`),
-    h('button', { type: 'button', disabled: state.page >= pages - 1, onclick: () => { state.page++; renderList(); } }, 'Older →'),
-  ] : null);
+  pager(pagerEl, state.page, pages, ['← Newer', 'Older →'], (by) => { state.page += by; renderList(); });
 }
 
 function renderChain() {

@@ -3,7 +3,7 @@
 // node's validator's refusal where it applies, the placeholder to post on
 // chain with a copy button, and the nodes' fetches from the audit log.
 import * as api from '../api.js';
-import { h, fill, say, when, modal, shortAddress } from '../dom.js';
+import { h, fill, say, when, modal, shortAddress, listNotice, loadInto } from '../dom.js';
 
 const state = { list: null, error: null, editing: null, events: null };
 // editing: {name, text, isNew, saved: {version, secrets, placeholder}|null, problem: {path, reason}|null}
@@ -15,12 +15,7 @@ const EXAMPLE = JSON.stringify({
 }, null, 2);
 
 async function load() {
-  try {
-    state.list = await api.definitions();
-    state.error = null;
-  } catch (e) {
-    state.error = e.message;
-  }
+  await loadInto(state, 'list', api.definitions);
   draw();
 }
 
@@ -37,11 +32,8 @@ function draw() {
     h('button', { type: 'button', class: 'primary', id: 'new-definition', onclick: () => edit(null) }, 'New definition'));
   const lead = h('p', { class: 'lead' }, 'Today\'s Nosana node fetches a confidential job definition from this server, with ',
     h('code', null, '%%secrets.KEY%%'), ' filled in from your secrets, only for the job it runs. Post the placeholder on chain instead of the definition.');
-  let body;
-  if (state.error) body = h('p', { class: 'alert error', role: 'alert' }, 'Could not list your job definitions: ' + state.error);
-  else if (!state.list) body = h('p', { class: 'muted' }, 'Loading…');
-  else if (state.list.length === 0) body = h('p', { class: 'muted', id: 'no-definitions' }, 'No job definitions yet.');
-  else {
+  let body = listNotice(state.error, state.list, 'Could not list your job definitions: ', ['no-definitions', 'No job definitions yet.']);
+  if (!body) {
     body = h('table', { class: 'secrets', id: 'definitions' },
       h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Version'), h('th', null, 'Secrets'), h('th', null, 'Updated'))),
       h('tbody', null, state.list.map((d) => h('tr', null,
@@ -122,11 +114,8 @@ function placeholderCard(saved) {
 
 function fetchesCard() {
   const ev = state.events;
-  let body;
-  if (!ev) body = h('p', { class: 'muted' }, 'Loading…');
-  else if (ev.error) body = h('p', { class: 'alert error', role: 'alert' }, 'Could not read the audit log: ' + ev.error);
-  else if (ev.length === 0) body = h('p', { class: 'muted', id: 'no-fetches' }, 'No node has fetched this definition yet.');
-  else {
+  let body = listNotice(ev && ev.error, ev, 'Could not read the audit log: ', ['no-fetches', 'No node has fetched this definition yet.']);
+  if (!body) {
     body = h('table', { class: 'secrets', id: 'fetches' },
       h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', null, 'Outcome'), h('th', null, 'Node'), h('th', null, 'Job'), h('th', null, 'Detail'))),
       h('tbody', null, ev.map((e) => {

@@ -1,19 +1,14 @@
 // Jobs: pick the secrets a job may read and get the "secrets" entry of its
 // job definition.
 import * as api from '../api.js';
-import { h, fill, say } from '../dom.js';
+import { h, fill, say, listNotice, loadInto } from '../dom.js';
 
 const state = { keys: null, picked: new Set(), extra: '', filter: '', error: null };
 const SHOW = 200;
 let pickEl, outEl;
 
 async function load() {
-  try {
-    state.keys = (await api.list('')).map((i) => i.key);
-    state.error = null;
-  } catch (e) {
-    state.error = e.message;
-  }
+  await loadInto(state, 'keys', async () => (await api.list('')).map((i) => i.key));
   renderPicker();
   renderOutput();
 }
@@ -49,8 +44,8 @@ function render(main) {
 function renderPicker() {
   if (!pickEl) return;
   const legend = h('legend', null, 'Your keys');
-  if (state.error) { fill(pickEl, legend, h('p', { class: 'alert error', role: 'alert' }, 'Could not list your secrets: ' + state.error)); return; }
-  if (!state.keys) { fill(pickEl, legend, h('p', { class: 'muted' }, 'Loading…')); return; }
+  const notice = listNotice(state.error, state.keys, 'Could not list your secrets: ');
+  if (notice) { fill(pickEl, legend, notice); return; }
   const q = state.filter.toLowerCase();
   const match = state.keys.filter((k) => k.toLowerCase().includes(q));
   const shown = match.slice(0, SHOW);

@@ -2,7 +2,7 @@
 // paginated), reveal, copy, add, edit, delete (soft), a key's history with
 // restore of any version, and the recently deleted keys with undelete.
 import * as api from '../api.js';
-import { h, fill, say, bytes, modal, shortAddress, when } from '../dom.js';
+import { h, fill, say, bytes, modal, shortAddress, when, listNotice, confirmDanger, pageOf, pager } from '../dom.js';
 
 const PAGE = 50;
 const REVEAL_MS = 15000;
@@ -69,18 +69,14 @@ function renderList() {
   if (!listEl) return;
   const sort = document.getElementById('sort');
   if (sort) sort.textContent = state.desc ? 'Z → A' : 'A → Z';
-  if (state.error) {
-    fill(countEl);
-    fill(pagerEl);
-    fill(listEl, h('p', { class: 'alert error', role: 'alert' }, 'Could not list your secrets: ' + state.error));
+  const notice = listNotice(state.error, state.items, 'Could not list your secrets: ');
+  if (notice) {
+    if (state.error) { fill(countEl); fill(pagerEl); }
+    fill(listEl, notice);
     return;
   }
-  if (!state.items) { fill(listEl, h('p', { class: 'muted' }, 'Loading…')); return; }
   const items = visible();
-  const pages = Math.max(1, Math.ceil(items.length / PAGE));
-  state.page = Math.min(state.page, pages - 1);
-  const from = state.page * PAGE;
-  const shown = items.slice(from, from + PAGE);
+  const { pages, from, page: shown } = pageOf(items, state, PAGE);
   const total = state.items.length;
   fill(countEl, items.length === 0 ? '' :
     `${from + 1}–${from + shown.length} of ${items.length.toLocaleString('en')}` +
@@ -98,11 +94,7 @@ function renderList() {
         h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Updated'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Actions')))),
       h('tbody', null, shown.map(row))));
   }
-  fill(pagerEl, pages > 1 ? [
-    h('button', { type: 'button', id: 'prev', disabled: state.page === 0, onclick: () => turn(-1) }, '← Previous'),
-    h('span', { id: 'page' }, `Page ${state.page + 1} of ${pages}`),
-    h('button', { type: 'button', id: 'next', disabled: state.page >= pages - 1, onclick: () => turn(1) }, 'Next →'),
-  ] : null);
+  pager(pagerEl, state.page, pages, ['← Previous', 'Next →'], turn, ['prev', 'page', 'next']);
 }
 
 // turn goes to the previous or next page and brings its top into view.
@@ -219,11 +211,9 @@ async function edit(key) {
 }
 
 async function remove(key) {
-  const yes = await modal('Delete ' + key + '?', (close) => h('div', null,
-    h('p', null, 'Jobs that ask for ', h('code', null, key), ' will not get it. Its versions are kept: undelete it from “Recently deleted” below.'),
-    h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'cancel-delete', onclick: () => close(false), autofocus: true }, 'Cancel'),
-      h('button', { type: 'button', id: 'confirm-delete', class: 'danger solid', onclick: () => close(true) }, 'Delete'))));
+  const yes = await confirmDanger('Delete ' + key + '?',
+    ['Jobs that ask for ', h('code', null, key), ' will not get it. Its versions are kept: undelete it from “Recently deleted” below.'],
+    'Delete', ['cancel-delete', 'confirm-delete']);
   if (!yes) return;
   try {
     await api.remove(key);

@@ -2,18 +2,13 @@
 // token once, with a copy button; the list shows last use; revoke asks
 // first. The token is kept in this module only until the dialog closes.
 import * as api from '../api.js';
-import { h, fill, say, when, modal } from '../dom.js';
+import { h, fill, say, when, modal, listNotice, loadInto, confirmAndRun } from '../dom.js';
 
 const state = { items: null, error: null };
 let listEl;
 
 async function load() {
-  try {
-    state.items = await api.tokens();
-    state.error = null;
-  } catch (e) {
-    state.error = e.message;
-  }
+  await loadInto(state, 'items', api.tokens);
   renderList();
 }
 
@@ -33,9 +28,8 @@ function render(main) {
 
 function renderList() {
   if (!listEl) return;
-  if (state.error) { fill(listEl, h('p', { class: 'alert error', role: 'alert' }, 'Could not list your tokens: ' + state.error)); return; }
-  if (!state.items) { fill(listEl, h('p', { class: 'muted' }, 'Loading…')); return; }
-  if (state.items.length === 0) { fill(listEl, h('p', { class: 'muted', id: 'no-tokens' }, 'You have no access tokens.')); return; }
+  const notice = listNotice(state.error, state.items, 'Could not list your tokens: ', ['no-tokens', 'You have no access tokens.']);
+  if (notice) { fill(listEl, notice); return; }
   fill(listEl, h('table', { class: 'secrets tokens' },
     h('thead', null, h('tr', null, ['Name', 'Prefix', 'Access', 'Expires', 'Last used', ''].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', null, state.items.map((t) => h('tr', { 'data-id': t.id },
@@ -91,19 +85,10 @@ async function create() {
 }
 
 async function revoke(t) {
-  const yes = await modal('Revoke ' + t.name + '?', (close) => h('div', null,
-    h('p', null, 'Programs using this token lose access within a second, on every server. This cannot be undone.'),
-    h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'cancel-revoke', onclick: () => close(false), autofocus: true }, 'Cancel'),
-      h('button', { type: 'button', id: 'confirm-revoke', class: 'danger solid', onclick: () => close(true) }, 'Revoke'))));
-  if (!yes) return;
-  try {
-    await api.revokeToken(t.id);
-    say(`Revoked ${t.name}.`);
-  } catch (e) {
-    say('Could not revoke: ' + e.message, 'error');
-  }
-  await load();
+  const ask = ['Revoke ' + t.name + '?',
+    'Programs using this token lose access within a second, on every server. This cannot be undone.',
+    'Revoke', ['cancel-revoke', 'confirm-revoke']];
+  if (await confirmAndRun(ask, () => api.revokeToken(t.id), `Revoked ${t.name}.`, 'Could not revoke: ')) await load();
 }
 
 function reset() {

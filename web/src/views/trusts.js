@@ -1,19 +1,14 @@
 // Trusts: let GitHub Actions workflows (or another OIDC issuer the server
 // lists) sign in with their own OIDC token, storing no secret (issue 23).
 import * as api from '../api.js';
-import { h, fill, say, when, modal } from '../dom.js';
+import { h, fill, say, when, modal, listNotice, loadInto, confirmAndRun } from '../dom.js';
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
 const state = { items: null, error: null };
 let listEl;
 
 async function load() {
-  try {
-    state.items = await api.trusts();
-    state.error = null;
-  } catch (e) {
-    state.error = e.message;
-  }
+  await loadInto(state, 'items', api.trusts);
   renderList();
 }
 
@@ -35,9 +30,8 @@ function render(main) {
 
 function renderList() {
   if (!listEl) return;
-  if (state.error) { fill(listEl, h('p', { class: 'alert error', role: 'alert' }, 'Could not list your trusts: ' + state.error)); return; }
-  if (!state.items) { fill(listEl, h('p', { class: 'muted' }, 'Loading…')); return; }
-  if (state.items.length === 0) { fill(listEl, h('p', { class: 'muted', id: 'no-trusts' }, 'You trust no repository yet.')); return; }
+  const notice = listNotice(state.error, state.items, 'Could not list your trusts: ', ['no-trusts', 'You trust no repository yet.']);
+  if (notice) { fill(listEl, notice); return; }
   fill(listEl, h('table', { class: 'secrets trusts' },
     h('thead', null, h('tr', null, ['Name', 'Claims', 'Prefix', 'Access', 'Token life', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', null, state.items.map((t) => h('tr', { 'data-id': t.id },
@@ -91,19 +85,10 @@ async function create() {
 }
 
 async function remove(t) {
-  const yes = await modal('Delete ' + t.name + '?', (close) => h('div', null,
-    h('p', null, 'Workflows can no longer sign in through this trust. Tokens they already have live out their life (revoke them under Tokens).'),
-    h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'cancel-trust-delete', onclick: () => close(false), autofocus: true }, 'Cancel'),
-      h('button', { type: 'button', id: 'confirm-trust-delete', class: 'danger solid', onclick: () => close(true) }, 'Delete'))));
-  if (!yes) return;
-  try {
-    await api.deleteTrust(t.id);
-    say(`Deleted ${t.name}.`);
-  } catch (e) {
-    say('Could not delete: ' + e.message, 'error');
-  }
-  await load();
+  const ask = ['Delete ' + t.name + '?',
+    'Workflows can no longer sign in through this trust. Tokens they already have live out their life (revoke them under Tokens).',
+    'Delete', ['cancel-trust-delete', 'confirm-trust-delete']];
+  if (await confirmAndRun(ask, () => api.deleteTrust(t.id), `Deleted ${t.name}.`, 'Could not delete: ')) await load();
 }
 
 function reset() {
