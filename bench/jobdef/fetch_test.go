@@ -22,6 +22,7 @@ import (
 	"github.com/mr-tron/base58"
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 )
 
@@ -32,7 +33,7 @@ func TestFetchCallsAndLatency(t *testing.T) {
 	if s := os.Getenv("JOBDEF_FETCHES"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	ch := testserver.NewChain(t)
+	ch := jobstest.NewChain(t)
 	rpc, gw := ch.RPC, ch.Gateway
 	rpc.SetDelay(remote)
 	gw.SetDelay(remote)

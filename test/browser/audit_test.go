@@ -11,7 +11,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 )
 
 // short is how the console shows an address.
@@ -22,7 +22,7 @@ func short(a string) string { return a[:4] + "…" + a[len(a)-4:] }
 // filters narrow the log, and "Verify" checks the chain in the browser and
 // shows the head hash the server holds.
 func TestAuditThroughTheConsole(t *testing.T) {
-	ch := testserver.NewChain(t)
+	ch := jobstest.NewChain(t)
 	env := ch.Env()
 	env["JOB_RECHECK"] = "0"
 	srv := startServer(t, env)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
-	"github.com/nosana-ci/nosana-secrets/internal/testserver"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 )
 
 // setTextarea replaces a textarea's text as typing would.
@@ -27,7 +27,7 @@ func setTextarea(p *page, sel, text string) {
 // copy the placeholder; a node fetches it (and a stranger is refused)
 // through the real API, and both fetches show on the definition's page.
 func TestJobDefinitionsThroughTheConsole(t *testing.T) {
-	ch := testserver.NewChain(t)
+	ch := jobstest.NewChain(t)
 	srv := startServer(t, ch.Env())
 	w := newWallet("Test Wallet", true)
 	w.api(t, srv).set(map[string]any{"API_TOKEN": "tok-123"})

@@ -9,6 +9,7 @@ import (
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 )
 
 // TestSwappedJobDocumentThroughBinary: a gateway that serves another
@@ -17,7 +18,7 @@ import (
 // once served. With IPFS_VERIFY=false the server warns at start and
 // trusts the gateway.
 func TestSwappedJobDocumentThroughBinary(t *testing.T) {
-	ch := testserver.NewChain(t)
+	ch := jobstest.NewChain(t)
 	gw := ch.Gateway
 	project, node := authtest.NewWallet(), authtest.NewWallet()
 

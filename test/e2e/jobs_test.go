@@ -10,6 +10,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
@@ -19,8 +20,8 @@ import (
 // RPC node and gateway: the node reads exactly the granted keys until the
 // job ends, a forged account yields nothing, and an RPC outage is a 503.
 func TestJobAccessThroughBinary(t *testing.T) {
-	ch := testserver.NewChain(t)
-	rpc, gw, program := ch.RPC, ch.Gateway, testserver.DevnetProgram
+	ch := jobstest.NewChain(t)
+	rpc, gw, program := ch.RPC, ch.Gateway, jobstest.DevnetProgram
 	cfg := ch.Config("sqlite://" + filepath.Join(t.TempDir(), "jobs.sqlite"))
 	cfg["JOB_RECHECK"] = "0"
 	srv := testserver.Start(t, cfg)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 )
 
 // TestNosanaSDK runs test/nosana-sdk (node --test) against the real binary:
@@ -46,7 +47,7 @@ func TestNosanaSDK(t *testing.T) {
 		}
 	}
 
-	ch := testserver.NewChain(t)
+	ch := jobstest.NewChain(t)
 	srv := testserver.Start(t, ch.Config("sqlite://"+filepath.Join(t.TempDir(), "sdk.sqlite")))
 	a := api{t, srv.URL}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
+	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
 )
 
 // TestV1Holes closes issue 19's smaller holes through the binary on every
@@ -27,7 +28,7 @@ func TestV1Holes(t *testing.T) {
 }
 
 func v1Holes(t *testing.T, uri string) {
-	ch := testserver.NewChain(t)
+	ch := jobstest.NewChain(t)
 	cfg := ch.Config(uri)
 	cfg["JOB_RECHECK"] = "0"
 	srv := testserver.Start(t, cfg)

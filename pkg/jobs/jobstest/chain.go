@@ -1,9 +1,12 @@
-package testserver
+// Package jobstest is the fake chain the tests of job access run against: a
+// Solana RPC node and an IPFS gateway holding running jobs.
+package jobstest
 
 import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/ipfs/ipfstest"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana"
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
@@ -29,9 +32,9 @@ func (c *Chain) Env() map[string]string {
 	return map[string]string{"SOLANA_NETWORK": "devnet", "SOLANA_RPC_URL": c.RPC.URL, "IPFS_GATEWAY": c.Gateway.URL}
 }
 
-// Config is Config(uri) with c's Env.
+// Config is testserver.Config(uri) with c's Env.
 func (c *Chain) Config(uri string) map[string]string {
-	cfg := Config(uri)
+	cfg := testserver.Config(uri)
 	for k, v := range c.Env() {
 		cfg[k] = v
 	}
