@@ -588,11 +588,11 @@ func (s *Store) removeAudit(ctx context.Context, tx *sql.Tx, owner string, first
 
 // logTx is gtx's database/sql transaction, in which it takes the owner's
 // usage row lock (quota.go) for a write to its audit log, so the log's
-// writers take turns. Without it, under READ
-// COMMITTED, an append that read a stale head could insert at a seq that
-// a quota trim had just freed, and commit a gap: a racing seq collides on
-// the primary key only while the row is there. SQLite's BEGIN IMMEDIATE
-// serialises every write already.
+// writers take turns. Without it, under READ COMMITTED, an append that
+// read a stale head could insert at a seq that a quota trim had just
+// freed, and commit a gap: a racing seq collides on the primary key only
+// while the row is there. SQLite's BEGIN IMMEDIATE serialises every write
+// already.
 func (s *Store) logTx(ctx context.Context, gtx *gorm.DB, owner string) (*sql.Tx, error) {
 	tx, err := sqlTx(gtx)
 	if err != nil || s.dialect == SQLite {
