@@ -10,6 +10,12 @@
 #   STORAGE_CONNECTION=postgres://… MASTER_KEY=… bench/instructions.sh
 #   PATHS="/secrets" N=400 bench/instructions.sh
 #   PATHS="PUT:key-put" HISTORY=true bench/instructions.sh   # writes (POST /secrets) of one key
+#   ROUNDS=3 BINS="/tmp/old/nosana-secrets ." bench/instructions.sh   # each figure 3 times
+#
+# Timers (GC pacing, the audit batch, caches' refresh) run by the clock,
+# and valgrind's slowdown varies with the machine's load, so one figure can
+# move by a few percent between runs of the same build: compare medians of
+# ROUNDS, builds alternating within each round.
 #
 # HISTORY=false by default: the audit batch is flushed on a timer, and
 # under valgrind's slowdown its share per request would be far above what
@@ -46,6 +52,7 @@ died() {
 }
 wait_port() { for _ in $(seq 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
 printf '%-28s %-40s %16s\n' path build "instructions/req"
+for round in $(seq "${ROUNDS:-1}"); do
 for path in $PATHS; do
   n=${N:-$(case $path in /secrets) echo 400 ;; PUT:*) echo 1000 ;; *) echo 4000 ;; esac)}
   case $path in PUT:*) load=(-put "${path#PUT:}") ;; *) load=(-get "$path") ;; esac
@@ -74,6 +81,7 @@ for path in $PATHS; do
     total=$(cat "$d"/cg.out.* | awk '/^totals:/ {t += $2} END {print t + 0}')
     printf '%-28s %-40s %16d\n' "$path" "$b" $((total / n))
   done
+done
 done
 storage=${STORAGE_CONNECTION:-sqlite}
 echo "storage: ${storage%%\?*}; HISTORY=${HISTORY:-false}; user-space instructions of serve (callgrind), warm-up excluded"
