@@ -209,6 +209,21 @@ func ContinueLog(ctx context.Context, owner string, log []Event) (*Event, error)
 	})
 }
 
+// Remembers reports whether head is the last head of owner's log that
+// the signer in ctx signed or verified: an append may link after it as
+// Vouches would, without reading the head's own signature. The hash fixes
+// the head's content and every event before it, so a store that still has
+// that head holds what was signed, whatever it did to the copy of the
+// signature it keeps.
+func Remembers(ctx context.Context, owner string, head Head) bool {
+	s, ok := ctx.Value(signerKey{}).(*Signer)
+	if !ok || head.Seq == 0 {
+		return false
+	}
+	last, ok := s.good.Get(owner)
+	return ok && last.head == head
+}
+
 // Vouches reports whether an append under ctx may link after head as it
 // is (Continue answers nil): ctx carries no signer, the log is empty, or
 // sig is the signer's (or a trusted key's) over head. A backend that

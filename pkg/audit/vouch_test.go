@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -77,4 +78,32 @@ func BenchmarkSigned(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Remembers answers only for the exact head the ctx's signer signed last
+// for that owner, and never without a signer.
+func TestRemembers(t *testing.T) {
+	s, _ := audittest.Signer(t, "remember")
+	ctx := audit.WithSigner(context.Background(), s)
+	log := appendSigned(nil, s, read("K", time.Unix(1, 0)), read("L", time.Unix(2, 0)))
+	newest, older := log[1], log[0]
+	cases := []struct {
+		name  string
+		ctx   context.Context
+		owner string
+		head  audit.Head
+		want  bool
+	}{
+		{"the head signed last", ctx, owner, audit.Head{Seq: newest.Seq, Hash: newest.Hash}, true},
+		{"an older head", ctx, owner, audit.Head{Seq: older.Seq, Hash: older.Hash}, false},
+		{"another hash", ctx, owner, audit.Head{Seq: newest.Seq, Hash: older.Hash}, false},
+		{"another owner", ctx, owner + "x", audit.Head{Seq: newest.Seq, Hash: newest.Hash}, false},
+		{"no signer", context.Background(), owner, audit.Head{Seq: newest.Seq, Hash: newest.Hash}, false},
+		{"an empty log", ctx, owner, audit.Head{}, false},
+	}
+	for _, tc := range cases {
+		if got := audit.Remembers(tc.ctx, tc.owner, tc.head); got != tc.want {
+			t.Errorf("%s: Remembers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

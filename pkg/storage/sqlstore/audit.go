@@ -306,7 +306,12 @@ func (s *Store) appendAuditTx(ctx context.Context, gtx *gorm.DB, tx *sql.Tx, own
 
 // continuation is audit.Continue on owner's log as tx sees it.
 func (s *Store) continuation(ctx context.Context, tx *sql.Tx, owner string, st auditState) (*audit.Event, error) {
-	return audit.Continue(ctx, owner, st.head, st.sig.SigKey, st.sig.Sig, func() (bool, error) { return s.signedBefore(ctx, tx, owner) })
+	if audit.Remembers(ctx, owner, st.head) {
+		return nil, nil // the usual case: the head this server signed last
+	}
+	var sig eventSig
+	_ = json.Unmarshal(st.data, &sig) // unreadable: unsigned (audit.Continue)
+	return audit.Continue(ctx, owner, st.head, sig.SigKey, sig.Sig, func() (bool, error) { return s.signedBefore(ctx, tx, owner) })
 }
 
 // appendContinued is appendAuditTx; continued says that the caller ran
@@ -363,7 +368,7 @@ type auditBatch struct {
 // event, so the log keeps total - prior bytes.
 type auditState struct {
 	head         audit.Head
-	sig          eventSig // the newest event's signature
+	data         []byte // the newest event's JSON: its signature, read only when needed
 	total, prior int64
 }
 
@@ -422,7 +427,7 @@ func (s *Store) auditState(ctx context.Context, tx *sql.Tx, owner string, withFi
 		return st, err
 	}
 	st.head = audit.Head{Seq: uint64(seq.Int64), Hash: hash.String}
-	_ = json.Unmarshal(data, &st.sig) // unreadable: unsigned (audit.Continue)
+	st.data = data
 	st.total, st.prior = total.Int64, prior.Int64
 	if !total.Valid || withFirst && !prior.Valid {
 		// Events without a total: written by the previous release after
