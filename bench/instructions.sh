@@ -31,11 +31,8 @@ command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgri
 BINS=${BINS:-.}
 PATHS=${PATHS:-/secrets/key-500 /secrets /secrets?prefix=key-50}
 N=${N:-}
-PORT=${PORT:-4290}
-work=$(mktemp -d)
-vpid=
-cleanup() { [ -n "$vpid" ] && kill "$vpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
+PORT=${PORT:-$(free_port)}
 
 go build -o "$work/benchtool" ./bench/benchtool
 i=0
@@ -51,7 +48,9 @@ died() {
   tail -20 "$d/valgrind.log" >&2
   exit 1
 }
-wait_port() { for _ in $(seq 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer at $1" >&2; exit 1; }
+# wait_slow is wait_port with the two minutes a server under valgrind may
+# take to start; it fails (for died) rather than exit.
+wait_slow() { for _ in $(seq 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "no answer at $1" >&2; return 1; }
 printf '%-28s %-40s %16s\n' path build "instructions/req"
 for round in $(seq "${ROUNDS:-1}"); do
 for path in $PATHS; do
@@ -69,8 +68,8 @@ for path in $PATHS; do
     GOMAXPROCS=2 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off \
       valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$d/cg.out" \
         "$work/bin$i" serve --listen 127.0.0.1:$PORT >"$d/serve.log" 2>"$d/valgrind.log" &
-    vpid=$!
-    wait_port http://127.0.0.1:$PORT/livez || died
+    vpid=$! pids+=($!)
+    wait_slow http://127.0.0.1:$PORT/livez || died
     token=$("$work/benchtool" -url http://127.0.0.1:$PORT -seed 1000) || died
     "$work/benchtool" -url http://127.0.0.1:$PORT "${load[@]}" -token "$token" -n $((n / 10 + 20)) || died # warm up
     callgrind_control -i on $vpid >/dev/null 2>&1
@@ -78,7 +77,6 @@ for path in $PATHS; do
     callgrind_control -i off $vpid >/dev/null 2>&1
     callgrind_control -d $vpid >/dev/null 2>&1
     kill $vpid; wait $vpid 2>/dev/null || true
-    vpid=
     total=$(cat "$d"/cg.out.* | awk '/^totals:/ {t += $2} END {print t + 0}')
     printf '%-28s %-40s %16d\n' "$path" "$b" $((total / n))
   done
