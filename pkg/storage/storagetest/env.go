@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,13 +62,29 @@ func Open(t testing.TB, backend string, open func(ctx context.Context, uri strin
 	return OpenURI(t, backend, URI(t, backend), open)
 }
 
+// openTimeout bounds one open of a test database.
+const openTimeout = 30 * time.Second
+
+// timedOut holds, per backend, the error of an open that ran out of
+// openTimeout. A server that does not answer at all (MongoDB's driver
+// waits for one until the deadline) then fails each later test of the
+// package at once, instead of after 30 s each: a conformance run that
+// opens a database per case would otherwise take most of an hour to fail.
+var timedOut sync.Map
+
 // OpenURI is Open of a URI of the caller's (a database of a test's own).
 func OpenURI(t testing.TB, backend, uri string, open func(ctx context.Context, uri string) (storage.Store, error)) storage.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err, ok := timedOut.Load(backend); ok {
+		t.Fatalf("opening %s from %s: an earlier open got no answer within %s, not trying again: %v", backend, EnvVar(backend), openTimeout, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	s, err := open(ctx, uri)
 	if err != nil {
+		if ctx.Err() != nil {
+			timedOut.Store(backend, err)
+		}
 		// err comes from the backend: print the variable, not the URI.
 		t.Fatalf("opening %s from %s: %v", backend, EnvVar(backend), err)
 	}
