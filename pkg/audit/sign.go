@@ -42,9 +42,9 @@ type Signer struct {
 	trusted Keys // whose heads an append may continue: its own and Trust's
 	// good holds, per owner, the last head whose signature s made or
 	// verified, so that the next append's check costs a compare, not an
-	// ed25519 verification (two thirds of a signed write's CPU). Only a
-	// valid signature is remembered, and trusted keys are never removed,
-	// so a hit answers what Verify would.
+	// ed25519 verification (a third of a signed write's instructions).
+	// Only a valid signature is remembered, and trusted keys are never
+	// removed, so a hit answers what Verify would.
 	good *lru.Cache[string, signedHead]
 }
 
