@@ -30,6 +30,7 @@ type vectors struct {
 	SignedBytes []string          `json:"signed_bytes"` // hex, "" for an unsigned event
 	Head        audit.Head        `json:"head"`
 	Vouched     uint64            `json:"vouched"`
+	Actions     []audit.Action    `json:"actions"` // every valid action, which chain.js must accept
 }
 
 func makeVectors(t *testing.T) vectors {
@@ -55,7 +56,7 @@ func makeVectors(t *testing.T) vectors {
 	l.add(old, audit.TrimEvent(now.Add(2*time.Minute), 3, l.events[2].PrevHash)) // a trim of a release without reasons
 	l.add(cur, audit.Event{Time: now.Add(time.Hour), Action: audit.Rekey, Keys: []string{}, Vouch: []string{old.PublicKey().String(), seedSigner(t, 5).PublicKey().String()}})
 	l.add(cur, audit.Event{Time: now.Add(2 * time.Hour), Action: audit.Write, Keys: []string{"DB"}, Actor: owner, Job: "", IP: "127.0.0.1", Status: 200, Count: 2})
-	v := vectors{Owner: owner, Keys: []audit.PublicKey{cur.PublicKey()}, Events: l.events}
+	v := vectors{Owner: owner, Keys: []audit.PublicKey{cur.PublicKey()}, Events: l.events, Actions: audit.Actions()}
 	for _, e := range l.events {
 		v.Canonical = append(v.Canonical, hex.EncodeToString(audit.Canonical(e)))
 		sb := ""

@@ -6,7 +6,11 @@
 const enc = new TextEncoder();
 const domain = 'nosana-secrets audit v1\n';
 const sigDomain = 'nosana-secrets audit head v1\n';
-const actions = new Set(['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim', 'rekey', 'adopt', 'break']);
+// actionList is every action an event may record, in pkg/audit's order
+// (audit.Actions; the test checks it against the vectors).
+export const actionList = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'trim', 'rekey', 'fetch', 'result',
+  'token_create', 'token_revoke', 'trust_create', 'trust_delete', 'oidc_exchange', 'adopt', 'break'];
+const actions = new Set(actionList);
 const hex64 = /^[0-9a-f]{64}$/;
 export const genesis = '0'.repeat(64);
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { canonical, hashOf, signedBytes, verify, verifySigned } from '../src/chain.js';
+import { actionList, canonical, genesis, hashOf, signedBytes, verify, verifySigned } from '../src/chain.js';
 
 const v = JSON.parse(readFileSync(new URL('../../pkg/audit/testdata/vectors.json', import.meta.url), 'utf8'));
 const hex = (b) => Buffer.from(b).toString('hex');
@@ -17,6 +17,26 @@ test('canonical bytes and hashes are pkg/audit\'s', async () => {
   v.events.forEach((e, i) => {
     if (v.signed_bytes[i]) assert.equal(hex(signedBytes(v.owner, e.seq, e.hash)), v.signed_bytes[i], `signed bytes of seq ${e.seq}`);
   });
+});
+
+// A log holding any action pkg/audit writes verifies here too; one
+// pkg/audit does not know does not.
+test('the actions are pkg/audit\'s', async () => {
+  assert.deepEqual(actionList, v.actions);
+  const linked = [];
+  let prev = genesis;
+  for (const [i, action] of v.actions.filter((a) => a !== 'trim').entries()) {
+    const e = { seq: i + 1, time: '2026-01-02T03:04:05.678Z', action, keys: [], actor: v.owner, ip: '127.0.0.1', status: 200, prev_hash: prev };
+    e.hash = await hashOf(e);
+    prev = e.hash;
+    linked.push(e);
+  }
+  const r = await verify(linked);
+  assert.equal(r.ok, true, r.reason);
+  const odd = clone(linked[0]);
+  odd.action = 'launch';
+  odd.hash = await hashOf(odd);
+  assert.equal((await verify([odd])).ok, false);
 });
 
 test('the log verifies as VerifySigned found', async () => {

@@ -5,12 +5,10 @@
 // it, so a store edited by someone without the master key does not pass.
 import * as api from '../api.js';
 import * as session from '../session.js';
-import { verifySigned } from '../chain.js';
+import { verifySigned, actionList } from '../chain.js';
 import { h, fill, say, shortAddress, when, listNotice, pageOf, pager } from '../dom.js';
 
 const PAGE = 100;
-const ACTIONS = ['login', 'read', 'list', 'write', 'delete', 'restore', 'denied', 'fetch', 'result', 'trim', 'rekey',
-  'token_create', 'token_revoke', 'trust_create', 'trust_delete', 'oidc_exchange'];
 
 const state = { key: '', action: '', since: '', until: '', page: 0, events: null, error: null, check: null };
 let listEl, countEl, pagerEl, chainEl;
@@ -48,7 +46,7 @@ function render(main) {
   const field = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id }, label), input);
   const key = h('input', { id: 'audit-key', type: 'text', value: state.key, autocomplete: 'off', spellcheck: 'false', placeholder: 'exact key' });
   const action = h('select', { id: 'audit-action' },
-    h('option', { value: '' }, 'Any action'), ACTIONS.map((a) => h('option', { value: a }, a)));
+    h('option', { value: '' }, 'Any action'), actionList.map((a) => h('option', { value: a }, a)));
   action.value = state.action;
   const since = h('input', { id: 'audit-since', type: 'datetime-local', step: 1, value: state.since });
   const until = h('input', { id: 'audit-until', type: 'datetime-local', step: 1, value: state.until });
