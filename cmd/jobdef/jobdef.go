@@ -126,8 +126,8 @@ func Run(ctx context.Context, opts *Options) error {
 		if done, err := cmdutil.WriteRecord(out, opts.Output, d); done {
 			return err
 		}
-		fmt.Fprintf(out, "name:    %s\nversion: %d\nsecrets: %s\nupdated: %s\n\n", d.Name, d.Version,
-			strings.Join(d.Secrets, ", "), d.UpdatedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(out, "name:    %s\nversion: %d\nsecrets: %s\nupdated: %s\n\n", cmdutil.TerminalSafe(d.Name, false), d.Version,
+			safeNames(d.Secrets), d.UpdatedAt.UTC().Format(time.RFC3339))
 		return writeIndented(out, d.Definition)
 	case "list":
 		list, err := c.JobDefinitions(ctx)
@@ -147,7 +147,7 @@ func Run(ctx context.Context, opts *Options) error {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tVERSION\tSECRETS")
 		for _, d := range list {
-			fmt.Fprintf(tw, "%s\t%d\t%s\n", cmdutil.TerminalSafe(d.Name, false), d.Version, strings.Join(d.Secrets, ", "))
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", cmdutil.TerminalSafe(d.Name, false), d.Version, safeNames(d.Secrets))
 		}
 		return tw.Flush()
 	case "delete":
@@ -238,3 +238,13 @@ func render(ctx context.Context, c *client.Client, opts *Options) error {
 
 // writeIndented prints a JSON document indented, keys in their order.
 func writeIndented(w io.Writer, raw json.RawMessage) error { return cmdutil.WriteJSON(w, raw) }
+
+// safeNames joins secret names for a line of text, each made safe for a
+// terminal (a key name may hold control characters).
+func safeNames(names []string) string {
+	safe := make([]string, len(names))
+	for i, n := range names {
+		safe[i] = cmdutil.TerminalSafe(n, false)
+	}
+	return strings.Join(safe, ", ")
+}

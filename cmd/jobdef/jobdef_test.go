@@ -78,3 +78,25 @@ func TestJobdefOutput(t *testing.T) {
 		t.Errorf("placeholder file: %s %v", b, err)
 	}
 }
+
+// A secret name with control characters is shown escaped by get and list,
+// as every other verb shows a key name, never sent raw to the terminal.
+func TestJobdefEscapesNames(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "def.json")
+	evil := `{"version":"0.1","type":"container","ops":[{"type":"container/run","id":"run","args":{"image":"ubuntu","env":{"X":"%%secrets.a\u001b[31mred%%"}}}]}`
+	if err := os.WriteFile(def, []byte(evil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := cmdtest.ServerWith(t, map[string]any{"a\x1b[31mred": "v"})
+	for _, args := range [][]string{{"put", "evil", def}, {"list"}, {"get", "evil"}} {
+		f, _, out, errOut := cmdtest.Factory(t, true, srv)
+		err := cmdtest.Run(jobdef.NewCmdJobdef(f, nil), args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errOut)
+		}
+		if args[0] != "put" && (strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), "a")) {
+			t.Errorf("%v printed %q", args, out.String())
+		}
+	}
+}
