@@ -84,11 +84,9 @@ func (r tokenRecord) listed() tokenRecord {
 	return r
 }
 
-// accessState is the server's view of access tokens: the meta records
-// (nil when the store has none) and the tokens verified lately.
+// accessState is the server's view of access tokens: the tokens verified
+// lately (their records are the store's meta records).
 type accessState struct {
-	meta storage.Meta
-
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]*accessEntry
 }
@@ -102,13 +100,8 @@ type accessEntry struct {
 }
 
 func (s *Server) initAccess() {
-	if m, ok := s.store.(storage.Meta); ok {
-		s.access.meta = m
-	}
 	s.access.cache = map[[sha256.Size]byte]*accessEntry{}
 }
-
-var errNoTokens = notImplemented(errcode.TokensUnsupported, "this server's store keeps no access tokens")
 
 func scopeRefused(format string, args ...any) *apiError {
 	return forbidden(fmt.Sprintf(format, args...)).withCode(errcode.TokenScope)
@@ -131,9 +124,6 @@ func (s *Server) verifyAccess(c echo.Context, tok string) (*auth.Claims, error) 
 	id, ok := auth.ParseAccessToken(tok)
 	if !ok {
 		return nil, forbidden("access token is malformed")
-	}
-	if s.access.meta == nil {
-		return nil, errNoTokens
 	}
 	var buf [auth.AccessTokenLen]byte // tok's length, checked: no allocation
 	key := sha256.Sum256(buf[:copy(buf[:], tok)])
@@ -211,7 +201,7 @@ func (s *Server) noteUse(owner, id string, t time.Time) {
 
 func (s *Server) loadToken(ctx context.Context, id string) (tokenRecord, error) {
 	var rec tokenRecord
-	b, err := s.access.meta.GetMeta(ctx, tokenMetaPrefix+id)
+	b, err := s.store.GetMeta(ctx, tokenMetaPrefix+id)
 	if err != nil {
 		return rec, err
 	}
@@ -274,25 +264,10 @@ func ownerOnlyAccess(c echo.Context) error {
 	return nil
 }
 
-// walletOnly admits the owner's own sign-in: no job token, no access token.
-func (s *Server) walletOnly(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		cl := claimsOf(c)
-		if cl.Access != nil {
-			return scopeRefused("access tokens and trusts are managed with the owner's wallet sign-in only")
-		}
-		if cl.Scoped() {
-			return jobRefused(c)
-		}
-		if s.access.meta == nil {
-			return errNoTokens
-		}
-		return next(c)
-	}
-}
-
 func (s *Server) tokenRoutes(e *echo.Echo, authed []echo.MiddlewareFunc) {
-	mw := append(append([]echo.MiddlewareFunc{}, authed...), s.walletOnly)
+	// requireAuth refuses access tokens here (none of these routes is in
+	// accessRoutes); ownerOnly refuses job tokens.
+	mw := append(append([]echo.MiddlewareFunc{}, authed...), ownerOnly)
 	e.POST("/v1/tokens", with(s.createToken, mw...))
 	e.GET("/v1/tokens", with(s.listTokens, mw...))
 	e.DELETE("/v1/tokens/:id", with(s.revokeToken, mw...))
@@ -388,7 +363,7 @@ func (s *Server) mintToken(c echo.Context, rec *tokenRecord, ttl time.Duration) 
 		return "", err
 	}
 	mb, _ := json.Marshal(rec)
-	if err := s.access.meta.PutMeta(ctx, tokenMetaPrefix+id, mb); err != nil {
+	if err := s.store.PutMeta(ctx, tokenMetaPrefix+id, mb); err != nil {
 		_ = s.store.Delete(ctx, internalNS(rec.Owner), []string{"token/" + id})
 		return "", err
 	}
@@ -484,7 +459,7 @@ func (s *Server) revokeToken(c echo.Context) error {
 		t := s.now().UTC()
 		rec.RevokedAt = &t
 		b, _ := json.Marshal(rec)
-		if err := s.access.meta.PutMeta(ctx, tokenMetaPrefix+id, b); err != nil {
+		if err := s.store.PutMeta(ctx, tokenMetaPrefix+id, b); err != nil {
 			return err
 		}
 		s.record(owner, s.event(c, audit.TokenRevoke, http.StatusOK, "token/"+id))
