@@ -66,18 +66,11 @@ func runOIDC(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("write $%s: %w", envGitHubEnv, werr)
 		}
 		opts.IO.Infof("Signed in through OIDC: the job's next steps read secrets with %s (%s under %q, until %s).",
-			cmdutil.EnvToken, access(t.Write), t.Prefix, t.ExpiresAt.UTC().Format(time.RFC3339))
+			cmdutil.EnvToken, cmdutil.Access(t.Write), t.Prefix, t.ExpiresAt.UTC().Format(time.RFC3339))
 		return nil
 	}
 	_, err = fmt.Fprintln(opts.IO.Out, t.Token)
 	return err
-}
-
-func access(write bool) string {
-	if write {
-		return "read-write"
-	}
-	return "read"
 }
 
 // fetchIDToken asks GitHub's token service for the job's ID token.
