@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/pkg/audit"
 )
 
@@ -116,7 +117,7 @@ func TestVectors(t *testing.T) {
 func TestChainJS(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if ci.On() {
 			t.Fatal("no node on PATH: the console's chain check is tested with it")
 		}
 		t.Skip("no node on PATH: skipping the test of web/src/chain.js")

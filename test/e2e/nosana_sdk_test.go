@@ -11,6 +11,7 @@ import (
 
 	"github.com/mr-tron/base58"
 
+	"github.com/nosana-ci/nosana-secrets/internal/ci"
 	"github.com/nosana-ci/nosana-secrets/internal/testserver"
 	"github.com/nosana-ci/nosana-secrets/pkg/auth/authtest"
 	"github.com/nosana-ci/nosana-secrets/pkg/jobs/jobstest"
@@ -25,7 +26,7 @@ func TestNosanaSDK(t *testing.T) {
 	node, errNode := exec.LookPath("node")
 	npm, errNpm := exec.LookPath("npm")
 	if errNode != nil || errNpm != nil {
-		if os.Getenv("CI") != "" {
+		if ci.On() {
 			t.Fatal("node and npm are needed for the @nosana/sdk test (test/nosana-sdk)")
 		}
 		t.Skip("node or npm not installed")

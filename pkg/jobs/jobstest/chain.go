@@ -12,8 +12,15 @@ import (
 	"github.com/nosana-ci/nosana-secrets/pkg/solana/solanatest"
 )
 
-// DevnetProgram is the jobs program of SOLANA_NETWORK=devnet.
-var DevnetProgram = solana.MustPublicKeyFromBase58("nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR")
+// DevnetProgram is the jobs program of SOLANA_NETWORK=devnet, the network
+// Env points a server at.
+var DevnetProgram = func() solana.PublicKey {
+	n, err := solana.LookupNetwork(solana.Devnet)
+	if err != nil {
+		panic(err)
+	}
+	return n.JobsProgram
+}()
 
 // Chain is a fake Solana RPC node and IPFS gateway that a test server on
 // devnet reads jobs from.
