@@ -8,6 +8,7 @@
 #
 #   bench/tokens.sh                       # sqlite
 #   STORAGE=postgres://…/db MASTER_KEY=… bench/tokens.sh
+#   BIN=/path/to/nosana-secrets bench/tokens.sh    # another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
@@ -15,34 +16,30 @@ URLPATH=${URLPATH:-/secrets/key-500}
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
-PORT=${PORT:-4390}
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
+PORT=${PORT:-$(free_port)}
 
-go build -o "$work/nosana-secrets" .
+build_bin
 go build -o "$work/benchtool" ./bench/benchtool
 STORAGE_CONNECTION=${STORAGE:-sqlite://$work/db.sqlite} \
 JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes LOG_LEVEL=info LOG_FORMAT=json \
 RATE_LIMIT_LOGIN_IP=0 RATE_LIMIT_LOGIN_ADDRESS=0 RATE_LIMIT_SECRETS_IP=0 RATE_LIMIT_SECRETS_ADDRESS=0 \
-  "$work/nosana-secrets" serve --listen 127.0.0.1:$PORT >"$work/serve.log" 2>&1 & pid=$!
+  "$work/nosana-secrets" serve --listen 127.0.0.1:$PORT >"$work/serve.log" 2>&1 & pid=$! pids+=($!)
 url=http://127.0.0.1:$PORT
-for _ in $(seq 100); do curl -fsS -o /dev/null "$url/livez" 2>/dev/null && break; sleep 0.1; done
+wait_port "$url/livez"
 wallet=$("$work/benchtool" -url "$url" -seed 1000)
 access=$(curl -fsS -X POST -H "Authorization: Bearer $wallet" -H 'Content-Type: application/json' \
   -d '{"name":"bench","prefix":"key-","ttl":"1h"}' "$url/v1/tokens" | sed -n 's/.*"token":"\(nst_[0-9a-f_]*\)".*/\1/p')
 [ -n "$access" ] || { echo "could not mint an access token" >&2; exit 1; }
 case $DURATION in *s) secs=${DURATION%s} ;; *) secs=$DURATION ;; esac
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 # rps prints "requests/s µs-of-CPU-per-request".
 rps() {
   local t0 t1 x
-  t0=$(cpu_ticks)
+  t0=$(cpu_ticks "$pid")
   x=$(wrk -t1 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $1" "$url$URLPATH" |
     awk '/Requests\/sec/ {print $2} /Non-2xx/ {print "non-2xx answers" > "/dev/stderr"; exit 1}')
-  t1=$(cpu_ticks)
+  t1=$(cpu_ticks "$pid")
   awk -v x="$x" -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.0f %.1f", x, d / hz * 1e6 / (x * s)}'
 }
 rps "$wallet" >/dev/null; rps "$access" >/dev/null # warm up
