@@ -185,15 +185,18 @@ func (v *Verifier) Verify(ctx context.Context, raw string, audiences []string) (
 type issuer struct {
 	url string
 
-	mu      sync.Mutex
-	jwksURL string
-	set     jose.JSONWebKeySet
-	fetched time.Time // last attempt (discovery or keys), success or not
-	err     error     // of the last attempt
+	mu       sync.Mutex
+	jwksURL  string
+	set      jose.JSONWebKeySet
+	fetched  time.Time     // last attempt (discovery or keys), success or not
+	err      error         // of the last attempt
+	inflight chan struct{} // closed when the fetch under way ends; nil: none
 }
 
 // keys returns the issuer's keys with kid ("" : all of them), fetching the
 // set first when it has none with kid and the last fetch is MinRefresh old.
+// The fetch runs outside i.mu: a token whose key is known never waits for
+// it, and one that needs the new set waits for the fetch under way.
 func (i *issuer) keys(ctx context.Context, v *Verifier, kid string) ([]jose.JSONWebKey, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -206,10 +209,28 @@ func (i *issuer) keys(ctx context.Context, v *Verifier, kid string) ([]jose.JSON
 	if ks := find(); len(ks) > 0 {
 		return ks, nil
 	}
-	now := v.now()
-	if i.fetched.IsZero() || now.Sub(i.fetched) >= MinRefresh {
+	if wait := i.inflight; wait != nil {
+		i.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+		}
+		i.mu.Lock()
+	} else if now := v.now(); i.fetched.IsZero() || now.Sub(i.fetched) >= MinRefresh {
 		i.fetched = now
-		i.err = i.fetch(ctx, v.client)
+		done := make(chan struct{})
+		i.inflight = done
+		jwksURL := i.jwksURL
+		i.mu.Unlock()
+		// Not the request's own cancel: others may be waiting for this fetch.
+		jwksURL, set, err := i.fetch(context.WithoutCancel(ctx), v.client, jwksURL)
+		i.mu.Lock()
+		i.jwksURL, i.err = jwksURL, err
+		if err == nil {
+			i.set = set
+		}
+		i.inflight = nil
+		close(done)
 	}
 	if ks := find(); len(ks) > 0 {
 		return ks, nil
@@ -220,47 +241,48 @@ func (i *issuer) keys(ctx context.Context, v *Verifier, kid string) ([]jose.JSON
 	return nil, refuse(ReasonUnknownKey, "no key of the issuer has the token's key id")
 }
 
-// fetch discovers the JWKS URL (once) and fetches the key set; i.mu is held.
-func (i *issuer) fetch(ctx context.Context, client *http.Client) error {
+// fetch discovers the JWKS URL (when jwksURL is "") and fetches the key
+// set; it returns the URL it used (or "") and the set.
+func (i *issuer) fetch(ctx context.Context, client *http.Client, jwksURL string) (string, jose.JSONWebKeySet, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if i.jwksURL == "" {
+	var none jose.JSONWebKeySet
+	if jwksURL == "" {
 		p, err := oidc.NewProvider(oidc.ClientContext(ctx, client), i.url)
 		if err != nil {
-			return fmt.Errorf("discovery of %s: %w", i.url, err)
+			return "", none, fmt.Errorf("discovery of %s: %w", i.url, err)
 		}
 		var d struct {
 			JWKS string `json:"jwks_uri"`
 		}
 		if err := p.Claims(&d); err != nil || CheckIssuer(d.JWKS) != nil {
-			return fmt.Errorf("discovery of %s: no https jwks_uri", i.url)
+			return "", none, fmt.Errorf("discovery of %s: no https jwks_uri", i.url)
 		}
-		i.jwksURL = d.JWKS
+		jwksURL = d.JWKS
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, i.jwksURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
 	if err != nil {
-		return err
+		return jwksURL, none, err
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("keys of %s: %w", i.url, err)
+		return jwksURL, none, fmt.Errorf("keys of %s: %w", i.url, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("keys of %s: status %d", i.url, res.StatusCode)
+		return jwksURL, none, fmt.Errorf("keys of %s: status %d", i.url, res.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxDoc))
 	if err != nil {
-		return fmt.Errorf("keys of %s: %w", i.url, err)
+		return jwksURL, none, fmt.Errorf("keys of %s: %w", i.url, err)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(body, &set); err != nil {
-		return fmt.Errorf("keys of %s: %w", i.url, err)
+		return jwksURL, none, fmt.Errorf("keys of %s: %w", i.url, err)
 	}
 	set.Keys = slices.DeleteFunc(set.Keys, func(k jose.JSONWebKey) bool {
 		return !k.IsPublic() || k.Use != "" && k.Use != "sig" ||
 			k.Algorithm != "" && !slices.Contains(algs, jose.SignatureAlgorithm(k.Algorithm))
 	})
-	i.set = set
-	return nil
+	return jwksURL, set, nil
 }

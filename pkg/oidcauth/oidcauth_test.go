@@ -59,3 +59,41 @@ func TestVerifier(t *testing.T) {
 		t.Error("an http issuer passed CheckIssuer")
 	}
 }
+
+// While the key set is being fetched for a new key id, a token whose key
+// is already known verifies without waiting for that fetch, and the token
+// that needed it verifies once the set arrives.
+func TestFetchDoesNotBlockKnownKeys(t *testing.T) {
+	iss := oidctest.New(t)
+	now := time.Now()
+	v := oidcauth.New(oidcauth.Config{Issuers: []string{iss.URL}, Client: iss.Client(), Now: func() time.Time { return now }})
+	ctx := context.Background()
+	aud := []string{"https://secrets.example.com"}
+	known := iss.Sign("rsa-1", iss.GitHub("o/r", "refs/heads/main", aud[0]))
+	if _, err := v.Verify(ctx, known, aud); err != nil {
+		t.Fatal(err)
+	}
+	fresh := iss.Sign(iss.Rotate(), iss.GitHub("o/r", "refs/heads/main", aud[0]))
+	hold := make(chan struct{})
+	iss.JWKSHold = hold
+	now = now.Add(oidcauth.MinRefresh)
+	done := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, fresh, aud); done <- err }()
+	for iss.JWKSFetches.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	known2 := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, known, aud); known2 <- err }()
+	select {
+	case err := <-known2:
+		if err != nil {
+			t.Fatalf("a known key during a fetch: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a token of a known key waited for the key set fetch of another")
+	}
+	close(hold)
+	if err := <-done; err != nil {
+		t.Fatalf("the token that needed the fetch: %v", err)
+	}
+}

@@ -35,6 +35,9 @@ type Issuer struct {
 	n    int
 	// JWKSFetches counts GETs of the key set.
 	JWKSFetches atomic.Int64
+	// JWKSHold, when set, is waited on before the key set is answered: an
+	// issuer slow to answer.
+	JWKSHold chan struct{}
 
 	// Actions answers as GitHub's token service of a job
 	// (ACTIONS_ID_TOKEN_REQUEST_URL, …_TOKEN): a token of its repository
@@ -67,6 +70,9 @@ func New(t testing.TB) *Issuer {
 	})
 	mux.HandleFunc("GET /.well-known/jwks", func(w http.ResponseWriter, r *http.Request) {
 		i.JWKSFetches.Add(1)
+		if i.JWKSHold != nil {
+			<-i.JWKSHold
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(i.JWKS())
 	})
